@@ -1,0 +1,2 @@
+export { migrate, loadMigrations, MIGRATIONS_DIR, type Migration } from './migrate';
+export { readStream, readEvent, streamHeads, oldestSeq } from './outbox';

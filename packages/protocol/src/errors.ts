@@ -1,0 +1,43 @@
+/**
+ * The one catalog of protocol error codes. Each carries the WebSocket close code used
+ * when the error ends the connection and the HTTP status used when it answers a request.
+ * Codes are stable: clients switch on them.
+ */
+export const ErrorCodes = {
+  BAD_JSON: { message: 'frame is not valid JSON', close: 1007, http: 400 },
+  BAD_MESSAGE: { message: 'message does not match the protocol', close: 1008, http: 400 },
+  UNKNOWN_ACTION: { message: 'unknown action', close: 1008, http: 400 },
+  INVALID_CHANNEL: { message: 'channel name is malformed', close: 1008, http: 400 },
+  UNKNOWN_CHANNEL: { message: 'no such channel kind', close: 1008, http: 404 },
+  TOO_MANY_CHANNELS: { message: 'subscription limit reached', close: 1008, http: 400 },
+  BAD_RESUME: { message: 'resume position is malformed', close: 1008, http: 400 },
+  RESUME_TOO_OLD: { message: 'resume position is older than the history window; reload state', close: 1008, http: 410 },
+  NOT_SUBSCRIBED: { message: 'not subscribed to that channel', close: 1008, http: 400 },
+  PAYLOAD_TOO_LARGE: { message: 'frame exceeds the maximum payload', close: 1009, http: 413 },
+  BINARY_NOT_SUPPORTED: { message: 'binary frames are not supported', close: 1003, http: 415 },
+  RATE_LIMITED: { message: 'too many messages; slow down', close: 1008, http: 429 },
+  UNAUTHORIZED: { message: 'missing or invalid token', close: 4001, http: 401 },
+  FORBIDDEN_CHANNEL: { message: 'token does not grant that channel', close: 4003, http: 403 },
+  SLOW_CONSUMER: { message: 'client could not keep up; reconnect with resume', close: 4008, http: 503 },
+  SERVER_FULL: { message: 'connection limit reached; retry later', close: 1013, http: 503 },
+  SERVER_DRAINING: { message: 'server is restarting; reconnect now with resume', close: 1012, http: 503 },
+  HEARTBEAT_TIMEOUT: { message: 'no pong within the ping timeout', close: 4000, http: 408 },
+  INTERNAL: { message: 'internal error', close: 1011, http: 500 },
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export class ProtocolError extends Error {
+  readonly code: ErrorCode;
+  readonly closeCode: number;
+  readonly httpStatus: number;
+
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
+    const entry = ErrorCodes[code];
+    super(message ?? entry.message, options);
+    this.name = 'ProtocolError';
+    this.code = code;
+    this.closeCode = entry.close;
+    this.httpStatus = entry.http;
+  }
+}

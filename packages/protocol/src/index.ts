@@ -1,0 +1,7 @@
+export * from './errors';
+export * from './channels';
+export * from './messages';
+export * from './routing';
+export * from './client-messages';
+export * from './server-messages';
+export * from './notifications';

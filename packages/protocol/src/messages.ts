@@ -1,0 +1,84 @@
+/** Wire types shared by the database triggers, the listener, the gateway and clients. */
+
+export type MatchStatus = 'scheduled' | 'live' | 'half_time' | 'finished' | 'postponed' | 'cancelled';
+export const LIVE_STATUSES: ReadonlySet<string> = new Set<MatchStatus>(['live', 'half_time']);
+
+export type EventType = 'match_update' | 'match_event' | 'match_status' | 'user_notification';
+
+export interface Ref {
+  id: string;
+  name: string;
+}
+
+/** The match state every match message carries in `data` (seed 000's fields). */
+export interface MatchSnapshot {
+  match_id: string;
+  status: MatchStatus;
+  minute: number;
+  score: { home: number; away: number };
+  home_team: Ref;
+  away_team: Ref;
+  league: Ref;
+  kickoff_at: string;
+  [extra: string]: unknown;
+}
+
+/** One committed outbox row, as it travels through NOTIFY, Redis and the gateway. */
+export interface OutboxEvent {
+  id: string;
+  stream: string;
+  seq: number;
+  type: EventType;
+  match_id: string | null;
+  data: Record<string, unknown>;
+  timestamp: string;
+}
+
+/** NOTIFY payloads over 8000 bytes are replaced by a reference; receivers read the row. */
+export interface OutboxRef {
+  ref: true;
+  id: string;
+  stream: string;
+  seq: number;
+}
+
+/** What a client receives for each event: seed 000's shape plus channel, stream, seq, id. */
+export interface DeliveredMessage {
+  type: EventType;
+  match_id: string | null;
+  data: Record<string, unknown>;
+  timestamp: string;
+  channel: string;
+  stream: string;
+  seq: number;
+  id: string;
+}
+
+/** The listener's liveness beacon, published through Redis every few hundred ms. */
+export interface Heartbeat {
+  listener_id: string;
+  sent_at: number;
+  /** Count of notifications published by this leader since it took the lock. */
+  published: number;
+}
+
+/** Postgres NOTIFY channels: one per notifying table (seed 001). */
+export const NOTIFY_CHANNELS = [
+  'matchdata_change',
+  'match_change',
+  'scoreboard_change',
+  'playclock_change',
+  'gameclock_change',
+  'football_event_change',
+  'player_match_change',
+] as const;
+
+/** Redis channels (seed 001 names the events channel). */
+export const REDIS_EVENTS_CHANNEL = 'pg_notify:events';
+export const REDIS_HEARTBEAT_CHANNEL = 'pg_notify:heartbeat';
+
+/** The envelope the listener publishes on REDIS_EVENTS_CHANNEL: the NOTIFY channel and its payload. */
+export interface ForwardedNotification {
+  channel: string;
+  payload: string;
+}

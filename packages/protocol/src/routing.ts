@@ -1,0 +1,30 @@
+import { LIVE_STATUSES, type OutboxEvent } from './messages';
+
+function refId(value: unknown): string | undefined {
+  if (value && typeof value === 'object' && 'id' in value) {
+    const id = (value as { id: unknown }).id;
+    if (typeof id === 'string' && id.length > 0) return id;
+  }
+  return undefined;
+}
+
+/**
+ * The one routing function: which channels an event is delivered on, most specific first.
+ * A match event goes to match:<id>, team:<id> for both teams, league:<id>, live:all while the
+ * match is live, and all; a user notification goes to user:<id> only.
+ */
+export function routeEvent(event: Pick<OutboxEvent, 'stream' | 'match_id' | 'data'>): string[] {
+  if (event.stream.startsWith('user:')) return [event.stream];
+  const data = event.data;
+  const channels: string[] = [];
+  if (event.match_id) channels.push(`match:${event.match_id}`);
+  const home = refId(data.home_team);
+  const away = refId(data.away_team);
+  if (home) channels.push(`team:${home}`);
+  if (away && away !== home) channels.push(`team:${away}`);
+  const league = refId(data.league);
+  if (league) channels.push(`league:${league}`);
+  if (typeof data.status === 'string' && LIVE_STATUSES.has(data.status)) channels.push('live:all');
+  channels.push('all');
+  return channels;
+}

@@ -1,0 +1,24 @@
+import type { ErrorCode } from './errors';
+import type { DeliveredMessage, OutboxEvent } from './messages';
+
+/** Server → client control messages. Event messages are built by `eventMessage`. */
+export type ServerMessage =
+  | { type: 'connection_status'; status: 'connected'; connection_id: string; server_time: string }
+  | { type: 'subscribed'; channels: string[] }
+  | { type: 'unsubscribed'; channels: string[] }
+  | { type: 'pong'; timestamp: string }
+  | { type: 'error'; code: ErrorCode; message: string; channel?: string; stream?: string };
+
+/** The delivered form of an event on one channel; field order follows seed 000. */
+export function eventMessage(event: OutboxEvent, channel: string): DeliveredMessage {
+  return {
+    type: event.type,
+    match_id: event.match_id,
+    data: event.data,
+    timestamp: event.timestamp,
+    channel,
+    stream: event.stream,
+    seq: event.seq,
+    id: event.id,
+  };
+}

@@ -1,0 +1,31 @@
+import { routeEvent } from '@matchcast/protocol';
+
+const snapshot = (status: string) => ({
+  match_id: 'm1',
+  status,
+  home_team: { id: 'ars', name: 'Arsenal' },
+  away_team: { id: 'che', name: 'Chelsea' },
+  league: { id: 'epl', name: 'Premier League' },
+});
+
+describe('routeEvent', () => {
+  it('routes a live match event to match, both teams, league, live:all and all, most specific first', () => {
+    expect(routeEvent({ stream: 'match:m1', match_id: 'm1', data: snapshot('live') })).toEqual([
+      'match:m1',
+      'team:ars',
+      'team:che',
+      'league:epl',
+      'live:all',
+      'all',
+    ]);
+  });
+
+  it('leaves out live:all when the match is not live', () => {
+    expect(routeEvent({ stream: 'match:m1', match_id: 'm1', data: snapshot('finished') })).not.toContain('live:all');
+    expect(routeEvent({ stream: 'match:m1', match_id: 'm1', data: snapshot('half_time') })).toContain('live:all');
+  });
+
+  it('routes a user notification to that user only', () => {
+    expect(routeEvent({ stream: 'user:42', match_id: null, data: {} })).toEqual(['user:42']);
+  });
+});

@@ -1,0 +1,131 @@
+/**
+ * Typed, validated reads of environment variables. Every service reads its config once,
+ * at start-up, through these; a bad value fails fast with the variable's name in the message.
+ */
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`invalid configuration: ${variable} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+export interface IntOptions {
+  min?: number;
+  max?: number;
+}
+
+export class EnvReader {
+  /** Every variable read so far with its default: the deploy checks compare these with the chart. */
+  readonly read = new Map<string, string | undefined>();
+
+  constructor(private readonly env: Env = process.env) {}
+
+  /** The raw value, with empty strings treated as unset. */
+  raw(name: string, fallback?: unknown): string | undefined {
+    if (!this.read.has(name) || fallback !== undefined) {
+      this.read.set(name, fallback === undefined ? undefined : Array.isArray(fallback) ? fallback.join(',') : String(fallback));
+    }
+    const value = this.env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  }
+
+  string(name: string, fallback: string): string {
+    return this.raw(name, fallback) ?? fallback;
+  }
+
+  optionalString(name: string): string | undefined {
+    return this.raw(name);
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const value = this.raw(name, fallback) ?? fallback;
+    if (!allowed.includes(value as T)) throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${value}"`);
+    return value as T;
+  }
+
+  int(name: string, fallback: number, { min = 0, max = Number.MAX_SAFE_INTEGER }: IntOptions = {}): number {
+    const value = this.raw(name, fallback);
+    if (value === undefined) return fallback;
+    if (!/^-?\d+$/.test(value)) throw new ConfigError(name, `must be an integer, got "${value}"`);
+    const n = Number(value);
+    if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+    return n;
+  }
+
+  number(name: string, fallback: number, { min = 0, max = Number.MAX_VALUE }: IntOptions = {}): number {
+    const value = this.raw(name, fallback);
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!Number.isFinite(n)) throw new ConfigError(name, `must be a number, got "${value}"`);
+    if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+    return n;
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const value = this.raw(name, fallback)?.toLowerCase();
+    if (value === undefined) return fallback;
+    if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+    if (['0', 'false', 'no', 'off'].includes(value)) return false;
+    throw new ConfigError(name, `must be true or false, got "${value}"`);
+  }
+
+  /**
+   * A duration in milliseconds from `<name>` (e.g. WS_PING_INTERVAL_MS); when unset, from the
+   * seed's seconds-valued variable (e.g. WS_PING_INTERVAL) if one is given.
+   */
+  durationMs(name: string, fallback: number, options: IntOptions & { secondsAlias?: string } = {}): number {
+    const { secondsAlias, ...range } = options;
+    if (this.raw(name) === undefined && secondsAlias && this.raw(secondsAlias) !== undefined) {
+      const seconds = this.number(secondsAlias, 0, { min: (range.min ?? 0) / 1000, max: (range.max ?? 8.64e7) / 1000 });
+      return Math.round(seconds * 1000);
+    }
+    return this.int(name, fallback, { max: 8.64e7, ...range });
+  }
+
+  list(name: string, fallback: readonly string[]): string[] {
+    const value = this.raw(name, fallback);
+    if (value === undefined) return [...fallback];
+    return value.split(',').map((part) => part.trim()).filter(Boolean);
+  }
+
+  url(name: string, protocols: readonly string[]): string | undefined {
+    const value = this.raw(name);
+    if (value === undefined) return undefined;
+    let parsed: URL;
+    try {
+      parsed = new URL(value);
+    } catch {
+      throw new ConfigError(name, 'must be a URL');
+    }
+    if (!protocols.includes(parsed.protocol)) {
+      throw new ConfigError(name, `must use ${protocols.join(' or ')}, got ${parsed.protocol}`);
+    }
+    return value;
+  }
+
+  requiredUrl(name: string, protocols: readonly string[]): string {
+    const value = this.url(name, protocols);
+    if (value === undefined) throw new ConfigError(name, 'is required');
+    return value;
+  }
+}
+
+export const POSTGRES_PROTOCOLS = ['postgres:', 'postgresql:'] as const;
+export const REDIS_PROTOCOLS = ['redis:', 'rediss:'] as const;
+
+/** Removes the password from a connection URL so it can be logged. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '<unparseable url>';
+  }
+}

@@ -1,0 +1,6 @@
+export { EnvReader, ConfigError, redactUrl, POSTGRES_PROTOCOLS, REDIS_PROTOCOLS, type IntOptions } from './env';
+export { createLogger, type Logger } from './logger';
+export { createRegistry } from './metrics';
+export { opsRoutes, type Probe } from './ops-routes';
+export { onShutdown, fatal } from './shutdown';
+export { backoffMs, sleep } from './backoff';

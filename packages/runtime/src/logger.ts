@@ -1,0 +1,17 @@
+import pino, { type Logger } from 'pino';
+
+export type { Logger };
+
+/**
+ * One JSON logger per process. Field names are snake_case; `msg` carries the human line
+ * (seed 001's log patterns appear verbatim there). Secrets are redacted by path.
+ */
+export function createLogger(service: string, level = process.env.LOG_LEVEL ?? 'info'): Logger {
+  return pino({
+    level,
+    base: { service },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+    redact: { paths: ['password', '*.password', 'url', '*.url', 'token', '*.token'], censor: '***' },
+  });
+}
