@@ -1,0 +1,19 @@
+import type { OutboxEvent, OutboxRef } from '@matchcast/protocol';
+
+export type BrokerMode = 'redis' | 'postgres';
+
+/** What a broker reports to the supervisor. Transport code never sees a broker. */
+export interface BrokerListener {
+  event(item: OutboxEvent | OutboxRef, mode: BrokerMode): void;
+  /** The path (re)connected: anything published while it was down must be caught up. */
+  ready(mode: BrokerMode): void;
+  down(mode: BrokerMode, error: Error): void;
+}
+
+export interface Broker {
+  readonly mode: BrokerMode;
+  start(): void;
+  /** Connected and proven live right now. */
+  healthy(): boolean;
+  close(): Promise<void>;
+}

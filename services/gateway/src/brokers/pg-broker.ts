@@ -1,0 +1,47 @@
+import { ListenConnection } from '@matchcast/db';
+import { decodeNotification } from '@matchcast/protocol';
+import type { Logger } from '@matchcast/runtime';
+import type { Broker, BrokerListener } from './broker';
+
+export interface PgBrokerOptions {
+  connectionString: string;
+  channels: readonly string[];
+}
+
+/**
+ * The gateway's own Postgres LISTEN connection: the fallback path while Redis is down, and
+ * the only path in Postgres mode. Started on demand so that in normal operation the cluster
+ * holds a single LISTEN connection (the notify-listener leader's).
+ */
+export class PgBroker implements Broker {
+  readonly mode = 'postgres' as const;
+  private readonly connection: ListenConnection;
+
+  constructor(options: PgBrokerOptions, listener: BrokerListener, logger: Logger) {
+    this.connection = new ListenConnection({
+      connectionString: options.connectionString,
+      channels: options.channels,
+      logger,
+      applicationName: 'matchcast-gateway-fallback',
+    });
+    this.connection.on('listening', () => listener.ready('postgres'));
+    this.connection.on('lost', (error: Error) => listener.down('postgres', error));
+    this.connection.on('notification', (channel: string, payload: string) => {
+      const item = decodeNotification(payload);
+      if (item) listener.event(item, 'postgres');
+      else logger.warn({ pg_channel: channel }, 'undecodable notification payload; ignored');
+    });
+  }
+
+  start(): void {
+    this.connection.start();
+  }
+
+  healthy(): boolean {
+    return this.connection.state === 'listening';
+  }
+
+  close(): Promise<void> {
+    return this.connection.close();
+  }
+}

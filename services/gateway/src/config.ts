@@ -1,0 +1,76 @@
+import { NOTIFY_CHANNELS } from '@matchcast/protocol';
+import { EnvReader, ConfigError, POSTGRES_PROTOCOLS, REDIS_PROTOCOLS } from '@matchcast/runtime';
+
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl: string;
+  /** Undefined: Postgres LISTEN mode only (seed 001's USE_REDIS_NOTIFIER=false). */
+  redisUrl: string | undefined;
+  notifyChannels: string[];
+  ws: {
+    maxConnections: number;
+    pingIntervalMs: number;
+    pingTimeoutMs: number;
+    maxPayloadBytes: number;
+    maxBufferedBytes: number;
+    maxChannels: number;
+    messagesPerSecond: number;
+  };
+  broker: {
+    heartbeatTimeoutMs: number;
+    redisProbeIntervalMs: number;
+    redisCommandTimeoutMs: number;
+    catchUpMarginMs: number;
+  };
+  history: { maxReplayEvents: number };
+  auth: { jwtSecret: string | undefined; requireToken: boolean };
+  drain: { delayMs: number; batchSize: number; batchIntervalMs: number };
+  shutdownTimeoutMs: number;
+  logLevel: string;
+}
+
+export function loadConfig(env = new EnvReader()): Config {
+  const redisUrl = env.url('REDIS_URL', REDIS_PROTOCOLS);
+  const useRedis = env.bool('USE_REDIS_NOTIFIER', redisUrl !== undefined);
+  if (useRedis && !redisUrl) throw new ConfigError('REDIS_URL', 'is required when USE_REDIS_NOTIFIER=true');
+  const pingIntervalMs = env.durationMs('WS_PING_INTERVAL_MS', 25_000, { min: 1000, secondsAlias: 'WS_PING_INTERVAL' });
+  const config: Config = {
+    port: env.int('PORT', 8080, { min: 0, max: 65535 }),
+    host: env.string('HOST', '0.0.0.0'),
+    databaseUrl: env.requiredUrl('DATABASE_URL', POSTGRES_PROTOCOLS),
+    redisUrl: useRedis ? redisUrl : undefined,
+    notifyChannels: env.list('NOTIFY_CHANNELS', NOTIFY_CHANNELS),
+    ws: {
+      maxConnections: env.int('WS_MAX_CONNECTIONS', 10_000, { min: 1 }),
+      pingIntervalMs,
+      pingTimeoutMs: env.durationMs('WS_PING_TIMEOUT_MS', 60_000, { min: 1000, secondsAlias: 'WS_PING_TIMEOUT' }),
+      maxPayloadBytes: env.int('WS_MAX_PAYLOAD_BYTES', 4096, { min: 128, max: 1_048_576 }),
+      maxBufferedBytes: env.int('WS_MAX_BUFFERED_BYTES', 1_048_576, { min: 16_384 }),
+      maxChannels: env.int('WS_MAX_CHANNELS', 100, { min: 1, max: 10_000 }),
+      messagesPerSecond: env.int('WS_MESSAGES_PER_SECOND', 20, { min: 1 }),
+    },
+    broker: {
+      heartbeatTimeoutMs: env.int('HEARTBEAT_TIMEOUT_MS', 1000, { min: 100 }),
+      redisProbeIntervalMs: env.int('REDIS_PROBE_INTERVAL_MS', 2000, { min: 100 }),
+      redisCommandTimeoutMs: env.int('REDIS_COMMAND_TIMEOUT_MS', 500, { min: 50 }),
+      catchUpMarginMs: env.int('CATCH_UP_MARGIN_MS', 60_000, { min: 1000 }),
+    },
+    history: { maxReplayEvents: env.int('RESUME_MAX_EVENTS', 10_000, { min: 1 }) },
+    auth: {
+      jwtSecret: env.optionalString('AUTH_JWT_SECRET'),
+      requireToken: env.bool('AUTH_REQUIRED', false),
+    },
+    drain: {
+      delayMs: env.int('DRAIN_DELAY_MS', 5000),
+      batchSize: env.int('DRAIN_BATCH_SIZE', 500, { min: 1 }),
+      batchIntervalMs: env.int('DRAIN_BATCH_INTERVAL_MS', 100),
+    },
+    shutdownTimeoutMs: env.int('SHUTDOWN_TIMEOUT_MS', 25_000, { min: 1000 }),
+    logLevel: env.string('LOG_LEVEL', 'info'),
+  };
+  if (config.auth.requireToken && !config.auth.jwtSecret) {
+    throw new ConfigError('AUTH_JWT_SECRET', 'is required when AUTH_REQUIRED=true');
+  }
+  return Object.freeze(config);
+}

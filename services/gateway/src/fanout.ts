@@ -1,0 +1,43 @@
+import { routeEvent, type OutboxEvent } from '@matchcast/protocol';
+import type { GatewayMetrics } from './metrics';
+import { EventFrames } from './transport/frames';
+import type { SubscriptionRegistry } from './transport/registry';
+
+/**
+ * Delivers one in-order event to every subscribed client, once per client, on the most
+ * specific channel it subscribes to. Frames are built once per channel, never per client.
+ */
+export class Fanout {
+  constructor(
+    private readonly registry: SubscriptionRegistry,
+    private readonly metrics: GatewayMetrics,
+  ) {}
+
+  deliver(event: OutboxEvent): void {
+    let delivered = 0;
+    for (const channel of routeEvent(event)) {
+      const clients = this.registry.subscribers(channel);
+      if (!clients) continue;
+      const frames = new EventFrames(event, channel);
+      for (const client of clients) {
+        if (client.lastEvent === event) continue;
+        client.lastEvent = event;
+        if (client.seenUpTo.size > 0 && alreadySeen(client.seenUpTo, event)) continue;
+        const waiting = client.resuming.get(event.stream);
+        if (waiting) waiting.push(frames);
+        else if (client.deliver(frames)) delivered++;
+      }
+    }
+    this.metrics.delivered.inc(delivered);
+    const lagMs = Date.now() - Date.parse(event.timestamp);
+    if (Number.isFinite(lagMs)) this.metrics.commitToSendSeconds.observe(Math.max(0, lagMs) / 1000);
+  }
+}
+
+/** For a client that resumed ahead of this gateway: skip what it has, forget the mark once passed. */
+function alreadySeen(seenUpTo: Map<string, number>, event: OutboxEvent): boolean {
+  const upTo = seenUpTo.get(event.stream);
+  if (upTo === undefined) return false;
+  if (event.seq >= upTo) seenUpTo.delete(event.stream);
+  return event.seq <= upTo;
+}

@@ -1,0 +1,83 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/** Gateway metrics. Labels come from small fixed sets only (never channel, user or connection). */
+export function createGatewayMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    connections: new Gauge({
+      name: 'matchcast_gateway_connections',
+      help: 'Open client connections',
+      labelNames: ['transport'] as const,
+      registers,
+    }),
+    connectionsRejected: new Counter({
+      name: 'matchcast_gateway_connections_rejected_total',
+      help: 'Connections refused at the door',
+      labelNames: ['code'] as const,
+      registers,
+    }),
+    delivered: new Counter({
+      name: 'matchcast_gateway_messages_delivered_total',
+      help: 'Event messages written to clients',
+      registers,
+    }),
+    received: new Counter({
+      name: 'matchcast_gateway_events_received_total',
+      help: 'Events received from brokers, before dedup',
+      labelNames: ['source'] as const,
+      registers,
+    }),
+    duplicates: new Counter({
+      name: 'matchcast_gateway_events_duplicate_total',
+      help: 'Events dropped because their seq was already delivered',
+      registers,
+    }),
+    gapsFilled: new Counter({
+      name: 'matchcast_gateway_gap_fills_total',
+      help: 'Outbox reads to fill a per-stream gap or fetch a large event',
+      registers,
+    }),
+    skipped: new Counter({
+      name: 'matchcast_gateway_events_skipped_total',
+      help: 'Events that could not be read from the outbox (pruned) and were skipped',
+      registers,
+    }),
+    clientErrors: new Counter({
+      name: 'matchcast_gateway_client_errors_total',
+      help: 'Error messages sent to clients, by code',
+      labelNames: ['code'] as const,
+      registers,
+    }),
+    slowConsumers: new Counter({
+      name: 'matchcast_gateway_slow_consumers_total',
+      help: 'Clients cut off because their send buffer exceeded the limit',
+      registers,
+    }),
+    brokerMode: new Gauge({
+      name: 'matchcast_gateway_broker_mode',
+      help: '1 for the broker mode in use (redis or postgres)',
+      labelNames: ['mode'] as const,
+      registers,
+    }),
+    brokerSwitches: new Counter({
+      name: 'matchcast_gateway_broker_switches_total',
+      help: 'Switches between broker modes',
+      labelNames: ['to'] as const,
+      registers,
+    }),
+    catchUpSeconds: new Histogram({
+      name: 'matchcast_gateway_catch_up_duration_seconds',
+      help: 'Time to catch up from the outbox after a (re)connect or mode switch',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    commitToSendSeconds: new Histogram({
+      name: 'matchcast_gateway_commit_to_send_seconds',
+      help: 'From the event being written in Postgres to the gateway writing it to clients',
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+      registers,
+    }),
+  };
+}
+
+export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;

@@ -1,0 +1,132 @@
+import { readStream, streamHeads } from '@matchcast/db';
+import { isRef, type OutboxEvent, type OutboxRef } from '@matchcast/protocol';
+import type { Logger } from '@matchcast/runtime';
+import type { Pool } from 'pg';
+import type { GatewayMetrics } from './metrics';
+
+/**
+ * Turns whatever the brokers hand over — in order or not, duplicated, with gaps, or as
+ * references to large rows — into exactly-once, per-stream in-order delivery.
+ *
+ * For each stream it keeps the last delivered seq: seq ≤ last is a duplicate and dropped;
+ * seq > last + 1 is a gap, filled from the outbox before anything later goes out. Seqs are
+ * contiguous and handed out under a row lock held to commit, so when seq N has been
+ * notified, every seq below N is already committed and readable.
+ */
+export class Sequencer {
+  private readonly last = new Map<string, number>();
+  /** Streams with a fill in flight, and the highest seq known to exist for each. */
+  private readonly filling = new Map<string, number>();
+  private initialized = false;
+
+  constructor(
+    private readonly db: Pool,
+    private readonly deliver: (event: OutboxEvent) => void,
+    private readonly metrics: GatewayMetrics,
+    private readonly logger: Logger,
+  ) {}
+
+  get ready(): boolean {
+    return this.initialized;
+  }
+
+  lastSeq(stream: string): number {
+    return this.last.get(stream) ?? 0;
+  }
+
+  /**
+   * Starts every existing stream at its current head: a gateway delivers what is committed
+   * after it starts (clients that want older events resume).
+   */
+  async init(): Promise<void> {
+    for (const [stream, seq] of await streamHeads(this.db)) this.last.set(stream, seq);
+    this.initialized = true;
+  }
+
+  accept(item: OutboxEvent | OutboxRef, source: string): void {
+    this.metrics.received.inc({ source });
+    if (!this.initialized) return; // init() reads the heads; catch-up after it covers this one
+    const last = this.lastSeq(item.stream);
+    if (item.seq <= last) {
+      this.metrics.duplicates.inc();
+      return;
+    }
+    if (item.seq === last + 1 && !this.filling.has(item.stream) && !isRef(item)) {
+      this.emit(item);
+      return;
+    }
+    // A gap, a reference to a large row, or a fill already running: read the outbox.
+    this.fill(item.stream, item.seq);
+  }
+
+  /** Reads and delivers every event of the streams that moved within the window. */
+  async catchUp(windowMs?: number): Promise<number> {
+    const heads = await streamHeads(this.db, windowMs);
+    let behind = 0;
+    for (const [stream, head] of heads) {
+      if (head > this.lastSeq(stream)) {
+        behind++;
+        this.fill(stream, head);
+      }
+    }
+    await this.idle();
+    return behind;
+  }
+
+  /** Resolves when no fill is in flight. */
+  async idle(): Promise<void> {
+    while (this.filling.size > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
+  private emit(event: OutboxEvent): void {
+    this.last.set(event.stream, event.seq);
+    this.deliver(event);
+  }
+
+  private fill(stream: string, upto: number): void {
+    const running = this.filling.get(stream);
+    if (running !== undefined) {
+      if (upto > running) this.filling.set(stream, upto);
+      return;
+    }
+    this.filling.set(stream, upto);
+    this.metrics.gapsFilled.inc();
+    void this.runFill(stream);
+  }
+
+  private async runFill(stream: string): Promise<void> {
+    let attempt = 0;
+    for (;;) {
+      const upto = this.filling.get(stream) ?? 0;
+      const last = this.lastSeq(stream);
+      if (last >= upto) break;
+      try {
+        const events = await readStream(this.db, stream, last, upto);
+        let progressed = false;
+        for (const event of events) {
+          if (event.seq !== this.lastSeq(stream) + 1) break;
+          this.emit(event);
+          progressed = true;
+        }
+        if (!progressed) {
+          // The next seq is not in the outbox: pruned past the history window. Skip ahead
+          // rather than stall the stream forever; count it so operators see it.
+          const next = events[0]?.seq;
+          if (next !== undefined && next > this.lastSeq(stream) + 1) {
+            this.logger.error({ stream, from: this.lastSeq(stream) + 1, to: next - 1 }, 'outbox rows missing; skipping ahead');
+            this.metrics.skipped.inc(next - 1 - this.lastSeq(stream));
+            this.last.set(stream, next - 1);
+            continue;
+          }
+          throw new Error(`outbox has no rows after ${stream}@${last} up to ${upto}`);
+        }
+        attempt = 0;
+      } catch (error) {
+        attempt++;
+        this.logger.warn({ err: error, stream, attempt }, 'gap fill failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 50 * 2 ** attempt)));
+      }
+    }
+    this.filling.delete(stream);
+  }
+}

@@ -1,0 +1,95 @@
+import { oldestSeq, readStream } from '@matchcast/db';
+import { ProtocolError, parseChannel, routeEvent, type ClientMessage } from '@matchcast/protocol';
+import type { Logger } from '@matchcast/runtime';
+import type { Pool } from 'pg';
+import { authorizeChannel } from './auth';
+import type { Config } from './config';
+import type { GatewayMetrics } from './metrics';
+import type { Sequencer } from './sequencer';
+import { EventFrames } from './transport/frames';
+import type { SubscriptionRegistry } from './transport/registry';
+import type { Subscriber } from './transport/subscriber';
+
+/** What clients ask of the gateway, whatever the transport: subscribe (with resume), unsubscribe, ping. */
+export class Sessions {
+  constructor(
+    private readonly config: Config,
+    private readonly registry: SubscriptionRegistry,
+    private readonly sequencer: Sequencer,
+    private readonly db: Pool,
+    private readonly metrics: GatewayMetrics,
+    private readonly logger: Logger,
+  ) {}
+
+  async handle(client: Subscriber, message: ClientMessage): Promise<void> {
+    switch (message.action) {
+      case 'subscribe':
+        return this.subscribe(client, message.channels, message.resume);
+      case 'unsubscribe':
+        for (const channel of message.channels) this.registry.unsubscribe(client, channel);
+        client.send({ type: 'unsubscribed', channels: message.channels });
+        return;
+      case 'ping':
+        client.send({ type: 'pong', timestamp: new Date().toISOString() });
+        return;
+    }
+  }
+
+  /** Sends an error message with its stable code; the connection lives on. */
+  reject(client: Subscriber, error: unknown): void {
+    const failure =
+      error instanceof ProtocolError ? error : new ProtocolError('INTERNAL', undefined, { cause: error });
+    if (failure.code === 'INTERNAL') this.logger.error({ err: error, client_id: client.id }, 'request failed');
+    this.metrics.clientErrors.inc({ code: failure.code });
+    client.send({ type: 'error', code: failure.code, message: failure.message });
+  }
+
+  async subscribe(client: Subscriber, channels: string[], resume: Map<string, number>): Promise<void> {
+    const added = channels.filter((name) => !client.channels.has(name));
+    if (client.channels.size + added.length > this.config.ws.maxChannels) {
+      throw new ProtocolError('TOO_MANY_CHANNELS', `at most ${this.config.ws.maxChannels} channels per connection`);
+    }
+    for (const name of added) authorizeChannel({ userId: client.userId }, parseChannel(name));
+    for (const name of added) this.registry.subscribe(client, name);
+    client.send({ type: 'subscribed', channels });
+    for (const [stream, seq] of resume) {
+      try {
+        await this.resume(client, stream, seq);
+      } catch (error) {
+        this.reject(client, error);
+      }
+    }
+  }
+
+  /**
+   * Replays a stream's events after `afterSeq` from the outbox, then goes live. Live events
+   * of the stream wait in the client's `resuming` buffer meanwhile; everything up to `head`
+   * comes from the replay and everything after from the buffer, so the seam has no gap
+   * and no duplicate.
+   */
+  private async resume(client: Subscriber, stream: string, afterSeq: number): Promise<void> {
+    const head = this.sequencer.lastSeq(stream);
+    if (afterSeq >= head) {
+      if (afterSeq > head) client.seenUpTo.set(stream, afterSeq);
+      return;
+    }
+    if (head - afterSeq > this.config.history.maxReplayEvents) {
+      throw new ProtocolError('RESUME_TOO_OLD', `${stream} is ${head - afterSeq} events behind; reload state`);
+    }
+    client.resuming.set(stream, []);
+    try {
+      const oldest = await oldestSeq(this.db, stream);
+      if (oldest === undefined || afterSeq + 1 < oldest) {
+        throw new ProtocolError('RESUME_TOO_OLD', `${stream} history before seq ${oldest ?? head + 1} is gone; reload state`);
+      }
+      for (const event of await readStream(this.db, stream, afterSeq, head)) {
+        const channel = routeEvent(event).find((name) => client.channels.has(name));
+        if (channel) client.deliver(new EventFrames(event, channel));
+      }
+    } finally {
+      const waiting = client.resuming.get(stream) ?? [];
+      client.resuming.delete(stream);
+      for (const frames of waiting) client.deliver(frames);
+    }
+  }
+}

@@ -1,0 +1,29 @@
+import type { ErrorCode, OutboxEvent, ServerMessage } from '@matchcast/protocol';
+import type { EventFrames } from './frames';
+
+export type Transport = 'ws' | 'sse';
+
+/**
+ * A connected client as fan-out sees it, whatever its transport. Fan-out hands it the
+ * shared frames of an event; the transport writes the bytes that fit it.
+ */
+export interface Subscriber {
+  readonly id: string;
+  readonly transport: Transport;
+  readonly channels: Set<string>;
+  /** User id from a verified token; undefined for anonymous clients. */
+  readonly userId: string | undefined;
+  /**
+   * The last event handed to this client: an event routed to several channels the client
+   * subscribes to is delivered once, on the most specific one.
+   */
+  lastEvent: OutboxEvent | undefined;
+  /** Streams being replayed for a resume: live events of those streams wait here until the replay is done. */
+  readonly resuming: Map<string, EventFrames[]>;
+  /** Streams where the client has already seen up to a seq this gateway has not delivered yet. */
+  readonly seenUpTo: Map<string, number>;
+  /** Writes a shared event frame; returns false when the client was cut off as a slow consumer. */
+  deliver(frames: EventFrames): boolean;
+  send(message: ServerMessage): void;
+  close(code: ErrorCode): void;
+}

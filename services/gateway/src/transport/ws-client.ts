@@ -1,0 +1,66 @@
+import type { Socket } from 'node:net';
+import { ErrorCodes, type ErrorCode, type OutboxEvent, type ServerMessage } from '@matchcast/protocol';
+import { WebSocket } from 'ws';
+import { controlText, wsTextFrame, type EventFrames } from './frames';
+import type { Subscriber } from './subscriber';
+
+/**
+ * A WebSocket client. Frames are written straight to the TCP socket: permessage-deflate is
+ * off, so ws' own sender never holds queued data that a direct write could overtake, and
+ * the same prebuilt buffer goes to every socket.
+ */
+export class WsClient implements Subscriber {
+  readonly transport = 'ws' as const;
+  readonly channels = new Set<string>();
+  readonly resuming = new Map<string, EventFrames[]>();
+  readonly seenUpTo = new Map<string, number>();
+  lastEvent: OutboxEvent | undefined;
+  /** Heartbeat bookkeeping: when the last pong (or any frame) arrived. */
+  lastSeenAt = Date.now();
+  private readonly socket: Socket;
+
+  constructor(
+    readonly id: string,
+    readonly userId: string | undefined,
+    private readonly ws: WebSocket,
+    private readonly maxBufferedBytes: number,
+    private readonly onSlow: (client: WsClient) => void,
+  ) {
+    this.socket = (ws as unknown as { _socket: Socket })._socket;
+  }
+
+  deliver(frames: EventFrames): boolean {
+    return this.write(frames.wsFrame());
+  }
+
+  send(message: ServerMessage): void {
+    this.write(wsTextFrame(controlText(message)));
+  }
+
+  private write(frame: Buffer): boolean {
+    if (this.ws.readyState !== WebSocket.OPEN) return false;
+    if (this.socket.writableLength > this.maxBufferedBytes) {
+      this.onSlow(this);
+      this.close('SLOW_CONSUMER');
+      return false;
+    }
+    this.socket.write(frame);
+    return true;
+  }
+
+  ping(): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.ping();
+  }
+
+  close(code: ErrorCode): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    const entry = ErrorCodes[code];
+    this.ws.close(entry.close, code);
+    // A slow or dead peer may never finish the closing handshake.
+    setTimeout(() => this.ws.terminate(), 2000).unref();
+  }
+
+  terminate(): void {
+    this.ws.terminate();
+  }
+}

@@ -1,0 +1,132 @@
+import { migrate } from '@matchcast/db';
+import { EnvReader, createLogger } from '@matchcast/runtime';
+import { PostgresServer } from '@matchcast/testkit';
+import pg from 'pg';
+import WebSocket from 'ws';
+import { loadConfig } from '../src/config';
+import { startGateway, type Gateway } from '../src/gateway';
+
+/** Collects every message a WebSocket client receives. */
+class TestClient {
+  readonly messages: any[] = [];
+  readonly ws: WebSocket;
+  constructor(url: string) {
+    this.ws = new WebSocket(url);
+    this.ws.on('message', (data) => this.messages.push(JSON.parse(data.toString())));
+  }
+  opened(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.ws.once('open', () => resolve());
+      this.ws.once('error', reject);
+    });
+  }
+  send(message: unknown): void {
+    this.ws.send(typeof message === 'string' ? message : JSON.stringify(message));
+  }
+  async next(predicate: (m: any) => boolean, timeoutMs = 5000): Promise<any> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const found = this.messages.find(predicate);
+      if (found) return found;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error('timed out; got ' + JSON.stringify(this.messages.slice(-5)));
+  }
+}
+
+describe('gateway (Postgres LISTEN mode)', () => {
+  let server: PostgresServer;
+  let db: pg.Client;
+  let gateway: Gateway;
+  let url: string;
+
+  beforeAll(async () => {
+    server = await new PostgresServer().start();
+    db = new pg.Client(server.url);
+    await db.connect();
+    await migrate(db);
+    await db.query(`INSERT INTO league VALUES ('epl', 'Premier League');
+      INSERT INTO team (id, league_id, name) VALUES ('ars', 'epl', 'Arsenal'), ('che', 'epl', 'Chelsea');
+      INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at) VALUES ('m1', 'epl', 'ars', 'che', now())`);
+    const config = loadConfig(new EnvReader({ DATABASE_URL: server.url, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent' }));
+    gateway = await startGateway(config, createLogger('gateway', 'silent'));
+    url = `ws://127.0.0.1:${gateway.port}/ws`;
+  });
+
+  afterAll(async () => {
+    await gateway?.close();
+    await db?.end();
+    await server?.destroy();
+  });
+
+  it('delivers a committed update to a subscribed client in seed 000 shape with stream, seq and id', async () => {
+    const client = new TestClient(url);
+    await client.opened();
+    await client.next((m) => m.type === 'connection_status');
+    client.send({ action: 'subscribe', channels: ['match:m1'] });
+    await client.next((m) => m.type === 'subscribed');
+    await db.query(`UPDATE match SET status = 'live' WHERE id = 'm1'`);
+    await db.query(`INSERT INTO scoreboard (match_id, home_score) VALUES ('m1', 1)`);
+    const update = await client.next((m) => m.type === 'match_update');
+    expect(update).toMatchObject({
+      type: 'match_update',
+      match_id: 'm1',
+      channel: 'match:m1',
+      stream: 'match:m1',
+      data: { score: { home: 1, away: 0 }, status: 'live', home_team: { id: 'ars' } },
+    });
+    expect(typeof update.seq).toBe('number');
+    expect(typeof update.id).toBe('string');
+    expect(Date.parse(update.timestamp)).not.toBeNaN();
+    const status = client.messages.find((m) => m.type === 'match_status');
+    expect(status.data).toMatchObject({ old_status: 'scheduled', status: 'live' });
+    expect(update.seq).toBe(status.seq + 1);
+    client.ws.close();
+  });
+
+  it('answers bad input with stable error codes and keeps the connection', async () => {
+    const client = new TestClient(url);
+    await client.opened();
+    client.send('{not json');
+    client.send({ action: 'dance' });
+    client.send({ action: 'subscribe', channels: ['bogus:1'] });
+    client.send({ action: 'subscribe', channels: ['match:has space'] });
+    client.send({ action: 'subscribe', channels: ['user:7'] });
+    client.send({ action: 'subscribe', channels: ['all'], resume: { 'league:1': 3 } });
+    client.send({ action: 'ping' });
+    await client.next((m) => m.type === 'pong');
+    const codes = client.messages.filter((m) => m.type === 'error').map((m) => m.code);
+    expect(codes).toEqual(['BAD_JSON', 'UNKNOWN_ACTION', 'UNKNOWN_CHANNEL', 'INVALID_CHANNEL', 'FORBIDDEN_CHANNEL', 'BAD_RESUME']);
+    expect(client.ws.readyState).toBe(WebSocket.OPEN);
+    client.ws.close();
+  });
+
+  it('closes with 1009 on an oversized frame', async () => {
+    const client = new TestClient(url);
+    await client.opened();
+    const closed = new Promise<number>((resolve) => client.ws.on('close', (code) => resolve(code)));
+    client.send({ action: 'subscribe', channels: ['all'], pad: 'x'.repeat(10_000) });
+    expect(await closed).toBe(1009);
+  });
+
+  it('resumes a stream with no gap and no duplicate at the seam', async () => {
+    const client = new TestClient(url);
+    await client.opened();
+    for (let i = 2; i <= 6; i++) await db.query(`UPDATE scoreboard SET home_score = $1 WHERE match_id = 'm1'`, [i]);
+    const { rows } = await db.query(`SELECT last_seq::int AS seq FROM stream_counter WHERE stream = 'match:m1'`);
+    const head = rows[0].seq as number;
+    client.send({ action: 'subscribe', channels: ['league:epl'], resume: { 'match:m1': head - 3 } });
+    await db.query(`UPDATE scoreboard SET home_score = 7 WHERE match_id = 'm1'`);
+    await client.next((m) => m.seq === head + 1);
+    const seqs = client.messages.filter((m) => m.stream === 'match:m1').map((m) => m.seq);
+    expect(seqs).toEqual([head - 2, head - 1, head, head + 1]);
+    expect(client.messages.filter((m) => m.stream).every((m) => m.channel === 'league:epl')).toBe(true);
+    client.ws.close();
+  });
+
+  it('reports ready on /readyz with the broker mode', async () => {
+    const res = await fetch(`http://127.0.0.1:${gateway.port}/readyz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: 'ok', mode: 'postgres' });
+  });
+});
