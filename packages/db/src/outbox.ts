@@ -49,3 +49,38 @@ export async function oldestSeq(db: Queryable, stream: string): Promise<number |
   );
   return rows[0]?.seq ?? undefined;
 }
+
+/**
+ * Deletes outbox rows outside the resume window: older than `retentionMs` AND more than
+ * `keepPerStream` events behind their stream's head. A row inside either bound stays.
+ * One pruner at a time across the cluster (transaction-scoped advisory lock); returns the
+ * number of rows removed, or undefined when another pruner holds the lock.
+ */
+export async function pruneOutbox(db: Pool, retentionMs: number, keepPerStream: number, batch = 10_000): Promise<number | undefined> {
+  const client = await db.connect();
+  try {
+    await client.query('BEGIN');
+    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS locked', [PRUNE_LOCK]);
+    if (!rows[0]?.locked) {
+      await client.query('ROLLBACK');
+      return undefined;
+    }
+    const result = await client.query(
+      `DELETE FROM outbox o WHERE o.id IN (
+         SELECT o2.id FROM outbox o2 JOIN stream_counter c ON c.stream = o2.stream
+          WHERE o2.created_at < now() - make_interval(secs => $1::float8 / 1000)
+            AND o2.seq <= c.last_seq - $2
+          LIMIT $3)`,
+      [retentionMs, keepPerStream, batch],
+    );
+    await client.query('COMMIT');
+    return result.rowCount ?? 0;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+const PRUNE_LOCK = 7_246_103;

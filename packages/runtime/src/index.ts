@@ -4,3 +4,4 @@ export { createRegistry } from './metrics';
 export { opsRoutes, type Probe } from './ops-routes';
 export { onShutdown, fatal } from './shutdown';
 export { backoffMs, sleep } from './backoff';
+export { listenOps, type OpsServer } from './ops-server';

@@ -23,7 +23,7 @@ export interface Config {
     redisCommandTimeoutMs: number;
     catchUpMarginMs: number;
   };
-  history: { maxReplayEvents: number };
+  history: { maxReplayEvents: number; retentionMs: number; pruneIntervalMs: number };
   auth: { jwtSecret: string | undefined; requireToken: boolean };
   drain: { delayMs: number; batchSize: number; batchIntervalMs: number };
   shutdownTimeoutMs: number;
@@ -56,7 +56,13 @@ export function loadConfig(env = new EnvReader()): Config {
       redisCommandTimeoutMs: env.int('REDIS_COMMAND_TIMEOUT_MS', 500, { min: 50 }),
       catchUpMarginMs: env.int('CATCH_UP_MARGIN_MS', 60_000, { min: 1000 }),
     },
-    history: { maxReplayEvents: env.int('RESUME_MAX_EVENTS', 10_000, { min: 1 }) },
+    history: {
+      // The resume window: rows younger than retention OR among a stream's last
+      // maxReplayEvents are kept; a client further behind gets RESUME_TOO_OLD.
+      maxReplayEvents: env.int('HISTORY_MAX_EVENTS_PER_STREAM', 10_000, { min: 1 }),
+      retentionMs: env.int('HISTORY_RETENTION_MS', 3_600_000, { min: 60_000 }),
+      pruneIntervalMs: env.int('OUTBOX_PRUNE_INTERVAL_MS', 60_000),
+    },
     auth: {
       jwtSecret: env.optionalString('AUTH_JWT_SECRET'),
       requireToken: env.bool('AUTH_REQUIRED', false),

@@ -8,6 +8,7 @@ import type { Config } from './config';
 import { Fanout } from './fanout';
 import { createGatewayMetrics } from './metrics';
 import { restRoutes } from './rest';
+import { startRetention } from './retention';
 import { Sequencer } from './sequencer';
 import { Sessions } from './session';
 import { startHeartbeat } from './transport/heartbeat';
@@ -61,6 +62,15 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   wsServer.attach(server);
   supervisor.start();
   const stopHeartbeat = startHeartbeat(registry, config.ws.pingIntervalMs, config.ws.pingTimeoutMs);
+  const stopRetention = startRetention(
+    db,
+    {
+      intervalMs: config.history.pruneIntervalMs,
+      retentionMs: config.history.retentionMs,
+      keepPerStream: config.history.maxReplayEvents,
+    },
+    logger,
+  );
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -71,6 +81,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     if (closed) return;
     closed = true;
     stopHeartbeat();
+    stopRetention();
     for (const client of registry.clients()) client.close('SERVER_DRAINING');
     await supervisor.close();
     await wsServer.close();

@@ -124,6 +124,48 @@ describe('gateway (Postgres LISTEN mode)', () => {
     client.ws.close();
   });
 
+  it('streams the same messages over SSE and resumes from Last-Event-ID', async () => {
+    const controller = new AbortController();
+    const read = async (headers: Record<string, string>, count: number) => {
+      const res = await fetch(`http://127.0.0.1:${gateway.port}/sse?channels=match:m1`, { headers, signal: controller.signal });
+      expect(res.headers.get('content-type')).toContain('text/event-stream');
+      const reader = res.body!.getReader();
+      const events: { id?: string; data: any }[] = [];
+      let buffer = '';
+      while (events.filter((e) => e.data.stream).length < count) {
+        const { value } = await reader.read();
+        buffer += new TextDecoder().decode(value);
+        let end;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const id = /^id: (.*)$/m.exec(block)?.[1];
+          const data = /^data: (.*)$/m.exec(block)?.[1];
+          if (data) events.push({ id, data: JSON.parse(data) });
+        }
+      }
+      await reader.cancel();
+      return events.filter((e) => e.data.stream);
+    };
+    const first = read({}, 1);
+    await new Promise((r) => setTimeout(r, 100));
+    await db.query(`UPDATE scoreboard SET away_score = away_score + 1 WHERE match_id = 'm1'`);
+    const [live] = await first;
+    expect(live!.id).toBe(`match:m1@${live!.data.seq}`);
+    expect(live!.data).toMatchObject({ type: 'match_update', channel: 'match:m1' });
+    await db.query(`UPDATE scoreboard SET away_score = away_score + 1 WHERE match_id = 'm1'`);
+    await db.query(`UPDATE scoreboard SET away_score = away_score + 1 WHERE match_id = 'm1'`);
+    const resumed = await read({ 'Last-Event-ID': live!.id! }, 2);
+    expect(resumed.map((e) => e.data.seq)).toEqual([live!.data.seq + 1, live!.data.seq + 2]);
+    controller.abort();
+  });
+
+  it('refuses an SSE request for an unknown channel with a coded 404', async () => {
+    const res = await fetch(`http://127.0.0.1:${gateway.port}/sse?channels=nope:1`);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error: 'UNKNOWN_CHANNEL' });
+  });
+
   it('reports ready on /readyz with the broker mode', async () => {
     const res = await fetch(`http://127.0.0.1:${gateway.port}/readyz`);
     expect(res.status).toBe(200);

@@ -1,0 +1,102 @@
+/**
+ * Benchmark options, from flags (`--clients 2000`) or the environment (`BENCH_CLIENTS=2000`);
+ * flags win. Every value is bounded so that a typo cannot start an unbounded run.
+ */
+export type BrokerMode = 'redis' | 'postgres';
+export type Peer = 'ws' | 'socketio';
+
+export interface Options {
+  clients: number;
+  rate: number;
+  seconds: number;
+  modes: BrokerMode[];
+  peers: Peer[];
+  /** What each load client subscribes to: its match's channel, or `all`. */
+  channel: 'match' | 'all';
+  matches: number;
+  /** Client worker processes (each holds up to ~9,000 sockets). */
+  workers: number;
+  /** Writer connections; each owns a fixed set of matches, so its commits per stream are in order. */
+  writers: number;
+  /** Also run the DESIGN latency check: 100 subscribers on `all`, 1k events/s, Redis mode. */
+  target: boolean;
+  notifyCost: boolean;
+  notifyCostSeconds: number;
+  outDir: string;
+  /** Hard stop for the whole run. */
+  maxMinutes: number;
+}
+
+const HELP = `usage: node bench/dist/run.js [options]   (or make bench BENCH_ARGS="...")
+  --clients N         WebSocket subscribers per scenario (default 1000, max 19000)
+  --rate N            events committed per second (default 1000)
+  --seconds N         write duration per scenario (default 10)
+  --mode M            redis | postgres | both (default both)
+  --peers LIST        comma list of ws,socketio, or none (default ws,socketio)
+  --channel C         match | all: what each load client subscribes to (default match)
+  --matches N         matches the events are spread over (default 20)
+  --workers N         client worker processes (default max(2, ceil(clients/8000)))
+  --writers N         writer connections (default 4)
+  --no-target         skip the 100-subscriber latency check
+  --no-notify-cost    skip the NOTIFY cost measurement
+  --out DIR           results directory (default bench/results)
+Every flag also reads from BENCH_<NAME> (e.g. BENCH_CLIENTS=2000).`;
+
+function intIn(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`--${name} must be an integer in [${min}, ${max}], got "${raw}"`);
+  }
+  return value;
+}
+
+export function parseOptions(argv: string[], env: NodeJS.ProcessEnv, defaultOutDir: string): Options {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (arg === '--help' || arg === '-h') {
+      console.log(HELP);
+      process.exit(0);
+    }
+    if (!arg.startsWith('--')) throw new Error(`unexpected argument "${arg}"\n${HELP}`);
+    const [key, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
+    if (key.startsWith('no-')) {
+      flags.set(key.slice(3), 'false');
+      continue;
+    }
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw new Error(`--${key} needs a value`);
+    flags.set(key, value);
+  }
+  const get = (name: string): string | undefined => flags.get(name) ?? env[`BENCH_${name.toUpperCase().replace(/-/g, '_')}`];
+  const known = ['clients', 'rate', 'seconds', 'mode', 'peers', 'channel', 'matches', 'workers', 'writers', 'target', 'notify-cost', 'notify-cost-seconds', 'out', 'max-minutes'];
+  for (const key of flags.keys()) if (!known.includes(key)) throw new Error(`unknown option --${key}\n${HELP}`);
+
+  const clients = intIn('clients', get('clients'), 1000, 1, 19_000);
+  const mode = get('mode') ?? 'both';
+  if (!['redis', 'postgres', 'both'].includes(mode)) throw new Error(`--mode must be redis, postgres or both, got "${mode}"`);
+  const peersRaw = get('peers') ?? 'ws,socketio';
+  const peers = peersRaw === 'none' ? [] : peersRaw.split(',').map((p) => p.trim()).filter(Boolean);
+  for (const peer of peers) if (peer !== 'ws' && peer !== 'socketio') throw new Error(`unknown peer "${peer}" (ws, socketio)`);
+  const channel = get('channel') ?? 'match';
+  if (channel !== 'match' && channel !== 'all') throw new Error(`--channel must be match or all, got "${channel}"`);
+  const bool = (name: string) => !['false', '0', 'no', 'off'].includes((get(name) ?? 'true').toLowerCase());
+  const writers = intIn('writers', get('writers'), 4, 1, 32);
+  return {
+    clients,
+    rate: intIn('rate', get('rate'), 1000, 1, 20_000),
+    seconds: intIn('seconds', get('seconds'), 10, 1, 120),
+    modes: mode === 'both' ? ['redis', 'postgres'] : [mode as BrokerMode],
+    peers: peers as Peer[],
+    channel,
+    matches: intIn('matches', get('matches'), 20, 1, 1000),
+    workers: intIn('workers', get('workers'), Math.max(2, Math.ceil(clients / 8000)), 1, 16),
+    writers,
+    target: bool('target'),
+    notifyCost: bool('notify-cost'),
+    notifyCostSeconds: intIn('notify-cost-seconds', get('notify-cost-seconds'), 3, 1, 30),
+    outDir: get('out') ?? defaultOutDir,
+    maxMinutes: intIn('max-minutes', get('max-minutes'), 15, 1, 120),
+  };
+}

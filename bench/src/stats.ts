@@ -1,0 +1,43 @@
+/** Summary of a latency sample (milliseconds). */
+export interface LatencySummary {
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+  mean: number;
+}
+
+/** Sorts in place (a Float64Array sorts numerically) and reads nearest-rank percentiles. */
+export function summarize(values: Float64Array): LatencySummary | undefined {
+  if (values.length === 0) return undefined;
+  values.sort();
+  const at = (q: number) => values[Math.min(values.length - 1, Math.max(0, Math.ceil(q * values.length) - 1))] ?? NaN;
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) sum += values[i] ?? 0;
+  return {
+    count: values.length,
+    p50: at(0.5),
+    p90: at(0.9),
+    p99: at(0.99),
+    p999: at(0.999),
+    max: values[values.length - 1] ?? NaN,
+    mean: sum / values.length,
+  };
+}
+
+export function concat(parts: Float64Array[]): Float64Array {
+  const out = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/** Wall-clock milliseconds with sub-ms resolution, comparable across processes on one host. */
+export const nowMs = (): number => performance.timeOrigin + performance.now();
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

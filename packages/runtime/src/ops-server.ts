@@ -1,0 +1,40 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type Router } from 'express';
+
+export interface OpsServer {
+  readonly server: Server;
+  /** The bound port (useful when listening on port 0). */
+  readonly port: number;
+  /** Stops accepting connections and closes idle keep-alive sockets; safe to call twice. */
+  close(): Promise<void>;
+}
+
+/**
+ * A standalone HTTP server for a worker that has no HTTP API of its own (the crawler):
+ * serves the opsRoutes router (/healthz /readyz /metrics) and nothing else.
+ */
+export function listenOps(router: Router, port: number, host = '0.0.0.0'): Promise<OpsServer> {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(router);
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host);
+    server.once('error', reject);
+    server.once('listening', () => {
+      server.off('error', reject);
+      let closing: Promise<void> | undefined;
+      resolve({
+        server,
+        port: (server.address() as AddressInfo).port,
+        close() {
+          closing ??= new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeIdleConnections();
+          });
+          return closing;
+        },
+      });
+    });
+  });
+}

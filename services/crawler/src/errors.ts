@@ -1,0 +1,69 @@
+/** The crawler's error catalog: stable codes that logs and tests switch on. */
+export const CrawlerErrorCodes = {
+  FEED_INVALID: 'a feed operation does not match the feed format',
+  FEED_UNREADABLE: 'the feed file cannot be read',
+  UNKNOWN_MATCH: 'the operation names a match that does not exist',
+  OP_REJECTED: 'the database rejected the operation',
+} as const;
+
+export type CrawlerErrorCode = keyof typeof CrawlerErrorCodes;
+
+export class CrawlerError extends Error {
+  constructor(
+    readonly code: CrawlerErrorCode,
+    message: string = CrawlerErrorCodes[code],
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'CrawlerError';
+  }
+}
+
+/** An invalid feed line: names the file (when there is one) and the 1-based line number. */
+export class FeedError extends CrawlerError {
+  constructor(
+    readonly problem: string,
+    readonly line?: number,
+    readonly file?: string,
+  ) {
+    const where = line === undefined ? '' : `${file ?? 'feed'}:${line}: `;
+    super('FEED_INVALID', `${where}${problem}`);
+    this.name = 'FeedError';
+  }
+}
+
+// SQLSTATEs worth retrying: the connection or the server is (temporarily) unavailable, the
+// transaction lost a race, or the schema is not migrated yet (the crawler can start before the
+// migration job finishes). Everything else (constraint and data errors) will fail again.
+const TRANSIENT_SQLSTATE_CLASSES = ['08', '53', '57', '58'];
+const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '55P03', '42P01', '42883']);
+const TRANSIENT_NODE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+]);
+const TRANSIENT_MESSAGES = [
+  /connection terminated/i,
+  /timeout exceeded when trying to connect/i,
+  /query read timeout/i,
+  /connection (is )?closed/i,
+  /client has encountered a connection error/i,
+  /not queryable/i,
+];
+
+/** True when retrying the same transaction later can succeed. */
+export function isTransient(error: unknown): boolean {
+  if (error instanceof CrawlerError) return false;
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string') {
+    if (TRANSIENT_NODE_CODES.has(code) || TRANSIENT_SQLSTATES.has(code)) return true;
+    if (/^[0-9A-Z]{5}$/.test(code)) return TRANSIENT_SQLSTATE_CLASSES.includes(code.slice(0, 2));
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return TRANSIENT_MESSAGES.some((pattern) => pattern.test(message));
+}

@@ -1,0 +1,12 @@
+export { loadConfig, SOURCES, type Config, type SourceKind } from './config';
+export { CrawlerError, CrawlerErrorCodes, FeedError, isTransient, type CrawlerErrorCode } from './errors';
+export * from './feed';
+export { Writer, applyIn, type WriteOutcome } from './writer';
+export { Crawler, type CrawlerOptions, type CrawlerStats } from './crawler';
+export { createCrawlerMetrics, type CrawlerMetrics } from './metrics';
+export { Recorder } from './recorder';
+export { Pacer } from './sources/pacer';
+export { mulberry32, Random } from './sources/prng';
+export { Simulator, SimulatorSource, type SimulatorOptions } from './sources/simulator';
+export { ReplaySource, checkFeedFile, readFeed, type ReplayOptions } from './sources/replay';
+export type { FeedSource } from './sources/source';

@@ -1,0 +1,60 @@
+import { hostname } from 'node:os';
+import { ConfigError, EnvReader, POSTGRES_PROTOCOLS, REDIS_PROTOCOLS } from '@matchcast/runtime';
+import { NOTIFY_CHANNELS } from '@matchcast/protocol';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export interface Config {
+  readonly databaseUrl: string;
+  readonly redisUrl: string;
+  /** Postgres NOTIFY channels to LISTEN on (seed 001's seven by default). */
+  readonly notifyChannels: readonly string[];
+  /** Ops HTTP server (/healthz /readyz /metrics). Port 0 picks a free one (tests). */
+  readonly host: string;
+  readonly port: number;
+  /** Advisory lock key: the holder is the one listener that LISTENs and publishes. */
+  readonly lockKey: number;
+  readonly heartbeatIntervalMs: number;
+  /** Postgres reconnect backoff base (seed 001: every 5 s). */
+  readonly reconnectDelayMs: number;
+  readonly standbyPollMs: number;
+  readonly healthCheckIntervalMs: number;
+  readonly healthCheckTimeoutMs: number;
+  readonly redisCommandTimeoutMs: number;
+  readonly redisConnectTimeoutMs: number;
+  /** Redis reconnect backoff cap: short, so forwarding (and heartbeats) resume soon after Redis returns. */
+  readonly redisReconnectMaxDelayMs: number;
+  readonly listenerId: string;
+  readonly logLevel: (typeof LOG_LEVELS)[number];
+  readonly shutdownTimeoutMs: number;
+}
+
+const CHANNEL_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Reads the listener's configuration once; a bad value fails with the variable's name. */
+export function loadConfig(env = new EnvReader()): Config {
+  const notifyChannels = env.list('NOTIFY_CHANNELS', NOTIFY_CHANNELS);
+  if (notifyChannels.length === 0) throw new ConfigError('NOTIFY_CHANNELS', 'must name at least one channel');
+  for (const channel of notifyChannels) {
+    if (!CHANNEL_NAME.test(channel)) throw new ConfigError('NOTIFY_CHANNELS', `has an invalid channel name "${channel}"`);
+  }
+  return Object.freeze({
+    databaseUrl: env.requiredUrl('DATABASE_URL', POSTGRES_PROTOCOLS),
+    redisUrl: env.requiredUrl('REDIS_URL', REDIS_PROTOCOLS),
+    notifyChannels: Object.freeze(notifyChannels),
+    host: env.string('LISTENER_HOST', '0.0.0.0'),
+    port: env.int('LISTENER_PORT', 8081, { min: 0, max: 65_535 }),
+    lockKey: env.int('LISTENER_LOCK_KEY', 7_246_102, { min: Number.MIN_SAFE_INTEGER }),
+    heartbeatIntervalMs: env.durationMs('LISTENER_HEARTBEAT_INTERVAL_MS', 250, { min: 10 }),
+    reconnectDelayMs: env.durationMs('LISTENER_RECONNECT_DELAY_MS', 5000, { min: 10 }),
+    standbyPollMs: env.durationMs('LISTENER_STANDBY_POLL_MS', 1000, { min: 10 }),
+    healthCheckIntervalMs: env.durationMs('LISTENER_HEALTH_CHECK_INTERVAL_MS', 2000, { min: 50 }),
+    healthCheckTimeoutMs: env.durationMs('LISTENER_HEALTH_CHECK_TIMEOUT_MS', 1500, { min: 50 }),
+    redisCommandTimeoutMs: env.durationMs('REDIS_COMMAND_TIMEOUT_MS', 500, { min: 10 }),
+    redisConnectTimeoutMs: env.durationMs('REDIS_CONNECT_TIMEOUT_MS', 1000, { min: 10 }),
+    redisReconnectMaxDelayMs: env.durationMs('REDIS_RECONNECT_MAX_DELAY_MS', 1000, { min: 10 }),
+    listenerId: env.string('LISTENER_ID', `${hostname()}-${process.pid}`),
+    logLevel: env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    shutdownTimeoutMs: env.durationMs('SHUTDOWN_TIMEOUT_MS', 10_000, { min: 100 }),
+  });
+}

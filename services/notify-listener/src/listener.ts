@@ -1,0 +1,146 @@
+import type { Registry } from 'prom-client';
+import { ListenConnection, type ListenState } from '@matchcast/db';
+import { REDIS_EVENTS_CHANNEL, REDIS_HEARTBEAT_CHANNEL, type ForwardedNotification } from '@matchcast/protocol';
+import { createRegistry, listenOps, opsRoutes, redactUrl, type Logger } from '@matchcast/runtime';
+import type { Config } from './config';
+import { HeartbeatPublisher } from './heartbeat';
+import { createListenerMetrics } from './metrics';
+import { Publisher } from './publisher';
+
+export interface ListenerStatus {
+  pg: ListenState;
+  redis: boolean;
+  leader: boolean;
+}
+
+export interface RunningListener {
+  readonly id: string;
+  /** The ops HTTP port actually bound (differs from config.port when that is 0). */
+  readonly port: number;
+  readonly registry: Registry;
+  status(): ListenerStatus;
+  /** Releases the leader lock first (so a standby takes over at once), then Redis and HTTP. Safe twice. */
+  close(): Promise<void>;
+}
+
+/**
+ * Wires one listener: a LISTEN connection that listens only while it holds the leader lock,
+ * a Redis publisher that forwards each notification as it arrives, the heartbeat, and the
+ * ops HTTP server. Connections are made in the background and retried forever.
+ */
+export async function startListener(config: Config, logger: Logger): Promise<RunningListener> {
+  const registry = createRegistry('notify-listener');
+  const metrics = createListenerMetrics(registry);
+  metrics.leader.set(0);
+  metrics.pgUp.set(0);
+
+  const publisher = new Publisher({
+    url: config.redisUrl,
+    commandTimeoutMs: config.redisCommandTimeoutMs,
+    connectTimeoutMs: config.redisConnectTimeoutMs,
+    reconnectMaxDelayMs: config.redisReconnectMaxDelayMs,
+    connectionName: `matchcast-listener-${config.listenerId}`.replace(/[^\w.-]/g, '_'),
+    logger,
+    metrics,
+  });
+
+  const listen = new ListenConnection({
+    connectionString: config.databaseUrl,
+    channels: config.notifyChannels,
+    logger,
+    leaderLockKey: config.lockKey,
+    standbyPollMs: config.standbyPollMs,
+    healthCheckIntervalMs: config.healthCheckIntervalMs,
+    healthCheckTimeoutMs: config.healthCheckTimeoutMs,
+    reconnectDelayMs: config.reconnectDelayMs,
+    applicationName: `matchcast-listener ${config.listenerId}`.slice(0, 63),
+  });
+
+  let publishedSinceLeader = 0;
+  const heartbeat = new HeartbeatPublisher({
+    intervalMs: config.heartbeatIntervalMs,
+    channel: REDIS_HEARTBEAT_CHANNEL,
+    listenerId: config.listenerId,
+    publisher,
+    metrics,
+    isLeader: () => listen.state === 'listening',
+    published: () => publishedSinceLeader,
+  });
+
+  listen.on('notification', (channel, payload) => {
+    metrics.received.inc();
+    const envelope: ForwardedNotification = { channel, payload };
+    const endTimer = metrics.publishDuration.startTimer();
+    void publisher.publish(REDIS_EVENTS_CHANNEL, JSON.stringify(envelope)).then((ok) => {
+      if (ok) {
+        endTimer();
+        publishedSinceLeader += 1;
+        metrics.forwarded.inc();
+      } else {
+        metrics.publishFailures.inc();
+      }
+    });
+  });
+  listen.on('listening', () => {
+    publishedSinceLeader = 0;
+    metrics.pgUp.set(1);
+    metrics.leader.set(1);
+    logger.info({ listener_id: config.listenerId, lock_key: config.lockKey }, 'leader: forwarding notifications to Redis');
+    heartbeat.beat();
+  });
+  listen.on('standby', () => {
+    metrics.pgUp.set(1);
+    metrics.leader.set(0);
+  });
+  listen.on('lost', () => {
+    metrics.pgUp.set(0);
+    metrics.leader.set(0);
+    metrics.pgLosses.inc();
+  });
+  publisher.on('up', () => heartbeat.beat());
+
+  const pgConnected = () => listen.state === 'listening' || listen.state === 'standby';
+  const status = (): ListenerStatus => ({ pg: listen.state, redis: publisher.up, leader: listen.state === 'listening' });
+  // /healthz: the process is alive; /readyz: connected to Postgres (leader or standby) and Redis.
+  const ops = await listenOps(
+    opsRoutes(
+      registry,
+      () => ({ ok: true }),
+      () => ({ ok: pgConnected() && publisher.up, detail: { ...status() } }),
+    ),
+    config.port,
+    config.host,
+  );
+
+  logger.info(
+    {
+      listener_id: config.listenerId,
+      database: redactUrl(config.databaseUrl),
+      redis: redactUrl(config.redisUrl),
+      channels: config.notifyChannels,
+      port: ops.port,
+    },
+    'notify-listener started',
+  );
+  heartbeat.start();
+  listen.start();
+
+  let closing: Promise<void> | undefined;
+  return {
+    id: config.listenerId,
+    port: ops.port,
+    registry,
+    status,
+    close() {
+      closing ??= (async () => {
+        heartbeat.close();
+        await listen.close();
+        metrics.leader.set(0);
+        metrics.pgUp.set(0);
+        await publisher.close();
+        await ops.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,93 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { migrate } from '@matchcast/db';
+import { PostgresServer, RedisServer, freePort, startChild, waitFor, type ManagedChild } from '@matchcast/testkit';
+import pg from 'pg';
+
+const ROOT = resolve(__dirname, '..', '..');
+export const LOG_DIR = mkdtempSync(join(tmpdir(), 'matchcast-logs-'));
+
+/** One of our services, run from its build output as a real process. */
+export class ServiceProcess {
+  child: ManagedChild | undefined;
+  readonly logFile: string;
+  private starts = 0;
+
+  constructor(
+    readonly service: 'gateway' | 'notify-listener' | 'crawler',
+    readonly env: Record<string, string>,
+    readonly name = service,
+  ) {
+    this.logFile = join(LOG_DIR, `${name}.log`);
+  }
+
+  start(): this {
+    this.starts++;
+    this.child = startChild(process.execPath, [join(ROOT, 'services', this.service, 'dist', 'main.js')], this.logFile, {
+      env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...this.env },
+    });
+    return this;
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    await this.child?.stop(signal);
+  }
+
+  kill(): Promise<void> {
+    return this.stop('SIGKILL');
+  }
+}
+
+export class GatewayProcess extends ServiceProcess {
+  constructor(
+    readonly port: number,
+    env: Record<string, string>,
+    name = 'gateway',
+  ) {
+    super('gateway', { PORT: String(port), HOST: '127.0.0.1', DRAIN_DELAY_MS: '200', ...env }, name);
+  }
+
+  get wsUrl(): string {
+    return `ws://127.0.0.1:${this.port}/ws`;
+  }
+
+  async readyz(): Promise<{ status: number; body: Record<string, unknown> }> {
+    const res = await fetch(`http://127.0.0.1:${this.port}/readyz`);
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  }
+
+  async mode(): Promise<string | undefined> {
+    try {
+      return (await this.readyz()).body.mode as string;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async ready(timeoutMs = 20_000): Promise<void> {
+    await waitFor(`${this.name} ready`, async () => ((await this.readyz()).status === 200 ? true : undefined), timeoutMs);
+  }
+}
+
+/** Real Postgres + (optionally) Redis, migrated, with a client for assertions. */
+export class Infra {
+  readonly postgres = new PostgresServer();
+  readonly redis = new RedisServer();
+  db!: pg.Client;
+
+  async start(withRedis: boolean): Promise<this> {
+    await Promise.all([this.postgres.start(), withRedis ? this.redis.start() : undefined]);
+    this.db = new pg.Client(this.postgres.url);
+    await this.db.connect();
+    await migrate(this.db);
+    return this;
+  }
+
+  async destroy(): Promise<void> {
+    await this.db?.end().catch(() => undefined);
+    await Promise.all([this.postgres.destroy(), this.redis.destroy()]);
+  }
+}
+
+export { freePort, waitFor };
