@@ -81,8 +81,9 @@ export async function start(config: Config, logger: Logger, startedAt = Date.now
       source: source.name,
       database_url: redactUrl(config.databaseUrl),
       port: ops.port,
-      seed: config.seed,
-      events_per_second: config.eventsPerSecond,
+      ...(config.source === 'replay'
+        ? { replay_file: config.replayFile, replay_speed: config.replaySpeed }
+        : { seed: config.seed, events_per_second: config.eventsPerSecond, match_minute_ms: config.matchMinuteMs }),
       max_events: config.maxEvents,
       id_prefix: config.idPrefix,
       record_file: config.recordFile,

@@ -50,11 +50,27 @@ export class Sessions {
       throw new ProtocolError('TOO_MANY_CHANNELS', `at most ${this.config.ws.maxChannels} channels per connection`);
     }
     for (const name of added) authorizeChannel({ userId: client.userId }, parseChannel(name));
+    // Mark every resumed stream before the first await, so no live event of any of them
+    // can overtake its replay.
+    const replays: { stream: string; afterSeq: number; head: number }[] = [];
+    const refused: ProtocolError[] = [];
+    for (const [stream, afterSeq] of resume) {
+      const head = this.sequencer.lastSeq(stream);
+      if (afterSeq >= head) {
+        if (afterSeq > head) client.seenUpTo.set(stream, afterSeq);
+      } else if (head - afterSeq > this.config.history.maxReplayEvents) {
+        refused.push(new ProtocolError('RESUME_TOO_OLD', `${stream} is ${head - afterSeq} events behind; reload state`));
+      } else {
+        client.resuming.set(stream, []);
+        replays.push({ stream, afterSeq, head });
+      }
+    }
     for (const name of added) this.registry.subscribe(client, name);
     client.send({ type: 'subscribed', channels });
-    for (const [stream, seq] of resume) {
+    for (const error of refused) this.reject(client, error);
+    for (const { stream, afterSeq, head } of replays) {
       try {
-        await this.resume(client, stream, seq);
+        await this.replay(client, stream, afterSeq, head);
       } catch (error) {
         this.reject(client, error);
       }
@@ -62,21 +78,12 @@ export class Sessions {
   }
 
   /**
-   * Replays a stream's events after `afterSeq` from the outbox, then goes live. Live events
-   * of the stream wait in the client's `resuming` buffer meanwhile; everything up to `head`
-   * comes from the replay and everything after from the buffer, so the seam has no gap
-   * and no duplicate.
+   * Replays a stream's events in (afterSeq, head] from the outbox, then goes live. Live
+   * events of the stream wait in the client's `resuming` buffer meanwhile; everything up to
+   * `head` comes from the replay and everything after from the buffer, so the seam has no
+   * gap and no duplicate.
    */
-  private async resume(client: Subscriber, stream: string, afterSeq: number): Promise<void> {
-    const head = this.sequencer.lastSeq(stream);
-    if (afterSeq >= head) {
-      if (afterSeq > head) client.seenUpTo.set(stream, afterSeq);
-      return;
-    }
-    if (head - afterSeq > this.config.history.maxReplayEvents) {
-      throw new ProtocolError('RESUME_TOO_OLD', `${stream} is ${head - afterSeq} events behind; reload state`);
-    }
-    client.resuming.set(stream, []);
+  private async replay(client: Subscriber, stream: string, afterSeq: number, head: number): Promise<void> {
     try {
       const oldest = await oldestSeq(this.db, stream);
       if (oldest === undefined || afterSeq + 1 < oldest) {

@@ -6,11 +6,12 @@
  *
  * CONCURRENT_MATCHES "slots" each run matches back to back: fixture → kickoff (lineups,
  * status live, clock) → 45 minute ticks with goals, cards and substitutions → stoppage →
- * half time → second half → full time → a short gap → the next fixture. A slot's next
- * operation is due a fixed delay after its previous one was emitted, so when the rate is too
- * low to carry every match, matches slow down rather than burst; when the rate is higher than
- * the matches need, the spare ticks carry playclock updates of the running matches, so the
- * crawler writes exactly eventsPerSecond transactions while any match is being played.
+ * half time → second half → full time → a short gap → the next fixture. Each tick emits the
+ * most overdue slot's next operation; a slot's next operation is due a fixed delay after its
+ * previous one was due (or, once it is more than a match minute late because the rate cannot
+ * carry every match, after it was emitted: matches then slow down rather than burst). Spare
+ * ticks carry playclock updates of the running matches, so the crawler writes exactly
+ * eventsPerSecond transactions while any match is being played.
  */
 import type { FeedOp, LineupPlayer, Period, Side } from '../feed';
 import { Pacer } from './pacer';
@@ -39,6 +40,8 @@ const MAX_SUBSTITUTIONS = 5;
 
 const POSITIONS = ['GK', 'DF', 'DF', 'DF', 'DF', 'MF', 'MF', 'MF', 'MF', 'FW', 'FW', 'GK', 'DF', 'MF', 'MF', 'FW'] as const;
 const STARTERS = 11;
+/** Tolerance for comparing float virtual times (n × 1000/rate is not always exact). */
+const EPSILON_MS = 1e-6;
 
 interface Player {
   id: string;
@@ -79,7 +82,7 @@ interface MatchState {
 }
 
 interface Step {
-  /** Virtual ms after the slot's previous operation was emitted. */
+  /** Virtual ms after the slot's previous operation was due. */
   after: number;
   op: FeedOp;
 }
@@ -138,7 +141,7 @@ export class Simulator {
       const vt = this.tick * this.period;
       let best: Slot | undefined;
       for (const slot of this.slots) {
-        if (slot.due <= vt && (best === undefined || slot.due < best.due)) best = slot;
+        if (slot.due <= vt + EPSILON_MS && (best === undefined || slot.due < best.due)) best = slot;
       }
       if (best) {
         this.tick++;
@@ -147,7 +150,11 @@ export class Simulator {
         // Running the program to its next step applies what this op means to the match
         // (the code after each `yield` runs when that op is emitted).
         best.pending = best.program.next().value;
-        best.due = vt + best.pending.after;
+        // Plan from the previous due time, so waiting for a free tick does not add up into a
+        // slower match; but when the slot is more than a match minute late (the rate cannot
+        // carry every match), plan from now: the match slows down instead of bursting.
+        const base = vt - best.due > this.minute ? vt : best.due;
+        best.due = base + best.pending.after;
         return stamp(op, vt);
       }
       const running = this.slots.filter((slot) => slot.clock !== undefined);
@@ -222,7 +229,8 @@ export class Simulator {
       this.busy.add(home.id);
       this.busy.add(away.id);
       const matchId = `${this.runTag}-${++this.matchCounter}`;
-      const kickoffVt = this.now + after + KICKOFF_LEAD_MINUTES * M;
+      // slot.due is still the due time of the slot's previous op while its program runs.
+      const kickoffVt = slot.due + after + KICKOFF_LEAD_MINUTES * M;
       const kickoffAt = new Date(Math.round((this.options.startedAt + kickoffVt) / 1000) * 1000).toISOString();
       yield {
         after,

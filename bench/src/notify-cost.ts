@@ -1,0 +1,115 @@
+import { NOTIFY_CHANNELS } from '@matchcast/protocol';
+import pg from 'pg';
+import { nowMs } from './stats';
+
+export type NotifyCondition = 'notify' | 'no-notify' | 'no-trigger';
+
+export interface NotifyCostResult {
+  writers: number;
+  seconds: number;
+  /** Commits per second for each condition, summed over its rounds. */
+  commitsPerSecond: Record<NotifyCondition, number>;
+  /** How much slower the same writes are with the trigger's NOTIFY than without it. */
+  notifyOverheadPercent: number;
+  /** Per commit: the difference in mean commit time, µs (wall time, not CPU). */
+  notifyCostPerCommitUs: number;
+  notificationsReceived: number;
+}
+
+const DESCRIBE: Record<NotifyCondition, string> = {
+  notify: 'outbox trigger as migrated (outbox row + pg_notify)',
+  'no-notify': 'same trigger with only the PERFORM pg_notify(...) line removed',
+  'no-trigger': 'triggers disabled: the bare UPDATE',
+};
+export const NOTIFY_CONDITIONS = DESCRIBE;
+
+/**
+ * What the outbox trigger's NOTIFY costs a writer. The same closed-loop autocommit UPDATEs
+ * (each writer its own row, as fast as it can) run under three conditions, interleaved in two
+ * rounds so drift (table growth, autovacuum) hits all alike:
+ *  - notify: the trigger as migrated;
+ *  - no-notify: matchcast_append recreated from its own definition minus the pg_notify call,
+ *    so the outbox insert, the seq counter and the JSON payload are still built and written;
+ *  - no-trigger: the tables' triggers disabled (what an UPDATE costs without the outbox).
+ * A LISTEN connection stays open throughout, as the notify-listener's would in production.
+ * Runs on the bench's throwaway database and restores the original function and triggers.
+ */
+export async function measureNotifyCost(url: string, matchIds: string[], writerCounts: number[], seconds: number): Promise<NotifyCostResult[]> {
+  const admin = new pg.Client(url);
+  const listener = new pg.Client(url);
+  await Promise.all([admin.connect(), listener.connect()]);
+  let received = 0;
+  listener.on('notification', () => received++);
+  for (const channel of NOTIFY_CHANNELS) await listener.query(`LISTEN ${channel}`);
+  const { rows } = await admin.query<{ def: string }>(`SELECT pg_get_functiondef('matchcast_append'::regproc) AS def`);
+  const original = rows[0]?.def;
+  const notifyCall = /PERFORM\s+pg_notify\([^;]*\);/;
+  if (!original || !notifyCall.test(original)) throw new Error('matchcast_append has no PERFORM pg_notify(...); call to remove');
+  const withoutNotify = original.replace(notifyCall, 'NULL; -- bench: NOTIFY removed');
+
+  const apply = async (condition: NotifyCondition) => {
+    await admin.query(condition === 'no-notify' ? withoutNotify : original);
+    await admin.query(`ALTER TABLE scoreboard ${condition === 'no-trigger' ? 'DISABLE' : 'ENABLE'} TRIGGER USER`);
+  };
+  const results: NotifyCostResult[] = [];
+  try {
+    for (const writers of writerCounts) {
+      const clients = await Promise.all(
+        Array.from({ length: writers }, async () => {
+          const client = new pg.Client(url);
+          await client.connect();
+          return client;
+        }),
+      );
+      try {
+        const commits: Record<NotifyCondition, number> = { notify: 0, 'no-notify': 0, 'no-trigger': 0 };
+        const receivedBefore = received;
+        const roundSeconds = seconds / 2;
+        for (let round = 0; round < 2; round++) {
+          for (const condition of Object.keys(DESCRIBE) as NotifyCondition[]) {
+            await apply(condition);
+            await burst(clients, matchIds, 0.3); // warm-up: plans cached, pages in memory
+            commits[condition] += await burst(clients, matchIds, roundSeconds);
+          }
+        }
+        const perSecond = (c: NotifyCondition) => commits[c] / seconds;
+        const withNotify = perSecond('notify');
+        const without = perSecond('no-notify');
+        results.push({
+          writers,
+          seconds,
+          commitsPerSecond: { notify: withNotify, 'no-notify': without, 'no-trigger': perSecond('no-trigger') },
+          notifyOverheadPercent: (without / withNotify - 1) * 100,
+          notifyCostPerCommitUs: (writers * 1e6) / withNotify - (writers * 1e6) / without,
+          notificationsReceived: received - receivedBefore,
+        });
+      } finally {
+        await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+      }
+    }
+  } finally {
+    await apply('notify').catch(() => undefined);
+    await Promise.all([admin.end(), listener.end()]);
+  }
+  return results;
+}
+
+/** Each client updates its own match's scoreboard row in a closed loop for `seconds`; returns commits. */
+async function burst(clients: pg.Client[], matchIds: string[], seconds: number): Promise<number> {
+  const until = nowMs() + seconds * 1000;
+  let commits = 0;
+  await Promise.all(
+    clients.map(async (client, i) => {
+      const id = matchIds[i % matchIds.length];
+      while (nowMs() < until) {
+        await client.query({
+          name: 'notify_cost',
+          text: 'UPDATE scoreboard SET away_score = away_score + 1, updated_at = clock_timestamp() WHERE match_id = $1',
+          values: [id],
+        });
+        commits++;
+      }
+    }),
+  );
+  return commits;
+}

@@ -1,0 +1,150 @@
+/**
+ * `make bench`: end-to-end fan-out benchmark of the real services against their own Postgres
+ * and Redis on loopback. See docs/benchmarks.md for what each figure means.
+ *
+ * Order: Redis-mode gateway (load, then the 100-subscriber latency check) → peers fed from the
+ * same Redis channel → Postgres-mode gateway (listener stopped) → NOTIFY cost. Every scenario
+ * uses the same event source: rate × seconds autocommit UPDATEs spread over the seeded matches.
+ */
+import { mkdirSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { cleanupAll, installExitHandlers } from './cleanup';
+import { Infra, ROOT, Service, freePort, peerScript, serviceScript } from './infra';
+import { measureNotifyCost, NOTIFY_CONDITIONS, type NotifyCostResult } from './notify-cost';
+import { parseOptions, type BrokerMode, type Options } from './options';
+import { notifyTable, scenarioTable, warnings, writeResults } from './report';
+import { runScenario, type ScenarioResult, type ScenarioSpec, type Target } from './scenario';
+import { EventWriter } from './writer';
+
+const log = (line: string) => console.log(line);
+
+async function startGateway(infra: Infra, mode: BrokerMode, options: Options, logDir: string): Promise<{ service: Service; port: number }> {
+  const port = await freePort();
+  const env: Record<string, string> = {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATABASE_URL: infra.postgres.url,
+    LOG_LEVEL: 'warn',
+    DRAIN_DELAY_MS: '0',
+    SHUTDOWN_TIMEOUT_MS: '5000',
+    WS_MAX_CONNECTIONS: String(options.clients + 1000),
+  };
+  if (mode === 'redis') env.REDIS_URL = infra.redis.url;
+  const service = new Service(`gateway-${mode}`, serviceScript('gateway'), env, logDir).start();
+  await service.ready(port, '/readyz');
+  return { service, port };
+}
+
+async function startPeer(infra: Infra, peer: 'naive-ws' | 'socketio', logDir: string): Promise<{ service: Service; port: number }> {
+  const port = await freePort();
+  const service = new Service(`peer-${peer}`, peerScript(peer), { PORT: String(port), REDIS_URL: infra.redis.url }, logDir).start();
+  await service.ready(port, '/readyz');
+  return { service, port };
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2), process.env, join(ROOT, 'bench', 'results'));
+  installExitHandlers(options.maxMinutes * 60_000);
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const logDir = join(options.outDir, `${stamp}-logs`);
+  mkdirSync(logDir, { recursive: true });
+  const started = Date.now();
+  log(`matchcast bench: ${options.clients} clients (${options.channel}), ${options.rate} events/s for ${options.seconds} s, modes ${options.modes.join('+')}, peers ${options.peers.join(',') || 'none'}`);
+  log(`logs: ${logDir}`);
+
+  const infra = await new Infra().start();
+  const matchIds = await infra.seed(options.matches);
+  const writer = new EventWriter(infra.postgres.url, matchIds, options.writers);
+  await writer.open();
+  log(`postgres ${infra.postgres.url}, redis ${infra.redis.url}, ${options.matches} live matches seeded`);
+
+  const load: Omit<ScenarioSpec, 'label'> = {
+    clients: options.clients,
+    channelOf: options.channel === 'all' ? () => 'all' : (i) => `match:${matchIds[i % matchIds.length]}`,
+    rate: options.rate,
+    seconds: options.seconds,
+    workers: options.workers,
+  };
+  // DESIGN.md's latency target: 100 subscribers at 1k events/s.
+  const targetSpec: ScenarioSpec = { label: 'target-100', clients: 100, channelOf: () => 'all', rate: 1000, seconds: options.seconds, workers: 2 };
+  const results: ScenarioResult[] = [];
+  const measure = async (spec: ScenarioSpec, target: Target) => {
+    log(`\n▶ ${spec.label} on ${target.name}: ${spec.clients} clients`);
+    const result = await runScenario(spec, target, writer, log);
+    results.push(result);
+    log(`  p50 ${result.latencyMs?.p50.toFixed(2)} ms, p99 ${result.latencyMs?.p99.toFixed(2)} ms, ${(result.deliveredRatio * 100).toFixed(2)}% delivered, ${result.cpuPerDeliveryUs.toFixed(2)} µs CPU/delivery`);
+  };
+
+  const needsListener = options.modes.includes('redis') || options.peers.length > 0;
+  let listener: Service | undefined;
+  if (needsListener) {
+    const port = await freePort();
+    listener = new Service(
+      'notify-listener',
+      serviceScript('notify-listener'),
+      { DATABASE_URL: infra.postgres.url, REDIS_URL: infra.redis.url, LISTENER_PORT: String(port), LISTENER_HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
+      logDir,
+    ).start();
+    await listener.ready(port, '/readyz');
+  }
+
+  if (options.modes.includes('redis')) {
+    const gateway = await startGateway(infra, 'redis', options, logDir);
+    const target: Target = { name: 'gateway (redis)', service: gateway.service, wsUrl: `ws://127.0.0.1:${gateway.port}/ws`, protocol: 'matchcast', upstream: listener };
+    await measure({ label: 'load', ...load }, target);
+    if (options.target) await measure(targetSpec, target);
+    await gateway.service.stop();
+  }
+  for (const peer of options.peers) {
+    const name = peer === 'ws' ? 'naive-ws' : 'socketio';
+    const server = await startPeer(infra, name, logDir);
+    const target: Target =
+      peer === 'ws'
+        ? { name: 'naive ws (stringify+send per client)', service: server.service, wsUrl: `ws://127.0.0.1:${server.port}/ws`, protocol: 'matchcast' }
+        : { name: 'Socket.IO + redis-adapter', service: server.service, wsUrl: `ws://127.0.0.1:${server.port}`, protocol: 'socketio' };
+    await measure({ label: 'load', ...load }, target);
+    await server.service.stop();
+  }
+  await listener?.stop();
+  if (options.modes.includes('postgres')) {
+    const gateway = await startGateway(infra, 'postgres', options, logDir);
+    const target: Target = { name: 'gateway (postgres)', service: gateway.service, wsUrl: `ws://127.0.0.1:${gateway.port}/ws`, protocol: 'matchcast' };
+    await measure({ label: 'load', ...load }, target);
+    if (options.target) await measure({ ...targetSpec }, target);
+    await gateway.service.stop();
+  }
+
+  let notifyCost: NotifyCostResult[] = [];
+  if (options.notifyCost) {
+    log(`\n▶ NOTIFY cost: closed-loop UPDATEs, ${options.notifyCostSeconds} s per condition, 1 and 4 writers`);
+    await writer.close();
+    notifyCost = await measureNotifyCost(infra.postgres.url, matchIds, [1, 4], options.notifyCostSeconds);
+  }
+
+  log(`\n${scenarioTable(results)}`);
+  if (notifyCost.length) log(`\nNOTIFY cost (commits/s a writer achieves)\n${notifyTable(notifyCost)}`);
+  const problems = warnings(results);
+  if (problems.length) log(`\nwarnings:\n${problems.map((p) => `  ! ${p}`).join('\n')}`);
+  const file = writeResults(options.outDir, stamp, {
+    startedAt: new Date(started).toISOString(),
+    durationS: (Date.now() - started) / 1000,
+    command: `node bench/dist/run.js ${process.argv.slice(2).join(' ')}`.trim(),
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
+    options,
+    scenarios: results,
+    notifyCost,
+    notifyConditions: NOTIFY_CONDITIONS,
+    warnings: problems,
+  });
+  log(`\nresults: ${file} (${Math.round((Date.now() - started) / 1000)} s)`);
+}
+
+main()
+  .then(() => cleanupAll())
+  .then(() => process.exit(0))
+  .catch(async (error: unknown) => {
+    console.error(`bench failed: ${(error as Error).stack ?? String(error)}`);
+    await cleanupAll();
+    process.exit(1);
+  });

@@ -1,0 +1,128 @@
+import type { BrokerMode } from './cluster';
+
+/**
+ * The failure drills of seed 001's runbook (and a few it does not cover), as data. Each is a
+ * list of steps run against a `Cluster`; the runner adds the workload around them (clients
+ * subscribed to many streams while the crawler writes) and the zero-loss check after.
+ */
+
+/**
+ * A step. `mark` stamps the moment it happened: the fault at the start of the step that
+ * injects it, the repair when the step that undoes it has finished (Redis answers again).
+ */
+export type Step =
+  | { do: 'killRedis' | 'stopRedis' | 'killListenerLeader' | 'restartPostgres'; mark?: 'fault' }
+  | { do: 'startRedis' | 'resumeRedis' | 'restoreListeners'; mark?: 'repair' }
+  | { do: 'freezeRedis'; forMs: number; mark?: 'fault' }
+  | { do: 'restartGateway'; gateway: number; mark?: 'fault' }
+  | { do: 'sleep'; ms: number }
+  /** Wait until every gateway reports this mode (or fail after timeoutMs). */
+  | { do: 'awaitMode'; mode: BrokerMode; timeoutMs: number };
+
+/** Whether the scenario must, must not, or may make the gateways switch to Postgres. */
+export type FallbackExpectation = 'required' | 'forbidden' | 'allowed';
+
+export interface Scenario {
+  name: string;
+  title: string;
+  /** Where it comes from: seed 001's runbook test, or the issue item. */
+  origin: string;
+  steps: Step[];
+  fallback: FallbackExpectation;
+  /** Bounds checked by the runner when the gateways do fall back (null: not checked). */
+  limits: { fallbackMs: number | null; switchBackMs: number | null };
+}
+
+const FALLBACK_LIMIT_MS = 1500;
+const SWITCH_BACK_LIMIT_MS = 8000;
+
+export const SCENARIOS: readonly Scenario[] = [
+  {
+    name: 'redis-kill',
+    title: 'redis-server SIGKILLed, back 3 s later',
+    origin: 'seed 001 runbook, Test 1 (Redis pod kill)',
+    steps: [
+      { do: 'killRedis', mark: 'fault' },
+      { do: 'sleep', ms: 3000 },
+      { do: 'startRedis', mark: 'repair' },
+      { do: 'awaitMode', mode: 'redis', timeoutMs: 20_000 },
+    ],
+    fallback: 'required',
+    limits: { fallbackMs: FALLBACK_LIMIT_MS, switchBackMs: SWITCH_BACK_LIMIT_MS },
+  },
+  {
+    name: 'redis-freeze',
+    title: 'Redis frozen (SIGSTOP / CLIENT PAUSE) for 4 s, connections left open',
+    origin: 'DESIGN "silent dead connections"; seed 001 runbook, Test 3',
+    steps: [
+      { do: 'freezeRedis', forMs: 4000, mark: 'fault' },
+      { do: 'sleep', ms: 4000 },
+      { do: 'resumeRedis', mark: 'repair' },
+      { do: 'awaitMode', mode: 'redis', timeoutMs: 20_000 },
+    ],
+    fallback: 'required',
+    // Nothing breaks a frozen server's sockets: the missed heartbeat (1 s) is the only signal.
+    limits: { fallbackMs: 2500, switchBackMs: SWITCH_BACK_LIMIT_MS },
+  },
+  {
+    name: 'redis-outage',
+    title: 'Redis down for 30 s (scaled to 0), then back',
+    origin: 'seed 001 runbook, Test 2 (node unavailability)',
+    steps: [
+      { do: 'stopRedis', mark: 'fault' },
+      { do: 'awaitMode', mode: 'postgres', timeoutMs: 10_000 },
+      { do: 'sleep', ms: 30_000 },
+      { do: 'startRedis', mark: 'repair' },
+      { do: 'awaitMode', mode: 'redis', timeoutMs: 20_000 },
+    ],
+    fallback: 'required',
+    limits: { fallbackMs: FALLBACK_LIMIT_MS, switchBackMs: SWITCH_BACK_LIMIT_MS },
+  },
+  {
+    name: 'listener-failover',
+    title: 'notify-listener leader killed while a standby runs',
+    origin: 'issue 3 item 3 (listener high availability)',
+    steps: [
+      { do: 'killListenerLeader', mark: 'fault' },
+      { do: 'sleep', ms: 3000 },
+      { do: 'awaitMode', mode: 'redis', timeoutMs: 20_000 },
+      { do: 'restoreListeners' },
+      { do: 'sleep', ms: 1000 },
+    ],
+    // Whether the gateways notice depends on the standby winning the lock within the heartbeat timeout.
+    fallback: 'allowed',
+    limits: { fallbackMs: 2500, switchBackMs: SWITCH_BACK_LIMIT_MS },
+  },
+  {
+    name: 'postgres-restart',
+    title: 'PostgreSQL restarted (fast shutdown, then start)',
+    origin: 'issue 3 item 6e',
+    steps: [
+      { do: 'restartPostgres', mark: 'fault' },
+      { do: 'awaitMode', mode: 'redis', timeoutMs: 30_000 },
+      { do: 'sleep', ms: 1000 },
+    ],
+    fallback: 'allowed',
+    limits: { fallbackMs: 2500, switchBackMs: null },
+  },
+  {
+    name: 'gateway-restart',
+    title: 'a gateway restarted (SIGTERM drain, start again) while its clients reconnect with resume',
+    origin: 'issue 3 item 4 (client resume)',
+    steps: [
+      { do: 'restartGateway', gateway: 0, mark: 'fault' },
+      { do: 'awaitMode', mode: 'redis', timeoutMs: 20_000 },
+      { do: 'sleep', ms: 1000 },
+    ],
+    fallback: 'forbidden',
+    limits: { fallbackMs: null, switchBackMs: null },
+  },
+];
+
+export function findScenario(name: string): Scenario {
+  const scenario = SCENARIOS.find((candidate) => candidate.name === name);
+  if (!scenario) {
+    throw new Error(`unknown scenario "${name}"; one of: ${SCENARIOS.map((s) => s.name).join(', ')}`);
+  }
+  return scenario;
+}
