@@ -16,6 +16,7 @@ demo: build
 	@node scripts/dist/demo.js
 
 test: build
+	@scripts/ensure-chromium.sh
 	@pnpm exec jest $(JEST_ARGS)
 
 bench: build

@@ -1,0 +1,199 @@
+/**
+ * The Helm chart, rendered by a real helm binary (from the pnpm dependencies) with its default
+ * values and each ci/*-values.yaml: lint, Kubernetes schema validation of every manifest, and
+ * the deployment promises (sidecar, probes, drain sizing, hooks, checksums, RBAC, helm test).
+ */
+import { readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { toolsUnavailableReason, runTool } from './support/k8s-tools';
+import { CHART, type Container, container, find, helmTemplate, type Manifest, type PodSpec, podSpec, schemaErrors } from './support/manifests';
+import { CI_VALUES } from './support/values';
+
+const reason = toolsUnavailableReason();
+const describeWithHelm = reason ? describe.skip : describe;
+if (reason) console.warn(`chart render checks skipped: ${reason}`);
+
+const VALUE_SETS: [string, string[]][] = [
+  ['defaults', []],
+  ...CI_VALUES.map((file): [string, string[]] => [basename(file), ['-f', file]]),
+];
+
+describeWithHelm('helm lint and template', () => {
+  it.each(VALUE_SETS)('lints cleanly (--strict) with %s', (_name, args) => {
+    const result = runTool('helm', ['lint', CHART, '--strict', ...args]);
+    expect(result.stderr + result.stdout).toContain('0 chart(s) failed');
+    expect(result.status).toBe(0);
+  });
+
+  it.each(VALUE_SETS)('renders only schema-valid Kubernetes objects with %s', (_name, args) => {
+    const manifests = helmTemplate(args);
+    expect(manifests.length).toBeGreaterThan(8);
+    expect(manifests.flatMap(schemaErrors)).toEqual([]);
+  });
+
+  it('catches an invalid object (the validation is live)', () => {
+    const [deployment] = helmTemplate(['--show-only', 'templates/gateway-deployment.yaml']);
+    const broken = JSON.parse(JSON.stringify(deployment)) as Manifest;
+    (podSpec(broken).containers[0]!.ports![0] as { containerPort: unknown }).containerPort = 'http';
+    expect(schemaErrors(broken).join()).toMatch(/containerPort/);
+  });
+
+  it('refuses values the schema does not know', () => {
+    expect(() => helmTemplate(['--set-string', 'gateway.config.WS_MAX_CONECTIONS=10'])).toThrow(/WS_MAX_CONECTIONS/);
+  });
+});
+
+describeWithHelm('gateway pods', () => {
+  let manifests: Manifest[];
+  let deployment: Manifest;
+  let spec: PodSpec;
+  let gateway: Container;
+  let listener: Container;
+  let config: Record<string, string>;
+  beforeAll(() => {
+    manifests = helmTemplate();
+    deployment = find(manifests, 'Deployment', 'matchcast-gateway');
+    spec = podSpec(deployment);
+    gateway = container(deployment, 'gateway');
+    listener = container(deployment, 'notify-listener');
+    config = find(manifests, 'ConfigMap', 'matchcast-gateway').data as Record<string, string>;
+  });
+
+  it('carry the notify-listener as a sidecar (seed 001), with its own config and the same secrets', () => {
+    expect(spec.containers.map((c) => c.name)).toEqual(['gateway', 'notify-listener']);
+    expect(listener.image).toBe('matchcast-notify-listener:0.1.0');
+    expect(listener.envFrom).toEqual([{ configMapRef: { name: 'matchcast-notify-listener' } }]);
+    expect(listener.env?.find((e) => e.name === 'LISTENER_ID')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
+    for (const c of [gateway, listener]) {
+      expect(c.env?.find((e) => e.name === 'DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'matchcast', key: 'DATABASE_URL' });
+      expect(c.env?.find((e) => e.name === 'REDIS_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'matchcast', key: 'REDIS_URL' });
+    }
+  });
+
+  it('probe the health port: liveness /healthz, readiness /readyz; the sidecar never gates readiness', () => {
+    expect(gateway.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
+    expect(gateway.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'http' });
+    expect(gateway.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'http' });
+    expect(gateway.env?.find((e) => e.name === 'PORT')?.value).toBe('8080');
+    expect(listener.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'listener' });
+    expect(listener.readinessProbe).toBeUndefined();
+    expect(listener.ports?.[0]?.containerPort).toBe(8081);
+    expect(listener.env?.find((e) => e.name === 'LISTENER_PORT')?.value).toBe('8081');
+  });
+
+  it('have a grace period that holds preStop + the whole drain (SHUTDOWN_TIMEOUT_MS, which includes DRAIN_DELAY_MS)', () => {
+    const preStop = gateway.lifecycle?.preStop?.exec?.command;
+    expect(preStop?.[0]).toBe('sleep');
+    const sleepSeconds = Number(preStop?.[1]);
+    const shutdownMs = Number(config.SHUTDOWN_TIMEOUT_MS);
+    expect(Number(config.DRAIN_DELAY_MS)).toBeLessThan(shutdownMs);
+    expect(spec.terminationGracePeriodSeconds! * 1000).toBeGreaterThanOrEqual(sleepSeconds * 1000 + shutdownMs);
+  });
+
+  it('refuse to render a grace period too short for the drain, or a drain delay past the deadline', () => {
+    expect(() => helmTemplate(['--set', 'gateway.terminationGracePeriodSeconds=20'])).toThrow(/terminationGracePeriodSeconds/);
+    expect(() => helmTemplate(['--set-string', 'gateway.config.DRAIN_DELAY_MS=30000'])).toThrow(/DRAIN_DELAY_MS/);
+    expect(() => helmTemplate(['--set-string', 'gateway.config.SHUTDOWN_TIMEOUT_MS=40000'])).toThrow(/terminationGracePeriodSeconds/);
+  });
+
+  it('roll when their ConfigMaps or Secret change (checksum annotations)', () => {
+    const annotations = (d: Manifest) => (d.spec as { template: { metadata: { annotations: Record<string, string> } } }).template.metadata.annotations;
+    const before = annotations(deployment);
+    expect(Object.keys(before)).toEqual(expect.arrayContaining(['checksum/config', 'checksum/listener-config', 'checksum/secret']));
+    const changed = (args: string[]) => annotations(find(helmTemplate(args), 'Deployment', 'matchcast-gateway'));
+    expect(changed(['--set-string', 'gateway.config.WS_MAX_CONNECTIONS=500'])['checksum/config']).not.toBe(before['checksum/config']);
+    expect(changed(['--set-string', 'notifyListener.config.LOG_LEVEL=debug'])['checksum/listener-config']).not.toBe(before['checksum/listener-config']);
+    expect(changed(['--set', 'secrets.authJwtSecret=s3cret'])['checksum/secret']).not.toBe(before['checksum/secret']);
+  });
+
+  it('run as non-root with a read-only root filesystem', () => {
+    expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000 });
+    for (const c of [gateway, listener]) expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+  });
+
+  it('are covered by a PodDisruptionBudget and reachable through the gateway Service and NetworkPolicy', () => {
+    const pdb = find(manifests, 'PodDisruptionBudget', 'matchcast-gateway');
+    expect((pdb.spec as { selector: unknown }).selector).toEqual((deployment.spec as { selector: unknown }).selector);
+    const service = find(manifests, 'Service', 'matchcast-gateway');
+    expect((service.spec as { ports: unknown[] }).ports).toEqual([{ name: 'http', port: 8080, targetPort: 'http', protocol: 'TCP' }]);
+    const policy = find(manifests, 'NetworkPolicy', 'matchcast-gateway');
+    const ports = (policy.spec as { ingress: { ports: { port: number }[] }[] }).ingress.flatMap((rule) => rule.ports.map((p) => p.port));
+    expect(ports).toEqual([8080, 8081]);
+  });
+});
+
+describeWithHelm('migrations', () => {
+  it('run as an init container (retrying until the in-chart PostgreSQL answers) by default, with no Job', () => {
+    const manifests = helmTemplate();
+    expect(manifests.filter((m) => m.kind === 'Job')).toEqual([]);
+    for (const name of ['matchcast-gateway', 'matchcast-crawler']) {
+      const init = podSpec(find(manifests, 'Deployment', name)).initContainers ?? [];
+      expect(init.map((c) => c.name)).toEqual(['migrate']);
+      expect(init[0]!.command!.join(' ')).toContain('node node_modules/@matchcast/db/dist/cli.js');
+    }
+  });
+
+  it('run as a pre-install,pre-upgrade Job hook with an external database, with a hook-scoped Secret', () => {
+    const manifests = helmTemplate(['-f', join(CHART, 'ci', 'no-redis-values.yaml')]);
+    const job = find(manifests, 'Job', 'matchcast-migrate');
+    expect(job.metadata.annotations?.['helm.sh/hook']).toBe('pre-install,pre-upgrade');
+    const secret = find(manifests, 'Secret', 'matchcast-migrate');
+    expect(secret.metadata.annotations?.['helm.sh/hook']).toBe('pre-install,pre-upgrade');
+    expect(Number(secret.metadata.annotations?.['helm.sh/hook-weight'])).toBeLessThan(Number(job.metadata.annotations?.['helm.sh/hook-weight']));
+    const migrate = container(job, 'migrate');
+    expect(migrate.command).toEqual(['node', 'node_modules/@matchcast/db/dist/cli.js']);
+    expect(migrate.env?.[0]?.valueFrom?.secretKeyRef?.name).toBe('matchcast-migrate');
+    expect(podSpec(find(manifests, 'Deployment', 'matchcast-gateway')).initContainers).toBeUndefined();
+  });
+
+  it('read an existing Secret directly when one is given', () => {
+    const manifests = helmTemplate(['-f', join(CHART, 'ci', 'production-values.yaml')]);
+    expect(container(find(manifests, 'Job', 'matchcast-migrate'), 'migrate').env?.[0]?.valueFrom?.secretKeyRef?.name).toBe('matchcast-connections');
+    expect(manifests.filter((m) => m.kind === 'Secret')).toEqual([]);
+  });
+});
+
+describeWithHelm('optional parts', () => {
+  it('without Redis: no sidecar, no REDIS_URL, no Redis objects (gateways LISTEN themselves)', () => {
+    const manifests = helmTemplate(['-f', join(CHART, 'ci', 'no-redis-values.yaml')]);
+    const deployment = find(manifests, 'Deployment', 'matchcast-gateway');
+    expect(podSpec(deployment).containers.map((c) => c.name)).toEqual(['gateway']);
+    expect(container(deployment, 'gateway').env?.map((e) => e.name)).not.toContain('REDIS_URL');
+    expect(manifests.filter((m) => /redis|postgresql|notify-listener/.test(m.metadata.name))).toEqual([]);
+  });
+
+  it('HPA replaces the fixed replica count; ServiceMonitors only with metrics and serviceMonitor both on', () => {
+    const production = helmTemplate(['-f', join(CHART, 'ci', 'production-values.yaml')]);
+    const hpa = find(production, 'HorizontalPodAutoscaler', 'matchcast-gateway');
+    expect((hpa.spec as { scaleTargetRef: unknown }).scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'matchcast-gateway' });
+    expect((find(production, 'Deployment', 'matchcast-gateway').spec as { replicas?: number }).replicas).toBeUndefined();
+    expect(production.filter((m) => m.kind === 'ServiceMonitor').map((m) => m.metadata.name).sort()).toEqual(['matchcast-crawler', 'matchcast-gateway']);
+    const metricsOnly = helmTemplate(['--set', 'metrics.enabled=true']);
+    expect(metricsOnly.filter((m) => m.kind === 'ServiceMonitor')).toEqual([]);
+    expect(helmTemplate(['--set', 'metrics.serviceMonitor.enabled=true']).filter((m) => m.kind === 'ServiceMonitor')).toEqual([]);
+  });
+
+  it('chaos runner RBAC: pods get/list/delete, deployments/scale get/patch, nothing cluster-wide', () => {
+    const manifests = helmTemplate(['--set', 'chaos.enabled=true']);
+    const role = find(manifests, 'Role', 'matchcast-chaos');
+    const rules = role.rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+    const verbs = (resource: string) => rules.filter((r) => r.resources.includes(resource)).flatMap((r) => r.verbs);
+    expect(verbs('pods')).toEqual(expect.arrayContaining(['get', 'list', 'delete']));
+    expect(verbs('deployments/scale')).toEqual(expect.arrayContaining(['get', 'patch']));
+    expect(verbs('secrets')).toEqual([]);
+    const binding = find(manifests, 'RoleBinding', 'matchcast-chaos');
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'matchcast-chaos', namespace: 'matchcast' }]);
+    expect(manifests.some((m) => m.kind.startsWith('Cluster'))).toBe(false);
+    expect(helmTemplate().some((m) => m.metadata.name === 'matchcast-chaos')).toBe(false);
+  });
+
+  it('helm test pod subscribes over WebSocket with the shipped script', () => {
+    const manifests = helmTemplate();
+    const pod = find(manifests, 'Pod', 'matchcast-test-websocket');
+    expect(pod.metadata.annotations?.['helm.sh/hook']).toBe('test');
+    const c = container(pod, 'websocket');
+    expect(c.command).toEqual(['node', '-e']);
+    expect(c.args).toEqual([readFileSync(join(CHART, 'files', 'helm-test-websocket.js'), 'utf8')]);
+    expect(c.env?.find((e) => e.name === 'GATEWAY_WS_URL')?.value).toBe('ws://matchcast-gateway:8080/ws');
+  });
+});
