@@ -3,7 +3,7 @@
  * flags win. Every value is bounded so that a typo cannot start an unbounded run.
  */
 export type BrokerMode = 'redis' | 'postgres';
-export type Peer = 'ws' | 'socketio';
+export type Peer = 'prebuilt' | 'ws' | 'socketio';
 
 export interface Options {
   clients: number;
@@ -32,7 +32,7 @@ const HELP = `usage: node bench/dist/run.js [options]   (or make bench BENCH_ARG
   --rate N            events committed per second (default 1000)
   --seconds N         write duration per scenario (default 10)
   --mode M            redis | postgres | both (default both)
-  --peers LIST        comma list of ws,socketio, or none (default ws,socketio)
+  --peers LIST        comma list of prebuilt,ws,socketio, or none (default all three)
   --channel C         match | all: what each load client subscribes to (default match)
   --matches N         matches the events are spread over (default 20)
   --workers N         client worker processes (default max(2, ceil(clients/8000)))
@@ -76,9 +76,9 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv, defaultOutD
   const clients = intIn('clients', get('clients'), 1000, 1, 19_000);
   const mode = get('mode') ?? 'both';
   if (!['redis', 'postgres', 'both'].includes(mode)) throw new Error(`--mode must be redis, postgres or both, got "${mode}"`);
-  const peersRaw = get('peers') ?? 'ws,socketio';
+  const peersRaw = get('peers') ?? 'prebuilt,ws,socketio';
   const peers = peersRaw === 'none' ? [] : peersRaw.split(',').map((p) => p.trim()).filter(Boolean);
-  for (const peer of peers) if (peer !== 'ws' && peer !== 'socketio') throw new Error(`unknown peer "${peer}" (ws, socketio)`);
+  for (const peer of peers) if (peer !== 'prebuilt' && peer !== 'ws' && peer !== 'socketio') throw new Error(`unknown peer "${peer}" (prebuilt, ws, socketio)`);
   const channel = get('channel') ?? 'match';
   if (channel !== 'match' && channel !== 'all') throw new Error(`--channel must be match or all, got "${channel}"`);
   const bool = (name: string) => !['false', '0', 'no', 'off'].includes((get(name) ?? 'true').toLowerCase());

@@ -32,6 +32,19 @@ export function scenarioTable(results: ScenarioResult[]): string {
   return table(header, rows);
 }
 
+/** Cores each component used while events flowed: who saturates the machine first. */
+export function coresTable(results: ScenarioResult[]): string {
+  const names = [...new Set(results.flatMap((r) => Object.keys(r.coresUsed)))];
+  const header = ['scenario', 'server', ...names, 'total'];
+  const rows = results.map((r) => [
+    r.label,
+    r.server,
+    ...names.map((n) => fixed(r.coresUsed[n], 2)),
+    fixed(Object.values(r.coresUsed).reduce((a, b) => a + b, 0), 2),
+  ]);
+  return table(header, rows);
+}
+
 export function notifyTable(results: NotifyCostResult[]): string {
   const header = ['writers', 'condition', 'commits/s', 'vs notify'];
   const rows: string[][] = [];

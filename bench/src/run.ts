@@ -9,15 +9,35 @@
 import { mkdirSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { cleanupAll, installExitHandlers } from './cleanup';
+import { postmasterPid, type Component } from './cpu-budget';
 import { Infra, ROOT, Service, freePort, peerScript, serviceScript } from './infra';
 import { measureNotifyCost, NOTIFY_CONDITIONS, type NotifyCostResult } from './notify-cost';
-import { parseOptions, type BrokerMode, type Options } from './options';
-import { notifyTable, scenarioTable, warnings, writeResults } from './report';
+import { parseOptions, type BrokerMode, type Options, type Peer } from './options';
+import { coresTable, notifyTable, scenarioTable, warnings, writeResults } from './report';
+import { RedisTap } from './tap';
 import { runScenario, type ScenarioResult, type ScenarioSpec, type Target } from './scenario';
 import { EventWriter } from './writer';
 
 const log = (line: string) => console.log(line);
+
+const PEER_NAMES: Record<Peer, string> = {
+  prebuilt: 'peer: ws, frame once, raw write (floor)',
+  ws: 'peer: ws, stringify+send per client',
+  socketio: 'peer: Socket.IO + redis-adapter',
+};
+
+async function redisProcessId(url: string): Promise<number> {
+  const redis = new Redis(url, { lazyConnect: true });
+  try {
+    await redis.connect();
+    const info = await redis.info('server');
+    return Number(/process_id:(\d+)/.exec(info)?.[1]);
+  } finally {
+    redis.disconnect();
+  }
+}
 
 async function startGateway(infra: Infra, mode: BrokerMode, options: Options, logDir: string): Promise<{ service: Service; port: number }> {
   const port = await freePort();
@@ -36,9 +56,10 @@ async function startGateway(infra: Infra, mode: BrokerMode, options: Options, lo
   return { service, port };
 }
 
-async function startPeer(infra: Infra, peer: 'naive-ws' | 'socketio', logDir: string): Promise<{ service: Service; port: number }> {
+async function startPeer(infra: Infra, peer: Peer, logDir: string): Promise<{ service: Service; port: number }> {
   const port = await freePort();
-  const service = new Service(`peer-${peer}`, peerScript(peer), { PORT: String(port), REDIS_URL: infra.redis.url }, logDir).start();
+  const env = { PORT: String(port), REDIS_URL: infra.redis.url, PEER_FRAMING: peer === 'prebuilt' ? 'prebuilt' : 'naive' };
+  const service = new Service(`peer-${peer}`, peerScript(peer === 'socketio' ? 'socketio' : 'naive-ws'), env, logDir).start();
   await service.ready(port, '/readyz');
   return { service, port };
 }
@@ -69,15 +90,25 @@ async function main(): Promise<void> {
   // DESIGN.md's latency target: 100 subscribers at 1k events/s.
   const targetSpec: ScenarioSpec = { label: 'target-100', clients: 100, channelOf: () => 'all', rate: 1000, seconds: options.seconds, workers: 2 };
   const results: ScenarioResult[] = [];
+  let listener: Service | undefined;
+  const redisPid = await redisProcessId(infra.redis.url);
+  const pgPid = postmasterPid(infra.postgres.dataDir);
+  const components: Component[] = [
+    { name: 'listener', pids: () => (listener?.child && listener.child.process.exitCode === null ? [listener.pid] : []) },
+    { name: 'redis', pids: () => [redisPid] },
+    { name: 'postgres', pids: () => [pgPid], withChildren: true },
+    { name: 'bench (writer)', pids: () => [process.pid] },
+  ];
   const measure = async (spec: ScenarioSpec, target: Target) => {
     log(`\n▶ ${spec.label} on ${target.name}: ${spec.clients} clients`);
-    const result = await runScenario(spec, target, writer, log);
+    const result = await runScenario(spec, target, writer, components, log);
     results.push(result);
-    log(`  p50 ${result.latencyMs?.p50.toFixed(2)} ms, p99 ${result.latencyMs?.p99.toFixed(2)} ms, ${(result.deliveredRatio * 100).toFixed(2)}% delivered, ${result.cpuPerDeliveryUs.toFixed(2)} µs CPU/delivery`);
+    const redis = result.commitToRedisMs ? ` (commit→Redis p50 ${result.commitToRedisMs.p50.toFixed(2)}, p99 ${result.commitToRedisMs.p99.toFixed(2)})` : '';
+    log(`  p50 ${result.latencyMs?.p50.toFixed(2)} ms, p99 ${result.latencyMs?.p99.toFixed(2)} ms${redis}, ${(result.deliveredRatio * 100).toFixed(2)}% delivered, ${result.cpuPerDeliveryUs.toFixed(2)} µs CPU/delivery`);
   };
 
+  let tap: RedisTap | undefined;
   const needsListener = options.modes.includes('redis') || options.peers.length > 0;
-  let listener: Service | undefined;
   if (needsListener) {
     const port = await freePort();
     listener = new Service(
@@ -87,22 +118,27 @@ async function main(): Promise<void> {
       logDir,
     ).start();
     await listener.ready(port, '/readyz');
+    tap = new RedisTap(infra.redis.url);
+    await tap.start();
   }
 
   if (options.modes.includes('redis')) {
     const gateway = await startGateway(infra, 'redis', options, logDir);
-    const target: Target = { name: 'gateway (redis)', service: gateway.service, wsUrl: `ws://127.0.0.1:${gateway.port}/ws`, protocol: 'matchcast', upstream: listener };
+    const target: Target = { name: 'gateway (redis)', service: gateway.service, wsUrl: `ws://127.0.0.1:${gateway.port}/ws`, protocol: 'matchcast', upstream: listener, tap };
     await measure({ label: 'load', ...load }, target);
     if (options.target) await measure(targetSpec, target);
     await gateway.service.stop();
   }
   for (const peer of options.peers) {
-    const name = peer === 'ws' ? 'naive-ws' : 'socketio';
-    const server = await startPeer(infra, name, logDir);
-    const target: Target =
-      peer === 'ws'
-        ? { name: 'naive ws (stringify+send per client)', service: server.service, wsUrl: `ws://127.0.0.1:${server.port}/ws`, protocol: 'matchcast' }
-        : { name: 'Socket.IO + redis-adapter', service: server.service, wsUrl: `ws://127.0.0.1:${server.port}`, protocol: 'socketio' };
+    const server = await startPeer(infra, peer, logDir);
+    const target: Target = {
+      name: PEER_NAMES[peer],
+      service: server.service,
+      wsUrl: peer === 'socketio' ? `ws://127.0.0.1:${server.port}` : `ws://127.0.0.1:${server.port}/ws`,
+      protocol: peer === 'socketio' ? 'socketio' : 'matchcast',
+      upstream: listener,
+      tap,
+    };
     await measure({ label: 'load', ...load }, target);
     await server.service.stop();
   }
@@ -123,6 +159,7 @@ async function main(): Promise<void> {
   }
 
   log(`\n${scenarioTable(results)}`);
+  log(`\nCPU cores used while events flowed (this machine has ${cpus().length})\n${coresTable(results)}`);
   if (notifyCost.length) log(`\nNOTIFY cost (commits/s a writer achieves)\n${notifyTable(notifyCost)}`);
   const problems = warnings(results);
   if (problems.length) log(`\nwarnings:\n${problems.map((p) => `  ! ${p}`).join('\n')}`);

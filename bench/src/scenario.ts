@@ -1,8 +1,10 @@
 import { ClientPool } from './clients/pool';
+import { CpuBudget, type Component } from './cpu-budget';
 import type { WireProtocol } from './clients/messages';
 import type { Service } from './infra';
 import { cpuDelta, cpuTime, rssKb } from './proc-stats';
-import { concat, sleep, summarize, type LatencySummary } from './stats';
+import { concat, nowMs, sleep, summarize, type LatencySummary } from './stats';
+import type { RedisTap } from './tap';
 import type { EventWriter } from './writer';
 
 /** A server under test, already started and ready. */
@@ -13,6 +15,8 @@ export interface Target {
   protocol: WireProtocol;
   /** Also report this process's CPU (the notify-listener in Redis mode) per event. */
   upstream?: Service;
+  /** Events pass through Redis: time their arrival there too. */
+  tap?: RedisTap;
 }
 
 export interface ScenarioSpec {
@@ -52,6 +56,8 @@ export interface ScenarioResult {
   closedDuringRun: Record<string, number>;
   latencyMs: LatencySummary | undefined;
   latencyRecorded: number;
+  /** commit → the event on Redis (NOTIFY + listener), when the path has Redis. */
+  commitToRedisMs: LatencySummary | undefined;
   deliveriesPerSecond: number;
   deliveryWindowS: number;
   drainTimedOut: boolean;
@@ -63,6 +69,8 @@ export interface ScenarioResult {
   rssIdleKb: number;
   rssPerConnectionKb: number;
   rssAfterRunKb: number;
+  /** Cores each component used during the measured window (the machine has cpus cores). */
+  coresUsed: Record<string, number>;
 }
 
 /** Stream(s) a subscription covers: match:<id> → its stream; the broad channels → every stream. */
@@ -75,12 +83,23 @@ function expectedFor(channel: string, perStream: Map<string, number>, total: num
  * One measured run against a ready server: connect the clients (idle RSS), write the events,
  * wait for the deliveries, then read CPU, latency, counts. Stops the clients, not the server.
  */
-export async function runScenario(spec: ScenarioSpec, target: Target, writer: EventWriter, log: (line: string) => void): Promise<ScenarioResult> {
+export async function runScenario(
+  spec: ScenarioSpec,
+  target: Target,
+  writer: EventWriter,
+  components: Component[],
+  log: (line: string) => void,
+): Promise<ScenarioResult> {
   const pid = target.service.pid;
   await sleep(500);
   const rssBeforeKb = rssKb(pid);
   const channels = Array.from({ length: spec.clients }, (_, i) => [spec.channelOf(i)]);
   const pool = new ClientPool(spec.workers);
+  const budget = new CpuBudget([
+    { name: 'server', pids: () => [pid] },
+    ...components,
+    { name: 'clients', pids: () => pool.pids() },
+  ]);
   try {
     const connect = await pool.connect(target.wsUrl, target.protocol, channels);
     log(`  ${connect.ok}/${spec.clients} clients subscribed in ${connect.ms} ms${connect.failed ? ` (${connect.failed} failed: ${connect.errors.join('; ')})` : ''}`);
@@ -91,9 +110,12 @@ export async function runScenario(spec: ScenarioSpec, target: Target, writer: Ev
     const rssIdleKb = rssKb(pid);
     const idleCpu = cpuDelta(idleCpuFrom, cpuTime(pid));
 
+    const budgetBefore = budget.read();
+    const budgetFrom = nowMs();
     const cpuBefore = cpuTime(pid);
     const upstreamBefore = target.upstream ? cpuTime(target.upstream.pid) : undefined;
     log(`  writing ${spec.rate * spec.seconds} events at ${spec.rate}/s…`);
+    target.tap?.reset();
     const write = await writer.run(spec.rate, spec.seconds);
 
     const perStream = new Map(write.streams.map((s, i) => [s, write.commits[i]!.length]));
@@ -116,6 +138,8 @@ export async function runScenario(spec: ScenarioSpec, target: Target, writer: Ev
       await sleep(50);
     }
     const cpuAfter = cpuTime(pid);
+    const budgetAfter = budget.read();
+    const budgetSeconds = (nowMs() - budgetFrom) / 1000;
     const upstreamAfter = target.upstream ? cpuTime(target.upstream.pid) : undefined;
     const rssAfterRunKb = rssKb(pid);
 
@@ -169,6 +193,7 @@ export async function runScenario(spec: ScenarioSpec, target: Target, writer: Ev
       closedDuringRun: closed,
       latencyMs,
       latencyRecorded: latencies.length,
+      commitToRedisMs: target.tap?.latency(write).latencyMs,
       deliveriesPerSecond: uniqueTotal / windowS,
       deliveryWindowS: windowS,
       drainTimedOut,
@@ -180,6 +205,7 @@ export async function runScenario(spec: ScenarioSpec, target: Target, writer: Ev
       rssIdleKb,
       rssPerConnectionKb: (rssIdleKb - rssBeforeKb) / connect.ok,
       rssAfterRunKb,
+      coresUsed: CpuBudget.cores(budgetBefore, budgetAfter, budgetSeconds),
     };
   } finally {
     await pool.close();

@@ -17,6 +17,8 @@ export class WsRecorder {
   readonly messages: Received[] = [];
   readonly closeCodes: number[] = [];
   readonly positions = new Map<string, number>();
+  /** `timestamp` of the last event received: streams first seen while away are replayed from it. */
+  private since: string | undefined;
   private ws: WebSocket | undefined;
   private stopped = false;
   connects = 0;
@@ -45,12 +47,15 @@ export class WsRecorder {
       ws.on('open', () => {
         this.connects++;
         const resume = Object.fromEntries(this.positions);
-        ws.send(JSON.stringify({ action: 'subscribe', channels: this.channels, resume }));
+        ws.send(JSON.stringify({ action: 'subscribe', channels: this.channels, resume, since: this.since }));
       });
       ws.on('message', (data) => {
         const message = JSON.parse(data.toString()) as Received;
         this.messages.push(message);
-        if (message.stream && typeof message.seq === 'number') this.positions.set(message.stream, message.seq);
+        if (message.stream && typeof message.seq === 'number') {
+          this.positions.set(message.stream, message.seq);
+          this.since = message.timestamp as string;
+        }
         if (message.type === 'subscribed' && !subscribed) {
           subscribed = true;
           resolve();

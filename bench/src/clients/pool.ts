@@ -37,6 +37,10 @@ class Worker {
     });
   }
 
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   request<T extends WorkerReply>(command: WorkerCommand, type: T['type'], timeoutMs: number): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`client worker: no '${type}' reply within ${timeoutMs} ms`)), timeoutMs);
@@ -70,6 +74,10 @@ export class ClientPool {
 
   constructor(workerCount: number) {
     this.workers = Array.from({ length: workerCount }, (_, i) => new Worker(i));
+  }
+
+  pids(): number[] {
+    return this.workers.flatMap((w) => (w.pid === undefined ? [] : [w.pid]));
   }
 
   /** Opens one client per entry of `channels` and waits until each confirmed its subscription. */

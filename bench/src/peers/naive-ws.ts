@@ -1,14 +1,23 @@
 /**
- * Peer: the naive WebSocket server — the gateway's protocol, but every delivery does its own
- * JSON.stringify + ws.send, as a first implementation would. Same source (Redis), same
- * routing (routeEvent), same subscribe message, so the same clients measure it.
+ * Peer: a plain `ws` server speaking the gateway's protocol, fed from the same Redis channel,
+ * with the same routing (routeEvent) and subscribe message, so the same clients measure it.
+ * PEER_FRAMING=naive (default): every delivery does its own JSON.stringify + ws.send, as a
+ * first implementation would. PEER_FRAMING=prebuilt: the floor — the frame is serialized and
+ * framed once per channel and the same buffer written to each TCP socket, with nothing else
+ * (no sequencing, metrics, slow-consumer checks); what any fan-out server pays at least.
  */
+import type { Socket } from 'node:net';
 import { eventMessage, routeEvent, type OutboxEvent } from '@matchcast/protocol';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { exitOnSignal, peerEnv, peerHttpServer, subscribeEvents } from './source';
+
+type FrameOptions = { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean };
+const Sender = (WebSocket as unknown as { Sender: { frame(data: Buffer, options: FrameOptions): Buffer[] } }).Sender;
+const prebuilt = process.env.PEER_FRAMING === 'prebuilt';
 
 interface Client {
   ws: WebSocket;
+  socket: Socket;
   channels: Set<string>;
   lastEvent: OutboxEvent | undefined;
 }
@@ -20,7 +29,7 @@ const server = peerHttpServer(() => ready);
 const wss = new WebSocketServer({ server, path: '/ws', perMessageDeflate: false, maxPayload: 4096, clientTracking: false });
 
 wss.on('connection', (ws) => {
-  const client: Client = { ws, channels: new Set(), lastEvent: undefined };
+  const client: Client = { ws, socket: (ws as unknown as { _socket: Socket })._socket, channels: new Set(), lastEvent: undefined };
   ws.on('message', (data: Buffer) => {
     let message: { action?: string; channels?: unknown };
     try {
@@ -49,10 +58,18 @@ const source = subscribeEvents(redisUrl, (event) => {
   for (const channel of routeEvent(event)) {
     const clients = byChannel.get(channel);
     if (!clients) continue;
+    let frame: Buffer | undefined;
     for (const client of clients) {
       if (client.lastEvent === event) continue;
       client.lastEvent = event;
-      client.ws.send(JSON.stringify(eventMessage(event, channel)));
+      if (!prebuilt) {
+        client.ws.send(JSON.stringify(eventMessage(event, channel)));
+        continue;
+      }
+      frame ??= Buffer.concat(
+        Sender.frame(Buffer.from(JSON.stringify(eventMessage(event, channel))), { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false }),
+      );
+      client.socket.write(frame);
     }
   }
 });

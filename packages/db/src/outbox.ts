@@ -41,6 +41,28 @@ export async function streamHeads(db: Queryable, withinMs?: number): Promise<Map
   return new Map(rows.map((row) => [row.stream, row.last_seq]));
 }
 
+/**
+ * For streams other than `known` with events created after `since` - `marginMs`: the seq
+ * to replay after. A resuming client has never seen these streams (they began or first
+ * reached its channels while it was away); the margin covers transactions that started
+ * before `since` but committed after it.
+ */
+export async function streamsChangedSince(
+  db: Queryable,
+  since: string,
+  marginMs: number,
+  known: readonly string[],
+): Promise<Map<string, number>> {
+  const { rows } = await db.query<{ stream: string; after: number }>(
+    `SELECT stream, (min(seq) - 1)::int AS after FROM outbox
+      WHERE created_at > $1::timestamptz - make_interval(secs => $2::float8 / 1000)
+        AND NOT (stream = ANY($3::text[]))
+      GROUP BY stream`,
+    [since, marginMs, known],
+  );
+  return new Map(rows.map((row) => [row.stream, row.after]));
+}
+
 /** The oldest seq still kept for a stream (undefined when the stream has no rows). */
 export async function oldestSeq(db: Queryable, stream: string): Promise<number | undefined> {
   const { rows } = await db.query<{ seq: number | null }>(

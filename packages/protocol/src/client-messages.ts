@@ -3,7 +3,7 @@ import { ProtocolError } from './errors';
 
 /** Client → server messages (seed 000, plus resume). */
 export type ClientMessage =
-  | { action: 'subscribe'; channels: string[]; resume: Map<string, number> }
+  | { action: 'subscribe'; channels: string[]; resume: Map<string, number>; since?: string }
   | { action: 'unsubscribe'; channels: string[] }
   | { action: 'ping' };
 
@@ -45,6 +45,17 @@ function resumeMap(value: unknown, limits: ParseLimits): Map<string, number> {
   return resume;
 }
 
+/**
+ * `since`: the `timestamp` of the last event the client received. Streams the client has
+ * never seen (so has no seq for) but that changed after it are replayed from that point.
+ */
+function sinceTimestamp(value: unknown): string {
+  if (typeof value !== 'string' || Number.isNaN(Date.parse(value))) {
+    throw new ProtocolError('BAD_RESUME', '"since" must be an ISO-8601 timestamp');
+  }
+  return new Date(value).toISOString();
+}
+
 /** Parses one text frame; throws ProtocolError with a stable code on anything malformed. */
 export function parseClientMessage(text: string, limits: ParseLimits): ClientMessage {
   let raw: unknown;
@@ -63,6 +74,7 @@ export function parseClientMessage(text: string, limits: ParseLimits): ClientMes
         action: 'subscribe',
         channels: channelList(message.channels, limits),
         resume: resumeMap(message.resume, limits),
+        ...(message.since === undefined ? {} : { since: sinceTimestamp(message.since) }),
       };
     case 'unsubscribe':
       return { action: 'unsubscribe', channels: channelList(message.channels, limits) };

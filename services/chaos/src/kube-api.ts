@@ -43,7 +43,7 @@ export function parseWorkload(value: string): WorkloadRef {
   return { kind, name: match[2]! };
 }
 
-type ClientNode = typeof import('@kubernetes/client-node');
+type ClientNode = typeof import('@kubernetes/client-node', { with: { 'resolution-mode': 'import' } });
 
 /**
  * Connects with a kubeconfig file, or (no path) the usual default: $KUBECONFIG, ~/.kube/config,

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { BrokerMode, Cluster } from './cluster';
-import { RecordingClient } from './recorder';
+import { RecordingClient, type RecordedMessage } from './recorder';
 import type { Scenario, Step } from './scenarios';
 import { timingsFromLogs, type GatewayTimeline, type ModeChange } from './timings';
 import { countDeliveries, expectedKeys, maxOutboxId, outboxWindow, type DeliveryCount } from './verify';
@@ -24,6 +24,8 @@ export interface ClientReport extends DeliveryCount {
   channels: string[];
   connects: number;
   errors: string[];
+  /** Everything the client received (for independent checks; not printed). */
+  messages: RecordedMessage[];
 }
 
 export interface ScenarioReport {
@@ -44,6 +46,8 @@ export interface ScenarioReport {
   leaderTakeoverMs: number | null;
   /** The same two times as seen by polling /readyz every pollIntervalMs (a cross-check). */
   polled: { fallbackMs: number | null; switchBackMs: number | null };
+  /** The outbox id window counted: afterId < id ≤ uptoId. */
+  window: { afterId: string; uptoId: string };
   /** Outbox rows committed during the run. */
   events: number;
   deliveriesExpected: number;
@@ -211,8 +215,9 @@ export async function runScenario(cluster: Cluster, scenario: Scenario, options:
         failures.push(`step ${describe(step)}: ${(error as Error).message}`);
         progress(`[${scenario.name}] step failed: ${(error as Error).message}`);
       }
-      if ('mark' in step && step.mark === 'fault') marks.fault ??= at;
-      if ('mark' in step && step.mark === 'repair') marks.repair = Date.now();
+      const mark = 'mark' in step ? step.mark : undefined;
+      if (mark === 'fault' || mark === 'outage') marks.fault ??= at;
+      if (mark === 'repair' || mark === 'outage') marks.repair = Date.now();
     }
 
     const after = await withRetry('reading the outbox head', () => maxOutboxId(db));
@@ -234,6 +239,7 @@ export async function runScenario(cluster: Cluster, scenario: Scenario, options:
       ...counts[i]!,
       connects: client.connects,
       errors: client.errors().map((m) => m.code ?? 'unknown'),
+      messages: client.messages,
     }));
     const sum = (pick: (c: DeliveryCount) => number) => counts.reduce((total, c) => total + pick(c), 0);
 
@@ -260,6 +266,7 @@ export async function runScenario(cluster: Cluster, scenario: Scenario, options:
       switchBackMs: timings.switchBackMs,
       leaderTakeoverMs: timings.leaderTakeoverMs,
       polled: { fallbackMs: polledFallback, switchBackMs: polledBack === null ? null : Math.max(0, polledBack) },
+      window: { afterId: before, uptoId: after },
       events: rows.length,
       deliveriesExpected: sum((c) => c.expected),
       deliveriesReceived: sum((c) => c.received),

@@ -7,14 +7,18 @@ import type { BrokerMode } from './cluster';
  */
 
 /**
- * A step. `mark` stamps the moment it happened: the fault at the start of the step that
- * injects it, the repair when the step that undoes it has finished (Redis answers again).
+ * A step. `mark` stamps the moment it happened: 'fault' at the start of the step that
+ * injects it, 'repair' when the step that undoes it has finished (Redis answers again), and
+ * 'outage' both, for a step that breaks and mends in one go (a restart).
  */
+export type Mark = 'fault' | 'repair' | 'outage';
+
 export type Step =
-  | { do: 'killRedis' | 'stopRedis' | 'killListenerLeader' | 'restartPostgres'; mark?: 'fault' }
+  | { do: 'killRedis' | 'stopRedis' | 'killListenerLeader'; mark?: 'fault' }
   | { do: 'startRedis' | 'resumeRedis' | 'restoreListeners'; mark?: 'repair' }
   | { do: 'freezeRedis'; forMs: number; mark?: 'fault' }
-  | { do: 'restartGateway'; gateway: number; mark?: 'fault' }
+  | { do: 'restartPostgres'; mark?: 'outage' }
+  | { do: 'restartGateway'; gateway: number; mark?: 'outage' }
   | { do: 'sleep'; ms: number }
   /** Wait until every gateway reports this mode (or fail after timeoutMs). */
   | { do: 'awaitMode'; mode: BrokerMode; timeoutMs: number };
@@ -98,11 +102,15 @@ export const SCENARIOS: readonly Scenario[] = [
     title: 'PostgreSQL restarted (fast shutdown, then start)',
     origin: 'issue 3 item 6e',
     steps: [
-      { do: 'restartPostgres', mark: 'fault' },
+      { do: 'restartPostgres', mark: 'outage' },
+      // The listener's LISTEN connection died with the server: its heartbeat stops until it
+      // reconnects (seed 001: after 5 s), and the gateways notice after ~1 s.
+      { do: 'sleep', ms: 3000 },
       { do: 'awaitMode', mode: 'redis', timeoutMs: 30_000 },
       { do: 'sleep', ms: 1000 },
     ],
     fallback: 'allowed',
+    // Switching back waits for the listener's reconnect backoff (LISTENER_RECONNECT_DELAY_MS).
     limits: { fallbackMs: 2500, switchBackMs: null },
   },
   {
@@ -110,7 +118,7 @@ export const SCENARIOS: readonly Scenario[] = [
     title: 'a gateway restarted (SIGTERM drain, start again) while its clients reconnect with resume',
     origin: 'issue 3 item 4 (client resume)',
     steps: [
-      { do: 'restartGateway', gateway: 0, mark: 'fault' },
+      { do: 'restartGateway', gateway: 0, mark: 'outage' },
       { do: 'awaitMode', mode: 'redis', timeoutMs: 20_000 },
       { do: 'sleep', ms: 1000 },
     ],

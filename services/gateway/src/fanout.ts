@@ -23,7 +23,7 @@ export class Fanout {
         if (client.lastEvent === event) continue;
         client.lastEvent = event;
         if (client.seenUpTo.size > 0 && alreadySeen(client.seenUpTo, event)) continue;
-        const waiting = client.resuming.get(event.stream);
+        const waiting = client.resuming.size > 0 ? client.resuming.get(event.stream) : undefined;
         if (waiting) waiting.push(frames);
         else if (client.deliver(frames)) delivered++;
       }

@@ -1,4 +1,4 @@
-import { oldestSeq, readStream } from '@matchcast/db';
+import { oldestSeq, readStream, streamsChangedSince } from '@matchcast/db';
 import { ProtocolError, parseChannel, routeEvent, type ClientMessage } from '@matchcast/protocol';
 import type { Logger } from '@matchcast/runtime';
 import type { Pool } from 'pg';
@@ -9,6 +9,9 @@ import type { Sequencer } from './sequencer';
 import { EventFrames } from './transport/frames';
 import type { SubscriptionRegistry } from './transport/registry';
 import type { Subscriber } from './transport/subscriber';
+
+/** Transactions rarely run longer than this between an event's creation and its commit. */
+const SINCE_MARGIN_MS = 5000;
 
 /** What clients ask of the gateway, whatever the transport: subscribe (with resume), unsubscribe, ping. */
 export class Sessions {
@@ -24,7 +27,7 @@ export class Sessions {
   async handle(client: Subscriber, message: ClientMessage): Promise<void> {
     switch (message.action) {
       case 'subscribe':
-        return this.subscribe(client, message.channels, message.resume);
+        return this.subscribe(client, message.channels, message.resume, message.since);
       case 'unsubscribe':
         for (const channel of message.channels) this.registry.unsubscribe(client, channel);
         client.send({ type: 'unsubscribed', channels: message.channels });
@@ -44,12 +47,16 @@ export class Sessions {
     client.send({ type: 'error', code: failure.code, message: failure.message });
   }
 
-  async subscribe(client: Subscriber, channels: string[], resume: Map<string, number>): Promise<void> {
+  async subscribe(client: Subscriber, channels: string[], resume: Map<string, number>, since?: string): Promise<void> {
     const added = channels.filter((name) => !client.channels.has(name));
     if (client.channels.size + added.length > this.config.ws.maxChannels) {
       throw new ProtocolError('TOO_MANY_CHANNELS', `at most ${this.config.ws.maxChannels} channels per connection`);
     }
     for (const name of added) authorizeChannel({ userId: client.userId }, parseChannel(name));
+    if (since !== undefined) {
+      const unseen = await streamsChangedSince(this.db, since, SINCE_MARGIN_MS, [...resume.keys()]);
+      for (const [stream, afterSeq] of unseen) resume.set(stream, afterSeq);
+    }
     // Mark every resumed stream before the first await, so no live event of any of them
     // can overtake its replay.
     const replays: { stream: string; afterSeq: number; head: number }[] = [];

@@ -124,6 +124,26 @@ describe('gateway (Postgres LISTEN mode)', () => {
     client.ws.close();
   });
 
+  it('replays streams that began while the client was away, from `since`', async () => {
+    const first = new TestClient(url);
+    await first.opened();
+    first.send({ action: 'subscribe', channels: ['league:epl'] });
+    await first.next((m) => m.type === 'subscribed');
+    await db.query(`UPDATE scoreboard SET home_score = home_score + 1 WHERE match_id = 'm1'`);
+    const last = await first.next((m) => m.stream === 'match:m1');
+    first.ws.close();
+
+    await db.query(`INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at) VALUES ('m2', 'epl', 'che', 'ars', now());
+      INSERT INTO scoreboard (match_id, away_score) VALUES ('m2', 1)`);
+    const second = new TestClient(url);
+    await second.opened();
+    second.send({ action: 'subscribe', channels: ['league:epl'], resume: { 'match:m1': last.seq }, since: last.timestamp });
+    await second.next((m) => m.stream === 'match:m2' && m.seq === 2);
+    expect(second.messages.filter((m) => m.stream === 'match:m2').map((m) => m.seq)).toEqual([1, 2]);
+    expect(second.messages.filter((m) => m.stream === 'match:m1')).toEqual([]);
+    second.ws.close();
+  });
+
   it('streams the same messages over SSE and resumes from Last-Event-ID', async () => {
     const controller = new AbortController();
     const read = async (headers: Record<string, string>, count: number) => {

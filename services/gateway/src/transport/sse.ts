@@ -59,16 +59,17 @@ export class SseClient implements Subscriber {
 }
 
 /**
- * Resume position for SSE: `resume` query (JSON {stream: seq}, like the WebSocket subscribe)
- * and/or the browser's Last-Event-ID (`<stream>@<seq>`), which is exact for one stream.
+ * The SSE request as a subscribe message: `channels`, optional `resume` (JSON {stream: seq})
+ * and `since` query parameters, and the browser's Last-Event-ID (`<stream>@<seq>`), which is
+ * exact for one stream. Parsed by the same code as a WebSocket subscribe.
  */
-function resumeFrom(req: Request, channels: string[], maxChannels: number): Map<string, number> {
-  const fields: Record<string, unknown> = { action: 'subscribe', channels };
-  const query = typeof req.query.resume === 'string' ? req.query.resume : undefined;
+function subscribeFrom(req: Request, maxChannels: number) {
+  const query = (name: string) => (typeof req.query[name] === 'string' ? (req.query[name] as string) : undefined);
   const resume: Record<string, unknown> = {};
-  if (query) {
+  const resumeQuery = query('resume');
+  if (resumeQuery) {
     try {
-      Object.assign(resume, JSON.parse(query));
+      Object.assign(resume, JSON.parse(resumeQuery));
     } catch (error) {
       throw new ProtocolError('BAD_RESUME', 'resume must be a JSON object of {stream: seq}', { cause: error });
     }
@@ -76,9 +77,15 @@ function resumeFrom(req: Request, channels: string[], maxChannels: number): Map<
   const lastEventId = req.get('last-event-id');
   const at = lastEventId?.lastIndexOf('@') ?? -1;
   if (lastEventId && at > 0) resume[lastEventId.slice(0, at)] = Number(lastEventId.slice(at + 1));
-  fields.resume = resume;
-  const parsed = parseClientMessage(JSON.stringify(fields), { maxChannelsPerMessage: maxChannels });
-  return parsed.action === 'subscribe' ? parsed.resume : new Map();
+  const message = {
+    action: 'subscribe',
+    channels: (query('channels') ?? '').split(',').filter(Boolean),
+    resume,
+    since: query('since'),
+  };
+  const parsed = parseClientMessage(JSON.stringify(message), { maxChannelsPerMessage: maxChannels });
+  if (parsed.action !== 'subscribe') throw new ProtocolError('BAD_MESSAGE');
+  return parsed;
 }
 
 export function sseHandler(
@@ -98,12 +105,7 @@ export function sseHandler(
       if (isDraining()) throw new ProtocolError('SERVER_DRAINING');
       if (registry.size >= config.ws.maxConnections) throw new ProtocolError('SERVER_FULL');
       const identity = authenticate(config.auth, req.get('authorization'), typeof req.query.token === 'string' ? req.query.token : null);
-      const channels = typeof req.query.channels === 'string' ? req.query.channels.split(',').filter(Boolean) : [];
-      const parsed = parseClientMessage(JSON.stringify({ action: 'subscribe', channels }), {
-        maxChannelsPerMessage: config.ws.maxChannels,
-      });
-      if (parsed.action !== 'subscribe') throw new ProtocolError('BAD_MESSAGE');
-      const resume = resumeFrom(req, parsed.channels, config.ws.maxChannels);
+      const subscribe = subscribeFrom(req, config.ws.maxChannels);
 
       res.writeHead(200, {
         'Content-Type': 'text/event-stream',
@@ -122,7 +124,7 @@ export function sseHandler(
         metrics.connections.dec({ transport: 'sse' });
       });
       client.send({ type: 'connection_status', status: 'connected', connection_id: client.id, server_time: new Date().toISOString() });
-      sessions.subscribe(client, parsed.channels, resume).catch((error: unknown) => {
+      sessions.subscribe(client, subscribe.channels, subscribe.resume, subscribe.since).catch((error: unknown) => {
         sessions.reject(client, error);
         client.close(error instanceof ProtocolError ? error.code : 'INTERNAL');
       });

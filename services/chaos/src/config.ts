@@ -1,0 +1,60 @@
+import { EnvReader, POSTGRES_PROTOCOLS, REDIS_PROTOCOLS } from '@matchcast/runtime';
+import { parseWorkload } from './kube-api';
+import type { KubernetesClusterOptions } from './kubernetes-cluster';
+import { DEFAULT_LISTENER_LOCK_KEY } from './leader';
+
+export interface Config {
+  cluster: KubernetesClusterOptions;
+  warmupMs: number;
+  deliveryTimeoutMs: number;
+  steadyTimeoutMs: number;
+}
+
+/** The chart's fullname rule: the release name alone when it already contains "matchcast". */
+export function chartFullname(release: string): string {
+  return (release.includes('matchcast') ? release : `${release}-matchcast`).slice(0, 63).replace(/-+$/, '');
+}
+
+/**
+ * The runner's settings, read once. Defaults follow charts/matchcast's names and labels
+ * (app.kubernetes.io/instance=<release>, app.kubernetes.io/component=<part>), so with the
+ * chart installed only DATABASE_URL (and REDIS_URL, for the freeze drill) need setting.
+ */
+export function loadConfig(env = new EnvReader()): Config {
+  const namespace = env.string('CHAOS_NAMESPACE', 'matchcast');
+  const release = env.string('CHAOS_RELEASE', 'matchcast');
+  const fullname = chartFullname(release);
+  const selector = (component: string) => `app.kubernetes.io/instance=${release},app.kubernetes.io/component=${component}`;
+  const gatewayPort = env.int('CHAOS_GATEWAY_PORT', 8080, { min: 1, max: 65_535 });
+  const postgresManaged = env.bool('CHAOS_POSTGRES_IN_CLUSTER', true);
+  return Object.freeze({
+    cluster: {
+      namespace,
+      databaseUrl: env.requiredUrl('DATABASE_URL', POSTGRES_PROTOCOLS),
+      redisUrl: env.url('REDIS_URL', REDIS_PROTOCOLS),
+      clientUrl: env.string('CHAOS_GATEWAY_URL', `ws://${fullname}-gateway.${namespace}.svc:${gatewayPort}/ws`),
+      gateway: {
+        selector: env.string('CHAOS_GATEWAY_SELECTOR', selector('gateway')),
+        workload: parseWorkload(env.string('CHAOS_GATEWAY_WORKLOAD', `deployment/${fullname}-gateway`)),
+        container: env.string('CHAOS_GATEWAY_CONTAINER', 'gateway'),
+        port: gatewayPort,
+      },
+      listenerContainer: env.string('CHAOS_LISTENER_CONTAINER', 'notify-listener'),
+      redis: {
+        selector: env.string('CHAOS_REDIS_SELECTOR', selector('redis')),
+        workload: parseWorkload(env.string('CHAOS_REDIS_WORKLOAD', `deployment/${fullname}-redis`)),
+      },
+      postgres: postgresManaged
+        ? {
+            selector: env.string('CHAOS_POSTGRES_SELECTOR', selector('postgres')),
+            workload: parseWorkload(env.string('CHAOS_POSTGRES_WORKLOAD', `statefulset/${fullname}-postgres`)),
+          }
+        : undefined,
+      listenerLockKey: env.int('LISTENER_LOCK_KEY', DEFAULT_LISTENER_LOCK_KEY, { min: Number.MIN_SAFE_INTEGER }),
+      readyTimeoutMs: env.int('CHAOS_READY_TIMEOUT_MS', 120_000, { min: 1000 }),
+    },
+    warmupMs: env.int('CHAOS_WARMUP_MS', 2000),
+    deliveryTimeoutMs: env.int('CHAOS_DELIVERY_TIMEOUT_MS', 60_000, { min: 1000 }),
+    steadyTimeoutMs: env.int('CHAOS_STEADY_TIMEOUT_MS', 60_000, { min: 1000 }),
+  });
+}

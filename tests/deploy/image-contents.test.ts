@@ -1,0 +1,125 @@
+/**
+ * What each image ships, run for real without Docker: the same `pnpm deploy --prod` cut the
+ * Dockerfiles make (src and tests removed), started from those directories against a real
+ * PostgreSQL and Redis with the chart's default configuration — migrations from the gateway
+ * image's path, then listener, gateway and crawler — and the chart's `helm test` script must
+ * see a live update over WebSocket, also after Redis is killed.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, PostgresServer, RedisServer, startChild, waitFor, type ManagedChild } from '@matchcast/testkit';
+import { CHART, REPO } from './support/manifests';
+import { loadValues } from './support/values';
+
+const SERVICES = ['gateway', 'notify-listener', 'crawler'] as const;
+const SCRIPT = readFileSync(join(CHART, 'files', 'helm-test-websocket.js'), 'utf8');
+const values = loadValues() as Record<string, { config: Record<string, string> }>;
+
+/** A component's chart ConfigMap: its non-empty config values. */
+const chartConfig = (key: string) => Object.fromEntries(Object.entries(values[key]!.config).filter(([, v]) => v !== ''));
+
+jest.setTimeout(180_000);
+
+describe('production-only builds of the three services (the images, without Docker)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'matchcast-image-'));
+  const out = (service: string) => join(dir, service);
+  let postgres: PostgresServer;
+  let redis: RedisServer;
+  const children: ManagedChild[] = [];
+  let gatewayPort = 0;
+
+  const baseEnv = () => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, NODE_ENV: 'production' });
+
+  function runScript(url: string, timeoutSeconds: number) {
+    // Node 20 here has no global WebSocket, so the script falls back to the image's `ws`
+    // (resolved from the working directory, as in the gateway image's /app).
+    return spawnSync(process.execPath, ['-e', SCRIPT], {
+      cwd: out('gateway'),
+      env: { ...baseEnv(), GATEWAY_WS_URL: url, TIMEOUT_SECONDS: String(timeoutSeconds) },
+      encoding: 'utf8',
+      timeout: (timeoutSeconds + 10) * 1000,
+    });
+  }
+
+  beforeAll(async () => {
+    for (const service of SERVICES) {
+      if (!existsSync(join(REPO, 'services', service, 'dist', 'main.js'))) {
+        throw new Error(`services/${service}/dist/main.js is missing: build first (make test runs tsc -b)`);
+      }
+      const result = spawnSync('pnpm', ['deploy', '--filter', `@matchcast/${service}`, '--prod', '--offline', out(service)], {
+        cwd: REPO,
+        encoding: 'utf8',
+        env: { ...process.env, CI: 'true' },
+      });
+      if (result.status !== 0) throw new Error(`pnpm deploy ${service} failed:\n${result.stdout}\n${result.stderr}`);
+      // As the Dockerfile does: the runtime image has no sources and no tests.
+      for (const extra of ['src', 'test', 'tsconfig.json', 'tsconfig.tsbuildinfo', 'Dockerfile']) rmSync(join(out(service), extra), { recursive: true, force: true });
+    }
+    postgres = await new PostgresServer().start();
+    redis = await new RedisServer().start();
+
+    const migrate = spawnSync(process.execPath, ['node_modules/@matchcast/db/dist/cli.js'], {
+      cwd: out('gateway'),
+      env: { ...baseEnv(), DATABASE_URL: postgres.url },
+      encoding: 'utf8',
+    });
+    if (migrate.status !== 0) throw new Error(`migration failed:\n${migrate.stdout}\n${migrate.stderr}`);
+
+    const [listenerPort, crawlerPort] = [await freePort(), await freePort()];
+    gatewayPort = await freePort();
+    const urls = { DATABASE_URL: postgres.url, REDIS_URL: redis.url };
+    const start = (service: string, env: Record<string, string>) => {
+      const child = startChild(process.execPath, ['dist/main.js'], join(dir, `${service}.log`), { cwd: out(service), env: { ...baseEnv(), ...env } });
+      children.push(child);
+    };
+    start('notify-listener', { ...chartConfig('notifyListener'), ...urls, LISTENER_PORT: String(listenerPort), LISTENER_HOST: '127.0.0.1' });
+    start('gateway', { ...chartConfig('gateway'), ...urls, PORT: String(gatewayPort), HOST: '127.0.0.1' });
+    start('crawler', { ...chartConfig('crawler'), DATABASE_URL: postgres.url, CRAWLER_PORT: String(crawlerPort), CRAWLER_EVENTS_PER_SECOND: '20' });
+    await waitFor(
+      'the gateway to be ready',
+      async () => ((await fetch(`http://127.0.0.1:${gatewayPort}/readyz`)).ok ? true : undefined),
+      60_000,
+      250,
+    ).catch((error: Error) => {
+      const logs = SERVICES.map((s) => `--- ${s}\n${existsSync(join(dir, `${s}.log`)) ? readFileSync(join(dir, `${s}.log`), 'utf8').slice(-2000) : ''}`).join('\n');
+      throw new Error(`${error.message}\n${logs}`);
+    });
+  });
+
+  afterAll(async () => {
+    await Promise.all(children.map((child) => child.stop('SIGTERM', 30_000)));
+    await redis?.destroy?.();
+    await postgres?.destroy?.();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('ships compiled code and production dependencies only', () => {
+    for (const service of SERVICES) {
+      expect(existsSync(join(out(service), 'dist', 'main.js'))).toBe(true);
+      expect(existsSync(join(out(service), 'node_modules', 'typescript'))).toBe(false);
+      expect(existsSync(join(out(service), 'node_modules', 'jest'))).toBe(false);
+    }
+    expect(existsSync(join(out('gateway'), 'node_modules', '@matchcast', 'db', 'migrations'))).toBe(true);
+  });
+
+  it('the helm test script sees a live update over WebSocket', () => {
+    const result = runScript(`ws://127.0.0.1:${gatewayPort}/ws`, 30);
+    expect(result.stdout).toContain('PASS: update received');
+    expect(result.status).toBe(0);
+  });
+
+  it('updates keep arriving after Redis is killed (the gateway falls back to Postgres LISTEN)', async () => {
+    await redis.kill();
+    const result = runScript(`ws://127.0.0.1:${gatewayPort}/ws`, 30);
+    expect(result.stdout).toContain('PASS: update received');
+    expect(result.status).toBe(0);
+  });
+
+  it('the helm test script fails when no update can arrive', async () => {
+    const result = runScript(`ws://127.0.0.1:${await freePort()}/ws`, 3);
+    expect(result.stdout).toContain('FAIL');
+    expect(result.status).toBe(1);
+  });
+});
