@@ -38,7 +38,10 @@ export interface Component {
 export class CpuBudget {
   constructor(private readonly components: Component[]) {}
 
-  /** Cumulative CPU seconds per component. */
+  /**
+   * Cumulative CPU seconds per component, plus `other` (everything else on the machine:
+   * kernel threads such as ksoftirqd doing loopback TCP work, other processes) and `steal`.
+   */
   read(): Record<string, number> {
     const needChildren = this.components.some((c) => c.withChildren);
     const children = new Map<number, number[]>();
@@ -63,6 +66,9 @@ export class CpuBudget {
       }
       out[component.name] = total;
     }
+    const machine = machineCpu();
+    out.other = machine.busy - Object.values(out).reduce((a, b) => a + b, 0);
+    out.steal = machine.steal;
     return out;
   }
 
@@ -72,6 +78,13 @@ export class CpuBudget {
     for (const [name, value] of Object.entries(after)) out[name] = (value - (before[name] ?? 0)) / seconds;
     return out;
   }
+}
+
+/** Busy (non-idle, non-iowait, non-steal) and stolen CPU seconds of the whole machine, from /proc/stat. */
+function machineCpu(): { busy: number; steal: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number) as number[];
+  return { busy: ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0)) / TICKS_PER_SECOND, steal: (steal ?? 0) / TICKS_PER_SECOND };
 }
 
 /** The postmaster's pid, from the first line of postmaster.pid in the data directory. */

@@ -60,6 +60,7 @@ export class Service {
     readonly script: string,
     readonly env: Record<string, string>,
     logDir: string,
+    readonly nodeArgs: string[] = [],
   ) {
     this.logFile = join(logDir, `${name}.log`);
   }
@@ -71,7 +72,7 @@ export class Service {
   }
 
   start(): this {
-    this.child = startChild(process.execPath, [this.script], this.logFile, {
+    this.child = startChild(process.execPath, [...this.nodeArgs, this.script], this.logFile, {
       env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', ...this.env },
     });
     this.stopRegistered = onCleanup(this.name, () => this.child?.stop('SIGTERM', 10_000));

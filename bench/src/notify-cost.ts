@@ -4,6 +4,9 @@ import { nowMs } from './stats';
 
 export type NotifyCondition = 'notify' | 'no-notify' | 'no-trigger';
 
+/** Conditions alternate in this many short rounds, so a burst of other load cannot land on one only. */
+const ROUNDS = 4;
+
 export interface NotifyCostResult {
   writers: number;
   seconds: number;
@@ -25,8 +28,8 @@ export const NOTIFY_CONDITIONS = DESCRIBE;
 
 /**
  * What the outbox trigger's NOTIFY costs a writer. The same closed-loop autocommit UPDATEs
- * (each writer its own row, as fast as it can) run under three conditions, interleaved in two
- * rounds so drift (table growth, autovacuum) hits all alike:
+ * (each writer its own row, as fast as it can) run under three conditions, interleaved in four
+ * rounds so drift (table growth, autovacuum, other load on the machine) hits all alike:
  *  - notify: the trigger as migrated;
  *  - no-notify: matchcast_append recreated from its own definition minus the pg_notify call,
  *    so the outbox insert, the seq counter and the JSON payload are still built and written;
@@ -64,11 +67,11 @@ export async function measureNotifyCost(url: string, matchIds: string[], writerC
       try {
         const commits: Record<NotifyCondition, number> = { notify: 0, 'no-notify': 0, 'no-trigger': 0 };
         const receivedBefore = received;
-        const roundSeconds = seconds / 2;
-        for (let round = 0; round < 2; round++) {
+        const roundSeconds = seconds / ROUNDS;
+        for (let round = 0; round < ROUNDS; round++) {
           for (const condition of Object.keys(DESCRIBE) as NotifyCondition[]) {
             await apply(condition);
-            await burst(clients, matchIds, 0.3); // warm-up: plans cached, pages in memory
+            await burst(clients, matchIds, 0.2); // warm-up: plans cached, pages in memory
             commits[condition] += await burst(clients, matchIds, roundSeconds);
           }
         }

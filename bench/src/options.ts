@@ -3,7 +3,7 @@
  * flags win. Every value is bounded so that a typo cannot start an unbounded run.
  */
 export type BrokerMode = 'redis' | 'postgres';
-export type Peer = 'prebuilt' | 'ws' | 'socketio';
+export type Peer = 'prebuilt' | 'corked' | 'ws' | 'socketio';
 
 export interface Options {
   clients: number;
@@ -18,6 +18,11 @@ export interface Options {
   workers: number;
   /** Writer connections; each owns a fixed set of matches, so its commits per stream are in order. */
   writers: number;
+  /** The brief's scenario: `clients` subscribers on match channels (or all) at `rate`. */
+  load: boolean;
+  /** The side-by-side scenario: `clients` subscribers all on `all`, at this (low) event rate. */
+  fanout: boolean;
+  fanoutRate: number;
   /** Also run the DESIGN latency check: 100 subscribers on `all`, 1k events/s, Redis mode. */
   target: boolean;
   notifyCost: boolean;
@@ -32,9 +37,13 @@ const HELP = `usage: node bench/dist/run.js [options]   (or make bench BENCH_ARG
   --rate N            events committed per second (default 1000)
   --seconds N         write duration per scenario (default 10)
   --mode M            redis | postgres | both (default both)
-  --peers LIST        comma list of prebuilt,ws,socketio, or none (default all three)
+  --peers LIST        comma list of prebuilt,corked,ws,socketio, or none (default prebuilt,ws,socketio);
+                      peers run in the fan-out scenario
   --channel C         match | all: what each load client subscribes to (default match)
-  --matches N         matches the events are spread over (default 20)
+  --matches N         matches the events are spread over (default 100: 10 subscribers per event)
+  --fanout-rate N     events/s of the fan-out scenario, where every client is on 'all' (default 20)
+  --no-load           skip the load scenario (gateway only)
+  --no-fanout         skip the fan-out scenario (gateway side by side with the peers)
   --workers N         client worker processes (default max(2, ceil(clients/8000)))
   --writers N         writer connections (default 4)
   --no-target         skip the 100-subscriber latency check
@@ -70,7 +79,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv, defaultOutD
     flags.set(key, value);
   }
   const get = (name: string): string | undefined => flags.get(name) ?? env[`BENCH_${name.toUpperCase().replace(/-/g, '_')}`];
-  const known = ['clients', 'rate', 'seconds', 'mode', 'peers', 'channel', 'matches', 'workers', 'writers', 'target', 'notify-cost', 'notify-cost-seconds', 'out', 'max-minutes'];
+  const known = ['load', 'fanout', 'fanout-rate', 'clients', 'rate', 'seconds', 'mode', 'peers', 'channel', 'matches', 'workers', 'writers', 'target', 'notify-cost', 'notify-cost-seconds', 'out', 'max-minutes'];
   for (const key of flags.keys()) if (!known.includes(key)) throw new Error(`unknown option --${key}\n${HELP}`);
 
   const clients = intIn('clients', get('clients'), 1000, 1, 19_000);
@@ -78,7 +87,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv, defaultOutD
   if (!['redis', 'postgres', 'both'].includes(mode)) throw new Error(`--mode must be redis, postgres or both, got "${mode}"`);
   const peersRaw = get('peers') ?? 'prebuilt,ws,socketio';
   const peers = peersRaw === 'none' ? [] : peersRaw.split(',').map((p) => p.trim()).filter(Boolean);
-  for (const peer of peers) if (peer !== 'prebuilt' && peer !== 'ws' && peer !== 'socketio') throw new Error(`unknown peer "${peer}" (prebuilt, ws, socketio)`);
+  for (const peer of peers) if (!['prebuilt', 'corked', 'ws', 'socketio'].includes(peer)) throw new Error(`unknown peer "${peer}" (prebuilt, corked, ws, socketio)`);
   const channel = get('channel') ?? 'match';
   if (channel !== 'match' && channel !== 'all') throw new Error(`--channel must be match or all, got "${channel}"`);
   const bool = (name: string) => !['false', '0', 'no', 'off'].includes((get(name) ?? 'true').toLowerCase());
@@ -90,7 +99,10 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv, defaultOutD
     modes: mode === 'both' ? ['redis', 'postgres'] : [mode as BrokerMode],
     peers: peers as Peer[],
     channel,
-    matches: intIn('matches', get('matches'), 20, 1, 1000),
+    matches: intIn('matches', get('matches'), 100, 1, 1000),
+    load: bool('load'),
+    fanout: bool('fanout'),
+    fanoutRate: intIn('fanout-rate', get('fanout-rate'), 20, 1, 5000),
     workers: intIn('workers', get('workers'), Math.max(2, Math.ceil(clients / 8000)), 1, 16),
     writers,
     target: bool('target'),

@@ -8,7 +8,7 @@ const thousands = (value: number): string => Math.round(value).toLocaleString('e
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
   return [line(header), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
@@ -40,7 +40,7 @@ export function coresTable(results: ScenarioResult[]): string {
     r.label,
     r.server,
     ...names.map((n) => fixed(r.coresUsed[n], 2)),
-    fixed(Object.values(r.coresUsed).reduce((a, b) => a + b, 0), 2),
+    fixed(Object.entries(r.coresUsed).reduce((a, [name, v]) => (name === 'steal' ? a : a + v), 0), 2),
   ]);
   return table(header, rows);
 }
@@ -57,6 +57,39 @@ export function notifyTable(results: NotifyCostResult[]): string {
   return table(header, rows);
 }
 
+/**
+ * DESIGN.md "Performance targets", checked against the gateway's rows, each in the scenario
+ * built for it: CPU per delivery in the fan-out scenario (per-event costs amortized over every
+ * client; the load scenario when fan-out was skipped), latency in target-100, RSS per idle
+ * connection in the first scenario of a fresh gateway process (load), delivery everywhere.
+ */
+export function targetChecks(results: ScenarioResult[]): { check: string; measured: string; target: string; met: boolean }[] {
+  const checks: { check: string; measured: string; target: string; met: boolean }[] = [];
+  const cpuLabel = results.some((r) => r.label === 'fanout' && r.server.startsWith('gateway')) ? 'fanout' : 'load';
+  for (const r of results.filter((x) => x.server.startsWith('gateway'))) {
+    const at = `${r.label} / ${r.server}`;
+    if (r.label === cpuLabel) {
+      checks.push({ check: `${at}: CPU per delivery`, measured: `${fixed(r.cpuPerDeliveryUs, 2)} µs`, target: '≤ 1.5 µs', met: r.cpuPerDeliveryUs <= 1.5 });
+    }
+    checks.push({ check: `${at}: delivered, no duplicates`, measured: `${(r.deliveredRatio * 100).toFixed(3)}%`, target: '100%', met: r.lost === 0 && r.duplicates === 0 });
+    if (r.label === 'target-100' && r.latencyMs) {
+      checks.push({ check: `${at}: latency p50`, measured: `${fixed(r.latencyMs.p50, 2)} ms`, target: '≤ 2 ms', met: r.latencyMs.p50 <= 2 });
+      checks.push({ check: `${at}: latency p99`, measured: `${fixed(r.latencyMs.p99, 2)} ms`, target: '≤ 10 ms', met: r.latencyMs.p99 <= 10 });
+    }
+    if (r.label === 'load') {
+      checks.push({ check: `${at}: RSS per idle connection`, measured: `${fixed(r.rssPerConnectionKb, 1)} KB`, target: '≤ 8 KB', met: r.rssPerConnectionKb <= 8 });
+    }
+  }
+  return checks;
+}
+
+export function targetTable(results: ScenarioResult[]): string {
+  return table(
+    ['check', 'measured', 'target', 'met'],
+    targetChecks(results).map((c) => [c.check, c.measured, c.target, c.met ? 'yes' : 'MISSED']),
+  );
+}
+
 /** Anything that makes a row's figures suspect, one line each. */
 export function warnings(results: ScenarioResult[]): string[] {
   const lines: string[] = [];
@@ -69,6 +102,8 @@ export function warnings(results: ScenarioResult[]): string[] {
     if (r.parseMismatches) lines.push(`${at}: ${r.parseMismatches} sampled messages disagreed with the fast field scan`);
     const closed = Object.entries(r.closedDuringRun);
     if (closed.length) lines.push(`${at}: connections closed during the run: ${closed.map(([c, n]) => `${n}× code ${c}`).join(', ')}`);
+    const other = r.coresUsed.other ?? 0;
+    if (other > 0.25) lines.push(`${at}: other work on the machine used ${other.toFixed(2)} cores meanwhile: figures are noisy`);
     if (r.achievedRate < r.rate * 0.97) lines.push(`${at}: the writer reached only ${thousands(r.achievedRate)} of ${r.rate} events/s`);
   }
   return lines;

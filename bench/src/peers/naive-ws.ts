@@ -5,6 +5,9 @@
  * first implementation would. PEER_FRAMING=prebuilt: the floor — the frame is serialized and
  * framed once per channel and the same buffer written to each TCP socket, with nothing else
  * (no sequencing, metrics, slow-consumer checks); what any fan-out server pays at least.
+ * PEER_FRAMING=corked: prebuilt, plus each socket is corked at its first write in an event-loop
+ * turn and uncorked once at the end of it (setImmediate), so events that arrive together
+ * leave in one write per socket instead of one per event: the change proposed for the gateway.
  */
 import type { Socket } from 'node:net';
 import { eventMessage, routeEvent, type OutboxEvent } from '@matchcast/protocol';
@@ -13,7 +16,20 @@ import { exitOnSignal, peerEnv, peerHttpServer, subscribeEvents } from './source
 
 type FrameOptions = { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean };
 const Sender = (WebSocket as unknown as { Sender: { frame(data: Buffer, options: FrameOptions): Buffer[] } }).Sender;
-const prebuilt = process.env.PEER_FRAMING === 'prebuilt';
+const framing = process.env.PEER_FRAMING ?? 'naive';
+const prebuilt = framing === 'prebuilt' || framing === 'corked';
+const corked = new Set<Socket>();
+function cork(socket: Socket): void {
+  if (corked.size === 0) setImmediate(flush);
+  if (!corked.has(socket)) {
+    socket.cork();
+    corked.add(socket);
+  }
+}
+function flush(): void {
+  for (const socket of corked) socket.uncork();
+  corked.clear();
+}
 
 interface Client {
   ws: WebSocket;
@@ -69,6 +85,7 @@ const source = subscribeEvents(redisUrl, (event) => {
       frame ??= Buffer.concat(
         Sender.frame(Buffer.from(JSON.stringify(eventMessage(event, channel))), { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false }),
       );
+      if (framing === 'corked') cork(client.socket);
       client.socket.write(frame);
     }
   }

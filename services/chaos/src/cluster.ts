@@ -53,8 +53,10 @@ export interface Cluster {
   restoreListeners(): Promise<void>;
   /** Restart PostgreSQL; resolves once it accepts connections again. */
   restartPostgres(): Promise<void>;
-  /** SIGTERM one gateway (it drains), then have it run again; resolves once it is ready. */
-  restartGateway(index: number): Promise<void>;
+  /** SIGTERM one gateway (it drains: readiness fails, clients are closed with 1012); resolves once it is gone. */
+  stopGateway(index: number): Promise<void>;
+  /** Have that gateway run again (start it / wait for the replacement pod); resolves once it is ready. */
+  startGateway(index: number): Promise<void>;
 
   // --- observers --------------------------------------------------------------------------
   gatewayStates(): Promise<GatewayState[]>;

@@ -8,6 +8,7 @@ export interface Config {
   warmupMs: number;
   deliveryTimeoutMs: number;
   steadyTimeoutMs: number;
+  probe: boolean;
 }
 
 /** The chart's fullname rule: the release name alone when it already contains "matchcast". */
@@ -46,8 +47,8 @@ export function loadConfig(env = new EnvReader()): Config {
       },
       postgres: postgresManaged
         ? {
-            selector: env.string('CHAOS_POSTGRES_SELECTOR', selector('postgres')),
-            workload: parseWorkload(env.string('CHAOS_POSTGRES_WORKLOAD', `statefulset/${fullname}-postgres`)),
+            selector: env.string('CHAOS_POSTGRES_SELECTOR', selector('postgresql')),
+            workload: parseWorkload(env.string('CHAOS_POSTGRES_WORKLOAD', `statefulset/${fullname}-postgresql`)),
           }
         : undefined,
       listenerLockKey: env.int('LISTENER_LOCK_KEY', DEFAULT_LISTENER_LOCK_KEY, { min: Number.MIN_SAFE_INTEGER }),
@@ -56,5 +57,7 @@ export function loadConfig(env = new EnvReader()): Config {
     warmupMs: env.int('CHAOS_WARMUP_MS', 2000),
     deliveryTimeoutMs: env.int('CHAOS_DELIVERY_TIMEOUT_MS', 60_000, { min: 1000 }),
     steadyTimeoutMs: env.int('CHAOS_STEADY_TIMEOUT_MS', 60_000, { min: 1000 }),
+    // The probe writes a "Chaos probe" match that every `all` subscriber sees: off in production.
+    probe: env.bool('CHAOS_PROBE', true),
   });
 }

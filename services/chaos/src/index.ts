@@ -1,5 +1,5 @@
 export { parseLogLines, type BrokerMode, type Cluster, type Component, type GatewayState, type LogRecord } from './cluster';
-export { SCENARIOS, findScenario, type Scenario, type Step, type FallbackExpectation } from './scenarios';
+export { SCENARIOS, findScenario, type Scenario, type Step, type Mark, type FallbackExpectation } from './scenarios';
 export { runScenario, type RunOptions, type ScenarioReport, type ClientReport } from './runner';
 export { summaryLine, humanReport } from './report';
 export { RecordingClient, type RecordedMessage } from './recorder';
@@ -7,6 +7,8 @@ export { countDeliveries, expectedKeys, maxOutboxId, outboxWindow, type Delivery
 export { timingsFromLogs, GATEWAY_LINES, LISTENER_LEADER_LINE, type Timings, type GatewayTimeline } from './timings';
 export { listenerLeaderId, matchLeader, DEFAULT_LISTENER_LOCK_KEY } from './leader';
 export { RedisPause } from './redis-pause';
+export { ProbeWriter } from './probe';
+export { clientChannelSets } from './workload';
 export { KubernetesCluster, modeOf, type KubernetesClusterOptions } from './kubernetes-cluster';
 export { connectKubeApi, parseWorkload, type KubeApi, type PodInfo, type WorkloadRef } from './kube-api';
 export { loadConfig, chartFullname, type Config } from './config';

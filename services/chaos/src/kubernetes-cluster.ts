@@ -176,13 +176,26 @@ export class KubernetesCluster implements Cluster {
     }
   }
 
-  /** Deletes one gateway pod with its normal grace period, so it drains (SIGTERM, preStop). */
-  async restartGateway(index: number): Promise<void> {
+  /**
+   * Deletes one gateway pod with its normal grace period, so it drains (preStop, SIGTERM,
+   * clients closed with 1012), and waits until it is gone. Its clients reconnect through the
+   * Service to the other pods meanwhile.
+   */
+  async stopGateway(index: number): Promise<void> {
     const pods = await this.livePods(this.options.gateway.selector);
     const pod = pods[index % Math.max(1, pods.length)];
     if (!pod) throw new Error(`no gateway pod matches ${this.options.gateway.selector}`);
     this.gone.add(pod.name);
     await this.api.deletePod(this.ns, pod.name);
+    const deadline = Date.now() + this.options.readyTimeoutMs;
+    while ((await this.api.listPods(this.ns, this.options.gateway.selector)).some((p) => p.name === pod.name)) {
+      if (Date.now() > deadline) throw new Error(`gateway pod ${pod.name} still there after ${this.options.readyTimeoutMs} ms`);
+      await sleep(this.pollMs);
+    }
+  }
+
+  /** The Deployment replaces the pod by itself: wait until every replica is ready again. */
+  async startGateway(): Promise<void> {
     await this.restoreListeners();
   }
 

@@ -52,6 +52,7 @@ async function main(): Promise<number> {
         warmupMs: config.warmupMs,
         deliveryTimeoutMs: config.deliveryTimeoutMs,
         steadyTimeoutMs: config.steadyTimeoutMs,
+        probe: config.probe,
         progress: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
       });
       process.stderr.write(`${humanReport(report)}\n`);

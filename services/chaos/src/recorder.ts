@@ -11,15 +11,18 @@ export interface RecordedMessage {
 }
 
 /**
- * A WebSocket client that behaves like a well-written real one: it records every message,
- * and after any close it reconnects (with jitter) and subscribes again with a resume map of
- * its last seq per stream, so a restarted gateway replays what it missed.
+ * A WebSocket client that behaves like a well-written real one (docs/protocol.md's client
+ * recipe): it records every message, and after any close it reconnects (with jitter) and
+ * subscribes again with `resume` (its last seq per stream) and `since` (the timestamp of the
+ * last event it got, or the server time of its first connection when it got none yet), so a
+ * restarted gateway replays what it missed, including streams it had not seen before.
  */
 export class RecordingClient {
   readonly messages: RecordedMessage[] = [];
   readonly positions = new Map<string, number>();
   readonly closeCodes: number[] = [];
   connects = 0;
+  private since: string | undefined;
   private ws: WebSocket | undefined;
   private stopped = false;
 
@@ -46,7 +49,8 @@ export class RecordingClient {
       let subscribed = false;
       ws.on('open', () => {
         this.connects++;
-        ws.send(JSON.stringify({ action: 'subscribe', channels: this.channels, resume: Object.fromEntries(this.positions) }));
+        const resume = Object.fromEntries(this.positions);
+        ws.send(JSON.stringify({ action: 'subscribe', channels: this.channels, resume, since: this.since }));
       });
       ws.on('message', (data) => {
         const raw = JSON.parse(data.toString()) as Record<string, unknown>;
@@ -57,7 +61,14 @@ export class RecordingClient {
         if (typeof raw.channel === 'string') message.channel = raw.channel;
         if (typeof raw.code === 'string') message.code = raw.code;
         this.messages.push(message);
-        if (message.stream !== undefined && message.seq !== undefined) this.positions.set(message.stream, message.seq);
+        if (message.stream !== undefined && message.seq !== undefined) {
+          this.positions.set(message.stream, message.seq);
+          if (typeof raw.timestamp === 'string') this.since = raw.timestamp;
+        }
+        // Before any event: "everything after I first subscribed", in the server's clock.
+        if (message.type === 'connection_status' && this.since === undefined && typeof raw.server_time === 'string') {
+          this.since = raw.server_time;
+        }
         if (message.type === 'subscribed' && !subscribed) {
           subscribed = true;
           resolve();

@@ -6,6 +6,7 @@ export function summaryLine(report: ScenarioReport): string {
     chaos: report.scenario,
     cluster: report.cluster,
     ok: report.ok,
+    outage_ms: report.outageMs,
     fallback_ms: report.fallbackMs,
     fallback_delivering_ms: report.fallbackDeliveringMs,
     switch_back_ms: report.switchBackMs,
@@ -31,7 +32,7 @@ const ms = (value: number | null) => (value === null ? '—' : `${value} ms`);
 export function humanReport(report: ScenarioReport): string {
   const lines = [
     `${report.ok ? 'PASS' : 'FAIL'}  ${report.scenario}: ${report.title}`,
-    `  fallback ${ms(report.fallbackMs)} (delivering ${ms(report.fallbackDeliveringMs)}), ` +
+    `  outage ${ms(report.outageMs)}; fallback ${ms(report.fallbackMs)} (delivering ${ms(report.fallbackDeliveringMs)}), ` +
       `switch back ${ms(report.switchBackMs)}, leader takeover ${ms(report.leaderTakeoverMs)}`,
     `  events ${report.events}; deliveries ${report.deliveriesReceived}/${report.deliveriesExpected} to ` +
       `${report.clients.length} clients: lost ${report.lost}, duplicated ${report.duplicated}, ` +

@@ -4,6 +4,7 @@ import { RecordingClient, type RecordedMessage } from './recorder';
 import type { Scenario, Step } from './scenarios';
 import { timingsFromLogs, type GatewayTimeline, type ModeChange } from './timings';
 import { countDeliveries, expectedKeys, maxOutboxId, outboxWindow, type DeliveryCount } from './verify';
+import { ProbeWriter } from './probe';
 import { clientChannelSets } from './workload';
 
 export interface RunOptions {
@@ -15,6 +16,11 @@ export interface RunOptions {
   steadyTimeoutMs?: number;
   /** /readyz polling period for the mode timeline. Default 50. */
   pollIntervalMs?: number;
+  /**
+   * Write the scenarios' probe events on a match of the runner's own ('chaos-probe'), and
+   * subscribe one more client to it. Default true; off, 'probe' steps do nothing.
+   */
+  probe?: boolean;
   /** Progress lines (the CLI prints them; tests pass nothing). */
   progress?: (line: string) => void;
 }
@@ -36,6 +42,8 @@ export interface ScenarioReport {
   failures: string[];
   startedAt: string;
   durationMs: number;
+  /** Fault → repair: how long the broken part was away (null without both marks). */
+  outageMs: number | null;
   /** Fault → slowest gateway's "Switching to PostgreSQL direct LISTEN fallback mode" (from its log). */
   fallbackMs: number | null;
   /** Fault → slowest gateway's "Fallback to PostgreSQL direct LISTEN successful" (catch-up done). */
@@ -142,7 +150,7 @@ async function awaitMode(cluster: Cluster, mode: BrokerMode, timeoutMs: number):
   }
 }
 
-async function runStep(cluster: Cluster, step: Step): Promise<void> {
+async function runStep(cluster: Cluster, step: Step, probe: ProbeWriter | undefined): Promise<void> {
   switch (step.do) {
     case 'killRedis':
       return cluster.killRedis();
@@ -161,8 +169,13 @@ async function runStep(cluster: Cluster, step: Step): Promise<void> {
       return cluster.restoreListeners();
     case 'restartPostgres':
       return cluster.restartPostgres();
-    case 'restartGateway':
-      return cluster.restartGateway(step.gateway);
+    case 'stopGateway':
+      return cluster.stopGateway(step.gateway);
+    case 'startGateway':
+      return cluster.startGateway(step.gateway);
+    case 'probe':
+      if (probe) await withRetry('writing the probe event', () => probe.write());
+      return;
     case 'sleep':
       return sleep(step.ms);
     case 'awaitMode':
@@ -197,7 +210,10 @@ export async function runScenario(cluster: Cluster, scenario: Scenario, options:
   try {
     progress(`[${scenario.name}] waiting for every gateway to be in redis mode`);
     await awaitMode(cluster, 'redis', options.steadyTimeoutMs ?? 30_000);
-    const sets = await withRetry('reading channels', () => clientChannelSets(db));
+    const probe = options.probe === false ? undefined : new ProbeWriter(db);
+    if (probe) await withRetry('creating the probe match', () => probe.setup());
+    const sets = await withRetry('reading channels', () => clientChannelSets(db, probe ? [probe.matchId] : []));
+    if (probe) sets.push([probe.channel]);
     const urls = cluster.clientUrls();
     sets.forEach((channels, i) => clients.push(new RecordingClient(urls[i % urls.length]!, channels)));
     await Promise.all(clients.map((client) => client.connect()));
@@ -210,7 +226,7 @@ export async function runScenario(cluster: Cluster, scenario: Scenario, options:
       progress(`[${scenario.name}] ${describe(step)}`);
       const at = Date.now();
       try {
-        await runStep(cluster, step);
+        await runStep(cluster, step, probe);
       } catch (error) {
         failures.push(`step ${describe(step)}: ${(error as Error).message}`);
         progress(`[${scenario.name}] step failed: ${(error as Error).message}`);
@@ -261,6 +277,7 @@ export async function runScenario(cluster: Cluster, scenario: Scenario, options:
       failures,
       startedAt: new Date(startedAt).toISOString(),
       durationMs: Date.now() - startedAt,
+      outageMs: marks.fault !== undefined && marks.repair !== undefined ? marks.repair - marks.fault : null,
       fallbackMs: timings.fallbackMs,
       fallbackDeliveringMs: timings.fallbackDeliveringMs,
       switchBackMs: timings.switchBackMs,

@@ -18,7 +18,10 @@ export type Step =
   | { do: 'startRedis' | 'resumeRedis' | 'restoreListeners'; mark?: 'repair' }
   | { do: 'freezeRedis'; forMs: number; mark?: 'fault' }
   | { do: 'restartPostgres'; mark?: 'outage' }
-  | { do: 'restartGateway'; gateway: number; mark?: 'outage' }
+  | { do: 'stopGateway'; gateway: number; mark?: 'fault' }
+  | { do: 'startGateway'; gateway: number; mark?: 'repair' }
+  /** Commit one event on the probe match, which nothing else writes to (see ProbeWriter). */
+  | { do: 'probe' }
   | { do: 'sleep'; ms: number }
   /** Wait until every gateway reports this mode (or fail after timeoutMs). */
   | { do: 'awaitMode'; mode: BrokerMode; timeoutMs: number };
@@ -38,7 +41,8 @@ export interface Scenario {
 }
 
 const FALLBACK_LIMIT_MS = 1500;
-const SWITCH_BACK_LIMIT_MS = 8000;
+// DESIGN: "back on Redis ≤ 5 s after it returns".
+const SWITCH_BACK_LIMIT_MS = 5000;
 
 export const SCENARIOS: readonly Scenario[] = [
   {
@@ -47,6 +51,7 @@ export const SCENARIOS: readonly Scenario[] = [
     origin: 'seed 001 runbook, Test 1 (Redis pod kill)',
     steps: [
       { do: 'killRedis', mark: 'fault' },
+      { do: 'probe' },
       { do: 'sleep', ms: 3000 },
       { do: 'startRedis', mark: 'repair' },
       { do: 'awaitMode', mode: 'redis', timeoutMs: 20_000 },
@@ -60,6 +65,7 @@ export const SCENARIOS: readonly Scenario[] = [
     origin: 'DESIGN "silent dead connections"; seed 001 runbook, Test 3',
     steps: [
       { do: 'freezeRedis', forMs: 4000, mark: 'fault' },
+      { do: 'probe' },
       { do: 'sleep', ms: 4000 },
       { do: 'resumeRedis', mark: 'repair' },
       { do: 'awaitMode', mode: 'redis', timeoutMs: 20_000 },
@@ -74,8 +80,10 @@ export const SCENARIOS: readonly Scenario[] = [
     origin: 'seed 001 runbook, Test 2 (node unavailability)',
     steps: [
       { do: 'stopRedis', mark: 'fault' },
+      { do: 'probe' },
       { do: 'awaitMode', mode: 'postgres', timeoutMs: 10_000 },
       { do: 'sleep', ms: 30_000 },
+      { do: 'probe' },
       { do: 'startRedis', mark: 'repair' },
       { do: 'awaitMode', mode: 'redis', timeoutMs: 20_000 },
     ],
@@ -88,6 +96,8 @@ export const SCENARIOS: readonly Scenario[] = [
     origin: 'issue 3 item 3 (listener high availability)',
     steps: [
       { do: 'killListenerLeader', mark: 'fault' },
+      // Committed while no listener leads: nobody publishes it, and nothing follows it.
+      { do: 'probe' },
       { do: 'sleep', ms: 3000 },
       { do: 'awaitMode', mode: 'redis', timeoutMs: 20_000 },
       { do: 'restoreListeners' },
@@ -103,6 +113,7 @@ export const SCENARIOS: readonly Scenario[] = [
     origin: 'issue 3 item 6e',
     steps: [
       { do: 'restartPostgres', mark: 'outage' },
+      { do: 'probe' },
       // The listener's LISTEN connection died with the server: its heartbeat stops until it
       // reconnects (seed 001: after 5 s), and the gateways notice after ~1 s.
       { do: 'sleep', ms: 3000 },
@@ -118,7 +129,10 @@ export const SCENARIOS: readonly Scenario[] = [
     title: 'a gateway restarted (SIGTERM drain, start again) while its clients reconnect with resume',
     origin: 'issue 3 item 4 (client resume)',
     steps: [
-      { do: 'restartGateway', gateway: 0, mark: 'outage' },
+      { do: 'stopGateway', gateway: 0, mark: 'fault' },
+      // Committed while the gateway is down: its clients get it only by resuming.
+      { do: 'probe' },
+      { do: 'startGateway', gateway: 0, mark: 'repair' },
       { do: 'awaitMode', mode: 'redis', timeoutMs: 20_000 },
       { do: 'sleep', ms: 1000 },
     ],

@@ -6,19 +6,20 @@ import type { Pool } from 'pg';
  * of channel and many streams are covered. Two `all` clients so that, with one client per
  * gateway in turn, every gateway serves a firehose.
  */
-export async function clientChannelSets(db: Pool, timeoutMs = 30_000): Promise<string[][]> {
+export async function clientChannelSets(db: Pool, exclude: readonly string[] = [], timeoutMs = 30_000): Promise<string[][]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const { rows } = await db.query<{ id: string; league_id: string; home_team_id: string }>(
-      `SELECT id, league_id, home_team_id FROM match
+      `SELECT id, league_id, home_team_id FROM match WHERE id <> ALL($1)
         ORDER BY (status IN ('live', 'half_time')) DESC, updated_at DESC LIMIT 3`,
+      [exclude],
     );
     if (rows.length > 0) {
       const [m1, m2, m3] = [rows[0]!, rows[1] ?? rows[0]!, rows[2] ?? rows[0]!];
       const leagues = [...new Set(rows.map((row) => row.league_id))];
       const { rows: others } = await db.query<{ id: string }>(
         'SELECT id FROM league WHERE id <> ALL($1) ORDER BY id LIMIT 1',
-        [leagues],
+        [[...leagues, ...exclude]],
       );
       const secondLeague = leagues[1] ?? others[0]?.id ?? leagues[0]!;
       return [

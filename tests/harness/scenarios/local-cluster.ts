@@ -141,11 +141,19 @@ export class LocalCluster implements Cluster {
     await this.infra.postgres.restart();
   }
 
-  async restartGateway(index: number): Promise<void> {
+  private gateway(index: number): GatewayProcess {
     const gateway = this.gateways[index];
     if (!gateway) throw new Error(`no gateway ${index}`);
-    await gateway.stop('SIGTERM');
-    gateway.start();
+    return gateway;
+  }
+
+  async stopGateway(index: number): Promise<void> {
+    await this.gateway(index).stop('SIGTERM');
+  }
+
+  /** Starts it again on the same port, like a restarted container behind the same address. */
+  async startGateway(index: number): Promise<void> {
+    const gateway = this.gateway(index).start();
     await gateway.ready();
   }
 
