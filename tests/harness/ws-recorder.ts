@@ -75,7 +75,8 @@ export class WsRecorder {
   private reconnectSoon(): void {
     setTimeout(() => {
       if (this.stopped) return;
-      this.connect().catch(() => this.reconnectSoon());
+      // A failed attempt closes too, and its close handler schedules the next one.
+      this.connect().catch(() => undefined);
     }, 100 + Math.random() * 200);
   }
 

@@ -60,6 +60,9 @@ export interface Heartbeat {
   sent_at: number;
   /** Count of notifications published by this leader since it took the lock. */
   published: number;
+  /** Count of notifications this leader could not publish (Redis errors) since it took the lock:
+   * when it grows, gateways catch up from the outbox. */
+  dropped: number;
 }
 
 /** Postgres NOTIFY channels: one per notifying table (seed 001). */

@@ -19,6 +19,10 @@ export class Writer {
   async apply(op: FeedOp): Promise<WriteOutcome> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
+    // A connection that dies while checked out emits 'error' on the client, not the pool:
+    // note it (the query in flight rejects too) instead of crashing the process.
+    const onError = (error: Error) => (broken = error);
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const outcome = await applyIn(client, op);
@@ -30,6 +34,7 @@ export class Writer {
       if (isTransient(error)) broken ??= error as Error;
       throw translate(error, op);
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
   }

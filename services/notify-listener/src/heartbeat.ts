@@ -12,6 +12,8 @@ export interface HeartbeatOptions {
   isLeader: () => boolean;
   /** Notifications published by this leader since it took the lock. */
   published: () => number;
+  /** Notifications this leader failed to publish since it took the lock. */
+  dropped: () => number;
 }
 
 /**
@@ -38,6 +40,7 @@ export class HeartbeatPublisher {
       listener_id: this.options.listenerId,
       sent_at: Date.now(),
       published: this.options.published(),
+      dropped: this.options.dropped(),
     };
     void publisher.publish(this.options.channel, JSON.stringify(heartbeat)).then((ok) => {
       if (ok) this.options.metrics.heartbeats.inc();

@@ -57,6 +57,7 @@ export async function startListener(config: Config, logger: Logger): Promise<Run
   });
 
   let publishedSinceLeader = 0;
+  let droppedSinceLeader = 0;
   const heartbeat = new HeartbeatPublisher({
     intervalMs: config.heartbeatIntervalMs,
     channel: REDIS_HEARTBEAT_CHANNEL,
@@ -65,6 +66,7 @@ export async function startListener(config: Config, logger: Logger): Promise<Run
     metrics,
     isLeader: () => listen.state === 'listening',
     published: () => publishedSinceLeader,
+    dropped: () => droppedSinceLeader,
   });
 
   listen.on('notification', (channel, payload) => {
@@ -77,12 +79,14 @@ export async function startListener(config: Config, logger: Logger): Promise<Run
         publishedSinceLeader += 1;
         metrics.forwarded.inc();
       } else {
+        droppedSinceLeader += 1;
         metrics.publishFailures.inc();
       }
     });
   });
   listen.on('listening', () => {
     publishedSinceLeader = 0;
+    droppedSinceLeader = 0;
     metrics.pgUp.set(1);
     metrics.leader.set(1);
     logger.info({ listener_id: config.listenerId, lock_key: config.lockKey }, 'leader: forwarding notifications to Redis');

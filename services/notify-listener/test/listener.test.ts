@@ -165,6 +165,11 @@ describe('notify-listener (in-process, real Postgres and Redis)', () => {
     await waitFor('events after the restart', async () => (collector.seqs().length >= received + 5 ? true : undefined), 5000);
     expect(collector.seqs().slice(received)).toEqual(range(before + 4, before + 8));
     expect((await getJson(a.port, '/readyz')).status).toBe(200);
+    // The heartbeat tells gateways that publishes were lost, so they catch up from the outbox.
+    await waitFor('a heartbeat with the dropped count', async () => {
+      const last = collector.heartbeatsFrom('listener-a', 0).at(-1);
+      return last && last.heartbeat.dropped === 3 ? true : undefined;
+    }, 3000);
   });
 
   test('a Postgres restart is survived: the LISTEN comes back and forwarding resumes without duplicates', async () => {

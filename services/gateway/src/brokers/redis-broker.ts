@@ -24,10 +24,8 @@ export class RedisBroker implements Broker {
   readonly mode = 'redis' as const;
   private readonly client: Redis;
   private lastHeartbeatAt = 0;
-  /** Who sent the last heartbeat, and how many notifications it had published by then. */
-  private leader: { id: string; published: number } | undefined;
-  /** Usual time between heartbeats (moving average), to tell a late one. */
-  private heartbeatGapMs: number | undefined;
+  /** Who sent the last heartbeat, and its published and dropped counts then. */
+  private leader: { id: string; published: number; dropped: number } | undefined;
   private wasHealthy = false;
   private watchdog: NodeJS.Timeout | undefined;
   private closed = false;
@@ -84,18 +82,15 @@ export class RedisBroker implements Broker {
   }
 
   /**
-   * A heartbeat proves the path is live. It can also show that the path stayed up while the
-   * listener behind it did not publish everything: a new leader (another id, or its
-   * published count starting over) LISTENs only once it holds the lock, so what committed
-   * between the old leader's death and then was never published; a late heartbeat means the
-   * leader's own Redis link dropped for a moment, and the publishes meanwhile with it. Either
-   * way the outbox catch-up runs, as after a reconnect: a dropped event that no later event
-   * of its stream reveals (a match's last one) would otherwise wait for the next switch.
+   * A heartbeat proves the path is live. It also tells when the path stayed up while the
+   * listener behind it did not publish everything: a new leader (another id, or its count
+   * starting over) LISTENs only once it holds the lock, so what committed in between was
+   * never published; a grown `dropped` count means publishes failed. Either way the outbox
+   * catch-up runs, as after a reconnect: a dropped event that no later event of its stream
+   * reveals (a match's last one) would otherwise wait for the next switch.
    */
   private onHeartbeat(message: string): void {
-    const now = Date.now();
-    const gapMs = this.lastHeartbeatAt > 0 ? now - this.lastHeartbeatAt : undefined;
-    this.lastHeartbeatAt = now;
+    this.lastHeartbeatAt = Date.now();
     let beat: Partial<Heartbeat> = {};
     try {
       beat = JSON.parse(message) as Partial<Heartbeat>;
@@ -103,23 +98,20 @@ export class RedisBroker implements Broker {
       // still a sign of life
     }
     const previous = this.leader;
-    const current = { id: String(beat.listener_id ?? ''), published: Number(beat.published) || 0 };
+    const current = {
+      id: String(beat.listener_id ?? ''),
+      published: Number(beat.published) || 0,
+      dropped: Number(beat.dropped) || 0,
+    };
     this.leader = current;
     const newLeader = previous !== undefined && (previous.id !== current.id || current.published < previous.published);
-    const usual = this.heartbeatGapMs;
-    const late = gapMs !== undefined && usual !== undefined && gapMs > 1.5 * usual + 20;
-    // Bursts (heartbeats queued in a frozen Redis arrive together) say nothing about the
-    // interval; a late one counts at most double, so the estimate follows a changed interval
-    // without being thrown by one outage.
-    if (gapMs !== undefined && gapMs >= 10) {
-      this.heartbeatGapMs = usual === undefined ? gapMs : 0.8 * usual + 0.2 * Math.min(gapMs, 2 * usual);
-    }
+    const dropped = previous !== undefined && !newLeader && current.dropped > previous.dropped;
     const healthyBefore = this.wasHealthy;
     this.check();
-    if (healthyBefore && this.wasHealthy && (newLeader || late)) {
+    if (healthyBefore && this.wasHealthy && (newLeader || dropped)) {
       this.logger.info(
-        { listener_id: current.id, previous_listener_id: previous?.id, gap_ms: gapMs },
-        newLeader ? 'new notify-listener leader; catching up from the outbox' : 'late listener heartbeat; catching up from the outbox',
+        { listener_id: current.id, previous_listener_id: previous?.id, dropped: current.dropped },
+        newLeader ? 'new notify-listener leader; catching up from the outbox' : 'listener dropped publishes; catching up from the outbox',
       );
       this.listener.ready('redis');
     }
