@@ -5,7 +5,8 @@ module.exports = {
   testMatch: ['**/test/**/*.test.ts', '<rootDir>/tests/**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
-  moduleNameMapper: { '^@matchcast/(protocol|db|runtime|testkit)$': '<rootDir>/packages/$1/src' },
+  moduleNameMapper: { '^@matchcast/(protocol|db|runtime|testkit)$': '<rootDir>/packages/$1/src',
+    '^@matchcast/chaos$': '<rootDir>/services/chaos/src' },
   testTimeout: 60_000,
   maxWorkers: 2,
 };

@@ -5,7 +5,7 @@
  */
 import { compare, maxOutboxId, outboxRows } from '../harness/verify';
 import { GatewayProcess, Infra, ServiceProcess, freePort, waitFor } from '../harness/stack';
-import { WsRecorder } from '../harness/ws-recorder';
+import { RecordingClient } from '@matchcast/chaos';
 
 describe.each([
   ['redis', true],
@@ -36,9 +36,9 @@ describe.each([
   it('delivers every committed event of each subscription exactly once and in order', async () => {
     const prefix = `${mode[0]}e2e`;
     const clients = [
-      new WsRecorder(gateway.wsUrl, ['all']),
-      new WsRecorder(gateway.wsUrl, ['live:all']),
-      new WsRecorder(gateway.wsUrl, [`league:${prefix}-l1`, `match:${prefix}-m1`]),
+      new RecordingClient(gateway.wsUrl, ['all']),
+      new RecordingClient(gateway.wsUrl, ['live:all']),
+      new RecordingClient(gateway.wsUrl, [`league:${prefix}-l1`, `match:${prefix}-m1`]),
     ];
     await Promise.all(clients.map((c) => c.connect()));
     const before = await maxOutboxId(infra.db);
@@ -67,7 +67,7 @@ describe.each([
       expect(report).toEqual({ ...report, lost: 0, duplicated: 0, outOfOrder: 0 });
     }
 
-    const goal = all.messages.find((m) => m.type === 'match_event') as Record<string, any>;
+    const goal = all.samples.get('match_event') as Record<string, any>;
     expect(goal).toMatchObject({ type: 'match_event', channel: 'all', data: { event: expect.any(Object) } });
     for (const field of ['type', 'match_id', 'data', 'timestamp', 'channel', 'stream', 'seq', 'id']) {
       expect(goal).toHaveProperty(field);

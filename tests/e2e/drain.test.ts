@@ -4,7 +4,7 @@
  */
 import { compare, maxOutboxId, outboxRows } from '../harness/verify';
 import { GatewayProcess, Infra, ServiceProcess, freePort, waitFor } from '../harness/stack';
-import { WsRecorder } from '../harness/ws-recorder';
+import { RecordingClient } from '@matchcast/chaos';
 
 describe('graceful drain', () => {
   const infra = new Infra();
@@ -25,7 +25,7 @@ describe('graceful drain', () => {
     await Promise.all([first.ready(), second.ready()]);
 
     const clients = Array.from({ length: 20 }, (_, i) =>
-      new WsRecorder(first.wsUrl, i % 2 ? ['all'] : ['live:all'], { reconnect: true }),
+      new RecordingClient(first.wsUrl, i % 2 ? ['all'] : ['live:all']),
     );
     await Promise.all(clients.map((c) => c.connect()));
     const before = await maxOutboxId(infra.db);

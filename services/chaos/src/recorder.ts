@@ -21,15 +21,26 @@ export class RecordingClient {
   readonly messages: RecordedMessage[] = [];
   readonly positions = new Map<string, number>();
   readonly closeCodes: number[] = [];
+  /** The first message of each type in full, for checks on fields beyond the accounting ones. */
+  readonly samples = new Map<string, Record<string, unknown>>();
   connects = 0;
   private since: string | undefined;
   private ws: WebSocket | undefined;
   private stopped = false;
 
   constructor(
-    readonly url: string,
+    private target: string,
     readonly channels: string[],
   ) {}
+
+  get url(): string {
+    return this.target;
+  }
+
+  /** Points later reconnects at another gateway (a restarted or second one). */
+  retarget(url: string): void {
+    this.target = url;
+  }
 
   /** Event messages only (those with a stream and seq). */
   events(): RecordedMessage[] {
@@ -44,7 +55,7 @@ export class RecordingClient {
   /** Connects and resolves once the server confirmed the subscription. */
   connect(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(this.url, { handshakeTimeout: 5000 });
+      const ws = new WebSocket(this.target, { handshakeTimeout: 5000 });
       this.ws = ws;
       let subscribed = false;
       ws.on('open', () => {
@@ -61,6 +72,7 @@ export class RecordingClient {
         if (typeof raw.channel === 'string') message.channel = raw.channel;
         if (typeof raw.code === 'string') message.code = raw.code;
         this.messages.push(message);
+        if (!this.samples.has(message.type)) this.samples.set(message.type, raw);
         if (message.stream !== undefined && message.seq !== undefined) {
           this.positions.set(message.stream, message.seq);
           if (typeof raw.timestamp === 'string') this.since = raw.timestamp;

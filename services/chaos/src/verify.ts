@@ -1,5 +1,7 @@
 import { routeEvent, type OutboxEvent } from '@matchcast/protocol';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
+
+type Queryable = Pick<Pool | PoolClient, 'query'>;
 import type { RecordedMessage } from './recorder';
 
 /** Exactly-once, in-order accounting of one client against the outbox. */
@@ -16,13 +18,13 @@ export interface DeliveryCount {
 
 type Row = Pick<OutboxEvent, 'id' | 'stream' | 'seq' | 'match_id' | 'data'>;
 
-export async function maxOutboxId(db: Pool): Promise<string> {
+export async function maxOutboxId(db: Queryable): Promise<string> {
   const { rows } = await db.query<{ id: string }>('SELECT COALESCE(max(id), 0)::text AS id FROM outbox');
   return rows[0]?.id ?? '0';
 }
 
 /** Outbox rows with afterId < id ≤ uptoId. */
-export async function outboxWindow(db: Pool, afterId: string, uptoId: string): Promise<Row[]> {
+export async function outboxWindow(db: Queryable, afterId: string, uptoId: string): Promise<Row[]> {
   const { rows } = await db.query<Row>(
     `SELECT id::text AS id, stream, seq::int AS seq, match_id, data FROM outbox
       WHERE id > $1 AND id <= $2 ORDER BY stream, seq`,
