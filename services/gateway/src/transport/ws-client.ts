@@ -3,6 +3,7 @@ import { ErrorCodes, type ErrorCode, type OutboxEvent, type ServerMessage } from
 import { WebSocket } from 'ws';
 import { controlText, wsTextFrame, type EventFrames } from './frames';
 import type { Subscriber } from './subscriber';
+import { batchedWrite } from './write-batch';
 
 /**
  * A WebSocket client. Frames are written straight to the TCP socket: permessage-deflate is
@@ -44,7 +45,7 @@ export class WsClient implements Subscriber {
       this.close('SLOW_CONSUMER');
       return false;
     }
-    this.socket.write(frame);
+    batchedWrite(this.socket, frame);
     return true;
   }
 
