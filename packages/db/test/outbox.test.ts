@@ -9,7 +9,6 @@ describe('outbox', () => {
   beforeAll(async () => {
     server = await new PostgresServer().start();
     pool = new pg.Pool({ connectionString: server.url });
-    pool.on('error', () => undefined); // connections cut when the server stops at the end
     const client = await pool.connect();
     await migrate(client);
     client.release();

@@ -147,8 +147,16 @@ export class PostgresServer {
     await this.launch(binDir(), runAsUser());
   }
 
-  /** Stops the server and removes a temp data directory. */
+  /**
+   * Stops the server and removes a temp data directory. "Smart" shutdown first, for a
+   * moment: a pg Pool's end() resolves before its sockets close, and a fast shutdown in that
+   * window hands those clients a FATAL 57P01 error nobody listens for any more.
+   */
   async destroy(): Promise<void> {
+    if (this.child) {
+      this.child.signal('SIGTERM');
+      await Promise.race([this.child.exited, new Promise((resolve) => setTimeout(resolve, 1000))]);
+    }
     await this.stop();
     if (this.ownsDataDir) rmSync(this.dataDir, { recursive: true, force: true });
   }
