@@ -7,10 +7,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { REPO } from './support/manifests';
+import { DEFAULT_HEALTH, SERVICE_IMAGES } from './support/images';
 
 interface Service {
   image?: string;
-  build?: { context: string; dockerfile: string };
+  build?: { context: string; dockerfile: string; args?: Record<string, string> };
   command?: string[];
   environment?: Record<string, string>;
   ports?: string[];
@@ -77,10 +78,13 @@ describe('docker-compose.yml', () => {
     expect(grace).toBeGreaterThanOrEqual(Number(services.gateway!.environment!.SHUTDOWN_TIMEOUT_MS));
   });
 
-  it('builds each image from its service Dockerfile in the repository', () => {
-    for (const [name, dockerfile] of [['gateway', 'gateway'], ['migrate', 'gateway'], ['notify-listener', 'notify-listener'], ['crawler', 'crawler']]) {
+  it('builds each image from the one Dockerfile with its service and health port as build arguments', () => {
+    for (const [name, image] of [['gateway', 'gateway'], ['migrate', 'gateway'], ['notify-listener', 'notify-listener'], ['crawler', 'crawler']]) {
+      const { service, portVar, port } = SERVICE_IMAGES.find((i) => i.service === image)!;
+      const args: Record<string, string> = { SERVICE: service };
+      if (portVar !== DEFAULT_HEALTH.portVar) Object.assign(args, { HEALTH_PORT_VAR: portVar, HEALTH_PORT: String(port) });
       const build = services[name!]!.build!;
-      expect(build).toEqual({ context: '.', dockerfile: `services/${dockerfile}/Dockerfile` });
+      expect(build).toEqual({ context: '.', dockerfile: 'Dockerfile', args });
       expect(existsSync(join(REPO, build.dockerfile))).toBe(true);
     }
   });

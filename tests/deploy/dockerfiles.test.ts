@@ -1,17 +1,13 @@
 /**
- * The service Dockerfiles, read as text (no Docker engine here; CI builds them): multi-stage,
- * Node 22 LTS, production dependencies only, non-root numeric user, HEALTHCHECK on the service's
- * own health port, and the entry point the chart and compose expect.
+ * The one Dockerfile, read as text (no Docker engine here; CI builds it): multi-stage, Node 22
+ * LTS, production dependencies only, a non-root numeric user, the service chosen by build
+ * argument, a HEALTHCHECK on the service's own health port (`service` target) and no port or
+ * HEALTHCHECK for the chaos runner (`job` target).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO } from './support/manifests';
-
-const SERVICES = [
-  ['gateway', 'PORT', 8080],
-  ['notify-listener', 'LISTENER_PORT', 8081],
-  ['crawler', 'CRAWLER_PORT', 8082],
-] as const;
+import { DEFAULT_HEALTH } from './support/images';
 
 /** Instructions with continuation lines joined and comments dropped. */
 function instructions(text: string): string[] {
@@ -22,46 +18,58 @@ function instructions(text: string): string[] {
     .filter((line) => line && !line.startsWith('#'));
 }
 
-describe.each(SERVICES)('services/%s/Dockerfile', (service, portVar, port) => {
-  const path = join(REPO, 'services', service, 'Dockerfile');
-  const lines = existsSync(path) ? instructions(readFileSync(path, 'utf8')) : [];
+describe('Dockerfile', () => {
+  const lines = instructions(readFileSync(join(REPO, 'Dockerfile'), 'utf8'));
+  const stage = (name: string) => {
+    const start = lines.findIndex((l) => l.startsWith('FROM ') && l.endsWith(` AS ${name}`));
+    const next = lines.findIndex((l, i) => i > start && l.startsWith('FROM '));
+    return lines.slice(start, next < 0 ? undefined : next);
+  };
   const froms = lines.filter((l) => l.startsWith('FROM '));
-  const runtime = lines.slice(lines.lastIndexOf(froms[froms.length - 1]!));
-
-  it('exists', () => {
-    expect(existsSync(path)).toBe(true);
-  });
 
   it('is multi-stage on Node 22 (slim)', () => {
     expect(lines).toContain('ARG NODE_IMAGE=node:22-slim');
-    expect(froms.length).toBeGreaterThanOrEqual(2);
-    expect(froms.every((f) => f.startsWith('FROM ${NODE_IMAGE}'))).toBe(true);
+    expect(froms).toEqual([
+      'FROM ${NODE_IMAGE} AS build',
+      'FROM ${NODE_IMAGE} AS runtime',
+      'FROM runtime AS job',
+      'FROM runtime AS service',
+    ]);
   });
 
-  it('builds from the locked workspace and keeps production dependencies only', () => {
-    const run = lines.filter((l) => l.startsWith('RUN ')).join('\n');
-    expect(run).toContain('pnpm install --frozen-lockfile');
-    expect(run).toContain(`tsc -b services/${service}`);
-    expect(run).toContain(`pnpm deploy --filter @matchcast/${service} --prod /out`);
+  it('builds the SERVICE argument from the locked workspace and keeps production dependencies only', () => {
+    const build = stage('build');
+    expect(build).toContain('ARG SERVICE');
+    const run = build.filter((l) => l.startsWith('RUN ')).join('\n');
+    expect(run).toContain('test -n "$SERVICE"');
+    expect(run).toContain('pnpm install --frozen-lockfile --filter "@matchcast/${SERVICE}..."');
+    expect(run).toContain('tsc -b "services/${SERVICE}"');
+    expect(run).toContain('pnpm deploy --filter "@matchcast/${SERVICE}" --prod /out');
+    const runtime = [...stage('runtime'), ...stage('job'), ...stage('service')];
     expect(runtime.filter((l) => l.startsWith('COPY '))).toEqual(['COPY --from=build /out ./']);
     expect(runtime.some((l) => /pnpm|npm install/.test(l))).toBe(false);
   });
 
   it('runs as a non-root numeric user', () => {
-    const users = runtime.filter((l) => l.startsWith('USER '));
-    expect(users).toEqual(['USER 1000:1000']);
+    expect(stage('runtime').filter((l) => l.startsWith('USER '))).toEqual(['USER 1000:1000']);
   });
 
-  it(`has a HEALTHCHECK on /healthz at ${portVar} (default ${port})`, () => {
-    const health = runtime.find((l) => l.startsWith('HEALTHCHECK '));
-    expect(health).toBeDefined();
+  it('has a HEALTHCHECK on /healthz at the port variable given as a build argument, and starts dist/main.js', () => {
+    const service = stage('service');
+    expect(service).toContain(`ARG HEALTH_PORT_VAR=${DEFAULT_HEALTH.portVar}`);
+    expect(service).toContain(`ARG HEALTH_PORT=${DEFAULT_HEALTH.port}`);
+    expect(service).toContain('EXPOSE ${HEALTH_PORT}');
+    const health = service.find((l) => l.startsWith('HEALTHCHECK '));
     expect(health).toContain('/healthz');
-    expect(health).toContain(`process.env.${portVar} || ${port}`);
-    expect(runtime).toContain(`EXPOSE ${port}`);
+    expect(health).toContain('process.env[process.env.MATCHCAST_HEALTH_PORT_VAR] || process.env.MATCHCAST_HEALTH_PORT');
+    expect(service[service.length - 1]).toBe('CMD ["node", "dist/main.js"]');
+    expect(lines[lines.length - 1]).toBe('CMD ["node", "dist/main.js"]'); // the default target is `service`
   });
 
-  it('starts dist/main.js, the entry point the chart and compose rely on', () => {
-    expect(runtime[runtime.length - 1]).toBe('CMD ["node", "dist/main.js"]');
+  it('gives the job target no port and no HEALTHCHECK', () => {
+    const job = stage('job');
+    expect(job.some((l) => /^(EXPOSE|HEALTHCHECK) /.test(l))).toBe(false);
+    expect(job).toContain('ENTRYPOINT ["node", "dist/main.js"]');
   });
 });
 

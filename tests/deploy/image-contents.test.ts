@@ -1,6 +1,6 @@
 /**
  * What each image ships, run for real without Docker: the same `pnpm deploy --prod` cut the
- * Dockerfiles make (src and tests removed), started from those directories against a real
+ * Dockerfile makes (src and tests removed), started from those directories against a real
  * PostgreSQL and Redis with the chart's default configuration — migrations from the gateway
  * image's path, then listener, gateway and crawler — and the chart's `helm test` script must
  * see a live update over WebSocket, also after Redis is killed.

@@ -1,0 +1,48 @@
+# syntax=docker/dockerfile:1
+# One recipe for every matchcast image; the service is a build argument. From the repository root:
+#   docker build --build-arg SERVICE=gateway                                                  -t matchcast-gateway .
+#   docker build --build-arg SERVICE=notify-listener --build-arg HEALTH_PORT_VAR=LISTENER_PORT --build-arg HEALTH_PORT=8081 -t matchcast-notify-listener .
+#   docker build --build-arg SERVICE=crawler --build-arg HEALTH_PORT_VAR=CRAWLER_PORT --build-arg HEALTH_PORT=8082 -t matchcast-crawler .
+#   docker build --build-arg SERVICE=chaos --target job                                       -t matchcast-chaos .
+ARG NODE_IMAGE=node:22-slim
+
+# ---- build: install the workspace, compile, and cut a production-only copy of the package ----
+FROM ${NODE_IMAGE} AS build
+ARG SERVICE
+ENV CI=true npm_config_store_dir=/pnpm-store
+RUN test -n "$SERVICE" || { echo "--build-arg SERVICE=<gateway|notify-listener|crawler|chaos> is required" >&2; exit 1; }
+RUN npm install -g pnpm@9.15.9 && npm cache clean --force
+WORKDIR /src
+COPY . .
+# Only this service and the workspace packages it depends on (plus the root's TypeScript).
+RUN --mount=type=cache,id=matchcast-pnpm,target=/pnpm-store \
+    pnpm install --frozen-lockfile --filter "@matchcast/${SERVICE}..." --filter matchcast \
+ && pnpm exec tsc -b "services/${SERVICE}" \
+ && pnpm deploy --filter "@matchcast/${SERVICE}" --prod /out \
+ && rm -rf /out/src /out/test /out/tsconfig.json /out/*.tsbuildinfo
+
+# ---- runtime: Node 22 LTS, production dependencies only, non-root ----
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+# Owned by root and read-only to the app user: the process never writes its own code.
+COPY --from=build /out ./
+# uid/gid 1000 is the image's "node" user; numeric so Kubernetes can verify runAsNonRoot.
+USER 1000:1000
+
+# ---- job: a batch program (the chaos runbook runner): no port, no HEALTHCHECK ----
+FROM runtime AS job
+ENTRYPOINT ["node", "dist/main.js"]
+CMD ["--list"]
+
+# ---- service (the default target): a long-running server with /healthz on its ops port ----
+FROM runtime AS service
+ARG HEALTH_PORT_VAR=PORT
+ARG HEALTH_PORT=8080
+# The health port is whatever the service's own port variable says at run time, else its default.
+ENV MATCHCAST_HEALTH_PORT_VAR=${HEALTH_PORT_VAR} MATCHCAST_HEALTH_PORT=${HEALTH_PORT}
+EXPOSE ${HEALTH_PORT}
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env[process.env.MATCHCAST_HEALTH_PORT_VAR] || process.env.MATCHCAST_HEALTH_PORT) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+STOPSIGNAL SIGTERM
+CMD ["node", "dist/main.js"]
