@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
@@ -17,6 +17,11 @@ export interface PostgresServerOptions {
   port?: number;
   /** Extra `-c name=value` settings. */
   settings?: Record<string, string | number>;
+  /**
+   * Require passwords (scram-sha-256) over TCP for every role but the superuser, as a real
+   * deployment does; default false (trust for everyone). The superuser URL keeps working.
+   */
+  passwordAuthentication?: boolean;
 }
 
 const SUPERUSER = 'postgres';
@@ -82,10 +87,26 @@ export class PostgresServer {
         { stdio: 'pipe', ...user },
       );
     }
+    if (this.options.passwordAuthentication) this.writeHba(user);
     this.port ||= this.options.port ?? (await freePort());
     await this.launch(bin, user);
     await this.ensureDatabase();
     return this;
+  }
+
+  private writeHba(user: { uid: number; gid: number } | undefined): void {
+    const file = join(this.dataDir, 'pg_hba.conf');
+    writeFileSync(
+      file,
+      [
+        'local all all trust',
+        `host all ${SUPERUSER} 127.0.0.1/32 trust`,
+        'host all all 127.0.0.1/32 scram-sha-256',
+        '',
+      ].join('\n'),
+      { mode: 0o600 },
+    );
+    if (user) chownSync(file, user.uid, user.gid);
   }
 
   private async launch(bin: string, user: { uid: number; gid: number } | undefined): Promise<void> {
