@@ -1,4 +1,4 @@
 export { freePort, waitFor } from './ports';
 export { startChild, type ManagedChild } from './child';
 export { PostgresServer, type PostgresServerOptions } from './postgres-server';
-export { RedisServer } from './redis-server';
+export { RedisServer, type RedisServerOptions } from './redis-server';
