@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { REDIS_EVENTS_CHANNEL, decodeNotification, isRef, type ForwardedNotification, type OutboxEvent } from '@matchcast/protocol';
+import { REDIS_EVENTS_CHANNEL, decodeForwarded, isRef, type OutboxEvent } from '@matchcast/protocol';
 import { Redis } from 'ioredis';
 
 /**
@@ -10,9 +10,8 @@ import { Redis } from 'ioredis';
 export function subscribeEvents(url: string, onEvent: (event: OutboxEvent) => void): { ready: Promise<void>; close: () => void } {
   const redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: null });
   redis.on('message', (_channel: string, message: string) => {
-    const forwarded = JSON.parse(message) as ForwardedNotification;
-    const item = decodeNotification(forwarded.payload);
-    if (item && !isRef(item)) onEvent(item);
+    const item = decodeForwarded(message);
+    if (!isRef(item)) onEvent(item);
   });
   redis.on('error', (error: Error) => console.error(`redis: ${error.message}`));
   const ready = redis.subscribe(REDIS_EVENTS_CHANNEL).then(() => undefined);

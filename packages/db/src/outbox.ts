@@ -23,11 +23,6 @@ export async function readStream(
   return rows;
 }
 
-export async function readEvent(db: Queryable, id: string): Promise<OutboxEvent | undefined> {
-  const { rows } = await db.query<OutboxEvent>(`SELECT ${EVENT_COLUMNS} FROM outbox WHERE id = $1`, [id]);
-  return rows[0];
-}
-
 /**
  * The last seq of every stream changed within the last `withinMs` (all streams when omitted):
  * what a gateway compares against what it delivered, to catch up after any gap in transport.
@@ -41,26 +36,46 @@ export async function streamHeads(db: Queryable, withinMs?: number): Promise<Map
   return new Map(rows.map((row) => [row.stream, row.last_seq]));
 }
 
+/** A stream that changed since a point in time: the seq to replay after, and what routes it. */
+export interface ChangedStream {
+  stream: string;
+  afterSeq: number;
+  /** Enough of the stream's event for routeEvent: match id and the team/league refs. */
+  routing: Pick<OutboxEvent, 'stream' | 'match_id' | 'data'>;
+}
+
 /**
- * For streams other than `known` with events created after `since` - `marginMs`: the seq
- * to replay after. A resuming client has never seen these streams (they began or first
- * reached its channels while it was away); the margin covers transactions that started
- * before `since` but committed after it.
+ * Streams with events created after `since` - `marginMs`, other than `known`, limited to
+ * match streams (when `matchStreams`) and the named user streams: a resuming client has
+ * never seen these (they began or first reached its channels while it was away). The margin
+ * covers transactions that started before `since` but committed after it.
  */
 export async function streamsChangedSince(
   db: Queryable,
   since: string,
   marginMs: number,
-  known: readonly string[],
-): Promise<Map<string, number>> {
-  const { rows } = await db.query<{ stream: string; after: number }>(
-    `SELECT stream, (min(seq) - 1)::int AS after FROM outbox
+  scope: { known: readonly string[]; matchStreams: boolean; userStreams: readonly string[] },
+): Promise<ChangedStream[]> {
+  const { rows } = await db.query<{ stream: string; after: number; match_id: string | null; home: string | null; away: string | null; league: string | null }>(
+    `SELECT stream, (min(seq) - 1)::int AS after, min(match_id) AS match_id,
+            min(data->'home_team'->>'id') AS home, min(data->'away_team'->>'id') AS away,
+            min(data->'league'->>'id') AS league
+       FROM outbox
       WHERE created_at > $1::timestamptz - make_interval(secs => $2::float8 / 1000)
         AND NOT (stream = ANY($3::text[]))
+        AND (($4 AND stream LIKE 'match:%') OR stream = ANY($5::text[]))
       GROUP BY stream`,
-    [since, marginMs, known],
+    [since, marginMs, scope.known, scope.matchStreams, scope.userStreams],
   );
-  return new Map(rows.map((row) => [row.stream, row.after]));
+  return rows.map((row) => ({
+    stream: row.stream,
+    afterSeq: row.after,
+    routing: {
+      stream: row.stream,
+      match_id: row.match_id,
+      data: { home_team: { id: row.home }, away_team: { id: row.away }, league: { id: row.league } },
+    },
+  }));
 }
 
 /** The oldest seq still kept for a stream (undefined when the stream has no rows). */
@@ -70,6 +85,12 @@ export async function oldestSeq(db: Queryable, stream: string): Promise<number |
     [stream],
   );
   return rows[0]?.seq ?? undefined;
+}
+
+/** A stream's committed head: the real upper bound of any seq a notification can claim (0 if none). */
+export async function streamHead(db: Queryable, stream: string): Promise<number> {
+  const { rows } = await db.query<{ last_seq: number }>('SELECT last_seq::int AS last_seq FROM stream_counter WHERE stream = $1', [stream]);
+  return rows[0]?.last_seq ?? 0;
 }
 
 /**

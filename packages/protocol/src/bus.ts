@@ -1,25 +1,76 @@
-import type { OutboxEvent, OutboxRef } from './messages';
+import { ID_PATTERN, isStreamName } from './channels';
+import type { ForwardedNotification, Heartbeat, OutboxEvent, OutboxRef } from './messages';
 
 /**
- * Decodes a NOTIFY payload written by the outbox trigger: either the full event or, when
- * the event would exceed Postgres' 8000-byte payload limit, a reference to its outbox row.
- * Returns undefined for anything that is neither (logged and counted by the caller).
+ * The one decoder for everything that arrives over the bus — NOTIFY payloads (Postgres path),
+ * the listener's envelopes and heartbeats (Redis path). Nothing on the bus is trusted: a buggy
+ * listener or any other client of the same Redis must not be able to crash or wedge a gateway,
+ * so every field is checked and anything else throws InvalidBusMessage (counted and dropped by
+ * the caller).
  */
-export function decodeNotification(payload: string): OutboxEvent | OutboxRef | undefined {
+export class InvalidBusMessage extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'InvalidBusMessage';
+  }
+}
+
+const OUTBOX_ID = /^[1-9]\d{0,18}$/;
+const EVENT_TYPE = /^[a-z][a-z_]{0,39}$/;
+
+function parseObject(text: unknown, what: string): Record<string, unknown> {
+  if (typeof text !== 'string') throw new InvalidBusMessage(`${what} is not a string`);
   let value: unknown;
   try {
-    value = JSON.parse(payload);
+    value = JSON.parse(text);
   } catch {
-    return undefined;
+    throw new InvalidBusMessage(`${what} is not JSON`);
   }
-  if (!value || typeof value !== 'object') return undefined;
-  const v = value as Record<string, unknown>;
-  if (typeof v.id !== 'string' || typeof v.stream !== 'string' || typeof v.seq !== 'number') return undefined;
-  if (v.ref === true) return { ref: true, id: v.id, stream: v.stream, seq: v.seq };
-  if (typeof v.type !== 'string' || typeof v.timestamp !== 'string' || !v.data || typeof v.data !== 'object') {
-    return undefined;
+  if (!isPlainObject(value)) throw new InvalidBusMessage(`${what} is not a JSON object`);
+  return value;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
+
+/** Decodes a NOTIFY payload written by the outbox trigger: the event, or a reference to its row. */
+export function decodeNotification(payload: unknown): OutboxEvent | OutboxRef {
+  const v = parseObject(payload, 'notification payload');
+  if (typeof v.id !== 'string' || !OUTBOX_ID.test(v.id)) throw new InvalidBusMessage('id is not an outbox id');
+  if (typeof v.stream !== 'string' || !isStreamName(v.stream)) throw new InvalidBusMessage('stream is not a stream name');
+  if (!Number.isSafeInteger(v.seq) || (v.seq as number) < 1) throw new InvalidBusMessage('seq is not an integer ≥ 1');
+  if (v.ref === true) return { ref: true, id: v.id, stream: v.stream, seq: v.seq as number };
+  if (typeof v.type !== 'string' || !EVENT_TYPE.test(v.type)) throw new InvalidBusMessage('type is malformed');
+  if (typeof v.timestamp !== 'string' || !Number.isFinite(Date.parse(v.timestamp))) {
+    throw new InvalidBusMessage('timestamp is not a date');
   }
-  return value as OutboxEvent;
+  if (!isPlainObject(v.data)) throw new InvalidBusMessage('data is not an object');
+  // Routing trusts match_id: a match stream's events carry that match's id, others a valid id or null.
+  const matchOk = v.stream.startsWith('match:')
+    ? v.match_id === v.stream.slice('match:'.length)
+    : v.match_id === null || (typeof v.match_id === 'string' && ID_PATTERN.test(v.match_id));
+  if (!matchOk) throw new InvalidBusMessage('match_id does not fit the stream');
+  return v as unknown as OutboxEvent;
+}
+
+/** Decodes the listener's envelope on REDIS_EVENTS_CHANNEL and the notification inside it. */
+export function decodeForwarded(message: unknown): OutboxEvent | OutboxRef {
+  const envelope = parseObject(message, 'envelope') as Partial<ForwardedNotification>;
+  return decodeNotification(envelope.payload);
+}
+
+/** Decodes the listener's heartbeat on REDIS_HEARTBEAT_CHANNEL. */
+export function decodeHeartbeat(message: unknown): Heartbeat {
+  const v = parseObject(message, 'heartbeat');
+  if (typeof v.listener_id !== 'string' || v.listener_id.length === 0 || v.listener_id.length > 200) {
+    throw new InvalidBusMessage('listener_id is malformed');
+  }
+  if (!Number.isFinite(v.sent_at)) throw new InvalidBusMessage('sent_at is not a number');
+  if (!isCount(v.published) || !isCount(v.dropped)) throw new InvalidBusMessage('published/dropped are not counts');
+  return v as unknown as Heartbeat;
 }
 
 export function isRef(value: OutboxEvent | OutboxRef): value is OutboxRef {

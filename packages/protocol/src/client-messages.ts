@@ -5,7 +5,8 @@ import { ProtocolError } from './errors';
 export type ClientMessage =
   | { action: 'subscribe'; channels: string[]; resume: Map<string, number>; since?: string }
   | { action: 'unsubscribe'; channels: string[] }
-  | { action: 'ping' };
+  | { action: 'ping' }
+  | { action: 'refresh'; token: string };
 
 export interface ParseLimits {
   maxChannelsPerMessage: number;
@@ -80,10 +81,15 @@ export function parseClientMessage(text: string, limits: ParseLimits): ClientMes
       return { action: 'unsubscribe', channels: channelList(message.channels, limits) };
     case 'ping':
       return { action: 'ping' };
+    case 'refresh':
+      if (typeof message.token !== 'string' || message.token.length === 0) {
+        throw new ProtocolError('BAD_MESSAGE', '"token" must be a non-empty string');
+      }
+      return { action: 'refresh', token: message.token };
     default:
       throw new ProtocolError(
         'UNKNOWN_ACTION',
-        `unknown action ${JSON.stringify(message.action)}; expected subscribe, unsubscribe or ping`,
+        `unknown action ${JSON.stringify(message.action)}; expected subscribe, unsubscribe, ping or refresh`,
       );
   }
 }

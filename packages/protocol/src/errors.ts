@@ -4,6 +4,8 @@
  * Codes are stable: clients switch on them.
  */
 export const ErrorCodes = {
+  BAD_REQUEST: { message: 'request is malformed', close: 1008, http: 400 },
+  NOT_FOUND: { message: 'no such endpoint', close: 1008, http: 404 },
   BAD_JSON: { message: 'frame is not valid JSON', close: 1007, http: 400 },
   BAD_MESSAGE: { message: 'message does not match the protocol', close: 1008, http: 400 },
   UNKNOWN_ACTION: { message: 'unknown action', close: 1008, http: 400 },
@@ -12,16 +14,17 @@ export const ErrorCodes = {
   TOO_MANY_CHANNELS: { message: 'subscription limit reached', close: 1008, http: 400 },
   BAD_RESUME: { message: 'resume position is malformed', close: 1008, http: 400 },
   RESUME_TOO_OLD: { message: 'resume position is older than the history window; reload state', close: 1008, http: 410 },
-  NOT_SUBSCRIBED: { message: 'not subscribed to that channel', close: 1008, http: 400 },
   PAYLOAD_TOO_LARGE: { message: 'frame exceeds the maximum payload', close: 1009, http: 413 },
   BINARY_NOT_SUPPORTED: { message: 'binary frames are not supported', close: 1003, http: 415 },
   RATE_LIMITED: { message: 'too many messages; slow down', close: 1008, http: 429 },
   UNAUTHORIZED: { message: 'missing or invalid token', close: 4001, http: 401 },
+  TOKEN_EXPIRED: { message: 'token expired; reconnect (or send refresh) with a new token', close: 4001, http: 401 },
+  ORIGIN_NOT_ALLOWED: { message: 'origin is not allowed', close: 1008, http: 403 },
+  TOO_MANY_CONNECTIONS: { message: 'too many connections from your address; retry later', close: 1013, http: 429 },
   FORBIDDEN_CHANNEL: { message: 'token does not grant that channel', close: 4003, http: 403 },
   SLOW_CONSUMER: { message: 'client could not keep up; reconnect with resume', close: 4008, http: 503 },
   SERVER_FULL: { message: 'connection limit reached; retry later', close: 1013, http: 503 },
   SERVER_DRAINING: { message: 'server is restarting; reconnect now with resume', close: 1012, http: 503 },
-  HEARTBEAT_TIMEOUT: { message: 'no pong within the ping timeout', close: 4000, http: 408 },
   INTERNAL: { message: 'internal error', close: 1011, http: 500 },
 } as const;
 
@@ -31,13 +34,28 @@ export class ProtocolError extends Error {
   readonly code: ErrorCode;
   readonly closeCode: number;
   readonly httpStatus: number;
+  /** The stream or channel the error is about, when there is one (e.g. which stream to reload). */
+  readonly stream: string | undefined;
+  readonly channel: string | undefined;
 
-  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown; stream?: string; channel?: string }) {
     const entry = ErrorCodes[code];
     super(message ?? entry.message, options);
     this.name = 'ProtocolError';
     this.code = code;
     this.closeCode = entry.close;
     this.httpStatus = entry.http;
+    this.stream = options?.stream;
+    this.channel = options?.channel;
+  }
+
+  /** The one normalization: a ProtocolError stays itself, anything else becomes INTERNAL with it as cause. */
+  static from(error: unknown): ProtocolError {
+    return error instanceof ProtocolError ? error : new ProtocolError('INTERNAL', undefined, { cause: error });
+  }
+
+  /** The JSON body of an HTTP error answer (REST, SSE, refused upgrades). */
+  body(): { error: ErrorCode; message: string } {
+    return { error: this.code, message: this.message };
   }
 }

@@ -4,4 +4,4 @@ export * from './messages';
 export * from './routing';
 export * from './client-messages';
 export * from './server-messages';
-export * from './notifications';
+export * from './bus';

@@ -7,6 +7,7 @@ export type ServerMessage =
   | { type: 'subscribed'; channels: string[] }
   | { type: 'unsubscribed'; channels: string[] }
   | { type: 'pong'; timestamp: string }
+  | { type: 'refreshed'; expires_at: string | null }
   | { type: 'error'; code: ErrorCode; message: string; channel?: string; stream?: string };
 
 /** The delivered form of an event on one channel; field order follows seed 000. */

@@ -1,7 +1,8 @@
 export { EnvReader, ConfigError, redactUrl, POSTGRES_PROTOCOLS, REDIS_PROTOCOLS, type IntOptions } from './env';
-export { createLogger, type Logger } from './logger';
+export { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './logger';
 export { createRegistry } from './metrics';
 export { opsRoutes, type Probe } from './ops-routes';
 export { onShutdown, fatal } from './shutdown';
 export { backoffMs, sleep } from './backoff';
 export { listenOps, type OpsServer } from './ops-server';
+export { throttledWarn } from './throttled-log';

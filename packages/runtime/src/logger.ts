@@ -2,6 +2,9 @@ import pino, { type Logger } from 'pino';
 
 export type { Logger };
 
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 /**
  * One JSON logger per process. Field names are snake_case; `msg` carries the human line
  * (seed 001's log patterns appear verbatim there). Secrets are redacted by path.

@@ -1,9 +1,8 @@
-import { ConfigError, EnvReader, POSTGRES_PROTOCOLS } from '@matchcast/runtime';
+import { ConfigError, EnvReader, POSTGRES_PROTOCOLS, LOG_LEVELS } from '@matchcast/runtime';
 
 export const SOURCES = ['simulator', 'replay'] as const;
 export type SourceKind = (typeof SOURCES)[number];
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** Prefixed ids must still fit the protocol's 64-character id pattern. */
 const ID_PREFIX_PATTERN = /^[A-Za-z0-9_.-]{0,16}$/;

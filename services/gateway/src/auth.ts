@@ -1,61 +1,135 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import { ProtocolError, type Channel } from '@matchcast/protocol';
+import { ProtocolError } from '@matchcast/protocol';
+import { ConfigError } from '@matchcast/runtime';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  errors,
+  jwtVerify,
+  type JSONWebKeySet,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from 'jose';
 
-/** Who a connection is: a verified token's subject, or anonymous. */
+/** Who a connection is: a verified token's subject and roles, or anonymous. */
 export interface Identity {
-  userId: string | undefined;
+  readonly userId: string | undefined;
+  readonly roles: ReadonlySet<string>;
+  /** When the token stops being valid (ms since the epoch); undefined for anonymous clients. */
+  readonly expiresAtMs: number | undefined;
 }
 
-const decode = (part: string): unknown => JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+export const ANONYMOUS: Identity = Object.freeze({ userId: undefined, roles: new Set<string>(), expiresAtMs: undefined });
 
-/**
- * Verifies an HS256 JWT (the common case for a backend that already issues session tokens)
- * and returns its subject. Only HS256 is accepted, so an `alg: none` token cannot pass.
- */
-export function verifyToken(token: string, secret: string, nowMs = Date.now()): Identity {
-  const parts = token.split('.');
-  if (parts.length !== 3) throw new ProtocolError('UNAUTHORIZED', 'token is not a JWT');
-  const [header, payload, signature] = parts as [string, string, string];
-  let claims: { sub?: unknown; exp?: unknown; nbf?: unknown };
-  try {
-    const head = decode(header) as { alg?: unknown };
-    if (head.alg !== 'HS256') throw new ProtocolError('UNAUTHORIZED', 'token must be signed with HS256');
-    claims = decode(payload) as typeof claims;
-  } catch (error) {
-    if (error instanceof ProtocolError) throw error;
-    throw new ProtocolError('UNAUTHORIZED', 'token is malformed', { cause: error });
-  }
-  const expected = createHmac('sha256', secret).update(`${header}.${payload}`).digest();
-  const given = Buffer.from(signature, 'base64url');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-    throw new ProtocolError('UNAUTHORIZED', 'token signature is invalid');
-  }
-  const nowSeconds = nowMs / 1000;
-  if (typeof claims.exp === 'number' && claims.exp < nowSeconds) throw new ProtocolError('UNAUTHORIZED', 'token has expired');
-  if (typeof claims.nbf === 'number' && claims.nbf > nowSeconds) throw new ProtocolError('UNAUTHORIZED', 'token is not valid yet');
-  if (typeof claims.sub !== 'string' || claims.sub.length === 0) throw new ProtocolError('UNAUTHORIZED', 'token has no subject');
-  return { userId: claims.sub };
-}
-
-export interface AuthOptions {
+export interface AuthConfig {
+  /** HS256 shared secret for tokens without a `kid` (or whose `kid` is not in `keys`). */
   jwtSecret: string | undefined;
+  /** Keys by `kid` (a JWKS): several at once for rotation; oct (HS256), RSA (RS256), EC (ES256). */
+  keys: JSONWebKeySet | undefined;
+  /** Remote JWKS of the identity provider, fetched and cached by jose. */
+  jwksUrl: string | undefined;
+  issuer: string | undefined;
+  audience: string | undefined;
+  clockToleranceMs: number;
+  rolesClaim: string;
   requireToken: boolean;
 }
 
-/** Identity of a request from `Authorization: Bearer …` or `?token=…` (browsers can't set WS headers). */
-export function authenticate(options: AuthOptions, authorization: string | undefined, queryToken: string | null): Identity {
-  const token = authorization?.startsWith('Bearer ') ? authorization.slice(7).trim() : (queryToken ?? undefined);
-  if (!token) {
-    if (options.requireToken) throw new ProtocolError('UNAUTHORIZED', 'a token is required');
-    return { userId: undefined };
+export const ALGORITHMS = ['HS256', 'RS256', 'ES256'];
+/** RFC 7518 §3.2: an HS256 key must be at least as long as the hash output. */
+export const MIN_HS_SECRET_BYTES = 32;
+const MAX_ROLES = 32;
+
+/** Checks key material at start-up, so a weak or malformed key fails there with the variable's name. */
+export function validateKeys(config: Pick<AuthConfig, 'jwtSecret' | 'keys'>): void {
+  if (config.jwtSecret !== undefined && Buffer.byteLength(config.jwtSecret) < MIN_HS_SECRET_BYTES) {
+    throw new ConfigError('AUTH_JWT_SECRET', `must be at least ${MIN_HS_SECRET_BYTES} bytes`);
   }
-  if (!options.jwtSecret) throw new ProtocolError('UNAUTHORIZED', 'this server does not accept tokens');
-  return verifyToken(token, options.jwtSecret);
+  for (const key of config.keys?.keys ?? []) {
+    if (typeof key.kid !== 'string' || key.kid === '') throw new ConfigError('AUTH_JWT_KEYS', 'every key needs a "kid"');
+    if (key.kty === 'oct' && Buffer.from(String(key.k ?? ''), 'base64url').length < MIN_HS_SECRET_BYTES) {
+      throw new ConfigError('AUTH_JWT_KEYS', `oct key "${key.kid}" must be at least ${MIN_HS_SECRET_BYTES} bytes`);
+    }
+    if (key.kty !== 'oct' && 'd' in key) throw new ConfigError('AUTH_JWT_KEYS', `key "${key.kid}" is a private key; give the public key`);
+  }
 }
 
-/** Public channels are open to all; user:<id> only to that user. */
-export function authorizeChannel(identity: Identity, channel: Channel): void {
-  if (channel.kind === 'user' && channel.id !== identity.userId) {
-    throw new ProtocolError('FORBIDDEN_CHANNEL', `"${channel.name}" is only for that user's token`);
+/**
+ * Verifies the JWTs of the app matchcast serves (it is not an identity provider), with jose:
+ * HS256 / RS256 / ES256 only (never `none`), `exp` and `sub` required, optional `iss` / `aud`,
+ * a clock tolerance, and keys chosen by `kid` from a local JWKS, the shared secret or a remote
+ * JWKS. Token text never appears in errors or logs.
+ */
+export class TokenVerifier {
+  private readonly getKey: JWTVerifyGetKey | undefined;
+
+  constructor(private readonly config: AuthConfig) {
+    validateKeys(config);
+    // jose's local JWKS holds public keys only; shared (oct) keys are looked up by kid here.
+    const all = config.keys?.keys ?? [];
+    const shared = new Map(all.filter((key) => key.kty === 'oct').map((key) => [key.kid, Buffer.from(String(key.k), 'base64url')]));
+    const publicKeys = all.filter((key) => key.kty !== 'oct');
+    const local = publicKeys.length > 0 ? createLocalJWKSet({ keys: publicKeys }) : undefined;
+    const remote = config.jwksUrl
+      ? createRemoteJWKSet(new URL(config.jwksUrl), { timeoutDuration: 5000, cooldownDuration: 30_000, cacheMaxAge: 600_000 })
+      : undefined;
+    const secret = config.jwtSecret === undefined ? undefined : new TextEncoder().encode(config.jwtSecret);
+    if (local || remote || secret || shared.size > 0) {
+      this.getKey = async (header, token) => {
+        if (header.kid !== undefined) {
+          const sharedKey = header.alg === 'HS256' ? shared.get(header.kid) : undefined;
+          if (sharedKey) return sharedKey;
+          if (local) {
+            try {
+              return await local(header, token);
+            } catch (error) {
+              if (!(error instanceof errors.JWKSNoMatchingKey)) throw error;
+            }
+          }
+        }
+        if (secret && header.alg === 'HS256') return secret;
+        if (remote) return remote(header, token);
+        throw new errors.JWKSNoMatchingKey();
+      };
+    }
   }
+
+
+  /** The identity of a request: a token from `Authorization: Bearer …`, else `?token=` (browsers can't set WS headers). */
+  async authenticate(authorization: string | undefined, queryToken: string | null | undefined): Promise<Identity> {
+    const bearer = authorization?.startsWith('Bearer ') ? authorization.slice(7).trim() : undefined;
+    const token = bearer || queryToken || undefined;
+    if (!token) {
+      if (this.config.requireToken) throw new ProtocolError('UNAUTHORIZED', 'a token is required');
+      return ANONYMOUS;
+    }
+    return this.verify(token);
+  }
+
+  async verify(token: string): Promise<Identity> {
+    if (!this.getKey) throw new ProtocolError('UNAUTHORIZED', 'this server does not accept tokens');
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.getKey, {
+        algorithms: ALGORITHMS,
+        requiredClaims: ['exp', 'sub'],
+        clockTolerance: Math.round(this.config.clockToleranceMs / 1000),
+        ...(this.config.issuer ? { issuer: this.config.issuer } : {}),
+        ...(this.config.audience ? { audience: this.config.audience } : {}),
+      }));
+    } catch (error) {
+      if (error instanceof errors.JWTExpired) throw new ProtocolError('TOKEN_EXPIRED', undefined, { cause: error });
+      const reason = error instanceof errors.JOSEError ? error.code : 'ERR_JWT_INVALID';
+      throw new ProtocolError('UNAUTHORIZED', `token rejected (${reason})`, { cause: error });
+    }
+    if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 64) {
+      throw new ProtocolError('UNAUTHORIZED', 'token subject must be 1-64 characters');
+    }
+    return { userId: payload.sub, roles: rolesOf(payload[this.config.rolesClaim]), expiresAtMs: (payload.exp as number) * 1000 };
+  }
+}
+
+/** A roles claim is an array of strings or one space-separated string (OAuth `scope` style). */
+function rolesOf(claim: unknown): ReadonlySet<string> {
+  const list = typeof claim === 'string' ? claim.split(' ') : Array.isArray(claim) ? claim : [];
+  return new Set(list.filter((role): role is string => typeof role === 'string' && role.length > 0 && role.length <= 64).slice(0, MAX_ROLES));
 }

@@ -1,5 +1,7 @@
 import { NOTIFY_CHANNELS } from '@matchcast/protocol';
-import { EnvReader, ConfigError, POSTGRES_PROTOCOLS, REDIS_PROTOCOLS } from '@matchcast/runtime';
+import { EnvReader, ConfigError, POSTGRES_PROTOCOLS, REDIS_PROTOCOLS, LOG_LEVELS } from '@matchcast/runtime';
+import type { JSONWebKeySet } from 'jose';
+import { validateKeys, type AuthConfig } from './auth';
 
 export interface Config {
   port: number;
@@ -24,7 +26,18 @@ export interface Config {
     catchUpMarginMs: number;
   };
   history: { maxReplayEvents: number; retentionMs: number; pruneIntervalMs: number };
-  auth: { jwtSecret: string | undefined; requireToken: boolean };
+  auth: AuthConfig;
+  edge: {
+    /** Browser origins allowed on WS upgrade, SSE and REST (CORS); undefined = any origin. */
+    allowedOrigins: readonly string[] | undefined;
+    /** Proxies in front of the gateway whose X-Forwarded-For entries are trusted. */
+    trustedProxyHops: number;
+    /** Open connections per client address (0 = no limit). */
+    maxConnectionsPerIp: number;
+    /** New connections per second per client address, burst twice that (0 = no limit). */
+    connectionsPerIpPerSecond: number;
+  };
+  replay: { concurrency: number; statementTimeoutMs: number; pageSize: number };
   drain: { delayMs: number; batchSize: number; batchIntervalMs: number };
   shutdownTimeoutMs: number;
   logLevel: string;
@@ -65,7 +78,24 @@ export function loadConfig(env = new EnvReader()): Config {
     },
     auth: {
       jwtSecret: env.optionalString('AUTH_JWT_SECRET'),
+      keys: jwks(env, 'AUTH_JWT_KEYS'),
+      jwksUrl: env.url('AUTH_JWKS_URL', ['https:', 'http:']),
+      issuer: env.optionalString('AUTH_JWT_ISSUER'),
+      audience: env.optionalString('AUTH_JWT_AUDIENCE'),
+      clockToleranceMs: env.int('AUTH_CLOCK_TOLERANCE_MS', 5000, { max: 300_000 }),
+      rolesClaim: env.string('AUTH_ROLES_CLAIM', 'roles'),
       requireToken: env.bool('AUTH_REQUIRED', false),
+    },
+    edge: {
+      allowedOrigins: allowedOrigins(env.list('ALLOWED_ORIGINS', [])),
+      trustedProxyHops: env.int('TRUSTED_PROXY_HOPS', 0, { max: 10 }),
+      maxConnectionsPerIp: env.int('WS_MAX_CONNECTIONS_PER_IP', 1000),
+      connectionsPerIpPerSecond: env.int('WS_CONNECTIONS_PER_IP_PER_SECOND', 100),
+    },
+    replay: {
+      concurrency: env.int('REPLAY_CONCURRENCY', 4, { min: 1, max: 64 }),
+      statementTimeoutMs: env.int('REPLAY_STATEMENT_TIMEOUT_MS', 5000, { min: 100 }),
+      pageSize: env.int('REPLAY_PAGE_SIZE', 1000, { min: 10, max: 10_000 }),
     },
     drain: {
       delayMs: env.int('DRAIN_DELAY_MS', 5000),
@@ -73,10 +103,45 @@ export function loadConfig(env = new EnvReader()): Config {
       batchIntervalMs: env.int('DRAIN_BATCH_INTERVAL_MS', 100),
     },
     shutdownTimeoutMs: env.int('SHUTDOWN_TIMEOUT_MS', 25_000, { min: 1000 }),
-    logLevel: env.string('LOG_LEVEL', 'info'),
+    logLevel: env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
   };
-  if (config.auth.requireToken && !config.auth.jwtSecret) {
-    throw new ConfigError('AUTH_JWT_SECRET', 'is required when AUTH_REQUIRED=true');
+  validateKeys(config.auth);
+  const { jwtSecret, keys, jwksUrl } = config.auth;
+  if (config.auth.requireToken && !jwtSecret && !keys && !jwksUrl) {
+    throw new ConfigError('AUTH_REQUIRED', 'needs AUTH_JWT_SECRET, AUTH_JWT_KEYS or AUTH_JWKS_URL');
   }
   return Object.freeze(config);
+}
+
+
+/** A JWKS given inline as JSON: {"keys":[{"kid":…,"kty":…}, …]}. */
+function jwks(env: EnvReader, name: string): JSONWebKeySet | undefined {
+  const text = env.optionalString(name);
+  if (text === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ConfigError(name, 'must be a JWKS in JSON ({"keys":[…]})');
+  }
+  const keys = (value as { keys?: unknown } | null)?.keys;
+  if (!Array.isArray(keys) || keys.length === 0 || !keys.every((key) => key && typeof key === 'object')) {
+    throw new ConfigError(name, 'must be a JWKS in JSON ({"keys":[…]}) with at least one key');
+  }
+  return value as JSONWebKeySet;
+}
+
+/** Origins are compared as `scheme://host[:port]`; `*` (or an empty list) allows any. */
+function allowedOrigins(list: string[]): readonly string[] | undefined {
+  if (list.length === 0 || list.includes('*')) return undefined;
+  return list.map((origin) => {
+    let parsed: URL;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      throw new ConfigError('ALLOWED_ORIGINS', `has an entry that is not an origin: "${origin}"`);
+    }
+    if (parsed.origin === 'null') throw new ConfigError('ALLOWED_ORIGINS', `has an entry that is not an origin: "${origin}"`);
+    return parsed.origin;
+  });
 }

@@ -1,17 +1,24 @@
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
+import { ProtocolError } from '@matchcast/protocol';
 import { createRegistry, opsRoutes, sleep, type Logger } from '@matchcast/runtime';
-import express from 'express';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import pg from 'pg';
+import { TokenVerifier } from './auth';
 import { BrokerSupervisor } from './brokers/supervisor';
 import type { Config } from './config';
 import { Fanout } from './fanout';
 import { createGatewayMetrics } from './metrics';
+import { Replayer } from './replay';
 import { restRoutes } from './rest';
 import { startRetention } from './retention';
 import { Sequencer } from './sequencer';
 import { Sessions } from './session';
+import type { AdmissionRules } from './transport/admission';
+import { ConnectionLimits } from './transport/connection-limits';
 import { startHeartbeat } from './transport/heartbeat';
+import { endSocket } from './transport/http-errors';
+import { OriginPolicy } from './transport/origins';
 import { SubscriptionRegistry } from './transport/registry';
 import { SSE_PATH, sseHandler } from './transport/sse';
 import { WsServer } from './transport/ws-server';
@@ -38,9 +45,33 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   const sequencer = new Sequencer(db, (event) => fanout.deliver(event), metrics, logger);
   await sequencer.init();
   const supervisor = new BrokerSupervisor(config, sequencer, metrics, logger);
-  const sessions = new Sessions(config, registry, sequencer, db, metrics, logger);
-  const wsServer = new WsServer(config, registry, sessions, metrics, logger);
+  const verifier = new TokenVerifier(config.auth);
+  const replayer = new Replayer({ databaseUrl: config.databaseUrl, ...config.replay }, logger);
+  const sessions = new Sessions(
+    registry,
+    sequencer,
+    replayer,
+    verifier,
+    { maxChannels: config.ws.maxChannels, maxReplayEvents: config.history.maxReplayEvents, historyRetentionMs: config.history.retentionMs },
+    metrics,
+    logger,
+  );
   let draining = false;
+  const origins = new OriginPolicy(config.edge.allowedOrigins);
+  const admission: AdmissionRules = {
+    isDraining: () => draining,
+    connectionCount: () => registry.size,
+    maxConnections: config.ws.maxConnections,
+    trustedProxyHops: config.edge.trustedProxyHops,
+    origins,
+    limits: new ConnectionLimits({
+      maxPerAddress: config.edge.maxConnectionsPerIp,
+      perAddressPerSecond: config.edge.connectionsPerIpPerSecond,
+    }),
+    verifier,
+  };
+  if (!config.edge.allowedOrigins) logger.warn('ALLOWED_ORIGINS is not set: browsers on any origin may connect');
+  const wsServer = new WsServer(config.ws, admission, sessions, metrics, logger);
 
   const app = express();
   app.disable('x-powered-by');
@@ -54,11 +85,28 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       }),
     ),
   );
-  app.get(SSE_PATH, sseHandler(config, registry, sessions, metrics, () => draining));
+  app.use([SSE_PATH, '/api'], origins.middleware());
+  app.get(SSE_PATH, sseHandler(config.ws, admission, sessions, metrics, logger));
   app.use(restRoutes(db));
   app.use(express.static(join(__dirname, '..', 'public')));
+  // The last word on any request that failed: a coded JSON body, 4xx for the client's faults.
+  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const status = (error as { status?: unknown } | null)?.status;
+    const failure =
+      error instanceof ProtocolError || typeof status !== 'number' || status >= 500
+        ? ProtocolError.from(error)
+        : new ProtocolError(status === 404 ? 'NOT_FOUND' : 'BAD_REQUEST', undefined, { cause: error });
+    if (failure.code === 'INTERNAL') logger.error({ err: error }, 'request failed');
+    if (res.headersSent) return void res.end();
+    res.status(failure.httpStatus).json(failure.body());
+  });
 
   const server = createServer(app);
+  // A request Node cannot even parse never reaches express: answer it here, never crash.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (error.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+    endSocket(socket, new ProtocolError('BAD_REQUEST', `malformed HTTP request (${error.code ?? 'unknown'})`));
+  });
   wsServer.attach(server);
   supervisor.start();
   const stopHeartbeat = startHeartbeat(registry, config.ws.pingIntervalMs, config.ws.pingTimeoutMs);
@@ -84,16 +132,16 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     stopRetention();
     for (const client of registry.clients()) client.close('SERVER_DRAINING');
     await supervisor.close();
+    sequencer.close();
     await wsServer.close();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    await db.end();
+    await Promise.all([db.end(), replayer.close()]);
   };
 
   const drain = async () => {
     if (draining) return;
     draining = true;
-    wsServer.stopAccepting();
     logger.info({ delay_ms: config.drain.delayMs, connections: registry.size }, 'draining: readiness failed, waiting for the load balancer');
     await sleep(config.drain.delayMs);
     // Close in batches so reconnects spread over other pods instead of arriving at once.

@@ -42,6 +42,17 @@ export function createGatewayMetrics(registry: Registry) {
       help: 'Events that could not be read from the outbox (pruned) and were skipped',
       registers,
     }),
+    invalidMessages: new Counter({
+      name: 'matchcast_gateway_invalid_messages_total',
+      help: 'Bus messages dropped because they did not decode (events, heartbeats), by path',
+      labelNames: ['source'] as const,
+      registers,
+    }),
+    claimsBeyondHead: new Counter({
+      name: 'matchcast_gateway_seq_claims_beyond_head_total',
+      help: 'Notifications whose seq was beyond the stream head in the database (forged or corrupt); ignored',
+      registers,
+    }),
     clientErrors: new Counter({
       name: 'matchcast_gateway_client_errors_total',
       help: 'Error messages sent to clients, by code',

@@ -1,31 +1,52 @@
+import { readMatches, MATCH_STATUSES } from '@matchcast/db';
 import { ProtocolError } from '@matchcast/protocol';
-import { Router, type Request, type Response } from 'express';
+import { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Pool } from 'pg';
+
+const MAX_LIMIT = 500;
+
+/** A query parameter given once as a string, or undefined; repeated or nested parameters are refused. */
+function single(req: Request, name: string): string | undefined {
+  const value = req.query[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new ProtocolError('BAD_REQUEST', `"${name}" must be given once`);
+  return value;
+}
+
+function limitOf(req: Request): number {
+  const value = single(req, 'limit');
+  if (value === undefined) return 100;
+  if (!/^\d{1,4}$/.test(value) || Number(value) < 1 || Number(value) > MAX_LIMIT) {
+    throw new ProtocolError('BAD_REQUEST', `"limit" must be an integer from 1 to ${MAX_LIMIT}`);
+  }
+  return Number(value);
+}
+
+function statusesOf(req: Request): string[] | null {
+  const value = single(req, 'status');
+  if (value === undefined) return null;
+  const statuses = value.split(',');
+  const unknown = statuses.find((status) => !MATCH_STATUSES.includes(status));
+  if (unknown !== undefined) {
+    throw new ProtocolError('BAD_REQUEST', `"status" must be a comma-separated list of ${MATCH_STATUSES.join(', ')}`);
+  }
+  return statuses;
+}
 
 /**
  * Current state for a page's first paint: each match's snapshot and its stream's seq, which
  * the page then passes as `resume` when it subscribes, so no update falls between the two.
+ * Bad parameters get 400 with a code, never a database error.
  */
 export function restRoutes(db: Pool): Router {
   const router = Router();
-  router.get('/api/matches', async (req: Request, res: Response) => {
-    const status = typeof req.query.status === 'string' ? req.query.status.split(',') : null;
-    const limit = Math.min(Number(req.query.limit) || 100, 500);
+  router.get('/api/matches', async (req: Request, res: Response, next: NextFunction) => {
     try {
-      const { rows } = await db.query(
-        `SELECT matchcast_match_snapshot(m.id) AS match, 'match:' || m.id AS stream,
-                COALESCE(c.last_seq, 0)::int AS seq
-           FROM match m LEFT JOIN stream_counter c ON c.stream = 'match:' || m.id
-          WHERE $1::text[] IS NULL OR m.status = ANY($1)
-          ORDER BY (m.status IN ('live', 'half_time')) DESC, m.kickoff_at DESC
-          LIMIT $2`,
-        [status, limit],
-      );
-      res.json({ matches: rows });
+      res.json({ matches: await readMatches(db, statusesOf(req), limitOf(req)) });
     } catch (error) {
-      const failure = new ProtocolError('INTERNAL', 'could not read matches', { cause: error });
-      res.status(failure.httpStatus).json({ error: failure.code, message: failure.message });
+      next(error);
     }
   });
+  router.use('/api', (_req: Request, _res: Response, next: NextFunction) => next(new ProtocolError('NOT_FOUND')));
   return router;
 }

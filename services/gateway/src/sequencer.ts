@@ -1,6 +1,6 @@
-import { readStream, streamHeads } from '@matchcast/db';
+import { readStream, streamHead, streamHeads } from '@matchcast/db';
 import { isRef, type OutboxEvent, type OutboxRef } from '@matchcast/protocol';
-import type { Logger } from '@matchcast/runtime';
+import { backoffMs, sleep, throttledWarn, type Logger } from '@matchcast/runtime';
 import type { Pool } from 'pg';
 import type { GatewayMetrics } from './metrics';
 
@@ -18,13 +18,17 @@ export class Sequencer {
   /** Streams with a fill in flight, and the highest seq known to exist for each. */
   private readonly filling = new Map<string, number>();
   private initialized = false;
+  private closed = false;
+  private readonly warnBeyondHead: ReturnType<typeof throttledWarn>;
 
   constructor(
     private readonly db: Pool,
     private readonly deliver: (event: OutboxEvent) => void,
     private readonly metrics: GatewayMetrics,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.warnBeyondHead = throttledWarn(logger);
+  }
 
   get ready(): boolean {
     return this.initialized;
@@ -75,7 +79,13 @@ export class Sequencer {
 
   /** Resolves when no fill is in flight. */
   async idle(): Promise<void> {
-    while (this.filling.size > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    while (this.filling.size > 0 && !this.closed) await sleep(5);
+  }
+
+  /** Stops every fill loop; nothing is delivered afterwards. */
+  close(): void {
+    this.closed = true;
+    this.filling.clear();
   }
 
   private emit(event: OutboxEvent): void {
@@ -94,37 +104,47 @@ export class Sequencer {
     void this.runFill(stream);
   }
 
+  /**
+   * Reads the outbox until the stream reaches the highest seq claimed for it. A claim beyond
+   * the stream's committed head (stream_counter) cannot be real — NOTIFY comes after commit —
+   * so it is cut down to the head: a forged or corrupt seq never wedges a stream.
+   */
   private async runFill(stream: string): Promise<void> {
     let attempt = 0;
-    for (;;) {
+    while (!this.closed) {
       const upto = this.filling.get(stream) ?? 0;
       const last = this.lastSeq(stream);
       if (last >= upto) break;
       try {
         const events = await readStream(this.db, stream, last, upto);
-        let progressed = false;
+        if (this.closed) return;
         for (const event of events) {
           if (event.seq !== this.lastSeq(stream) + 1) break;
           this.emit(event);
-          progressed = true;
         }
-        if (!progressed) {
-          // The next seq is not in the outbox: pruned past the history window. Skip ahead
-          // rather than stall the stream forever; count it so operators see it.
-          const next = events[0]?.seq;
-          if (next !== undefined && next > this.lastSeq(stream) + 1) {
-            this.logger.error({ stream, from: this.lastSeq(stream) + 1, to: next - 1 }, 'outbox rows missing; skipping ahead');
-            this.metrics.skipped.inc(next - 1 - this.lastSeq(stream));
-            this.last.set(stream, next - 1);
-            continue;
-          }
-          throw new Error(`outbox has no rows after ${stream}@${last} up to ${upto}`);
+        const reached = this.lastSeq(stream);
+        if (reached >= (this.filling.get(stream) ?? 0)) {
+          attempt = 0;
+          continue;
         }
+        const head = await streamHead(this.db, stream);
+        if (head < (this.filling.get(stream) ?? 0)) {
+          this.metrics.claimsBeyondHead.inc();
+          this.warnBeyondHead({ stream, claimed: this.filling.get(stream), head }, 'notification claimed a seq beyond the stream head; ignored');
+          this.filling.set(stream, head);
+          continue;
+        }
+        // The next seq is not in the outbox: pruned past the history window. Skip ahead
+        // rather than stall the stream forever; count it so operators see it.
+        const next = events.find((event) => event.seq > reached)?.seq;
+        if (next === undefined) throw new Error(`outbox has no rows after ${stream}@${reached} up to ${upto}`);
+        this.logger.error({ stream, from: reached + 1, to: next - 1 }, 'outbox rows missing; skipping ahead');
+        this.metrics.skipped.inc(next - 1 - reached);
+        this.last.set(stream, next - 1);
         attempt = 0;
       } catch (error) {
-        attempt++;
         this.logger.warn({ err: error, stream, attempt }, 'gap fill failed; retrying');
-        await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 50 * 2 ** attempt)));
+        await sleep(backoffMs(attempt++, 50, 2000));
       }
     }
     this.filling.delete(stream);

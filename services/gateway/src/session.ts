@@ -1,10 +1,9 @@
-import { oldestSeq, readStream, streamsChangedSince } from '@matchcast/db';
-import { ProtocolError, parseChannel, routeEvent, type ClientMessage } from '@matchcast/protocol';
+import { ProtocolError, routeEvent, type ClientMessage, type OutboxEvent } from '@matchcast/protocol';
 import type { Logger } from '@matchcast/runtime';
-import type { Pool } from 'pg';
-import { authorizeChannel } from './auth';
-import type { Config } from './config';
+import type { Identity, TokenVerifier } from './auth';
+import { authorizeChannel, mayAccess } from './authorize';
 import type { GatewayMetrics } from './metrics';
+import type { Replayer } from './replay';
 import type { Sequencer } from './sequencer';
 import { EventFrames } from './transport/frames';
 import type { SubscriptionRegistry } from './transport/registry';
@@ -12,22 +11,51 @@ import type { Subscriber } from './transport/subscriber';
 
 /** Transactions rarely run longer than this between an event's creation and its commit. */
 const SINCE_MARGIN_MS = 5000;
+/** setTimeout's longest delay; a later expiry is re-armed from there. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** What clients ask of the gateway, whatever the transport: subscribe (with resume), unsubscribe, ping. */
+export interface SessionLimits {
+  maxChannels: number;
+  maxReplayEvents: number;
+  /** How far back `since` may reach: the outbox keeps no more than this. */
+  historyRetentionMs: number;
+}
+
+export type SubscribeRequest = Extract<ClientMessage, { action: 'subscribe' }>;
+
+/**
+ * What clients ask of the gateway, whatever the transport: subscribe (with resume and
+ * since), unsubscribe, ping, refresh. Owns each client's life between open() and closed(),
+ * so nothing of a closed client survives it (channel sets, replays, expiry timers).
+ */
 export class Sessions {
+  private readonly expiries = new Map<Subscriber, NodeJS.Timeout>();
+
   constructor(
-    private readonly config: Config,
     private readonly registry: SubscriptionRegistry,
     private readonly sequencer: Sequencer,
-    private readonly db: Pool,
+    private readonly replayer: Replayer,
+    private readonly verifier: TokenVerifier,
+    private readonly limits: SessionLimits,
     private readonly metrics: GatewayMetrics,
     private readonly logger: Logger,
   ) {}
 
+  open(client: Subscriber): void {
+    this.registry.add(client);
+    this.watchExpiry(client);
+  }
+
+  closed(client: Subscriber): void {
+    this.registry.remove(client);
+    clearTimeout(this.expiries.get(client));
+    this.expiries.delete(client);
+  }
+
   async handle(client: Subscriber, message: ClientMessage): Promise<void> {
     switch (message.action) {
       case 'subscribe':
-        return this.subscribe(client, message.channels, message.resume, message.since);
+        return this.subscribe(client, message);
       case 'unsubscribe':
         for (const channel of message.channels) this.registry.unsubscribe(client, channel);
         client.send({ type: 'unsubscribed', channels: message.channels });
@@ -35,28 +63,52 @@ export class Sessions {
       case 'ping':
         client.send({ type: 'pong', timestamp: new Date().toISOString() });
         return;
+      case 'refresh':
+        return this.refresh(client, message.token);
     }
   }
 
   /** Sends an error message with its stable code; the connection lives on. */
   reject(client: Subscriber, error: unknown): void {
-    const failure =
-      error instanceof ProtocolError ? error : new ProtocolError('INTERNAL', undefined, { cause: error });
+    const failure = ProtocolError.from(error);
     if (failure.code === 'INTERNAL') this.logger.error({ err: error, client_id: client.id }, 'request failed');
     this.metrics.clientErrors.inc({ code: failure.code });
-    client.send({ type: 'error', code: failure.code, message: failure.message });
+    client.send({
+      type: 'error',
+      code: failure.code,
+      message: failure.message,
+      ...(failure.stream ? { stream: failure.stream } : {}),
+      ...(failure.channel ? { channel: failure.channel } : {}),
+    });
   }
 
-  async subscribe(client: Subscriber, channels: string[], resume: Map<string, number>, since?: string): Promise<void> {
-    const added = channels.filter((name) => !client.channels.has(name));
-    if (client.channels.size + added.length > this.config.ws.maxChannels) {
-      throw new ProtocolError('TOO_MANY_CHANNELS', `at most ${this.config.ws.maxChannels} channels per connection`);
+  /**
+   * Everything about a subscribe that needs no database — the channel limit and the one
+   * authorization decision for every channel and every `resume` key — so a refusal comes
+   * before anything changes (and, for SSE, before the 200).
+   */
+  check(identity: Identity, current: ReadonlySet<string>, request: SubscribeRequest): string[] {
+    const added = request.channels.filter((name) => !current.has(name));
+    if (current.size + added.length > this.limits.maxChannels) {
+      throw new ProtocolError('TOO_MANY_CHANNELS', `at most ${this.limits.maxChannels} channels per connection`);
     }
-    for (const name of added) authorizeChannel({ userId: client.userId }, parseChannel(name));
-    if (since !== undefined) {
-      const unseen = await streamsChangedSince(this.db, since, SINCE_MARGIN_MS, [...resume.keys()]);
-      for (const [stream, afterSeq] of unseen) resume.set(stream, afterSeq);
+    for (const name of [...added, ...request.resume.keys()]) authorizeChannel(identity, name);
+    return added;
+  }
+
+  async subscribe(client: Subscriber, request: SubscribeRequest): Promise<void> {
+    const added = this.check(client.identity, client.channels, request);
+    const channels = new Set([...client.channels, ...added]);
+    const alive = () => this.registry.has(client);
+    // Only streams that can reach this client's channels are replayed: the rest cost nothing.
+    const resume = new Map([...request.resume].filter(([stream]) => mightReach(stream, channels)));
+    if (request.since !== undefined) {
+      const changed = await this.replayer.changedSince(this.clampSince(request.since), SINCE_MARGIN_MS, sinceScope(channels, resume), alive);
+      for (const { stream, afterSeq, routing } of changed ?? []) {
+        if (mayAccess(client.identity, stream) && reaches(routing, channels)) resume.set(stream, afterSeq);
+      }
     }
+    if (!alive()) return;
     // Mark every resumed stream before the first await, so no live event of any of them
     // can overtake its replay.
     const replays: { stream: string; afterSeq: number; head: number }[] = [];
@@ -65,21 +117,21 @@ export class Sessions {
       const head = this.sequencer.lastSeq(stream);
       if (afterSeq >= head) {
         if (afterSeq > head) client.seenUpTo.set(stream, afterSeq);
-      } else if (head - afterSeq > this.config.history.maxReplayEvents) {
-        refused.push(new ProtocolError('RESUME_TOO_OLD', `${stream} is ${head - afterSeq} events behind; reload state`));
+      } else if (head - afterSeq > this.limits.maxReplayEvents) {
+        refused.push(new ProtocolError('RESUME_TOO_OLD', `${stream} is ${head - afterSeq} events behind; reload state`, { stream }));
       } else {
         client.resuming.set(stream, []);
         replays.push({ stream, afterSeq, head });
       }
     }
     for (const name of added) this.registry.subscribe(client, name);
-    client.send({ type: 'subscribed', channels });
+    client.send({ type: 'subscribed', channels: request.channels });
     for (const error of refused) this.reject(client, error);
     for (const { stream, afterSeq, head } of replays) {
       try {
         await this.replay(client, stream, afterSeq, head);
       } catch (error) {
-        this.reject(client, error);
+        if (alive()) this.reject(client, error);
       }
     }
   }
@@ -88,22 +140,88 @@ export class Sessions {
    * Replays a stream's events in (afterSeq, head] from the outbox, then goes live. Live
    * events of the stream wait in the client's `resuming` buffer meanwhile; everything up to
    * `head` comes from the replay and everything after from the buffer, so the seam has no
-   * gap and no duplicate.
+   * gap and no duplicate. A stream whose events do not reach the client's channels stops
+   * after its first row.
    */
   private async replay(client: Subscriber, stream: string, afterSeq: number, head: number): Promise<void> {
+    let first = true;
     try {
-      const oldest = await oldestSeq(this.db, stream);
-      if (oldest === undefined || afterSeq + 1 < oldest) {
-        throw new ProtocolError('RESUME_TOO_OLD', `${stream} history before seq ${oldest ?? head + 1} is gone; reload state`);
-      }
-      for (const event of await readStream(this.db, stream, afterSeq, head)) {
+      await this.replayer.replay(stream, afterSeq, head, () => this.registry.has(client), (event: OutboxEvent) => {
+        if (first && !reaches(event, client.channels)) return false;
+        first = false;
         const channel = routeEvent(event).find((name) => client.channels.has(name));
         if (channel) client.deliver(new EventFrames(event, channel));
-      }
+        return true;
+      });
     } finally {
       const waiting = client.resuming.get(stream) ?? [];
       client.resuming.delete(stream);
       for (const frames of waiting) client.deliver(frames);
     }
   }
+
+  /**
+   * A new token for the same user, before the old one expires: the connection stays, the
+   * expiry moves, and channels the new token no longer grants are dropped.
+   */
+  private async refresh(client: Subscriber, token: string): Promise<void> {
+    const identity = await this.verifier.verify(token);
+    const current = client.identity.userId;
+    if (current !== undefined && identity.userId !== current) {
+      throw new ProtocolError('UNAUTHORIZED', 'a refresh token must be for the same user');
+    }
+    if (!this.registry.has(client)) return;
+    client.identity = identity;
+    const lost = [...client.channels].filter((name) => !mayAccess(identity, name));
+    for (const name of lost) this.registry.unsubscribe(client, name);
+    if (lost.length > 0) client.send({ type: 'unsubscribed', channels: lost });
+    this.watchExpiry(client);
+    client.send({ type: 'refreshed', expires_at: identity.expiresAtMs === undefined ? null : new Date(identity.expiresAtMs).toISOString() });
+  }
+
+  /** Closes the connection when its token expires (TOKEN_EXPIRED), unless a refresh moved the expiry. */
+  private watchExpiry(client: Subscriber): void {
+    clearTimeout(this.expiries.get(client));
+    this.expiries.delete(client);
+    const expiresAt = client.identity.expiresAtMs;
+    if (expiresAt === undefined) return;
+    const timer = setTimeout(() => {
+      this.expiries.delete(client);
+      if (Date.now() < expiresAt) return this.watchExpiry(client);
+      this.metrics.clientErrors.inc({ code: 'TOKEN_EXPIRED' });
+      client.close('TOKEN_EXPIRED');
+    }, Math.min(MAX_TIMER_MS, Math.max(0, expiresAt - Date.now())));
+    timer.unref();
+    this.expiries.set(client, timer);
+  }
+
+  /** `since` never reaches before the history window (nothing older is kept) nor after now. */
+  private clampSince(since: string): string {
+    const now = Date.now();
+    const at = Math.min(now, Math.max(now - this.limits.historyRetentionMs, Date.parse(since)));
+    return new Date(at).toISOString();
+  }
+}
+
+/**
+ * Whether a stream's events can be routed to any of these channels, judged by name alone:
+ * a user stream only to its own channel; a match stream to its own channel or to any
+ * match-wide channel (team, league, live, all) — the first replayed row decides those.
+ */
+function mightReach(stream: string, channels: ReadonlySet<string>): boolean {
+  if (channels.has(stream)) return true;
+  if (!stream.startsWith('match:')) return false;
+  for (const name of channels) if (!name.startsWith('user:') && !name.startsWith('match:')) return true;
+  return false;
+}
+
+/** Whether a stream's events reach these channels: its route, with `live:all` as a match may go live. */
+function reaches(event: Pick<OutboxEvent, 'stream' | 'match_id' | 'data'>, channels: ReadonlySet<string>): boolean {
+  if (event.stream.startsWith('match:') && channels.has('live:all')) return true;
+  return routeEvent(event).some((name) => channels.has(name));
+}
+
+function sinceScope(channels: ReadonlySet<string>, resume: ReadonlyMap<string, number>) {
+  const userStreams = [...channels].filter((name) => name.startsWith('user:'));
+  return { known: [...resume.keys()], matchStreams: channels.size > userStreams.length, userStreams };
 }

@@ -1,8 +1,7 @@
 import { hostname } from 'node:os';
-import { ConfigError, EnvReader, POSTGRES_PROTOCOLS, REDIS_PROTOCOLS } from '@matchcast/runtime';
+import { ConfigError, EnvReader, POSTGRES_PROTOCOLS, REDIS_PROTOCOLS, LOG_LEVELS } from '@matchcast/runtime';
 import { NOTIFY_CHANNELS } from '@matchcast/protocol';
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export interface Config {
   readonly databaseUrl: string;

@@ -1,7 +1,7 @@
 import type { Registry } from 'prom-client';
 import { ListenConnection, type ListenState } from '@matchcast/db';
-import { REDIS_EVENTS_CHANNEL, REDIS_HEARTBEAT_CHANNEL, type ForwardedNotification } from '@matchcast/protocol';
-import { createRegistry, listenOps, opsRoutes, redactUrl, type Logger } from '@matchcast/runtime';
+import { REDIS_EVENTS_CHANNEL, REDIS_HEARTBEAT_CHANNEL, decodeNotification, type ForwardedNotification } from '@matchcast/protocol';
+import { createRegistry, listenOps, opsRoutes, redactUrl, throttledWarn, type Logger } from '@matchcast/runtime';
 import type { Config } from './config';
 import { HeartbeatPublisher } from './heartbeat';
 import { createListenerMetrics } from './metrics';
@@ -69,8 +69,17 @@ export async function startListener(config: Config, logger: Logger): Promise<Run
     dropped: () => droppedSinceLeader,
   });
 
+  const warnInvalid = throttledWarn(logger);
   listen.on('notification', (channel, payload) => {
     metrics.received.inc();
+    // Any database role may NOTIFY these channels: forward only what the outbox trigger writes.
+    try {
+      decodeNotification(payload);
+    } catch (error) {
+      metrics.invalid.inc();
+      warnInvalid({ pg_channel: channel, reason: (error as Error).message }, 'invalid notification payload; not forwarded');
+      return;
+    }
     const envelope: ForwardedNotification = { channel, payload };
     const endTimer = metrics.publishDuration.startTimer();
     void publisher.publish(REDIS_EVENTS_CHANNEL, JSON.stringify(envelope)).then((ok) => {

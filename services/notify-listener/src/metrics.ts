@@ -3,6 +3,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 /** The listener's own metrics; no per-channel or per-stream labels (bounded sets only). */
 export interface ListenerMetrics {
   readonly received: Counter;
+  readonly invalid: Counter;
   readonly forwarded: Counter;
   readonly publishFailures: Counter;
   readonly publishDuration: Histogram;
@@ -19,6 +20,11 @@ export function createListenerMetrics(registry: Registry): ListenerMetrics {
     received: new Counter({
       name: 'matchcast_listener_notifications_received_total',
       help: 'Postgres notifications received on the LISTEN connection',
+      registers,
+    }),
+    invalid: new Counter({
+      name: 'matchcast_listener_invalid_notifications_total',
+      help: 'Notifications whose payload is not an outbox event; dropped, not forwarded',
       registers,
     }),
     forwarded: new Counter({

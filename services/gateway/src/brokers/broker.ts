@@ -8,7 +8,11 @@ export interface BrokerListener {
   /** The path (re)connected: anything published while it was down must be caught up. */
   ready(mode: BrokerMode): void;
   down(mode: BrokerMode, error: Error): void;
+  /** A message on the bus that did not decode: counted and dropped, never thrown. */
+  invalid(source: InvalidSource, error: unknown): void;
 }
+
+export type InvalidSource = 'redis' | 'heartbeat' | 'postgres';
 
 export interface Broker {
   readonly mode: BrokerMode;

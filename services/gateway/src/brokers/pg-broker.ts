@@ -1,5 +1,5 @@
 import { ListenConnection } from '@matchcast/db';
-import { decodeNotification } from '@matchcast/protocol';
+import { InvalidBusMessage, decodeNotification } from '@matchcast/protocol';
 import type { Logger } from '@matchcast/runtime';
 import type { Broker, BrokerListener } from './broker';
 
@@ -26,10 +26,13 @@ export class PgBroker implements Broker {
     });
     this.connection.on('listening', () => listener.ready('postgres'));
     this.connection.on('lost', (error: Error) => listener.down('postgres', error));
-    this.connection.on('notification', (channel: string, payload: string) => {
-      const item = decodeNotification(payload);
-      if (item) listener.event(item, 'postgres');
-      else logger.warn({ pg_channel: channel }, 'undecodable notification payload; ignored');
+    this.connection.on('notification', (_channel: string, payload: string) => {
+      try {
+        listener.event(decodeNotification(payload), 'postgres');
+      } catch (error) {
+        if (error instanceof InvalidBusMessage) listener.invalid('postgres', error);
+        else logger.error({ err: error }, 'handling a notification failed');
+      }
     });
   }
 

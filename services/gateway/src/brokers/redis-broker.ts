@@ -1,8 +1,9 @@
 import {
+  InvalidBusMessage,
   REDIS_EVENTS_CHANNEL,
   REDIS_HEARTBEAT_CHANNEL,
-  decodeNotification,
-  type ForwardedNotification,
+  decodeForwarded,
+  decodeHeartbeat,
   type Heartbeat,
 } from '@matchcast/protocol';
 import type { Logger } from '@matchcast/runtime';
@@ -89,20 +90,10 @@ export class RedisBroker implements Broker {
    * catch-up runs, as after a reconnect: a dropped event that no later event of its stream
    * reveals (a match's last one) would otherwise wait for the next switch.
    */
-  private onHeartbeat(message: string): void {
+  private onHeartbeat(beat: Heartbeat): void {
     this.lastHeartbeatAt = Date.now();
-    let beat: Partial<Heartbeat> = {};
-    try {
-      beat = JSON.parse(message) as Partial<Heartbeat>;
-    } catch {
-      // still a sign of life
-    }
     const previous = this.leader;
-    const current = {
-      id: String(beat.listener_id ?? ''),
-      published: Number(beat.published) || 0,
-      dropped: Number(beat.dropped) || 0,
-    };
+    const current = { id: beat.listener_id, published: beat.published, dropped: beat.dropped };
     this.leader = current;
     const newLeader = previous !== undefined && (previous.id !== current.id || current.published < previous.published);
     const dropped = previous !== undefined && !newLeader && current.dropped > previous.dropped;
@@ -117,21 +108,19 @@ export class RedisBroker implements Broker {
     }
   }
 
+  /**
+   * Anything may arrive here — any client of this Redis can PUBLISH. What does not decode is
+   * counted and dropped (an invalid heartbeat is no sign of life); nothing throws into ioredis.
+   */
   private onMessage(channel: string, message: string): void {
-    if (channel === REDIS_HEARTBEAT_CHANNEL) {
-      this.onHeartbeat(message);
-      return;
-    }
-    let forwarded: ForwardedNotification;
+    const heartbeat = channel === REDIS_HEARTBEAT_CHANNEL;
     try {
-      forwarded = JSON.parse(message) as ForwardedNotification;
-    } catch {
-      this.logger.warn({ channel }, 'malformed message on the events channel; ignored');
-      return;
+      if (heartbeat) this.onHeartbeat(decodeHeartbeat(message));
+      else this.listener.event(decodeForwarded(message), 'redis');
+    } catch (error) {
+      if (error instanceof InvalidBusMessage) this.listener.invalid(heartbeat ? 'heartbeat' : 'redis', error);
+      else this.logger.error({ err: error }, 'handling a bus message failed');
     }
-    const item = typeof forwarded.payload === 'string' ? decodeNotification(forwarded.payload) : undefined;
-    if (item) this.listener.event(item, 'redis');
-    else this.logger.warn({ pg_channel: forwarded.channel }, 'undecodable notification payload; ignored');
   }
 
   async close(): Promise<void> {

@@ -1,9 +1,9 @@
 import type { OutboxEvent, OutboxRef } from '@matchcast/protocol';
-import type { Logger } from '@matchcast/runtime';
+import { throttledWarn, type Logger } from '@matchcast/runtime';
 import type { Config } from '../config';
 import type { GatewayMetrics } from '../metrics';
 import type { Sequencer } from '../sequencer';
-import type { Broker, BrokerListener, BrokerMode } from './broker';
+import type { Broker, BrokerListener, BrokerMode, InvalidSource } from './broker';
 import { PgBroker } from './pg-broker';
 import { RedisBroker } from './redis-broker';
 
@@ -24,6 +24,7 @@ export class BrokerSupervisor implements BrokerListener {
   private downSince: number;
   private closed = false;
   private switching = false;
+  private readonly warnInvalid: ReturnType<typeof throttledWarn>;
 
   constructor(
     private readonly config: Config,
@@ -33,6 +34,7 @@ export class BrokerSupervisor implements BrokerListener {
   ) {
     this.current = config.redisUrl ? 'redis' : 'postgres';
     this.downSince = Date.now();
+    this.warnInvalid = throttledWarn(logger);
   }
 
   get mode(): BrokerMode {
@@ -72,6 +74,11 @@ export class BrokerSupervisor implements BrokerListener {
 
   event(item: OutboxEvent | OutboxRef, mode: BrokerMode): void {
     this.sequencer.accept(item, mode);
+  }
+
+  invalid(source: InvalidSource, error: unknown): void {
+    this.metrics.invalidMessages.inc({ source });
+    this.warnInvalid({ source, reason: error instanceof Error ? error.message : String(error) }, 'invalid message on the bus; dropped');
   }
 
   ready(mode: BrokerMode): void {
@@ -134,6 +141,7 @@ export class BrokerSupervisor implements BrokerListener {
   }
 
   private async catchUp(mode: BrokerMode): Promise<void> {
+    if (this.closed) return;
     const started = Date.now();
     const since = Number.isFinite(this.downSince) ? started - this.downSince : 0;
     const windowMs = since + this.config.broker.catchUpMarginMs;

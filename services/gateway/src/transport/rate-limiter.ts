@@ -1,22 +1,48 @@
-/**
- * A token bucket per connection: `perSecond` messages a second with a burst of twice that.
- * A client that keeps flooding after being told (RATE_LIMITED errors) is disconnected.
- */
-export class RateLimiter {
+/** A token bucket: `perSecond` tokens a second, holding at most `burst`. */
+export class TokenBucket {
   private tokens: number;
   private updatedAt = Date.now();
+
+  constructor(
+    private readonly perSecond: number,
+    private readonly burst = perSecond * 2,
+  ) {
+    this.tokens = burst;
+  }
+
+  take(now = Date.now()): boolean {
+    this.refill(now);
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  /** Back at full burst: the bucket holds no information and can be forgotten. */
+  full(now = Date.now()): boolean {
+    this.refill(now);
+    return this.tokens >= this.burst;
+  }
+
+  private refill(now: number): void {
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.updatedAt) / 1000) * this.perSecond);
+    this.updatedAt = now;
+  }
+}
+
+/**
+ * Messages per connection: `perSecond` a second with a burst of twice that. A client that
+ * keeps flooding after being told (RATE_LIMITED errors) is disconnected.
+ */
+export class RateLimiter {
+  private readonly bucket: TokenBucket;
   private refusals = 0;
 
   constructor(private readonly perSecond: number) {
-    this.tokens = perSecond * 2;
+    this.bucket = new TokenBucket(perSecond);
   }
 
   take(): boolean {
-    const now = Date.now();
-    this.tokens = Math.min(this.perSecond * 2, this.tokens + ((now - this.updatedAt) / 1000) * this.perSecond);
-    this.updatedAt = now;
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
+    if (this.bucket.take()) {
       this.refusals = 0;
       return true;
     }

@@ -17,11 +17,17 @@ export class SubscriptionRegistry {
     this.all.add(client);
   }
 
+  /** False once the client was removed: work finishing late for it must not re-index it. */
+  has(client: Subscriber): boolean {
+    return this.all.has(client);
+  }
+
   subscribers(channel: string): Set<Subscriber> | undefined {
     return this.byChannel.get(channel);
   }
 
   subscribe(client: Subscriber, channel: string): void {
+    if (!this.all.has(client)) return;
     let set = this.byChannel.get(channel);
     if (!set) this.byChannel.set(channel, (set = new Set()));
     set.add(client);

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCodes, ProtocolError, parseClientMessage, type ErrorCode, type OutboxEvent, type ServerMessage } from '@matchcast/protocol';
+import type { Logger } from '@matchcast/runtime';
 import type { Request, Response } from 'express';
-import { authenticate } from '../auth';
-import type { Config } from '../config';
+import type { Identity } from '../auth';
 import type { GatewayMetrics } from '../metrics';
-import type { Sessions } from '../session';
+import type { Sessions, SubscribeRequest } from '../session';
+import { admit, type AdmissionRules } from './admission';
 import { controlText, sseChunk, type EventFrames } from './frames';
-import type { SubscriptionRegistry } from './registry';
 import type { Subscriber } from './subscriber';
 
 export const SSE_PATH = '/sse';
@@ -21,7 +21,7 @@ export class SseClient implements Subscriber {
 
   constructor(
     readonly id: string,
-    readonly userId: string | undefined,
+    public identity: Identity,
     private readonly res: Response,
     private readonly maxBufferedBytes: number,
     private readonly onSlow: () => void,
@@ -51,6 +51,7 @@ export class SseClient implements Subscriber {
     return true;
   }
 
+  /** Ends the stream with an error event; the browser's EventSource reconnects (with Last-Event-ID). */
   close(code: ErrorCode): void {
     if (this.res.writableEnded) return;
     this.send({ type: 'error', code, message: ErrorCodes[code].message });
@@ -63,73 +64,77 @@ export class SseClient implements Subscriber {
  * and `since` query parameters, and the browser's Last-Event-ID (`<stream>@<seq>`), which is
  * exact for one stream. Parsed by the same code as a WebSocket subscribe.
  */
-function subscribeFrom(req: Request, maxChannels: number) {
+function subscribeFrom(req: Request, maxChannels: number): SubscribeRequest {
   const query = (name: string) => (typeof req.query[name] === 'string' ? (req.query[name] as string) : undefined);
   const resume: Record<string, unknown> = {};
   const resumeQuery = query('resume');
   if (resumeQuery) {
+    let parsed: unknown;
     try {
-      Object.assign(resume, JSON.parse(resumeQuery));
+      parsed = JSON.parse(resumeQuery);
     } catch (error) {
       throw new ProtocolError('BAD_RESUME', 'resume must be a JSON object of {stream: seq}', { cause: error });
     }
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ProtocolError('BAD_RESUME', 'resume must be a JSON object of {stream: seq}');
+    Object.assign(resume, parsed);
   }
   const lastEventId = req.get('last-event-id');
   const at = lastEventId?.lastIndexOf('@') ?? -1;
   if (lastEventId && at > 0) resume[lastEventId.slice(0, at)] = Number(lastEventId.slice(at + 1));
-  const message = {
-    action: 'subscribe',
-    channels: (query('channels') ?? '').split(',').filter(Boolean),
-    resume,
-    since: query('since'),
-  };
+  const message = { action: 'subscribe', channels: (query('channels') ?? '').split(',').filter(Boolean), resume, since: query('since') };
   const parsed = parseClientMessage(JSON.stringify(message), { maxChannelsPerMessage: maxChannels });
   if (parsed.action !== 'subscribe') throw new ProtocolError('BAD_MESSAGE');
   return parsed;
 }
 
-export function sseHandler(
-  config: Config,
-  registry: SubscriptionRegistry,
-  sessions: Sessions,
-  metrics: GatewayMetrics,
-  isDraining: () => boolean,
-) {
-  return (req: Request, res: Response): void => {
-    const fail = (error: unknown) => {
-      const failure = error instanceof ProtocolError ? error : new ProtocolError('INTERNAL', undefined, { cause: error });
-      metrics.connectionsRejected.inc({ code: failure.code });
-      res.status(failure.httpStatus).json({ error: failure.code, message: failure.message });
-    };
-    try {
-      if (isDraining()) throw new ProtocolError('SERVER_DRAINING');
-      if (registry.size >= config.ws.maxConnections) throw new ProtocolError('SERVER_FULL');
-      const identity = authenticate(config.auth, req.get('authorization'), typeof req.query.token === 'string' ? req.query.token : null);
-      const subscribe = subscribeFrom(req, config.ws.maxChannels);
+export interface SseOptions {
+  maxBufferedBytes: number;
+  maxChannels: number;
+}
 
-      res.writeHead(200, {
-        'Content-Type': 'text/event-stream',
-        'Cache-Control': 'no-cache, no-transform',
-        Connection: 'keep-alive',
-        'X-Accel-Buffering': 'no',
-      });
-      res.write('retry: 1000\n\n');
-      const client = new SseClient(randomUUID(), identity.userId, res, config.ws.maxBufferedBytes, () =>
-        metrics.slowConsumers.inc(),
-      );
-      registry.add(client);
-      metrics.connections.inc({ transport: 'sse' });
-      res.on('close', () => {
-        registry.remove(client);
-        metrics.connections.dec({ transport: 'sse' });
-      });
-      client.send({ type: 'connection_status', status: 'connected', connection_id: client.id, server_time: new Date().toISOString() });
-      sessions.subscribe(client, subscribe.channels, subscribe.resume, subscribe.since).catch((error: unknown) => {
-        sessions.reject(client, error);
-        client.close(error instanceof ProtocolError ? error.code : 'INTERNAL');
-      });
+/**
+ * GET /sse. Everything that can refuse — admission (origin, caps, token), the query, the
+ * authorization of every channel and resume key — happens before the `200`, and a refusal
+ * is a plain HTTP error with the coded JSON body, which stops EventSource from retrying.
+ */
+export function sseHandler(options: SseOptions, rules: AdmissionRules, sessions: Sessions, metrics: GatewayMetrics, logger: Logger) {
+  return async (req: Request, res: Response): Promise<void> => {
+    let release: (() => void) | undefined;
+    let client: SseClient;
+    let subscribe: SubscribeRequest;
+    try {
+      const admitted = await admit(rules, req, typeof req.query.token === 'string' ? req.query.token : null);
+      release = admitted.release;
+      subscribe = subscribeFrom(req, options.maxChannels);
+      sessions.check(admitted.identity, new Set(), subscribe);
+      client = new SseClient(randomUUID(), admitted.identity, res, options.maxBufferedBytes, () => metrics.slowConsumers.inc());
     } catch (error) {
-      fail(error);
+      release?.();
+      const failure = ProtocolError.from(error);
+      if (failure.code === 'INTERNAL') logger.error({ err: error }, 'SSE request failed');
+      metrics.connectionsRejected.inc({ code: failure.code });
+      res.status(failure.httpStatus).json(failure.body());
+      return;
     }
+    if (req.socket.destroyed) return release(); // left while its token was checked
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream',
+      'Cache-Control': 'no-cache, no-transform',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
+    res.write('retry: 1000\n\n');
+    sessions.open(client);
+    metrics.connections.inc({ transport: 'sse' });
+    res.on('close', () => {
+      release?.();
+      sessions.closed(client);
+      metrics.connections.dec({ transport: 'sse' });
+    });
+    client.send({ type: 'connection_status', status: 'connected', connection_id: client.id, server_time: new Date().toISOString() });
+    sessions.subscribe(client, subscribe).catch((error: unknown) => {
+      sessions.reject(client, error);
+      client.close(ProtocolError.from(error).code);
+    });
   };
 }

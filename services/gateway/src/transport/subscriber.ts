@@ -1,18 +1,19 @@
 import type { ErrorCode, OutboxEvent, ServerMessage } from '@matchcast/protocol';
+import type { Identity } from '../auth';
 import type { EventFrames } from './frames';
 
 export type Transport = 'ws' | 'sse';
 
 /**
- * A connected client as fan-out sees it, whatever its transport. Fan-out hands it the
- * shared frames of an event; the transport writes the bytes that fit it.
+ * A connected client as fan-out and sessions see it, whatever its transport. Fan-out hands
+ * it the shared frames of an event; the transport writes the bytes that fit it.
  */
 export interface Subscriber {
   readonly id: string;
   readonly transport: Transport;
   readonly channels: Set<string>;
-  /** User id from a verified token; undefined for anonymous clients. */
-  readonly userId: string | undefined;
+  /** Who the client is; replaced by a `refresh` with a new token for the same user. */
+  identity: Identity;
   /**
    * The last event handed to this client: an event routed to several channels the client
    * subscribes to is delivered once, on the most specific one.
@@ -26,4 +27,6 @@ export interface Subscriber {
   deliver(frames: EventFrames): boolean;
   send(message: ServerMessage): void;
   close(code: ErrorCode): void;
+  /** Called by the keep-alive sweep: ping (and drop a peer silent since `deadline`), or a comment line. */
+  keepAlive(deadline: number): void;
 }

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { ErrorCodes, type ErrorCode, type OutboxEvent, type ServerMessage } from '@matchcast/protocol';
 import { WebSocket } from 'ws';
+import type { Identity } from '../auth';
 import { controlText, wsTextFrame, type EventFrames } from './frames';
 import type { Subscriber } from './subscriber';
 import { batchedWrite } from './write-batch';
@@ -22,7 +23,7 @@ export class WsClient implements Subscriber {
 
   constructor(
     readonly id: string,
-    readonly userId: string | undefined,
+    public identity: Identity,
     private readonly ws: WebSocket,
     private readonly maxBufferedBytes: number,
     private readonly onSlow: (client: WsClient) => void,
@@ -49,8 +50,9 @@ export class WsClient implements Subscriber {
     return true;
   }
 
-  ping(): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.ping();
+  keepAlive(deadline: number): void {
+    if (this.lastSeenAt < deadline) this.ws.terminate();
+    else if (this.ws.readyState === WebSocket.OPEN) this.ws.ping();
   }
 
   close(code: ErrorCode): void {
@@ -59,9 +61,5 @@ export class WsClient implements Subscriber {
     this.ws.close(entry.close, code);
     // A slow or dead peer may never finish the closing handshake.
     setTimeout(() => this.ws.terminate(), 2000).unref();
-  }
-
-  terminate(): void {
-    this.ws.terminate();
   }
 }

@@ -1,0 +1,41 @@
+import type { IncomingMessage } from 'node:http';
+import { ProtocolError } from '@matchcast/protocol';
+import type { Identity, TokenVerifier } from '../auth';
+import { clientAddress } from './client-address';
+import type { ConnectionLimits } from './connection-limits';
+import type { OriginPolicy } from './origins';
+
+export interface AdmissionRules {
+  isDraining(): boolean;
+  connectionCount(): number;
+  maxConnections: number;
+  trustedProxyHops: number;
+  origins: OriginPolicy;
+  limits: ConnectionLimits;
+  verifier: TokenVerifier;
+}
+
+export interface Admitted {
+  identity: Identity;
+  /** Frees the connection's per-address slot; call when it closes (safe twice). */
+  release: () => void;
+}
+
+/**
+ * The door for every long-lived connection, WebSocket or SSE, in one order: draining, the
+ * process-wide cap, Origin, the per-address caps (before any token work, so a flood of bad
+ * tokens is throttled too), then the token. Throws a ProtocolError with the refusal's code.
+ */
+export async function admit(rules: AdmissionRules, req: IncomingMessage, queryToken: string | null): Promise<Admitted> {
+  if (rules.isDraining()) throw new ProtocolError('SERVER_DRAINING');
+  if (rules.connectionCount() >= rules.maxConnections) throw new ProtocolError('SERVER_FULL');
+  rules.origins.check(req.headers.origin);
+  const release = rules.limits.admit(clientAddress(req, rules.trustedProxyHops));
+  try {
+    const identity = await rules.verifier.authenticate(req.headers.authorization, queryToken);
+    return { identity, release };
+  } catch (error) {
+    release();
+    throw error;
+  }
+}
