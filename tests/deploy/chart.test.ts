@@ -64,9 +64,10 @@ describeWithHelm('gateway pods', () => {
     expect(listener.image).toBe('matchcast-notify-listener:0.1.0');
     expect(listener.envFrom).toEqual([{ configMapRef: { name: 'matchcast-notify-listener' } }]);
     expect(listener.env?.find((e) => e.name === 'LISTENER_ID')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
-    for (const c of [gateway, listener]) {
-      expect(c.env?.find((e) => e.name === 'DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'matchcast', key: 'DATABASE_URL' });
-      expect(c.env?.find((e) => e.name === 'REDIS_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'matchcast', key: 'REDIS_URL' });
+    // Each container its own credentials: the gateway's and the listener's own PostgreSQL and Redis users.
+    for (const [c, prefix] of [[gateway, 'GATEWAY'], [listener, 'LISTENER']] as const) {
+      expect(c.env?.find((e) => e.name === 'DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'matchcast', key: `${prefix}_DATABASE_URL` });
+      expect(c.env?.find((e) => e.name === 'REDIS_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'matchcast', key: `${prefix}_REDIS_URL` });
     }
   });
 
@@ -128,8 +129,11 @@ describeWithHelm('migrations', () => {
     expect(manifests.filter((m) => m.kind === 'Job')).toEqual([]);
     for (const name of ['matchcast-gateway', 'matchcast-crawler']) {
       const init = podSpec(find(manifests, 'Deployment', name)).initContainers ?? [];
-      expect(init.map((c) => c.name)).toEqual(['migrate']);
-      expect(init[0]!.command!.join(' ')).toContain('node node_modules/@matchcast/db/dist/cli.js');
+      // The login users first (in-chart PostgreSQL only), then the migrations as the schema owner.
+      expect(init.map((c) => c.name)).toEqual(['db-users', 'migrate']);
+      expect(init[0]!.env?.find((e) => e.name === 'DB_USERS_SQL')?.value).toBe(readFileSync(join(CHART, 'files', 'db-users.sql'), 'utf8'));
+      expect(init[1]!.command!.join(' ')).toContain('node node_modules/@matchcast/db/dist/cli.js');
+      expect(init[1]!.env?.find((e) => e.name === 'DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'matchcast', key: 'DATABASE_URL' });
     }
   });
 
@@ -195,5 +199,134 @@ describeWithHelm('optional parts', () => {
     expect(c.command).toEqual(['node', '-e']);
     expect(c.args).toEqual([readFileSync(join(CHART, 'files', 'helm-test-websocket.js'), 'utf8')]);
     expect(c.env?.find((e) => e.name === 'GATEWAY_WS_URL')?.value).toBe('ws://matchcast-gateway:8080/ws');
+  });
+});
+
+/** Every string value in a manifest, depth first. */
+function strings(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value)) return value.flatMap(strings);
+  if (value && typeof value === 'object') return Object.values(value).flatMap(strings);
+  return [];
+}
+
+const secretData = (manifests: Manifest[], name: string) => find(manifests, 'Secret', name).stringData as Record<string, string>;
+const env = (c: Container, name: string) => c.env?.find((e) => e.name === name);
+
+describeWithHelm('credentials', () => {
+  let manifests: Manifest[];
+  beforeAll(() => {
+    manifests = helmTemplate(['--set', 'chaos.enabled=true']);
+  });
+
+  it('no fixed password with the default values: every password is random, different per install, and only in Secrets', () => {
+    const again = helmTemplate(['--set', 'chaos.enabled=true']);
+    const passwords = [
+      ...Object.entries(secretData(manifests, 'matchcast-postgresql')).filter(([k]) => k.endsWith('PASSWORD')).map(([, v]) => v),
+      ...Object.values(secretData(manifests, 'matchcast-redis')),
+    ];
+    expect(passwords).toHaveLength(7);
+    for (const password of passwords) expect(password).toMatch(/^[A-Za-z0-9]{32}$/);
+    expect(new Set(passwords).size).toBe(passwords.length);
+    expect(secretData(again, 'matchcast-postgresql').POSTGRES_PASSWORD).not.toBe(secretData(manifests, 'matchcast-postgresql').POSTGRES_PASSWORD);
+    const outsideSecrets = manifests.filter((m) => m.kind !== 'Secret').flatMap(strings).join('\n');
+    for (const password of passwords) expect(outsideSecrets).not.toContain(password);
+    expect(manifests.flatMap(strings).filter((v) => /:\/\/matchcast:matchcast@|PASSWORD=matchcast\b/.test(v))).toEqual([]);
+  });
+
+  it('every service gets its own PostgreSQL and Redis user, whose passwords match the backing Secrets', () => {
+    const urls = secretData(manifests, 'matchcast');
+    const pg = secretData(manifests, 'matchcast-postgresql');
+    const redis = secretData(manifests, 'matchcast-redis');
+    const parse = (key: string) => new URL(urls[key]!);
+    expect([parse('DATABASE_URL').username, parse('DATABASE_URL').password]).toEqual(['matchcast', pg.POSTGRES_PASSWORD]);
+    expect([parse('GATEWAY_DATABASE_URL').username, parse('GATEWAY_DATABASE_URL').password]).toEqual(['matchcast_gateway_login', pg.GATEWAY_PASSWORD]);
+    expect([parse('LISTENER_DATABASE_URL').username, parse('LISTENER_DATABASE_URL').password]).toEqual(['matchcast_listener_login', pg.LISTENER_PASSWORD]);
+    expect([parse('CRAWLER_DATABASE_URL').username, parse('CRAWLER_DATABASE_URL').password]).toEqual(['matchcast_crawler_login', pg.CRAWLER_PASSWORD]);
+    expect([parse('GATEWAY_REDIS_URL').username, parse('GATEWAY_REDIS_URL').password]).toEqual(['matchcast-gateway', redis.REDIS_GATEWAY_PASSWORD]);
+    expect([parse('LISTENER_REDIS_URL').username, parse('LISTENER_REDIS_URL').password]).toEqual(['matchcast-listener', redis.REDIS_LISTENER_PASSWORD]);
+    expect([parse('CHAOS_REDIS_URL').username, parse('CHAOS_REDIS_URL').password]).toEqual(['matchcast-chaos', redis.REDIS_CHAOS_PASSWORD]);
+    const crawler = container(find(manifests, 'Deployment', 'matchcast-crawler'), 'crawler');
+    expect(env(crawler, 'DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'matchcast', key: 'CRAWLER_DATABASE_URL' });
+    expect(env(crawler, 'REDIS_URL')).toBeUndefined();
+  });
+
+  it('every connection variable of every container comes from a Secret, never a literal', () => {
+    for (const workload of manifests.filter((m) => ['Deployment', 'StatefulSet', 'Job'].includes(m.kind))) {
+      for (const c of [...podSpec(workload).containers, ...(podSpec(workload).initContainers ?? [])]) {
+        for (const e of c.env ?? []) {
+          if (/URL$|PASSWORD$/.test(e.name)) expect([workload.metadata.name, c.name, e.name, e.value]).toEqual([workload.metadata.name, c.name, e.name, undefined]);
+        }
+      }
+    }
+  });
+
+  it('the in-chart Redis loads the shipped ACL with the passwords from its Secret, and probes as the PING-only user', () => {
+    const redis = container(find(manifests, 'Deployment', 'matchcast-redis'), 'redis');
+    expect(redis.command).toEqual(['sh', '/etc/matchcast/redis-start.sh']);
+    expect(redis.envFrom).toEqual([{ secretRef: { name: 'matchcast-redis' } }]);
+    const config = find(manifests, 'ConfigMap', 'matchcast-redis').data as Record<string, string>;
+    expect(config['redis-users.acl']).toBe(readFileSync(join(CHART, 'files', 'redis-users.acl'), 'utf8'));
+    expect(config['redis-start.sh']).toBe(readFileSync(join(CHART, 'files', 'redis-start.sh'), 'utf8'));
+    expect(config['redis-users.acl']).toMatch(/^user default off resetpass /m);
+    expect(JSON.stringify((redis as { readinessProbe?: unknown }).readinessProbe)).toContain('--user matchcast-probe');
+    const annotations = (find(manifests, 'Deployment', 'matchcast-redis').spec as { template: { metadata: { annotations: Record<string, string> } } }).template.metadata.annotations;
+    expect(Object.keys(annotations)).toEqual(expect.arrayContaining(['checksum/config', 'checksum/secret']));
+    // No chaos user without chaos.
+    expect(Object.keys(secretData(helmTemplate(), 'matchcast-redis'))).toEqual(['REDIS_GATEWAY_PASSWORD', 'REDIS_LISTENER_PASSWORD']);
+  });
+
+  it('uses passwords given in values; refuses an existing Secret with the in-chart databases unless they are given', () => {
+    const given = helmTemplate(['--set', 'postgresql.auth.password=admin-pw', '--set', 'redis.auth.gatewayPassword=gw-pw']);
+    expect(secretData(given, 'matchcast').DATABASE_URL).toContain('matchcast:admin-pw@');
+    expect(secretData(given, 'matchcast').GATEWAY_REDIS_URL).toBe('redis://matchcast-gateway:gw-pw@matchcast-redis:6379');
+    expect(() => helmTemplate(['--set', 'secrets.existingSecret=mine'])).toThrow(/postgresql\.auth\.password/);
+    expect(() => helmTemplate(['--set', 'redis.auth.gatewayPassword=has space'])).toThrow(/gatewayPassword/);
+  });
+
+  it('external databases: per-service URLs when given, else the shared one (no least privilege)', () => {
+    const external = helmTemplate([
+      '--set', 'postgresql.enabled=false', '--set', 'redis.enabled=false', '--set', 'externalRedis.enabled=true',
+      '--set', 'externalDatabase.url=postgres://owner:o@db:5432/m', '--set', 'externalDatabase.gatewayUrl=postgres://gw:g@db:5432/m',
+      '--set', 'externalRedis.url=rediss://shared:s@redis:6380', '--set', 'externalRedis.notifyListenerUrl=rediss://matchcast-listener:l@redis:6380',
+    ]);
+    const urls = secretData(external, 'matchcast');
+    expect(urls).toMatchObject({
+      DATABASE_URL: 'postgres://owner:o@db:5432/m',
+      GATEWAY_DATABASE_URL: 'postgres://gw:g@db:5432/m',
+      CRAWLER_DATABASE_URL: 'postgres://owner:o@db:5432/m',
+      GATEWAY_REDIS_URL: 'rediss://shared:s@redis:6380',
+      LISTENER_REDIS_URL: 'rediss://matchcast-listener:l@redis:6380',
+    });
+    expect(external.filter((m) => /redis|postgresql/.test(m.metadata.name))).toEqual([]);
+  });
+});
+
+describeWithHelm('network policies', () => {
+  type Peer = { podSelector?: { matchLabels: Record<string, string> } };
+  const sources = (manifests: Manifest[], name: string) => {
+    const rules = (find(manifests, 'NetworkPolicy', name).spec as { ingress: { from?: Peer[]; ports: { port: number }[] }[] }).ingress;
+    return rules.flatMap((rule) => (rule.from ?? [{}]).map((peer) => [peer.podSelector?.matchLabels['app.kubernetes.io/component'] ?? 'ANY', rule.ports.map((p) => p.port)]));
+  };
+
+  it('only the gateway pods (gateway + notify-listener sidecar) reach Redis; the chaos runner only with chaos.enabled', () => {
+    expect(sources(helmTemplate(), 'matchcast-redis')).toEqual([['gateway', [6379]]]);
+    expect(sources(helmTemplate(['--set', 'chaos.enabled=true']), 'matchcast-redis')).toEqual([['gateway', [6379]], ['chaos', [6379]]]);
+    const policy = find(helmTemplate(), 'NetworkPolicy', 'matchcast-redis');
+    expect((policy.spec as { podSelector: unknown }).podSelector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'matchcast', 'app.kubernetes.io/instance': 'matchcast', 'app.kubernetes.io/component': 'redis' } });
+  });
+
+  it('only the services that use PostgreSQL (and the migrations) reach it', () => {
+    expect(sources(helmTemplate(), 'matchcast-postgresql')).toEqual([['gateway', [5432]], ['crawler', [5432]], ['migrate', [5432]]]);
+    for (const [, peers] of [sources(helmTemplate(), 'matchcast-postgresql')]) expect(peers).not.toContain('ANY');
+  });
+
+  it('with locked-down egress the crawler may not reach Redis, the gateway pods may', () => {
+    const manifests = helmTemplate(['--set', 'networkPolicy.allowExternalEgress=false']);
+    const egressTo = (name: string) =>
+      ((find(manifests, 'NetworkPolicy', name).spec as { egress: { to?: Peer[] }[] }).egress)
+        .flatMap((rule) => (rule.to ?? []).map((peer) => peer.podSelector?.matchLabels['app.kubernetes.io/component']));
+    expect(egressTo('matchcast-crawler')).toEqual(['postgresql']);
+    expect(egressTo('matchcast-gateway')).toEqual(['postgresql', 'redis']);
   });
 });

@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toolsUnavailableReason } from './support/k8s-tools';
-import { containerEnv, find, helmTemplate, kustomizeBuild, type Manifest, parseManifests, podSpec, REPO, schemaErrors } from './support/manifests';
+import { CHART, containerEnv, find, helmTemplate, kustomizeBuild, type Manifest, parseManifests, podSpec, REPO, schemaErrors } from './support/manifests';
 
 const K8S = join(REPO, 'k8s');
 const OVERLAYS = readdirSync(join(K8S, 'overlays'));
@@ -25,6 +25,8 @@ function yamlFiles(dir: string): string[] {
 
 describe('k8s/ files, one by one (no kustomize needed)', () => {
   it.each(yamlFiles(K8S).map((path) => [path.slice(K8S.length + 1), path]))('%s validates', (_name, path) => {
+    // A JSON 6902 patch (a list of operations) is no object of its own: the overlay build checks it.
+    if (Array.isArray(parseManifests(readFileSync(path, 'utf8'), path)[0])) return;
     const manifests = parseManifests(readFileSync(path, 'utf8'), path);
     expect(manifests.length).toBeGreaterThan(0);
     expect(manifests.flatMap(schemaErrors)).toEqual([]);
@@ -106,6 +108,60 @@ describeWithTools('kustomize build', () => {
     const dev = kustomizeBuild(join(K8S, 'overlays', 'dev')).filter((m) => m.kind !== 'Namespace');
     const ids = (ms: Manifest[]) => ms.map((m) => `${m.kind}/${stripHash(m.metadata.name)}`).sort();
     expect(ids(dev)).toEqual(ids(chart));
+  });
+});
+
+describe('k8s/ credentials', () => {
+  it('the dev overlay ships identical copies of the chart\'s Redis ACL template and start script', () => {
+    for (const file of ['redis-users.acl', 'redis-start.sh']) {
+      expect([file, readFileSync(join(K8S, 'overlays', 'dev', file), 'utf8')]).toEqual([file, readFileSync(join(CHART, 'files', file), 'utf8')]);
+    }
+  });
+
+  it('base and prod hold no password: the operator\'s Secret does; dev\'s fixed passwords are all marked dev-only', () => {
+    const files = yamlFiles(K8S).concat(['base', 'overlays/prod', 'overlays/dev'].map((d) => join(K8S, d, 'kustomization.yaml')));
+    for (const path of files.filter((f) => !f.includes(`${join('overlays', 'dev')}`))) {
+      expect([path, readFileSync(path, 'utf8').match(/:\/\/[^:/\s]+:[^@\s…<]+@|PASSWORD=\S/g)]).toEqual([path, null]);
+    }
+    const dev = readFileSync(join(K8S, 'overlays', 'dev', 'kustomization.yaml'), 'utf8');
+    const passwords = [...dev.matchAll(/(?:PASSWORD=|:\/\/[^:]+:)([^@\s]+)/g)].map((m) => m[1]!);
+    expect(passwords.length).toBeGreaterThanOrEqual(14);
+    expect(passwords.filter((p) => !p.startsWith('dev-only-'))).toEqual([]);
+    expect(dev).toContain('FIXED DEV-ONLY VALUES');
+  });
+});
+
+describeWithTools('k8s/ credentials, built', () => {
+  it('every service reads its own URL keys from the Secret, in base and in both overlays', () => {
+    for (const dir of ['base', 'overlays/dev', 'overlays/prod']) {
+      const manifests = kustomizeBuild(join(K8S, dir));
+      const keys = (deployment: string, name: string) => {
+        const c = [...podSpec(find(manifests, 'Deployment', deployment)).containers].find((x) => x.name === name)!;
+        return (c.env ?? []).filter((e) => /_URL$/.test(e.name)).map((e) => `${e.name}<-${e.valueFrom?.secretKeyRef?.key}`);
+      };
+      expect([dir, keys('matchcast-gateway', 'gateway')]).toEqual([dir, ['DATABASE_URL<-GATEWAY_DATABASE_URL', 'REDIS_URL<-GATEWAY_REDIS_URL']]);
+      expect([dir, keys('matchcast-gateway', 'notify-listener')]).toEqual([dir, ['DATABASE_URL<-LISTENER_DATABASE_URL', 'REDIS_URL<-LISTENER_REDIS_URL']]);
+      expect([dir, keys('matchcast-crawler', 'crawler')]).toEqual([dir, ['DATABASE_URL<-CRAWLER_DATABASE_URL']]);
+    }
+  });
+
+  it('dev: the db-users init container equals the chart\'s, the Redis pod and NetworkPolicies equal the chart\'s', () => {
+    const dev = kustomizeBuild(join(K8S, 'overlays', 'dev'));
+    const chart = helmTemplate(['--set', 'chaos.enabled=true', '--set', 'tests.enabled=false', '--namespace', 'matchcast-dev']);
+    for (const name of ['matchcast-gateway', 'matchcast-crawler']) {
+      const init = (ms: Manifest[]) => podSpec(find(ms, 'Deployment', name)).initContainers!.map((c) => c.name);
+      expect(init(dev)).toEqual(init(chart));
+      // Generated Secret names carry kustomize's hash suffix.
+      const users = (ms: Manifest[]) => JSON.parse(JSON.stringify(podSpec(find(ms, 'Deployment', name)).initContainers![0]).replace(/-[bcdfghkmnt2-9]{10}"/g, '"'));
+      expect(users(dev)).toEqual(users(chart));
+    }
+    for (const [kind, name] of [['NetworkPolicy', 'matchcast-redis'], ['NetworkPolicy', 'matchcast-postgresql'], ['Deployment', 'matchcast-redis']] as const) {
+      const spec = (ms: Manifest[]) => {
+        // Generated ConfigMap and Secret names carry kustomize's hash suffix.
+        return JSON.parse(JSON.stringify(normalize(find(ms, kind, name)).spec).replace(/-[bcdfghkmnt2-9]{10}"/g, '"'));
+      };
+      expect([name, spec(dev)]).toEqual([name, spec(chart)]);
+    }
   });
 });
 

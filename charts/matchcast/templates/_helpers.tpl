@@ -100,7 +100,7 @@ imagePullSecrets:
 {{- end -}}
 {{- end -}}
 
-{{/* The Secret that holds DATABASE_URL, REDIS_URL and AUTH_JWT_SECRET. */}}
+{{/* The Secret that holds the connection URLs (one per service and role) and AUTH_JWT_SECRET. */}}
 {{- define "matchcast.secretName" -}}
 {{- default (include "matchcast.fullname" .) .Values.secrets.existingSecret -}}
 {{- end -}}
@@ -118,40 +118,150 @@ imagePullSecrets:
 {{- include "matchcast.componentName" (dict "context" . "component" "redis") -}}
 {{- end -}}
 
-{{/* DATABASE_URL as the chart builds it (in-chart PostgreSQL or externalDatabase.url). */}}
-{{- define "matchcast.databaseUrl" -}}
-{{- if .Values.postgresql.enabled -}}
-{{- $auth := .Values.postgresql.auth -}}
-{{- printf "postgres://%s:%s@%s:%d/%s" ($auth.username | urlquery) ($auth.password | urlquery) (include "matchcast.postgresqlHost" .) (int .Values.postgresql.service.port) $auth.database -}}
+{{/*
+One password for the in-chart PostgreSQL or Redis: the value given, else the one already in
+the live Secret (so an upgrade keeps it), else a new random one. Generated once per render,
+so every object that carries it (the backing Secret, the connection URLs) agrees.
+Call with (dict "context" $ "given" <value> "secret" <Secret name> "key" <key in it>).
+*/}}
+{{- define "matchcast.password" -}}
+{{- if .given -}}
+{{- .given -}}
 {{- else -}}
-{{- required "externalDatabase.url (or secrets.existingSecret) is required when postgresql.enabled=false" .Values.externalDatabase.url -}}
+{{- $memo := .context.Values.__generatedPasswords | default dict -}}
+{{- $id := printf "%s/%s" .secret .key -}}
+{{- if not (hasKey $memo $id) -}}
+{{- $value := randAlphaNum 32 -}}
+{{- $live := lookup "v1" "Secret" .context.Release.Namespace .secret -}}
+{{- if and $live $live.data (hasKey $live.data .key) -}}
+{{- $value = index $live.data .key | b64dec -}}
+{{- end -}}
+{{- $_ := set $memo $id $value -}}
+{{- $_ := set .context.Values "__generatedPasswords" $memo -}}
+{{- end -}}
+{{- get $memo $id -}}
 {{- end -}}
 {{- end -}}
 
-{{/* REDIS_URL as the chart builds it (in-chart Redis or externalRedis.url). */}}
+{{/* The bootstrap superuser's password of the in-chart PostgreSQL (runs migrations and db-users). */}}
+{{- define "matchcast.postgresqlAdminPassword" -}}
+{{- include "matchcast.password" (dict "context" . "given" .Values.postgresql.auth.password "secret" (include "matchcast.postgresqlHost" .) "key" "POSTGRES_PASSWORD") -}}
+{{- end -}}
+
+{{/*
+Per-service roles: the login user in PostgreSQL (member of the NOLOGIN group role of
+migration 003), the ACL user in Redis, and the keys of their passwords and URLs.
+*/}}
+{{- define "matchcast.roles" -}}
+gateway: {dbUser: matchcast_gateway_login, dbPasswordKey: GATEWAY_PASSWORD, redisUser: matchcast-gateway, redisPasswordKey: REDIS_GATEWAY_PASSWORD}
+notifyListener: {dbUser: matchcast_listener_login, dbPasswordKey: LISTENER_PASSWORD, redisUser: matchcast-listener, redisPasswordKey: REDIS_LISTENER_PASSWORD}
+crawler: {dbUser: matchcast_crawler_login, dbPasswordKey: CRAWLER_PASSWORD}
+chaos: {redisUser: matchcast-chaos, redisPasswordKey: REDIS_CHAOS_PASSWORD}
+{{- end -}}
+
+{{/* Password of one service's login user in the in-chart PostgreSQL: (dict "context" $ "role" "gateway"). */}}
+{{- define "matchcast.postgresqlRolePassword" -}}
+{{- $role := get (include "matchcast.roles" .context | fromYaml) .role -}}
+{{- include "matchcast.password" (dict "context" .context "given" (get .context.Values.postgresql.auth (printf "%sPassword" .role)) "secret" (include "matchcast.postgresqlHost" .context) "key" $role.dbPasswordKey) -}}
+{{- end -}}
+
+{{/* Password of one service's ACL user in the in-chart Redis: (dict "context" $ "role" "gateway"). */}}
+{{- define "matchcast.redisRolePassword" -}}
+{{- $role := get (include "matchcast.roles" .context | fromYaml) .role -}}
+{{- include "matchcast.password" (dict "context" .context "given" (get .context.Values.redis.auth (printf "%sPassword" .role)) "secret" (include "matchcast.redisHost" .context) "key" $role.redisPasswordKey) -}}
+{{- end -}}
+
+{{/*
+DATABASE_URL of one role, as the chart builds it: "migrate" (the schema owner), "gateway",
+"notifyListener" or "crawler". In-chart PostgreSQL: the bootstrap user for migrate, each
+service's own login user otherwise. External: externalDatabase.<role>Url, else
+externalDatabase.url (one user for everything: no least privilege).
+*/}}
+{{- define "matchcast.databaseUrl" -}}
+{{- $ctx := .context -}}
+{{- if $ctx.Values.postgresql.enabled -}}
+{{- $auth := $ctx.Values.postgresql.auth -}}
+{{- $user := $auth.username -}}
+{{- $password := include "matchcast.postgresqlAdminPassword" $ctx -}}
+{{- if ne .role "migrate" -}}
+{{- $user = (get (include "matchcast.roles" $ctx | fromYaml) .role).dbUser -}}
+{{- $password = include "matchcast.postgresqlRolePassword" (dict "context" $ctx "role" .role) -}}
+{{- end -}}
+{{- printf "postgres://%s:%s@%s:%d/%s" ($user | urlquery) ($password | urlquery) (include "matchcast.postgresqlHost" $ctx) (int $ctx.Values.postgresql.service.port) $auth.database -}}
+{{- else -}}
+{{- $url := required "externalDatabase.url (or secrets.existingSecret) is required when postgresql.enabled=false" $ctx.Values.externalDatabase.url -}}
+{{- if ne .role "migrate" -}}{{- $url = default $url (get $ctx.Values.externalDatabase (printf "%sUrl" .role)) -}}{{- end -}}
+{{- $url -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+REDIS_URL of one role ("gateway", "notifyListener", "chaos"): in-chart Redis, the role's own
+ACL user; external, externalRedis.<role>Url, else externalRedis.url.
+*/}}
 {{- define "matchcast.redisUrl" -}}
-{{- if .Values.redis.enabled -}}
-{{- printf "redis://%s:%d" (include "matchcast.redisHost" .) (int .Values.redis.service.port) -}}
-{{- else if .Values.externalRedis.enabled -}}
-{{- required "externalRedis.url (or secrets.existingSecret) is required when externalRedis.enabled=true" .Values.externalRedis.url -}}
+{{- $ctx := .context -}}
+{{- if $ctx.Values.redis.enabled -}}
+{{- $user := (get (include "matchcast.roles" $ctx | fromYaml) .role).redisUser -}}
+{{- printf "redis://%s:%s@%s:%d" $user (include "matchcast.redisRolePassword" (dict "context" $ctx "role" .role) | urlquery) (include "matchcast.redisHost" $ctx) (int $ctx.Values.redis.service.port) -}}
+{{- else if $ctx.Values.externalRedis.enabled -}}
+{{- $url := required "externalRedis.url (or secrets.existingSecret) is required when externalRedis.enabled=true" (default $ctx.Values.externalRedis.url (get $ctx.Values.externalRedis (printf "%sUrl" .role))) -}}
+{{- $url -}}
 {{- end -}}
 {{- end -}}
 
-{{/* Connection env vars from the Secret: DATABASE_URL always, REDIS_URL when Redis is configured. */}}
+{{/* Key in the connection Secret of a role's DATABASE_URL ("migrate" is secrets.databaseUrlKey). */}}
+{{- define "matchcast.databaseUrlKey" -}}
+{{- if eq .role "migrate" -}}{{- .context.Values.secrets.databaseUrlKey -}}{{- else -}}{{- get .context.Values.secrets (printf "%sDatabaseUrlKey" .role) -}}{{- end -}}
+{{- end -}}
+
+{{- define "matchcast.redisUrlKey" -}}
+{{- get .context.Values.secrets (printf "%sRedisUrlKey" .role) -}}
+{{- end -}}
+
+{{/*
+Connection env vars of one service from the Secret: DATABASE_URL always, REDIS_URL when
+Redis is configured and the service uses it. Each service gets its own role's URLs:
+(dict "context" $ "role" "gateway" "redis" true).
+*/}}
 {{- define "matchcast.connectionEnv" -}}
 {{- $secret := include "matchcast.secretName" .context -}}
 - name: DATABASE_URL
   valueFrom:
     secretKeyRef:
       name: {{ $secret }}
-      key: {{ .context.Values.secrets.databaseUrlKey }}
+      key: {{ include "matchcast.databaseUrlKey" . }}
 {{- if and .redis (include "matchcast.redisConfigured" .context) }}
 - name: REDIS_URL
   valueFrom:
     secretKeyRef:
       name: {{ $secret }}
-      key: {{ .context.Values.secrets.redisUrlKey }}
+      key: {{ include "matchcast.redisUrlKey" . }}
 {{- end }}
+{{- end -}}
+
+{{/*
+With secrets.existingSecret the chart cannot put the in-chart databases' generated passwords
+into that Secret's URLs: the passwords must then be given, so the operator can write them
+into the URLs too.
+*/}}
+{{- define "matchcast.validateCredentials" -}}
+{{- if .Values.secrets.existingSecret -}}
+{{- if .Values.postgresql.enabled -}}
+{{- range $key := list "password" "gatewayPassword" "notifyListenerPassword" "crawlerPassword" -}}
+{{- if not (get $.Values.postgresql.auth $key) -}}
+{{- fail (printf "secrets.existingSecret with the in-chart PostgreSQL: set postgresql.auth.%s (the URLs in your Secret must carry the same passwords)" $key) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if .Values.redis.enabled -}}
+{{- range $key := list "gatewayPassword" "notifyListenerPassword" -}}
+{{- if not (get $.Values.redis.auth $key) -}}
+{{- fail (printf "secrets.existingSecret with the in-chart Redis: set redis.auth.%s (the URLs in your Secret must carry the same passwords)" $key) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
@@ -199,16 +309,69 @@ run it at once apply each migration exactly once.
 {{- end -}}
 {{- end -}}
 
-{{/* Init container that applies migrations (gateway and crawler pods, strategy initContainer). */}}
+{{/*
+Creates (or updates) the services' login users in the in-chart PostgreSQL and makes each a
+member of its group role (files/db-users.sql, run by psql from the PostgreSQL image as the
+bootstrap superuser, retried until the database answers). Passwords reach psql through its
+environment (\getenv), never its command line. External databases: see docs/deploy.md.
+*/}}
+{{- define "matchcast.dbUsersContainer" -}}
+- name: db-users
+  image: {{ include "matchcast.image" (dict "context" . "image" .Values.postgresql.image) }}
+  imagePullPolicy: {{ include "matchcast.imagePullPolicy" (dict "context" . "image" .Values.postgresql.image) }}
+  command:
+    - sh
+    - -c
+    - |
+      until pg_isready -q; do echo "database not ready; retrying in 2s"; sleep 2; done
+      { printf '\\getenv gateway_password GATEWAY_PASSWORD\n\\getenv listener_password LISTENER_PASSWORD\n\\getenv crawler_password CRAWLER_PASSWORD\n'
+        printf '%s\n' "$DB_USERS_SQL"; } | psql -X -v ON_ERROR_STOP=1 -f -
+  env:
+    - name: PGHOST
+      value: {{ include "matchcast.postgresqlHost" . }}
+    - name: PGPORT
+      value: {{ .Values.postgresql.service.port | quote }}
+    - name: PGDATABASE
+      value: {{ .Values.postgresql.auth.database | quote }}
+    - name: PGUSER
+      value: {{ .Values.postgresql.auth.username | quote }}
+    - name: PGPASSWORD
+      valueFrom:
+        secretKeyRef:
+          name: {{ include "matchcast.postgresqlHost" . }}
+          key: POSTGRES_PASSWORD
+    {{- range $key := list "GATEWAY_PASSWORD" "LISTENER_PASSWORD" "CRAWLER_PASSWORD" }}
+    - name: {{ $key }}
+      valueFrom:
+        secretKeyRef:
+          name: {{ include "matchcast.postgresqlHost" $ }}
+          key: {{ $key }}
+    {{- end }}
+    - name: DB_USERS_SQL
+      value: {{ .Files.Get "files/db-users.sql" | quote }}
+  {{- with .Values.migrations.resources }}
+  resources:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.containerSecurityContext }}
+  securityContext:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end -}}
+
+{{/* Init containers that apply migrations (gateway and crawler pods, strategy initContainer). */}}
 {{- define "matchcast.migrateInitContainer" -}}
 {{- if and .Values.migrations.enabled (eq (include "matchcast.migrationStrategy" .) "initContainer") }}
+{{- if .Values.postgresql.enabled }}
+{{ include "matchcast.dbUsersContainer" . }}
+{{- end }}
 - name: migrate
   image: {{ include "matchcast.image" (dict "context" . "image" .Values.gateway.image) }}
   imagePullPolicy: {{ include "matchcast.imagePullPolicy" (dict "context" . "image" .Values.gateway.image) }}
   command:
     {{- include "matchcast.migrateUntilReadyCommand" . | nindent 4 }}
   env:
-    {{- include "matchcast.connectionEnv" (dict "context" . "redis" false) | nindent 4 }}
+    {{- include "matchcast.connectionEnv" (dict "context" . "role" "migrate" "redis" false) | nindent 4 }}
   {{- with .Values.migrations.resources }}
   resources:
     {{- toYaml . | nindent 4 }}
@@ -242,8 +405,13 @@ latest (it includes DRAIN_DELAY_MS and the batched close).
 {{- default (include "matchcast.componentName" (dict "context" . "component" "chaos")) .Values.chaos.serviceAccountName -}}
 {{- end -}}
 
-{{/* Egress when allowExternalEgress=false: DNS, the in-chart databases, and extraEgress. */}}
+{{/*
+Egress when allowExternalEgress=false: DNS, the in-chart PostgreSQL, the in-chart Redis for
+the pods that use it, and extraEgress. (dict "context" $ "redis" true|false)
+*/}}
 {{- define "matchcast.networkPolicyEgress" -}}
+{{- $redis := .redis -}}
+{{- with .context -}}
 - ports:
     - port: 53
       protocol: UDP
@@ -258,7 +426,7 @@ latest (it includes DRAIN_DELAY_MS and the batched close).
     - port: 5432
       protocol: TCP
 {{- end }}
-{{- if .Values.redis.enabled }}
+{{- if and $redis .Values.redis.enabled }}
 - to:
     - podSelector:
         matchLabels:
@@ -269,5 +437,6 @@ latest (it includes DRAIN_DELAY_MS and the batched close).
 {{- end }}
 {{- with .Values.networkPolicy.extraEgress }}
 {{ toYaml . }}
+{{- end }}
 {{- end }}
 {{- end -}}
