@@ -29,7 +29,7 @@ const condition = (service: string, on: string) => services[service]?.depends_on
 
 // Keys this file may use: compose itself rejects a typo such as `depends-on`, but compose
 // only runs in CI, so catch it here.
-const SERVICE_KEYS = new Set(['image', 'build', 'command', 'environment', 'ports', 'depends_on', 'healthcheck', 'restart', 'stop_grace_period', 'volumes']);
+const SERVICE_KEYS = new Set(['image', 'build', 'command', 'environment', 'ports', 'depends_on', 'healthcheck', 'restart', 'stop_grace_period', 'volumes', 'user']);
 
 describe('docker-compose.yml', () => {
   it('parses without errors or duplicate keys', () => {
@@ -38,7 +38,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('has postgres 15, redis 7, a migration step, the listener, the gateway and the crawler', () => {
-    expect(Object.keys(services).sort()).toEqual(['crawler', 'gateway', 'migrate', 'notify-listener', 'postgres', 'redis']);
+    expect(Object.keys(services).sort()).toEqual(['crawler', 'db-users', 'gateway', 'migrate', 'notify-listener', 'postgres', 'redis']);
     expect(services.postgres!.image).toBe('postgres:15');
     expect(services.redis!.image).toBe('redis:7');
   });
@@ -93,5 +93,32 @@ describe('docker-compose.yml', () => {
     for (const [name, s] of Object.entries(services)) {
       for (const on of Object.keys(s.depends_on ?? {})) expect([name, on, on in services]).toEqual([name, on, true]);
     }
+  });
+
+  it('credentials: each service its own PostgreSQL and Redis user, dev-only passwords, Redis with the shipped ACL', () => {
+    const url = (name: string, variable: string) => new URL(services[name]!.environment![variable]!);
+    expect(url('gateway', 'DATABASE_URL').username).toBe('matchcast_gateway_login');
+    expect(url('notify-listener', 'DATABASE_URL').username).toBe('matchcast_listener_login');
+    expect(url('crawler', 'DATABASE_URL').username).toBe('matchcast_crawler_login');
+    expect(url('gateway', 'REDIS_URL').username).toBe('matchcast-gateway');
+    expect(url('notify-listener', 'REDIS_URL').username).toBe('matchcast-listener');
+    const all = readFileSync(join(REPO, 'docker-compose.yml'), 'utf8');
+    const passwords = [
+      ...[...all.matchAll(/:\/\/[^:\s/]+:([^@\s/]+)@/g)].map((m) => m[1]!),
+      ...[...all.matchAll(/PASSWORD: (\S+)/g)].map((m) => m[1]!),
+    ];
+    expect(passwords.length).toBeGreaterThanOrEqual(14);
+    expect(passwords.filter((p) => !p.startsWith('dev-only-'))).toEqual([]);
+    expect(services.redis!.volumes).toEqual(expect.arrayContaining(['./charts/matchcast/files/redis-users.acl:/etc/matchcast/redis-users.acl:ro']));
+    expect(services['db-users']!.volumes).toEqual(['./charts/matchcast/files/db-users.sql:/etc/matchcast/db-users.sql:ro']);
+    expect(condition('migrate', 'db-users')).toBe('service_completed_successfully');
+    // The ACL passwords the Redis container renders match the URLs the services get.
+    const redisEnv = services.redis!.environment!;
+    expect(url('gateway', 'REDIS_URL').password).toBe(redisEnv.REDIS_GATEWAY_PASSWORD);
+    expect(url('notify-listener', 'REDIS_URL').password).toBe(redisEnv.REDIS_LISTENER_PASSWORD);
+    const usersEnv = services['db-users']!.environment!;
+    expect(url('gateway', 'DATABASE_URL').password).toBe(usersEnv.GATEWAY_PASSWORD);
+    expect(url('notify-listener', 'DATABASE_URL').password).toBe(usersEnv.LISTENER_PASSWORD);
+    expect(url('crawler', 'DATABASE_URL').password).toBe(usersEnv.CRAWLER_PASSWORD);
   });
 });

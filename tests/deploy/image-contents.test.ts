@@ -2,18 +2,22 @@
  * What each image ships, run for real without Docker: the same `pnpm deploy --prod` cut the
  * Dockerfile makes (src and tests removed), started from those directories against a real
  * PostgreSQL and Redis with the chart's default configuration — migrations from the gateway
- * image's path, then listener, gateway and crawler — and the chart's `helm test` script must
- * see a live update over WebSocket, also after Redis is killed.
+ * image's path, then listener, gateway and crawler, each with its own least-privilege database
+ * user and Redis ACL user, as deployed — and the chart's `helm test` script must see a live
+ * update over WebSocket, also after Redis is killed.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, PostgresServer, RedisServer, startChild, waitFor, type ManagedChild } from '@matchcast/testkit';
+import pg from 'pg';
 import { CHART, REPO } from './support/manifests';
 import { loadValues } from './support/values';
 
 const SERVICES = ['gateway', 'notify-listener', 'crawler'] as const;
+const PG_PASSWORDS = { gateway: 'image-gw', listener: 'image-li', crawler: 'image-cr' };
+const REDIS_PASSWORDS = { REDIS_GATEWAY_PASSWORD: 'image-redis-gw', REDIS_LISTENER_PASSWORD: 'image-redis-li' };
 const SCRIPT = readFileSync(join(CHART, 'files', 'helm-test-websocket.js'), 'utf8');
 const values = loadValues() as Record<string, { config: Record<string, string> }>;
 
@@ -57,8 +61,16 @@ describe('production-only builds of the three services (the images, without Dock
       // As the Dockerfile does: the runtime image has no sources and no tests.
       for (const extra of ['src', 'test', 'tsconfig.json', 'tsconfig.tsbuildinfo', 'Dockerfile']) rmSync(join(out(service), extra), { recursive: true, force: true });
     }
-    postgres = await new PostgresServer().start();
-    redis = await new RedisServer().start();
+    // As deployed: PostgreSQL with passwords and one login user per service; Redis with the
+    // shipped ACL (each service its own user, the default user off).
+    postgres = await new PostgresServer({ passwordAuthentication: true }).start();
+    const aclFile = join(dir, 'users.acl');
+    const rendered = spawnSync('sh', [join(CHART, 'files', 'redis-start.sh'), '--render-only'], {
+      env: { ...baseEnv(), REDIS_ACL_TEMPLATE: join(CHART, 'files', 'redis-users.acl'), REDIS_ACL_FILE: aclFile, ...REDIS_PASSWORDS },
+      encoding: 'utf8',
+    });
+    if (rendered.status !== 0) throw new Error(`rendering the Redis ACL failed: ${rendered.stderr}`);
+    redis = await new RedisServer({ aclFile }).start();
 
     const migrate = spawnSync(process.execPath, ['node_modules/@matchcast/db/dist/cli.js'], {
       cwd: out('gateway'),
@@ -66,17 +78,40 @@ describe('production-only builds of the three services (the images, without Dock
       encoding: 'utf8',
     });
     if (migrate.status !== 0) throw new Error(`migration failed:\n${migrate.stdout}\n${migrate.stderr}`);
+    const admin = new pg.Client({ connectionString: postgres.url });
+    await admin.connect();
+    try {
+      for (const [service, password] of Object.entries(PG_PASSWORDS)) {
+        await admin.query(`CREATE ROLE matchcast_${service}_login LOGIN PASSWORD '${password}' IN ROLE matchcast_${service}`);
+      }
+    } finally {
+      await admin.end();
+    }
+    const pgUrl = (service: keyof typeof PG_PASSWORDS) => {
+      const url = new URL(postgres.url);
+      url.username = `matchcast_${service}_login`;
+      url.password = PG_PASSWORDS[service];
+      return url.toString();
+    };
 
     const [listenerPort, crawlerPort] = [await freePort(), await freePort()];
     gatewayPort = await freePort();
-    const urls = { DATABASE_URL: postgres.url, REDIS_URL: redis.url };
+
     const start = (service: string, env: Record<string, string>) => {
       const child = startChild(process.execPath, ['dist/main.js'], join(dir, `${service}.log`), { cwd: out(service), env: { ...baseEnv(), ...env } });
       children.push(child);
     };
-    start('notify-listener', { ...chartConfig('notifyListener'), ...urls, LISTENER_PORT: String(listenerPort), LISTENER_HOST: '127.0.0.1' });
-    start('gateway', { ...chartConfig('gateway'), ...urls, PORT: String(gatewayPort), HOST: '127.0.0.1' });
-    start('crawler', { ...chartConfig('crawler'), DATABASE_URL: postgres.url, CRAWLER_PORT: String(crawlerPort), CRAWLER_EVENTS_PER_SECOND: '20' });
+    start('notify-listener', {
+      ...chartConfig('notifyListener'),
+      DATABASE_URL: pgUrl('listener'),
+      REDIS_URL: redis.urlFor('matchcast-listener', REDIS_PASSWORDS.REDIS_LISTENER_PASSWORD),
+      LISTENER_PORT: String(listenerPort), LISTENER_HOST: '127.0.0.1' });
+    start('gateway', {
+      ...chartConfig('gateway'),
+      DATABASE_URL: pgUrl('gateway'),
+      REDIS_URL: redis.urlFor('matchcast-gateway', REDIS_PASSWORDS.REDIS_GATEWAY_PASSWORD),
+      PORT: String(gatewayPort), HOST: '127.0.0.1' });
+    start('crawler', { ...chartConfig('crawler'), DATABASE_URL: pgUrl('crawler'), CRAWLER_PORT: String(crawlerPort), CRAWLER_EVENTS_PER_SECOND: '20' });
     await waitFor(
       'the gateway to be ready',
       async () => ((await fetch(`http://127.0.0.1:${gatewayPort}/readyz`)).ok ? true : undefined),
@@ -102,6 +137,15 @@ describe('production-only builds of the three services (the images, without Dock
       expect(existsSync(join(out(service), 'node_modules', 'jest'))).toBe(false);
     }
     expect(existsSync(join(out('gateway'), 'node_modules', '@matchcast', 'db', 'migrations'))).toBe(true);
+  });
+
+  it('runs on the Redis path with the least-privilege users (listener publishes, gateway subscribes)', async () => {
+    await waitFor(
+      'the gateway to use Redis',
+      async () => ((await (await fetch(`http://127.0.0.1:${gatewayPort}/readyz`)).text()).includes('"redis"') ? true : undefined),
+      20_000,
+      250,
+    );
   });
 
   it('the helm test script sees a live update over WebSocket', () => {
