@@ -1,0 +1,217 @@
+/**
+ * The system under fuzz: throwaway Postgres + Redis (tests/harness Infra), a notify-listener
+ * and ONE gateway child process, plus what the fuzz properties need to judge it from the
+ * outside: is the process alive, /healthz, /readyz connections, RSS and CPU from /proc, its
+ * log since a point (for crash stacks), and a restart after a crash so later runs (and
+ * fast-check's shrinking) see a fresh gateway. Only 127.0.0.1 is ever used.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { createHmac } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { GatewayProcess, Infra, ServiceProcess, freePort, waitFor, LOG_DIR } from '../../harness/stack';
+
+export { LOG_DIR, waitFor };
+
+/** 32+ characters, so the gateway accepts tokens and the fuzz can sign some of its own. */
+export const JWT_SECRET = 'fuzz-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
+export const MAX_PAYLOAD_BYTES = 4096;
+export const MESSAGES_PER_SECOND = 1000;
+/** A match that exists in the database; its stream is also a target of forged bus messages. */
+export const LIVE_MATCH = 'fz-live';
+export const LIVE_STREAM = `match:${LIVE_MATCH}`;
+export const USER_ID = 'fuzz-user';
+
+const b64 = (value: string): string => Buffer.from(value).toString('base64url');
+
+/** An HS256 JWT signed with the gateway's secret; header and claims are raw JSON text (may be odd). */
+export function signToken(claimsJson: string, headerJson = '{"alg":"HS256","typ":"JWT"}', secret = JWT_SECRET): string {
+  const head = `${b64(headerJson)}.${b64(claimsJson)}`;
+  return `${head}.${createHmac('sha256', secret).update(head).digest('base64url')}`;
+}
+
+/** Percent-encodes any string's UTF-8 bytes (lone surrogates become U+FFFD, never a URIError). */
+export function pct(value: string): string {
+  let out = '';
+  for (const byte of Buffer.from(value, 'utf8')) {
+    const c = String.fromCharCode(byte);
+    out += /[A-Za-z0-9\-_.~]/.test(c) ? c : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export interface ProcSample {
+  pid: number;
+  rssKb: number;
+  cpuTicks: number;
+}
+
+export class FuzzStack {
+  readonly infra = new Infra();
+  listener!: ServiceProcess;
+  gateway!: GatewayProcess;
+  redis!: Redis;
+  port = 0;
+  /** Gateway (re)starts, each with the reason. */
+  readonly restarts: { at: string; reason: string; pid: number | undefined }[] = [];
+  /** RSS (kB) of each gateway pid shortly after it became ready (and, for the first, warmed up). */
+  readonly baselines = new Map<number, number>();
+
+  recordBaseline(): void {
+    const sample = this.sample();
+    if (sample) this.baselines.set(sample.pid, sample.rssKb);
+  }
+
+  async start(): Promise<void> {
+    await this.infra.start(true);
+    await this.infra.db.query(`INSERT INTO league (id, name) VALUES ('fz-l', 'Fuzz League');
+      INSERT INTO team (id, league_id, name) VALUES ('fz-h', 'fz-l', 'Fuzz Home'), ('fz-a', 'fz-l', 'Fuzz Away');
+      INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at, status)
+        VALUES ('${LIVE_MATCH}', 'fz-l', 'fz-h', 'fz-a', now(), 'live');
+      INSERT INTO scoreboard (match_id) VALUES ('${LIVE_MATCH}')`);
+    // A few events so the stream has a head > 0 and resume/replay paths have rows to read.
+    for (let i = 0; i < 3; i++) await this.writeUpdate();
+    const env = { DATABASE_URL: this.infra.postgres.url, REDIS_URL: this.infra.redis.url };
+    this.listener = new ServiceProcess('notify-listener', {
+      ...env,
+      LISTENER_HOST: '127.0.0.1',
+      LISTENER_PORT: String(await freePort()),
+    }, 'fuzz-notify-listener').start();
+    this.port = await freePort();
+    this.gateway = new GatewayProcess(this.port, {
+      ...env,
+      WS_MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD_BYTES),
+      WS_MESSAGES_PER_SECOND: String(MESSAGES_PER_SECOND),
+      AUTH_JWT_SECRET: JWT_SECRET,
+      LOG_LEVEL: 'info',
+    }, 'fuzz-gateway');
+    this.gateway.start();
+    await this.gateway.ready(30_000);
+    await waitFor('gateway in redis mode', async () => ((await this.gateway.mode()) === 'redis' ? true : undefined), 15_000);
+    this.redis = new Redis(this.infra.redis.url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: true });
+    await this.redis.connect();
+  }
+
+  async destroy(): Promise<void> {
+    this.redis?.disconnect();
+    await Promise.all([this.gateway?.stop(), this.listener?.stop()]);
+    await this.infra.destroy();
+  }
+
+  get base(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.gateway.child?.process.pid;
+  }
+
+  /** True while the gateway child has not exited. */
+  alive(): boolean {
+    const child = this.gateway.child?.process;
+    return !!child && child.exitCode === null && child.signalCode === null;
+  }
+
+  /** How the gateway ended, once it has. */
+  exitDescription(): string {
+    const child = this.gateway.child?.process;
+    return `exit code ${child?.exitCode ?? 'none'}, signal ${child?.signalCode ?? 'none'}`;
+  }
+
+  logOffset(): number {
+    try {
+      return statSync(this.gateway.logFile).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** The gateway's log since `offset`: the last `maxLines` lines (a crash's stack ends there). */
+  logSince(offset: number, maxLines = 25): string {
+    try {
+      const text = readFileSync(this.gateway.logFile).subarray(offset).toString('utf8');
+      const lines = text.split('\n').filter((line) => line.trim() !== '');
+      return lines.slice(-maxLines).map((line) => (line.length > 600 ? `${line.slice(0, 600)}…` : line)).join('\n');
+    } catch {
+      return '(no log)';
+    }
+  }
+
+  logLinesSince(offset: number): string[] {
+    try {
+      return readFileSync(this.gateway.logFile).subarray(offset).toString('utf8').split('\n').filter((line) => line.trim() !== '');
+    } catch {
+      return [];
+    }
+  }
+
+  async healthz(timeoutMs = 3000): Promise<number | string> {
+    try {
+      const res = await fetch(`${this.base}/healthz`, { signal: AbortSignal.timeout(timeoutMs) });
+      await res.arrayBuffer();
+      return res.status;
+    } catch (error) {
+      return `unreachable (${(error as Error).message})`;
+    }
+  }
+
+  /** Open connections as the gateway counts them (GET /readyz). */
+  async connections(): Promise<number | undefined> {
+    try {
+      const res = await fetch(`${this.base}/readyz`, { signal: AbortSignal.timeout(3000) });
+      const body = (await res.json()) as Record<string, any>;
+      const value = body.detail?.connections ?? body.connections;
+      return typeof value === 'number' ? value : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** RSS (VmRSS) and CPU time (utime + stime, clock ticks) of the gateway process, from /proc. */
+  sample(): ProcSample | undefined {
+    const pid = this.pid;
+    if (!pid || !this.alive()) return undefined;
+    try {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      const rssKb = Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1]);
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const cpuTicks = Number(fields[11]) + Number(fields[12]); // fields 14 and 15 of stat(5)
+      return { pid, rssKb, cpuTicks };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Waits a little for a dying process's exit to be observed. */
+  async settleExit(ms = 300): Promise<void> {
+    const child = this.gateway.child;
+    if (!child || ms <= 0) return;
+    await Promise.race([child.exited, sleep(ms)]);
+  }
+
+  /** Kills (if needed) and starts the gateway again on the same port, then waits for readiness. */
+  async restart(reason: string): Promise<void> {
+    if (this.alive()) await this.gateway.kill();
+    this.gateway.start();
+    this.restarts.push({ at: new Date().toISOString(), reason, pid: this.pid });
+    await this.gateway.ready(30_000);
+    await waitFor('gateway in redis mode', async () => ((await this.gateway.mode()) === 'redis' ? true : undefined), 15_000)
+      .catch(() => undefined);
+    await sleep(300);
+    this.recordBaseline();
+  }
+
+  /** Commits one score change on the live match: one outbox row on LIVE_STREAM. Returns its seq. */
+  async writeUpdate(): Promise<number> {
+    await this.infra.db.query('UPDATE scoreboard SET home_score = home_score + 1, updated_at = now() WHERE match_id = $1', [LIVE_MATCH]);
+    const { rows } = await this.infra.db.query<{ seq: string }>('SELECT max(seq)::text AS seq FROM outbox WHERE stream = $1', [LIVE_STREAM]);
+    return Number(rows[0]?.seq ?? 0);
+  }
+
+  async head(stream = LIVE_STREAM): Promise<number> {
+    const { rows } = await this.infra.db.query<{ seq: string | null }>('SELECT max(seq)::text AS seq FROM outbox WHERE stream = $1', [stream]);
+    return Number(rows[0]?.seq ?? 0);
+  }
+}
