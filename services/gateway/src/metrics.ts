@@ -53,6 +53,11 @@ export function createGatewayMetrics(registry: Registry) {
       help: 'Notifications whose seq was beyond the stream head in the database (forged or corrupt); ignored',
       registers,
     }),
+    replays: new Counter({
+      name: 'matchcast_gateway_replays_total',
+      help: 'Stream replays started for resuming clients (resume and since)',
+      registers,
+    }),
     clientErrors: new Counter({
       name: 'matchcast_gateway_client_errors_total',
       help: 'Error messages sent to clients, by code',

@@ -145,6 +145,7 @@ export class Sessions {
    */
   private async replay(client: Subscriber, stream: string, afterSeq: number, head: number): Promise<void> {
     let first = true;
+    this.metrics.replays.inc();
     try {
       await this.replayer.replay(stream, afterSeq, head, () => this.registry.has(client), (event: OutboxEvent) => {
         if (first && !reaches(event, client.channels)) return false;

@@ -5,34 +5,7 @@ import pg from 'pg';
 import WebSocket from 'ws';
 import { loadConfig } from '../src/config';
 import { startGateway, type Gateway } from '../src/gateway';
-
-/** Collects every message a WebSocket client receives. */
-class TestClient {
-  readonly messages: any[] = [];
-  readonly ws: WebSocket;
-  constructor(url: string) {
-    this.ws = new WebSocket(url);
-    this.ws.on('message', (data) => this.messages.push(JSON.parse(data.toString())));
-  }
-  opened(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.ws.once('open', () => resolve());
-      this.ws.once('error', reject);
-    });
-  }
-  send(message: unknown): void {
-    this.ws.send(typeof message === 'string' ? message : JSON.stringify(message));
-  }
-  async next(predicate: (m: any) => boolean, timeoutMs = 5000): Promise<any> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const found = this.messages.find(predicate);
-      if (found) return found;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    throw new Error('timed out; got ' + JSON.stringify(this.messages.slice(-5)));
-  }
-}
+import { TestClient } from './support';
 
 describe('gateway (Postgres LISTEN mode)', () => {
   let server: PostgresServer;

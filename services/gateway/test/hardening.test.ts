@@ -1,0 +1,299 @@
+/**
+ * Hostile and careless input against a running gateway with real Postgres and Redis: every
+ * case answers with a documented code, and nothing else breaks or is lost.
+ */
+import { REDIS_EVENTS_CHANNEL, REDIS_HEARTBEAT_CHANNEL } from '@matchcast/protocol';
+import { migrate } from '@matchcast/db';
+import { EnvReader, createLogger } from '@matchcast/runtime';
+import { PostgresServer, RedisServer, waitFor } from '@matchcast/testkit';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import WebSocket from 'ws';
+import { loadConfig } from '../src/config';
+import { startGateway, type Gateway } from '../src/gateway';
+import { TEST_SECRET, TestClient, attempt, handMadeToken, rawRequest, refusal, token } from './support';
+
+const GOOD_ORIGIN = 'http://good.example';
+
+describe('a gateway under hostile input', () => {
+  let postgres: PostgresServer;
+  let redis: RedisServer;
+  let db: pg.Client;
+  let gateway: Gateway;
+  let base: string;
+  let url: string;
+
+  const start = (env: Record<string, string>) =>
+    startGateway(
+      loadConfig(
+        new EnvReader({
+          DATABASE_URL: postgres.url,
+          REDIS_URL: redis.url,
+          PORT: '0',
+          HOST: '127.0.0.1',
+          AUTH_JWT_SECRET: TEST_SECRET,
+          AUTH_CLOCK_TOLERANCE_MS: '0',
+          ALLOWED_ORIGINS: GOOD_ORIGIN,
+          REPLAY_PAGE_SIZE: '10',
+          ...env,
+        }),
+      ),
+      createLogger('gateway', 'silent'),
+    );
+
+  /** A counter's value from /metrics; `label` narrows to one series (the registry adds its own labels too). */
+  const metric = async (name: string, label = ''): Promise<number> => {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const line = text.split('\n').find((l) => (l.startsWith(name + ' ') || l.startsWith(name + '{')) && l.includes(label));
+    return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+  };
+
+  const subscribed = async (channels: string[], extra: Record<string, unknown> = {}, query = '') => {
+    const client = new TestClient(url + query);
+    await client.opened();
+    client.send({ action: 'subscribe', channels, ...extra });
+    await client.next((m) => m.type === 'subscribed' || m.type === 'error');
+    return client;
+  };
+
+  const goal = (matchId: string, home: number) =>
+    db.query(`INSERT INTO scoreboard (match_id, home_score) VALUES ($1, $2)
+              ON CONFLICT (match_id) DO UPDATE SET home_score = EXCLUDED.home_score`, [matchId, home]);
+
+  beforeAll(async () => {
+    [postgres, redis] = await Promise.all([new PostgresServer().start(), new RedisServer().start()]);
+    db = new pg.Client(postgres.url);
+    await db.connect();
+    await migrate(db);
+    await db.query(`INSERT INTO league VALUES ('l', 'League');
+      INSERT INTO team (id, league_id, name) VALUES ('a', 'l', 'A'), ('b', 'l', 'B'), ('c', 'l', 'C'), ('d', 'l', 'D');
+      INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at) VALUES
+        ('m1', 'l', 'a', 'b', now()), ('m2', 'l', 'a', 'b', now()), ('m3', 'l', 'c', 'd', now())`);
+    gateway = await start({});
+    base = `http://127.0.0.1:${gateway.port}`;
+    url = `ws://127.0.0.1:${gateway.port}/ws`;
+  });
+
+  afterAll(async () => {
+    await gateway?.close();
+    await db?.end();
+    await Promise.all([redis?.destroy(), postgres?.destroy()]);
+  });
+
+  it('answers request targets that new URL() rejects with 400, and nobody else is disconnected', async () => {
+    const bystander = await subscribed(['all']);
+    for (const target of ['//[', '//%', 'http://[', '/ws?token=%']) {
+      const answer = await rawRequest(
+        gateway.port,
+        `GET ${target} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+      );
+      expect(answer).toMatch(/^HTTP\/1\.1 4\d\d /);
+      const plain = await rawRequest(gateway.port, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      expect(plain).toMatch(/^HTTP\/1\.1 [234]\d\d /);
+    }
+    expect(await rawRequest(gateway.port, 'GET //[ HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n')).toContain('"error":"BAD_REQUEST"');
+    expect(await rawRequest(gateway.port, 'NOT HTTP AT ALL\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
+    bystander.send({ action: 'ping' });
+    await bystander.next((m) => m.type === 'pong');
+    expect(bystander.ws.readyState).toBe(WebSocket.OPEN);
+    bystander.ws.close();
+  });
+
+  it('counts and drops garbage on the Redis bus; a forged seq cannot wedge a stream', async () => {
+    const client = await subscribed(['match:m1']);
+    const publisher = new Redis(redis.url);
+    const events = [
+      'null',
+      '{',
+      '[]',
+      JSON.stringify({ channel: 'x', payload: 'null' }),
+      JSON.stringify({ channel: 'x', payload: JSON.stringify({ id: '1', stream: 'match:m1', seq: 1.5, type: 'match_update', match_id: 'm1', data: {}, timestamp: new Date().toISOString() }) }),
+      JSON.stringify({ channel: 'x', payload: JSON.stringify({ id: '1', stream: 'match:m1', seq: -1, ref: true }) }),
+      JSON.stringify({ channel: 'x', payload: JSON.stringify({ id: '1', stream: 'bogus', seq: 1, ref: true }) }),
+      JSON.stringify({ channel: 'x', payload: JSON.stringify({ id: '1', stream: 'match:m1', seq: 2, type: 'x', match_id: 'm2', data: {}, timestamp: 'now' }) }),
+    ];
+    for (const message of events) await publisher.publish(REDIS_EVENTS_CHANNEL, message);
+    for (const message of ['null', '{"listener_id":1}', '{"listener_id":"x","sent_at":1,"published":-1,"dropped":0}']) {
+      await publisher.publish(REDIS_HEARTBEAT_CHANNEL, message);
+    }
+    // Well-formed but claiming a seq far beyond what the database ever committed.
+    await publisher.publish(REDIS_EVENTS_CHANNEL, JSON.stringify({ channel: 'x', payload: JSON.stringify({ ref: true, id: '999', stream: 'match:m1', seq: 2 ** 40 }) }));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await metric('matchcast_gateway_invalid_messages_total', 'source="redis"')).toBe(events.length);
+    expect(await metric('matchcast_gateway_invalid_messages_total', 'source="heartbeat"')).toBe(3);
+    expect(await metric('matchcast_gateway_seq_claims_beyond_head_total')).toBe(1);
+    await goal('m1', 1);
+    await goal('m1', 2);
+    const updates = async () => client.messages.filter((m) => m.type === 'match_update' && m.stream === 'match:m1');
+    await client.next((m) => m.type === 'match_update' && m.data.score.home === 2);
+    expect((await updates()).map((m) => m.data.score.home)).toEqual([1, 2]);
+    publisher.disconnect();
+    client.ws.close();
+  });
+
+  it('requires a numeric exp, closes the connection with 4001 when the token expires, and keeps it on refresh', async () => {
+    const stringExp = handMadeToken({ sub: 'alice', exp: '1' });
+    expect(await refusal(`${url}?token=${stringExp}`)).toMatchObject({ status: 401, body: { error: 'UNAUTHORIZED' } });
+    expect(await refusal(`${url}?token=${await token('alice', -5)}`)).toMatchObject({ status: 401, body: { error: 'TOKEN_EXPIRED' } });
+
+    const expiring = new TestClient(`${url}?token=${await token('alice', 2)}`);
+    await expiring.opened();
+    const refreshed = new TestClient(url, { headers: { authorization: `Bearer ${await token('alice', 2)}` } });
+    await refreshed.opened();
+    refreshed.send({ action: 'subscribe', channels: ['user:alice'] });
+    await refreshed.next((m) => m.type === 'subscribed');
+    refreshed.send({ action: 'refresh', token: await token('mallory', 60) });
+    await refreshed.next((m) => m.type === 'error' && m.code === 'UNAUTHORIZED');
+    refreshed.send({ action: 'refresh', token: await token('alice', 60) });
+    const answer = await refreshed.next((m) => m.type === 'refreshed');
+    expect(Date.parse(answer.expires_at)).toBeGreaterThan(Date.now() + 50_000);
+
+    expect(await expiring.closed).toEqual({ code: 4001, reason: 'TOKEN_EXPIRED' });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(refreshed.ws.readyState).toBe(WebSocket.OPEN);
+    refreshed.ws.close();
+  });
+
+  it('authorizes resume keys and SSE channels with the same decision, revealing nothing', async () => {
+    const alice = await token('alice');
+    const client = await subscribed(['user:alice'], { resume: { 'user:bob': 0 } }, `?token=${alice}`);
+    const error = await client.next((m) => m.type === 'error');
+    expect(error.code).toBe('FORBIDDEN_CHANNEL');
+    expect(JSON.stringify(error)).not.toMatch(/seq|behind|\d+ events/);
+    expect(client.messages.some((m) => m.type === 'subscribed')).toBe(false);
+    client.ws.close();
+
+    for (const query of [`channels=user:bob&token=${alice}`, 'channels=user:bob', `channels=all&resume=${encodeURIComponent('{"user:bob":0}')}&token=${alice}`]) {
+      const res = await fetch(`${base}/sse?${query}`);
+      expect(res.status).toBe(403);
+      expect(await res.json()).toMatchObject({ error: 'FORBIDDEN_CHANNEL' });
+    }
+    for (const [query, status, code] of [
+      ['channels=nope:1', 404, 'UNKNOWN_CHANNEL'],
+      ['channels=all&resume=%5B%5D', 400, 'BAD_RESUME'],
+      ['channels=all&since=yesterday', 400, 'BAD_RESUME'],
+      [`channels=all&token=${alice}x`, 401, 'UNAUTHORIZED'],
+    ] as const) {
+      const res = await fetch(`${base}/sse?${query}`);
+      expect([res.status, ((await res.json()) as { error: string }).error]).toEqual([status, code]);
+    }
+  });
+
+  it('replays only streams routed to the client, clamps since, and pages through long replays', async () => {
+    for (let i = 1; i <= 25; i++) await goal('m2', i);
+    const replaysBefore = await metric('matchcast_gateway_replays_total');
+    // m2 is not routed to match:m3: its resume entry costs nothing.
+    const other = await subscribed(['match:m3'], { resume: { 'match:m2': 0 } });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await metric('matchcast_gateway_replays_total')).toBe(replaysBefore);
+    expect(other.messages.filter((m) => m.type === 'error' || m.stream === 'match:m2')).toEqual([]);
+    // A `since` past the end of time is clamped to now, not a database error.
+    other.send({ action: 'subscribe', channels: ['all'], since: '+275760-09-13T00:00:00.000Z' });
+    await other.next((m) => m.type === 'subscribed' && m.channels[0] === 'all');
+    other.send({ action: 'ping' });
+    await other.next((m) => m.type === 'pong');
+    expect(other.messages.filter((m) => m.type === 'error')).toEqual([]);
+    other.ws.close();
+
+    const head = (await db.query(`SELECT last_seq::int AS seq FROM stream_counter WHERE stream = 'match:m2'`)).rows[0].seq as number;
+    const resumed = await subscribed(['team:a'], { resume: { 'match:m2': head - 22 }, since: '1970-01-01T00:00:00Z' });
+    await resumed.next((m) => m.stream === 'match:m2' && m.seq === head);
+    const seqs = resumed.messages.filter((m) => m.stream === 'match:m2').map((m) => m.seq);
+    expect(seqs).toEqual(Array.from({ length: 22 }, (_, i) => head - 21 + i));
+    expect(resumed.messages.filter((m) => m.type === 'error')).toEqual([]);
+    resumed.ws.close();
+
+    // Rows missing inside the window (pruned): RESUME_TOO_OLD naming the stream, not a silent gap.
+    await db.query(`DELETE FROM outbox WHERE stream = 'match:m2' AND seq BETWEEN $1 AND $2`, [head - 15, head - 14]);
+    const gapped = await subscribed(['match:m2'], { resume: { 'match:m2': head - 20 } });
+    expect(await gapped.next((m) => m.type === 'error')).toMatchObject({ code: 'RESUME_TOO_OLD', stream: 'match:m2' });
+    gapped.ws.close();
+  });
+
+  it('keeps no state for a client that closes while its subscribe is in flight', async () => {
+    // Earlier tests' clients finish their closing handshakes first.
+    await waitFor('earlier clients gone', async () => (gateway.registry.size === 0 ? true : undefined), 5000, 20);
+    for (let i = 0; i < 100; i++) {
+      const ws = new WebSocket(url);
+      ws.on('error', () => undefined);
+      await new Promise((resolve) => ws.once('open', resolve));
+      ws.send(JSON.stringify({ action: 'subscribe', channels: ['all', 'match:m1'], since: new Date(Date.now() - 60_000).toISOString(), resume: { 'match:m2': 1 } }));
+      ws.terminate();
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(gateway.registry.size).toBe(0);
+    expect(gateway.registry.subscribers('all')?.size ?? 0).toBe(0);
+    expect(gateway.registry.subscribers('match:m1')?.size ?? 0).toBe(0);
+    expect((await (await fetch(`${base}/readyz`)).json()).connections).toBe(0);
+  });
+
+  it('answers bad REST parameters with 400 and a code, never 500', async () => {
+    for (const query of ['limit=-1', 'limit=1.5', 'limit=abc', 'limit=0', 'limit=501', 'limit=1e999', 'status=%00', 'status=live,bogus', 'limit=1&limit=2', 'status=live&status=half_time']) {
+      const res = await fetch(`${base}/api/matches?${query}`);
+      expect([query, res.status]).toEqual([query, 400]);
+      expect(await res.json()).toMatchObject({ error: 'BAD_REQUEST' });
+    }
+    const ok = await fetch(`${base}/api/matches?status=scheduled,live&limit=2`);
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { matches: unknown[] }).matches).toHaveLength(2);
+    const missing = await fetch(`${base}/api/nothing-here`);
+    expect([missing.status, await missing.json()]).toEqual([404, expect.objectContaining({ error: 'NOT_FOUND' })]);
+  });
+
+  it('checks Origin on upgrade and SSE, and answers CORS for REST with the same list', async () => {
+    expect(await refusal(url, { origin: 'http://evil.example' })).toMatchObject({ status: 403, body: { error: 'ORIGIN_NOT_ALLOWED' } });
+    for (const origin of [GOOD_ORIGIN, undefined]) {
+      const client = new TestClient(url, origin ? { origin } : {});
+      await client.opened();
+      client.ws.close();
+    }
+    const sse = await fetch(`${base}/sse?channels=all`, { headers: { origin: 'http://evil.example' } });
+    expect([sse.status, await sse.json()]).toEqual([403, expect.objectContaining({ error: 'ORIGIN_NOT_ALLOWED' })]);
+    const rest = await fetch(`${base}/api/matches`, { headers: { origin: GOOD_ORIGIN } });
+    expect(rest.headers.get('access-control-allow-origin')).toBe(GOOD_ORIGIN);
+    expect(rest.headers.get('vary')).toMatch(/Origin/);
+    const preflight = await fetch(`${base}/api/matches`, {
+      method: 'OPTIONS',
+      headers: { origin: GOOD_ORIGIN, 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-headers')).toMatch(/Authorization/);
+  });
+
+  describe('per-address caps', () => {
+    let capped: Gateway;
+    let cappedUrl: string;
+    const from = (address: string) => ({ headers: { 'x-forwarded-for': `${address}, 10.0.0.1` } });
+
+    beforeAll(async () => {
+      capped = await start({ WS_MAX_CONNECTIONS_PER_IP: '3', WS_CONNECTIONS_PER_IP_PER_SECOND: '2', TRUSTED_PROXY_HOPS: '2' });
+      cappedUrl = `ws://127.0.0.1:${capped.port}/ws`;
+    });
+    afterAll(() => capped?.close());
+
+    it('caps open connections per address (behind trusted proxies), and frees the slot on close', async () => {
+      const clients = [new TestClient(cappedUrl, from('198.51.100.7')), new TestClient(cappedUrl, from('198.51.100.7')), new TestClient(cappedUrl, from('198.51.100.7'))];
+      await Promise.all(clients.map((c) => c.opened()));
+      expect(await refusal(cappedUrl, from('198.51.100.7'))).toMatchObject({ status: 429, body: { error: 'TOO_MANY_CONNECTIONS' } });
+      const sse = await fetch(`http://127.0.0.1:${capped.port}/sse?channels=all`, from('198.51.100.7'));
+      expect(sse.status).toBe(429);
+      // Another address is not affected; a closed connection frees its slot.
+      const neighbour = new TestClient(cappedUrl, from('198.51.100.8'));
+      await neighbour.opened();
+      clients[0]!.ws.close();
+      await clients[0]!.closed;
+      await new Promise((r) => setTimeout(r, 1100));
+      const again = new TestClient(cappedUrl, from('198.51.100.7'));
+      await again.opened();
+      for (const c of [...clients, neighbour, again]) c.ws.close();
+    });
+
+    it('caps the rate of new connections per address', async () => {
+      const results: number[] = [];
+      for (let i = 0; i < 6; i++) results.push(await attempt(cappedUrl, from('203.0.113.9')));
+      // A burst of twice the rate passes, then RATE_LIMITED.
+      expect(results).toEqual([101, 101, 101, 101, 429, 429]);
+    });
+  });
+});
