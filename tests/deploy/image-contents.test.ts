@@ -52,7 +52,7 @@ describe('production-only builds of the three services (the images, without Dock
       if (!existsSync(join(REPO, 'services', service, 'dist', 'main.js'))) {
         throw new Error(`services/${service}/dist/main.js is missing: build first (make test runs tsc -b)`);
       }
-      const result = spawnSync('pnpm', ['deploy', '--filter', `@matchcast/${service}`, '--prod', '--offline', out(service)], {
+      const result = spawnSync('pnpm', ['deploy', '--filter', `@matchcast/${service}`, '--prod', '--prefer-offline', out(service)], {
         cwd: REPO,
         encoding: 'utf8',
         env: { ...process.env, CI: 'true' },
