@@ -19,7 +19,7 @@ import {
   busMessage, buildRawRequest, buildSseTarget, rawRequestSpec, restQuery, sseQuery, wedgeMessage, wsBatch as wsBatchArb,
   type RawRequestSpec, type SseQuery,
 } from './support/arbitraries';
-import { FuzzStack, LIVE_STREAM, LOG_DIR, MAX_PAYLOAD_BYTES, pct, sleep, waitFor } from './support/fuzz-stack';
+import { FuzzStack, LIVE_STREAM, LOG_DIR, MAX_PAYLOAD_BYTES, issuedSignatures, pct, sleep, waitFor } from './support/fuzz-stack';
 import { BASE_SEED, Check, REPORT_ALL, TIME_SCALE, fuzz, seedFor, short, summaries } from './support/property';
 import { httpGet, jsonBody, rawRequest } from './support/raw-http';
 import { wsBatch, type Frame } from './support/ws-probe';
@@ -262,5 +262,11 @@ describe('fuzz: the gateway survives hostile input', () => {
     } finally {
       client.close();
     }
+  });
+
+  it('afterwards: no token the fuzz sent (in headers or query strings) appears in the gateway log', () => {
+    const log = stack.logLinesSince(0).join('\n');
+    expect(issuedSignatures.size).toBeGreaterThan(0);
+    expect([...issuedSignatures].filter((signature) => log.includes(signature))).toEqual([]);
   });
 });

@@ -101,6 +101,11 @@ export async function streamHead(db: Queryable, stream: string): Promise<number>
  */
 export async function pruneOutbox(db: Pool, retentionMs: number, keepPerStream: number, batch = 10_000): Promise<number | undefined> {
   const client = await db.connect();
+  // A connection lost mid-prune surfaces through the failing query; without a listener its
+  // 'error' event would end the process. A broken connection is not returned to the pool.
+  let broken: Error | undefined;
+  const onError = (error: Error) => (broken = error);
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS locked', [PRUNE_LOCK]);
@@ -122,7 +127,8 @@ export async function pruneOutbox(db: Pool, retentionMs: number, keepPerStream: 
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
-    client.release();
+    client.off('error', onError);
+    client.release(broken);
   }
 }
 

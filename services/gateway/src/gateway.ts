@@ -109,7 +109,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   });
   wsServer.attach(server);
   supervisor.start();
-  const stopHeartbeat = startHeartbeat(registry, config.ws.pingIntervalMs, config.ws.pingTimeoutMs);
+  const stopHeartbeat = startHeartbeat(registry, config.ws.pingIntervalMs, config.ws.pingTimeoutMs, logger);
   const stopRetention = startRetention(
     db,
     {

@@ -23,10 +23,15 @@ export const USER_ID = 'fuzz-user';
 
 const b64 = (value: string): string => Buffer.from(value).toString('base64url');
 
+/** Signatures of every token the fuzz sent: none of them may ever appear in the gateway's log. */
+export const issuedSignatures = new Set<string>();
+
 /** An HS256 JWT signed with the gateway's secret; header and claims are raw JSON text (may be odd). */
 export function signToken(claimsJson: string, headerJson = '{"alg":"HS256","typ":"JWT"}', secret = JWT_SECRET): string {
   const head = `${b64(headerJson)}.${b64(claimsJson)}`;
-  return `${head}.${createHmac('sha256', secret).update(head).digest('base64url')}`;
+  const signature = createHmac('sha256', secret).update(head).digest('base64url');
+  issuedSignatures.add(signature);
+  return `${head}.${signature}`;
 }
 
 /** Percent-encodes any string's UTF-8 bytes (lone surrogates become U+FFFD, never a URIError). */
