@@ -35,9 +35,6 @@ export function parseChannel(name: unknown): Channel {
   return { name, kind, id };
 }
 
-export const matchStream = (matchId: string): string => `match:${matchId}`;
-export const userStream = (userId: string): string => `user:${userId}`;
-
 /** A stream name is a channel name of kind match or user. */
 export function isStreamName(name: string): boolean {
   try {

@@ -13,7 +13,6 @@ export const SSE_PATH = '/sse';
 
 /** A Server-Sent Events client: the same JSON as WebSocket, with `id:` = `<stream>@<seq>`. */
 export class SseClient implements Subscriber {
-  readonly transport = 'sse' as const;
   readonly channels = new Set<string>();
   readonly resuming = new Map<string, EventFrames[]>();
   readonly seenUpTo = new Map<string, number>();

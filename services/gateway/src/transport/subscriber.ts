@@ -2,15 +2,12 @@ import type { ErrorCode, OutboxEvent, ServerMessage } from '@matchcast/protocol'
 import type { Identity } from '../auth';
 import type { EventFrames } from './frames';
 
-export type Transport = 'ws' | 'sse';
-
 /**
  * A connected client as fan-out and sessions see it, whatever its transport. Fan-out hands
  * it the shared frames of an event; the transport writes the bytes that fit it.
  */
 export interface Subscriber {
   readonly id: string;
-  readonly transport: Transport;
   readonly channels: Set<string>;
   /** Who the client is; replaced by a `refresh` with a new token for the same user. */
   identity: Identity;

@@ -12,7 +12,6 @@ import { batchedWrite } from './write-batch';
  * the same prebuilt buffer goes to every socket.
  */
 export class WsClient implements Subscriber {
-  readonly transport = 'ws' as const;
   readonly channels = new Set<string>();
   readonly resuming = new Map<string, EventFrames[]>();
   readonly seenUpTo = new Map<string, number>();
