@@ -51,6 +51,9 @@ async function startGateway(infra: Infra, mode: BrokerMode, options: Options, lo
     DRAIN_DELAY_MS: '0',
     SHUTDOWN_TIMEOUT_MS: '5000',
     WS_MAX_CONNECTIONS: String(options.clients + 1000),
+    // The load clients come from a handful of loopback addresses: per-address caps off.
+    WS_MAX_CONNECTIONS_PER_IP: '0',
+    WS_CONNECTIONS_PER_IP_PER_SECOND: '0',
   };
   if (mode === 'redis') env.REDIS_URL = infra.redis.url;
   // Diagnostics only, e.g. BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
