@@ -1,0 +1,150 @@
+/**
+ * Pins the bytes of the prebuilt broadcast frames. `wsTextFrame` leans on ws' undocumented
+ * `WebSocket.Sender.frame` (see docs/decisions/0004-frames-built-once.md): if a ws release
+ * changes or drops it, these tests fail instead of every client silently receiving garbage.
+ */
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import type { Socket } from 'node:net';
+import type { OutboxEvent } from '@matchcast/protocol';
+import { WebSocket, WebSocketServer } from 'ws';
+import { EventFrames, wsTextFrame } from '../../src/delivery/frames';
+
+/** An ASCII text of exactly `length` bytes whose bytes vary, so an offset error shows. */
+const text = (length: number): string =>
+  Array.from({ length }, (_, i) => String.fromCharCode(97 + (i % 26))).join('');
+
+/** RFC 6455 §5.2: FIN + opcode 0x1 (text), no mask bit, then the 7-bit / 16-bit / 64-bit length. */
+function expectedHeader(length: number): number[] {
+  if (length <= 125) return [0x81, length];
+  if (length <= 0xffff) return [0x81, 126, length >> 8, length & 0xff];
+  const high = Math.floor(length / 2 ** 32);
+  return [
+    0x81, 127,
+    (high >>> 24) & 0xff, (high >>> 16) & 0xff, (high >>> 8) & 0xff, high & 0xff,
+    (length >>> 24) & 0xff, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff,
+  ];
+}
+
+interface ReceiverLike {
+  on(event: 'message', listener: (data: Buffer, isBinary: boolean) => void): this;
+  on(event: 'error', listener: (error: Error) => void): this;
+  write(chunk: Buffer): boolean;
+}
+/** ws exports its Receiver at runtime too (undeclared in @types/ws): the parser every ws client uses. */
+const Receiver = (WebSocket as unknown as { Receiver: new (options: { isServer: boolean; maxPayload: number }) => ReceiverLike })
+  .Receiver;
+
+/** Parses `frame` with ws' own client-side Receiver and returns the message it yields. */
+async function parseWithWs(frame: Buffer): Promise<{ data: Buffer; isBinary: boolean }> {
+  const receiver = new Receiver({ isServer: false, maxPayload: 0 });
+  const errors: Error[] = [];
+  receiver.on('error', (error) => errors.push(error));
+  const message = new Promise<{ data: Buffer; isBinary: boolean }>((resolve) =>
+    receiver.on('message', (data, isBinary) => resolve({ data: Buffer.from(data), isBinary })),
+  );
+  receiver.write(frame);
+  const result = await message;
+  expect(errors).toEqual([]);
+  return result;
+}
+
+const LENGTHS = [0, 5, 125, 126, 65535, 65536];
+
+describe('wsTextFrame', () => {
+  it.each(LENGTHS)('builds an unmasked FIN text frame with the RFC 6455 length encoding for %i bytes', (length) => {
+    const payload = text(length);
+    const frame = wsTextFrame(payload);
+    const header = expectedHeader(length);
+
+    expect(Buffer.isBuffer(frame)).toBe(true);
+    expect(frame.length).toBe(header.length + length);
+    expect([...frame.subarray(0, header.length)]).toEqual(header);
+    expect(frame.subarray(header.length).toString('latin1')).toBe(payload);
+  });
+
+  it('encodes the length in bytes, not characters (UTF-8)', () => {
+    const payload = 'é'.repeat(63); // 126 bytes: just past the 7-bit form
+    const frame = wsTextFrame(payload);
+    expect([...frame.subarray(0, 4)]).toEqual([0x81, 126, 0, 126]);
+    expect(frame.subarray(4).toString('utf8')).toBe(payload);
+  });
+
+  it.each(LENGTHS)("is read back by ws' own Receiver as one text message (%i bytes)", async (length) => {
+    const payload = text(length);
+    const { data, isBinary } = await parseWithWs(wsTextFrame(payload));
+    expect(isBinary).toBe(false);
+    expect(data.toString('utf8')).toBe(payload);
+  });
+
+  it('reaches a real ws client intact when written straight to the TCP socket, as the gateway does', async () => {
+    const server = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
+    await once(server, 'listening');
+    try {
+      const { port } = server.address() as AddressInfo;
+      const payloads = LENGTHS.map(text);
+      server.on('connection', (ws) => {
+        const socket = (ws as unknown as { _socket: Socket })._socket;
+        for (const payload of payloads) socket.write(wsTextFrame(payload));
+      });
+      const client = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false });
+      const received: { text: string; isBinary: boolean }[] = [];
+      const all = new Promise<void>((resolve, reject) => {
+        client.on('message', (data: Buffer, isBinary: boolean) => {
+          received.push({ text: data.toString('utf8'), isBinary });
+          if (received.length === payloads.length) resolve();
+        });
+        client.on('error', reject);
+        client.on('close', (code) => reject(new Error(`closed with ${code} after ${received.length} messages`)));
+      });
+      await all;
+      client.terminate();
+      expect(received.map((message) => message.isBinary)).toEqual(payloads.map(() => false));
+      expect(received.map((message) => message.text)).toEqual(payloads);
+    } finally {
+      for (const ws of server.clients) ws.terminate();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
+
+describe('EventFrames', () => {
+  const event: OutboxEvent = {
+    id: '233',
+    stream: 'match:m-1',
+    seq: 17,
+    type: 'match_event',
+    match_id: 'm-1',
+    data: { event: { type: 'goal', minute: 12 }, score: { home: 1, away: 0 } },
+    timestamp: '2025-01-01T12:00:00.000Z',
+  };
+  const json = JSON.stringify({
+    type: 'match_event',
+    match_id: 'm-1',
+    data: event.data,
+    timestamp: event.timestamp,
+    channel: 'live:all',
+    stream: 'match:m-1',
+    seq: 17,
+    id: '233',
+  });
+
+  it('builds the WebSocket frame once and hands out the same Buffer every time', () => {
+    const frames = new EventFrames(event, 'live:all');
+    const first = frames.wsFrame();
+    expect(frames.wsFrame()).toBe(first);
+    expect(first.equals(wsTextFrame(json))).toBe(true);
+  });
+
+  it('builds the SSE chunk once: `id: <stream>@<seq>`, then the same JSON', () => {
+    const frames = new EventFrames(event, 'live:all');
+    const first = frames.sseFrame();
+    expect(frames.sseFrame()).toBe(first);
+    expect(first.toString('utf8')).toBe(`id: match:m-1@17\ndata: ${json}\n\n`);
+  });
+
+  it('carries the channel it was built for', () => {
+    const frames = new EventFrames(event, 'match:m-1');
+    expect(JSON.parse(frames.sseFrame().toString('utf8').split('\ndata: ')[1]!)).toMatchObject({ channel: 'match:m-1' });
+  });
+});
