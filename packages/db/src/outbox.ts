@@ -87,6 +87,21 @@ export async function oldestSeq(db: Queryable, stream: string): Promise<number |
   return rows[0]?.seq ?? undefined;
 }
 
+/** The outbox reads a gateway's sequencer needs, bound to one pool (an interface, so the sequencer can be unit-tested). */
+export interface OutboxReader {
+  readStream(stream: string, afterSeq: number, uptoSeq: number): Promise<OutboxEvent[]>;
+  streamHead(stream: string): Promise<number>;
+  streamHeads(withinMs?: number): Promise<Map<string, number>>;
+}
+
+export function outboxReader(db: Queryable): OutboxReader {
+  return {
+    readStream: (stream, afterSeq, uptoSeq) => readStream(db, stream, afterSeq, uptoSeq),
+    streamHead: (stream) => streamHead(db, stream),
+    streamHeads: (withinMs) => streamHeads(db, withinMs),
+  };
+}
+
 /** A stream's committed head: the real upper bound of any seq a notification can claim (0 if none). */
 export async function streamHead(db: Queryable, stream: string): Promise<number> {
   const { rows } = await db.query<{ last_seq: number }>('SELECT last_seq::int AS last_seq FROM stream_counter WHERE stream = $1', [stream]);

@@ -1,7 +1,7 @@
 import { NOTIFY_CHANNELS } from '@matchcast/protocol';
 import { EnvReader, ConfigError, POSTGRES_PROTOCOLS, REDIS_PROTOCOLS, LOG_LEVELS } from '@matchcast/runtime';
 import type { JSONWebKeySet } from 'jose';
-import { validateKeys, type AuthConfig } from './auth';
+import { validateKeys, type AuthConfig } from './sessions/auth';
 
 export interface Config {
   port: number;

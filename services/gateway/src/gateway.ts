@@ -1,25 +1,28 @@
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
+import { outboxReader } from '@matchcast/db';
 import { ProtocolError } from '@matchcast/protocol';
 import { createRegistry, opsRoutes, sleep, type Logger } from '@matchcast/runtime';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import pg from 'pg';
-import { TokenVerifier } from './auth';
+import { PgBroker } from './brokers/pg-broker';
+import { RedisBroker } from './brokers/redis-broker';
 import { BrokerSupervisor } from './brokers/supervisor';
 import type { Config } from './config';
-import { Fanout } from './fanout';
+import { Fanout } from './delivery/fanout';
+import { startKeepAlive } from './delivery/keep-alive';
+import { SubscriptionRegistry } from './delivery/registry';
+import { Sequencer } from './delivery/sequencer';
+import { restRoutes } from './http/rest';
 import { createGatewayMetrics } from './metrics';
-import { Replayer } from './replay';
-import { restRoutes } from './rest';
 import { startRetention } from './retention';
-import { Sequencer } from './sequencer';
-import { Sessions } from './session';
+import { TokenVerifier } from './sessions/auth';
+import { Replayer } from './sessions/replay';
+import { Sessions } from './sessions/session';
 import type { AdmissionRules } from './transport/admission';
 import { ConnectionLimits } from './transport/connection-limits';
-import { startHeartbeat } from './transport/heartbeat';
 import { endSocket } from './transport/http-errors';
 import { OriginPolicy } from './transport/origins';
-import { SubscriptionRegistry } from './transport/registry';
 import { SSE_PATH, sseHandler } from './transport/sse';
 import { WsServer } from './transport/ws-server';
 
@@ -42,9 +45,20 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 
   const registry = new SubscriptionRegistry();
   const fanout = new Fanout(registry, metrics);
-  const sequencer = new Sequencer(db, (event) => fanout.deliver(event), metrics, logger);
+  const sequencer = new Sequencer(outboxReader(db), (event) => fanout.deliver(event), metrics, logger);
   await sequencer.init();
-  const supervisor = new BrokerSupervisor(config, sequencer, metrics, logger);
+  // The broker is chosen by configuration (as an engine is): Redis with Postgres LISTEN as its
+  // fallback, or Postgres LISTEN alone.
+  const brokers = {
+    redis: config.redisUrl
+      ? new RedisBroker(
+          { url: config.redisUrl, heartbeatTimeoutMs: config.broker.heartbeatTimeoutMs, connectTimeoutMs: config.broker.redisCommandTimeoutMs * 2 },
+          logger,
+        )
+      : undefined,
+    postgres: () => new PgBroker({ connectionString: config.databaseUrl, channels: config.notifyChannels }, logger),
+  };
+  const supervisor = new BrokerSupervisor(brokers, sequencer, config.broker, metrics, logger);
   const verifier = new TokenVerifier(config.auth);
   const replayer = new Replayer({ databaseUrl: config.databaseUrl, ...config.replay }, logger);
   const sessions = new Sessions(
@@ -109,7 +123,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   });
   wsServer.attach(server);
   supervisor.start();
-  const stopHeartbeat = startHeartbeat(registry, config.ws.pingIntervalMs, config.ws.pingTimeoutMs, logger);
+  const stopKeepAlive = startKeepAlive(registry, config.ws.pingIntervalMs, config.ws.pingTimeoutMs, logger);
   const stopRetention = startRetention(
     db,
     {
@@ -128,7 +142,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   const close = async () => {
     if (closed) return;
     closed = true;
-    stopHeartbeat();
+    stopKeepAlive();
     stopRetention();
     for (const client of registry.clients()) client.close('SERVER_DRAINING');
     await supervisor.close();

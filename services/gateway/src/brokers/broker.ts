@@ -14,9 +14,11 @@ export interface BrokerListener {
 
 export type InvalidSource = 'redis' | 'heartbeat' | 'postgres';
 
+/** One delivery path. Built by the composition root; the supervisor starts and closes it. */
 export interface Broker {
   readonly mode: BrokerMode;
-  start(): void;
+  /** Connects and reports to `listener` from then on. */
+  start(listener: BrokerListener): void;
   /** Connected and proven live right now. */
   healthy(): boolean;
   close(): Promise<void>;

@@ -17,13 +17,19 @@ export class PgBroker implements Broker {
   readonly mode = 'postgres' as const;
   private readonly connection: ListenConnection;
 
-  constructor(options: PgBrokerOptions, listener: BrokerListener, logger: Logger) {
+  constructor(
+    options: PgBrokerOptions,
+    private readonly logger: Logger,
+  ) {
     this.connection = new ListenConnection({
       connectionString: options.connectionString,
       channels: options.channels,
       logger,
       applicationName: 'matchcast-gateway-fallback',
     });
+  }
+
+  start(listener: BrokerListener): void {
     this.connection.on('listening', () => listener.ready('postgres'));
     this.connection.on('lost', (error: Error) => listener.down('postgres', error));
     this.connection.on('notification', (_channel: string, payload: string) => {
@@ -31,12 +37,9 @@ export class PgBroker implements Broker {
         listener.event(decodeNotification(payload), 'postgres');
       } catch (error) {
         if (error instanceof InvalidBusMessage) listener.invalid('postgres', error);
-        else logger.error({ err: error }, 'handling a notification failed');
+        else this.logger.error({ err: error }, 'handling a notification failed');
       }
     });
-  }
-
-  start(): void {
     this.connection.start();
   }
 

@@ -30,10 +30,10 @@ export class RedisBroker implements Broker {
   private wasHealthy = false;
   private watchdog: NodeJS.Timeout | undefined;
   private closed = false;
+  private listener: BrokerListener | undefined;
 
   constructor(
     private readonly options: RedisBrokerOptions,
-    private readonly listener: BrokerListener,
     private readonly logger: Logger,
   ) {
     this.client = new Redis(options.url, {
@@ -50,7 +50,8 @@ export class RedisBroker implements Broker {
     this.client.on('close', () => this.lose(new Error('connection closed')));
   }
 
-  start(): void {
+  start(listener: BrokerListener): void {
+    this.listener = listener;
     this.client.connect().catch((error: Error) => this.lose(error));
     // Queued until connected, then replayed by ioredis after every reconnect.
     this.client.subscribe(REDIS_EVENTS_CHANNEL, REDIS_HEARTBEAT_CHANNEL).catch((error: Error) => this.lose(error));
@@ -66,9 +67,9 @@ export class RedisBroker implements Broker {
 
   private check(): void {
     const healthy = this.healthy();
-    if (healthy && !this.wasHealthy) this.listener.ready('redis');
+    if (healthy && !this.wasHealthy) this.listener?.ready('redis');
     if (!healthy && this.wasHealthy) {
-      this.listener.down('redis', new Error(`no listener heartbeat for ${Date.now() - this.lastHeartbeatAt} ms`));
+      this.listener?.down('redis', new Error(`no listener heartbeat for ${Date.now() - this.lastHeartbeatAt} ms`));
     }
     this.wasHealthy = healthy;
   }
@@ -78,7 +79,7 @@ export class RedisBroker implements Broker {
     if (this.wasHealthy) {
       this.wasHealthy = false;
       this.lastHeartbeatAt = 0;
-      this.listener.down('redis', error);
+      this.listener?.down('redis', error);
     }
   }
 
@@ -104,7 +105,7 @@ export class RedisBroker implements Broker {
         { listener_id: current.id, previous_listener_id: previous?.id, dropped: current.dropped },
         newLeader ? 'new notify-listener leader; catching up from the outbox' : 'listener dropped publishes; catching up from the outbox',
       );
-      this.listener.ready('redis');
+      this.listener?.ready('redis');
     }
   }
 
@@ -116,9 +117,9 @@ export class RedisBroker implements Broker {
     const heartbeat = channel === REDIS_HEARTBEAT_CHANNEL;
     try {
       if (heartbeat) this.onHeartbeat(decodeHeartbeat(message));
-      else this.listener.event(decodeForwarded(message), 'redis');
+      else this.listener?.event(decodeForwarded(message), 'redis');
     } catch (error) {
-      if (error instanceof InvalidBusMessage) this.listener.invalid(heartbeat ? 'heartbeat' : 'redis', error);
+      if (error instanceof InvalidBusMessage) this.listener?.invalid(heartbeat ? 'heartbeat' : 'redis', error);
       else this.logger.error({ err: error }, 'handling a bus message failed');
     }
   }

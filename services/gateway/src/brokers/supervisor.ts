@@ -1,25 +1,49 @@
 import type { OutboxEvent, OutboxRef } from '@matchcast/protocol';
 import { throttledWarn, type Logger } from '@matchcast/runtime';
-import type { Config } from '../config';
-import type { GatewayMetrics } from '../metrics';
-import type { Sequencer } from '../sequencer';
 import type { Broker, BrokerListener, BrokerMode, InvalidSource } from './broker';
-import { PgBroker } from './pg-broker';
-import { RedisBroker } from './redis-broker';
+
+export interface SupervisorOptions {
+  /** No listener heartbeat this long after start: deliver through Postgres meanwhile (twice this). */
+  heartbeatTimeoutMs: number;
+  redisProbeIntervalMs: number;
+  /** How far before the moment a path was lost a catch-up reaches (long transactions). */
+  catchUpMarginMs: number;
+}
+
+/** Where events go, and who reads the outbox for what no path carried: the sequencer. */
+export interface EventSink {
+  accept(item: OutboxEvent | OutboxRef, source: BrokerMode): void;
+  catchUp(windowMs: number): Promise<number>;
+}
+
+/** What the supervisor reports; the gateway's metrics fit it. */
+export interface SupervisorMetrics {
+  brokerMode: { set(labels: { mode: BrokerMode }, value: number): void };
+  brokerSwitches: { inc(labels: { to: BrokerMode }): void };
+  catchUpSeconds: { observe(seconds: number): void };
+  invalidMessages: { inc(labels: { source: InvalidSource }): void };
+}
+
+export interface Brokers {
+  /** The Redis path; undefined runs Postgres LISTEN mode only. */
+  redis: Broker | undefined;
+  /** A new Postgres LISTEN path, started on demand so that normally the cluster holds one LISTEN. */
+  postgres: () => Broker;
+}
 
 /**
  * Runs Redis mode normally and the gateway's own Postgres LISTEN while Redis (or the
  * listener's heartbeat through it) is down, probing to switch back. Both paths feed the
- * sequencer, which drops duplicates, so overlap during a switch is harmless; every
- * (re)connect and every switch runs an outbox catch-up for what no path carried.
- * Log lines follow seed 001's "Expected Log Patterns".
+ * sink, which drops duplicates, so overlap during a switch is harmless; every (re)connect
+ * and every switch runs an outbox catch-up for what no path carried.
+ * The log lines are the ones the operations runbook greps for.
  */
 export class BrokerSupervisor implements BrokerListener {
   private current: BrokerMode;
-  private redis: RedisBroker | undefined;
-  private pg: PgBroker | undefined;
+  private pg: Broker | undefined;
   private probe: NodeJS.Timeout | undefined;
   private startupCheck: NodeJS.Timeout | undefined;
+  private retry: NodeJS.Timeout | undefined;
   /** When the active path was last lost; the catch-up window reaches back to it. */
   private downSince: number;
   private closed = false;
@@ -27,12 +51,13 @@ export class BrokerSupervisor implements BrokerListener {
   private readonly warnInvalid: ReturnType<typeof throttledWarn>;
 
   constructor(
-    private readonly config: Config,
-    private readonly sequencer: Sequencer,
-    private readonly metrics: GatewayMetrics,
+    private readonly brokers: Brokers,
+    private readonly sink: EventSink,
+    private readonly options: SupervisorOptions,
+    private readonly metrics: SupervisorMetrics,
     private readonly logger: Logger,
   ) {
-    this.current = config.redisUrl ? 'redis' : 'postgres';
+    this.current = brokers.redis ? 'redis' : 'postgres';
     this.downSince = Date.now();
     this.warnInvalid = throttledWarn(logger);
   }
@@ -43,37 +68,28 @@ export class BrokerSupervisor implements BrokerListener {
 
   /** True while some path delivers events (readiness). */
   delivering(): boolean {
-    return (this.current === 'redis' ? this.redis : this.pg)?.healthy() ?? false;
+    return (this.current === 'redis' ? this.brokers.redis : this.pg)?.healthy() ?? false;
   }
 
   start(): void {
     this.setModeGauge();
-    if (!this.config.redisUrl) {
+    const redis = this.brokers.redis;
+    if (!redis) {
       this.logger.info('Redis not configured: using PostgreSQL direct LISTEN');
       this.startPg();
       return;
     }
-    this.redis = new RedisBroker(
-      {
-        url: this.config.redisUrl,
-        heartbeatTimeoutMs: this.config.broker.heartbeatTimeoutMs,
-        connectTimeoutMs: this.config.broker.redisCommandTimeoutMs * 2,
-      },
-      this,
-      this.logger,
-    );
-    this.redis.start();
+    redis.start(this);
     // No heartbeat soon after start (Redis or listener absent): deliver through Postgres meanwhile.
+    const grace = this.options.heartbeatTimeoutMs * 2;
     this.startupCheck = setTimeout(() => {
-      if (this.current === 'redis' && !this.redis?.healthy()) {
-        this.fallBack(new Error(`no listener heartbeat within ${this.config.broker.heartbeatTimeoutMs * 2} ms of start`));
-      }
-    }, this.config.broker.heartbeatTimeoutMs * 2);
+      if (this.current === 'redis' && !redis.healthy()) this.fallBack(new Error(`no listener heartbeat within ${grace} ms of start`));
+    }, grace);
     this.startupCheck.unref();
   }
 
   event(item: OutboxEvent | OutboxRef, mode: BrokerMode): void {
-    this.sequencer.accept(item, mode);
+    this.sink.accept(item, mode);
   }
 
   invalid(source: InvalidSource, error: unknown): void {
@@ -82,9 +98,9 @@ export class BrokerSupervisor implements BrokerListener {
   }
 
   ready(mode: BrokerMode): void {
-    if (mode !== this.current || this.switching) return;
+    if (mode !== this.current || this.switching || this.closed) return;
     void this.catchUp(mode).then(() => {
-      if (mode === 'postgres' && this.redis) {
+      if (mode === 'postgres' && this.brokers.redis) {
         this.logger.info('Fallback to PostgreSQL direct LISTEN successful - realtime features recovered');
       }
     });
@@ -105,22 +121,19 @@ export class BrokerSupervisor implements BrokerListener {
     this.metrics.brokerSwitches.inc({ to: 'postgres' });
     this.setModeGauge();
     this.startPg();
-    this.probe = setInterval(() => void this.probeRedis(), this.config.broker.redisProbeIntervalMs);
+    this.probe = setInterval(() => void this.probeRedis(), this.options.redisProbeIntervalMs);
     this.probe.unref();
   }
 
   private startPg(): void {
-    this.pg ??= new PgBroker(
-      { connectionString: this.config.databaseUrl, channels: this.config.notifyChannels },
-      this,
-      this.logger,
-    );
-    this.pg.start();
+    if (this.pg) return;
+    this.pg = this.brokers.postgres();
+    this.pg.start(this);
   }
 
   /** Switches back once Redis and the listener's heartbeat are healthy again. */
   private async probeRedis(): Promise<void> {
-    if (this.current !== 'postgres' || !this.redis?.healthy() || this.switching) return;
+    if (this.current !== 'postgres' || !this.brokers.redis?.healthy() || this.switching || this.closed) return;
     this.switching = true;
     try {
       this.logger.info('Redis connectivity restored, switching back to Redis mode');
@@ -144,16 +157,16 @@ export class BrokerSupervisor implements BrokerListener {
     if (this.closed) return;
     const started = Date.now();
     const since = Number.isFinite(this.downSince) ? started - this.downSince : 0;
-    const windowMs = since + this.config.broker.catchUpMarginMs;
     try {
-      const streams = await this.sequencer.catchUp(windowMs);
+      const streams = await this.sink.catchUp(since + this.options.catchUpMarginMs);
       this.downSince = Number.POSITIVE_INFINITY;
-      const seconds = (Date.now() - started) / 1000;
-      this.metrics.catchUpSeconds.observe(seconds);
+      this.metrics.catchUpSeconds.observe((Date.now() - started) / 1000);
       this.logger.info({ mode, streams_behind: streams, duration_ms: Date.now() - started }, 'outbox catch-up done');
     } catch (error) {
+      if (this.closed) return;
       this.logger.error({ err: error, mode }, 'outbox catch-up failed; retrying');
-      setTimeout(() => void this.catchUp(mode), 1000).unref();
+      this.retry = setTimeout(() => void this.catchUp(mode), 1000);
+      this.retry.unref();
     }
   }
 
@@ -167,7 +180,7 @@ export class BrokerSupervisor implements BrokerListener {
     this.closed = true;
     clearInterval(this.probe);
     clearTimeout(this.startupCheck);
-    const brokers: (Broker | undefined)[] = [this.redis, this.pg];
-    await Promise.all(brokers.map((broker) => broker?.close()));
+    clearTimeout(this.retry);
+    await Promise.all([this.brokers.redis?.close(), this.pg?.close()]);
   }
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { ProtocolError } from '@matchcast/protocol';
-import type { Identity, TokenVerifier } from '../auth';
+import type { Identity, TokenVerifier } from '../sessions/auth';
 import { clientAddress } from './client-address';
 import type { ConnectionLimits } from './connection-limits';
 import type { OriginPolicy } from './origins';

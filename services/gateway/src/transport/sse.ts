@@ -2,17 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { ErrorCodes, ProtocolError, parseClientMessage, type ErrorCode, type OutboxEvent, type ServerMessage } from '@matchcast/protocol';
 import type { Logger } from '@matchcast/runtime';
 import type { Request, Response } from 'express';
-import type { Identity } from '../auth';
+import type { Identity } from '../sessions/auth';
 import type { GatewayMetrics } from '../metrics';
-import type { Sessions, SubscribeRequest } from '../session';
+import type { Client, Sessions, SubscribeRequest } from '../sessions/session';
 import { admit, type AdmissionRules } from './admission';
-import { controlText, sseChunk, type EventFrames } from './frames';
-import type { Subscriber } from './subscriber';
+import { controlText, sseChunk, type EventFrames } from '../delivery/frames';
 
 export const SSE_PATH = '/sse';
 
 /** A Server-Sent Events client: the same JSON as WebSocket, with `id:` = `<stream>@<seq>`. */
-export class SseClient implements Subscriber {
+export class SseClient implements Client {
   readonly channels = new Set<string>();
   readonly resuming = new Map<string, EventFrames[]>();
   readonly seenUpTo = new Map<string, number>();

@@ -1,9 +1,9 @@
 import type { Socket } from 'node:net';
 import { ErrorCodes, type ErrorCode, type OutboxEvent, type ServerMessage } from '@matchcast/protocol';
 import { WebSocket } from 'ws';
-import type { Identity } from '../auth';
-import { controlText, wsTextFrame, type EventFrames } from './frames';
-import type { Subscriber } from './subscriber';
+import type { Identity } from '../sessions/auth';
+import type { Client } from '../sessions/session';
+import { controlText, wsTextFrame, type EventFrames } from '../delivery/frames';
 import { batchedWrite } from './write-batch';
 
 /**
@@ -11,7 +11,7 @@ import { batchedWrite } from './write-batch';
  * off, so ws' own sender never holds queued data that a direct write could overtake, and
  * the same prebuilt buffer goes to every socket.
  */
-export class WsClient implements Subscriber {
+export class WsClient implements Client {
   readonly channels = new Set<string>();
   readonly resuming = new Map<string, EventFrames[]>();
   readonly seenUpTo = new Map<string, number>();

@@ -6,7 +6,7 @@ import type { SubscriptionRegistry } from './registry';
  * WebSocket clients are pinged and dropped when silent for longer than interval + timeout,
  * SSE streams get a comment line.
  */
-export function startHeartbeat(registry: SubscriptionRegistry, intervalMs: number, timeoutMs: number, logger: Logger): () => void {
+export function startKeepAlive(registry: SubscriptionRegistry, intervalMs: number, timeoutMs: number, logger: Logger): () => void {
   const timer = setInterval(() => {
     const deadline = Date.now() - intervalMs - timeoutMs;
     for (const client of registry.clients()) {

@@ -1,13 +1,11 @@
 import { ProtocolError, routeEvent, type ClientMessage, type OutboxEvent } from '@matchcast/protocol';
 import type { Logger } from '@matchcast/runtime';
+import { EventFrames } from '../delivery/frames';
+import type { SubscriptionRegistry } from '../delivery/registry';
+import type { Subscriber } from '../delivery/subscriber';
 import type { Identity, TokenVerifier } from './auth';
 import { authorizeChannel, mayAccess } from './authorize';
-import type { GatewayMetrics } from './metrics';
 import type { Replayer } from './replay';
-import type { Sequencer } from './sequencer';
-import { EventFrames } from './transport/frames';
-import type { SubscriptionRegistry } from './transport/registry';
-import type { Subscriber } from './transport/subscriber';
 
 /** Transactions rarely run longer than this between an event's creation and its commit. */
 const SINCE_MARGIN_MS = 5000;
@@ -23,36 +21,53 @@ export interface SessionLimits {
 
 export type SubscribeRequest = Extract<ClientMessage, { action: 'subscribe' }>;
 
+/** A subscriber with an identity: what every transport hands to sessions. */
+export interface Client extends Subscriber {
+  /** Who the client is; replaced by a `refresh` with a new token for the same user. */
+  identity: Identity;
+}
+
+/** What sessions report; the gateway's metrics fit it. */
+export interface SessionMetrics {
+  clientErrors: { inc(labels: { code: string }): void };
+  replays: { inc(): void };
+}
+
+/** The delivered position of each stream: where a resume's replay ends and live delivery begins. */
+export interface StreamPositions {
+  lastSeq(stream: string): number;
+}
+
 /**
  * What clients ask of the gateway, whatever the transport: subscribe (with resume and
  * since), unsubscribe, ping, refresh. Owns each client's life between open() and closed(),
  * so nothing of a closed client survives it (channel sets, replays, expiry timers).
  */
 export class Sessions {
-  private readonly expiries = new Map<Subscriber, NodeJS.Timeout>();
+  private readonly expiries = new Map<Client, NodeJS.Timeout>();
 
   constructor(
     private readonly registry: SubscriptionRegistry,
-    private readonly sequencer: Sequencer,
+    private readonly positions: StreamPositions,
     private readonly replayer: Replayer,
     private readonly verifier: TokenVerifier,
     private readonly limits: SessionLimits,
-    private readonly metrics: GatewayMetrics,
+    private readonly metrics: SessionMetrics,
     private readonly logger: Logger,
   ) {}
 
-  open(client: Subscriber): void {
+  open(client: Client): void {
     this.registry.add(client);
     this.watchExpiry(client);
   }
 
-  closed(client: Subscriber): void {
+  closed(client: Client): void {
     this.registry.remove(client);
     clearTimeout(this.expiries.get(client));
     this.expiries.delete(client);
   }
 
-  async handle(client: Subscriber, message: ClientMessage): Promise<void> {
+  async handle(client: Client, message: ClientMessage): Promise<void> {
     switch (message.action) {
       case 'subscribe':
         return this.subscribe(client, message);
@@ -69,7 +84,7 @@ export class Sessions {
   }
 
   /** Sends an error message with its stable code; the connection lives on. */
-  reject(client: Subscriber, error: unknown): void {
+  reject(client: Client, error: unknown): void {
     const failure = ProtocolError.from(error);
     if (failure.code === 'INTERNAL') this.logger.error({ err: error, client_id: client.id }, 'request failed');
     this.metrics.clientErrors.inc({ code: failure.code });
@@ -96,7 +111,7 @@ export class Sessions {
     return added;
   }
 
-  async subscribe(client: Subscriber, request: SubscribeRequest): Promise<void> {
+  async subscribe(client: Client, request: SubscribeRequest): Promise<void> {
     const added = this.check(client.identity, client.channels, request);
     const channels = new Set([...client.channels, ...added]);
     const alive = () => this.registry.has(client);
@@ -114,7 +129,7 @@ export class Sessions {
     const replays: { stream: string; afterSeq: number; head: number }[] = [];
     const refused: ProtocolError[] = [];
     for (const [stream, afterSeq] of resume) {
-      const head = this.sequencer.lastSeq(stream);
+      const head = this.positions.lastSeq(stream);
       if (afterSeq >= head) {
         if (afterSeq > head) client.seenUpTo.set(stream, afterSeq);
       } else if (head - afterSeq > this.limits.maxReplayEvents) {
@@ -143,7 +158,7 @@ export class Sessions {
    * gap and no duplicate. A stream whose events do not reach the client's channels stops
    * after its first row.
    */
-  private async replay(client: Subscriber, stream: string, afterSeq: number, head: number): Promise<void> {
+  private async replay(client: Client, stream: string, afterSeq: number, head: number): Promise<void> {
     let first = true;
     this.metrics.replays.inc();
     try {
@@ -165,7 +180,7 @@ export class Sessions {
    * A new token for the same user, before the old one expires: the connection stays, the
    * expiry moves, and channels the new token no longer grants are dropped.
    */
-  private async refresh(client: Subscriber, token: string): Promise<void> {
+  private async refresh(client: Client, token: string): Promise<void> {
     const identity = await this.verifier.verify(token);
     const current = client.identity.userId;
     if (current !== undefined && identity.userId !== current) {
@@ -181,7 +196,7 @@ export class Sessions {
   }
 
   /** Closes the connection when its token expires (TOKEN_EXPIRED), unless a refresh moved the expiry. */
-  private watchExpiry(client: Subscriber): void {
+  private watchExpiry(client: Client): void {
     clearTimeout(this.expiries.get(client));
     this.expiries.delete(client);
     const expiresAt = client.identity.expiresAtMs;

@@ -1,16 +1,14 @@
 import type { ErrorCode, OutboxEvent, ServerMessage } from '@matchcast/protocol';
-import type { Identity } from '../auth';
 import type { EventFrames } from './frames';
 
 /**
- * A connected client as fan-out and sessions see it, whatever its transport. Fan-out hands
- * it the shared frames of an event; the transport writes the bytes that fit it.
+ * A connected client as fan-out sees it, whatever its transport. Fan-out hands it the shared
+ * frames of an event; the transport writes the bytes that fit it. A subscriber also knows how
+ * to keep itself alive (a ping, a comment line), so nothing above needs to know its transport.
  */
 export interface Subscriber {
   readonly id: string;
   readonly channels: Set<string>;
-  /** Who the client is; replaced by a `refresh` with a new token for the same user. */
-  identity: Identity;
   /**
    * The last event handed to this client: an event routed to several channels the client
    * subscribes to is delivered once, on the most specific one.

@@ -1,7 +1,12 @@
 import { routeEvent, type OutboxEvent } from '@matchcast/protocol';
-import type { GatewayMetrics } from './metrics';
-import { EventFrames } from './transport/frames';
-import type { SubscriptionRegistry } from './transport/registry';
+import { EventFrames } from './frames';
+import type { SubscriptionRegistry } from './registry';
+
+/** What fan-out reports; the gateway's metrics fit it. */
+export interface FanoutMetrics {
+  delivered: { inc(count: number): void };
+  commitToSendSeconds: { observe(seconds: number): void };
+}
 
 /**
  * Delivers one in-order event to every subscribed client, once per client, on the most
@@ -10,7 +15,7 @@ import type { SubscriptionRegistry } from './transport/registry';
 export class Fanout {
   constructor(
     private readonly registry: SubscriptionRegistry,
-    private readonly metrics: GatewayMetrics,
+    private readonly metrics: FanoutMetrics,
   ) {}
 
   deliver(event: OutboxEvent): void {

@@ -1,8 +1,19 @@
-import { readStream, streamHead, streamHeads } from '@matchcast/db';
+import type { OutboxReader } from '@matchcast/db';
 import { isRef, type OutboxEvent, type OutboxRef } from '@matchcast/protocol';
 import { backoffMs, sleep, throttledWarn, type Logger } from '@matchcast/runtime';
-import type { Pool } from 'pg';
-import type { GatewayMetrics } from './metrics';
+
+interface Count {
+  inc(count?: number): void;
+}
+
+/** What the sequencer reports; the gateway's metrics fit it. */
+export interface SequencerMetrics {
+  received: { inc(labels: { source: string }): void };
+  duplicates: Count;
+  gapsFilled: Count;
+  skipped: Count;
+  claimsBeyondHead: Count;
+}
 
 /**
  * Turns whatever the brokers hand over — in order or not, duplicated, with gaps, or as
@@ -22,9 +33,9 @@ export class Sequencer {
   private readonly warnBeyondHead: ReturnType<typeof throttledWarn>;
 
   constructor(
-    private readonly db: Pool,
+    private readonly outbox: OutboxReader,
     private readonly deliver: (event: OutboxEvent) => void,
-    private readonly metrics: GatewayMetrics,
+    private readonly metrics: SequencerMetrics,
     private readonly logger: Logger,
   ) {
     this.warnBeyondHead = throttledWarn(logger);
@@ -43,7 +54,7 @@ export class Sequencer {
    * after it starts (clients that want older events resume).
    */
   async init(): Promise<void> {
-    for (const [stream, seq] of await streamHeads(this.db)) this.last.set(stream, seq);
+    for (const [stream, seq] of await this.outbox.streamHeads()) this.last.set(stream, seq);
     this.initialized = true;
   }
 
@@ -65,7 +76,7 @@ export class Sequencer {
 
   /** Reads and delivers every event of the streams that moved within the window. */
   async catchUp(windowMs?: number): Promise<number> {
-    const heads = await streamHeads(this.db, windowMs);
+    const heads = await this.outbox.streamHeads(windowMs);
     let behind = 0;
     for (const [stream, head] of heads) {
       if (head > this.lastSeq(stream)) {
@@ -116,7 +127,7 @@ export class Sequencer {
       const last = this.lastSeq(stream);
       if (last >= upto) break;
       try {
-        const events = await readStream(this.db, stream, last, upto);
+        const events = await this.outbox.readStream(stream, last, upto);
         if (this.closed) return;
         for (const event of events) {
           if (event.seq !== this.lastSeq(stream) + 1) break;
@@ -127,7 +138,7 @@ export class Sequencer {
           attempt = 0;
           continue;
         }
-        const head = await streamHead(this.db, stream);
+        const head = await this.outbox.streamHead(stream);
         if (head < (this.filling.get(stream) ?? 0)) {
           this.metrics.claimsBeyondHead.inc();
           this.warnBeyondHead({ stream, claimed: this.filling.get(stream), head }, 'notification claimed a seq beyond the stream head; ignored');
