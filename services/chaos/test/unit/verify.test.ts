@@ -1,5 +1,5 @@
-import type { RecordedMessage } from '../src/recorder';
-import { countDeliveries, expectedKeys } from '../src/verify';
+import type { RecordedMessage } from '../../src/recorder';
+import { countDeliveries, expectedKeys } from '../../src/verify';
 
 const row = (stream: string, seq: number, league: string, status = 'live') => ({
   id: String(seq),

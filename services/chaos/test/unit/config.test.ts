@@ -1,8 +1,8 @@
 import { EnvReader } from '@matchcast/runtime';
-import { chartFullname, loadConfig } from '../src/config';
-import { parseWorkload } from '../src/kube-api';
-import { parseArgs } from '../src/main';
-import { SCENARIOS, findScenario } from '../src/scenarios';
+import { chartFullname, loadConfig } from '../../src/config';
+import { parseWorkload } from '../../src/kube-api';
+import { parseArgs } from '../../src/main';
+import { SCENARIOS, findScenario } from '../../src/scenarios';
 
 describe('runner config', () => {
   it('derives names and selectors from the chart conventions', () => {

@@ -1,5 +1,5 @@
 import { EnvReader } from '@matchcast/runtime';
-import { loadConfig } from '../src';
+import { loadConfig } from '../../src';
 
 const load = (env: Record<string, string>) => loadConfig(new EnvReader({ DATABASE_URL: 'postgres://u:p@127.0.0.1/db', ...env }));
 

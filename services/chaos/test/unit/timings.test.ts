@@ -1,6 +1,6 @@
-import type { LogRecord } from '../src/cluster';
-import { parseLogLines } from '../src/cluster';
-import { GATEWAY_LINES, LISTENER_LEADER_LINE, timingsFromLogs } from '../src/timings';
+import type { LogRecord } from '../../src/cluster';
+import { parseLogLines } from '../../src/cluster';
+import { GATEWAY_LINES, LISTENER_LEADER_LINE, timingsFromLogs } from '../../src/timings';
 
 const line = (source: string, time: number, msg: string): LogRecord => ({ source, time, level: 'info', msg });
 

@@ -1,4 +1,4 @@
-import { Pacer, Simulator, SimulatorSource } from '../src';
+import { Pacer, Simulator, SimulatorSource } from '../../src';
 
 describe('Pacer', () => {
   it('waits until each offset from the first call, measured from one base (no drift)', async () => {

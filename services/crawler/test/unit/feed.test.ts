@@ -1,4 +1,4 @@
-import { FeedError, parseFeedLine, prefixIds, validateOp, type FeedOp } from '../src';
+import { FeedError, parseFeedLine, prefixIds, validateOp, type FeedOp } from '../../src';
 
 const fixture = {
   op: 'fixture',

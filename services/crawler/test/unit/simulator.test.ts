@@ -1,4 +1,4 @@
-import { Random, Simulator, mulberry32, validateOp, type FeedOp, type SimulatorOptions } from '../src';
+import { Random, Simulator, mulberry32, validateOp, type FeedOp, type SimulatorOptions } from '../../src';
 
 const OPTIONS: SimulatorOptions = {
   seed: 42,
