@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { ConfigError } from '@matchcast/runtime';
 import { SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose';
-import { TokenVerifier, type AuthConfig } from '../../src/auth';
-import { authorizeChannel } from '../../src/authorize';
+import { TokenVerifier, type AuthConfig } from '../../src/sessions/auth';
+import { authorizeChannel } from '../../src/sessions/authorize';
 
 const SECRET = 'a-shared-secret-of-at-least-32-bytes!';
 const config = (overrides: Partial<AuthConfig> = {}): AuthConfig => ({
