@@ -2,12 +2,17 @@
 SHELL := /bin/bash
 PNPM  := $(shell command -v pnpm 2>/dev/null)
 
-.PHONY: deps build demo test bench migrate clean
+.PHONY: deps browser-deps build demo test bench migrate clean
 
 # Installs pnpm (through npm) when missing, then the workspace's locked dependencies.
 deps:
 	@command -v pnpm >/dev/null 2>&1 || npm install -g pnpm@9.15.9
 	@pnpm install --frozen-lockfile --prefer-offline
+
+# The browser test (tests/e2e/scoreboard-page.test.ts) needs Chromium: Debian's package, installed
+# when missing. Only `make test` needs it, so `make deps` (and so `make demo`) does not install it.
+browser-deps:
+	@scripts/ensure-chromium.sh
 
 build: deps
 	@pnpm exec tsc -b
@@ -15,8 +20,8 @@ build: deps
 demo: build
 	@node scripts/dist/demo.js
 
-test: build
-	@scripts/ensure-chromium.sh
+# Every tier (jest projects: unit, integration, e2e, chaos, deploy, fuzz); one tier: pnpm test:<tier>.
+test: build browser-deps
 	@pnpm exec jest $(JEST_ARGS)
 
 bench: build

@@ -1,12 +1,43 @@
-/** One jest run for everything: unit tests beside each package, end-to-end and chaos tests in tests/. */
-module.exports = {
+/**
+ * Test tiers, one jest project each (`jest --selectProjects <tier>`; `pnpm test:<tier>`):
+ *
+ *   unit         packages/<name>/test/unit, services/<name>/test/unit — pure code: no Postgres,
+ *                Redis, child process, socket or browser; runs from source in seconds, no build
+ *   integration  the other tests in packages/<name>/test and services/<name>/test — throwaway
+ *                real Postgres and Redis servers, child processes
+ *   e2e          tests/e2e — the built services as processes, clients over WS/SSE, the scoreboard
+ *                page in Chromium (`make browser-deps` installs it; `make test` does it first)
+ *   chaos        tests/chaos — killing and pausing Postgres, Redis, listeners and gateways
+ *   deploy       tests/deploy and tests/docs — chart, manifests, compose, images, docs vs. code
+ *   fuzz         tests/fuzz — property-based fuzzing of a real gateway process
+ *
+ * A bare `jest` (`make test`, `pnpm test`) runs every project. A new test folder under tests/
+ * must be added to a project here, or it is not run. testTimeout and maxWorkers are global
+ * options: they stay at the top level, not per project.
+ */
+const shared = {
+  rootDir: __dirname,
   testEnvironment: 'node',
-  roots: ['<rootDir>/packages', '<rootDir>/services', '<rootDir>/tests'],
-  testMatch: ['**/test/**/*.test.ts', '<rootDir>/tests/**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
   moduleNameMapper: { '^@matchcast/(protocol|db|runtime|testkit)$': '<rootDir>/packages/$1/src',
     '^@matchcast/chaos$': '<rootDir>/services/chaos/src' },
+};
+
+const tier = (displayName, roots, testMatch, extra = {}) => ({ ...shared, displayName, roots, testMatch, ...extra });
+const besidePackages = ['<rootDir>/packages', '<rootDir>/services'];
+
+module.exports = {
+  projects: [
+    tier('unit', besidePackages, ['**/test/unit/**/*.test.ts']),
+    tier('integration', besidePackages, ['**/test/**/*.test.ts'], {
+      testPathIgnorePatterns: [...shared.testPathIgnorePatterns, '/test/unit/'],
+    }),
+    tier('e2e', ['<rootDir>/tests/e2e'], ['**/*.test.ts']),
+    tier('chaos', ['<rootDir>/tests/chaos'], ['**/*.test.ts']),
+    tier('deploy', ['<rootDir>/tests/deploy', '<rootDir>/tests/docs'], ['**/*.test.ts']),
+    tier('fuzz', ['<rootDir>/tests/fuzz'], ['**/*.test.ts']),
+  ],
   testTimeout: 60_000,
   maxWorkers: 2,
 };
