@@ -18,12 +18,12 @@ export interface Options {
   workers: number;
   /** Writer connections; each owns a fixed set of matches, so its commits per stream are in order. */
   writers: number;
-  /** The brief's scenario: `clients` subscribers on match channels (or all) at `rate`. */
+  /** The default load scenario: `clients` subscribers on match channels (or all) at `rate`. */
   load: boolean;
   /** The side-by-side scenario: `clients` subscribers all on `all`, at this (low) event rate. */
   fanout: boolean;
   fanoutRate: number;
-  /** Also run the DESIGN latency check: 100 subscribers on `all`, 1k events/s, Redis mode. */
+  /** Also run the latency-target check: 100 subscribers on `all`, 1k events/s, Redis mode. */
   target: boolean;
   notifyCost: boolean;
   notifyCostSeconds: number;

@@ -58,10 +58,11 @@ export function notifyTable(results: NotifyCostResult[]): string {
 }
 
 /**
- * DESIGN.md "Performance targets", checked against the gateway's rows, each in the scenario
- * built for it: CPU per delivery in the fan-out scenario (per-event costs amortized over every
- * client; the load scenario when fan-out was skipped), latency in target-100, RSS per idle
- * connection in the first scenario of a fresh gateway process (load), delivery everywhere.
+ * The performance targets (docs/benchmarks.md, "Against the performance targets"), checked
+ * against the gateway's rows, each in the scenario built for it: CPU per delivery in the
+ * fan-out scenario (per-event costs amortized over every client; the load scenario when
+ * fan-out was skipped), latency in target-100, RSS per idle connection in the first scenario
+ * of a fresh gateway process (load), delivery everywhere.
  */
 export function targetChecks(results: ScenarioResult[]): { check: string; measured: string; target: string; met: boolean }[] {
   const checks: { check: string; measured: string; target: string; met: boolean }[] = [];

@@ -87,7 +87,7 @@ async function main(): Promise<void> {
   await writer.open();
   log(`postgres ${infra.postgres.url}, redis ${infra.redis.url}, ${options.matches} live matches seeded`);
 
-  // The brief's scenario: N clients, each on its match's channel (or all), at --rate.
+  // The default load scenario: N clients, each on its match's channel (or all), at --rate.
   const load: ScenarioSpec = {
     label: 'load',
     clients: options.clients,
@@ -99,7 +99,7 @@ async function main(): Promise<void> {
   // Side by side with the peers: every client on 'all' at a low rate, so each event fans out
   // to every client and per-event costs (wake-up, parse) vanish next to per-delivery costs.
   const fanout: ScenarioSpec = { ...load, label: 'fanout', channelOf: () => 'all', rate: options.fanoutRate };
-  // DESIGN.md's latency target: 100 subscribers at 1k events/s, each following one match.
+  // The latency target: 100 subscribers at 1k events/s, each following one match.
   const targetSpec: ScenarioSpec = {
     label: 'target-100',
     clients: 100,

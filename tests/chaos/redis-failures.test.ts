@@ -1,8 +1,9 @@
 /**
- * Chaos, Redis side (seed 001's runbook tests 1–3), against real processes: two listeners,
- * two gateways, the crawler writing ~80 tx/s, six clients on many streams. Redis crashes,
- * freezes, and goes away for 30 s; every client must still get every event exactly once and
- * in order, the gateways must fall back to their own LISTEN and switch back by themselves.
+ * Chaos, Redis side (the runbook's by-hand Tests 1–3, docs/operations.md), against real
+ * processes: two listeners, two gateways, the crawler writing ~80 tx/s, six clients on many
+ * streams. Redis crashes, freezes, and goes away for 30 s; every client must still get every
+ * event exactly once and in order, the gateways must fall back to their own LISTEN and switch
+ * back by themselves.
  */
 import { LocalCluster } from '../harness/scenarios/local-cluster';
 import { runLocalScenario } from '../harness/scenarios/run-local';

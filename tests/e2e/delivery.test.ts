@@ -1,7 +1,7 @@
 /**
  * End to end, with real processes: crawler → Postgres → (notify-listener → Redis →) gateway
  * → WebSocket clients, in both broker modes. Every committed event of a client's channels
- * must arrive exactly once, in per-stream seq order, with seed 000's fields.
+ * must arrive exactly once, in per-stream seq order, with the protocol's fields.
  */
 import { compare, maxOutboxId, outboxRows } from '../harness/verify';
 import { GatewayProcess, Infra, ServiceProcess, freePort, waitFor } from '../harness/stack';

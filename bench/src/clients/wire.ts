@@ -1,6 +1,6 @@
 /**
  * Reading (stream, seq) out of a delivered message without a full JSON.parse: in both
- * protocols the event object ends with …"stream":"<s>","seq":<n>,"id":"<id>"} (seed 000's
+ * protocols the event object ends with …"stream":"<s>","seq":<n>,"id":"<id>"} (the protocol's
  * field order, stream/seq/id last), so a scan from the end finds them. The client side
  * must stay cheap: on a small machine the clients, not the server, saturate first.
  * A sample of messages is fully parsed to check the scan (Collected.parseMismatches).

@@ -13,6 +13,7 @@ import pg from 'pg';
  * "paranoid" check query also has no timeout, so a frozen server (SIGSTOP, half-open TCP)
  * hangs it forever, and its default retryTimeout gives up after 3 s. The loop below does
  * connect → lock → LISTEN → health-check itself, on one client it owns.
+ * (docs/decisions/0003-plain-pg-client-not-pg-listen.md has the details.)
  */
 
 type LogFn = (fields: Record<string, unknown>, message: string) => void;
@@ -37,7 +38,7 @@ export interface ListenConnectionOptions {
   healthCheckIntervalMs?: number;
   /** Timeout of each check query (and of the lock query); on expiry the socket is destroyed. Default 1500. */
   healthCheckTimeoutMs?: number;
-  /** Backoff base between reconnect attempts (seed 001: 5 s). Default 5000. */
+  /** Backoff base between reconnect attempts (operators expect 5 s). Default 5000. */
   reconnectDelayMs?: number;
   /** Backoff cap. Default 4 × reconnectDelayMs. */
   maxReconnectDelayMs?: number;

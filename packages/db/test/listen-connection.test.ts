@@ -2,7 +2,7 @@ import pg from 'pg';
 import { PostgresServer, waitFor } from '@matchcast/testkit';
 import { ListenConnection, type ListenConnectionOptions, type ListenLogger } from '../src/listen-connection';
 
-/** A logger that keeps every line, so tests can assert seed 001's log patterns. */
+/** A logger that keeps every line, so tests can assert the log lines operators grep for. */
 function recordingLogger(): ListenLogger & { lines: string[] } {
   const lines: string[] = [];
   const log = (_fields: Record<string, unknown>, message: string) => void lines.push(message);

@@ -1,7 +1,7 @@
 import { ProtocolError } from './errors';
 
 /**
- * Channels a client may subscribe to (seed 000, extended with user notifications):
+ * Channels a client may subscribe to (the established set, extended with user notifications):
  *   match:<id>  league:<id>  team:<id>  live:all  all  user:<id>
  * Streams are the units of ordering (one seq sequence each): match:<id>, user:<id>.
  */

@@ -1,7 +1,7 @@
 import { parseChannel } from './channels';
 import { ProtocolError } from './errors';
 
-/** Client → server messages (seed 000, plus resume). */
+/** Client → server messages (subscribe / unsubscribe / ping as clients send them, plus resume). */
 export type ClientMessage =
   | { action: 'subscribe'; channels: string[]; resume: Map<string, number>; since?: string }
   | { action: 'unsubscribe'; channels: string[] }

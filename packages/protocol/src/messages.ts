@@ -10,7 +10,7 @@ export interface Ref {
   name: string;
 }
 
-/** The match state every match message carries in `data` (seed 000's fields). */
+/** The match state every match message carries in `data` (the fields existing clients read). */
 export interface MatchSnapshot {
   match_id: string;
   status: MatchStatus;
@@ -42,7 +42,7 @@ export interface OutboxRef {
   seq: number;
 }
 
-/** What a client receives for each event: seed 000's shape plus channel, stream, seq, id. */
+/** What a client receives for each event: the established shape plus channel, stream, seq, id. */
 export interface DeliveredMessage {
   type: EventType;
   match_id: string | null;
@@ -65,7 +65,7 @@ export interface Heartbeat {
   dropped: number;
 }
 
-/** Postgres NOTIFY channels: one per notifying table (seed 001). */
+/** Postgres NOTIFY channels: `<table>_change` per notifying table (names operators already use). */
 export const NOTIFY_CHANNELS = [
   'matchdata_change',
   'match_change',
@@ -76,7 +76,7 @@ export const NOTIFY_CHANNELS = [
   'player_match_change',
 ] as const;
 
-/** Redis channels (seed 001 names the events channel). */
+/** Redis channels (the events channel keeps its established name). */
 export const REDIS_EVENTS_CHANNEL = 'pg_notify:events';
 export const REDIS_HEARTBEAT_CHANNEL = 'pg_notify:heartbeat';
 

@@ -10,7 +10,7 @@ export type ServerMessage =
   | { type: 'refreshed'; expires_at: string | null }
   | { type: 'error'; code: ErrorCode; message: string; channel?: string; stream?: string };
 
-/** The delivered form of an event on one channel; field order follows seed 000. */
+/** The delivered form of an event on one channel, in the field order clients know (docs/protocol.md). */
 export function eventMessage(event: OutboxEvent, channel: string): DeliveredMessage {
   return {
     type: event.type,

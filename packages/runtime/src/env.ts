@@ -77,7 +77,7 @@ export class EnvReader {
 
   /**
    * A duration in milliseconds from `<name>` (e.g. WS_PING_INTERVAL_MS); when unset, from the
-   * seed's seconds-valued variable (e.g. WS_PING_INTERVAL) if one is given.
+   * legacy seconds-valued variable (e.g. WS_PING_INTERVAL) if one is given.
    */
   durationMs(name: string, fallback: number, options: IntOptions & { secondsAlias?: string } = {}): number {
     const { secondsAlias, ...range } = options;

@@ -7,7 +7,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /**
  * One JSON logger per process. Field names are snake_case; `msg` carries the human line
- * (seed 001's log patterns appear verbatim there). Secrets are redacted by path.
+ * (the log lines operators' runbooks grep for appear verbatim there). Secrets are redacted by path.
  */
 export function createLogger(service: string, level = process.env.LOG_LEVEL ?? 'info'): Logger {
   return pino({

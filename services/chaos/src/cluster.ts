@@ -9,7 +9,7 @@ export type BrokerMode = 'redis' | 'postgres';
 /** Which process wrote a log line. */
 export type Component = 'gateway' | 'notify-listener';
 
-/** One parsed JSON log line (pino: `time` is ISO-8601, `msg` carries seed 001's wording). */
+/** One parsed JSON log line (pino: `time` is ISO-8601, `msg` carries the operators' log wording). */
 export interface LogRecord {
   /** The process or pod that wrote it (a gateway name, a pod name...). */
   source: string;

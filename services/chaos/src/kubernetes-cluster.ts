@@ -28,7 +28,7 @@ export interface KubernetesClusterOptions {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
- * Seed 001's runbook through the Kubernetes API: delete the Redis pod, scale the Redis
+ * The runbook (docs/operations.md) through the Kubernetes API: delete the Redis pod, scale the Redis
  * workload to 0 and back, delete the listener leader's pod, delete the Postgres pod, delete
  * a gateway pod (which drains). Observes modes through each gateway pod's /readyz (directly,
  * or through the API server's pod proxy) and logs through the pod log API.

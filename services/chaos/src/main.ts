@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
- * matchcast-chaos: runs seed 001's failure drills against a Kubernetes cluster and prints,
- * per scenario, the same report as the chaos tests (a readable block on stderr, a one-line
- * JSON summary on stdout). Exit code 0 when every scenario kept its promises.
+ * matchcast-chaos: runs the runbook's failure drills (docs/operations.md) against a
+ * Kubernetes cluster and prints, per scenario, the same report as the chaos tests (a
+ * readable block on stderr, a one-line JSON summary on stdout). Exit code 0 when every
+ * scenario kept its promises.
  *
  *   matchcast-chaos --list
  *   matchcast-chaos [--kubeconfig <path>] <scenario>... | all

@@ -1,9 +1,10 @@
 import type { BrokerMode } from './cluster';
 
 /**
- * The failure drills of seed 001's runbook (and a few it does not cover), as data. Each is a
- * list of steps run against a `Cluster`; the runner adds the workload around them (clients
- * subscribed to many streams while the crawler writes) and the zero-loss check after.
+ * The runbook's failure drills (docs/operations.md: by-hand Tests 1–3, and a few more), as
+ * data. Each is a list of steps run against a `Cluster`; the runner adds the workload around
+ * them (clients subscribed to many streams while the crawler writes) and the zero-loss check
+ * after.
  */
 
 /**
@@ -32,7 +33,7 @@ export type FallbackExpectation = 'required' | 'forbidden' | 'allowed';
 export interface Scenario {
   name: string;
   title: string;
-  /** Where it comes from: seed 001's runbook test, or the issue item. */
+  /** Where it comes from: a by-hand runbook test, or another failure mode it does not cover. */
   origin: string;
   steps: Step[];
   fallback: FallbackExpectation;
@@ -41,7 +42,7 @@ export interface Scenario {
 }
 
 const FALLBACK_LIMIT_MS = 1500;
-// DESIGN: "back on Redis ≤ 5 s after it returns".
+// Target: back on Redis ≤ 5 s after it returns.
 const SWITCH_BACK_LIMIT_MS = 5000;
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -115,7 +116,7 @@ export const SCENARIOS: readonly Scenario[] = [
       { do: 'restartPostgres', mark: 'outage' },
       { do: 'probe' },
       // The listener's LISTEN connection died with the server: its heartbeat stops until it
-      // reconnects (seed 001: after 5 s), and the gateways notice after ~1 s.
+      // reconnects (after LISTENER_RECONNECT_DELAY_MS, 5 s), and the gateways notice after ~1 s.
       { do: 'sleep', ms: 3000 },
       { do: 'awaitMode', mode: 'redis', timeoutMs: 30_000 },
       { do: 'sleep', ms: 1000 },

@@ -1,6 +1,6 @@
 import type { BrokerMode, LogRecord } from './cluster';
 
-/** The gateway's log lines (seed 001's "Expected Log Patterns", verbatim). */
+/** The gateway's log lines (docs/operations.md, "Expected log patterns", verbatim). */
 export const GATEWAY_LINES = {
   switching: 'Switching to PostgreSQL direct LISTEN fallback mode',
   fallbackDone: 'Fallback to PostgreSQL direct LISTEN successful - realtime features recovered',

@@ -6,7 +6,7 @@ import { NOTIFY_CHANNELS } from '@matchcast/protocol';
 export interface Config {
   readonly databaseUrl: string;
   readonly redisUrl: string;
-  /** Postgres NOTIFY channels to LISTEN on (seed 001's seven by default). */
+  /** Postgres NOTIFY channels to LISTEN on (the seven `<table>_change` channels by default). */
   readonly notifyChannels: readonly string[];
   /** Ops HTTP server (/healthz /readyz /metrics). Port 0 picks a free one (tests). */
   readonly host: string;
@@ -14,7 +14,7 @@ export interface Config {
   /** Advisory lock key: the holder is the one listener that LISTENs and publishes. */
   readonly lockKey: number;
   readonly heartbeatIntervalMs: number;
-  /** Postgres reconnect backoff base (seed 001: every 5 s). */
+  /** Postgres reconnect backoff base (5 s by default, as operators expect). */
   readonly reconnectDelayMs: number;
   readonly standbyPollMs: number;
   readonly healthCheckIntervalMs: number;
