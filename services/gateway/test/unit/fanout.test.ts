@@ -1,0 +1,76 @@
+import { SubscriptionRegistry } from '../../src/delivery/registry';
+import { Fanout } from '../../src/delivery/fanout';
+import { FakeSubscriber, fakeMetrics, matchEvent } from './fakes';
+
+function setup() {
+  const registry = new SubscriptionRegistry();
+  const metrics = fakeMetrics('delivered', 'commitToSendSeconds');
+  const fanout = new Fanout(registry, metrics);
+  const client = (id: string, ...channels: string[]) => {
+    const subscriber = new FakeSubscriber(id);
+    registry.add(subscriber);
+    for (const channel of channels) registry.subscribe(subscriber, channel);
+    return subscriber;
+  };
+  return { registry, metrics, fanout, client };
+}
+
+describe('Fanout', () => {
+  it('delivers an event once per client, on the most specific channel it subscribes to', () => {
+    const { fanout, client } = setup();
+    const wide = client('wide', 'all', 'live:all', 'league:l', 'team:h', 'match:m');
+    const league = client('league', 'all', 'league:l');
+    const fan = client('fan', 'team:a');
+    fanout.deliver(matchEvent('m', 1));
+    expect(wide.log).toEqual(['match:m match:m@1']);
+    expect(league.log).toEqual(['league:l match:m@1']);
+    expect(fan.log).toEqual(['team:a match:m@1']);
+  });
+
+  it('builds the frames of a channel once and hands the same object to every client on it', () => {
+    const { fanout, client, metrics } = setup();
+    const clients = [client('1', 'all'), client('2', 'all'), client('3', 'all')];
+    fanout.deliver(matchEvent('m', 1));
+    const frames = clients.map((c) => c.received[0]);
+    expect(new Set(frames).size).toBe(1);
+    expect(metrics.delivered.total).toBe(3);
+  });
+
+  it('skips clients on channels the event is not routed to (live:all for a finished match)', () => {
+    const { fanout, client } = setup();
+    const live = client('live', 'live:all');
+    const other = client('other', 'match:x', 'team:z');
+    fanout.deliver(matchEvent('m', 1, { status: 'finished' }));
+    expect(live.log).toEqual([]);
+    expect(other.log).toEqual([]);
+  });
+
+  it('buffers events of a stream being replayed for a resuming client, and only that stream', () => {
+    const { fanout, client } = setup();
+    const resuming = client('r', 'all');
+    resuming.resuming.set('match:m', []);
+    fanout.deliver(matchEvent('m', 7));
+    fanout.deliver(matchEvent('n', 1));
+    expect(resuming.log).toEqual(['all match:n@1']);
+    expect(resuming.resuming.get('match:m')!.map((f) => f.event.seq)).toEqual([7]);
+  });
+
+  it('skips what a client that resumed ahead of this gateway already has, then forgets the mark', () => {
+    const { fanout, client } = setup();
+    const ahead = client('ahead', 'match:m');
+    ahead.seenUpTo.set('match:m', 2);
+    for (const seq of [1, 2, 3]) fanout.deliver(matchEvent('m', seq));
+    expect(ahead.log).toEqual(['match:m match:m@3']);
+    expect(ahead.seenUpTo.size).toBe(0);
+  });
+
+  it('never re-indexes a client that was removed (a subscribe finishing after close)', () => {
+    const { registry, fanout, client } = setup();
+    const gone = client('gone');
+    registry.remove(gone);
+    registry.subscribe(gone, 'all');
+    fanout.deliver(matchEvent('m', 1));
+    expect(gone.log).toEqual([]);
+    expect(registry.subscribers('all')).toBeUndefined();
+  });
+});
