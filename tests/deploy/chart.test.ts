@@ -59,7 +59,7 @@ describeWithHelm('gateway pods', () => {
     config = find(manifests, 'ConfigMap', 'matchcast-gateway').data as Record<string, string>;
   });
 
-  it('carry the notify-listener as a sidecar (seed 001), with its own config and the same secrets', () => {
+  it('carry the notify-listener as a sidecar, with its own config and the same secrets', () => {
     expect(spec.containers.map((c) => c.name)).toEqual(['gateway', 'notify-listener']);
     expect(listener.image).toBe('matchcast-notify-listener:0.1.0');
     expect(listener.envFrom).toEqual([{ configMapRef: { name: 'matchcast-notify-listener' } }]);

@@ -49,7 +49,7 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     name: 'redis-kill',
     title: 'redis-server SIGKILLed, back 3 s later',
-    origin: 'seed 001 runbook, Test 1 (Redis pod kill)',
+    origin: 'runbook, Test 1 (Redis pod kill)',
     steps: [
       { do: 'killRedis', mark: 'fault' },
       { do: 'probe' },
@@ -63,7 +63,7 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     name: 'redis-freeze',
     title: 'Redis frozen (SIGSTOP / CLIENT PAUSE) for 4 s, connections left open',
-    origin: 'DESIGN "silent dead connections"; seed 001 runbook, Test 3',
+    origin: 'silent dead connections (no error event, only a missed heartbeat); runbook, Test 3',
     steps: [
       { do: 'freezeRedis', forMs: 4000, mark: 'fault' },
       { do: 'probe' },
@@ -78,7 +78,7 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     name: 'redis-outage',
     title: 'Redis down for 30 s (scaled to 0), then back',
-    origin: 'seed 001 runbook, Test 2 (node unavailability)',
+    origin: 'runbook, Test 2 (node unavailability)',
     steps: [
       { do: 'stopRedis', mark: 'fault' },
       { do: 'probe' },

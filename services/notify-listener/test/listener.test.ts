@@ -20,7 +20,7 @@ import {
 describe('config', () => {
   const base = { DATABASE_URL: 'postgres://u:p@db:5432/x', REDIS_URL: 'redis://redis:6379' };
 
-  test('defaults follow seed 001 and the design', () => {
+  test('defaults: the seven notify channels, 5 s reconnect, 250 ms heartbeat and the rest', () => {
     const config = loadConfig(new EnvReader(base));
     expect(config).toMatchObject({
       notifyChannels: [

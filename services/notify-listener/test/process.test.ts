@@ -77,7 +77,7 @@ describe('notify-listener as a process (node dist/main.js)', () => {
 
   let leader: Awaited<ReturnType<typeof spawnListener>>;
 
-  test('starts without Redis, logs seed 001 lines, and forwards once Redis is up', async () => {
+  test('starts without Redis, logs the expected lines, and forwards once Redis is up', async () => {
     leader = await spawnListener('proc-1');
     await waitFor(
       'Redis connection errors in the log',
