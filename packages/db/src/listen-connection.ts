@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
+import { asError, exponentialMs } from '@matchcast/runtime';
 
 /*
  * One dedicated Postgres LISTEN connection that reconnects forever, proves it is alive, and
@@ -140,9 +141,6 @@ function seconds(ms: number): string {
   return String(Number((ms / 1000).toFixed(1)));
 }
 
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
-}
 
 export class ListenConnection extends EventEmitter<ListenConnectionEvents> {
   private currentState: ListenState = 'idle';
@@ -264,7 +262,7 @@ export class ListenConnection extends EventEmitter<ListenConnectionEvents> {
         this.lostReported = true;
         this.safeEmit('lost', error);
       }
-      const delay = Math.min(this.maxReconnectDelayMs, this.reconnectDelayMs * 2 ** Math.min(attempt, 16));
+      const delay = exponentialMs(attempt, this.reconnectDelayMs, this.maxReconnectDelayMs);
       attempt += 1;
       this.logger.info({ delay_ms: delay, attempt }, `Reconnecting in ${seconds(delay)} seconds...`);
       await new Promise<void>((resolve) => {

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { sleep } from '@matchcast/runtime';
 
 /**
  * Freezes a Redis server the way SIGSTOP does (connections open, nothing answered), where
@@ -25,6 +26,6 @@ export class RedisPause {
   /** Resolves when the pause is over (at once when none is running). */
   async waitForEnd(): Promise<void> {
     const left = this.endsAt - Date.now();
-    if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
+    if (left > 0) await sleep(left);
   }
 }

@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { sleep } from '@matchcast/runtime';
 
 /**
  * The channel sets of the runner's clients, picked from what the crawler is writing: the
@@ -32,6 +33,6 @@ export async function clientChannelSets(db: Pool, exclude: readonly string[] = [
       ];
     }
     if (Date.now() > deadline) throw new Error('no matches in the database: is the crawler writing?');
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await sleep(250);
   }
 }

@@ -3,7 +3,7 @@
  * `node services/crawler/dist/main.js` runs it; importing this module only exports start().
  */
 import pg from 'pg';
-import { createLogger, createRegistry, fatal, listenOps, onShutdown, opsRoutes, redactUrl, type Logger } from '@matchcast/runtime';
+import { createRegistry, fatal, listenOps, opsRoutes, redactUrl, runService, type Logger } from '@matchcast/runtime';
 import { loadConfig, type Config } from './config';
 import { Crawler, type CrawlerStats } from './crawler';
 import { createCrawlerMetrics } from './metrics';
@@ -110,28 +110,15 @@ export async function start(config: Config, logger: Logger, startedAt = Date.now
 }
 
 async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    fatal(createLogger('crawler', 'info'), error);
-  }
-  const logger = createLogger('crawler', config.logLevel);
-  let app: CrawlerApp;
-  try {
-    app = await start(config, logger);
-  } catch (error) {
-    fatal(logger, error);
-  }
   let signalled = false;
-  onShutdown(logger, config.shutdownTimeoutMs, async () => {
+  const { logger, started: app } = await runService('crawler', () => loadConfig(), (config, log) => start(config, log), async (running) => {
     signalled = true;
-    await app.close();
+    await running.close();
   });
   app.done.then(
     async (stats) => {
       logger.info({ ...stats }, 'crawler finished');
-      if (signalled) return; // onShutdown exits once close() completes
+      if (signalled) return; // the shutdown handler exits once close() completes
       await app.close();
       process.exit(0);
     },

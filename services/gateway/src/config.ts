@@ -7,7 +7,7 @@ export interface Config {
   port: number;
   host: string;
   databaseUrl: string;
-  /** Undefined: Postgres LISTEN mode only (seed 001's USE_REDIS_NOTIFIER=false). */
+  /** Undefined: Postgres LISTEN mode only (the rollback mode, USE_REDIS_NOTIFIER=false). */
   redisUrl: string | undefined;
   notifyChannels: string[];
   ws: {

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Redis } from 'ioredis';
-import type { Logger } from '@matchcast/runtime';
+import { exponentialMs, type Logger } from '@matchcast/runtime';
 import type { ListenerMetrics } from './metrics';
 
 export interface PublisherOptions {
@@ -51,7 +51,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
       keepAlive: 1000,
       connectionName: options.connectionName,
       // Retries forever; a short cap so forwarding resumes within a second of Redis returning.
-      retryStrategy: (times) => Math.min(options.reconnectMaxDelayMs, FIRST_RETRY_MS * 2 ** Math.min(times - 1, 16)),
+      retryStrategy: (times) => exponentialMs(times - 1, FIRST_RETRY_MS, options.reconnectMaxDelayMs),
       // Never give up on the connection because of a READONLY/LOADING reply either.
       reconnectOnError: (error) => /READONLY|LOADING/.test(error.message),
     });
