@@ -181,7 +181,7 @@ async function main(): Promise<void> {
   log(`\n${scenarioTable(results)}`);
   log(`\nCPU cores used while events flowed (this machine has ${cpus().length})\n${coresTable(results)}`);
   if (notifyCost.length) log(`\nNOTIFY cost (commits/s a writer achieves)\n${notifyTable(notifyCost)}`);
-  if (results.some((r) => r.server.startsWith('gateway'))) log(`\nDESIGN.md targets (gateway)\n${targetTable(results)}`);
+  if (results.some((r) => r.server.startsWith('gateway'))) log(`\nPerformance targets (gateway)\n${targetTable(results)}`);
   const problems = warnings(results);
   if (problems.length) log(`\nwarnings:\n${problems.map((p) => `  ! ${p}`).join('\n')}`);
   const file = writeResults(options.outDir, stamp, {
