@@ -1,6 +1,7 @@
 import { routeEvent, type OutboxEvent } from '@matchcast/protocol';
 import { EventFrames } from './frames';
 import type { SubscriptionRegistry } from './registry';
+import type { Subscriber } from './subscriber';
 
 /** What fan-out reports; the gateway's metrics fit it. */
 export interface FanoutMetrics {
@@ -27,16 +28,33 @@ export class Fanout {
       for (const client of clients) {
         if (client.lastEvent === event) continue;
         client.lastEvent = event;
-        if (client.seenUpTo.size > 0 && alreadySeen(client.seenUpTo, event)) continue;
-        const waiting = client.resuming.size > 0 ? client.resuming.get(event.stream) : undefined;
-        if (waiting) waiting.push(frames);
-        else if (client.deliver(frames)) delivered++;
+        if (handOver(client, frames)) delivered++;
       }
     }
     this.metrics.delivered.inc(delivered);
     const lagMs = Date.now() - Date.parse(event.timestamp);
     if (Number.isFinite(lagMs)) this.metrics.commitToSendSeconds.observe(Math.max(0, lagMs) / 1000);
   }
+}
+
+/**
+ * Gives one event to one client as live delivery does: held while its subscribe is being
+ * set up, skipped when it already has it, buffered while its stream is being replayed, else
+ * written. True when it was written.
+ */
+export function handOver(client: Subscriber, frames: EventFrames): boolean {
+  if (client.holding) {
+    client.holding.push(frames);
+    return false;
+  }
+  const event = frames.event;
+  if (client.seenUpTo.size > 0 && alreadySeen(client.seenUpTo, event)) return false;
+  const waiting = client.resuming.size > 0 ? client.resuming.get(event.stream) : undefined;
+  if (waiting) {
+    waiting.push(frames);
+    return false;
+  }
+  return client.deliver(frames);
 }
 
 /** For a client that resumed ahead of this gateway: skip what it has, forget the mark once passed. */

@@ -18,10 +18,21 @@ export interface Subscriber {
   readonly resuming: Map<string, EventFrames[]>;
   /** Streams where the client has already seen up to a seq this gateway has not delivered yet. */
   readonly seenUpTo: Map<string, number>;
+  /** While a subscribe looks up which streams to replay, every live event for this client waits here. */
+  holding: EventFrames[] | undefined;
   /** Writes a shared event frame; returns false when the client was cut off as a slow consumer. */
   deliver(frames: EventFrames): boolean;
   send(message: ServerMessage): void;
   close(code: ErrorCode): void;
   /** Called by the keep-alive sweep: ping (and drop a peer silent since `deadline`), or a comment line. */
   keepAlive(deadline: number): void;
+}
+
+/** The delivery bookkeeping every subscriber carries; a transport's client extends it. */
+export abstract class SubscriberState {
+  readonly channels = new Set<string>();
+  readonly resuming = new Map<string, EventFrames[]>();
+  readonly seenUpTo = new Map<string, number>();
+  lastEvent: OutboxEvent | undefined;
+  holding: EventFrames[] | undefined;
 }

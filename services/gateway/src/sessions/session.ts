@@ -1,11 +1,15 @@
 import { ProtocolError, routeEvent, type ClientMessage, type OutboxEvent } from '@matchcast/protocol';
 import type { Logger } from '@matchcast/runtime';
+import { handOver } from '../delivery/fanout';
 import { EventFrames } from '../delivery/frames';
 import type { SubscriptionRegistry } from '../delivery/registry';
 import type { Subscriber } from '../delivery/subscriber';
 import type { Identity, TokenVerifier } from './auth';
 import { authorizeChannel, mayAccess } from './authorize';
 import type { Replayer } from './replay';
+
+/** The outbox reads sessions need (the Replayer, or a fake in unit tests). */
+export type History = Pick<Replayer, 'replay' | 'changedSince'>;
 
 /** Transactions rarely run longer than this between an event's creation and its commit. */
 const SINCE_MARGIN_MS = 5000;
@@ -49,7 +53,7 @@ export class Sessions {
   constructor(
     private readonly registry: SubscriptionRegistry,
     private readonly positions: StreamPositions,
-    private readonly replayer: Replayer,
+    private readonly replayer: History,
     private readonly verifier: TokenVerifier,
     private readonly limits: SessionLimits,
     private readonly metrics: SessionMetrics,
@@ -117,12 +121,7 @@ export class Sessions {
     const alive = () => this.registry.has(client);
     // Only streams that can reach this client's channels are replayed: the rest cost nothing.
     const resume = new Map([...request.resume].filter(([stream]) => mightReach(stream, channels)));
-    if (request.since !== undefined) {
-      const changed = await this.replayer.changedSince(this.clampSince(request.since), SINCE_MARGIN_MS, sinceScope(channels, resume), alive);
-      for (const { stream, afterSeq, routing } of changed ?? []) {
-        if (mayAccess(client.identity, stream) && reaches(routing, channels)) resume.set(stream, afterSeq);
-      }
-    }
+    const held = request.since === undefined ? [] : await this.expandSince(client, added, channels, resume, request.since);
     if (!alive()) return;
     // Mark every resumed stream before the first await, so no live event of any of them
     // can overtake its replay.
@@ -141,6 +140,12 @@ export class Sessions {
     }
     for (const name of added) this.registry.subscribe(client, name);
     client.send({ type: 'subscribed', channels: request.channels });
+    // Events held during the look-up: a replay covers those up to its head; the rest go on
+    // as live events would.
+    const heads = new Map(replays.map(({ stream, head }) => [stream, head]));
+    for (const frames of held) {
+      if (frames.event.seq > (heads.get(frames.event.stream) ?? 0)) handOver(client, frames);
+    }
     for (const error of refused) this.reject(client, error);
     for (const { stream, afterSeq, head } of replays) {
       try {
@@ -148,6 +153,33 @@ export class Sessions {
       } catch (error) {
         if (alive()) this.reject(client, error);
       }
+    }
+  }
+
+  /**
+   * Adds to `resume` the streams that changed since `since` and reach the client. The client
+   * is subscribed first and its live events are held meanwhile: an event of a stream the
+   * look-up cannot see yet (committed after it ran) comes from the hold instead of being lost.
+   * Returns the held events; on failure the early subscription is undone.
+   */
+  private async expandSince(client: Client, added: string[], channels: ReadonlySet<string>, resume: Map<string, number>, since: string): Promise<EventFrames[]> {
+    const held: EventFrames[] = [];
+    client.holding = held;
+    for (const name of added) this.registry.subscribe(client, name);
+    try {
+      const changed = await this.replayer.changedSince(this.clampSince(since), SINCE_MARGIN_MS, sinceScope(channels, resume), () => this.registry.has(client));
+      for (const { stream, afterSeq, routing } of changed ?? []) {
+        if (mayAccess(client.identity, stream) && reaches(routing, channels)) resume.set(stream, afterSeq);
+      }
+      return held;
+    } catch (error) {
+      // Undo the early subscription; what was held for the channels the client had before goes on.
+      client.holding = undefined;
+      for (const name of added) this.registry.unsubscribe(client, name);
+      for (const frames of held) if (client.channels.has(frames.channel)) handOver(client, frames);
+      throw error;
+    } finally {
+      client.holding = undefined;
     }
   }
 

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { ErrorCodes, ProtocolError, parseClientMessage, type ErrorCode, type OutboxEvent, type ServerMessage } from '@matchcast/protocol';
+import { ErrorCodes, ProtocolError, parseClientMessage, type ErrorCode, type ServerMessage } from '@matchcast/protocol';
 import type { Logger } from '@matchcast/runtime';
 import type { Request, Response } from 'express';
 import type { Identity } from '../sessions/auth';
 import type { GatewayMetrics } from '../metrics';
+import { SubscriberState } from '../delivery/subscriber';
 import type { Client, Sessions, SubscribeRequest } from '../sessions/session';
 import { admit, type AdmissionRules } from './admission';
 import { controlText, sseChunk, type EventFrames } from '../delivery/frames';
@@ -11,19 +12,16 @@ import { controlText, sseChunk, type EventFrames } from '../delivery/frames';
 export const SSE_PATH = '/sse';
 
 /** A Server-Sent Events client: the same JSON as WebSocket, with `id:` = `<stream>@<seq>`. */
-export class SseClient implements Client {
-  readonly channels = new Set<string>();
-  readonly resuming = new Map<string, EventFrames[]>();
-  readonly seenUpTo = new Map<string, number>();
-  lastEvent: OutboxEvent | undefined;
-
+export class SseClient extends SubscriberState implements Client {
   constructor(
     readonly id: string,
     public identity: Identity,
     private readonly res: Response,
     private readonly maxBufferedBytes: number,
     private readonly onSlow: () => void,
-  ) {}
+  ) {
+    super();
+  }
 
   deliver(frames: EventFrames): boolean {
     return this.write(frames.sseFrame());

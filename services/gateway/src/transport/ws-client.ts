@@ -1,7 +1,8 @@
 import type { Socket } from 'node:net';
-import { ErrorCodes, type ErrorCode, type OutboxEvent, type ServerMessage } from '@matchcast/protocol';
+import { ErrorCodes, type ErrorCode, type ServerMessage } from '@matchcast/protocol';
 import { WebSocket } from 'ws';
 import type { Identity } from '../sessions/auth';
+import { SubscriberState } from '../delivery/subscriber';
 import type { Client } from '../sessions/session';
 import { controlText, wsTextFrame, type EventFrames } from '../delivery/frames';
 import { batchedWrite } from './write-batch';
@@ -11,11 +12,7 @@ import { batchedWrite } from './write-batch';
  * off, so ws' own sender never holds queued data that a direct write could overtake, and
  * the same prebuilt buffer goes to every socket.
  */
-export class WsClient implements Client {
-  readonly channels = new Set<string>();
-  readonly resuming = new Map<string, EventFrames[]>();
-  readonly seenUpTo = new Map<string, number>();
-  lastEvent: OutboxEvent | undefined;
+export class WsClient extends SubscriberState implements Client {
   /** Heartbeat bookkeeping: when the last pong (or any frame) arrived. */
   lastSeenAt = Date.now();
   private readonly socket: Socket;
@@ -27,6 +24,7 @@ export class WsClient implements Client {
     private readonly maxBufferedBytes: number,
     private readonly onSlow: (client: WsClient) => void,
   ) {
+    super();
     this.socket = (ws as unknown as { _socket: Socket })._socket;
   }
 

@@ -1,7 +1,7 @@
 import type { OutboxReader } from '@matchcast/db';
 import type { ErrorCode, OutboxEvent, ServerMessage } from '@matchcast/protocol';
 import type { EventFrames } from '../../src/delivery/frames';
-import type { Subscriber } from '../../src/delivery/subscriber';
+import { SubscriberState, type Subscriber } from '../../src/delivery/subscriber';
 
 /** A match event of `stream` with its seq; `data` as the trigger writes it (teams, league, status). */
 export function matchEvent(matchId: string, seq: number, data: Record<string, unknown> = {}): OutboxEvent {
@@ -72,15 +72,13 @@ export function fakeMetrics<K extends string>(...names: K[]): Record<K, FakeMetr
 }
 
 /** A subscriber that records the frames handed to it. */
-export class FakeSubscriber implements Subscriber {
-  readonly channels = new Set<string>();
-  readonly resuming = new Map<string, EventFrames[]>();
-  readonly seenUpTo = new Map<string, number>();
-  lastEvent: OutboxEvent | undefined;
+export class FakeSubscriber extends SubscriberState implements Subscriber {
   readonly received: EventFrames[] = [];
   readonly sent: ServerMessage[] = [];
 
-  constructor(readonly id: string) {}
+  constructor(readonly id: string) {
+    super();
+  }
 
   deliver(frames: EventFrames): boolean {
     this.received.push(frames);

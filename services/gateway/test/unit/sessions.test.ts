@@ -1,0 +1,124 @@
+import type { ChangedStream } from '@matchcast/db';
+import type { OutboxEvent } from '@matchcast/protocol';
+import { createLogger } from '@matchcast/runtime';
+import { Fanout } from '../../src/delivery/fanout';
+import { SubscriptionRegistry } from '../../src/delivery/registry';
+import { ANONYMOUS, TokenVerifier } from '../../src/sessions/auth';
+import { Sessions, type Client, type History, type SubscribeRequest } from '../../src/sessions/session';
+import { FakeSubscriber, fakeMetrics, matchEvent } from './fakes';
+
+class FakeClient extends FakeSubscriber implements Client {
+  identity = ANONYMOUS;
+}
+
+/** A history whose `since` look-up answers only when the test says so. */
+class ControlledHistory implements History {
+  readonly rows: OutboxEvent[] = [];
+  private answer: ((value: ChangedStream[]) => void) | undefined;
+  private failure: ((error: Error) => void) | undefined;
+  lookUps = 0;
+
+  changedSince(): Promise<ChangedStream[] | undefined> {
+    this.lookUps++;
+    return new Promise((resolve, reject) => {
+      this.answer = resolve;
+      this.failure = reject;
+    });
+  }
+  answerWith(changed: ChangedStream[]): void {
+    this.answer!(changed);
+  }
+  fail(): void {
+    this.failure!(new Error('statement timeout'));
+  }
+  async replay(stream: string, afterSeq: number, head: number, alive: () => boolean, deliver: (e: OutboxEvent) => boolean): Promise<void> {
+    for (const event of this.rows.filter((e) => e.stream === stream && e.seq > afterSeq && e.seq <= head)) {
+      if (!alive() || !deliver(event)) return;
+    }
+  }
+}
+
+function setup() {
+  const registry = new SubscriptionRegistry();
+  const fanout = new Fanout(registry, fakeMetrics('delivered', 'commitToSendSeconds'));
+  const heads = new Map<string, number>();
+  const history = new ControlledHistory();
+  const sessions = new Sessions(
+    registry,
+    { lastSeq: (stream) => heads.get(stream) ?? 0 },
+    history,
+    new TokenVerifier({ jwtSecret: undefined, keys: undefined, jwksUrl: undefined, issuer: undefined, audience: undefined, clockToleranceMs: 0, rolesClaim: 'roles', requireToken: false }),
+    { maxChannels: 10, maxReplayEvents: 1000, historyRetentionMs: 3_600_000 },
+    fakeMetrics('clientErrors', 'replays'),
+    createLogger('test', 'silent'),
+  );
+  /** What the sequencer does for each event: advance the stream's position, then fan out. */
+  const live = (event: OutboxEvent) => {
+    heads.set(event.stream, event.seq);
+    fanout.deliver(event);
+  };
+  const client = new FakeClient('c');
+  sessions.open(client);
+  return { registry, heads, history, sessions, live, client };
+}
+
+const subscribe = (channels: string[], since = new Date(Date.now() - 60_000).toISOString()): SubscribeRequest =>
+  ({ action: 'subscribe', channels, resume: new Map(), since });
+const routing = (matchId: string): ChangedStream['routing'] => matchEvent(matchId, 1);
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('Sessions: subscribe with since', () => {
+  it('delivers, from the hold, an event of a stream the look-up could not see yet — once', async () => {
+    const { history, sessions, live, client } = setup();
+    const done = sessions.subscribe(client, subscribe(['all']));
+    await tick();
+    expect(history.lookUps).toBe(1);
+    live(matchEvent('new', 1)); // commits after the look-up's snapshot, arrives while it runs
+    history.answerWith([]);
+    await done;
+    expect(client.log).toEqual(['all match:new@1']);
+  });
+
+  it('does not duplicate held events that the replay of a found stream covers', async () => {
+    const { history, sessions, live, client } = setup();
+    history.rows.push(matchEvent('a', 1), matchEvent('a', 2), matchEvent('a', 3));
+    live(matchEvent('a', 1));
+    const done = sessions.subscribe(client, subscribe(['all']));
+    await tick();
+    live(matchEvent('a', 2));
+    live(matchEvent('a', 3));
+    history.answerWith([{ stream: 'match:a', afterSeq: 0, routing: routing('a') }]);
+    await done;
+    expect(client.log).toEqual(['all match:a@1', 'all match:a@2', 'all match:a@3']);
+    live(matchEvent('a', 4));
+    expect(client.log.at(-1)).toBe('all match:a@4');
+  });
+
+  it('when the look-up fails: the new channels are undone, events of the channels it had go on', async () => {
+    const { registry, history, sessions, live, client } = setup();
+    await sessions.subscribe(client, { action: 'subscribe', channels: ['match:old'], resume: new Map() });
+    const done = sessions.subscribe(client, subscribe(['match:new']));
+    await tick();
+    live(matchEvent('old', 1));
+    live(matchEvent('new', 1));
+    history.fail();
+    await expect(done).rejects.toThrow('statement timeout');
+    expect(client.log).toEqual(['match:old match:old@1']);
+    expect([...client.channels]).toEqual(['match:old']);
+    expect(registry.subscribers('match:new')).toBeUndefined();
+    expect(client.holding).toBeUndefined();
+  });
+
+  it('leaves nothing behind for a client that closes during the look-up', async () => {
+    const { registry, history, sessions, live, client } = setup();
+    const done = sessions.subscribe(client, subscribe(['all']));
+    await tick();
+    sessions.closed(client);
+    live(matchEvent('x', 1));
+    history.answerWith([{ stream: 'match:x', afterSeq: 0, routing: routing('x') }]);
+    await done;
+    expect(registry.size).toBe(0);
+    expect(registry.subscribers('all')).toBeUndefined();
+    expect(client.log).toEqual([]);
+  });
+});
