@@ -1,9 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { outboxReader } from '@matchcast/db';
-import { ProtocolError } from '@matchcast/protocol';
 import { createRegistry, opsRoutes, sleep, type Logger } from '@matchcast/runtime';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express from 'express';
 import pg from 'pg';
 import { PgBroker } from './brokers/pg-broker';
 import { RedisBroker } from './brokers/redis-broker';
@@ -21,7 +20,7 @@ import { Replayer } from './sessions/replay';
 import { Sessions } from './sessions/session';
 import type { AdmissionRules } from './transport/admission';
 import { ConnectionLimits } from './transport/connection-limits';
-import { endSocket } from './transport/http-errors';
+import { errorResponder, onClientError } from './transport/http-errors';
 import { OriginPolicy } from './transport/origins';
 import { SSE_PATH, sseHandler } from './transport/sse';
 import { WsServer } from './transport/ws-server';
@@ -103,24 +102,10 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   app.get(SSE_PATH, sseHandler(config.ws, admission, sessions, metrics, logger));
   app.use(restRoutes(db));
   app.use(express.static(join(__dirname, '..', 'public')));
-  // The last word on any request that failed: a coded JSON body, 4xx for the client's faults.
-  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const status = (error as { status?: unknown } | null)?.status;
-    const failure =
-      error instanceof ProtocolError || typeof status !== 'number' || status >= 500
-        ? ProtocolError.from(error)
-        : new ProtocolError(status === 404 ? 'NOT_FOUND' : 'BAD_REQUEST', undefined, { cause: error });
-    if (failure.code === 'INTERNAL') logger.error({ err: error }, 'request failed');
-    if (res.headersSent) return void res.end();
-    res.status(failure.httpStatus).json(failure.body());
-  });
+  app.use(errorResponder(logger));
 
   const server = createServer(app);
-  // A request Node cannot even parse never reaches express: answer it here, never crash.
-  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
-    if (error.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
-    endSocket(socket, new ProtocolError('BAD_REQUEST', `malformed HTTP request (${error.code ?? 'unknown'})`));
-  });
+  server.on('clientError', onClientError);
   wsServer.attach(server);
   supervisor.start();
   const stopKeepAlive = startKeepAlive(registry, config.ws.pingIntervalMs, config.ws.pingTimeoutMs, logger);

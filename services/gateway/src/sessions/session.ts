@@ -127,11 +127,15 @@ export class Sessions {
     // can overtake its replay.
     const replays: { stream: string; afterSeq: number; head: number }[] = [];
     const refused: ProtocolError[] = [];
+    /** Per resumed stream, the seq up to which the client has it or a replay will bring it. */
+    const covered = new Map<string, number>();
     for (const [stream, afterSeq] of resume) {
       const head = this.positions.lastSeq(stream);
+      covered.set(stream, Math.max(afterSeq, head));
       if (afterSeq >= head) {
         if (afterSeq > head) client.seenUpTo.set(stream, afterSeq);
       } else if (head - afterSeq > this.limits.maxReplayEvents) {
+        covered.set(stream, afterSeq);
         refused.push(new ProtocolError('RESUME_TOO_OLD', `${stream} is ${head - afterSeq} events behind; reload state`, { stream }));
       } else {
         client.resuming.set(stream, []);
@@ -140,11 +144,10 @@ export class Sessions {
     }
     for (const name of added) this.registry.subscribe(client, name);
     client.send({ type: 'subscribed', channels: request.channels });
-    // Events held during the look-up: a replay covers those up to its head; the rest go on
-    // as live events would.
-    const heads = new Map(replays.map(({ stream, head }) => [stream, head]));
+    // Events held during the look-up that the client has or a replay brings are dropped; the
+    // rest go on as live events would.
     for (const frames of held) {
-      if (frames.event.seq > (heads.get(frames.event.stream) ?? 0)) handOver(client, frames);
+      if (frames.event.seq > (covered.get(frames.event.stream) ?? 0)) handOver(client, frames);
     }
     for (const error of refused) this.reject(client, error);
     for (const { stream, afterSeq, head } of replays) {

@@ -94,6 +94,17 @@ describe('Sessions: subscribe with since', () => {
     expect(client.log.at(-1)).toBe('all match:a@4');
   });
 
+  it('does not repeat a held event the client already had (resume position equal to the head)', async () => {
+    const { history, sessions, live, client } = setup();
+    const done = sessions.subscribe(client, { ...subscribe(['all']), resume: new Map([['match:b', 6]]) });
+    await tick();
+    live(matchEvent('b', 6)); // this gateway sees seq 6 only now; the client got it elsewhere
+    history.answerWith([]);
+    await done;
+    live(matchEvent('b', 7));
+    expect(client.log).toEqual(['all match:b@7']);
+  });
+
   it('when the look-up fails: the new channels are undone, events of the channels it had go on', async () => {
     const { registry, history, sessions, live, client } = setup();
     await sessions.subscribe(client, { action: 'subscribe', channels: ['match:old'], resume: new Map() });
