@@ -14,7 +14,9 @@ export function clientAddress(req: IncomingMessage, trustedHops: number): string
     .split(',')
     .map((entry) => entry.trim())
     .filter(Boolean);
-  const claimed = entries[Math.max(0, entries.length - trustedHops)];
+  // Fewer entries than trusted proxies: the request did not come through them all, so none
+  // of its X-Forwarded-For can be trusted.
+  const claimed = entries.length >= trustedHops ? entries[entries.length - trustedHops] : undefined;
   return claimed !== undefined && isIP(claimed) ? normalize(claimed) : direct;
 }
 

@@ -1,0 +1,24 @@
+import type { IncomingMessage } from 'node:http';
+import { clientAddress } from '../../src/transport/client-address';
+
+const request = (remoteAddress: string, forwardedFor?: string | string[]) =>
+  ({ socket: { remoteAddress }, headers: forwardedFor === undefined ? {} : { 'x-forwarded-for': forwardedFor } }) as unknown as IncomingMessage;
+
+describe('clientAddress', () => {
+  it('is the peer address when no proxy is trusted, whatever X-Forwarded-For claims', () => {
+    expect(clientAddress(request('10.0.0.5', '1.2.3.4'), 0)).toBe('10.0.0.5');
+    expect(clientAddress(request('::ffff:192.0.2.1'), 0)).toBe('192.0.2.1');
+  });
+
+  it('is the entry the outermost trusted proxy appended; entries left of it are the client\'s claim', () => {
+    expect(clientAddress(request('10.0.0.5', '6.6.6.6, 198.51.100.7'), 1)).toBe('198.51.100.7');
+    expect(clientAddress(request('10.0.0.5', '6.6.6.6, 198.51.100.7, 10.0.0.9'), 2)).toBe('198.51.100.7');
+    expect(clientAddress(request('10.0.0.5', ['6.6.6.6, 198.51.100.7', '10.0.0.9']), 2)).toBe('198.51.100.7');
+  });
+
+  it('falls back to the peer when the header is missing, too short for the trusted hops, or not an address', () => {
+    expect(clientAddress(request('10.0.0.5'), 1)).toBe('10.0.0.5');
+    expect(clientAddress(request('10.0.0.5', '6.6.6.6'), 2)).toBe('10.0.0.5');
+    expect(clientAddress(request('10.0.0.5', 'not-an-ip'), 1)).toBe('10.0.0.5');
+  });
+});
