@@ -31,18 +31,18 @@ export class TokenBucket {
 
 /**
  * Messages per connection: `perSecond` a second with a burst of twice that. A client that
- * keeps flooding after being told (RATE_LIMITED errors) is disconnected.
+ * keeps flooding after being told (RATE_LIMITED errors) is disconnected. (A bucket itself,
+ * not a holder of one: one object less per connection.)
  */
-export class RateLimiter {
-  private readonly bucket: TokenBucket;
+export class RateLimiter extends TokenBucket {
   private refusals = 0;
 
-  constructor(private readonly perSecond: number) {
-    this.bucket = new TokenBucket(perSecond);
+  constructor(private readonly messagesPerSecond: number) {
+    super(messagesPerSecond);
   }
 
-  take(): boolean {
-    if (this.bucket.take()) {
+  override take(): boolean {
+    if (super.take()) {
       this.refusals = 0;
       return true;
     }
@@ -52,6 +52,6 @@ export class RateLimiter {
 
   /** Refused this many times in a row: stop answering and cut the connection. */
   abusive(): boolean {
-    return this.refusals > this.perSecond * 5;
+    return this.refusals > this.messagesPerSecond * 5;
   }
 }
