@@ -1,0 +1,518 @@
+import { DEFAULT_BACKOFF, closeAction, reconnectDelay, type BackoffOptions } from './backoff.js';
+import { Emitter } from './emitter.js';
+import { Positions } from './positions.js';
+import { RefreshTimer, tokenExpiryMs } from './token.js';
+import type {
+  ClientDiagnostics,
+  ClientEvents,
+  ConnectionState,
+  EventHandler,
+  MatchcastClientOptions,
+  MatchcastError,
+  ResetHandler,
+  StreamPositions,
+  WebSocketConstructor,
+  WebSocketLike,
+} from './types.js';
+import { CHANNEL_PATTERN, CloseCodes, isEvent, type ClientMessage, type ControlMessage, type DeliveredMessage, type ErrorCode } from './wire.js';
+
+const OPEN = 1;
+const NOOP = (): void => undefined;
+/** Errors that refuse a whole subscribe message (it is all-or-nothing). */
+const SUBSCRIBE_REFUSALS = new Set<string>(['INVALID_CHANNEL', 'UNKNOWN_CHANNEL', 'FORBIDDEN_CHANNEL', 'TOO_MANY_CHANNELS', 'BAD_RESUME']);
+
+/**
+ * A matchcast WebSocket client: subscriptions with per-channel handlers, exactly-once and
+ * in-order delivery per stream, reconnects with resume and `since`, token refresh, and
+ * RESUME_TOO_OLD resets through the app's reset handlers.
+ */
+export class MatchcastClient {
+  private readonly emitter = new Emitter<ClientEvents>();
+  private readonly positions = new Positions();
+  private readonly handlers = new Map<string, Set<EventHandler>>();
+  private readonly resetHandlers = new Set<ResetHandler>();
+  /** Events of streams being reset, held until the app's reset handlers answer. */
+  private readonly held = new Map<string, DeliveredMessage[]>();
+  /** Unsubscribe requests sent and not yet answered, per channel. */
+  private readonly unsubscribing = new Map<string, number>();
+  private readonly urls: string[];
+  private readonly WebSocketImpl: WebSocketConstructor;
+  private readonly backoff: BackoffOptions;
+  private readonly maxResume: number;
+  private readonly pingIntervalMs: number;
+  private readonly refreshTimer: RefreshTimer;
+
+  private socket: WebSocketLike | undefined;
+  /** The token of the current (or last) connection; `refreshing` the one sent in a refresh. */
+  private token: string | undefined;
+  private refreshing: string | undefined;
+  /** A token already fetched for the next attempt (after a 401, the provider was asked once more). */
+  private nextToken: string | undefined;
+  /** Subscribe messages sent and not yet answered, in order (the server answers in order). */
+  private pendingSubscribes: { channels: string[]; initial: boolean }[] = [];
+  private currentState: ConnectionState = 'offline';
+  private running = false;
+  private closed = false;
+  private everLive = false;
+  private attempt = 0;
+  private urlIndex = 0;
+  /** Bumped whenever an attempt starts or stops, so that stale async steps give up. */
+  private generation = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private pingTimer: ReturnType<typeof setInterval> | undefined;
+  private lastHeard = 0;
+  private connects = 0;
+  private resets = 0;
+
+  constructor(private readonly options: MatchcastClientOptions) {
+    this.urls = Array.isArray(options.url) ? [...options.url] : [options.url];
+    if (this.urls.length === 0) throw new TypeError('MatchcastClient: `url` is required');
+    const Impl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    if (!Impl) throw new TypeError('MatchcastClient: no global WebSocket; pass one as `WebSocket` (e.g. the `ws` package in Node)');
+    this.WebSocketImpl = Impl;
+    this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+    this.maxResume = options.maxResume ?? 100;
+    this.pingIntervalMs = options.pingIntervalMs ?? 25_000;
+    this.refreshTimer = new RefreshTimer(options.refreshLeadMs ?? 30_000, () => void this.refresh());
+    if (options.onReset) this.resetHandlers.add(options.onReset);
+    if (options.onState) this.on('state', options.onState);
+    if (options.onError) this.on('error', options.onError);
+  }
+
+  /** The connection state: connecting, live, reconnecting or offline. */
+  get state(): ConnectionState {
+    return this.currentState;
+  }
+
+  /** The channels subscribed (those with at least one handler). */
+  get channels(): string[] {
+    return [...this.handlers.keys()];
+  }
+
+  get diagnostics(): ClientDiagnostics {
+    return { gaps: this.positions.gaps, duplicates: this.positions.duplicates, connects: this.connects, resets: this.resets };
+  }
+
+  on<K extends keyof ClientEvents & string>(name: K, listener: (...args: ClientEvents[K]) => void): () => void {
+    return this.emitter.on(name, listener);
+  }
+
+  /** Adds a RESUME_TOO_OLD handler (see ResetHandler); returns the function that removes it. */
+  addResetHandler(handler: ResetHandler): () => void {
+    this.resetHandlers.add(handler);
+    return () => void this.resetHandlers.delete(handler);
+  }
+
+  /** The last seq received (or seeded) for a stream. */
+  position(stream: string): number | undefined {
+    return this.positions.get(stream);
+  }
+
+  /**
+   * Seeds positions from a state snapshot (e.g. GET /api/matches' `stream` and `seq`): events
+   * at or below them are not delivered again, and reconnects resume from them. Never moves a
+   * stream backwards.
+   */
+  seed(positions: StreamPositions): void {
+    this.positions.seed(positions);
+  }
+
+  /** Starts connecting (and keeps reconnecting until close() or a fatal error). */
+  connect(): this {
+    if (this.closed) throw new Error('MatchcastClient: connect() after close()');
+    if (this.running) return this;
+    this.running = true;
+    this.everLive = false;
+    this.attempt = 0;
+    this.setState('connecting');
+    void this.open();
+    return this;
+  }
+
+  /**
+   * Subscribes `handler` to `channel`'s events (each event arrives on the most specific channel
+   * the connection has for it). Returns the function that removes this handler.
+   */
+  subscribe(channel: string, handler: EventHandler): () => void {
+    if (!CHANNEL_PATTERN.test(channel)) throw new TypeError(`MatchcastClient: invalid channel "${channel}"`);
+    let set = this.handlers.get(channel);
+    if (!set) {
+      this.handlers.set(channel, (set = new Set()));
+      if (this.isOpen()) this.sendSubscribe([channel], false);
+    }
+    set.add(handler);
+    return () => this.unsubscribe(channel, handler);
+  }
+
+  /** Removes one handler, or every handler of the channel; the last one gone unsubscribes. */
+  unsubscribe(channel: string, handler?: EventHandler): void {
+    const set = this.handlers.get(channel);
+    if (!set) return;
+    if (handler) set.delete(handler);
+    else set.clear();
+    if (set.size > 0) return;
+    this.handlers.delete(channel);
+    this.positions.forgetChannel(channel);
+    if (this.send({ action: 'unsubscribe', channels: [channel] })) {
+      this.unsubscribing.set(channel, (this.unsubscribing.get(channel) ?? 0) + 1);
+    }
+  }
+
+  /** Stops everything: the connection, timers and retries. Safe to call more than once. */
+  close(): void {
+    this.closed = true;
+    this.stop();
+    this.held.clear();
+  }
+
+  // ---- connection lifecycle ----
+
+  private async open(): Promise<void> {
+    const generation = ++this.generation;
+    let token = this.nextToken;
+    this.nextToken = undefined;
+    if (token === undefined && this.options.token) {
+      try {
+        token = await this.options.token();
+      } catch (cause) {
+        if (generation !== this.generation || !this.running) return;
+        this.report({ code: 'TOKEN_PROVIDER_FAILED', message: 'the token provider failed; retrying', cause });
+        return this.retry('retry');
+      }
+      if (generation !== this.generation || !this.running) return;
+    }
+    let socket: WebSocketLike;
+    try {
+      socket = new this.WebSocketImpl(withToken(this.urls[this.urlIndex % this.urls.length]!, token));
+    } catch (cause) {
+      return this.fail({ code: 'BAD_REQUEST', message: `cannot open a WebSocket: ${String(cause)}`, cause });
+    }
+    this.socket = socket;
+    this.token = token;
+    let httpStatus: number | undefined;
+    socket.onopen = () => this.opened(socket);
+    socket.onmessage = (event) => this.received(socket, event.data);
+    socket.onerror = (event) => (httpStatus = httpStatusOf(event) ?? httpStatus);
+    socket.onclose = (event) => this.lost(socket, event.code, httpStatus);
+  }
+
+  private opened(socket: WebSocketLike): void {
+    if (socket !== this.socket) return;
+    this.connects++;
+    this.lastHeard = Date.now();
+    this.refreshTimer.schedule(this.token === undefined ? undefined : tokenExpiryMs(this.token));
+    this.startPing(socket);
+    const channels = this.channels;
+    if (channels.length > 0) this.sendSubscribe(channels, true);
+    else this.becameLive();
+  }
+
+  private lost(socket: WebSocketLike, closeCode: number, httpStatus: number | undefined): void {
+    if (socket !== this.socket) return;
+    this.detach();
+    if (!this.running) return;
+    const action = closeAction(closeCode, httpStatus);
+    if (action === 'fatal') {
+      const code: ErrorCode = httpStatus === 403 ? 'ORIGIN_NOT_ALLOWED' : 'FORBIDDEN_CHANNEL';
+      return this.fail({ code, message: 'the server refused the connection (forbidden)', closeCode, ...(httpStatus ? { httpStatus } : {}) });
+    }
+    if (action === 'auth') return void this.retryWithNewToken(closeCode, httpStatus);
+    this.retry(action);
+  }
+
+  /** 401 / 4001: retries only if the token provider now gives a different token. */
+  private async retryWithNewToken(closeCode: number, httpStatus: number | undefined): Promise<void> {
+    const generation = ++this.generation;
+    this.setState(this.everLive ? 'reconnecting' : 'connecting');
+    const code: ErrorCode = closeCode === CloseCodes.TOKEN_EXPIRED ? 'TOKEN_EXPIRED' : 'UNAUTHORIZED';
+    const about = { closeCode, ...(httpStatus ? { httpStatus } : {}) };
+    if (!this.options.token) return this.fail({ code, message: 'the server refused the connection and no token provider is set', ...about });
+    let fresh: string;
+    try {
+      fresh = await this.options.token();
+    } catch (cause) {
+      if (generation !== this.generation || !this.running) return;
+      return this.fail({ code: 'TOKEN_PROVIDER_FAILED', message: `the token was refused (${code}) and the token provider failed`, cause, ...about });
+    }
+    if (generation !== this.generation || !this.running) return;
+    if (fresh === this.token) return this.fail({ code, message: `the token was refused (${code}) and the token provider gave the same token`, ...about });
+    this.nextToken = fresh;
+    this.retry('retry');
+  }
+
+  private retry(action: 'drain' | 'retry'): void {
+    this.setState(this.everLive ? 'reconnecting' : 'connecting');
+    const delay = reconnectDelay(action, this.attempt, this.backoff);
+    if (action === 'retry') this.attempt++;
+    this.urlIndex++;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.running) void this.open();
+    }, delay);
+  }
+
+  private becameLive(): void {
+    this.everLive = true;
+    this.attempt = 0;
+    this.setState('live');
+  }
+
+  /** Gives up: reports the error and goes offline (connect() starts again). */
+  private fail(error: MatchcastError): void {
+    this.report({ ...error, fatal: true });
+    this.stop();
+  }
+
+  private stop(): void {
+    this.running = false;
+    this.generation++;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.nextToken = undefined;
+    const socket = this.socket;
+    this.detach();
+    try {
+      socket?.close(CloseCodes.NORMAL);
+    } catch {
+      // already closing
+    }
+    this.setState('offline');
+  }
+
+  /** Forgets the current socket: its handlers go quiet, its timers stop. */
+  private detach(): void {
+    const socket = this.socket;
+    this.socket = undefined;
+    this.refreshTimer.cancel();
+    clearInterval(this.pingTimer);
+    this.pingTimer = undefined;
+    this.pendingSubscribes = [];
+    this.unsubscribing.clear();
+    this.refreshing = undefined;
+    if (socket) {
+      socket.onopen = NOOP;
+      socket.onmessage = NOOP;
+      socket.onerror = NOOP;
+      socket.onclose = NOOP;
+    }
+  }
+
+  /** Pings while connected; a connection that heard nothing for two intervals is dropped. */
+  private startPing(socket: WebSocketLike): void {
+    if (this.pingIntervalMs <= 0) return;
+    this.pingTimer = setInterval(() => {
+      if (Date.now() - this.lastHeard >= 2 * this.pingIntervalMs) {
+        this.lost(socket, CloseCodes.ABNORMAL, undefined);
+        try {
+          socket.close();
+        } catch {
+          // it is gone either way
+        }
+      } else {
+        this.send({ action: 'ping' });
+      }
+    }, this.pingIntervalMs);
+  }
+
+  // ---- token refresh ----
+
+  private async refresh(): Promise<void> {
+    const provider = this.options.token;
+    const socket = this.socket;
+    if (!provider || !socket) return;
+    let fresh: string;
+    try {
+      fresh = await provider();
+    } catch (cause) {
+      if (socket === this.socket) this.report({ code: 'TOKEN_PROVIDER_FAILED', message: 'could not refresh the token', cause });
+      return;
+    }
+    if (socket !== this.socket) return;
+    const expiresAt = tokenExpiryMs(fresh);
+    if (fresh === this.token || (expiresAt !== undefined && expiresAt <= Date.now())) {
+      // Nothing newer yet: ask again later (the server closes with 4001 at expiry otherwise).
+      const current = this.token === undefined ? undefined : tokenExpiryMs(this.token);
+      if (current !== undefined && current > Date.now()) this.refreshTimer.schedule(current);
+      return;
+    }
+    this.refreshing = fresh;
+    this.send({ action: 'refresh', token: fresh });
+  }
+
+  // ---- messages ----
+
+  private received(socket: WebSocketLike, data: unknown): void {
+    if (socket !== this.socket) return;
+    this.lastHeard = Date.now();
+    let message: DeliveredMessage | ControlMessage;
+    try {
+      message = JSON.parse(String(data)) as DeliveredMessage | ControlMessage;
+    } catch {
+      return;
+    }
+    if (isEvent(message)) return this.onEvent(message);
+    switch (message.type) {
+      case 'connection_status':
+        // Before any event, `since` is "from when I first connected", in the server's clock.
+        if (this.positions.since === undefined) this.positions.noteTime(message.server_time);
+        return;
+      case 'subscribed':
+        this.pendingSubscribes.shift();
+        if (this.currentState !== 'live') this.becameLive();
+        return;
+      case 'unsubscribed':
+        return this.onUnsubscribed(message.channels);
+      case 'refreshed': {
+        if (this.refreshing !== undefined) this.token = this.refreshing;
+        this.refreshing = undefined;
+        const at = message.expires_at ? Date.parse(message.expires_at) : undefined;
+        this.refreshTimer.schedule(at !== undefined && !Number.isNaN(at) ? at : this.token === undefined ? undefined : tokenExpiryMs(this.token));
+        return;
+      }
+      case 'error':
+        return this.onServerError(message);
+      default:
+        return;
+    }
+  }
+
+  private onServerError(message: Extract<ControlMessage, { type: 'error' }>): void {
+    const error: MatchcastError = { code: message.code, message: message.message };
+    if (message.stream !== undefined) error.stream = message.stream;
+    if (message.channel !== undefined) error.channel = message.channel;
+    if (message.code === 'RESUME_TOO_OLD' && message.stream !== undefined) {
+      this.report(error);
+      return void this.reset(message.stream);
+    }
+    if (SUBSCRIBE_REFUSALS.has(message.code) && this.pendingSubscribes.length > 0) {
+      const request = this.pendingSubscribes.shift()!;
+      error.channels = request.channels;
+      // A refused reconnect subscription would be refused again: stop rather than loop.
+      if (request.initial) return this.fail(error);
+      for (const channel of request.channels) this.handlers.delete(channel);
+      return this.report(error);
+    }
+    if (message.code === 'UNAUTHORIZED' && this.refreshing !== undefined) {
+      // The refresh was refused; the connection ends at the old token's expiry (then 4001).
+      this.refreshing = undefined;
+    }
+    this.report(error);
+  }
+
+  /** `unsubscribed` answers our unsubscribe, or says a refreshed token no longer grants channels. */
+  private onUnsubscribed(channels: string[]): void {
+    const dropped: string[] = [];
+    for (const channel of channels) {
+      const pending = this.unsubscribing.get(channel) ?? 0;
+      if (pending > 0) {
+        if (pending === 1) this.unsubscribing.delete(channel);
+        else this.unsubscribing.set(channel, pending - 1);
+      } else if (this.handlers.delete(channel)) {
+        this.positions.forgetChannel(channel);
+        dropped.push(channel);
+      }
+    }
+    if (dropped.length > 0) {
+      this.report({ code: 'FORBIDDEN_CHANNEL', message: 'the new token does not grant these channels', channels: dropped, channel: dropped[0]! });
+    }
+  }
+
+  private onEvent(event: DeliveredMessage): void {
+    if (!this.handlers.has(event.channel)) return;
+    const held = this.held.get(event.stream);
+    if (held) held.push(event);
+    else this.deliver(event);
+  }
+
+  /** Drops duplicates (seq ≤ last), accepts gaps (counted), then calls the channel's handlers. */
+  private deliver(event: DeliveredMessage): void {
+    const last = this.positions.get(event.stream);
+    const verdict = this.positions.accept(event.stream, event.seq, event.channel, event.timestamp);
+    if (verdict === 'duplicate') return;
+    if (verdict === 'gap') this.emitter.emit('gap', { stream: event.stream, expected: (last ?? 0) + 1, received: event.seq });
+    this.emitter.emit('event', event);
+    for (const handler of [...(this.handlers.get(event.channel) ?? [])]) {
+      try {
+        handler(event);
+      } catch (error) {
+        this.emitter.onListenerError(error);
+      }
+    }
+  }
+
+  /**
+   * RESUME_TOO_OLD: the stream's history is gone. Its events are held while the reset
+   * handlers reload state; then the stream continues from the positions they return.
+   */
+  private async reset(stream: string): Promise<void> {
+    if (this.held.has(stream)) return;
+    this.held.set(stream, []);
+    this.positions.forget(stream);
+    this.resets++;
+    const positions: StreamPositions = {};
+    try {
+      const answers = await Promise.all([...this.resetHandlers].map(async (handler) => (await handler(stream)) ?? {}));
+      for (const answer of answers) {
+        for (const [key, seq] of Object.entries(answer)) positions[key] = Math.max(seq, positions[key] ?? 0);
+      }
+    } catch (cause) {
+      this.report({ code: 'RESET_FAILED', message: `the reset handler failed for ${stream}`, stream, cause });
+    }
+    const held = this.held.get(stream) ?? [];
+    this.held.delete(stream);
+    if (this.closed) return;
+    this.positions.seed(positions);
+    this.emitter.emit('reset', { stream, positions });
+    for (const event of held) if (this.handlers.has(event.channel)) this.deliver(event);
+  }
+
+  // ---- helpers ----
+
+  private sendSubscribe(channels: string[], initial: boolean): void {
+    // On (re)connect: every subscribed stream's last seq, and `since` for the rest. A channel
+    // added while connected: only seeded positions (nothing older is wanted for it).
+    const resume = initial ? this.positions.resume(new Set(channels), this.maxResume) : this.positions.unattached(this.maxResume);
+    const since = initial ? this.positions.since : undefined;
+    const message: ClientMessage = { action: 'subscribe', channels };
+    if (Object.keys(resume).length > 0) message.resume = resume;
+    if (since !== undefined) message.since = since;
+    if (this.send(message)) this.pendingSubscribes.push({ channels, initial });
+  }
+
+  private send(message: ClientMessage): boolean {
+    if (!this.isOpen()) return false;
+    this.socket!.send(JSON.stringify(message));
+    return true;
+  }
+
+  private isOpen(): boolean {
+    return this.socket !== undefined && this.socket.readyState === OPEN;
+  }
+
+  private setState(state: ConnectionState): void {
+    if (state === this.currentState) return;
+    this.currentState = state;
+    this.emitter.emit('state', state);
+  }
+
+  private report(error: MatchcastError): void {
+    this.emitter.emit('error', error);
+  }
+}
+
+/** Adds the token as `?token=` (browsers cannot set headers on a WebSocket upgrade). */
+function withToken(url: string, token: string | undefined): string {
+  if (token === undefined) return url;
+  const parsed = new URL(url);
+  parsed.searchParams.set('token', token);
+  return parsed.toString();
+}
+
+/** The HTTP status of a refused upgrade, when the implementation says it (`ws` does; browsers do not). */
+function httpStatusOf(event: unknown): number | undefined {
+  const e = event as { message?: unknown; error?: { message?: unknown } } | null;
+  const text = String(e?.message ?? e?.error?.message ?? '');
+  const match = /Unexpected server response: (\d{3})/.exec(text);
+  return match ? Number(match[1]) : undefined;
+}

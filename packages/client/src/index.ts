@@ -1,0 +1,33 @@
+export { MatchcastClient } from './client.js';
+export { createScoreboard, httpSnapshot, type Scoreboard, type ScoreboardChange, type ScoreboardOptions } from './scoreboard.js';
+export { backoffDelay, closeAction, reconnectDelay, DEFAULT_BACKOFF, type BackoffOptions, type CloseAction } from './backoff.js';
+export { tokenExpiryMs, refreshDelay } from './token.js';
+export type {
+  ClientDiagnostics,
+  ClientEvents,
+  ConnectionState,
+  EventHandler,
+  LocalErrorCode,
+  MatchcastClientOptions,
+  MatchcastError,
+  ResetHandler,
+  StreamPositions,
+  WebSocketConstructor,
+  WebSocketLike,
+} from './types.js';
+export {
+  CHANNEL_PATTERN,
+  CloseCodes,
+  ERROR_CODES,
+  isEvent,
+  type ClientMessage,
+  type ControlMessage,
+  type DeliveredMessage,
+  type ErrorCode,
+  type EventType,
+  type MatchSnapshot,
+  type MatchStatus,
+  type MatchesResponse,
+  type Ref,
+  type ServerMessage,
+} from './wire.js';

@@ -1,0 +1,98 @@
+import type { MatchcastClient } from './client.js';
+import { Emitter } from './emitter.js';
+import type { StreamPositions } from './types.js';
+import type { DeliveredMessage, MatchSnapshot, MatchesResponse } from './wire.js';
+
+export interface ScoreboardOptions {
+  /** Loads current state, e.g. `() => fetch('/api/matches').then((r) => r.json())`. */
+  fetchSnapshot: () => Promise<MatchesResponse>;
+  /** The channel to follow. Default `all`. */
+  channel?: string;
+}
+
+export interface ScoreboardChange {
+  match: MatchSnapshot;
+  /** The event that changed it; undefined when the change came from a snapshot (load or reset). */
+  event?: DeliveredMessage;
+}
+
+export interface Scoreboard {
+  /** Resolves once the first snapshot is loaded and the channel subscribed. */
+  readonly ready: Promise<void>;
+  /** Current matches by id. */
+  readonly matches: ReadonlyMap<string, MatchSnapshot>;
+  get(matchId: string): MatchSnapshot | undefined;
+  on(name: 'change', listener: (change: ScoreboardChange) => void): () => void;
+  /** Unsubscribes and stops handling resets (the client stays connected). */
+  close(): void;
+}
+
+/**
+ * A live scoreboard: loads GET /api/matches, seeds the client's positions with each
+ * stream's seq (so no update falls between the snapshot and live delivery), applies
+ * match_update / match_event / match_status, and reloads the snapshot on RESUME_TOO_OLD.
+ */
+export function createScoreboard(client: MatchcastClient, options: ScoreboardOptions): Scoreboard {
+  const matches = new Map<string, MatchSnapshot>();
+  const emitter = new Emitter<{ change: [ScoreboardChange] }>();
+  let unsubscribe: (() => void) | undefined;
+  let closed = false;
+
+  const load = async (): Promise<StreamPositions> => {
+    const snapshot = await options.fetchSnapshot();
+    const positions: StreamPositions = {};
+    for (const { match, stream, seq } of snapshot.matches) {
+      positions[stream] = seq;
+      // A snapshot older than what was already applied must not roll the match back.
+      const known = client.position(stream);
+      if (known !== undefined && known > seq) continue;
+      matches.set(match.match_id, match);
+      emitter.emit('change', { match });
+    }
+    return positions;
+  };
+
+  const apply = (event: DeliveredMessage): void => {
+    if (event.match_id === null) return;
+    const previous = matches.get(event.match_id);
+    let next: MatchSnapshot | undefined;
+    if (event.type === 'match_update' || event.type === 'match_event') {
+      const { event: _event, ...snapshot } = event.data as Record<string, unknown>;
+      next = { ...previous, ...snapshot } as MatchSnapshot;
+    } else if (event.type === 'match_status' && previous) {
+      next = { ...previous, status: event.data.status as MatchSnapshot['status'] };
+    }
+    if (!next) return;
+    matches.set(event.match_id, next);
+    emitter.emit('change', { match: next, event });
+  };
+
+  const removeReset = client.addResetHandler(() => (closed ? undefined : load()));
+  const ready = load().then((positions) => {
+    if (closed) return;
+    client.seed(positions);
+    unsubscribe = client.subscribe(options.channel ?? 'all', apply);
+  });
+
+  return {
+    ready,
+    matches,
+    get: (matchId) => matches.get(matchId),
+    on: (name, listener) => emitter.on(name, listener),
+    close() {
+      closed = true;
+      removeReset();
+      unsubscribe?.();
+      emitter.clear();
+    },
+  };
+}
+
+/** A `fetchSnapshot` for `createScoreboard` using the global fetch: GET `<baseUrl>/api/matches`. */
+export function httpSnapshot(baseUrl: string, query = ''): () => Promise<MatchesResponse> {
+  return async () => {
+    const response = await fetch(`${baseUrl.replace(/\/$/, '')}/api/matches${query ? `?${query}` : ''}`);
+    if (!response.ok) throw new Error(`GET /api/matches answered ${response.status}`);
+    return (await response.json()) as MatchesResponse;
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * Token lifetimes, read from the JWT's `exp` without verifying it (the server verifies;
+ * the client only needs to know when to ask for a new one).
+ */
+
+function base64UrlDecode(part: string): string {
+  const base64 = part.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(part.length / 4) * 4, '=');
+  const binary = atob(base64);
+  const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
+  return new TextDecoder().decode(bytes);
+}
+
+/** The token's expiry in ms since the epoch, or undefined when it is not a JWT with a numeric `exp`. */
+export function tokenExpiryMs(token: string): number | undefined {
+  const payload = token.split('.')[1];
+  if (!payload) return undefined;
+  try {
+    const claims = JSON.parse(base64UrlDecode(payload)) as { exp?: unknown };
+    return typeof claims.exp === 'number' && Number.isFinite(claims.exp) ? claims.exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * When to refresh a token that expires at `expiresAtMs`: `leadMs` before expiry, but never
+ * later than halfway through the remaining lifetime (short-lived tokens refresh at half-life).
+ */
+export function refreshDelay(expiresAtMs: number, nowMs: number, leadMs: number): number {
+  const remaining = expiresAtMs - nowMs;
+  if (remaining <= 0) return 0;
+  return Math.max(0, remaining - Math.min(leadMs, remaining / 2));
+}
+
+/** One pending refresh at a time: scheduling again replaces the previous timer. */
+export class RefreshTimer {
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly leadMs: number,
+    private readonly onDue: () => void,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Schedules a refresh for a token expiring at `expiresAtMs`; no-op (cancel) when undefined. */
+  schedule(expiresAtMs: number | undefined): void {
+    this.cancel();
+    if (expiresAtMs === undefined) return;
+    // setTimeout's limit is 2^31-1 ms (~24.8 days); longer waits re-arm.
+    const delay = refreshDelay(expiresAtMs, this.now(), this.leadMs);
+    const capped = Math.min(delay, 2_147_483_647);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (capped < delay) this.schedule(expiresAtMs);
+      else this.onDue();
+    }, capped);
+  }
+
+  get pending(): boolean {
+    return this.timer !== undefined;
+  }
+
+  cancel(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The wire protocol as a client sees it (docs/protocol.md). These are the definitions of
+ * `@matchcast/protocol`, restated so that the client ships with no dependency;
+ * test/unit/wire.test.ts keeps the two in step.
+ */
+
+/** Stable error codes the server sends (`error` messages, HTTP refusal bodies). */
+export const ERROR_CODES = [
+  'BAD_REQUEST',
+  'NOT_FOUND',
+  'BAD_JSON',
+  'BAD_MESSAGE',
+  'UNKNOWN_ACTION',
+  'INVALID_CHANNEL',
+  'UNKNOWN_CHANNEL',
+  'TOO_MANY_CHANNELS',
+  'BAD_RESUME',
+  'RESUME_TOO_OLD',
+  'PAYLOAD_TOO_LARGE',
+  'BINARY_NOT_SUPPORTED',
+  'RATE_LIMITED',
+  'UNAUTHORIZED',
+  'TOKEN_EXPIRED',
+  'ORIGIN_NOT_ALLOWED',
+  'TOO_MANY_CONNECTIONS',
+  'FORBIDDEN_CHANNEL',
+  'SLOW_CONSUMER',
+  'SERVER_FULL',
+  'SERVER_DRAINING',
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** WebSocket close codes the client acts on. */
+export const CloseCodes = {
+  NORMAL: 1000,
+  ABNORMAL: 1006,
+  SERVER_DRAINING: 1012,
+  TOKEN_EXPIRED: 4001,
+  FORBIDDEN: 4003,
+  SLOW_CONSUMER: 4008,
+} as const;
+
+export type MatchStatus = 'scheduled' | 'live' | 'half_time' | 'finished' | 'postponed' | 'cancelled';
+
+export type EventType = 'match_update' | 'match_event' | 'match_status' | 'user_notification';
+
+export interface Ref {
+  id: string;
+  name: string;
+}
+
+/** The match state every match message carries in `data`. */
+export interface MatchSnapshot {
+  match_id: string;
+  status: MatchStatus;
+  minute: number;
+  score: { home: number; away: number };
+  home_team: Ref;
+  away_team: Ref;
+  league: Ref;
+  kickoff_at: string;
+  [extra: string]: unknown;
+}
+
+/** One event as delivered: the established shape plus channel, stream, seq and id. */
+export interface DeliveredMessage {
+  type: EventType;
+  match_id: string | null;
+  data: Record<string, unknown>;
+  timestamp: string;
+  channel: string;
+  stream: string;
+  seq: number;
+  id: string;
+}
+
+/** Server → client control messages. */
+export type ControlMessage =
+  | { type: 'connection_status'; status: 'connected'; connection_id: string; server_time: string }
+  | { type: 'subscribed'; channels: string[] }
+  | { type: 'unsubscribed'; channels: string[] }
+  | { type: 'pong'; timestamp: string }
+  | { type: 'refreshed'; expires_at: string | null }
+  | { type: 'error'; code: ErrorCode; message: string; channel?: string; stream?: string };
+
+export type ServerMessage = DeliveredMessage | ControlMessage;
+
+/** Client → server messages, as JSON on the wire. */
+export type ClientMessage =
+  | { action: 'subscribe'; channels: string[]; resume?: Record<string, number>; since?: string }
+  | { action: 'unsubscribe'; channels: string[] }
+  | { action: 'ping' }
+  | { action: 'refresh'; token: string };
+
+/** `GET /api/matches`: current state with each stream's seq. */
+export interface MatchesResponse {
+  matches: { match: MatchSnapshot; stream: string; seq: number }[];
+}
+
+/** Channel names the server accepts: match|team|league|user:<id>, live:all, all. */
+export const CHANNEL_PATTERN = /^(?:all|live:all|(?:match|team|league|user):[A-Za-z0-9_.-]{1,64})$/;
+
+export function isEvent(message: ServerMessage): message is DeliveredMessage {
+  return typeof (message as DeliveredMessage).stream === 'string' && typeof (message as DeliveredMessage).seq === 'number';
+}
