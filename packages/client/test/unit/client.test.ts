@@ -1,0 +1,420 @@
+/**
+ * MatchcastClient's decisions against a scripted WebSocket (no network): what it sends on
+ * (re)connect, dedup, close-code handling, token refresh, resets and close().
+ */
+import { MatchcastClient } from '../../src/client';
+import type { MatchcastClientOptions, MatchcastError } from '../../src/types';
+
+class FakeSocket {
+  static all: FakeSocket[] = [];
+  readyState = 0;
+  sent: any[] = [];
+  closedWith: number | undefined;
+  onopen: ((e: unknown) => void) | null = null;
+  onmessage: ((e: { data: unknown }) => void) | null = null;
+  onclose: ((e: { code: number }) => void) | null = null;
+  onerror: ((e: unknown) => void) | null = null;
+  constructor(readonly url: string) {
+    FakeSocket.all.push(this);
+  }
+  send(data: string): void {
+    this.sent.push(JSON.parse(data));
+  }
+  close(code = 1000): void {
+    this.closedWith = code;
+    this.readyState = 3;
+  }
+  // server side
+  open(): void {
+    this.readyState = 1;
+    this.onopen?.({});
+    this.message({ type: 'connection_status', status: 'connected', connection_id: 'c', server_time: '2026-01-01T00:00:00.000Z' });
+  }
+  message(m: unknown): void {
+    this.onmessage?.({ data: JSON.stringify(m) });
+  }
+  drop(code: number): void {
+    this.readyState = 3;
+    this.onclose?.({ code });
+  }
+  refuse(status: number): void {
+    this.onerror?.({ message: `Unexpected server response: ${status}` });
+    this.drop(1006);
+  }
+  subscribes(): any[] {
+    return this.sent.filter((m) => m.action === 'subscribe');
+  }
+}
+
+const last = () => FakeSocket.all[FakeSocket.all.length - 1]!;
+const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+const jwt = (sub: string, expMs: number, n = 0) => `${b64({ alg: 'HS256' })}.${b64({ sub, exp: Math.floor(expMs / 1000), n })}.sig`;
+const event = (stream: string, seq: number, channel = 'all', timestamp = `2026-01-01T00:00:${String(seq % 60).padStart(2, '0')}.000Z`) => ({
+  type: 'match_update',
+  match_id: stream.slice(6),
+  data: { seq },
+  timestamp,
+  channel,
+  stream,
+  seq,
+  id: String(seq),
+});
+const flush = () => jest.advanceTimersByTimeAsync(0);
+
+function makeClient(options: Partial<MatchcastClientOptions> = {}) {
+  const states: string[] = [];
+  const errors: MatchcastError[] = [];
+  const client = new MatchcastClient({
+    url: 'ws://gw/ws',
+    WebSocket: FakeSocket,
+    backoff: { baseMs: 100, maxMs: 1000 },
+    pingIntervalMs: 0,
+    onState: (s) => states.push(s),
+    onError: (e) => errors.push(e),
+    ...options,
+  });
+  return { client, states, errors };
+}
+
+beforeEach(() => {
+  FakeSocket.all = [];
+  jest.useFakeTimers({ now: Date.parse('2026-01-01T00:00:00.000Z') });
+});
+afterEach(() => jest.useRealTimers());
+
+it('subscribes on open, goes live on `subscribed`, delivers per channel once and in order', async () => {
+  const { client, states } = makeClient();
+  const all: number[] = [];
+  const one: number[] = [];
+  client.subscribe('all', (e) => all.push(e.seq));
+  client.subscribe('match:x', (e) => one.push(e.seq));
+  client.connect();
+  await flush();
+  last().open();
+  expect(last().subscribes()).toEqual([{ action: 'subscribe', channels: ['all', 'match:x'] }]);
+  expect(client.state).toBe('connecting');
+  last().message({ type: 'subscribed', channels: ['all', 'match:x'] });
+  expect(client.state).toBe('live');
+  for (const seq of [1, 2, 2, 1, 3]) last().message(event('match:a', seq));
+  last().message(event('match:x', 5, 'match:x'));
+  last().message(event('match:b', 9, 'league:nobody')); // not a channel of ours
+  expect(all).toEqual([1, 2, 3]);
+  expect(one).toEqual([5]);
+  expect(client.diagnostics).toMatchObject({ duplicates: 2, gaps: 0, connects: 1 });
+  expect(states).toEqual(['connecting', 'live']);
+  client.close();
+});
+
+it('counts a gap and goes on (no stall)', async () => {
+  const { client } = makeClient();
+  const seen: number[] = [];
+  const gaps: unknown[] = [];
+  client.on('gap', (g) => gaps.push(g));
+  client.subscribe('all', (e) => seen.push(e.seq));
+  client.connect();
+  await flush();
+  last().open();
+  for (const seq of [1, 2, 5, 6]) last().message(event('match:a', seq));
+  expect(seen).toEqual([1, 2, 5, 6]);
+  expect(gaps).toEqual([{ stream: 'match:a', expected: 3, received: 5 }]);
+  client.close();
+});
+
+it('reconnects with backoff, resume of subscribed streams and since = newest timestamp', async () => {
+  const { client, states } = makeClient();
+  client.subscribe('all', () => undefined);
+  const off = client.subscribe('league:epl', () => undefined);
+  client.connect();
+  await flush();
+  last().open();
+  last().message({ type: 'subscribed', channels: ['all', 'league:epl'] });
+  last().message(event('match:a', 4, 'all', '2026-01-01T00:00:04.000Z'));
+  last().message(event('match:b', 7, 'league:epl', '2026-01-01T00:00:07.000Z'));
+  off();
+  expect(last().sent.at(-1)).toEqual({ action: 'unsubscribe', channels: ['league:epl'] });
+  last().drop(1006);
+  expect(client.state).toBe('reconnecting');
+  await jest.advanceTimersByTimeAsync(100); // attempt 0: full jitter below baseMs
+  expect(FakeSocket.all).toHaveLength(2);
+  last().open();
+  expect(last().subscribes()).toEqual([
+    { action: 'subscribe', channels: ['all'], resume: { 'match:a': 4 }, since: '2026-01-01T00:00:07.000Z' },
+  ]);
+  last().message({ type: 'subscribed', channels: ['all'] });
+  expect(states).toEqual(['connecting', 'live', 'reconnecting', 'live']);
+  client.close();
+});
+
+it('caps resume at maxResume, most recently active streams first', async () => {
+  const { client } = makeClient({ maxResume: 2 });
+  client.subscribe('all', () => undefined);
+  client.connect();
+  await flush();
+  last().open();
+  for (const s of ['a', 'b', 'c']) last().message(event(`match:${s}`, 1));
+  last().message(event('match:a', 2));
+  last().drop(1011);
+  await jest.advanceTimersByTimeAsync(100);
+  last().open();
+  expect(last().subscribes()[0].resume).toEqual({ 'match:a': 2, 'match:c': 1 });
+  client.close();
+});
+
+it('reconnects at once (under 1 s) after 1012, however many attempts failed before', async () => {
+  const { client } = makeClient({ backoff: { baseMs: 10_000, maxMs: 60_000, drainJitterMs: 1000 } });
+  client.subscribe('all', () => undefined);
+  client.connect();
+  await flush();
+  last().drop(1006);
+  await jest.advanceTimersByTimeAsync(10_000);
+  last().drop(1006);
+  await jest.advanceTimersByTimeAsync(20_000);
+  last().open();
+  last().drop(1012);
+  const before = FakeSocket.all.length;
+  await jest.advanceTimersByTimeAsync(1000);
+  expect(FakeSocket.all.length).toBe(before + 1);
+  client.close();
+});
+
+it('rotates through several URLs, one per reconnect', async () => {
+  const { client } = makeClient({ url: ['ws://a/ws', 'ws://b/ws'] });
+  client.connect();
+  await flush();
+  expect(last().url).toBe('ws://a/ws');
+  last().drop(1012);
+  await jest.advanceTimersByTimeAsync(1000);
+  expect(last().url).toBe('ws://b/ws');
+  client.close();
+});
+
+it('does not retry a forbidden connection (HTTP 403 / 4003): offline with the error', async () => {
+  for (const refuse of [(s: FakeSocket) => s.refuse(403), (s: FakeSocket) => s.drop(4003)]) {
+    FakeSocket.all = [];
+    const { client, errors } = makeClient();
+    client.connect();
+    await flush();
+    refuse(last());
+    expect(client.state).toBe('offline');
+    expect(errors.at(-1)).toMatchObject({ fatal: true });
+    await jest.advanceTimersByTimeAsync(60_000);
+    expect(FakeSocket.all).toHaveLength(1);
+    expect(jest.getTimerCount()).toBe(0);
+  }
+});
+
+describe('token', () => {
+  it('passes the token as ?token= and asks the provider on every connect', async () => {
+    let n = 0;
+    const token = jest.fn(() => jwt('u1', Date.now() + 3_600_000, n++));
+    const { client } = makeClient({ token });
+    client.connect();
+    await flush();
+    expect(new URL(last().url).searchParams.get('token')).toBe(jwt('u1', Date.now() + 3_600_000, 0));
+    last().drop(1006);
+    await jest.advanceTimersByTimeAsync(100);
+    expect(token).toHaveBeenCalledTimes(2);
+    client.close();
+  });
+
+  it('on 401 / 4001 retries only with a different token; the same token → offline', async () => {
+    const fixed = jwt('u1', Date.now() + 60_000);
+    const { client, errors } = makeClient({ token: () => fixed });
+    client.connect();
+    await flush();
+    last().open();
+    last().drop(4001);
+    await flush();
+    expect(client.state).toBe('offline');
+    expect(errors.at(-1)).toMatchObject({ code: 'TOKEN_EXPIRED', fatal: true, closeCode: 4001 });
+    await jest.advanceTimersByTimeAsync(60_000);
+    expect(FakeSocket.all).toHaveLength(1);
+  });
+
+  it('on 401 with a new token from the provider, reconnects with it', async () => {
+    let n = 0;
+    const token = jest.fn(() => jwt('u1', Date.now() + 60_000, n++));
+    const { client } = makeClient({ token });
+    client.connect();
+    await flush();
+    last().refuse(401);
+    await jest.advanceTimersByTimeAsync(100);
+    expect(token).toHaveBeenCalledTimes(2); // once for the attempt, once after the 401; not again
+    expect(FakeSocket.all).toHaveLength(2);
+    expect(new URL(last().url).searchParams.get('token')).toBe(jwt('u1', Date.now() - 100 + 60_000, 1));
+    client.close();
+  });
+
+  it('a provider that throws after a 401 → offline with TOKEN_PROVIDER_FAILED', async () => {
+    let calls = 0;
+    const { client, errors } = makeClient({
+      token: () => {
+        if (calls++ > 0) throw new Error('signed out');
+        return jwt('u1', Date.now() + 60_000);
+      },
+    });
+    client.connect();
+    await flush();
+    last().refuse(401);
+    await flush();
+    expect(client.state).toBe('offline');
+    expect(errors.at(-1)).toMatchObject({ code: 'TOKEN_PROVIDER_FAILED', fatal: true, httpStatus: 401 });
+  });
+
+  it('refreshes before expiry over the open connection and reschedules on `refreshed`', async () => {
+    let n = 0;
+    const token = jest.fn(() => jwt('u1', Date.now() + 60_000, n++));
+    const { client } = makeClient({ token, refreshLeadMs: 10_000 });
+    client.subscribe('all', () => undefined);
+    client.connect();
+    await flush();
+    const socket = last();
+    socket.open();
+    socket.message({ type: 'subscribed', channels: ['all'] });
+    await jest.advanceTimersByTimeAsync(49_999);
+    expect(socket.sent.filter((m) => m.action === 'refresh')).toHaveLength(0);
+    await jest.advanceTimersByTimeAsync(1);
+    const refreshes = () => socket.sent.filter((m) => m.action === 'refresh');
+    expect(refreshes()).toHaveLength(1);
+    const expiresAt = new Date(Date.now() + 60_000).toISOString();
+    socket.message({ type: 'refreshed', expires_at: expiresAt });
+    await jest.advanceTimersByTimeAsync(49_999);
+    expect(refreshes()).toHaveLength(1);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(refreshes()).toHaveLength(2);
+    expect(FakeSocket.all).toHaveLength(1);
+    expect(socket.closedWith).toBeUndefined();
+    client.close();
+  });
+});
+
+describe('RESUME_TOO_OLD', () => {
+  it('holds the stream, calls onReset, continues from the seqs it returns: no gap, no duplicate', async () => {
+    let finish!: (positions: Record<string, number>) => void;
+    const onReset = jest.fn(() => new Promise<Record<string, number>>((resolve) => (finish = resolve)));
+    const { client, errors } = makeClient({ onReset });
+    const seen: string[] = [];
+    client.subscribe('all', (e) => seen.push(`${e.stream}@${e.seq}`));
+    client.connect();
+    await flush();
+    last().open();
+    last().message(event('match:a', 3));
+    last().message({ type: 'error', code: 'RESUME_TOO_OLD', message: 'reload', stream: 'match:a' });
+    expect(onReset).toHaveBeenCalledWith('match:a');
+    expect(errors.at(-1)).toMatchObject({ code: 'RESUME_TOO_OLD', stream: 'match:a' });
+    for (const seq of [9, 10, 11]) last().message(event('match:a', seq));
+    last().message(event('match:b', 1));
+    expect(seen).toEqual(['match:a@3', 'match:b@1']);
+    finish({ 'match:a': 10 });
+    await flush();
+    expect(seen).toEqual(['match:a@3', 'match:b@1', 'match:a@11']);
+    last().message(event('match:a', 12));
+    expect(seen.at(-1)).toBe('match:a@12');
+    expect(client.diagnostics).toMatchObject({ gaps: 0, resets: 1 });
+    client.close();
+  });
+
+  it('without positions from onReset, the stream restarts at its next event', async () => {
+    const { client } = makeClient();
+    const seen: number[] = [];
+    client.subscribe('all', (e) => seen.push(e.seq));
+    client.connect();
+    await flush();
+    last().open();
+    last().message(event('match:a', 3));
+    last().message({ type: 'error', code: 'RESUME_TOO_OLD', message: 'reload', stream: 'match:a' });
+    await flush();
+    last().message(event('match:a', 40));
+    expect(seen).toEqual([3, 40]);
+    expect(client.diagnostics.gaps).toBe(0);
+    client.close();
+  });
+});
+
+it('a refused reconnect subscription goes offline; a refused added channel is dropped', async () => {
+  const { client, errors } = makeClient();
+  client.subscribe('all', () => undefined);
+  client.connect();
+  await flush();
+  last().open();
+  last().message({ type: 'subscribed', channels: ['all'] });
+  client.subscribe('user:bob', () => undefined);
+  expect(last().sent.at(-1)).toEqual({ action: 'subscribe', channels: ['user:bob'] });
+  last().message({ type: 'error', code: 'FORBIDDEN_CHANNEL', message: 'no' });
+  expect(client.channels).toEqual(['all']);
+  expect(errors.at(-1)).toMatchObject({ code: 'FORBIDDEN_CHANNEL', channels: ['user:bob'] });
+  expect(client.state).toBe('live');
+  last().drop(1006);
+  await jest.advanceTimersByTimeAsync(100);
+  last().open();
+  last().message({ type: 'error', code: 'TOO_MANY_CHANNELS', message: 'no' });
+  expect(client.state).toBe('offline');
+  expect(errors.at(-1)).toMatchObject({ code: 'TOO_MANY_CHANNELS', fatal: true });
+});
+
+it('reports channels a refreshed token no longer grants, but not its own unsubscribes', async () => {
+  const { client, errors } = makeClient();
+  client.subscribe('all', () => undefined);
+  client.subscribe('user:u1', () => undefined);
+  client.connect();
+  await flush();
+  last().open();
+  client.unsubscribe('all');
+  last().message({ type: 'unsubscribed', channels: ['all'] });
+  expect(errors).toHaveLength(0);
+  last().message({ type: 'unsubscribed', channels: ['user:u1'] });
+  expect(errors.at(-1)).toMatchObject({ code: 'FORBIDDEN_CHANNEL', channel: 'user:u1' });
+  expect(client.channels).toEqual([]);
+  client.close();
+});
+
+it('rejects malformed channel names at once', () => {
+  const { client } = makeClient();
+  expect(() => client.subscribe('match:a b', () => undefined)).toThrow(TypeError);
+  expect(() => client.subscribe('bogus', () => undefined)).toThrow(TypeError);
+});
+
+it('drops a silent connection after two ping intervals', async () => {
+  const { client } = makeClient({ pingIntervalMs: 1000 });
+  client.connect();
+  await flush();
+  last().open();
+  await jest.advanceTimersByTimeAsync(1000);
+  expect(last().sent).toContainEqual({ action: 'ping' });
+  await jest.advanceTimersByTimeAsync(1000);
+  expect(FakeSocket.all[0]!.closedWith).toBeDefined();
+  expect(client.state).toBe('reconnecting');
+  await jest.advanceTimersByTimeAsync(100);
+  expect(FakeSocket.all).toHaveLength(2);
+  client.close();
+});
+
+it('close() stops everything, clears every timer and is safe twice', async () => {
+  const { client, states } = makeClient({ token: () => jwt('u1', Date.now() + 60_000), pingIntervalMs: 1000 });
+  client.subscribe('all', () => undefined);
+  client.connect();
+  await flush();
+  last().open();
+  last().message({ type: 'subscribed', channels: ['all'] });
+  expect(jest.getTimerCount()).toBeGreaterThan(0);
+  client.close();
+  client.close();
+  expect(jest.getTimerCount()).toBe(0);
+  expect(last().closedWith).toBe(1000);
+  expect(states.at(-1)).toBe('offline');
+  last().drop(1012);
+  await jest.advanceTimersByTimeAsync(60_000);
+  expect(FakeSocket.all).toHaveLength(1);
+  expect(() => client.connect()).toThrow();
+});
+
+it('close() during a pending backoff cancels the retry', async () => {
+  const { client } = makeClient();
+  client.connect();
+  await flush();
+  last().drop(1006);
+  client.close();
+  expect(jest.getTimerCount()).toBe(0);
+  await jest.advanceTimersByTimeAsync(60_000);
+  expect(FakeSocket.all).toHaveLength(1);
+});

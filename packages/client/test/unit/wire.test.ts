@@ -1,0 +1,23 @@
+import { ErrorCodes } from '@matchcast/protocol';
+import { CHANNEL_PATTERN, ERROR_CODES } from '../../src/wire';
+
+describe('wire types stay in step with @matchcast/protocol', () => {
+  it('knows exactly the server’s error codes', () => {
+    expect([...ERROR_CODES].sort()).toEqual(Object.keys(ErrorCodes).sort());
+  });
+
+  it('uses the server’s close codes for draining, token expiry and forbidden', () => {
+    expect(ErrorCodes.SERVER_DRAINING.close).toBe(1012);
+    expect(ErrorCodes.TOKEN_EXPIRED.close).toBe(4001);
+    expect(ErrorCodes.FORBIDDEN_CHANNEL.close).toBe(4003);
+  });
+
+  it('accepts the channel names the server accepts', () => {
+    for (const name of ['all', 'live:all', 'match:abc', 'team:ars', 'league:epl', 'user:u-1.x_2', `match:${'a'.repeat(64)}`]) {
+      expect(CHANNEL_PATTERN.test(name)).toBe(true);
+    }
+    for (const name of ['', 'live', 'live:x', 'match:', 'match:a b', 'foo:bar', `match:${'a'.repeat(65)}`, 'all:x']) {
+      expect(CHANNEL_PATTERN.test(name)).toBe(false);
+    }
+  });
+});
