@@ -331,9 +331,11 @@ export class MatchcastClient {
     if (socket !== this.socket) return;
     const expiresAt = tokenExpiryMs(fresh);
     if (fresh === this.token || (expiresAt !== undefined && expiresAt <= Date.now())) {
-      // Nothing newer yet: ask again later (the server closes with 4001 at expiry otherwise).
+      // Nothing newer yet: ask again halfway to expiry, while more than 2 s remain (the
+      // server closes with 4001 at expiry; then the provider is asked once more).
       const current = this.token === undefined ? undefined : tokenExpiryMs(this.token);
-      if (current !== undefined && current > Date.now()) this.refreshTimer.schedule(current);
+      const remaining = current === undefined ? 0 : current - Date.now();
+      if (remaining > 2000) this.refreshTimer.retryIn(remaining / 2);
       return;
     }
     this.refreshing = fresh;

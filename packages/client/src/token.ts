@@ -56,6 +56,15 @@ export class RefreshTimer {
     }, capped);
   }
 
+  /** Schedules the next attempt `delayMs` from now (when the provider had nothing newer yet). */
+  retryIn(delayMs: number): void {
+    this.cancel();
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.onDue();
+    }, delayMs);
+  }
+
   get pending(): boolean {
     return this.timer !== undefined;
   }
