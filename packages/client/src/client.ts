@@ -506,7 +506,9 @@ export class MatchcastClient {
 /** Adds the token as `?token=` (browsers cannot set headers on a WebSocket upgrade). */
 function withToken(url: string, token: string | undefined): string {
   if (token === undefined) return url;
-  const parsed = new URL(url);
+  // A relative URL (browsers accept '/ws') resolves against the page.
+  const base = (globalThis as { location?: { href: string } }).location?.href;
+  const parsed = new URL(url, base);
   parsed.searchParams.set('token', token);
   return parsed.toString();
 }
