@@ -14,8 +14,11 @@ deps:
 browser-deps:
 	@scripts/ensure-chromium.sh
 
+# tsc -b compiles the workspace; the gateway's `bundle` makes public/matchcast-client.js (the
+# page's copy of @matchcast/client, generated and not committed).
 build: deps
 	@pnpm exec tsc -b
+	@pnpm --filter @matchcast/gateway run --silent bundle
 
 demo: build
 	@node scripts/dist/demo.js
