@@ -6,7 +6,8 @@
 #   docker build --build-arg SERVICE=chaos --target job                                       -t matchcast-chaos .
 ARG NODE_IMAGE=node:22-slim
 
-# ---- build: install the workspace, compile, and cut a production-only copy of the package ----
+# ---- build: install the workspace, compile, bundle (the gateway page's client library), and cut a
+#      production-only copy of the package (devDependencies such as esbuild stay behind) ----
 FROM ${NODE_IMAGE} AS build
 ARG SERVICE
 ENV CI=true npm_config_store_dir=/pnpm-store
@@ -18,8 +19,9 @@ COPY . .
 RUN --mount=type=cache,id=matchcast-pnpm,target=/pnpm-store \
     pnpm install --frozen-lockfile --filter "@matchcast/${SERVICE}..." --filter matchcast \
  && pnpm exec tsc -b "services/${SERVICE}" \
+ && pnpm --filter "@matchcast/${SERVICE}" run --if-present bundle \
  && pnpm deploy --filter "@matchcast/${SERVICE}" --prod /out \
- && rm -rf /out/src /out/test /out/tsconfig.json /out/*.tsbuildinfo
+ && rm -rf /out/src /out/test /out/scripts /out/tsconfig.json /out/*.tsbuildinfo
 
 # ---- runtime: Node 22 LTS, production dependencies only, non-root ----
 FROM ${NODE_IMAGE} AS runtime

@@ -45,6 +45,10 @@ describe('Dockerfile', () => {
     expect(run).toContain('pnpm install --frozen-lockfile --filter "@matchcast/${SERVICE}..."');
     expect(run).toContain('tsc -b "services/${SERVICE}"');
     expect(run).toContain('pnpm deploy --filter "@matchcast/${SERVICE}" --prod /out');
+    // The gateway page's bundle of @matchcast/client is made before the production copy is cut.
+    const bundle = run.indexOf('pnpm --filter "@matchcast/${SERVICE}" run --if-present bundle');
+    expect(bundle).toBeGreaterThan(run.indexOf('tsc -b "services/${SERVICE}"'));
+    expect(bundle).toBeLessThan(run.indexOf('pnpm deploy'));
     const runtime = [...stage('runtime'), ...stage('job'), ...stage('service')];
     expect(runtime.filter((l) => l.startsWith('COPY '))).toEqual(['COPY --from=build /out ./']);
     expect(runtime.some((l) => /pnpm|npm install/.test(l))).toBe(false);
@@ -77,6 +81,9 @@ describe('.dockerignore', () => {
   const ignore = readFileSync(join(REPO, '.dockerignore'), 'utf8').split('\n');
   it('keeps host dependencies and build output out of the build context', () => {
     expect(ignore).toEqual(expect.arrayContaining(['**/node_modules', '**/dist', '.git']));
+  });
+  it('keeps the generated page bundle out (the build stage makes its own)', () => {
+    expect(ignore).toContain('services/gateway/public/matchcast-client.js');
   });
   it('keeps every file the image build needs in the context', () => {
     for (const needed of ['package.json', 'pnpm-lock.yaml', 'pnpm-workspace.yaml', 'packages', 'services', 'tsconfig.base.json']) {

@@ -52,6 +52,9 @@ describe('production-only builds of the three services (the images, without Dock
       if (!existsSync(join(REPO, 'services', service, 'dist', 'main.js'))) {
         throw new Error(`services/${service}/dist/main.js is missing: build first (make test runs tsc -b)`);
       }
+      if (service === 'gateway' && !existsSync(join(REPO, 'services', 'gateway', 'public', 'matchcast-client.js'))) {
+        throw new Error('services/gateway/public/matchcast-client.js is missing: build first (make build bundles it)');
+      }
       const result = spawnSync('pnpm', ['deploy', '--filter', `@matchcast/${service}`, '--prod', '--prefer-offline', out(service)], {
         cwd: REPO,
         encoding: 'utf8',
@@ -59,7 +62,7 @@ describe('production-only builds of the three services (the images, without Dock
       });
       if (result.status !== 0) throw new Error(`pnpm deploy ${service} failed:\n${result.stdout}\n${result.stderr}`);
       // As the Dockerfile does: the runtime image has no sources and no tests.
-      for (const extra of ['src', 'test', 'tsconfig.json', 'tsconfig.tsbuildinfo', 'Dockerfile']) rmSync(join(out(service), extra), { recursive: true, force: true });
+      for (const extra of ['src', 'test', 'scripts', 'tsconfig.json', 'tsconfig.tsbuildinfo', 'Dockerfile']) rmSync(join(out(service), extra), { recursive: true, force: true });
     }
     // As deployed: PostgreSQL with passwords and one login user per service; Redis with the
     // shipped ACL (each service its own user, the default user off).
@@ -137,6 +140,18 @@ describe('production-only builds of the three services (the images, without Dock
       expect(existsSync(join(out(service), 'node_modules', 'jest'))).toBe(false);
     }
     expect(existsSync(join(out('gateway'), 'node_modules', '@matchcast', 'db', 'migrations'))).toBe(true);
+  });
+
+  it('ships the scoreboard page with its bundle of @matchcast/client, and no bundler', async () => {
+    const bundle = join(out('gateway'), 'public', 'matchcast-client.js');
+    expect(existsSync(bundle)).toBe(true);
+    expect(readFileSync(bundle, 'utf8')).toContain('var Matchcast=');
+    expect(readFileSync(join(out('gateway'), 'public', 'index.html'), 'utf8')).toContain('<script src="/matchcast-client.js">');
+    expect(existsSync(join(out('gateway'), 'node_modules', 'esbuild'))).toBe(false);
+    expect(existsSync(join(out('gateway'), 'node_modules', '@matchcast', 'client'))).toBe(false);
+    const served = await fetch(`http://127.0.0.1:${gatewayPort}/matchcast-client.js`);
+    expect(served.status).toBe(200);
+    expect(served.headers.get('content-type')).toMatch(/javascript/);
   });
 
   it('runs on the Redis path with the least-privilege users (listener publishes, gateway subscribes)', async () => {
