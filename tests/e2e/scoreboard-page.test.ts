@@ -40,7 +40,7 @@ describe('scoreboard page', () => {
     const home = page.locator('#m-derby [data-testid=home-score]');
     await home.waitFor();
     expect(await home.textContent()).toBe('0');
-    await page.locator('#status.ok').waitFor();
+    await page.locator('#status[data-state=live]').waitFor();
 
     await infra.db.query(`BEGIN;
       UPDATE scoreboard SET home_score = 1 WHERE match_id = 'derby';
