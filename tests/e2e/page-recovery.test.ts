@@ -7,7 +7,8 @@
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../harness/browser';
 import { GatewayProcess, Infra, ServiceProcess, freePort, waitFor } from '../harness/stack';
 
 const MATCHES = ['rec-a', 'rec-b', 'rec-c'];
@@ -80,10 +81,7 @@ describe('scoreboard page across a gateway crash', () => {
     gateway.start();
     await gateway.ready();
     await waitFor('gateway on the Redis path', async () => ((await gateway.mode()) === 'redis' ? true : undefined));
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

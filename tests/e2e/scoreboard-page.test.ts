@@ -4,7 +4,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../harness/browser';
 import { GatewayProcess, Infra, freePort } from '../harness/stack';
 
 describe('scoreboard page', () => {
@@ -22,10 +23,7 @@ describe('scoreboard page', () => {
     gateway = new GatewayProcess(await freePort(), { DATABASE_URL: infra.postgres.url }, 'gateway-page');
     gateway.start();
     await gateway.ready();
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
