@@ -98,12 +98,13 @@ describe('scoreboard page across a gateway crash', () => {
     page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
     await page.goto(`http://127.0.0.1:${gateway.port}/`);
     await page.waitForFunction(() => (window as any).__matchcast !== undefined);
+    await page.locator('#status[data-state=live]').waitFor({ timeout: 10_000 });
+    // Record the client's states from live on (on a busy machine the first connect can take a while).
     await page.evaluate(() => {
       const w = window as any;
       w.__states = [w.__matchcast.client.state];
       w.__matchcast.client.on('state', (s: string) => w.__states.push(s));
     });
-    await page.locator('#status[data-state=live]').waitFor({ timeout: 10_000 });
     for (const id of MATCHES) await page.locator(`#m-${id} [data-testid=home-score]`).waitFor();
 
     // Live: goals while the gateway is up reach the page.
