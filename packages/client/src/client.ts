@@ -61,6 +61,11 @@ export class MatchcastClient {
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private pingTimer: ReturnType<typeof setInterval> | undefined;
   private lastHeard = 0;
+  /** Pings sent and pongs received on this connection (the server answers in order). */
+  private pings = 0;
+  private pongs = 0;
+  /** The pong that says a resume's replay is complete (0: none awaited). */
+  private catchUpPong = 0;
   private connects = 0;
   private resets = 0;
 
@@ -290,6 +295,9 @@ export class MatchcastClient {
     this.pendingSubscribes = [];
     this.unsubscribing.clear();
     this.refreshing = undefined;
+    this.pings = 0;
+    this.pongs = 0;
+    this.catchUpPong = 0;
     if (socket) {
       socket.onopen = NOOP;
       socket.onmessage = NOOP;
@@ -310,7 +318,7 @@ export class MatchcastClient {
           // it is gone either way
         }
       } else {
-        this.send({ action: 'ping' });
+        this.ping();
       }
     }, this.pingIntervalMs);
   }
@@ -365,6 +373,13 @@ export class MatchcastClient {
         return;
       case 'unsubscribed':
         return this.onUnsubscribed(message.channels);
+      case 'pong':
+        this.pongs++;
+        if (this.catchUpPong > 0 && this.pongs >= this.catchUpPong) {
+          this.catchUpPong = 0;
+          this.positions.releaseTimes();
+        }
+        return;
       case 'refreshed': {
         if (this.refreshing !== undefined) this.token = this.refreshing;
         this.refreshing = undefined;
@@ -479,7 +494,20 @@ export class MatchcastClient {
     const message: ClientMessage = { action: 'subscribe', channels };
     if (Object.keys(resume).length > 0) message.resume = resume;
     if (since !== undefined) message.since = since;
-    if (this.send(message)) this.pendingSubscribes.push({ channels, initial });
+    if (!this.send(message)) return;
+    this.pendingSubscribes.push({ channels, initial });
+    if (message.resume !== undefined || message.since !== undefined || this.positions.isHolding) {
+      // The server handles a connection's messages in order and ends a subscribe's replays
+      // before it reads the next one: the pong to this ping says the replay is complete.
+      // Until then, event timestamps do not move `since` (see Positions.holdTimes).
+      this.positions.holdTimes();
+      this.ping();
+      this.catchUpPong = this.pings;
+    }
+  }
+
+  private ping(): void {
+    if (this.send({ action: 'ping' })) this.pings++;
   }
 
   private send(message: ClientMessage): boolean {

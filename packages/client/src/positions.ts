@@ -15,6 +15,8 @@ export class Positions {
   /** Insertion order is recency order: a stream moves to the end whenever it advances. */
   private readonly streams = new Map<string, Position>();
   private newest: { at: number; timestamp: string } | undefined;
+  private holding = false;
+  private held: { at: number; timestamp: string } | undefined;
   /** Events that arrived with seq > last + 1 (should not happen with matchcast). */
   gaps = 0;
   /** Events dropped because their seq was not above the last one. */
@@ -63,11 +65,38 @@ export class Positions {
     for (const [stream, position] of this.streams) if (position.channel === channel) this.streams.delete(stream);
   }
 
-  /** Remembers `timestamp` for `since` if it is the newest seen. */
+  /** Remembers `timestamp` for `since` if it is the newest seen (held aside while catching up). */
   noteTime(timestamp: string): void {
     const at = Date.parse(timestamp);
     if (Number.isNaN(at)) return;
-    if (!this.newest || at > this.newest.at) this.newest = { at, timestamp };
+    if (this.holding) {
+      if (!this.held || at > this.held.at) this.held = { at, timestamp };
+    } else if (!this.newest || at > this.newest.at) {
+      this.newest = { at, timestamp };
+    }
+  }
+
+  /**
+   * While a resume is being replayed, the server sends stream after stream: a newer event of
+   * one stream comes before older ones of the next. Their timestamps are held aside until a
+   * replay is known to be complete (releaseTimes), so a connection lost mid-replay does not
+   * move `since` past events of streams it had not replayed yet. What was held then stays
+   * held (the events were received) until the next connection's replay completes.
+   */
+  holdTimes(): void {
+    this.holding = true;
+  }
+
+  get isHolding(): boolean {
+    return this.holding;
+  }
+
+  /** A replay is complete: what was held counts for `since`. */
+  releaseTimes(): void {
+    const held = this.held;
+    this.holding = false;
+    this.held = undefined;
+    if (held) this.noteTime(held.timestamp);
   }
 
   /** The `since` to send: the newest event timestamp seen (or noted server time). */

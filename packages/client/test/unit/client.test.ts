@@ -145,6 +145,55 @@ it('reconnects with backoff, resume of subscribed streams and since = newest tim
   client.close();
 });
 
+it('a connection lost mid-replay does not move `since`: it moves once the pong after the subscribe says the replay is complete', async () => {
+  // Found by tests/chaos/client-schedules.test.ts: the gateway replays resumed streams one
+  // after another, so a newer event of one stream arrives before older ones of the next.
+  // Cut in between, `since` had moved past the missed events of streams not in `resume`
+  // (maxResume) or never seen (a match reaching live:all while away): lost for good.
+  const { client } = makeClient({ maxResume: 1 });
+  const seen: string[] = [];
+  client.subscribe('all', (e) => seen.push(`${e.stream}@${e.seq}`));
+  client.connect();
+  await flush();
+  last().open();
+  last().message({ type: 'subscribed', channels: ['all'] });
+  last().message(event('match:a', 1, 'all', '2026-01-01T00:00:01.000Z'));
+  last().message(event('match:b', 1, 'all', '2026-01-01T00:00:02.000Z'));
+  last().drop(1006);
+  await jest.advanceTimersByTimeAsync(100);
+
+  // Reconnect: resume b (the most recent), since = 02; a ping follows the subscribe.
+  last().open();
+  expect(last().sent).toEqual([
+    { action: 'subscribe', channels: ['all'], resume: { 'match:b': 1 }, since: '2026-01-01T00:00:02.000Z' },
+    { action: 'ping' },
+  ]);
+  last().message({ type: 'subscribed', channels: ['all'] });
+  // b's replay brings events up to 00:00:30, then the connection is lost before a's replay.
+  for (let seq = 2; seq <= 5; seq++) last().message(event('match:b', seq, 'all', `2026-01-01T00:00:${seq * 6}.000Z`));
+  last().drop(1006);
+  await jest.advanceTimersByTimeAsync(1000);
+
+  // `since` is still 02, so a's events after 02 (not in resume: maxResume 1) are replayed.
+  last().open();
+  expect(last().subscribes()).toEqual([
+    { action: 'subscribe', channels: ['all'], resume: { 'match:b': 5 }, since: '2026-01-01T00:00:02.000Z' },
+  ]);
+  last().message({ type: 'subscribed', channels: ['all'] });
+  last().message(event('match:b', 5, 'all', '2026-01-01T00:00:30.000Z')); // a duplicate: dropped
+  last().message(event('match:a', 2, 'all', '2026-01-01T00:00:03.000Z'));
+  last().message({ type: 'pong', timestamp: '2026-01-01T00:00:31.000Z' }); // replay complete
+  last().drop(1006);
+  await jest.advanceTimersByTimeAsync(1000);
+
+  // The completed replay counts, and so do the timestamps of the cut one: since = 00:00:30.
+  last().open();
+  expect(last().subscribes()[0]).toMatchObject({ since: '2026-01-01T00:00:30.000Z' });
+  expect(seen).toEqual(['match:a@1', 'match:b@1', 'match:b@2', 'match:b@3', 'match:b@4', 'match:b@5', 'match:a@2']);
+  expect(client.diagnostics).toMatchObject({ gaps: 0, duplicates: 1 });
+  client.close();
+});
+
 it('caps resume at maxResume, most recently active streams first', async () => {
   const { client } = makeClient({ maxResume: 2 });
   client.subscribe('all', () => undefined);
