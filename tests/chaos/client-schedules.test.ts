@@ -7,9 +7,9 @@
  * Real processes: Postgres and Redis (testkit), one notify-listener, two gateways (each behind
  * a loopback TCP proxy the test can cut or slow down). fast-check generates a schedule per
  * run: 2–4 clients (channels among all, live:all, league:, match:; URL lists through proxies
- * and/or directly to gateways; maxResume 1, 2 or 100) and 1–5 timed faults within ~12 s —
- * proxy cuts, slow-network periods, gateway SIGKILL or drain (SIGTERM → 1012) and restart on
- * the same port, Redis SIGKILL and restart (the gateways fall back to Postgres LISTEN and
+ * and/or directly to gateways; maxResume 1, 2 or 100) and 1–5 timed faults within ~15 s —
+ * proxy cuts, partitions (optionally flapping when they end), slow-network periods, gateway
+ * SIGKILL or drain (SIGTERM → 1012) and restart on the same port, Redis SIGKILL and restart (the gateways fall back to Postgres LISTEN and
  * back). Direct SQL writes (MatchWriter, seeded by the schedule) go on meanwhile; after the
  * faults, the writes stop, the clients settle, and each is compared with the outbox.
  *
@@ -46,6 +46,23 @@ const TAIL_MS = 1500;
 const SETTLE_MS = 15_000;
 
 jest.setTimeout(BUDGET_MS + 90_000);
+
+/**
+ * Always tried first, whatever the seed: a long partition of the only path of clients that
+ * lean on `since` (maxResume 1, `live:all`), then a flapping path that cuts their reconnects
+ * while the gateway is still replaying.
+ */
+const EXAMPLES: Schedule[] = [
+  {
+    writerSeed: 1234,
+    clients: [
+      { channels: ['all'], urls: ['proxy0'], maxResume: 1 },
+      { channels: ['live:all'], urls: ['proxy0'], maxResume: 100 },
+      { channels: ['league:l1', 'league:l2'], urls: ['proxy0'], maxResume: 2 },
+    ],
+    steps: [{ atMs: 1000, kind: 'partition', proxy: 0, forMs: 6500, flapAfterMs: Number(process.env.CLIENT_SCHEDULE_FLAP_MS ?? '40') }],
+  },
+];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -124,6 +141,20 @@ describe('chaos: @matchcast/client under generated fault schedules', () => {
         log(`proxy${step.proxy} fast again`);
         return;
       }
+      case 'partition': {
+        const proxy = proxies[step.proxy]!;
+        proxy.refusing = true;
+        log(`partition proxy${step.proxy}: ${proxy.cut()} sockets cut`);
+        await sleep(step.forMs);
+        proxy.refusing = false;
+        if (step.flapAfterMs === null) return log(`proxy${step.proxy} open again`);
+        proxy.flapAfterMs = step.flapAfterMs;
+        log(`proxy${step.proxy} open again, flapping`);
+        await sleep(1500);
+        proxy.flapAfterMs = undefined;
+        log(`proxy${step.proxy} stable (${proxy.cuts} cuts so far)`);
+        return;
+      }
       case 'killGateway':
       case 'drainGateway': {
         const gateway = gateways[step.gateway]!;
@@ -146,14 +177,18 @@ describe('chaos: @matchcast/client under generated fault schedules', () => {
   }
 
   function resource(step: Step): string {
-    if (step.kind === 'cut' || step.kind === 'slow') return `proxy${step.proxy}`;
+    if (step.kind === 'cut' || step.kind === 'slow' || step.kind === 'partition') return `proxy${step.proxy}`;
     if (step.kind === 'killRedis') return 'redis';
     return `gateway${step.gateway}`;
   }
 
   /** Every component back: gateways running and ready, Redis up, proxies at full speed. */
   async function restore(): Promise<void> {
-    for (const proxy of proxies) proxy.latencyMs = 0;
+    for (const proxy of proxies) {
+      proxy.latencyMs = 0;
+      proxy.refusing = false;
+      proxy.flapAfterMs = undefined;
+    }
     if (!infra.redis.running) await infra.redis.start();
     await Promise.all(gateways.map(async (gateway) => {
       if (await gateway.mode() === undefined) {
@@ -308,7 +343,7 @@ describe('chaos: @matchcast/client under generated fault schedules', () => {
       return true;
     });
     try {
-      await fc.assert(property, { seed: SEED, numRuns: NUM_RUNS, endOnFailure: true });
+      await fc.assert(property, { seed: SEED, numRuns: NUM_RUNS, endOnFailure: true, examples: EXAMPLES.map((example) => [example]) });
     } catch (error) {
       const cause = (error as { cause?: unknown }).cause;
       const why = cause instanceof Error ? cause.message : cause !== undefined ? String(cause) : '';

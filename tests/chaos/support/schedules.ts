@@ -1,7 +1,7 @@
 /**
  * Fault schedules for the client property (tests/chaos/client-schedules.test.ts): what the
  * clients subscribe to and where they connect, and a short list of timed faults — proxy cuts,
- * slow-network periods, gateway SIGKILLs and drains (restarted on the same port), Redis kills
+ * partitions (with a flap after), slow-network periods, gateway SIGKILLs and drains (restarted on the same port), Redis kills
  * (restarted on the same port) — that run while the writer commits updates.
  */
 import fc from 'fast-check';
@@ -22,6 +22,9 @@ export interface ClientSpec {
 export type Fault =
   | { kind: 'cut'; proxy: 0 | 1 }
   | { kind: 'slow'; proxy: 0 | 1; latencyMs: number; forMs: number }
+  /** Cut and refuse connections for `forMs`; then, when `flapAfterMs` is set, cut each new
+   * connection that long after it opens, for 1.5 s (the path comes back, drops once more). */
+  | { kind: 'partition'; proxy: 0 | 1; forMs: number; flapAfterMs: number | null }
   | { kind: 'killGateway'; gateway: 0 | 1; downMs: number }
   | { kind: 'drainGateway'; gateway: 0 | 1; downMs: number }
   | { kind: 'killRedis'; downMs: number };
@@ -40,6 +43,12 @@ const downMs = fc.integer({ min: 0, max: 3000 });
 export const faultArb: fc.Arbitrary<Fault> = fc.oneof(
   fc.record({ kind: fc.constant('cut' as const), proxy: side }),
   fc.record({ kind: fc.constant('slow' as const), proxy: side, latencyMs: fc.integer({ min: 20, max: 700 }), forMs: fc.integer({ min: 300, max: 3000 }) }),
+  fc.record({
+    kind: fc.constant('partition' as const),
+    proxy: side,
+    forMs: fc.integer({ min: 500, max: 7000 }),
+    flapAfterMs: fc.option(fc.integer({ min: 5, max: 600 }), { nil: null }),
+  }),
   fc.record({ kind: fc.constant('killGateway' as const), gateway: side, downMs }),
   fc.record({ kind: fc.constant('drainGateway' as const), gateway: side, downMs }),
   fc.record({ kind: fc.constant('killRedis' as const), downMs: fc.integer({ min: 300, max: 3000 }) }),
@@ -65,7 +74,7 @@ export const scheduleArb: fc.Arbitrary<Schedule> = fc.record({
 export function faultsEndMs(schedule: Schedule): number {
   return Math.max(
     0,
-    ...schedule.steps.map((step) => step.atMs + ('downMs' in step ? step.downMs : 0) + ('forMs' in step ? step.forMs : 0)),
+    ...schedule.steps.map((step) => step.atMs + ('downMs' in step ? step.downMs : 0) + ('forMs' in step ? step.forMs : 0) + (step.kind === 'partition' && step.flapAfterMs !== null ? 1500 : 0)),
   );
 }
 
@@ -76,6 +85,8 @@ export function describeStep(step: Step): string {
       return `@${step.atMs} cut proxy${step.proxy}`;
     case 'slow':
       return `@${step.atMs} slow proxy${step.proxy} +${step.latencyMs}ms for ${step.forMs}ms`;
+    case 'partition':
+      return `@${step.atMs} partition proxy${step.proxy} for ${step.forMs}ms${step.flapAfterMs === null ? '' : `, then cut new connections after ${step.flapAfterMs}ms for 1.5s`}`;
     case 'killGateway':
       return `@${step.atMs} SIGKILL gateway${step.gateway}, restart after ${step.downMs}ms`;
     case 'drainGateway':

@@ -1,7 +1,8 @@
 /**
  * A loopback TCP proxy in front of a gateway, for network faults the test controls:
  * `cut()` drops every connection at once (no close frame: the client sees a lost
- * connection, as on a dead network path), and `latencyMs` delays every chunk, in both
+ * connection, as on a dead network path), `refusing` drops new connections (a partition),
+ * `flapAfterMs` cuts each new connection that long after it opened (a flapping path), and `latencyMs` delays every chunk, in both
  * directions and in order (a slow network). Only 127.0.0.1, on a port of its own.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
@@ -12,6 +13,10 @@ export class TcpProxy {
   port = 0;
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
+  /** While true, new connections are dropped at once (a network partition). */
+  refusing = false;
+  /** When set, every new connection is cut this long after it was accepted (a flapping path). */
+  flapAfterMs: number | undefined;
   /** Connections accepted and connections cut (for the report). */
   accepted = 0;
   cuts = 0;
@@ -50,6 +55,10 @@ export class TcpProxy {
   }
 
   private accept(client: Socket): void {
+    if (this.refusing) {
+      client.destroy();
+      return;
+    }
     this.accepted++;
     const upstream = createConnection({ host: '127.0.0.1', port: this.targetPort });
     const pair = [client, upstream];
@@ -61,6 +70,12 @@ export class TcpProxy {
     }
     this.pipe(client, upstream);
     this.pipe(upstream, client);
+    if (this.flapAfterMs !== undefined) {
+      setTimeout(() => {
+        if (!client.destroyed) this.cuts++;
+        for (const socket of pair) socket.destroy();
+      }, this.flapAfterMs).unref();
+    }
   }
 
   /** Forwards `from` → `to`, each chunk `latencyMs` late, order kept. */
