@@ -8,6 +8,8 @@ export type ServerMessage =
   | { type: 'unsubscribed'; channels: string[] }
   | { type: 'pong'; timestamp: string }
   | { type: 'refreshed'; expires_at: string | null }
+  /** After a subscribe with `resume` or `since`: every replay it started is done (later events are live). */
+  | { type: 'resumed'; channels: string[] }
   | { type: 'error'; code: ErrorCode; message: string; channel?: string; stream?: string };
 
 /** The delivered form of an event on one channel, in the field order clients know (docs/protocol.md). */

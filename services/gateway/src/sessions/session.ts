@@ -157,6 +157,11 @@ export class Sessions {
         if (alive()) this.reject(client, error);
       }
     }
+    // Replays run stream after stream: until this, a newer event of one stream says nothing
+    // about another's, so a client must not move its `since` past them.
+    if ((request.resume.size > 0 || request.since !== undefined) && alive()) {
+      client.send({ type: 'resumed', channels: request.channels });
+    }
   }
 
   /**
