@@ -2,6 +2,18 @@ import { DEFAULT_BACKOFF, closeAction, reconnectDelay, type BackoffOptions } fro
 import { Emitter } from './emitter.js';
 import { Positions } from './positions.js';
 import { RefreshTimer, tokenExpiryMs } from './token.js';
+import {
+  STREAM_END_CODES,
+  SinceSettler,
+  closeCodeForStreamEnd,
+  nextTransport,
+  sseHttpStatusOf,
+  sseRequestUrl,
+  sseUrlFor,
+  type EventSourceConstructor,
+  type EventSourceLike,
+  type Transport,
+} from './transport-sse.js';
 import type {
   ClientDiagnostics,
   ClientEvents,
@@ -18,11 +30,13 @@ import { CHANNEL_PATTERN, CloseCodes, isEvent, type ClientMessage, type ControlM
 
 const OPEN = 1;
 const NOOP = (): void => undefined;
+/** Channel changes on SSE are gathered this long into one reopen of the stream. */
+const REOPEN_DEBOUNCE_MS = 50;
 /** Errors that refuse a whole subscribe message (it is all-or-nothing). */
 const SUBSCRIBE_REFUSALS = new Set<string>(['INVALID_CHANNEL', 'UNKNOWN_CHANNEL', 'FORBIDDEN_CHANNEL', 'TOO_MANY_CHANNELS', 'BAD_RESUME']);
 
 /**
- * A matchcast WebSocket client: subscriptions with per-channel handlers, exactly-once and
+ * A matchcast client over WebSocket, or Server-Sent Events where WebSockets cannot connect: subscriptions with per-channel handlers, exactly-once and
  * in-order delivery per stream, reconnects with resume and `since`, token refresh, and
  * RESUME_TOO_OLD resets through the app's reset handlers.
  */
@@ -36,13 +50,29 @@ export class MatchcastClient {
   /** Unsubscribe requests sent and not yet answered, per channel. */
   private readonly unsubscribing = new Map<string, number>();
   private readonly urls: string[];
-  private readonly WebSocketImpl: WebSocketConstructor;
+  private readonly WebSocketImpl: WebSocketConstructor | undefined;
+  private readonly EventSourceImpl: EventSourceConstructor | undefined;
+  private readonly transports: Transport[];
+  private readonly fallbackAfter: number;
+  private readonly sseUrls: string[];
+  private readonly settler: SinceSettler;
   private readonly backoff: BackoffOptions;
   private readonly maxResume: number;
   private readonly pingIntervalMs: number;
   private readonly refreshTimer: RefreshTimer;
 
   private socket: WebSocketLike | undefined;
+  /** The SSE stream, when the current connection is one; `sseIdle`: on SSE with no channel (no stream needed). */
+  private source: EventSourceLike | undefined;
+  private sseIdle = false;
+  /** The transport of the current (or last) attempt, and whether it reached `open`. */
+  private transport: Transport = 'websocket';
+  private connOpened = false;
+  /** Consecutive WebSocket attempts that failed before `open`. */
+  private wsFailures = 0;
+  /** The close code an SSE stream's final `error` event named (e.g. 1012 for SERVER_DRAINING). */
+  private streamEnd: number | undefined;
+  private reopenTimer: ReturnType<typeof setTimeout> | undefined;
   /** The token of the current (or last) connection; `refreshing` the one sent in a refresh. */
   private token: string | undefined;
   private refreshing: string | undefined;
@@ -72,9 +102,20 @@ export class MatchcastClient {
   constructor(private readonly options: MatchcastClientOptions) {
     this.urls = Array.isArray(options.url) ? [...options.url] : [options.url];
     if (this.urls.length === 0) throw new TypeError('MatchcastClient: `url` is required');
-    const Impl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-    if (!Impl) throw new TypeError('MatchcastClient: no global WebSocket; pass one as `WebSocket` (e.g. the `ws` package in Node)');
-    this.WebSocketImpl = Impl;
+    this.WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    this.EventSourceImpl = options.EventSource ?? (globalThis as { EventSource?: EventSourceConstructor }).EventSource;
+    this.transports = options.transports ? [...options.transports] : this.EventSourceImpl ? ['websocket', 'sse'] : ['websocket'];
+    if (this.transports.length === 0) throw new TypeError('MatchcastClient: `transports` is empty');
+    if (this.transports.includes('websocket') && !this.WebSocketImpl) {
+      throw new TypeError('MatchcastClient: no global WebSocket; pass one as `WebSocket` (e.g. the `ws` package in Node)');
+    }
+    if (this.transports.includes('sse') && !this.EventSourceImpl) {
+      throw new TypeError('MatchcastClient: no global EventSource; pass one as `EventSource` (e.g. the `eventsource` package in Node)');
+    }
+    this.fallbackAfter = options.fallbackAfter ?? 2;
+    const sseUrls = options.sseUrl === undefined ? this.urls.map((url) => sseUrlFor(url)) : Array.isArray(options.sseUrl) ? [...options.sseUrl] : [options.sseUrl];
+    this.sseUrls = sseUrls.length > 0 ? sseUrls : this.urls.map((url) => sseUrlFor(url));
+    this.settler = new SinceSettler(options.sseSettleMs ?? 2000, () => this.positions.releaseTimes());
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.maxResume = options.maxResume ?? 100;
     this.pingIntervalMs = options.pingIntervalMs ?? 25_000;
@@ -144,6 +185,7 @@ export class MatchcastClient {
     if (!set) {
       this.handlers.set(channel, (set = new Set()));
       if (this.isOpen()) this.sendSubscribe([channel], false);
+      else if (this.onSse()) this.scheduleReopen();
     }
     set.add(handler);
     return () => this.unsubscribe(channel, handler);
@@ -160,6 +202,8 @@ export class MatchcastClient {
     this.positions.forgetChannel(channel);
     if (this.send({ action: 'unsubscribe', channels: [channel] })) {
       this.unsubscribing.set(channel, (this.unsubscribing.get(channel) ?? 0) + 1);
+    } else if (this.onSse()) {
+      this.scheduleReopen();
     }
   }
 
@@ -186,9 +230,12 @@ export class MatchcastClient {
       }
       if (generation !== this.generation || !this.running) return;
     }
+    this.connOpened = false;
+    this.transport = nextTransport(this.transports, this.wsFailures, this.fallbackAfter);
+    if (this.transport === 'sse') return this.openSse(token);
     let socket: WebSocketLike;
     try {
-      socket = new this.WebSocketImpl(withToken(this.urls[this.urlIndex % this.urls.length]!, token));
+      socket = new this.WebSocketImpl!(withToken(this.urls[this.urlIndex % this.urls.length]!, token));
     } catch (cause) {
       return this.fail({ code: 'BAD_REQUEST', message: `cannot open a WebSocket: ${String(cause)}`, cause });
     }
@@ -201,8 +248,83 @@ export class MatchcastClient {
     socket.onclose = (event) => this.lost(socket, event.code, httpStatus);
   }
 
+  /**
+   * Opens the SSE stream: the subscribe (channels, resume, since, token) is its URL. The
+   * EventSource's own reconnect is never used (it would reuse this URL's stale resume): on
+   * any error the stream is closed and the client reconnects with a fresh URL.
+   */
+  private openSse(token: string | undefined): void {
+    this.token = token;
+    const channels = this.channels;
+    if (channels.length === 0) {
+      // The server wants at least one channel: nothing to stream until one is subscribed.
+      this.sseIdle = true;
+      return this.becameLive();
+    }
+    const resume = this.positions.resume(new Set(channels), this.maxResume);
+    const since = this.positions.since;
+    const index = this.urlIndex % this.sseUrls.length;
+    let source: EventSourceLike;
+    try {
+      source = new this.EventSourceImpl!(sseRequestUrl(this.sseUrls[index]!, { channels, resume, since, token }));
+    } catch (cause) {
+      return this.fail({ code: 'BAD_REQUEST', message: `cannot open an EventSource: ${String(cause)}`, cause });
+    }
+    this.source = source;
+    this.streamEnd = undefined;
+    this.pendingSubscribes.push({ channels, initial: true });
+    if (Object.keys(resume).length > 0 || since !== undefined || this.positions.isHolding) {
+      // No ping/pong on SSE to mark the end of the replays: see SinceSettler.
+      this.positions.holdTimes();
+      this.settler.start();
+    }
+    source.onopen = () => {
+      if (source !== this.source) return;
+      this.connOpened = true;
+      this.connects++;
+      this.refreshTimer.schedule(this.token === undefined ? undefined : tokenExpiryMs(this.token));
+    };
+    source.onmessage = (event) => this.received(source, event.data);
+    source.onerror = (event) => {
+      if (source !== this.source) return;
+      // Closed before the browser's EventSource retries by itself; reconnects are ours.
+      source.close();
+      // An SSE stream that could not open either: the evidence against WebSocket is stale.
+      if (!this.connOpened) this.wsFailures = 0;
+      this.lost(source, this.streamEnd ?? CloseCodes.ABNORMAL, sseHttpStatusOf(event));
+    };
+  }
+
+  private onSse(): boolean {
+    return this.running && this.transport === 'sse' && (this.source !== undefined || this.sseIdle);
+  }
+
+  /** SSE cannot change a subscription in place: channel changes reopen the stream (debounced). */
+  private scheduleReopen(): void {
+    if (this.reopenTimer !== undefined) return;
+    this.reopenTimer = setTimeout(() => {
+      this.reopenTimer = undefined;
+      this.reopen();
+    }, REOPEN_DEBOUNCE_MS);
+  }
+
+  /**
+   * A planned reopen of the SSE stream (channels changed, token refreshed), with the current
+   * positions as resume: doubles are dropped by seq, the gap is covered by resume and since.
+   * The state stays `live` unless the new stream fails.
+   */
+  private reopen(): void {
+    if (!this.onSse()) return;
+    const source = this.source;
+    this.detach();
+    source?.close();
+    void this.open();
+  }
+
   private opened(socket: WebSocketLike): void {
     if (socket !== this.socket) return;
+    this.connOpened = true;
+    this.wsFailures = 0;
     this.connects++;
     this.lastHeard = Date.now();
     this.refreshTimer.schedule(this.token === undefined ? undefined : tokenExpiryMs(this.token));
@@ -212,8 +334,9 @@ export class MatchcastClient {
     else this.becameLive();
   }
 
-  private lost(socket: WebSocketLike, closeCode: number, httpStatus: number | undefined): void {
-    if (socket !== this.socket) return;
+  private lost(connection: WebSocketLike | EventSourceLike, closeCode: number, httpStatus: number | undefined): void {
+    if (connection !== this.socket && connection !== this.source) return;
+    if (this.transport === 'websocket' && !this.connOpened) this.wsFailures++;
     this.detach();
     if (!this.running) return;
     const action = closeAction(closeCode, httpStatus);
@@ -276,19 +399,28 @@ export class MatchcastClient {
     this.retryTimer = undefined;
     this.nextToken = undefined;
     const socket = this.socket;
+    const source = this.source;
     this.detach();
     try {
       socket?.close(CloseCodes.NORMAL);
     } catch {
       // already closing
     }
+    source?.close();
     this.setState('offline');
   }
 
   /** Forgets the current socket: its handlers go quiet, its timers stop. */
   private detach(): void {
     const socket = this.socket;
+    const source = this.source;
     this.socket = undefined;
+    this.source = undefined;
+    this.sseIdle = false;
+    this.streamEnd = undefined;
+    clearTimeout(this.reopenTimer);
+    this.reopenTimer = undefined;
+    this.settler.stop();
     this.refreshTimer.cancel();
     clearInterval(this.pingTimer);
     this.pingTimer = undefined;
@@ -303,6 +435,11 @@ export class MatchcastClient {
       socket.onmessage = NOOP;
       socket.onerror = NOOP;
       socket.onclose = NOOP;
+    }
+    if (source) {
+      source.onopen = NOOP;
+      source.onmessage = NOOP;
+      source.onerror = NOOP;
     }
   }
 
@@ -327,16 +464,16 @@ export class MatchcastClient {
 
   private async refresh(): Promise<void> {
     const provider = this.options.token;
-    const socket = this.socket;
+    const socket = this.socket ?? this.source;
     if (!provider || !socket) return;
     let fresh: string;
     try {
       fresh = await provider();
     } catch (cause) {
-      if (socket === this.socket) this.report({ code: 'TOKEN_PROVIDER_FAILED', message: 'could not refresh the token', cause });
+      if (socket === this.socket || socket === this.source) this.report({ code: 'TOKEN_PROVIDER_FAILED', message: 'could not refresh the token', cause });
       return;
     }
-    if (socket !== this.socket) return;
+    if (socket !== this.socket && socket !== this.source) return;
     const expiresAt = tokenExpiryMs(fresh);
     if (fresh === this.token || (expiresAt !== undefined && expiresAt <= Date.now())) {
       // Nothing newer yet: ask again halfway to expiry, while more than 2 s remain (the
@@ -346,14 +483,19 @@ export class MatchcastClient {
       if (remaining > 2000) this.refreshTimer.retryIn(remaining / 2);
       return;
     }
+    if (socket === this.source) {
+      // No refresh message on SSE: the stream is reopened with the new token.
+      this.nextToken = fresh;
+      return this.reopen();
+    }
     this.refreshing = fresh;
     this.send({ action: 'refresh', token: fresh });
   }
 
   // ---- messages ----
 
-  private received(socket: WebSocketLike, data: unknown): void {
-    if (socket !== this.socket) return;
+  private received(connection: WebSocketLike | EventSourceLike, data: unknown): void {
+    if (connection !== this.socket && connection !== this.source) return;
     this.lastHeard = Date.now();
     let message: DeliveredMessage | ControlMessage;
     try {
@@ -361,14 +503,19 @@ export class MatchcastClient {
     } catch {
       return;
     }
-    if (isEvent(message)) return this.onEvent(message);
+    if (isEvent(message)) {
+      this.settler.event(message.timestamp);
+      return this.onEvent(message);
+    }
     switch (message.type) {
       case 'connection_status':
         // Before any event, `since` is "from when I first connected", in the server's clock.
         if (this.positions.since === undefined) this.positions.noteTime(message.server_time);
+        this.settler.connected(message.server_time);
         return;
       case 'subscribed':
         this.pendingSubscribes.shift();
+        this.settler.subscribed();
         if (this.currentState !== 'live') this.becameLive();
         return;
       case 'unsubscribed':
@@ -388,6 +535,11 @@ export class MatchcastClient {
         return;
       }
       case 'error':
+        if (connection === this.source && STREAM_END_CODES.has(message.code)) {
+          // The stream ends next; reconnect as a WebSocket would after the same close code.
+          this.streamEnd = closeCodeForStreamEnd(message.code);
+          return;
+        }
         return this.onServerError(message);
       default:
         return;

@@ -1,4 +1,5 @@
 import type { BackoffOptions } from './backoff.js';
+import type { EventSourceConstructor, Transport } from './transport-sse.js';
 import type { DeliveredMessage, ErrorCode } from './wire.js';
 
 /** A handler property checked bivariantly, so that DOM's and `ws`' event types both fit. */
@@ -55,6 +56,20 @@ export interface MatchcastClientOptions {
   token?: () => string | Promise<string>;
   /** A WebSocket implementation; defaults to the global `WebSocket` (browsers, Node ≥ 22). */
   WebSocket?: WebSocketConstructor;
+  /**
+   * Transports to use, in order of preference. Default: `['websocket', 'sse']` when an
+   * EventSource is available (global, or the `EventSource` option), else `['websocket']`.
+   * `['sse']` uses Server-Sent Events only.
+   */
+  transports?: Transport[];
+  /** Move to SSE after this many consecutive WebSocket attempts failed before `open`. Default 2. */
+  fallbackAfter?: number;
+  /** The SSE endpoint(s); default: derived from `url` (ws → http, wss → https, `/ws` → `/sse`). */
+  sseUrl?: string | string[];
+  /** An EventSource implementation; defaults to the global `EventSource` (browsers). */
+  EventSource?: EventSourceConstructor;
+  /** On SSE, how long a stream must be quiet of replayed events before `since` moves on. Default 2 s. */
+  sseSettleMs?: number;
   /** Reloads state after RESUME_TOO_OLD; see ResetHandler. More can be added with addResetHandler. */
   onReset?: ResetHandler;
   /** Called on every connection state change (also: `on('state', …)`). */

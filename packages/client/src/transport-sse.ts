@@ -1,0 +1,153 @@
+/**
+ * The Server-Sent Events fallback (docs/protocol.md, "Server-Sent Events"): where the stream
+ * lives, what its URL carries, and when the client uses it instead of a WebSocket.
+ */
+import type { StreamPositions } from './types.js';
+import { CloseCodes } from './wire.js';
+
+/** A handler property checked bivariantly, so that DOM's and the `eventsource` package's types both fit. */
+type Listener<E> = { bivarianceHack(event: E): void }['bivarianceHack'] | null;
+
+/** The parts of the EventSource API the client uses (the browser's, or e.g. `eventsource` in Node). */
+export interface EventSourceLike {
+  readonly readyState: number;
+  close(): void;
+  onopen: Listener<unknown>;
+  onmessage: Listener<{ data: unknown }>;
+  onerror: Listener<unknown>;
+}
+
+export type EventSourceConstructor = new (url: string) => EventSourceLike;
+
+export type Transport = 'websocket' | 'sse';
+
+/**
+ * The SSE endpoint for a WebSocket URL: ws → http, wss → https, a path ending in `/ws` ends
+ * in `/sse` instead (any other path gets `/sse` appended); query and hash are dropped.
+ */
+export function sseUrlFor(wsUrl: string, base?: string): string {
+  const url = new URL(wsUrl, base ?? (globalThis as { location?: { href: string } }).location?.href);
+  if (url.protocol === 'ws:') url.protocol = 'http:';
+  else if (url.protocol === 'wss:') url.protocol = 'https:';
+  url.pathname = /\/ws$/.test(url.pathname) ? url.pathname.replace(/\/ws$/, '/sse') : `${url.pathname.replace(/\/$/, '')}/sse`;
+  url.search = '';
+  url.hash = '';
+  return url.toString();
+}
+
+export interface SseRequest {
+  channels: string[];
+  resume: StreamPositions;
+  since?: string | undefined;
+  token?: string | undefined;
+}
+
+/** The stream's URL: the same subscribe as a WebSocket's, as query parameters. */
+export function sseRequestUrl(sseUrl: string, request: SseRequest): string {
+  const url = new URL(sseUrl, (globalThis as { location?: { href: string } }).location?.href);
+  url.searchParams.set('channels', request.channels.join(','));
+  if (Object.keys(request.resume).length > 0) url.searchParams.set('resume', JSON.stringify(request.resume));
+  if (request.since !== undefined) url.searchParams.set('since', request.since);
+  if (request.token !== undefined) url.searchParams.set('token', request.token);
+  return url.toString();
+}
+
+/**
+ * Which transport the next attempt uses. `['websocket', 'sse']` (the default when an
+ * EventSource is available) tries WebSocket first and moves to SSE after `threshold`
+ * consecutive WebSocket attempts failed before `open` (a proxy that refuses upgrades).
+ */
+export function nextTransport(transports: readonly Transport[], wsFailures: number, threshold: number): Transport {
+  if (!transports.includes('websocket')) return 'sse';
+  if (!transports.includes('sse')) return 'websocket';
+  return wsFailures >= threshold ? 'sse' : 'websocket';
+}
+
+/**
+ * An SSE stream ends with an `error` event naming why (then the response ends): the
+ * WebSocket close code with the same meaning, so that both transports reconnect alike.
+ */
+export function closeCodeForStreamEnd(code: string | undefined): number {
+  switch (code) {
+    case 'SERVER_DRAINING':
+      return CloseCodes.SERVER_DRAINING;
+    case 'TOKEN_EXPIRED':
+      return CloseCodes.TOKEN_EXPIRED;
+    case 'SLOW_CONSUMER':
+      return CloseCodes.SLOW_CONSUMER;
+    case 'FORBIDDEN_CHANNEL':
+      return CloseCodes.FORBIDDEN;
+    default:
+      return CloseCodes.ABNORMAL;
+  }
+}
+
+/** Error codes that end an SSE stream (the WebSocket closes with a code instead of reporting them). */
+export const STREAM_END_CODES = new Set(['SERVER_DRAINING', 'TOKEN_EXPIRED', 'SLOW_CONSUMER']);
+
+/** The HTTP status of a refused stream, when the implementation says it (`eventsource` does; browsers do not). */
+export function sseHttpStatusOf(event: unknown): number | undefined {
+  const status = (event as { status?: unknown } | null)?.status;
+  return typeof status === 'number' && status >= 400 ? status : undefined;
+}
+
+/**
+ * `since` on SSE. The server answers `subscribed` *before* it replays resumed and
+ * since-expanded streams, and SSE has no ping/pong to mark the end of the replays (as the
+ * WebSocket transport does). So while a resume is replayed, event timestamps are held aside
+ * (Positions.holdTimes) and released only once the stream has been quiet of replayed events
+ * for `settleMs`: a replayed event is one stamped before the server's `connection_status`
+ * time (it was committed before this stream opened). Replays run back to back, so a pause of
+ * `settleMs` with none means they ended. A stream cut earlier leaves the times held, and the
+ * next stream is sent the old `since` again (safe: at worst some duplicates, dropped by seq).
+ */
+export class SinceSettler {
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private serverTime: number | undefined;
+  private armed = false;
+
+  constructor(
+    private readonly settleMs: number,
+    private readonly onSettled: () => void,
+  ) {}
+
+  /** A stream opened with a resume or `since`: hold until the replays are over. */
+  start(): void {
+    this.stop();
+    this.armed = true;
+  }
+
+  /** `connection_status`: events stamped before this came from a replay. */
+  connected(serverTime: string): void {
+    const at = Date.parse(serverTime);
+    if (!Number.isNaN(at)) this.serverTime = at;
+  }
+
+  /** `subscribed`: the replays begin; the quiet period starts. */
+  subscribed(): void {
+    if (this.armed) this.restart();
+  }
+
+  /** An event arrived: a replayed one restarts the quiet period. */
+  event(timestamp: string): void {
+    if (!this.armed || this.timer === undefined) return;
+    const at = Date.parse(timestamp);
+    if (this.serverTime === undefined || Number.isNaN(at) || at < this.serverTime) this.restart();
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.armed = false;
+    this.serverTime = undefined;
+  }
+
+  private restart(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.armed = false;
+      this.onSettled();
+    }, this.settleMs);
+  }
+}

@@ -1,0 +1,73 @@
+/** The SSE transport's pure parts: URL derivation, the request URL, the fallback decision, the since settler. */
+import { SinceSettler, closeCodeForStreamEnd, nextTransport, sseRequestUrl, sseUrlFor } from '../../src/transport-sse';
+
+it('derives the SSE endpoint from the WebSocket URL', () => {
+  expect(sseUrlFor('ws://gw:8080/ws')).toBe('http://gw:8080/sse');
+  expect(sseUrlFor('wss://example.com/ws?token=x#h')).toBe('https://example.com/sse');
+  expect(sseUrlFor('wss://example.com/live/ws')).toBe('https://example.com/live/sse');
+  expect(sseUrlFor('ws://gw/')).toBe('http://gw/sse');
+  expect(sseUrlFor('ws://gw/socket')).toBe('http://gw/socket/sse');
+  expect(sseUrlFor('/ws', 'https://page.example/app')).toBe('https://page.example/sse');
+});
+
+it('puts the subscribe in the query: channels, resume as JSON, since, token', () => {
+  const url = new URL(sseRequestUrl('http://gw/sse', { channels: ['all', 'match:a'], resume: { 'match:a': 4 }, since: '2026-01-01T00:00:00.000Z', token: 't' }));
+  expect(url.pathname).toBe('/sse');
+  expect(url.searchParams.get('channels')).toBe('all,match:a');
+  expect(JSON.parse(url.searchParams.get('resume')!)).toEqual({ 'match:a': 4 });
+  expect(url.searchParams.get('since')).toBe('2026-01-01T00:00:00.000Z');
+  expect(url.searchParams.get('token')).toBe('t');
+  const bare = new URL(sseRequestUrl('http://gw/sse', { channels: ['all'], resume: {} }));
+  expect([...bare.searchParams.keys()]).toEqual(['channels']);
+});
+
+it('falls back to SSE after N WebSocket failures before open, only when both are allowed', () => {
+  const both = ['websocket', 'sse'] as const;
+  expect(nextTransport(both, 0, 2)).toBe('websocket');
+  expect(nextTransport(both, 1, 2)).toBe('websocket');
+  expect(nextTransport(both, 2, 2)).toBe('sse');
+  expect(nextTransport(['websocket'], 10, 2)).toBe('websocket');
+  expect(nextTransport(['sse'], 0, 2)).toBe('sse');
+  expect(nextTransport(both, 1, 1)).toBe('sse');
+});
+
+it('maps the error that ends a stream to the WebSocket close code of the same meaning', () => {
+  expect(closeCodeForStreamEnd('SERVER_DRAINING')).toBe(1012);
+  expect(closeCodeForStreamEnd('TOKEN_EXPIRED')).toBe(4001);
+  expect(closeCodeForStreamEnd('SLOW_CONSUMER')).toBe(4008);
+  expect(closeCodeForStreamEnd(undefined)).toBe(1006);
+});
+
+describe('SinceSettler', () => {
+  beforeEach(() => jest.useFakeTimers({ now: Date.parse('2026-01-01T00:01:00.000Z') }));
+  afterEach(() => jest.useRealTimers());
+
+  it('settles once no replayed event came for settleMs after `subscribed`', () => {
+    const settled = jest.fn();
+    const settler = new SinceSettler(1000, settled);
+    settler.start();
+    settler.connected('2026-01-01T00:01:00.000Z');
+    jest.advanceTimersByTime(5000);
+    expect(settled).not.toHaveBeenCalled(); // not before `subscribed`
+    settler.subscribed();
+    jest.advanceTimersByTime(900);
+    settler.event('2026-01-01T00:00:10.000Z'); // replayed (before the stream opened): restarts
+    jest.advanceTimersByTime(900);
+    settler.event('2026-01-01T00:01:00.500Z'); // live: does not restart
+    expect(settled).not.toHaveBeenCalled();
+    jest.advanceTimersByTime(100);
+    expect(settled).toHaveBeenCalledTimes(1);
+  });
+
+  it('never settles when stopped (the stream ended) or not started', () => {
+    const settled = jest.fn();
+    const settler = new SinceSettler(1000, settled);
+    settler.subscribed();
+    jest.advanceTimersByTime(2000);
+    settler.start();
+    settler.subscribed();
+    settler.stop();
+    jest.advanceTimersByTime(2000);
+    expect(settled).not.toHaveBeenCalled();
+  });
+});
