@@ -136,7 +136,13 @@ export class MatchcastClient {
   }
 
   get diagnostics(): ClientDiagnostics {
-    return { gaps: this.positions.gaps, duplicates: this.positions.duplicates, connects: this.connects, resets: this.resets };
+    return {
+      gaps: this.positions.gaps,
+      duplicates: this.positions.duplicates,
+      connects: this.connects,
+      resets: this.resets,
+      transport: this.transport,
+    };
   }
 
   on<K extends keyof ClientEvents & string>(name: K, listener: (...args: ClientEvents[K]) => void): () => void {

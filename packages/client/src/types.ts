@@ -96,6 +96,8 @@ export interface ClientDiagnostics {
   connects: number;
   /** RESUME_TOO_OLD resets handled. */
   resets: number;
+  /** The transport of the current (or last) connection attempt. */
+  transport: 'websocket' | 'sse';
 }
 
 export interface ClientEvents {
