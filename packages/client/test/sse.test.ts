@@ -145,7 +145,11 @@ describe('MatchcastClient over Server-Sent Events against a real gateway', () =>
     const committed = await outboxSeqs(infra.db, before, [one, two]);
     await waitFor(
       'the client to catch up',
-      async () => ((received.get(one)?.length ?? 0) >= committed.get(one)!.length ? true : undefined),
+      async () =>
+        (received.get(one)?.length ?? 0) >= committed.get(one)!.length &&
+        (received.get(two)?.length ?? 0) >= committed.get(two)!.filter((seq) => seq > twoFrom).length
+          ? true
+          : undefined,
       15_000,
     ).catch(() => undefined);
     expect(client.diagnostics.connects).toBeGreaterThanOrEqual(connectsBefore + 1);
