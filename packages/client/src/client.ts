@@ -4,7 +4,6 @@ import { Positions } from './positions.js';
 import { RefreshTimer, tokenExpiryMs } from './token.js';
 import {
   STREAM_END_CODES,
-  SinceSettler,
   closeCodeForStreamEnd,
   nextTransport,
   sseHttpStatusOf,
@@ -55,7 +54,6 @@ export class MatchcastClient {
   private readonly transports: Transport[];
   private readonly fallbackAfter: number;
   private readonly sseUrls: string[];
-  private readonly settler: SinceSettler;
   private readonly backoff: BackoffOptions;
   private readonly maxResume: number;
   private readonly pingIntervalMs: number;
@@ -115,7 +113,6 @@ export class MatchcastClient {
     this.fallbackAfter = options.fallbackAfter ?? 2;
     const sseUrls = options.sseUrl === undefined ? this.urls.map((url) => sseUrlFor(url)) : Array.isArray(options.sseUrl) ? [...options.sseUrl] : [options.sseUrl];
     this.sseUrls = sseUrls.length > 0 ? sseUrls : this.urls.map((url) => sseUrlFor(url));
-    this.settler = new SinceSettler(options.sseSettleMs ?? 2000, () => this.positions.releaseTimes());
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.maxResume = options.maxResume ?? 100;
     this.pingIntervalMs = options.pingIntervalMs ?? 25_000;
@@ -280,9 +277,9 @@ export class MatchcastClient {
     this.streamEnd = undefined;
     this.pendingSubscribes.push({ channels, initial: true });
     if (Object.keys(resume).length > 0 || since !== undefined || this.positions.isHolding) {
-      // No ping/pong on SSE to mark the end of the replays: see SinceSettler.
+      // Replays run stream after stream: `since` may move only once the server says they are
+      // all done (`resumed`; SSE has no ping/pong to mark it as the WebSocket transport does).
       this.positions.holdTimes();
-      this.settler.start();
     }
     source.onopen = () => {
       if (source !== this.source) return;
@@ -426,7 +423,6 @@ export class MatchcastClient {
     this.streamEnd = undefined;
     clearTimeout(this.reopenTimer);
     this.reopenTimer = undefined;
-    this.settler.stop();
     this.refreshTimer.cancel();
     clearInterval(this.pingTimer);
     this.pingTimer = undefined;
@@ -509,23 +505,21 @@ export class MatchcastClient {
     } catch {
       return;
     }
-    if (isEvent(message)) {
-      this.settler.event(message.timestamp);
-      return this.onEvent(message);
-    }
+    if (isEvent(message)) return this.onEvent(message);
     switch (message.type) {
       case 'connection_status':
         // Before any event, `since` is "from when I first connected", in the server's clock.
         if (this.positions.since === undefined) this.positions.noteTime(message.server_time);
-        this.settler.connected(message.server_time);
         return;
       case 'subscribed':
         this.pendingSubscribes.shift();
-        this.settler.subscribed();
         if (this.currentState !== 'live') this.becameLive();
         return;
       case 'unsubscribed':
         return this.onUnsubscribed(message.channels);
+      case 'resumed':
+        if (connection === this.source) this.positions.releaseTimes();
+        return;
       case 'pong':
         this.pongs++;
         if (this.catchUpPong > 0 && this.pongs >= this.catchUpPong) {

@@ -68,8 +68,6 @@ export interface MatchcastClientOptions {
   sseUrl?: string | string[];
   /** An EventSource implementation; defaults to the global `EventSource` (browsers). */
   EventSource?: EventSourceConstructor;
-  /** On SSE, how long a stream must be quiet of replayed events before `since` moves on. Default 2 s. */
-  sseSettleMs?: number;
   /** Reloads state after RESUME_TOO_OLD; see ResetHandler. More can be added with addResetHandler. */
   onReset?: ResetHandler;
   /** Called on every connection state change (also: `on('state', …)`). */

@@ -80,6 +80,7 @@ export interface DeliveredMessage {
 export type ControlMessage =
   | { type: 'connection_status'; status: 'connected'; connection_id: string; server_time: string }
   | { type: 'subscribed'; channels: string[] }
+  | { type: 'resumed'; channels: string[] }
   | { type: 'unsubscribed'; channels: string[] }
   | { type: 'pong'; timestamp: string }
   | { type: 'refreshed'; expires_at: string | null }

@@ -57,7 +57,7 @@ describe('MatchcastClient over Server-Sent Events against a real gateway', () =>
     const matches = await seedMatches(infra.db, prefix, 3);
     const streams = matches.map((id) => `match:${id}`);
     const before = await maxOutboxId(infra.db);
-    const { client, received, states, record } = recordingClient({ EventSource: EventSource as never, sseSettleMs: 300, ...options });
+    const { client, received, states, record } = recordingClient({ EventSource: EventSource as never, ...options });
     const errors: unknown[] = [];
     client.on('error', (e) => errors.push(e));
     client.subscribe('all', record);
@@ -115,7 +115,7 @@ describe('MatchcastClient over Server-Sent Events against a real gateway', () =>
   it('subscribing and unsubscribing while on SSE reopens the stream with no event lost or doubled', async () => {
     const matches = await seedMatches(infra.db, 'cu', 2);
     const [one, two] = matches.map((id) => `match:${id}`) as [string, string];
-    const { client, received, record } = recordingClient({ url: gateway.wsUrl, transports: ['sse'], EventSource: EventSource as never, sseSettleMs: 300 });
+    const { client, received, record } = recordingClient({ url: gateway.wsUrl, transports: ['sse'], EventSource: EventSource as never });
     const errors: unknown[] = [];
     client.on('error', (e) => errors.push(e));
     client.subscribe(one, record);

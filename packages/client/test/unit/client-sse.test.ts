@@ -84,7 +84,6 @@ function makeClient(options: Partial<MatchcastClientOptions> = {}) {
     EventSource: FakeSource,
     transports: ['sse'],
     backoff: { baseMs: 100, maxMs: 1000, drainJitterMs: 200 },
-    sseSettleMs: 1000,
     onState: (s) => states.push(s),
     onError: (e) => errors.push(e),
     ...options,
@@ -151,7 +150,7 @@ it('never lets EventSource reconnect by itself: closes it and reconnects with a 
   expect(last().closed).toBe(true);
 });
 
-it('since on SSE: held while the resume is replayed, moves once the stream was quiet of replayed events', async () => {
+it('since on SSE: held while the resume is replayed, moves only when the server says the replays are done', async () => {
   const { client } = makeClient({ maxResume: 1 });
   client.subscribe('all', () => undefined);
   client.connect();
@@ -166,18 +165,17 @@ it('since on SSE: held while the resume is replayed, moves once the stream was q
   expect(last().query).toMatchObject({ resume: { 'match:b': 1 }, since: at(2) });
   last().open();
   for (let seq = 2; seq <= 5; seq++) last().message(event('match:b', seq, at(seq * 6)));
+  await jest.advanceTimersByTimeAsync(5000); // however long it is quiet: no `resumed`, no move
   last().end();
   await jest.advanceTimersByTimeAsync(1000);
 
   // since is still 02: a's events after it (not in resume, maxResume 1) get replayed.
   expect(last().query).toMatchObject({ resume: { 'match:b': 5 }, since: at(2) });
-  last().open('2026-01-01T00:01:00.000Z');
-  last().message(event('match:a', 2, at(3))); // a replayed event (before server_time)
-  await jest.advanceTimersByTimeAsync(900);
-  last().message(event('match:a', 3, at(4))); // still replaying: the quiet period restarts
-  await jest.advanceTimersByTimeAsync(900);
-  last().message(event('match:b', 6, '2026-01-01T00:01:01.000Z')); // live: does not restart it
-  await jest.advanceTimersByTimeAsync(200); // quiet for 1 s: since moves
+  last().open();
+  last().message(event('match:a', 2, at(3)));
+  last().message(event('match:a', 3, at(4)));
+  last().message({ type: 'resumed', channels: ['all'] });
+  last().message(event('match:b', 6, '2026-01-01T00:01:01.000Z'));
   last().end();
   await jest.advanceTimersByTimeAsync(1000);
   expect(last().query.since).toBe('2026-01-01T00:01:01.000Z');

@@ -1,5 +1,5 @@
-/** The SSE transport's pure parts: URL derivation, the request URL, the fallback decision, the since settler. */
-import { SinceSettler, closeCodeForStreamEnd, nextTransport, sseRequestUrl, sseUrlFor } from '../../src/transport-sse';
+/** The SSE transport's pure parts: URL derivation, the request URL, the fallback decision. */
+import { closeCodeForStreamEnd, nextTransport, sseRequestUrl, sseUrlFor } from '../../src/transport-sse';
 
 it('derives the SSE endpoint from the WebSocket URL', () => {
   expect(sseUrlFor('ws://gw:8080/ws')).toBe('http://gw:8080/sse');
@@ -36,38 +36,4 @@ it('maps the error that ends a stream to the WebSocket close code of the same me
   expect(closeCodeForStreamEnd('TOKEN_EXPIRED')).toBe(4001);
   expect(closeCodeForStreamEnd('SLOW_CONSUMER')).toBe(4008);
   expect(closeCodeForStreamEnd(undefined)).toBe(1006);
-});
-
-describe('SinceSettler', () => {
-  beforeEach(() => jest.useFakeTimers({ now: Date.parse('2026-01-01T00:01:00.000Z') }));
-  afterEach(() => jest.useRealTimers());
-
-  it('settles once no replayed event came for settleMs after `subscribed`', () => {
-    const settled = jest.fn();
-    const settler = new SinceSettler(1000, settled);
-    settler.start();
-    settler.connected('2026-01-01T00:01:00.000Z');
-    jest.advanceTimersByTime(5000);
-    expect(settled).not.toHaveBeenCalled(); // not before `subscribed`
-    settler.subscribed();
-    jest.advanceTimersByTime(900);
-    settler.event('2026-01-01T00:00:10.000Z'); // replayed (before the stream opened): restarts
-    jest.advanceTimersByTime(900);
-    settler.event('2026-01-01T00:01:00.500Z'); // live: does not restart
-    expect(settled).not.toHaveBeenCalled();
-    jest.advanceTimersByTime(100);
-    expect(settled).toHaveBeenCalledTimes(1);
-  });
-
-  it('never settles when stopped (the stream ended) or not started', () => {
-    const settled = jest.fn();
-    const settler = new SinceSettler(1000, settled);
-    settler.subscribed();
-    jest.advanceTimersByTime(2000);
-    settler.start();
-    settler.subscribed();
-    settler.stop();
-    jest.advanceTimersByTime(2000);
-    expect(settled).not.toHaveBeenCalled();
-  });
 });
