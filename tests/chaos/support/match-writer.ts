@@ -6,20 +6,9 @@
  * and leave. Choices come from a seeded generator; timing is the machine's.
  */
 import type pg from 'pg';
+import { mulberry32 } from '../../../services/crawler/src/sources/prng';
 
 type Phase = 'scheduled' | 'first_half' | 'half_time' | 'second_half' | 'finished';
-
-/** mulberry32: a small seeded generator (the writes of a run replay with its seed). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export class MatchWriter {
   readonly leagues: string[];
@@ -38,7 +27,7 @@ export class MatchWriter {
     seed: number,
     private readonly pauseMs = 12,
   ) {
-    this.random = prng(seed);
+    this.random = mulberry32(seed);
     this.leagues = [`${prefix}-l1`, `${prefix}-l2`];
   }
 
