@@ -2,17 +2,9 @@ import { DEFAULT_BACKOFF, closeAction, reconnectDelay, type BackoffOptions } fro
 import { Emitter } from './emitter.js';
 import { Positions } from './positions.js';
 import { RefreshTimer, tokenExpiryMs } from './token.js';
-import {
-  STREAM_END_CODES,
-  closeCodeForStreamEnd,
-  nextTransport,
-  sseHttpStatusOf,
-  sseRequestUrl,
-  sseUrlFor,
-  type EventSourceConstructor,
-  type EventSourceLike,
-  type Transport,
-} from './transport-sse.js';
+import type { Connection, IncomingMessage, Transport, TransportHandlers } from './transport.js';
+import { SseTransport, nextTransport, sseUrlFor, type EventSourceConstructor } from './transport-sse.js';
+import { WebSocketTransport } from './transport-ws.js';
 import type {
   ClientDiagnostics,
   ClientEvents,
@@ -23,12 +15,9 @@ import type {
   ResetHandler,
   StreamPositions,
   WebSocketConstructor,
-  WebSocketLike,
 } from './types.js';
 import { CHANNEL_PATTERN, CloseCodes, isEvent, type ClientMessage, type ControlMessage, type DeliveredMessage, type ErrorCode } from './wire.js';
 
-const OPEN = 1;
-const NOOP = (): void => undefined;
 /** Channel changes on SSE are gathered this long into one reopen of the stream. */
 const REOPEN_DEBOUNCE_MS = 50;
 /** Errors that refuse a whole subscribe message (it is all-or-nothing). */
@@ -59,17 +48,24 @@ export class MatchcastClient {
   private readonly pingIntervalMs: number;
   private readonly refreshTimer: RefreshTimer;
 
-  private socket: WebSocketLike | undefined;
-  /** The SSE stream, when the current connection is one; `sseIdle`: on SSE with no channel (no stream needed). */
-  private source: EventSourceLike | undefined;
+  /** What the transports report back; stale connections are ignored. */
+  private readonly events: TransportHandlers = {
+    open: (connection) => this.opened(connection),
+    message: (connection, message) => this.received(connection, message),
+    replayed: (connection) => {
+      if (connection === this.connection) this.positions.releaseTimes();
+    },
+    close: (connection, code, httpStatus) => this.lost(connection, code, httpStatus),
+  };
+
+  /** The current connection (WebSocket or SSE stream); `sseIdle`: on SSE with no channel (no stream needed). */
+  private connection: Connection | undefined;
   private sseIdle = false;
   /** The transport of the current (or last) attempt, and whether it reached `open`. */
   private transport: Transport = 'websocket';
   private connOpened = false;
   /** Consecutive WebSocket attempts that failed before `open`. */
   private wsFailures = 0;
-  /** The close code an SSE stream's final `error` event named (e.g. 1012 for SERVER_DRAINING). */
-  private streamEnd: number | undefined;
   private reopenTimer: ReturnType<typeof setTimeout> | undefined;
   /** The token of the current (or last) connection; `refreshing` the one sent in a refresh. */
   private token: string | undefined;
@@ -87,13 +83,6 @@ export class MatchcastClient {
   /** Bumped whenever an attempt starts or stops, so that stale async steps give up. */
   private generation = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
-  private pingTimer: ReturnType<typeof setInterval> | undefined;
-  private lastHeard = 0;
-  /** Pings sent and pongs received on this connection (the server answers in order). */
-  private pings = 0;
-  private pongs = 0;
-  /** The pong that says a resume's replay is complete (0: none awaited). */
-  private catchUpPong = 0;
   private connects = 0;
   private resets = 0;
 
@@ -236,25 +225,19 @@ export class MatchcastClient {
     this.connOpened = false;
     this.transport = nextTransport(this.transports, this.wsFailures, this.fallbackAfter);
     if (this.transport === 'sse') return this.openSse(token);
-    let socket: WebSocketLike;
+    const connection = new WebSocketTransport(this.WebSocketImpl!, this.pingIntervalMs, this.events);
     try {
-      socket = new this.WebSocketImpl!(withToken(this.urls[this.urlIndex % this.urls.length]!, token));
+      connection.open({ url: this.urls[this.urlIndex % this.urls.length]!, token });
     } catch (cause) {
       return this.fail({ code: 'BAD_REQUEST', message: `cannot open a WebSocket: ${String(cause)}`, cause });
     }
-    this.socket = socket;
+    this.connection = connection;
     this.token = token;
-    let httpStatus: number | undefined;
-    socket.onopen = () => this.opened(socket);
-    socket.onmessage = (event) => this.received(socket, event.data);
-    socket.onerror = (event) => (httpStatus = httpStatusOf(event) ?? httpStatus);
-    socket.onclose = (event) => this.lost(socket, event.code, httpStatus);
   }
 
   /**
-   * Opens the SSE stream: the subscribe (channels, resume, since, token) is its URL. The
-   * EventSource's own reconnect is never used (it would reuse this URL's stale resume): on
-   * any error the stream is closed and the client reconnects with a fresh URL.
+   * Opens the SSE stream, whose URL carries the subscribe (channels, resume, since, token).
+   * On any error it ends, and the client reconnects with a fresh URL (see SseTransport).
    */
   private openSse(token: string | undefined): void {
     this.token = token;
@@ -267,39 +250,23 @@ export class MatchcastClient {
     const resume = this.positions.resume(new Set(channels), this.maxResume);
     const since = this.positions.since;
     const index = this.urlIndex % this.sseUrls.length;
-    let source: EventSourceLike;
+    const connection = new SseTransport(this.EventSourceImpl!, this.events);
     try {
-      source = new this.EventSourceImpl!(sseRequestUrl(this.sseUrls[index]!, { channels, resume, since, token }));
+      connection.open({ url: this.sseUrls[index]!, token, subscribe: { channels, resume, since } });
     } catch (cause) {
       return this.fail({ code: 'BAD_REQUEST', message: `cannot open an EventSource: ${String(cause)}`, cause });
     }
-    this.source = source;
-    this.streamEnd = undefined;
+    this.connection = connection;
     this.pendingSubscribes.push({ channels, initial: true });
     if (Object.keys(resume).length > 0 || since !== undefined || this.positions.isHolding) {
       // Replays run stream after stream: `since` may move only once the server says they are
       // all done (`resumed`; SSE has no ping/pong to mark it as the WebSocket transport does).
       this.positions.holdTimes();
     }
-    source.onopen = () => {
-      if (source !== this.source) return;
-      this.connOpened = true;
-      this.connects++;
-      this.refreshTimer.schedule(this.token === undefined ? undefined : tokenExpiryMs(this.token));
-    };
-    source.onmessage = (event) => this.received(source, event.data);
-    source.onerror = (event) => {
-      if (source !== this.source) return;
-      // Closed before the browser's EventSource retries by itself; reconnects are ours.
-      source.close();
-      // An SSE stream that could not open either: the evidence against WebSocket is stale.
-      if (!this.connOpened) this.wsFailures = 0;
-      this.lost(source, this.streamEnd ?? CloseCodes.ABNORMAL, sseHttpStatusOf(event));
-    };
   }
 
   private onSse(): boolean {
-    return this.running && this.transport === 'sse' && (this.source !== undefined || this.sseIdle);
+    return this.running && this.transport === 'sse' && (this.connection !== undefined || this.sseIdle);
   }
 
   /** SSE cannot change a subscription in place: channel changes reopen the stream (debounced). */
@@ -318,28 +285,32 @@ export class MatchcastClient {
    */
   private reopen(): void {
     if (!this.onSse()) return;
-    const source = this.source;
+    const connection = this.connection;
     this.detach();
-    source?.close();
+    connection?.close();
     void this.open();
   }
 
-  private opened(socket: WebSocketLike): void {
-    if (socket !== this.socket) return;
+  private opened(connection: Connection): void {
+    if (connection !== this.connection) return;
     this.connOpened = true;
-    this.wsFailures = 0;
+    if (connection.kind === 'websocket') this.wsFailures = 0;
     this.connects++;
-    this.lastHeard = Date.now();
     this.refreshTimer.schedule(this.token === undefined ? undefined : tokenExpiryMs(this.token));
-    this.startPing(socket);
+    // An SSE stream's URL was its subscribe; a WebSocket subscribes now.
+    if (connection.kind === 'sse') return;
     const channels = this.channels;
     if (channels.length > 0) this.sendSubscribe(channels, true);
     else this.becameLive();
   }
 
-  private lost(connection: WebSocketLike | EventSourceLike, closeCode: number, httpStatus: number | undefined): void {
-    if (connection !== this.socket && connection !== this.source) return;
-    if (this.transport === 'websocket' && !this.connOpened) this.wsFailures++;
+  private lost(connection: Connection, closeCode: number, httpStatus: number | undefined): void {
+    if (connection !== this.connection) return;
+    if (!this.connOpened) {
+      if (connection.kind === 'websocket') this.wsFailures++;
+      // An SSE stream that could not open either: the evidence against WebSocket is stale.
+      else this.wsFailures = 0;
+    }
     this.detach();
     if (!this.running) return;
     const action = closeAction(closeCode, httpStatus);
@@ -401,81 +372,40 @@ export class MatchcastClient {
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     this.nextToken = undefined;
-    const socket = this.socket;
-    const source = this.source;
+    const connection = this.connection;
     this.detach();
-    try {
-      socket?.close(CloseCodes.NORMAL);
-    } catch {
-      // already closing
-    }
-    source?.close();
+    connection?.close();
     this.setState('offline');
   }
 
-  /** Forgets the current socket: its handlers go quiet, its timers stop. */
+  /** Forgets the current connection: its handlers go quiet, its timers stop. */
   private detach(): void {
-    const socket = this.socket;
-    const source = this.source;
-    this.socket = undefined;
-    this.source = undefined;
+    const connection = this.connection;
+    this.connection = undefined;
     this.sseIdle = false;
-    this.streamEnd = undefined;
     clearTimeout(this.reopenTimer);
     this.reopenTimer = undefined;
     this.refreshTimer.cancel();
-    clearInterval(this.pingTimer);
-    this.pingTimer = undefined;
     this.pendingSubscribes = [];
     this.unsubscribing.clear();
     this.refreshing = undefined;
-    this.pings = 0;
-    this.pongs = 0;
-    this.catchUpPong = 0;
-    if (socket) {
-      socket.onopen = NOOP;
-      socket.onmessage = NOOP;
-      socket.onerror = NOOP;
-      socket.onclose = NOOP;
-    }
-    if (source) {
-      source.onopen = NOOP;
-      source.onmessage = NOOP;
-      source.onerror = NOOP;
-    }
-  }
-
-  /** Pings while connected; a connection that heard nothing for two intervals is dropped. */
-  private startPing(socket: WebSocketLike): void {
-    if (this.pingIntervalMs <= 0) return;
-    this.pingTimer = setInterval(() => {
-      if (Date.now() - this.lastHeard >= 2 * this.pingIntervalMs) {
-        this.lost(socket, CloseCodes.ABNORMAL, undefined);
-        try {
-          socket.close();
-        } catch {
-          // it is gone either way
-        }
-      } else {
-        this.ping();
-      }
-    }, this.pingIntervalMs);
+    connection?.detach();
   }
 
   // ---- token refresh ----
 
   private async refresh(): Promise<void> {
     const provider = this.options.token;
-    const socket = this.socket ?? this.source;
-    if (!provider || !socket) return;
+    const connection = this.connection;
+    if (!provider || !connection) return;
     let fresh: string;
     try {
       fresh = await provider();
     } catch (cause) {
-      if (socket === this.socket || socket === this.source) this.report({ code: 'TOKEN_PROVIDER_FAILED', message: 'could not refresh the token', cause });
+      if (connection === this.connection) this.report({ code: 'TOKEN_PROVIDER_FAILED', message: 'could not refresh the token', cause });
       return;
     }
-    if (socket !== this.socket && socket !== this.source) return;
+    if (connection !== this.connection) return;
     const expiresAt = tokenExpiryMs(fresh);
     if (fresh === this.token || (expiresAt !== undefined && expiresAt <= Date.now())) {
       // Nothing newer yet: ask again halfway to expiry, while more than 2 s remain (the
@@ -485,7 +415,7 @@ export class MatchcastClient {
       if (remaining > 2000) this.refreshTimer.retryIn(remaining / 2);
       return;
     }
-    if (socket === this.source) {
+    if (connection.kind === 'sse') {
       // No refresh message on SSE: the stream is reopened with the new token.
       this.nextToken = fresh;
       return this.reopen();
@@ -496,15 +426,9 @@ export class MatchcastClient {
 
   // ---- messages ----
 
-  private received(connection: WebSocketLike | EventSourceLike, data: unknown): void {
-    if (connection !== this.socket && connection !== this.source) return;
-    this.lastHeard = Date.now();
-    let message: DeliveredMessage | ControlMessage;
-    try {
-      message = JSON.parse(String(data)) as DeliveredMessage | ControlMessage;
-    } catch {
-      return;
-    }
+  /** A message from the server (WebSocket pongs, SSE `resumed` and stream ends are the transports'). */
+  private received(connection: Connection, message: IncomingMessage): void {
+    if (connection !== this.connection) return;
     if (isEvent(message)) return this.onEvent(message);
     switch (message.type) {
       case 'connection_status':
@@ -517,16 +441,6 @@ export class MatchcastClient {
         return;
       case 'unsubscribed':
         return this.onUnsubscribed(message.channels);
-      case 'resumed':
-        if (connection === this.source) this.positions.releaseTimes();
-        return;
-      case 'pong':
-        this.pongs++;
-        if (this.catchUpPong > 0 && this.pongs >= this.catchUpPong) {
-          this.catchUpPong = 0;
-          this.positions.releaseTimes();
-        }
-        return;
       case 'refreshed': {
         if (this.refreshing !== undefined) this.token = this.refreshing;
         this.refreshing = undefined;
@@ -535,11 +449,6 @@ export class MatchcastClient {
         return;
       }
       case 'error':
-        if (connection === this.source && STREAM_END_CODES.has(message.code)) {
-          // The stream ends next; reconnect as a WebSocket would after the same close code.
-          this.streamEnd = closeCodeForStreamEnd(message.code);
-          return;
-        }
         return this.onServerError(message);
       default:
         return;
@@ -649,27 +558,19 @@ export class MatchcastClient {
     if (!this.send(message)) return;
     this.pendingSubscribes.push({ channels, initial });
     if (message.resume !== undefined || message.since !== undefined || this.positions.isHolding) {
-      // The server handles a connection's messages in order and ends a subscribe's replays
-      // before it reads the next one: the pong to this ping says the replay is complete.
-      // Until then, event timestamps do not move `since` (see Positions.holdTimes).
+      // Until the server says the replay is complete (on WebSocket: the pong to a ping sent
+      // right after the subscribe), event timestamps do not move `since` (see Positions.holdTimes).
       this.positions.holdTimes();
-      this.ping();
-      this.catchUpPong = this.pings;
+      this.connection!.markReplayEnd();
     }
   }
 
-  private ping(): void {
-    if (this.send({ action: 'ping' })) this.pings++;
-  }
-
   private send(message: ClientMessage): boolean {
-    if (!this.isOpen()) return false;
-    this.socket!.send(JSON.stringify(message));
-    return true;
+    return this.connection?.send(message) ?? false;
   }
 
   private isOpen(): boolean {
-    return this.socket !== undefined && this.socket.readyState === OPEN;
+    return this.connection?.writable ?? false;
   }
 
   private setState(state: ConnectionState): void {
@@ -681,22 +582,4 @@ export class MatchcastClient {
   private report(error: MatchcastError): void {
     this.emitter.emit('error', error);
   }
-}
-
-/** Adds the token as `?token=` (browsers cannot set headers on a WebSocket upgrade). */
-function withToken(url: string, token: string | undefined): string {
-  if (token === undefined) return url;
-  // A relative URL (browsers accept '/ws') resolves against the page.
-  const base = (globalThis as { location?: { href: string } }).location?.href;
-  const parsed = new URL(url, base);
-  parsed.searchParams.set('token', token);
-  return parsed.toString();
-}
-
-/** The HTTP status of a refused upgrade, when the implementation says it (`ws` does; browsers do not). */
-function httpStatusOf(event: unknown): number | undefined {
-  const e = event as { message?: unknown; error?: { message?: unknown } } | null;
-  const text = String(e?.message ?? e?.error?.message ?? '');
-  const match = /Unexpected server response: (\d{3})/.exec(text);
-  return match ? Number(match[1]) : undefined;
 }

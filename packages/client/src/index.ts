@@ -2,7 +2,8 @@ export { MatchcastClient } from './client.js';
 export { createScoreboard, httpSnapshot, type Scoreboard, type ScoreboardChange, type ScoreboardOptions } from './scoreboard.js';
 export { backoffDelay, closeAction, reconnectDelay, DEFAULT_BACKOFF, type BackoffOptions, type CloseAction } from './backoff.js';
 export { tokenExpiryMs, refreshDelay } from './token.js';
-export { sseUrlFor, type EventSourceConstructor, type EventSourceLike, type Transport } from './transport-sse.js';
+export { sseUrlFor, type EventSourceConstructor, type EventSourceLike } from './transport-sse.js';
+export type { Transport } from './transport.js';
 export type {
   ClientDiagnostics,
   ClientEvents,

@@ -1,9 +1,11 @@
 /**
  * The Server-Sent Events fallback (docs/protocol.md, "Server-Sent Events"): where the stream
- * lives, what its URL carries, and when the client uses it instead of a WebSocket.
+ * lives, what its URL carries, when the client uses it instead of a WebSocket, and the stream
+ * itself as a transport (its `resumed` marker and the errors that end it).
  */
+import { NOOP, parseMessage, type Connection, type Transport, type TransportHandlers, type TransportRequest } from './transport.js';
 import type { StreamPositions } from './types.js';
-import { CloseCodes } from './wire.js';
+import { CloseCodes, isEvent, type ClientMessage } from './wire.js';
 
 /** A handler property checked bivariantly, so that DOM's and the `eventsource` package's types both fit. */
 type Listener<E> = { bivarianceHack(event: E): void }['bivarianceHack'] | null;
@@ -18,8 +20,6 @@ export interface EventSourceLike {
 }
 
 export type EventSourceConstructor = new (url: string) => EventSourceLike;
-
-export type Transport = 'websocket' | 'sse';
 
 /**
  * The SSE endpoint for a WebSocket URL: ws → http, wss → https, a path ending in `/ws` ends
@@ -89,4 +89,74 @@ export const STREAM_END_CODES = new Set(['SERVER_DRAINING', 'TOKEN_EXPIRED', 'SL
 export function sseHttpStatusOf(event: unknown): number | undefined {
   const status = (event as { status?: unknown } | null)?.status;
   return typeof status === 'number' && status >= 400 ? status : undefined;
+}
+
+/**
+ * One SSE stream: the subscribe (channels, resume, since, token) is its URL. The
+ * EventSource's own reconnect is never used (it would reuse this URL's stale resume): on any
+ * error the stream is closed and reported as ended; the client reconnects with a fresh URL.
+ */
+export class SseTransport implements Connection {
+  readonly kind = 'sse';
+  /** SSE has no upstream: subscription changes and token refreshes reopen the stream. */
+  readonly writable = false;
+  private source: EventSourceLike | undefined;
+  /** The close code the stream's final `error` event named (e.g. 1012 for SERVER_DRAINING). */
+  private streamEnd: number | undefined;
+
+  constructor(
+    private readonly EventSourceImpl: EventSourceConstructor,
+    private readonly handlers: TransportHandlers,
+  ) {}
+
+  open(request: TransportRequest): void {
+    const subscribe = request.subscribe ?? { channels: [], resume: {}, since: undefined };
+    const source = new this.EventSourceImpl(sseRequestUrl(request.url, { ...subscribe, token: request.token }));
+    this.source = source;
+    this.streamEnd = undefined;
+    source.onopen = () => this.handlers.open(this);
+    source.onmessage = (event) => this.received(event.data);
+    source.onerror = (event) => {
+      // Closed before the browser's EventSource retries by itself; reconnects are the client's.
+      source.close();
+      this.handlers.close(this, this.streamEnd ?? CloseCodes.ABNORMAL, sseHttpStatusOf(event));
+    };
+  }
+
+  send(_message: ClientMessage): boolean {
+    return false;
+  }
+
+  /** Nothing to ask: the server sends `resumed` by itself once a stream's replays are done. */
+  markReplayEnd(): void {}
+
+  detach(): void {
+    this.streamEnd = undefined;
+    const source = this.source;
+    if (source) {
+      source.onopen = NOOP;
+      source.onmessage = NOOP;
+      source.onerror = NOOP;
+    }
+  }
+
+  close(): void {
+    this.detach();
+    this.source?.close();
+  }
+
+  private received(data: unknown): void {
+    const message = parseMessage(data);
+    if (message === undefined) return;
+    if (!isEvent(message)) {
+      // Replays run stream after stream: `resumed` says they are all done.
+      if (message.type === 'resumed') return this.handlers.replayed(this);
+      if (message.type === 'error' && STREAM_END_CODES.has(message.code)) {
+        // The stream ends next; it is reported as the close code a WebSocket would have had.
+        this.streamEnd = closeCodeForStreamEnd(message.code);
+        return;
+      }
+    }
+    this.handlers.message(this, message);
+  }
 }

@@ -1,5 +1,6 @@
 import type { BackoffOptions } from './backoff.js';
-import type { EventSourceConstructor, Transport } from './transport-sse.js';
+import type { Transport } from './transport.js';
+import type { EventSourceConstructor } from './transport-sse.js';
 import type { DeliveredMessage, ErrorCode } from './wire.js';
 
 /** A handler property checked bivariantly, so that DOM's and `ws`' event types both fit. */
