@@ -78,15 +78,6 @@ export async function streamsChangedSince(
   }));
 }
 
-/** The oldest seq still kept for a stream (undefined when the stream has no rows). */
-export async function oldestSeq(db: Queryable, stream: string): Promise<number | undefined> {
-  const { rows } = await db.query<{ seq: number | null }>(
-    'SELECT min(seq)::int AS seq FROM outbox WHERE stream = $1',
-    [stream],
-  );
-  return rows[0]?.seq ?? undefined;
-}
-
 /** The outbox reads a gateway's sequencer needs, bound to one pool (an interface, so the sequencer can be unit-tested). */
 export interface OutboxReader {
   readStream(stream: string, afterSeq: number, uptoSeq: number): Promise<OutboxEvent[]>;

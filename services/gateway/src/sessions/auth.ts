@@ -34,7 +34,7 @@ export interface AuthConfig {
   requireToken: boolean;
 }
 
-export const ALGORITHMS = ['HS256', 'RS256', 'ES256'];
+const ALGORITHMS = ['HS256', 'RS256', 'ES256'];
 /** RFC 7518 §3.2: an HS256 key must be at least as long as the hash output. */
 export const MIN_HS_SECRET_BYTES = 32;
 const MAX_ROLES = 32;

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { ProtocolError } from '@matchcast/protocol';
+import type { Logger } from '@matchcast/runtime';
 import type { Identity, TokenVerifier } from '../sessions/auth';
 import { clientAddress } from './client-address';
 import type { ConnectionLimits } from './connection-limits';
@@ -38,4 +39,15 @@ export async function admit(rules: AdmissionRules, req: IncomingMessage, queryTo
     release();
     throw error;
   }
+}
+
+/**
+ * A connection refused at the door, WebSocket or SSE: counted by code, logged when the fault
+ * is the server's; returns the error to answer with.
+ */
+export function refusal(error: unknown, rejected: { inc(labels: { code: string }): void }, logger: Logger): ProtocolError {
+  const failure = ProtocolError.from(error);
+  if (failure.code === 'INTERNAL') logger.error({ err: error }, 'connection refused by a server fault');
+  rejected.inc({ code: failure.code });
+  return failure;
 }

@@ -47,11 +47,6 @@ export class ConnectionLimits {
     };
   }
 
-  /** Addresses tracked right now (for tests and the leak check). */
-  get addresses(): number {
-    return new Set([...this.open.keys(), ...this.rates.keys()]).size;
-  }
-
   private sweep(now: number): void {
     this.lastSweep = now;
     for (const [address, bucket] of this.rates) if (bucket.full(now)) this.rates.delete(address);

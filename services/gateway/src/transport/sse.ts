@@ -6,7 +6,7 @@ import type { Identity } from '../sessions/auth';
 import type { GatewayMetrics } from '../metrics';
 import { SubscriberState } from '../delivery/subscriber';
 import type { Client, Sessions, SubscribeRequest } from '../sessions/session';
-import { admit, type AdmissionRules } from './admission';
+import { admit, refusal, type AdmissionRules } from './admission';
 import { controlText, sseChunk, type EventFrames } from '../delivery/frames';
 
 export const SSE_PATH = '/sse';
@@ -68,8 +68,8 @@ function subscribeFrom(req: Request, maxChannels: number): SubscribeRequest {
     let parsed: unknown;
     try {
       parsed = JSON.parse(resumeQuery);
-    } catch (error) {
-      throw new ProtocolError('BAD_RESUME', 'resume must be a JSON object of {stream: seq}', { cause: error });
+    } catch {
+      // answered below, as any other value that is not an object
     }
     if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ProtocolError('BAD_RESUME', 'resume must be a JSON object of {stream: seq}');
     Object.assign(resume, parsed);
@@ -106,9 +106,7 @@ export function sseHandler(options: SseOptions, rules: AdmissionRules, sessions:
       client = new SseClient(randomUUID(), admitted.identity, res, options.maxBufferedBytes, () => metrics.slowConsumers.inc());
     } catch (error) {
       release?.();
-      const failure = ProtocolError.from(error);
-      if (failure.code === 'INTERNAL') logger.error({ err: error }, 'SSE request failed');
-      metrics.connectionsRejected.inc({ code: failure.code });
+      const failure = refusal(error, metrics.connectionsRejected, logger);
       res.status(failure.httpStatus).json(failure.body());
       return;
     }

@@ -7,7 +7,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Identity } from '../sessions/auth';
 import type { GatewayMetrics } from '../metrics';
 import type { Sessions } from '../sessions/session';
-import { admit, type AdmissionRules } from './admission';
+import { admit, refusal, type AdmissionRules } from './admission';
 import { endSocket, parseTarget } from './http-errors';
 import { RateLimiter } from './rate-limiter';
 import { WsClient } from './ws-client';
@@ -53,10 +53,7 @@ export class WsServer {
   }
 
   private refuse(socket: Duplex, error: unknown): void {
-    const failure = ProtocolError.from(error);
-    if (failure.code === 'INTERNAL') this.logger.error({ err: error }, 'upgrade failed');
-    this.metrics.connectionsRejected.inc({ code: failure.code });
-    endSocket(socket, failure);
+    endSocket(socket, refusal(error, this.metrics.connectionsRejected, this.logger));
   }
 
   private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
