@@ -20,7 +20,7 @@ const shared = {
   testEnvironment: 'node',
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
-  moduleNameMapper: { '^@matchcast/(protocol|db|runtime|testkit|client)$': '<rootDir>/packages/$1/src',
+  moduleNameMapper: { '^@matchcast/(protocol|db|runtime|testkit|client|auth)$': '<rootDir>/packages/$1/src',
     '^@matchcast/chaos$': '<rootDir>/services/chaos/src',
     // ESM-ready sources (packages/client) import siblings as './x.js'; jest runs the .ts.
     '^(\\.{1,2}/.*)\\.js$': '$1' },

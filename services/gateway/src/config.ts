@@ -1,7 +1,6 @@
 import { NOTIFY_CHANNELS } from '@matchcast/protocol';
 import { EnvReader, ConfigError, POSTGRES_PROTOCOLS, REDIS_PROTOCOLS, LOG_LEVELS } from '@matchcast/runtime';
-import type { JSONWebKeySet } from 'jose';
-import { validateKeys, type AuthConfig } from './sessions/auth';
+import { readAuthConfig, type AuthConfig } from '@matchcast/auth';
 
 export interface Config {
   port: number;
@@ -76,16 +75,7 @@ export function loadConfig(env = new EnvReader()): Config {
       retentionMs: env.int('HISTORY_RETENTION_MS', 3_600_000, { min: 60_000 }),
       pruneIntervalMs: env.int('OUTBOX_PRUNE_INTERVAL_MS', 60_000),
     },
-    auth: {
-      jwtSecret: env.optionalString('AUTH_JWT_SECRET'),
-      keys: jwks(env, 'AUTH_JWT_KEYS'),
-      jwksUrl: env.url('AUTH_JWKS_URL', ['https:', 'http:']),
-      issuer: env.optionalString('AUTH_JWT_ISSUER'),
-      audience: env.optionalString('AUTH_JWT_AUDIENCE'),
-      clockToleranceMs: env.int('AUTH_CLOCK_TOLERANCE_MS', 5000, { max: 300_000 }),
-      rolesClaim: env.string('AUTH_ROLES_CLAIM', 'roles'),
-      requireToken: env.bool('AUTH_REQUIRED', false),
-    },
+    auth: readAuthConfig(env),
     edge: {
       allowedOrigins: allowedOrigins(env.list('ALLOWED_ORIGINS', [])),
       trustedProxyHops: env.int('TRUSTED_PROXY_HOPS', 0, { max: 10 }),
@@ -105,31 +95,10 @@ export function loadConfig(env = new EnvReader()): Config {
     shutdownTimeoutMs: env.int('SHUTDOWN_TIMEOUT_MS', 25_000, { min: 1000 }),
     logLevel: env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
   };
-  validateKeys(config.auth);
-  const { jwtSecret, keys, jwksUrl } = config.auth;
-  if (config.auth.requireToken && !jwtSecret && !keys && !jwksUrl) {
-    throw new ConfigError('AUTH_REQUIRED', 'needs AUTH_JWT_SECRET, AUTH_JWT_KEYS or AUTH_JWKS_URL');
-  }
   return Object.freeze(config);
 }
 
 
-/** A JWKS given inline as JSON: {"keys":[{"kid":…,"kty":…}, …]}. */
-function jwks(env: EnvReader, name: string): JSONWebKeySet | undefined {
-  const text = env.optionalString(name);
-  if (text === undefined) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new ConfigError(name, 'must be a JWKS in JSON ({"keys":[…]})');
-  }
-  const keys = (value as { keys?: unknown } | null)?.keys;
-  if (!Array.isArray(keys) || keys.length === 0 || !keys.every((key) => key && typeof key === 'object')) {
-    throw new ConfigError(name, 'must be a JWKS in JSON ({"keys":[…]}) with at least one key');
-  }
-  return value as JSONWebKeySet;
-}
 
 /** Origins are compared as `scheme://host[:port]`; `*` (or an empty list) allows any. */
 function allowedOrigins(list: string[]): readonly string[] | undefined {

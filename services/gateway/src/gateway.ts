@@ -15,7 +15,7 @@ import { Sequencer } from './delivery/sequencer';
 import { restRoutes } from './http/rest';
 import { createGatewayMetrics } from './metrics';
 import { startRetention } from './retention';
-import { TokenVerifier } from './sessions/auth';
+import { TokenVerifier } from '@matchcast/auth';
 import { Replayer } from './sessions/replay';
 import { Sessions } from './sessions/session';
 import type { AdmissionRules } from './transport/admission';

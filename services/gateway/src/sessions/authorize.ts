@@ -1,5 +1,5 @@
 import { ProtocolError, parseChannel, type Channel } from '@matchcast/protocol';
-import type { Identity } from './auth';
+import type { Identity } from '@matchcast/auth';
 
 /**
  * The one authorization decision for every channel access — subscribe, `resume` keys, `since`

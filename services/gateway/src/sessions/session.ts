@@ -4,7 +4,7 @@ import { handOver } from '../delivery/fanout';
 import { EventFrames } from '../delivery/frames';
 import type { SubscriptionRegistry } from '../delivery/registry';
 import type { Subscriber } from '../delivery/subscriber';
-import type { Identity, TokenVerifier } from './auth';
+import type { Identity, TokenVerifier } from '@matchcast/auth';
 import { authorizeChannel, mayAccess } from './authorize';
 import type { Replayer } from './replay';
 

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { ProtocolError } from '@matchcast/protocol';
 import type { Logger } from '@matchcast/runtime';
-import type { Identity, TokenVerifier } from '../sessions/auth';
+import type { Identity, TokenVerifier } from '@matchcast/auth';
 import { clientAddress } from './client-address';
 import type { ConnectionLimits } from './connection-limits';
 import type { OriginPolicy } from './origins';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ErrorCodes, ProtocolError, parseClientMessage, type ErrorCode, type ServerMessage } from '@matchcast/protocol';
 import type { Logger } from '@matchcast/runtime';
 import type { Request, Response } from 'express';
-import type { Identity } from '../sessions/auth';
+import type { Identity } from '@matchcast/auth';
 import type { GatewayMetrics } from '../metrics';
 import { SubscriberState } from '../delivery/subscriber';
 import type { Client, Sessions, SubscribeRequest } from '../sessions/session';

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { ErrorCodes, type ErrorCode, type ServerMessage } from '@matchcast/protocol';
 import { WebSocket } from 'ws';
-import type { Identity } from '../sessions/auth';
+import type { Identity } from '@matchcast/auth';
 import { SubscriberState } from '../delivery/subscriber';
 import type { Client } from '../sessions/session';
 import { controlText, wsTextFrame, type EventFrames } from '../delivery/frames';

@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { ProtocolError, parseClientMessage } from '@matchcast/protocol';
 import type { Logger } from '@matchcast/runtime';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import type { Identity } from '../sessions/auth';
+import type { Identity } from '@matchcast/auth';
 import type { GatewayMetrics } from '../metrics';
 import type { Sessions } from '../sessions/session';
 import { admit, refusal, type AdmissionRules } from './admission';

@@ -3,7 +3,7 @@ import type { OutboxEvent } from '@matchcast/protocol';
 import { createLogger } from '@matchcast/runtime';
 import { Fanout } from '../../src/delivery/fanout';
 import { SubscriptionRegistry } from '../../src/delivery/registry';
-import { ANONYMOUS, TokenVerifier } from '../../src/sessions/auth';
+import { ANONYMOUS, TokenVerifier } from '@matchcast/auth';
 import { Sessions, type Client, type History, type SubscribeRequest } from '../../src/sessions/session';
 import { FakeSubscriber, fakeMetrics, matchEvent } from './fakes';
 
