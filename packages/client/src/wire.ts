@@ -44,7 +44,7 @@ export const CloseCodes = {
 
 export type MatchStatus = 'scheduled' | 'live' | 'half_time' | 'finished' | 'postponed' | 'cancelled';
 
-export type EventType = 'match_update' | 'match_event' | 'match_status' | 'user_notification';
+export type EventType = 'match_update' | 'match_event' | 'match_status' | 'notification' | 'notification_read' | 'notifications_read_all' | 'notification_deleted';
 
 export interface Ref {
   id: string;

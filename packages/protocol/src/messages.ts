@@ -3,7 +3,10 @@
 export type MatchStatus = 'scheduled' | 'live' | 'half_time' | 'finished' | 'postponed' | 'cancelled';
 export const LIVE_STATUSES: ReadonlySet<string> = new Set<MatchStatus>(['live', 'half_time']);
 
-export type EventType = 'match_update' | 'match_event' | 'match_status' | 'user_notification';
+export type MatchEventType = 'match_update' | 'match_event' | 'match_status';
+/** Events on a user's stream: a new notification, and the state changes every tab and device mirrors. */
+export type UserEventType = 'notification' | 'notification_read' | 'notifications_read_all' | 'notification_deleted';
+export type EventType = MatchEventType | UserEventType;
 
 export interface Ref {
   id: string;
@@ -74,6 +77,7 @@ export const NOTIFY_CHANNELS = [
   'gameclock_change',
   'football_event_change',
   'player_match_change',
+  'notification_change',
 ] as const;
 
 /** Redis channels (the events channel keeps its established name). */

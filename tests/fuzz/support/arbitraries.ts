@@ -335,7 +335,7 @@ const seqText = fc.oneof(
   fc.nat().map(String),
 );
 
-const eventType = fc.oneof(fc.constantFrom('match_update', 'match_event', 'match_status', 'user_notification'), anyString(15));
+const eventType = fc.oneof(fc.constantFrom('match_update', 'match_event', 'match_status', 'notification'), anyString(15));
 const dataText = fc.oneof(
   fc.constantFrom('{}', '[]', '{"status":"live"}', '{"home_team":null,"away_team":{"id":1},"league":{"id":""},"status":1}',
     '{"home_team":{"id":"fz-h"},"away_team":{"id":"fz-a"},"league":{"id":"fz-l"},"status":"live"}', '{"__proto__":{"status":"live"}}',

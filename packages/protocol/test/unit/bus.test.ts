@@ -33,8 +33,8 @@ describe('decodeNotification: accepted', () => {
   });
 
   it.each<[string, Record<string, unknown>]>([
-    ['a user notification with match_id null', { stream: 'user:u1', type: 'user_notification', match_id: null, data: { message: 'hi' } }],
-    ['a user notification about a match', { stream: 'user:u1', type: 'user_notification', match_id: 'm1' }],
+    ['a user notification with match_id null', { stream: 'user:u1', type: 'notification', match_id: null, data: { message: 'hi' } }],
+    ['a user notification about a match', { stream: 'user:u1', type: 'notification', match_id: 'm1' }],
     ['seq 1', { seq: 1 }],
     ['the largest safe seq', { seq: Number.MAX_SAFE_INTEGER }],
     ['the largest bigint id', { id: '9223372036854775807' }],
@@ -187,7 +187,7 @@ describe('decodeNotification: rejected with InvalidBusMessage', () => {
     ['too long', 'x'.repeat(65)],
     ['an object', { id: 'm1' }],
   ])('match_id on a user stream that is not an id or null: %s', (_case, match_id) =>
-    rejects(event({ stream: 'user:u1', type: 'user_notification', match_id })),
+    rejects(event({ stream: 'user:u1', type: 'notification', match_id })),
   );
 
   it('match_id missing on a user stream', () => rejects(without({ ...EVENT, stream: 'user:u1' }, 'match_id')));
