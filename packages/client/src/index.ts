@@ -1,7 +1,14 @@
 export { MatchcastClient } from './client.js';
+export {
+  createNotifications,
+  MatchcastApiError,
+  type NotificationStore,
+  type NotificationsChange,
+  type NotificationsOptions,
+} from './notifications.js';
 export { createScoreboard, httpSnapshot, type Scoreboard, type ScoreboardChange, type ScoreboardOptions } from './scoreboard.js';
 export { backoffDelay, closeAction, reconnectDelay, DEFAULT_BACKOFF, type BackoffOptions, type CloseAction } from './backoff.js';
-export { tokenExpiryMs, refreshDelay } from './token.js';
+export { tokenExpiryMs, tokenSubject, refreshDelay } from './token.js';
 export { sseUrlFor, type EventSourceConstructor, type EventSourceLike } from './transport-sse.js';
 export type { Transport } from './transport.js';
 export type {
@@ -30,6 +37,9 @@ export {
   type MatchSnapshot,
   type MatchStatus,
   type MatchesResponse,
+  type Notification,
+  type NotificationsResponse,
+  type UserEventData,
   type Ref,
   type ServerMessage,
 } from './wire.js';

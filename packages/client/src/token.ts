@@ -10,16 +10,28 @@ function base64UrlDecode(part: string): string {
   return new TextDecoder().decode(bytes);
 }
 
-/** The token's expiry in ms since the epoch, or undefined when it is not a JWT with a numeric `exp`. */
-export function tokenExpiryMs(token: string): number | undefined {
+/** The JWT's claims, unverified; undefined when the token is not a JWT. */
+function tokenClaims(token: string): Record<string, unknown> | undefined {
   const payload = token.split('.')[1];
   if (!payload) return undefined;
   try {
-    const claims = JSON.parse(base64UrlDecode(payload)) as { exp?: unknown };
-    return typeof claims.exp === 'number' && Number.isFinite(claims.exp) ? claims.exp * 1000 : undefined;
+    const claims: unknown = JSON.parse(base64UrlDecode(payload));
+    return claims && typeof claims === 'object' ? (claims as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** The token's expiry in ms since the epoch, or undefined when it is not a JWT with a numeric `exp`. */
+export function tokenExpiryMs(token: string): number | undefined {
+  const exp = tokenClaims(token)?.exp;
+  return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined;
+}
+
+/** The token's `sub` (matchcast's user id), or undefined when it is not a JWT with a string `sub`. */
+export function tokenSubject(token: string): string | undefined {
+  const sub = tokenClaims(token)?.sub;
+  return typeof sub === 'string' && sub !== '' ? sub : undefined;
 }
 
 /**

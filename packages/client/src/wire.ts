@@ -1,7 +1,7 @@
 /**
  * The wire protocol as a client sees it (docs/protocol.md). These are the definitions of
  * `@matchcast/protocol`, restated so that the client ships with no dependency;
- * test/unit/wire.test.ts keeps the two in step.
+ * test/unit/wire.test.ts (values) and test/unit/wire-types.test.ts (types) keep the two in step.
  */
 
 /** Stable error codes the server sends (`error` messages, HTTP refusal bodies). */
@@ -98,6 +98,45 @@ export type ClientMessage =
 /** `GET /api/matches`: current state with each stream's seq. */
 export interface MatchesResponse {
   matches: { match: MatchSnapshot; stream: string; seq: number }[];
+}
+
+/** A persisted notification, as `GET /api/notifications` lists it and a `notification` event carries it. */
+export interface Notification {
+  id: string;
+  user_id: string;
+  title: string;
+  message: string;
+  type: string;
+  match_id: string | null;
+  team_id: string | null;
+  league_id: string | null;
+  data: Record<string, unknown>;
+  priority: 'low' | 'normal' | 'high' | 'urgent';
+  is_read: boolean;
+  read_at: string | null;
+  created_at: string;
+  expires_at: string | null;
+}
+
+/**
+ * `GET /api/notifications`: a page of the user's notifications, newest first. `stream_seq` is
+ * the seq of the user's stream the page was read at (same snapshot), so live events continue
+ * from exactly there.
+ */
+export interface NotificationsResponse {
+  notifications: Notification[];
+  total: number;
+  unread_count: number;
+  stream_seq?: number;
+  [extra: string]: unknown;
+}
+
+/** The `data` of each event on a user's stream: every one carries the new unread count. */
+export interface UserEventData {
+  notification: Notification & { unread_count: number };
+  notification_read: { id: string; read_at: string; unread_count: number };
+  notifications_read_all: { marked_as_read: number; read_at: string; unread_count: number };
+  notification_deleted: { id: string; unread_count: number };
 }
 
 /** Channel names the server accepts: match|team|league|user:<id>, live:all, all. */
