@@ -24,14 +24,17 @@ export async function readStream(
 }
 
 /**
- * The last seq of every stream changed within the last `withinMs` (all streams when omitted):
- * what a gateway compares against what it delivered, to catch up after any gap in transport.
+ * The last seq of every non-user stream (match streams) changed within the last `withinMs`
+ * (all of them when omitted), and of the named user streams: what a gateway compares against
+ * what it delivered, to catch up after any gap in transport. User streams are many (one per
+ * user) and a gateway only follows those of its own clients, so only those are read.
  */
-export async function streamHeads(db: Queryable, withinMs?: number): Promise<Map<string, number>> {
+export async function streamHeads(db: Queryable, withinMs?: number, userStreams: readonly string[] = []): Promise<Map<string, number>> {
   const { rows } = await db.query<{ stream: string; last_seq: number }>(
     `SELECT stream, last_seq::int AS last_seq FROM stream_counter
-      WHERE $1::float8 IS NULL OR updated_at > now() - make_interval(secs => $1::float8 / 1000)`,
-    [withinMs ?? null],
+      WHERE ($1::float8 IS NULL OR updated_at > now() - make_interval(secs => $1::float8 / 1000))
+        AND (stream NOT LIKE 'user:%' OR stream = ANY($2::text[]))`,
+    [withinMs ?? null, userStreams],
   );
   return new Map(rows.map((row) => [row.stream, row.last_seq]));
 }
@@ -82,14 +85,14 @@ export async function streamsChangedSince(
 export interface OutboxReader {
   readStream(stream: string, afterSeq: number, uptoSeq: number): Promise<OutboxEvent[]>;
   streamHead(stream: string): Promise<number>;
-  streamHeads(withinMs?: number): Promise<Map<string, number>>;
+  streamHeads(withinMs?: number, userStreams?: readonly string[]): Promise<Map<string, number>>;
 }
 
 export function outboxReader(db: Queryable): OutboxReader {
   return {
     readStream: (stream, afterSeq, uptoSeq) => readStream(db, stream, afterSeq, uptoSeq),
     streamHead: (stream) => streamHead(db, stream),
-    streamHeads: (withinMs) => streamHeads(db, withinMs),
+    streamHeads: (withinMs, userStreams) => streamHeads(db, withinMs, userStreams),
   };
 }
 

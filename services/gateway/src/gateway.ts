@@ -13,7 +13,7 @@ import { startKeepAlive } from './delivery/keep-alive';
 import { SubscriptionRegistry } from './delivery/registry';
 import { Sequencer } from './delivery/sequencer';
 import { restRoutes } from './http/rest';
-import { createGatewayMetrics } from './metrics';
+import { createGatewayMetrics, trackedStreamsGauge } from './metrics';
 import { startRetention } from './retention';
 import { TokenVerifier } from '@matchcast/auth';
 import { Replayer } from './sessions/replay';
@@ -42,9 +42,11 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   const db = new pg.Pool({ connectionString: config.databaseUrl, max: 8, application_name: 'matchcast-gateway' });
   db.on('error', (error) => logger.warn({ err: error }, 'idle database connection failed'));
 
-  const registry = new SubscriptionRegistry();
+  // Local subscriptions decide which user streams the sequencer follows.
+  const registry = new SubscriptionRegistry({ track: (channel) => sequencer.track(channel), untrack: (channel) => sequencer.untrack(channel) });
   const fanout = new Fanout(registry, metrics);
   const sequencer = new Sequencer(outboxReader(db), (event) => fanout.deliver(event), metrics, logger);
+  trackedStreamsGauge(metricsRegistry, () => sequencer.trackedStreams());
   await sequencer.init();
   // The broker is chosen by configuration (as an engine is): Redis with Postgres LISTEN as its
   // fallback, or Postgres LISTEN alone.

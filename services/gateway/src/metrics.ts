@@ -53,6 +53,11 @@ export function createGatewayMetrics(registry: Registry) {
       help: 'Notifications whose seq was beyond the stream head in the database (forged or corrupt); ignored',
       registers,
     }),
+    untracked: new Counter({
+      name: 'matchcast_gateway_untracked_events_total',
+      help: 'Events of user streams no local client follows, dropped on arrival',
+      registers,
+    }),
     replays: new Counter({
       name: 'matchcast_gateway_replays_total',
       help: 'Stream replays started for resuming clients (resume and since)',
@@ -97,3 +102,18 @@ export function createGatewayMetrics(registry: Registry) {
 }
 
 export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;
+
+/** The streams a gateway follows, read at scrape time: match streams always, user streams while a local client subscribes. */
+export function trackedStreamsGauge(registry: Registry, read: () => { user: number; match: number }): Gauge<'kind'> {
+  return new Gauge({
+    name: 'matchcast_gateway_tracked_streams',
+    help: 'Streams whose position this gateway keeps, by kind (user streams only while a local client follows them)',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+    collect() {
+      const counts = read();
+      this.set({ kind: 'user' }, counts.user);
+      this.set({ kind: 'match' }, counts.match);
+    },
+  });
+}

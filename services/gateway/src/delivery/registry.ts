@@ -1,9 +1,17 @@
 import type { Subscriber } from './subscriber';
 
+/** Told of every local subscription that begins or ends: the sequencer, which follows user streams only while subscribed. */
+export interface ChannelInterest {
+  track(channel: string): void;
+  untrack(channel: string): void;
+}
+
 /** channel → subscribers. The only index fan-out needs; kept in step with each client's own set. */
 export class SubscriptionRegistry {
   private readonly byChannel = new Map<string, Set<Subscriber>>();
   private readonly all = new Set<Subscriber>();
+
+  constructor(private readonly interest?: ChannelInterest) {}
 
   get size(): number {
     return this.all.size;
@@ -30,14 +38,18 @@ export class SubscriptionRegistry {
     if (!this.all.has(client)) return;
     let set = this.byChannel.get(channel);
     if (!set) this.byChannel.set(channel, (set = new Set()));
+    if (set.has(client)) return;
     set.add(client);
     client.channels.add(channel);
+    this.interest?.track(channel);
   }
 
   unsubscribe(client: Subscriber, channel: string): void {
     const set = this.byChannel.get(channel);
-    if (set?.delete(client) && set.size === 0) this.byChannel.delete(channel);
     client.channels.delete(channel);
+    if (!set?.delete(client)) return;
+    if (set.size === 0) this.byChannel.delete(channel);
+    this.interest?.untrack(channel);
   }
 
   remove(client: Subscriber): void {

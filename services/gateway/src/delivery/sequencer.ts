@@ -13,6 +13,24 @@ export interface SequencerMetrics {
   gapsFilled: Count;
   skipped: Count;
   claimsBeyondHead: Count;
+  untracked: Count;
+}
+
+/**
+ * User streams are one per user: a gateway follows only those its own clients subscribe to.
+ * Every other stream (match streams, bounded by the number of matches) is followed always.
+ */
+export const isUserStream = (stream: string): boolean => stream.startsWith('user:');
+
+/** A user stream whose head is being read: the highest seq claimed for it meanwhile. */
+interface Learning {
+  claimed: number;
+  known: Promise<void>;
+}
+
+/** A fill loop of one stream; replaced (not reused) when the stream is forgotten and tracked again. */
+interface Fill {
+  upto: number;
 }
 
 /**
@@ -23,11 +41,21 @@ export interface SequencerMetrics {
  * seq > last + 1 is a gap, filled from the outbox before anything later goes out. Seqs are
  * contiguous and handed out under a row lock held to commit, so when seq N has been
  * notified, every seq below N is already committed and readable.
+ *
+ * Match streams are followed from init(). A user stream is followed only while some local
+ * client subscribes to it (track/untrack, reference-counted): its position is learnt from
+ * stream_counter when the first subscriber comes and forgotten when the last one leaves, so
+ * a gateway's memory depends on its clients, not on the number of users. Events of user
+ * streams nobody here follows are dropped on arrival.
  */
 export class Sequencer {
   private readonly last = new Map<string, number>();
   /** Streams with a fill in flight, and the highest seq known to exist for each. */
-  private readonly filling = new Map<string, number>();
+  private readonly filling = new Map<string, Fill>();
+  /** Tracked user streams and their local subscriber counts. */
+  private readonly refs = new Map<string, number>();
+  /** Tracked user streams whose head is still being read. */
+  private readonly learning = new Map<string, Learning>();
   private initialized = false;
   private closed = false;
   private readonly warnBeyondHead: ReturnType<typeof throttledWarn>;
@@ -49,18 +77,69 @@ export class Sequencer {
     return this.last.get(stream) ?? 0;
   }
 
+  /** How many streams this gateway follows, by kind (the tracked-streams gauge). */
+  trackedStreams(): { user: number; match: number } {
+    const user = this.refs.size;
+    // A tracked user stream has a position once its head is known, and only then.
+    return { user, match: this.last.size - (user - this.learning.size) };
+  }
+
   /**
-   * Starts every existing stream at its current head: a gateway delivers what is committed
-   * after it starts (clients that want older events resume).
+   * Starts every existing match stream at its current head: a gateway delivers what is
+   * committed after it starts (clients that want older events resume). User streams start
+   * when a local client subscribes (track).
    */
   async init(): Promise<void> {
     for (const [stream, seq] of await this.outbox.streamHeads()) this.last.set(stream, seq);
     this.initialized = true;
   }
 
+  /**
+   * One more local subscriber of `stream`. The first one of a user stream starts following
+   * it: its head is read from the outbox (known() resolves then) and delivery goes on from
+   * there. Other streams are always followed; this is a no-op for them.
+   */
+  track(stream: string): void {
+    if (!isUserStream(stream)) return;
+    const refs = this.refs.get(stream) ?? 0;
+    this.refs.set(stream, refs + 1);
+    if (refs > 0) return;
+    const learning: Learning = { claimed: 0, known: Promise.resolve() };
+    this.learning.set(stream, learning);
+    learning.known = this.learnHead(stream, learning);
+  }
+
+  /** One local subscriber of `stream` fewer; the last one's leaving forgets the stream. */
+  untrack(stream: string): void {
+    const refs = this.refs.get(stream);
+    if (refs === undefined) return;
+    if (refs > 1) {
+      this.refs.set(stream, refs - 1);
+      return;
+    }
+    this.refs.delete(stream);
+    this.learning.delete(stream);
+    this.filling.delete(stream);
+    this.last.delete(stream);
+  }
+
+  /**
+   * Resolves when the positions of these streams are known (lastSeq is then where live
+   * delivery goes on from): at once, except for a user stream whose head is being read.
+   */
+  async known(streams: Iterable<string>): Promise<void> {
+    const waits: Promise<void>[] = [];
+    for (const stream of streams) {
+      const learning = this.learning.get(stream);
+      if (learning) waits.push(learning.known);
+    }
+    await Promise.all(waits);
+  }
+
   accept(item: OutboxEvent | OutboxRef, source: string): void {
     this.metrics.received.inc({ source });
     if (!this.initialized) return; // init() reads the heads; catch-up after it covers this one
+    if (isUserStream(item.stream) && !this.following(item.stream, item.seq)) return;
     const last = this.lastSeq(item.stream);
     if (item.seq <= last) {
       this.metrics.duplicates.inc();
@@ -74,11 +153,12 @@ export class Sequencer {
     this.fill(item.stream, item.seq);
   }
 
-  /** Reads and delivers every event of the streams that moved within the window. */
+  /** Reads and delivers every event of the followed streams that moved within the window. */
   async catchUp(windowMs?: number): Promise<number> {
-    const heads = await this.outbox.streamHeads(windowMs);
+    const heads = await this.outbox.streamHeads(windowMs, [...this.refs.keys()]);
     let behind = 0;
     for (const [stream, head] of heads) {
+      if (isUserStream(stream) && !this.following(stream, head)) continue;
       if (head > this.lastSeq(stream)) {
         behind++;
         this.fill(stream, head);
@@ -88,15 +168,54 @@ export class Sequencer {
     return behind;
   }
 
-  /** Resolves when no fill is in flight. */
+  /** Resolves when no fill and no head read is in flight. */
   async idle(): Promise<void> {
-    while (this.filling.size > 0 && !this.closed) await sleep(5);
+    while ((this.filling.size > 0 || this.learning.size > 0) && !this.closed) await sleep(5);
   }
 
-  /** Stops every fill loop; nothing is delivered afterwards. */
+  /** Stops every fill loop and head read; nothing is delivered afterwards. */
   close(): void {
     this.closed = true;
     this.filling.clear();
+    this.learning.clear();
+  }
+
+  /**
+   * Whether a user stream's event (or head) at `seq` goes on to delivery: not when nobody
+   * here follows the stream (counted, nothing kept), nor while its head is being read — the
+   * seq is remembered then, and read from the outbox once the head is known.
+   */
+  private following(stream: string, seq: number): boolean {
+    const learning = this.learning.get(stream);
+    if (learning) {
+      if (seq > learning.claimed) learning.claimed = seq;
+      return false;
+    }
+    if (this.refs.has(stream)) return true;
+    this.metrics.untracked.inc();
+    return false;
+  }
+
+  /**
+   * Reads a newly tracked user stream's committed head and starts delivery after it. Events
+   * claimed while the read was in flight are read from the outbox if beyond the head (they
+   * committed after it), and dropped if not (before the subscribe). Retries until it reads
+   * or the stream is forgotten.
+   */
+  private async learnHead(stream: string, learning: Learning): Promise<void> {
+    for (let attempt = 0; this.learning.get(stream) === learning && !this.closed; ) {
+      try {
+        const head = await this.outbox.streamHead(stream);
+        if (this.learning.get(stream) !== learning) return;
+        this.learning.delete(stream);
+        this.last.set(stream, head);
+        if (learning.claimed > head) this.fill(stream, learning.claimed);
+        return;
+      } catch (error) {
+        this.logger.warn({ err: error, stream, attempt }, 'reading a stream head failed; retrying');
+        await sleep(backoffMs(attempt++, 50, 2000));
+      }
+    }
   }
 
   private emit(event: OutboxEvent): void {
@@ -107,12 +226,13 @@ export class Sequencer {
   private fill(stream: string, upto: number): void {
     const running = this.filling.get(stream);
     if (running !== undefined) {
-      if (upto > running) this.filling.set(stream, upto);
+      if (upto > running.upto) running.upto = upto;
       return;
     }
-    this.filling.set(stream, upto);
+    const job: Fill = { upto };
+    this.filling.set(stream, job);
     this.metrics.gapsFilled.inc();
-    void this.runFill(stream);
+    void this.runFill(stream, job);
   }
 
   /**
@@ -120,29 +240,32 @@ export class Sequencer {
    * the stream's committed head (stream_counter) cannot be real — NOTIFY comes after commit —
    * so it is cut down to the head: a forged or corrupt seq never wedges a stream.
    */
-  private async runFill(stream: string): Promise<void> {
+  private async runFill(stream: string, job: Fill): Promise<void> {
+    // The stream may be forgotten (and tracked again, with a new job) while a read is out.
+    const current = () => !this.closed && this.filling.get(stream) === job;
     let attempt = 0;
-    while (!this.closed) {
-      const upto = this.filling.get(stream) ?? 0;
+    while (current()) {
+      const upto = job.upto;
       const last = this.lastSeq(stream);
       if (last >= upto) break;
       try {
         const events = await this.outbox.readStream(stream, last, upto);
-        if (this.closed) return;
+        if (!current()) return;
         for (const event of events) {
           if (event.seq !== this.lastSeq(stream) + 1) break;
           this.emit(event);
         }
         const reached = this.lastSeq(stream);
-        if (reached >= (this.filling.get(stream) ?? 0)) {
+        if (reached >= job.upto) {
           attempt = 0;
           continue;
         }
         const head = await this.outbox.streamHead(stream);
-        if (head < (this.filling.get(stream) ?? 0)) {
+        if (!current()) return;
+        if (head < job.upto) {
           this.metrics.claimsBeyondHead.inc();
-          this.warnBeyondHead({ stream, claimed: this.filling.get(stream), head }, 'notification claimed a seq beyond the stream head; ignored');
-          this.filling.set(stream, head);
+          this.warnBeyondHead({ stream, claimed: job.upto, head }, 'notification claimed a seq beyond the stream head; ignored');
+          job.upto = head;
           continue;
         }
         // The next seq is not in the outbox: pruned past the history window. Skip ahead
@@ -158,6 +281,6 @@ export class Sequencer {
         await sleep(backoffMs(attempt++, 50, 2000));
       }
     }
-    this.filling.delete(stream);
+    if (this.filling.get(stream) === job) this.filling.delete(stream);
   }
 }

@@ -3,6 +3,7 @@ import type { Logger } from '@matchcast/runtime';
 import { handOver } from '../delivery/fanout';
 import { EventFrames } from '../delivery/frames';
 import type { SubscriptionRegistry } from '../delivery/registry';
+import { isUserStream } from '../delivery/sequencer';
 import type { Subscriber } from '../delivery/subscriber';
 import type { Identity, TokenVerifier } from '@matchcast/auth';
 import { authorizeChannel, mayAccess } from './authorize';
@@ -40,6 +41,8 @@ export interface SessionMetrics {
 /** The delivered position of each stream: where a resume's replay ends and live delivery begins. */
 export interface StreamPositions {
   lastSeq(stream: string): number;
+  /** Resolves once lastSeq is known for these streams (a user stream's is learnt when first subscribed here). */
+  known(streams: readonly string[]): Promise<void>;
 }
 
 /**
@@ -121,7 +124,15 @@ export class Sessions {
     const alive = () => this.registry.has(client);
     // Only streams that can reach this client's channels are replayed: the rest cost nothing.
     const resume = new Map([...request.resume].filter(([stream]) => mightReach(stream, channels)));
-    const held = request.since === undefined ? [] : await this.expandSince(client, added, channels, resume, request.since);
+    // A user stream's position is learnt when its first local subscriber comes: wait for it.
+    const learning = [...channels].filter(isUserStream);
+    const since = request.since;
+    const held =
+      since === undefined && learning.length === 0
+        ? []
+        : await this.hold(client, added, () =>
+            Promise.all([this.positions.known(learning), since === undefined ? undefined : this.expandSince(client, channels, resume, since)]),
+          );
     if (!alive()) return;
     // Mark every resumed stream before the first await, so no live event of any of them
     // can overtake its replay.
@@ -165,20 +176,17 @@ export class Sessions {
   }
 
   /**
-   * Adds to `resume` the streams that changed since `since` and reach the client. The client
-   * is subscribed first and its live events are held meanwhile: an event of a stream the
-   * look-up cannot see yet (committed after it ran) comes from the hold instead of being lost.
-   * Returns the held events; on failure the early subscription is undone.
+   * Runs the look-ups a subscribe needs first (`since`, user stream positions) with the client
+   * already subscribed and its live events held: an event the look-ups cannot see yet
+   * (committed after they ran) comes from the hold instead of being lost. Returns the held
+   * events; on failure the early subscription is undone.
    */
-  private async expandSince(client: Client, added: string[], channels: ReadonlySet<string>, resume: Map<string, number>, since: string): Promise<EventFrames[]> {
+  private async hold(client: Client, added: string[], lookUps: () => Promise<unknown>): Promise<EventFrames[]> {
     const held: EventFrames[] = [];
     client.holding = held;
     for (const name of added) this.registry.subscribe(client, name);
     try {
-      const changed = await this.replayer.changedSince(this.clampSince(since), SINCE_MARGIN_MS, sinceScope(channels, resume), () => this.registry.has(client));
-      for (const { stream, afterSeq, routing } of changed ?? []) {
-        if (mayAccess(client.identity, stream) && reaches(routing, channels)) resume.set(stream, afterSeq);
-      }
+      await lookUps();
       return held;
     } catch (error) {
       // Undo the early subscription; what was held for the channels the client had before goes on.
@@ -188,6 +196,14 @@ export class Sessions {
       throw error;
     } finally {
       client.holding = undefined;
+    }
+  }
+
+  /** Adds to `resume` the streams that changed since `since` and reach the client. */
+  private async expandSince(client: Client, channels: ReadonlySet<string>, resume: Map<string, number>, since: string): Promise<void> {
+    const changed = await this.replayer.changedSince(this.clampSince(since), SINCE_MARGIN_MS, sinceScope(channels, resume), () => this.registry.has(client));
+    for (const { stream, afterSeq, routing } of changed ?? []) {
+      if (mayAccess(client.identity, stream) && reaches(routing, channels)) resume.set(stream, afterSeq);
     }
   }
 

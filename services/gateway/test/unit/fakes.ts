@@ -16,6 +16,19 @@ export function matchEvent(matchId: string, seq: number, data: Record<string, un
   };
 }
 
+/** A `notification` event of user `userId`'s stream with its seq. */
+export function userEvent(userId: string, seq: number): OutboxEvent {
+  return {
+    id: String(5000 + seq),
+    stream: `user:${userId}`,
+    seq,
+    type: 'notification',
+    match_id: null,
+    data: { id: String(seq), unread_count: seq },
+    timestamp: new Date().toISOString(),
+  };
+}
+
 /** An in-memory outbox: committed rows per stream and each stream's head (stream_counter). */
 export class FakeOutbox implements OutboxReader {
   readonly rows = new Map<string, OutboxEvent[]>();
@@ -43,9 +56,10 @@ export class FakeOutbox implements OutboxReader {
     return this.heads.get(stream) ?? 0;
   }
 
-  async streamHeads(): Promise<Map<string, number>> {
+  /** As the real one: every non-user stream, and the user streams named (the window is not modelled). */
+  async streamHeads(_withinMs?: number, userStreams: readonly string[] = []): Promise<Map<string, number>> {
     if (this.failing) throw new Error('database unavailable');
-    return new Map(this.heads);
+    return new Map([...this.heads].filter(([stream]) => !stream.startsWith('user:') || userStreams.includes(stream)));
   }
 }
 

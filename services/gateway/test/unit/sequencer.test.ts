@@ -1,7 +1,7 @@
 import type { OutboxEvent } from '@matchcast/protocol';
 import { createLogger } from '@matchcast/runtime';
 import { Sequencer } from '../../src/delivery/sequencer';
-import { FakeOutbox, fakeMetrics, matchEvent } from './fakes';
+import { FakeOutbox, fakeMetrics, matchEvent, userEvent } from './fakes';
 
 const logger = createLogger('test', 'silent');
 
@@ -9,7 +9,7 @@ async function setup(committed: OutboxEvent[] = []) {
   const outbox = new FakeOutbox();
   outbox.commit(...committed);
   const delivered: string[] = [];
-  const metrics = fakeMetrics('received', 'duplicates', 'gapsFilled', 'skipped', 'claimsBeyondHead');
+  const metrics = fakeMetrics('received', 'duplicates', 'gapsFilled', 'skipped', 'claimsBeyondHead', 'untracked');
   const sequencer = new Sequencer(outbox, (e) => delivered.push(`${e.stream}@${e.seq}`), metrics, logger);
   await sequencer.init();
   return { outbox, delivered, metrics, sequencer };
@@ -94,6 +94,164 @@ describe('Sequencer', () => {
       await jest.advanceTimersByTimeAsync(30_000);
       expect(outbox.reads).toBeLessThanOrEqual(readsBeforeClose + 1);
       await expect(sequencer.idle()).resolves.toBeUndefined();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+});
+
+/** A head read that answers only when the test says so (what stream_counter said at read time). */
+function holdHeadReads(outbox: FakeOutbox) {
+  const waiting: { stream: string; answer: (head: number) => void }[] = [];
+  outbox.streamHead = (stream: string) => new Promise<number>((answer) => waiting.push({ stream, answer }));
+  return waiting;
+}
+
+describe('Sequencer: user streams are followed only while tracked', () => {
+  it('reads no user stream at init, drops and counts events of untracked user streams without reading the outbox', async () => {
+    const { outbox, delivered, metrics, sequencer } = await setup([matchEvent('m', 1), userEvent('u1', 1), userEvent('u2', 4)]);
+    expect(sequencer.trackedStreams()).toEqual({ user: 0, match: 1 });
+    outbox.commit(userEvent('u1', 2));
+    sequencer.accept(userEvent('u1', 2), 'redis');
+    sequencer.accept({ ref: true, id: '9', stream: 'user:u2', seq: 5 }, 'redis');
+    await sequencer.idle();
+    expect(delivered).toEqual([]);
+    expect(metrics.untracked.total).toBe(2);
+    expect(metrics.received.total).toBe(2);
+    expect(outbox.reads).toBe(0);
+    expect(sequencer.trackedStreams()).toEqual({ user: 0, match: 1 });
+  });
+
+  it('learns a tracked stream\'s head, delivers only what comes after it, and forgets it when the last subscriber leaves', async () => {
+    const { outbox, delivered, metrics, sequencer } = await setup([userEvent('u1', 1), userEvent('u1', 2)]);
+    sequencer.track('user:u1');
+    sequencer.track('user:u1'); // a second local subscriber
+    sequencer.track('match:m'); // match streams are always followed: no-op
+    await sequencer.known(['user:u1', 'match:m']);
+    expect(sequencer.lastSeq('user:u1')).toBe(2);
+    expect(sequencer.trackedStreams()).toEqual({ user: 1, match: 0 });
+    outbox.commit(userEvent('u1', 3));
+    sequencer.accept(userEvent('u1', 2), 'redis'); // late: before the subscribe
+    sequencer.accept(userEvent('u1', 3), 'redis');
+    expect(delivered).toEqual(['user:u1@3']);
+
+    sequencer.untrack('user:u1');
+    sequencer.accept(userEvent('u1', 4), 'redis');
+    expect(delivered).toEqual(['user:u1@3', 'user:u1@4']); // one subscriber is still here
+    sequencer.untrack('user:u1');
+    sequencer.untrack('user:u1'); // more leaves than joins change nothing
+    expect(sequencer.trackedStreams()).toEqual({ user: 0, match: 0 });
+    expect(sequencer.lastSeq('user:u1')).toBe(0);
+    sequencer.accept(userEvent('u1', 5), 'redis');
+    expect(delivered).toHaveLength(2);
+    expect(metrics.untracked.total).toBe(1);
+  });
+
+  it('while the head is read, remembers the highest seq claimed and reads what lies beyond the head, once and in order', async () => {
+    const { outbox, delivered, metrics, sequencer } = await setup([userEvent('u1', 1), userEvent('u1', 2)]);
+    const reads = holdHeadReads(outbox);
+    sequencer.track('user:u1');
+    let known = false;
+    void sequencer.known(['user:u1']).then(() => (known = true));
+    // The read's snapshot sees seq 3 committed; 4 and 5 commit after it and are notified before it answers.
+    outbox.commit(userEvent('u1', 3), userEvent('u1', 4), userEvent('u1', 5));
+    sequencer.accept(userEvent('u1', 3), 'redis');
+    sequencer.accept(userEvent('u1', 5), 'redis');
+    sequencer.accept(userEvent('u1', 4), 'postgres');
+    expect(delivered).toEqual([]);
+    expect(sequencer.trackedStreams()).toEqual({ user: 1, match: 0 });
+    expect(reads).toHaveLength(1);
+    reads[0]!.answer(3);
+    await sequencer.known(['user:u1']);
+    expect(known).toBe(true);
+    sequencer.accept(userEvent('u1', 6), 'redis'); // live during the fill: waits for it
+    outbox.commit(userEvent('u1', 6));
+    await sequencer.idle();
+    expect(delivered).toEqual(['user:u1@4', 'user:u1@5', 'user:u1@6']);
+    expect(metrics.untracked.total).toBe(0);
+  });
+
+  it('drops claims at or below the head learnt (they committed before the subscribe)', async () => {
+    const { outbox, delivered, sequencer } = await setup([userEvent('u1', 1)]);
+    const reads = holdHeadReads(outbox);
+    sequencer.track('user:u1');
+    outbox.commit(userEvent('u1', 2));
+    sequencer.accept(userEvent('u1', 2), 'redis');
+    reads[0]!.answer(2);
+    await sequencer.idle();
+    expect(delivered).toEqual([]);
+    expect(outbox.reads).toBe(0);
+    sequencer.accept(userEvent('u1', 3), 'redis');
+    expect(delivered).toEqual(['user:u1@3']);
+  });
+
+  it('discards a head read answered after the stream was forgotten, and a new subscriber learns afresh', async () => {
+    const { outbox, delivered, sequencer } = await setup([userEvent('u1', 1)]);
+    const reads = holdHeadReads(outbox);
+    sequencer.track('user:u1');
+    sequencer.untrack('user:u1');
+    expect(sequencer.trackedStreams()).toEqual({ user: 0, match: 0 });
+    sequencer.track('user:u1');
+    reads[0]!.answer(1); // the forgotten read: ignored
+    expect(sequencer.lastSeq('user:u1')).toBe(0);
+    outbox.commit(userEvent('u1', 2));
+    reads[1]!.answer(2);
+    await sequencer.known(['user:u1']);
+    expect(sequencer.lastSeq('user:u1')).toBe(2);
+    sequencer.accept(userEvent('u1', 3), 'redis');
+    expect(delivered).toEqual(['user:u1@3']);
+    expect(sequencer.trackedStreams()).toEqual({ user: 1, match: 0 });
+  });
+
+  it('stops a fill of a stream forgotten mid-read; the stream tracked again fills on its own', async () => {
+    const { outbox, delivered, sequencer } = await setup([userEvent('u1', 1)]);
+    sequencer.track('user:u1');
+    await sequencer.known(['user:u1']);
+    outbox.commit(userEvent('u1', 2), userEvent('u1', 3));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const read = outbox.readStream.bind(outbox);
+    outbox.readStream = async (...args) => {
+      await gate;
+      return read(...args);
+    };
+    sequencer.accept(userEvent('u1', 3), 'redis'); // a gap: the fill waits at the gate
+    sequencer.untrack('user:u1');
+    sequencer.track('user:u1'); // learns head 3 while the old read is out
+    await sequencer.known(['user:u1']);
+    release();
+    await sequencer.idle();
+    expect(delivered).toEqual([]);
+    expect(sequencer.lastSeq('user:u1')).toBe(3);
+    outbox.commit(userEvent('u1', 4));
+    sequencer.accept(userEvent('u1', 4), 'redis');
+    expect(delivered).toEqual(['user:u1@4']);
+  });
+
+  it('catches up match streams and tracked user streams, never the others', async () => {
+    const { outbox, delivered, sequencer } = await setup([matchEvent('m', 1), userEvent('u1', 1), userEvent('u2', 1)]);
+    sequencer.track('user:u1');
+    await sequencer.known(['user:u1']);
+    outbox.commit(matchEvent('m', 2), userEvent('u1', 2), userEvent('u2', 2), userEvent('u3', 1));
+    expect(await sequencer.catchUp(60_000)).toBe(2);
+    expect(delivered.sort()).toEqual(['match:m@2', 'user:u1@2']);
+    expect(sequencer.trackedStreams()).toEqual({ user: 1, match: 1 });
+  });
+
+  it('retries a failed head read until it succeeds', async () => {
+    jest.useFakeTimers();
+    try {
+      const { outbox, sequencer } = await setup([userEvent('u1', 4)]);
+      outbox.failing = true;
+      sequencer.track('user:u1');
+      let known = false;
+      void sequencer.known(['user:u1']).then(() => (known = true));
+      await jest.advanceTimersByTimeAsync(500);
+      expect(known).toBe(false);
+      outbox.failing = false;
+      await jest.advanceTimersByTimeAsync(5_000);
+      expect(known).toBe(true);
+      expect(sequencer.lastSeq('user:u1')).toBe(4);
     } finally {
       jest.useRealTimers();
     }

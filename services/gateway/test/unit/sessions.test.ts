@@ -45,7 +45,7 @@ function setup() {
   const history = new ControlledHistory();
   const sessions = new Sessions(
     registry,
-    { lastSeq: (stream) => heads.get(stream) ?? 0 },
+    { lastSeq: (stream) => heads.get(stream) ?? 0, known: async () => undefined },
     history,
     new TokenVerifier({ jwtSecret: undefined, keys: undefined, jwksUrl: undefined, issuer: undefined, audience: undefined, clockToleranceMs: 0, rolesClaim: 'roles', requireToken: false }),
     { maxChannels: 10, maxReplayEvents: 1000, historyRetentionMs: 3_600_000 },
