@@ -37,6 +37,16 @@ describe('outbox', () => {
     }
   });
 
+  it('reads the heads of match streams and of the named user streams only (a gateway follows no other user)', async () => {
+    await pool.query(`SELECT matchcast_append(s, 'notification', 'notification', NULL, '{}') FROM unnest(ARRAY['user:u1', 'user:u2', 'user:u2']) s`);
+    const heads = await streamHeads(pool, undefined, ['user:u2', 'user:nobody']);
+    expect(heads.get('user:u2')).toBe(2);
+    expect(heads.has('user:u1')).toBe(false);
+    expect(heads.has('user:nobody')).toBe(false);
+    expect(heads.get('match:m')).toBeGreaterThan(0);
+    expect([...(await streamHeads(pool, 60_000)).keys()].some((stream) => stream.startsWith('user:'))).toBe(false);
+  });
+
   it('replaces a NOTIFY payload over 8000 bytes with a reference to the row', async () => {
     const listener = new pg.Client(server.url);
     await listener.connect();
