@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PNPM  := $(shell command -v pnpm 2>/dev/null)
 
-.PHONY: deps browser-deps build demo test bench migrate clean
+.PHONY: deps browser-deps build demo test bench migrate token clean
 
 # Installs pnpm (through npm) when missing, then the workspace's locked dependencies.
 deps:
@@ -32,6 +32,14 @@ bench: build
 
 migrate: build
 	@node packages/db/dist/cli.js
+
+# `make token USER=alice ROLES=admin,service [TTL=3600]`: an HS256 token for trying the API and the
+# sockets by hand (secret: AUTH_JWT_SECRET, else the one `make demo` wrote). USER must be given
+# here: make would otherwise take the login name from the environment.
+token:
+	@if [ "$(origin USER)" != "command line" ]; then echo "usage: make token USER=<id> [ROLES=admin,service] [TTL=seconds]" >&2; exit 2; fi
+	@test -f packages/auth/dist/cli.js || pnpm exec tsc -b
+	@node packages/auth/dist/cli.js "$(USER)" "$(ROLES)" "$(TTL)"
 
 clean:
 	@pnpm exec tsc -b --clean

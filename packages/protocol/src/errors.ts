@@ -25,6 +25,12 @@ export const ErrorCodes = {
   SLOW_CONSUMER: { message: 'client could not keep up; reconnect with resume', close: 4008, http: 503 },
   SERVER_FULL: { message: 'connection limit reached; retry later', close: 1013, http: 503 },
   SERVER_DRAINING: { message: 'server is restarting; reconnect now with resume', close: 1012, http: 503 },
+  // The REST API (services/api, docs/api.md).
+  FORBIDDEN: { message: 'token does not grant this operation', close: 4003, http: 403 },
+  VALIDATION_FAILED: { message: 'request body failed validation; see fields', close: 1008, http: 400 },
+  UNSUPPORTED_MEDIA_TYPE: { message: 'request body must be application/json', close: 1003, http: 415 },
+  FOLLOW_LIMIT_REACHED: { message: 'follow limit reached; unfollow something first', close: 1008, http: 409 },
+  UNAVAILABLE: { message: 'service temporarily unavailable; retry', close: 1013, http: 503 },
   INTERNAL: { message: 'internal error', close: 1011, http: 500 },
 } as const;
 
@@ -37,8 +43,14 @@ export class ProtocolError extends Error {
   /** The stream or channel the error is about, when there is one (e.g. which stream to reload). */
   readonly stream: string | undefined;
   readonly channel: string | undefined;
+  /** Per-field problems of a rejected request body (VALIDATION_FAILED): field path → what is wrong. */
+  readonly fields: Readonly<Record<string, string>> | undefined;
 
-  constructor(code: ErrorCode, message?: string, options?: { cause?: unknown; stream?: string; channel?: string }) {
+  constructor(
+    code: ErrorCode,
+    message?: string,
+    options?: { cause?: unknown; stream?: string; channel?: string; fields?: Record<string, string> },
+  ) {
     const entry = ErrorCodes[code];
     super(message ?? entry.message, options);
     this.name = 'ProtocolError';
@@ -47,6 +59,7 @@ export class ProtocolError extends Error {
     this.httpStatus = entry.http;
     this.stream = options?.stream;
     this.channel = options?.channel;
+    this.fields = options?.fields;
   }
 
   /** The one normalization: a ProtocolError stays itself, anything else becomes INTERNAL with it as cause. */
@@ -55,7 +68,7 @@ export class ProtocolError extends Error {
   }
 
   /** The JSON body of an HTTP error answer (REST, SSE, refused upgrades). */
-  body(): { error: ErrorCode; message: string } {
-    return { error: this.code, message: this.message };
+  body(): { error: ErrorCode; message: string; fields?: Readonly<Record<string, string>> } {
+    return this.fields ? { error: this.code, message: this.message, fields: this.fields } : { error: this.code, message: this.message };
   }
 }

@@ -6,3 +6,6 @@ export { onShutdown, fatal, runService } from './shutdown';
 export { asError, backoffMs, exponentialMs, sleep } from './backoff';
 export { listenOps, type OpsServer } from './ops-server';
 export { throttledWarn } from './throttled-log';
+export { clientAddress } from './http/client-address';
+export { OriginPolicy, parseAllowedOrigins, type CorsOptions } from './http/origins';
+export { endSocket, errorResponder, onClientError, requestFailure } from './http/http-errors';

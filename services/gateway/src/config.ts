@@ -1,5 +1,5 @@
 import { NOTIFY_CHANNELS } from '@matchcast/protocol';
-import { EnvReader, ConfigError, POSTGRES_PROTOCOLS, REDIS_PROTOCOLS, LOG_LEVELS } from '@matchcast/runtime';
+import { EnvReader, ConfigError, POSTGRES_PROTOCOLS, REDIS_PROTOCOLS, LOG_LEVELS, parseAllowedOrigins } from '@matchcast/runtime';
 import { readAuthConfig, type AuthConfig } from '@matchcast/auth';
 
 export interface Config {
@@ -77,7 +77,7 @@ export function loadConfig(env = new EnvReader()): Config {
     },
     auth: readAuthConfig(env),
     edge: {
-      allowedOrigins: allowedOrigins(env.list('ALLOWED_ORIGINS', [])),
+      allowedOrigins: parseAllowedOrigins(env.list('ALLOWED_ORIGINS', [])),
       trustedProxyHops: env.int('TRUSTED_PROXY_HOPS', 0, { max: 10 }),
       maxConnectionsPerIp: env.int('WS_MAX_CONNECTIONS_PER_IP', 1000),
       connectionsPerIpPerSecond: env.int('WS_CONNECTIONS_PER_IP_PER_SECOND', 100),
@@ -98,19 +98,3 @@ export function loadConfig(env = new EnvReader()): Config {
   return Object.freeze(config);
 }
 
-
-
-/** Origins are compared as `scheme://host[:port]`; `*` (or an empty list) allows any. */
-function allowedOrigins(list: string[]): readonly string[] | undefined {
-  if (list.length === 0 || list.includes('*')) return undefined;
-  return list.map((origin) => {
-    let parsed: URL;
-    try {
-      parsed = new URL(origin);
-    } catch {
-      throw new ConfigError('ALLOWED_ORIGINS', `has an entry that is not an origin: "${origin}"`);
-    }
-    if (parsed.origin === 'null') throw new ConfigError('ALLOWED_ORIGINS', `has an entry that is not an origin: "${origin}"`);
-    return parsed.origin;
-  });
-}

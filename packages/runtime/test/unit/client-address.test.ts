@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { clientAddress } from '../../src/transport/client-address';
+import { clientAddress } from '../../src/http/client-address';
 
 const request = (remoteAddress: string, forwardedFor?: string | string[]) =>
   ({ socket: { remoteAddress }, headers: forwardedFor === undefined ? {} : { 'x-forwarded-for': forwardedFor } }) as unknown as IncomingMessage;

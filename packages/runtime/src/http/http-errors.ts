@@ -1,0 +1,53 @@
+import type { Duplex } from 'node:stream';
+import { ProtocolError, type ErrorCode } from '@matchcast/protocol';
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from 'pino';
+
+/** Answers a raw socket (a refused upgrade, a malformed request) with the coded JSON body and closes it. */
+export function endSocket(socket: Duplex, failure: ProtocolError): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify(failure.body());
+  socket.end(
+    `HTTP/1.1 ${failure.httpStatus} ${failure.code}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/**
+ * The code of a client fault that express or its body parser raised (they carry an HTTP
+ * `status` and, for body-parser, a `type`); undefined for anything else (a server fault).
+ */
+function clientFaultCode(error: unknown): ErrorCode | undefined {
+  const { status, type } = (error ?? {}) as { status?: unknown; type?: unknown };
+  if (typeof status !== 'number' || status < 400 || status >= 500) return undefined;
+  if (type === 'entity.parse.failed') return 'BAD_JSON';
+  if (status === 404) return 'NOT_FOUND';
+  if (status === 413) return 'PAYLOAD_TOO_LARGE';
+  if (status === 415) return 'UNSUPPORTED_MEDIA_TYPE';
+  return 'BAD_REQUEST';
+}
+
+/** Any error of a request as the ProtocolError it is answered with: express's 4xx keep their meaning, the rest is INTERNAL. */
+export function requestFailure(error: unknown): ProtocolError {
+  const clientCode = error instanceof ProtocolError ? undefined : clientFaultCode(error);
+  return clientCode ? new ProtocolError(clientCode, undefined, { cause: error }) : ProtocolError.from(error);
+}
+
+/** express's last handler: any failed request gets the coded JSON body, 4xx for the client's faults. */
+export function errorResponder(logger: Logger) {
+  return (error: unknown, _req: Request, res: Response, _next: NextFunction): void => {
+    const failure = requestFailure(error);
+    if (failure.code === 'INTERNAL') logger.error({ err: error }, 'request failed');
+    if (res.headersSent) return void res.end();
+    res.status(failure.httpStatus).json(failure.body());
+  };
+}
+
+/** A request Node cannot even parse never reaches express: answered here, never a crash. */
+export function onClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+  endSocket(socket, new ProtocolError('BAD_REQUEST', `malformed HTTP request (${error.code ?? 'unknown'})`));
+}

@@ -1,0 +1,117 @@
+import { createServer, type Server } from 'node:http';
+import { hasKeys } from '@matchcast/auth';
+import { clientAddress, createRegistry, listenOps, onClientError, opsRoutes, type Logger, type OpsServer } from '@matchcast/runtime';
+import pg from 'pg';
+import { createApp } from './app';
+import type { Config } from './config';
+import { createApiMetrics } from './metrics';
+
+/** How often readiness re-checks the database, and how long one check may take. */
+const DB_CHECK_INTERVAL_MS = 2000;
+const DB_CHECK_TIMEOUT_MS = 1500;
+/** A query slower than this is cut off (503 UNAVAILABLE) instead of holding a pool client. */
+const STATEMENT_TIMEOUT_MS = 5000;
+/** A request that waits this long for a pool client gets 503 UNAVAILABLE. */
+const POOL_WAIT_MS = 5000;
+
+export interface RunningApi {
+  readonly server: Server;
+  readonly port: number;
+  readonly ops: OpsServer;
+  /** Readiness fails, listeners stop, in-flight requests finish, the pool closes. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** Wires the API: database pool, metrics, the express app, the ops server, the readiness check. */
+export async function startApi(config: Config, logger: Logger): Promise<RunningApi> {
+  const db = new pg.Pool({
+    connectionString: config.databaseUrl,
+    max: config.pgPoolMax,
+    application_name: 'matchcast-api',
+    statement_timeout: STATEMENT_TIMEOUT_MS,
+    connectionTimeoutMillis: POOL_WAIT_MS,
+  });
+  db.on('error', (error) => logger.warn({ err: error }, 'idle database connection failed'));
+  const registry = createRegistry('api');
+  const metrics = createApiMetrics(registry, db);
+  if (!hasKeys(config.auth)) logger.warn('no AUTH_JWT_SECRET, AUTH_JWT_KEYS or AUTH_JWKS_URL: every request will be refused with 401');
+  if (!config.allowedOrigins) logger.warn('ALLOWED_ORIGINS is not set: browsers on any origin may call the API');
+  if (config.devSignIn.enabled) logger.warn('DEV_SIGN_IN is on: anyone can get a token for any user (development only)');
+
+  let closing = false;
+  let dbUp = false;
+  const checkDatabase = async () => {
+    try {
+      await Promise.race([
+        db.query('SELECT 1'),
+        new Promise((_, reject) => setTimeout(() => reject(new Error('database check timed out')), DB_CHECK_TIMEOUT_MS).unref()),
+      ]);
+      if (!dbUp) logger.info('database reachable');
+      dbUp = true;
+    } catch (error) {
+      if (dbUp) logger.warn({ err: error }, 'database unreachable: not ready');
+      dbUp = false;
+    }
+    metrics.dbUp.set(dbUp ? 1 : 0);
+  };
+  await checkDatabase();
+  const dbTimer = setInterval(() => void checkDatabase(), DB_CHECK_INTERVAL_MS);
+  dbTimer.unref();
+
+  const ops = await listenOps(
+    opsRoutes(
+      registry,
+      () => ({ ok: true }),
+      () => ({ ok: dbUp && !closing, detail: { database: dbUp ? 'up' : 'down', closing } }),
+    ),
+    config.opsPort,
+    config.host,
+  );
+
+  const app = createApp({ config, db, metrics, logger });
+  const server = createServer(app);
+  server.on('clientError', onClientError);
+  // Request logs at debug carry the client's address as the trusted proxies saw it.
+  if (logger.isLevelEnabled('debug')) {
+    server.on('request', (req, res) => {
+      const started = process.hrtime.bigint();
+      res.once('finish', () =>
+        logger.debug(
+          { method: req.method, path: req.url?.split('?')[0], status: res.statusCode, client: clientAddress(req, config.trustedProxyHops), ms: Number(process.hrtime.bigint() - started) / 1e6 },
+          'request',
+        ),
+      );
+    });
+  }
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    clearInterval(dbTimer);
+    await Promise.all([ops.close(), db.end()]);
+    throw error;
+  }
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  logger.info({ port, ops_port: ops.port, dev_sign_in: config.devSignIn.enabled, database: dbUp ? 'up' : 'down' }, 'api listening');
+
+  let closed: Promise<void> | undefined;
+  const close = () => {
+    closed ??= (async () => {
+      closing = true;
+      clearInterval(dbTimer);
+      // Stop accepting; keep-alive sockets close once idle, in-flight requests finish.
+      const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await serverClosed;
+      await Promise.all([ops.close(), db.end()]);
+    })();
+    return closed;
+  };
+  return { server, port, ops, close };
+}

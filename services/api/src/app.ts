@@ -1,0 +1,65 @@
+import { TokenVerifier } from '@matchcast/auth';
+import { ProtocolError } from '@matchcast/protocol';
+import { OriginPolicy, errorResponder, requestFailure, type Logger } from '@matchcast/runtime';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import type { Pool } from 'pg';
+import type { Config } from './config';
+import { authenticate } from './http/auth';
+import { jsonBody } from './http/body';
+import { databaseErrors } from './http/db-errors';
+import { requestMetrics } from './http/request-metrics';
+import type { ApiMetrics } from './metrics';
+import { devRoutes } from './routes/dev';
+import { meRoutes } from './routes/me';
+import { notificationRoutes } from './routes/notifications';
+import { FollowStore } from './store/follows';
+import { NotificationStore } from './store/notifications';
+
+/** Follows per user: enough for any fan, bounded so one account cannot grow the table without end. */
+export const MAX_FOLLOWS_PER_USER = 500;
+
+export interface AppDeps {
+  readonly config: Config;
+  readonly db: Pool;
+  readonly metrics: ApiMetrics;
+  readonly logger: Logger;
+}
+
+/** The REST API as an express app (no listening): CORS, JSON bodies, the routes, coded errors. */
+export function createApp({ config, db, metrics, logger }: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('query parser', 'simple');
+  app.use(requestMetrics(metrics));
+  app.use(
+    '/api',
+    new OriginPolicy(config.allowedOrigins, {
+      methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      headers: ['Authorization', 'Content-Type'],
+    }).middleware(),
+  );
+  app.use('/api', (_req: Request, res: Response, next: NextFunction) => {
+    // Per-user answers: never cached by a browser or a shared proxy.
+    res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
+  app.use(jsonBody(config.maxBodyBytes));
+
+  const authenticated = authenticate(new TokenVerifier(config.auth));
+  if (config.devSignIn.enabled) {
+    app.use(devRoutes({ auth: config.auth, secret: config.auth.jwtSecret!, ttlMs: config.devSignIn.ttlMs }));
+  }
+  app.use(meRoutes(authenticated, new FollowStore(db, MAX_FOLLOWS_PER_USER)));
+  app.use(notificationRoutes(authenticated, new NotificationStore(db), metrics));
+  app.use((_req: Request, _res: Response, next: NextFunction) => next(new ProtocolError('NOT_FOUND')));
+
+  app.use(databaseErrors(logger));
+  app.use((error: unknown, _req: Request, _res: Response, next: NextFunction) => {
+    const failure = requestFailure(error);
+    metrics.errors.inc({ code: failure.code });
+    next(failure);
+  });
+  app.use(errorResponder(logger));
+  return app;
+}

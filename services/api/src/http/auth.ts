@@ -1,0 +1,47 @@
+import type { TokenVerifier } from '@matchcast/auth';
+import { ID_PATTERN, ProtocolError } from '@matchcast/protocol';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+
+/** Who is calling: the token's subject (the user) and its roles. */
+export interface Caller {
+  readonly userId: string;
+  readonly roles: ReadonlySet<string>;
+}
+
+/**
+ * Requires `Authorization: Bearer <jwt>` (never a query token: URLs end up in logs) and puts
+ * the caller on res.locals. The subject must also be a valid user id, since it names the
+ * user's rows and stream.
+ */
+export function authenticate(verifier: TokenVerifier): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const header = req.get('authorization');
+    const match = header === undefined ? null : /^Bearer +([^\s]+) *$/i.exec(header);
+    if (!match) return next(new ProtocolError('UNAUTHORIZED', 'send Authorization: Bearer <token>'));
+    verifier.verify(match[1]!).then(
+      (identity) => {
+        if (!identity.userId || !ID_PATTERN.test(identity.userId)) {
+          return next(new ProtocolError('UNAUTHORIZED', `token subject must be a user id matching ${ID_PATTERN.source}`));
+        }
+        res.locals.caller = { userId: identity.userId, roles: identity.roles } satisfies Caller;
+        next();
+      },
+      (error: unknown) => next(error),
+    );
+  };
+}
+
+export function callerOf(res: Response): Caller {
+  const caller = res.locals.caller as Caller | undefined;
+  if (!caller) throw new Error('route is missing the authenticate middleware');
+  return caller;
+}
+
+/** 403 FORBIDDEN unless the caller has one of the roles. */
+export function requireRole(...roles: readonly string[]): RequestHandler {
+  return (_req: Request, res: Response, next: NextFunction): void => {
+    const caller = callerOf(res);
+    if (roles.some((role) => caller.roles.has(role))) return next();
+    next(new ProtocolError('FORBIDDEN', `this operation needs the role ${roles.join(' or ')}`));
+  };
+}

@@ -1,0 +1,40 @@
+import { ProtocolError } from '@matchcast/protocol';
+import { throttledWarn, type Logger } from '@matchcast/runtime';
+import type { ErrorRequestHandler, NextFunction, Request, Response } from 'express';
+
+/** Node socket errors and pg-pool's own messages: the database is unreachable, not the request at fault. */
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', 'EHOSTUNREACH']);
+const CONNECTION_MESSAGES = /timeout exceeded when trying to connect|Connection terminated|connection timeout|Client has encountered a connection error/i;
+
+/**
+ * What a database error means for the client. Unavailability (connection lost, pool exhausted,
+ * statement timeout, server shutting down) is 503 UNAVAILABLE: retryable. A constraint the
+ * API's validation should have caught is still the client's fault: VALIDATION_FAILED naming
+ * the column. Anything else stays INTERNAL.
+ */
+export function classifyDatabaseError(error: unknown): ProtocolError | undefined {
+  const { code, constraint, message } = (error ?? {}) as { code?: unknown; constraint?: unknown; message?: unknown };
+  if (typeof code === 'string' && (CONNECTION_CODES.has(code) || /^(08|57P0|53)/.test(code) || code === '57014')) {
+    return new ProtocolError('UNAVAILABLE', 'the database is unavailable or busy; retry', { cause: error });
+  }
+  if (code === undefined && typeof message === 'string' && CONNECTION_MESSAGES.test(message)) {
+    return new ProtocolError('UNAVAILABLE', 'the database is unavailable or busy; retry', { cause: error });
+  }
+  if (code === '23514' && typeof constraint === 'string') {
+    // notification_<column>_check: the column is the field of the request body.
+    const field = /^notification_(.+)_check$/.exec(constraint)?.[1] ?? 'body';
+    return new ProtocolError('VALIDATION_FAILED', `request body failed validation: ${field}`, { cause: error, fields: { [field]: 'is not accepted by the database' } });
+  }
+  return undefined;
+}
+
+/** An error handler before errorResponder: database errors become their ProtocolError. */
+export function databaseErrors(logger: Logger): ErrorRequestHandler {
+  const warn = throttledWarn(logger);
+  return (error: unknown, _req: Request, _res: Response, next: NextFunction): void => {
+    if (error instanceof ProtocolError) return next(error);
+    const classified = classifyDatabaseError(error);
+    if (classified?.code === 'UNAVAILABLE') warn({ err: error }, 'database unavailable; answering 503');
+    next(classified ?? error);
+  };
+}

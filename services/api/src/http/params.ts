@@ -1,0 +1,51 @@
+import { ID_PATTERN, ProtocolError } from '@matchcast/protocol';
+import type { Request } from 'express';
+
+const MAX_BIGINT = 9_223_372_036_854_775_807n;
+
+/** A query parameter given once as a string, or undefined; repeated or nested parameters are refused. */
+export function singleQuery(req: Request, name: string): string | undefined {
+  const value = req.query[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new ProtocolError('BAD_REQUEST', `"${name}" must be given once`);
+  return value;
+}
+
+export function intQuery(req: Request, name: string, range: { min: number; max: number; fallback: number }): number {
+  const value = singleQuery(req, name);
+  if (value === undefined) return range.fallback;
+  if (!/^\d{1,9}$/.test(value) || Number(value) < range.min || Number(value) > range.max) {
+    throw new ProtocolError('BAD_REQUEST', `"${name}" must be an integer from ${range.min} to ${range.max}`);
+  }
+  return Number(value);
+}
+
+export function boolQuery(req: Request, name: string): boolean {
+  const value = singleQuery(req, name);
+  if (value === undefined || value === 'false' || value === '0') return false;
+  if (value === 'true' || value === '1') return true;
+  throw new ProtocolError('BAD_REQUEST', `"${name}" must be true or false`);
+}
+
+/** A bigint id as decimal digits within Postgres's bigint range (kept a string: ids exceed 2^53). */
+export function isBigintId(value: string): boolean {
+  return /^\d{1,19}$/.test(value) && BigInt(value) <= MAX_BIGINT;
+}
+
+/** A notification id from the path, or BAD_REQUEST. */
+export function notificationId(value: unknown): string {
+  if (typeof value !== 'string' || !isBigintId(value)) {
+    throw new ProtocolError('BAD_REQUEST', 'notification id must be a positive integer (decimal digits, within bigint range)');
+  }
+  return value;
+}
+
+export const FOLLOW_KINDS = ['team', 'league', 'match'] as const;
+export type FollowKind = (typeof FOLLOW_KINDS)[number];
+
+/** The `{kind}/{id}` of a follow path, or BAD_REQUEST. */
+export function followTarget(kind: unknown, id: unknown): { kind: FollowKind; id: string } {
+  if (!FOLLOW_KINDS.includes(kind as FollowKind)) throw new ProtocolError('BAD_REQUEST', `kind must be one of ${FOLLOW_KINDS.join(', ')}`);
+  if (typeof id !== 'string' || !ID_PATTERN.test(id)) throw new ProtocolError('BAD_REQUEST', `id must match ${ID_PATTERN.source}`);
+  return { kind: kind as FollowKind, id };
+}

@@ -1,0 +1,83 @@
+import type { Pool } from 'pg';
+import type { FollowKind } from '../http/params';
+
+export interface Follow {
+  kind: FollowKind;
+  id: string;
+  /** The team's or league's name, "Home vs Away" for a match; null if it has since been removed. */
+  name: string | null;
+  created_at: Date;
+}
+
+export type FollowResult =
+  | { outcome: 'created' | 'existing'; follow: Follow }
+  | { outcome: 'no_such_target' }
+  | { outcome: 'limit_reached' };
+
+// Fixed SQL per kind (never built from input): does the target exist, and what is it called.
+const TARGET_NAME: Record<FollowKind, string> = {
+  team: 'SELECT name FROM team WHERE id = $3',
+  league: 'SELECT name FROM league WHERE id = $3',
+  match: `SELECT h.name || ' vs ' || a.name FROM match m JOIN team h ON h.id = m.home_team_id JOIN team a ON a.id = m.away_team_id WHERE m.id = $3`,
+};
+
+/** A user's follows of teams, leagues and matches (what the notifier notifies them about). */
+export class FollowStore {
+  constructor(
+    private readonly db: Pool,
+    private readonly maxPerUser: number,
+  ) {}
+
+  async list(userId: string): Promise<Follow[]> {
+    const { rows } = await this.db.query<Follow>(
+      `SELECT f.kind, f.target_id AS id, f.created_at,
+              CASE f.kind WHEN 'team' THEN t.name WHEN 'league' THEN l.name ELSE h.name || ' vs ' || a.name END AS name
+         FROM follow f
+         LEFT JOIN team t ON f.kind = 'team' AND t.id = f.target_id
+         LEFT JOIN league l ON f.kind = 'league' AND l.id = f.target_id
+         LEFT JOIN match m ON f.kind = 'match' AND m.id = f.target_id
+         LEFT JOIN team h ON h.id = m.home_team_id
+         LEFT JOIN team a ON a.id = m.away_team_id
+        WHERE f.user_id = $1
+        ORDER BY f.created_at DESC, f.kind, f.target_id`,
+      [userId],
+    );
+    return rows;
+  }
+
+  /**
+   * Follows the target if it exists and the user is under the cap; idempotent (an existing
+   * follow is returned as it is). One statement, so the checks and the insert see one snapshot.
+   */
+  async follow(userId: string, kind: FollowKind, id: string, retried = false): Promise<FollowResult> {
+    const { rows } = await this.db.query<{ name: string | null; found: boolean; existing_at: Date | null; inserted_at: Date | null; total: number }>(
+      `WITH target AS (${TARGET_NAME[kind]}),
+            existing AS (SELECT created_at FROM follow WHERE user_id = $1 AND kind = $2 AND target_id = $3),
+            total AS (SELECT count(*)::int AS n FROM follow WHERE user_id = $1),
+            inserted AS (
+              INSERT INTO follow (user_id, kind, target_id)
+              SELECT $1, $2, $3 WHERE EXISTS (SELECT FROM target) AND NOT EXISTS (SELECT FROM existing) AND (SELECT n FROM total) < $4
+              ON CONFLICT DO NOTHING
+              RETURNING created_at)
+       SELECT (SELECT * FROM target LIMIT 1) AS name, EXISTS (SELECT FROM target) AS found,
+              (SELECT created_at FROM existing) AS existing_at, (SELECT created_at FROM inserted) AS inserted_at,
+              (SELECT n FROM total) AS total`,
+      [userId, kind, id, this.maxPerUser],
+    );
+    const row = rows[0]!;
+    if (!row.found) return { outcome: 'no_such_target' };
+    const at = row.inserted_at ?? row.existing_at;
+    if (at === null) {
+      // Not inserted and not there before: the cap, or a concurrent PUT of the same follow (which made it).
+      if (row.total >= this.maxPerUser) return { outcome: 'limit_reached' };
+      if (!retried) return this.follow(userId, kind, id, true);
+      throw new Error('follow neither inserted nor found twice in a row');
+    }
+    return { outcome: row.inserted_at ? 'created' : 'existing', follow: { kind, id, name: row.name, created_at: at } };
+  }
+
+  /** Idempotent: unfollowing what is not followed is not an error. */
+  async unfollow(userId: string, kind: FollowKind, id: string): Promise<void> {
+    await this.db.query('DELETE FROM follow WHERE user_id = $1 AND kind = $2 AND target_id = $3', [userId, kind, id]);
+  }
+}

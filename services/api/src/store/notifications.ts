@@ -1,0 +1,95 @@
+import type { Pool } from 'pg';
+import type { NotificationInput } from '../validate/notification-input';
+
+/** A notification as the API and the user stream carry it (matchcast_notification_json). */
+export type NotificationJson = Record<string, unknown> & { id: string };
+
+export interface ListQuery {
+  readonly userId: string;
+  readonly unreadOnly: boolean;
+  readonly limit: number;
+  readonly offset: number;
+  /** Keyset position: only ids below it. */
+  readonly beforeId: string | null;
+}
+
+// "Not expired": the one definition, shared with matchcast_unread_count.
+const VISIBLE = '(n.expires_at IS NULL OR n.expires_at > now())';
+
+/**
+ * Reads and writes of notifications. Writes go only through 004_users.sql's functions, which
+ * append each change to the user's stream in the same transaction; every statement is scoped
+ * to the user, so another user's id simply finds nothing.
+ */
+export class NotificationStore {
+  constructor(private readonly db: Pool) {}
+
+  /** One page (newest first) plus one more row, to tell whether another page follows. */
+  async page(query: ListQuery): Promise<NotificationJson[]> {
+    const { rows } = await this.db.query<{ n: NotificationJson }>(
+      `SELECT matchcast_notification_json(n) AS n FROM notification n
+        WHERE n.user_id = $1 AND ${VISIBLE} AND (NOT $2::boolean OR NOT n.is_read) AND ($3::bigint IS NULL OR n.id < $3::bigint)
+        ORDER BY n.id DESC LIMIT $4 OFFSET $5`,
+      [query.userId, query.unreadOnly, query.beforeId, query.limit + 1, query.offset],
+    );
+    return rows.map((row) => row.n);
+  }
+
+  /** How many match the filter (ignoring paging) and how many are unread. */
+  async counts(userId: string, unreadOnly: boolean): Promise<{ total: number; unread_count: number }> {
+    const { rows } = await this.db.query<{ total: number; unread_count: number }>(
+      `SELECT count(*) FILTER (WHERE NOT $2::boolean OR NOT n.is_read)::int AS total,
+              count(*) FILTER (WHERE NOT n.is_read)::int AS unread_count
+         FROM notification n WHERE n.user_id = $1 AND ${VISIBLE}`,
+      [userId, unreadOnly],
+    );
+    return rows[0]!;
+  }
+
+  async unreadCount(userId: string): Promise<number> {
+    const { rows } = await this.db.query<{ count: number }>('SELECT matchcast_unread_count($1) AS count', [userId]);
+    return rows[0]!.count;
+  }
+
+  /** The notification after marking it read; undefined when the user has no such notification. */
+  async markRead(userId: string, id: string): Promise<NotificationJson | undefined> {
+    const { rows } = await this.db.query<{ n: NotificationJson }>(
+      'SELECT matchcast_notification_json(r) AS n FROM matchcast_mark_read($1, $2::bigint) AS r WHERE r.id IS NOT NULL',
+      [userId, id],
+    );
+    return rows[0]?.n;
+  }
+
+  async markAllRead(userId: string): Promise<number> {
+    const { rows } = await this.db.query<{ marked: number }>('SELECT matchcast_mark_all_read($1) AS marked', [userId]);
+    return rows[0]!.marked;
+  }
+
+  /** False when the user has no such notification. */
+  async delete(userId: string, id: string): Promise<boolean> {
+    const { rows } = await this.db.query<{ deleted: boolean }>('SELECT matchcast_delete_notification($1, $2::bigint) AS deleted', [userId, id]);
+    return rows[0]!.deleted;
+  }
+
+  /** Creates one per recipient in one transaction (those who already have this source key are skipped). */
+  async create(input: NotificationInput): Promise<Array<{ id: string; user_id: string }>> {
+    const { rows } = await this.db.query<{ id: string; user_id: string }>(
+      `SELECT r.id::text AS id, r.user_id FROM matchcast_notify_users($1::text[], $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10::timestamptz, $11) AS r
+        ORDER BY r.id`,
+      [
+        input.userIds,
+        input.title,
+        input.message,
+        input.type,
+        input.matchId,
+        input.teamId,
+        input.leagueId,
+        input.data === null ? null : JSON.stringify(input.data),
+        input.priority,
+        input.expiresAt,
+        input.sourceKey,
+      ],
+    );
+    return rows;
+  }
+}

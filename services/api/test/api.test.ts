@@ -1,0 +1,300 @@
+/**
+ * The API against a real Postgres, running as a login user that is only a member of
+ * matchcast_api: identity and tokens, the development sign-in, follows, and hostile HTTP
+ * (every bad input a 4xx with a code, never a 500 or a crash). Notifications: notifications.test.ts.
+ */
+import type pg from 'pg';
+import { MAX_FOLLOWS_PER_USER } from '../src/app';
+import { apiEnv, call, handMadeToken, rawRequest, startDatabase, startTestApi, token, type PostgresServer } from './support';
+
+describe('api', () => {
+  let server: PostgresServer;
+  let admin: pg.Pool;
+  let api: Awaited<ReturnType<typeof startTestApi>>;
+  let closedApi: Awaited<ReturnType<typeof startTestApi>>;
+  let alice: string;
+
+  beforeAll(async () => {
+    let apiUrl: string;
+    ({ server, admin, apiUrl } = await startDatabase());
+    api = await startTestApi(apiUrl, { DEV_SIGN_IN: 'true', API_MAX_BODY_BYTES: '2048' });
+    // A second instance as production runs it: no dev sign-in, an origin allow-list.
+    closedApi = await startTestApi(apiUrl, { ALLOWED_ORIGINS: 'https://app.example' });
+    alice = await token('alice');
+  });
+
+  afterAll(async () => {
+    await api?.close();
+    await closedApi?.close();
+    await admin?.end();
+    await server?.destroy();
+  });
+
+  describe('tokens', () => {
+    it('GET /api/me answers the token subject and roles', async () => {
+      expect(await call(api.url, 'GET', '/api/me', { token: alice })).toMatchObject({ status: 200, body: { user: 'alice', roles: [] } });
+      const ops = await token('ops', ['admin', 'service']);
+      expect((await call(api.url, 'GET', '/api/me', { token: ops })).body).toEqual({ user: 'ops', roles: ['admin', 'service'] });
+    });
+
+    it.each([
+      ['no Authorization header', {}],
+      ['a Basic header', { authorization: 'Basic YWxpY2U6cHc=' }],
+      ['Bearer without a token', { authorization: 'Bearer ' }],
+      ['a token that is not a JWT', { authorization: 'Bearer not-a-jwt' }],
+      ['a token signed with another secret', { authorization: `Bearer ${handMadeToken({ sub: 'alice', exp: 4e9 }, 'another-secret-of-at-least-32-bytes!!')}` }],
+      ['an alg none token', { authorization: `Bearer ${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"sub":"alice","exp":4000000000}').toString('base64url')}.` }],
+      ['a token without exp', { authorization: `Bearer ${handMadeToken({ sub: 'alice' })}` }],
+      ['a subject that is not a user id', { authorization: `Bearer ${handMadeToken({ sub: 'alice@example.com', exp: 4e9 })}` }],
+    ])('refuses %s with 401 UNAUTHORIZED', async (_name, headers) => {
+      const answer = await call(api.url, 'GET', '/api/me', { headers: headers as Record<string, string> });
+      expect(answer.status).toBe(401);
+      expect(answer.body.error).toBe('UNAUTHORIZED');
+    });
+
+    it('refuses an expired token with 401 TOKEN_EXPIRED, and a query-string token as missing', async () => {
+      const expired = handMadeToken({ sub: 'alice', exp: Math.floor(Date.now() / 1000) - 3600 });
+      expect(await call(api.url, 'GET', '/api/me/follows', { token: expired })).toMatchObject({ status: 401, body: { error: 'TOKEN_EXPIRED' } });
+      expect(await call(api.url, 'GET', `/api/me?token=${alice}`)).toMatchObject({ status: 401, body: { error: 'UNAUTHORIZED' } });
+    });
+
+    it('requires a token on every route but the development sign-in', async () => {
+      const routes = [
+        ['GET', '/api/me'],
+        ['GET', '/api/me/follows'],
+        ['PUT', '/api/me/follows/team/ars'],
+        ['DELETE', '/api/me/follows/team/ars'],
+        ['GET', '/api/notifications'],
+        ['GET', '/api/notifications/unread-count'],
+        ['PATCH', '/api/notifications/1/read'],
+        ['POST', '/api/notifications/mark-all-read'],
+        ['DELETE', '/api/notifications/1'],
+        ['POST', '/api/notifications'],
+      ];
+      for (const [method, path] of routes) {
+        const answer = await call(api.url, method!, path!);
+        expect([method, path, answer.status, answer.body.error]).toEqual([method, path, 401, 'UNAUTHORIZED']);
+      }
+    });
+  });
+
+  describe('development sign-in', () => {
+    it('mints a token the API accepts, with the roles asked for', async () => {
+      const answer = await call(api.url, 'POST', '/api/dev/sign-in', { json: { user: 'bob', roles: ['service'] } });
+      expect(answer.status).toBe(200);
+      expect(answer.body).toEqual({ token: expect.any(String), user: 'bob', roles: ['service'], expires_at: expect.any(String) });
+      expect(Date.parse(answer.body.expires_at) - Date.now()).toBeGreaterThan(3_500_000);
+      expect((await call(api.url, 'GET', '/api/me', { token: answer.body.token })).body).toEqual({ user: 'bob', roles: ['service'] });
+      const plain = await call(api.url, 'POST', '/api/dev/sign-in', { json: { user: 'carol' } });
+      expect(plain.body.roles).toEqual([]);
+    });
+
+    it('lists the demo users', async () => {
+      const answer = await call(api.url, 'GET', '/api/dev/users');
+      expect(answer.status).toBe(200);
+      expect(answer.body.users.map((user: { id: string }) => user.id)).toEqual(['alice', 'bob', 'carol']);
+    });
+
+    it.each([
+      [{}, 'user'],
+      [{ user: 'a b' }, 'user'],
+      [{ user: 42 }, 'user'],
+      [{ user: 'bob', roles: 'admin' }, 'roles'],
+      [{ user: 'bob', roles: ['Admin!'] }, 'roles'],
+      [{ user: 'bob', roles: Array.from({ length: 9 }, (_, i) => `r${i}`) }, 'roles'],
+      [{ user: 'bob', password: 'x' }, 'password'],
+    ])('refuses %j with 400 VALIDATION_FAILED naming %s', async (body, field) => {
+      const answer = await call(api.url, 'POST', '/api/dev/sign-in', { json: body });
+      expect(answer.status).toBe(400);
+      expect(answer.body.error).toBe('VALIDATION_FAILED');
+      expect(Object.keys(answer.body.fields)).toContain(field);
+    });
+
+    it('does not exist when DEV_SIGN_IN is off: 404 exactly like an unknown route', async () => {
+      const signIn = await call(closedApi.url, 'POST', '/api/dev/sign-in', { json: { user: 'bob' } });
+      const users = await call(closedApi.url, 'GET', '/api/dev/users');
+      const unknown = await call(closedApi.url, 'POST', '/api/dev/sign-out', { json: { user: 'bob' } });
+      expect(signIn).toMatchObject({ status: 404, body: { error: 'NOT_FOUND' } });
+      expect(signIn.body).toEqual(unknown.body);
+      expect(users.body).toEqual(unknown.body);
+    });
+
+    it('refuses to start with DEV_SIGN_IN=true and no AUTH_JWT_SECRET', () => {
+      const { loadConfig } = require('../src/config') as typeof import('../src/config');
+      const { EnvReader } = require('@matchcast/runtime') as typeof import('@matchcast/runtime');
+      const env = apiEnv('postgres://x@h/db', { DEV_SIGN_IN: 'true' });
+      delete (env as Partial<typeof env>).AUTH_JWT_SECRET;
+      expect(() => loadConfig(new EnvReader(env))).toThrow(/DEV_SIGN_IN needs AUTH_JWT_SECRET/);
+    });
+  });
+
+  describe('follows', () => {
+    it('follows a team, a league and a match (201, then 200: idempotent) and lists them with names', async () => {
+      const first = await call(api.url, 'PUT', '/api/me/follows/team/ars', { token: alice });
+      expect(first.status).toBe(201);
+      expect(first.body).toEqual({ kind: 'team', id: 'ars', name: 'Arsenal', created_at: expect.any(String) });
+      const again = await call(api.url, 'PUT', '/api/me/follows/team/ars', { token: alice });
+      expect(again).toMatchObject({ status: 200, body: first.body });
+      expect((await call(api.url, 'PUT', '/api/me/follows/league/epl', { token: alice })).status).toBe(201);
+      expect((await call(api.url, 'PUT', '/api/me/follows/match/m1', { token: alice })).body.name).toBe('Arsenal vs Chelsea');
+      const list = await call(api.url, 'GET', '/api/me/follows', { token: alice });
+      expect(list.status).toBe(200);
+      expect(list.body.follows.map((f: { kind: string; id: string; name: string }) => [f.kind, f.id, f.name]).sort()).toEqual([
+        ['league', 'epl', 'Premier League'],
+        ['match', 'm1', 'Arsenal vs Chelsea'],
+        ['team', 'ars', 'Arsenal'],
+      ]);
+      const { rows } = await admin.query(`SELECT kind, target_id FROM follow WHERE user_id = 'alice' ORDER BY kind`);
+      expect(rows).toEqual([
+        { kind: 'league', target_id: 'epl' },
+        { kind: 'match', target_id: 'm1' },
+        { kind: 'team', target_id: 'ars' },
+      ]);
+    });
+
+    it('is per user: bob sees none of alice\'s follows', async () => {
+      expect((await call(api.url, 'GET', '/api/me/follows', { token: await token('bob') })).body).toEqual({ follows: [] });
+    });
+
+    it('unfollows with 204, idempotently', async () => {
+      await call(api.url, 'PUT', '/api/me/follows/team/che', { token: alice });
+      expect((await call(api.url, 'DELETE', '/api/me/follows/team/che', { token: alice })).status).toBe(204);
+      expect((await call(api.url, 'DELETE', '/api/me/follows/team/che', { token: alice })).status).toBe(204);
+      expect((await call(api.url, 'DELETE', '/api/me/follows/team/never-followed', { token: alice })).status).toBe(204);
+      const list = await call(api.url, 'GET', '/api/me/follows', { token: alice });
+      expect(list.body.follows.some((f: { id: string }) => f.id === 'che')).toBe(false);
+    });
+
+    it('answers 404 NOT_FOUND for a team, league or match that does not exist', async () => {
+      for (const path of ['/api/me/follows/team/nope', '/api/me/follows/league/ars', '/api/me/follows/match/epl']) {
+        expect(await call(api.url, 'PUT', path, { token: alice })).toMatchObject({ status: 404, body: { error: 'NOT_FOUND' } });
+      }
+    });
+
+    it.each([
+      ['PUT', '/api/me/follows/player/ars'],
+      ['PUT', '/api/me/follows/user/bob'],
+      ['PUT', '/api/me/follows/team/a%20b'],
+      ['PUT', `/api/me/follows/team/${'a'.repeat(65)}`],
+      ['PUT', '/api/me/follows/team/%E0%A4%A'],
+      ['DELETE', '/api/me/follows/Team/ars'],
+      ['DELETE', '/api/me/follows/team/a%2Fb'],
+    ])('%s %s: 400 BAD_REQUEST', async (method, path) => {
+      expect(await call(api.url, method, path, { token: alice })).toMatchObject({ status: 400, body: { error: 'BAD_REQUEST' } });
+    });
+
+    it(`caps follows at ${MAX_FOLLOWS_PER_USER} per user with 409 FOLLOW_LIMIT_REACHED`, async () => {
+      await admin.query(`INSERT INTO follow (user_id, kind, target_id) SELECT 'fan', 'match', 'x' || i FROM generate_series(1, $1) i`, [MAX_FOLLOWS_PER_USER]);
+      const fan = await token('fan');
+      expect(await call(api.url, 'PUT', '/api/me/follows/team/ars', { token: fan })).toMatchObject({ status: 409, body: { error: 'FOLLOW_LIMIT_REACHED' } });
+      await call(api.url, 'DELETE', '/api/me/follows/match/x1', { token: fan });
+      expect((await call(api.url, 'PUT', '/api/me/follows/team/ars', { token: fan })).status).toBe(201);
+      // Following again what is already followed is not refused at the cap.
+      expect((await call(api.url, 'PUT', '/api/me/follows/team/ars', { token: fan })).status).toBe(200);
+    });
+
+    it('concurrent PUTs of one follow make one row and all succeed', async () => {
+      const carol = await token('carol');
+      const answers = await Promise.all(Array.from({ length: 8 }, () => call(api.url, 'PUT', '/api/me/follows/team/che', { token: carol })));
+      expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 200, 200, 200, 200, 201]);
+    });
+  });
+
+  describe('hostile HTTP', () => {
+    it('malformed JSON: 400 BAD_JSON', async () => {
+      const answer = await call(api.url, 'POST', '/api/dev/sign-in', { raw: '{"user": "bob",', headers: { 'content-type': 'application/json' } });
+      expect(answer).toMatchObject({ status: 400, body: { error: 'BAD_JSON' } });
+    });
+
+    it('a body that is JSON but not an object: 400 BAD_REQUEST', async () => {
+      for (const raw of ['[1,2]', '"bob"', 'null']) {
+        const answer = await call(api.url, 'POST', '/api/dev/sign-in', { raw, headers: { 'content-type': 'application/json' } });
+        expect([raw, answer.status, answer.body.error]).toEqual([raw, 400, expect.stringMatching(/^BAD_(REQUEST|JSON)$/)]);
+      }
+    });
+
+    it('a body of another type: 415 UNSUPPORTED_MEDIA_TYPE; a missing body: 400', async () => {
+      const form = await call(api.url, 'POST', '/api/dev/sign-in', { raw: 'user=bob', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      expect(form).toMatchObject({ status: 415, body: { error: 'UNSUPPORTED_MEDIA_TYPE' } });
+      const untyped = await call(api.url, 'POST', '/api/dev/sign-in', { raw: '{"user":"bob"}', headers: { 'content-type': 'text/plain' } });
+      expect(untyped.status).toBe(415);
+      const latin = await call(api.url, 'POST', '/api/dev/sign-in', { raw: '{"user":"bob"}', headers: { 'content-type': 'application/json; charset=koi8-r' } });
+      expect(latin).toMatchObject({ status: 415, body: { error: 'UNSUPPORTED_MEDIA_TYPE' } });
+      expect(await call(api.url, 'POST', '/api/dev/sign-in')).toMatchObject({ status: 400, body: { error: 'BAD_REQUEST' } });
+    });
+
+    it('a body over API_MAX_BODY_BYTES: 413 PAYLOAD_TOO_LARGE, and the server carries on', async () => {
+      const answer = await call(api.url, 'POST', '/api/dev/sign-in', { json: { user: 'bob', pad: 'x'.repeat(4096) } });
+      expect(answer).toMatchObject({ status: 413, body: { error: 'PAYLOAD_TOO_LARGE' } });
+      expect((await call(api.url, 'GET', '/api/me', { token: alice })).status).toBe(200);
+    });
+
+    it('unknown routes and methods: 404 NOT_FOUND with a code', async () => {
+      for (const [method, path] of [['GET', '/api/nope'], ['GET', '/'], ['POST', '/api/me'], ['GET', '/api/notifications/mark-all-read'], ['GET', '/metrics']]) {
+        const answer = await call(api.url, method!, path!, { token: alice });
+        expect([method, path, answer.status, answer.body.error]).toEqual([method, path, 404, 'NOT_FOUND']);
+      }
+    });
+
+    it('a request Node cannot parse: 400 with the coded body, and the server carries on', async () => {
+      const answer = await rawRequest(api.port, 'GET /api/me HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n');
+      expect(answer).toMatch(/^HTTP\/1.1 400/);
+      expect(answer).toContain('"error":"BAD_REQUEST"');
+      expect((await call(api.url, 'GET', '/api/me', { token: alice })).status).toBe(200);
+    });
+
+    it('answers are never cached', async () => {
+      expect((await call(api.url, 'GET', '/api/me', { token: alice })).headers.get('cache-control')).toBe('no-store');
+    });
+  });
+
+  describe('CORS', () => {
+    it('answers a preflight from an allowed origin with the methods the API uses', async () => {
+      const answer = await call(closedApi.url, 'OPTIONS', '/api/me/follows/team/ars', {
+        headers: { origin: 'https://app.example', 'access-control-request-method': 'PUT' },
+      });
+      expect(answer.status).toBe(204);
+      expect(answer.headers.get('access-control-allow-origin')).toBe('https://app.example');
+      expect(answer.headers.get('access-control-allow-methods')).toContain('PUT');
+      expect(answer.headers.get('access-control-allow-headers')).toContain('Authorization');
+    });
+
+    it('refuses another origin with 403 ORIGIN_NOT_ALLOWED; a request without Origin passes', async () => {
+      const answer = await call(closedApi.url, 'GET', '/api/me', { token: alice, headers: { origin: 'https://evil.example' } });
+      expect(answer).toMatchObject({ status: 403, body: { error: 'ORIGIN_NOT_ALLOWED' } });
+      expect((await call(closedApi.url, 'GET', '/api/me', { token: alice })).status).toBe(200);
+    });
+  });
+
+  describe('ops port', () => {
+    it('serves /healthz, /readyz (database up) and /metrics, apart from the API', async () => {
+      expect(await call(api.opsUrl, 'GET', '/healthz')).toMatchObject({ status: 200, body: { status: 'ok' } });
+      expect(await call(api.opsUrl, 'GET', '/readyz')).toMatchObject({ status: 200, body: { status: 'ok', database: 'up' } });
+      const metrics = await call(api.opsUrl, 'GET', '/metrics');
+      expect(metrics.body).toContain('matchcast_api_requests_total{method="GET",route="/api/me",status="200"');
+      expect(metrics.body).toContain('matchcast_api_errors_total{code="UNAUTHORIZED"');
+      expect(metrics.body).toContain('matchcast_api_db_up 1');
+      expect(metrics.body).not.toMatch(/route="\/api\/me\/follows\/team\/ars"/);
+    });
+  });
+
+  describe('database role', () => {
+    it('runs as a member of matchcast_api, which cannot write notifications or the outbox directly', async () => {
+      const { Pool } = require('pg') as typeof import('pg');
+      const url = new URL(server.url);
+      url.username = 'matchcast_api_login';
+      url.password = 'api-Pass_1';
+      const pool = new Pool({ connectionString: url.toString(), max: 1 });
+      try {
+        const { rows } = await pool.query(`SELECT current_user AS user, pg_has_role('matchcast_api', 'member') AS member, rolsuper FROM pg_roles WHERE rolname = current_user`);
+        expect(rows).toEqual([{ user: 'matchcast_api_login', member: true, rolsuper: false }]);
+        await expect(pool.query(`INSERT INTO notification (user_id, title, message, type) VALUES ('a', 't', 'm', 'x')`)).rejects.toThrow(/permission denied/);
+        await expect(pool.query(`UPDATE notification SET is_read = true`)).rejects.toThrow(/permission denied/);
+        await expect(pool.query(`SELECT matchcast_append('user:a', 'x', 'x', NULL, '{}')`)).rejects.toThrow(/permission denied/);
+        await expect(pool.query(`DELETE FROM outbox`)).rejects.toThrow(/permission denied/);
+      } finally {
+        await pool.end();
+      }
+    });
+  });
+});
