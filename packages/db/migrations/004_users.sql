@@ -205,6 +205,9 @@ END $$;
 GRANT SELECT ON league, team, match TO matchcast_api;
 GRANT SELECT, INSERT, DELETE ON follow TO matchcast_api;
 GRANT SELECT ON notification TO matchcast_api;
+-- GET /api/notifications answers the user stream's seq read in the same snapshot as the page,
+-- so a client resumes the stream from exactly there.
+GRANT SELECT ON stream_counter TO matchcast_api;
 GRANT EXECUTE ON FUNCTION matchcast_notify_users(text[], text, text, text, text, text, text, jsonb, text, timestamptz, text),
   matchcast_mark_read(text, bigint), matchcast_mark_all_read(text), matchcast_delete_notification(text, bigint)
   TO matchcast_api;

@@ -201,6 +201,17 @@ describe('notifications', () => {
       expect(answer.body.notifications.some((n: { id: string }) => n.id === ids[5])).toBe(false);
     });
 
+    it('answers the seq of the user stream the page was read at', async () => {
+      const token_ = await lisa();
+      const events = await userStream(admin, 'lisa');
+      expect((await list('?limit=1', token_)).body.stream_seq).toBe(events[events.length - 1]!.seq);
+      await notify({ ...base, user_id: 'lisa', title: 'later' });
+      const after = await list('?limit=1', token_);
+      expect(after.body.stream_seq).toBe(events.length + 1);
+      expect(after.body.notifications[0].title).toBe('later');
+      await call(api.url, 'DELETE', `/api/notifications/${after.body.notifications[0].id}`, { token: token_ });
+    });
+
     it('pages with the cursor through everything exactly once', async () => {
       const seen: string[] = [];
       let cursor: string | null = null;
@@ -231,7 +242,7 @@ describe('notifications', () => {
 
     it('another user sees none of them', async () => {
       const answer = await list('', await token('nobody'));
-      expect(answer.body).toEqual({ notifications: [], total: 0, unread_count: 0, next_cursor: null });
+      expect(answer.body).toEqual({ notifications: [], total: 0, unread_count: 0, stream_seq: 0, next_cursor: null });
     });
 
     it.each([

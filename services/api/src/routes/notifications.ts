@@ -31,12 +31,9 @@ export function notificationRoutes(authenticated: RequestHandler, store: Notific
     }
     const offset = intQuery(req, 'offset', { min: 0, max: MAX_OFFSET, fallback: 0 });
     const beforeId = cursor === undefined ? null : decodeCursor(cursor);
-    const [rows, counts] = await Promise.all([
-      store.page({ userId, unreadOnly, limit, offset, beforeId }),
-      store.counts(userId, unreadOnly),
-    ]);
-    const page = rows.slice(0, limit);
-    const more = rows.length > limit;
+    const { notifications, ...counts } = await store.page({ userId, unreadOnly, limit, offset, beforeId });
+    const page = notifications.slice(0, limit);
+    const more = notifications.length > limit;
     res.json({ notifications: page, ...counts, next_cursor: more ? encodeCursor(page[page.length - 1]!.id) : null });
   });
 

@@ -4,6 +4,13 @@ import type { NotificationInput } from '../validate/notification-input';
 /** A notification as the API and the user stream carry it (matchcast_notification_json). */
 export type NotificationJson = Record<string, unknown> & { id: string };
 
+export interface NotificationPage {
+  readonly notifications: NotificationJson[];
+  readonly total: number;
+  readonly unread_count: number;
+  readonly stream_seq: number;
+}
+
 export interface ListQuery {
   readonly userId: string;
   readonly unreadOnly: boolean;
@@ -24,26 +31,25 @@ const VISIBLE = '(n.expires_at IS NULL OR n.expires_at > now())';
 export class NotificationStore {
   constructor(private readonly db: Pool) {}
 
-  /** One page (newest first) plus one more row, to tell whether another page follows. */
-  async page(query: ListQuery): Promise<NotificationJson[]> {
-    const { rows } = await this.db.query<{ n: NotificationJson }>(
-      `SELECT matchcast_notification_json(n) AS n FROM notification n
-        WHERE n.user_id = $1 AND ${VISIBLE} AND (NOT $2::boolean OR NOT n.is_read) AND ($3::bigint IS NULL OR n.id < $3::bigint)
-        ORDER BY n.id DESC LIMIT $4 OFFSET $5`,
+  /**
+   * One page (newest first, plus one more row to tell whether another page follows), the
+   * counts, and the seq of the user's stream: one statement, so all four come from one
+   * snapshot and the stream's events after `stream_seq` are exactly the changes not in it.
+   */
+  async page(query: ListQuery): Promise<NotificationPage> {
+    const { rows } = await this.db.query<{ notifications: NotificationJson[]; total: number; unread_count: number; stream_seq: string }>(
+      `SELECT
+         (SELECT COALESCE(jsonb_agg(p.n ORDER BY p.id DESC), '[]')
+            FROM (SELECT n.id, matchcast_notification_json(n) AS n FROM notification n
+                   WHERE n.user_id = $1 AND ${VISIBLE} AND (NOT $2::boolean OR NOT n.is_read) AND ($3::bigint IS NULL OR n.id < $3::bigint)
+                   ORDER BY n.id DESC LIMIT $4 OFFSET $5) p) AS notifications,
+         (SELECT count(*) FROM notification n WHERE n.user_id = $1 AND ${VISIBLE} AND (NOT $2::boolean OR NOT n.is_read))::int AS total,
+         (SELECT count(*) FROM notification n WHERE n.user_id = $1 AND ${VISIBLE} AND NOT n.is_read)::int AS unread_count,
+         COALESCE((SELECT last_seq FROM stream_counter WHERE stream = 'user:' || $1), 0)::text AS stream_seq`,
       [query.userId, query.unreadOnly, query.beforeId, query.limit + 1, query.offset],
     );
-    return rows.map((row) => row.n);
-  }
-
-  /** How many match the filter (ignoring paging) and how many are unread. */
-  async counts(userId: string, unreadOnly: boolean): Promise<{ total: number; unread_count: number }> {
-    const { rows } = await this.db.query<{ total: number; unread_count: number }>(
-      `SELECT count(*) FILTER (WHERE NOT $2::boolean OR NOT n.is_read)::int AS total,
-              count(*) FILTER (WHERE NOT n.is_read)::int AS unread_count
-         FROM notification n WHERE n.user_id = $1 AND ${VISIBLE}`,
-      [userId, unreadOnly],
-    );
-    return rows[0]!;
+    const row = rows[0]!;
+    return { notifications: row.notifications, total: row.total, unread_count: row.unread_count, stream_seq: Number(row.stream_seq) };
   }
 
   async unreadCount(userId: string): Promise<number> {
