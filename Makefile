@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PNPM  := $(shell command -v pnpm 2>/dev/null)
 
-.PHONY: deps browser-deps build demo test bench migrate token clean
+.PHONY: deps browser-deps build demo test bench bench-users migrate token clean
 
 # Installs pnpm (through npm) when missing, then the workspace's locked dependencies.
 deps:
@@ -29,6 +29,10 @@ test: build browser-deps
 
 bench: build
 	@node bench/dist/run.js $(BENCH_ARGS)
+
+# The user half: notification fan-out to 10k/100k followers and the notification API under load.
+bench-users: build
+	@node bench/dist/users.js $(BENCH_ARGS)
 
 migrate: build
 	@node packages/db/dist/cli.js

@@ -100,7 +100,7 @@ export class Service {
   }
 }
 
-export const serviceScript = (service: 'gateway' | 'notify-listener'): string => join(ROOT, 'services', service, 'dist', 'main.js');
+export const serviceScript = (service: 'gateway' | 'notify-listener' | 'api' | 'notifier'): string => join(ROOT, 'services', service, 'dist', 'main.js');
 export const peerScript = (peer: 'naive-ws' | 'socketio'): string => join(__dirname, 'peers', `${peer}.js`);
 
 export { freePort };
