@@ -236,7 +236,7 @@ async function main(): Promise<void> {
   await infra.seed(Math.max(2, options.followers.length));
   const common = { DATABASE_URL: infra.postgres.url, LOG_LEVEL: 'warn', SHUTDOWN_TIMEOUT_MS: '5000', AUTH_JWT_SECRET: SECRET };
 
-  const listener = new Service('notify-listener', serviceScript('notify-listener'), { ...common, REDIS_URL: infra.redis.url, LISTENER_PORT: String(await freePort()) }, logDir).start();
+  new Service('notify-listener', serviceScript('notify-listener'), { ...common, REDIS_URL: infra.redis.url, LISTENER_PORT: String(await freePort()) }, logDir).start();
   const gatewayPort = await freePort();
   const gateway = new Service('gateway', serviceScript('gateway'), {
     ...common,
@@ -250,12 +250,15 @@ async function main(): Promise<void> {
     WS_MAX_CONNECTIONS_PER_IP: '0',
     WS_CONNECTIONS_PER_IP_PER_SECOND: '0',
   }, logDir).start();
-  const notifierOps = await freePort();
-  const notifier = new Service('notifier', serviceScript('notifier'), { ...common, OPS_PORT: String(notifierOps) }, logDir).start();
   const apiPort = await freePort();
-  const api = new Service('api', serviceScript('api'), { ...common, PORT: String(apiPort), HOST: '127.0.0.1', OPS_PORT: String(await freePort()) }, logDir).start();
-  await Promise.all([gateway.ready(gatewayPort, '/readyz'), api.ready(apiPort, '/api/dev/users').catch(() => api.ready(apiPort, '/healthz')), notifier.ready(notifierOps, '/healthz')]);
-  void listener;
+  const apiOps = await freePort();
+  const api = new Service('api', serviceScript('api'), { ...common, PORT: String(apiPort), HOST: '127.0.0.1', OPS_PORT: String(apiOps) }, logDir).start();
+  const waits = [gateway.ready(gatewayPort, '/readyz'), api.ready(apiOps, '/readyz')];
+  if (options.fanout) {
+    const notifierOps = await freePort();
+    waits.push(new Service('notifier', serviceScript('notifier'), { ...common, OPS_PORT: String(notifierOps) }, logDir).start().ready(notifierOps, '/healthz'));
+  }
+  await Promise.all(waits);
 
   const fanout: FanoutResult[] = [];
   if (options.fanout) {
