@@ -13,6 +13,11 @@ const DB_CHECK_TIMEOUT_MS = 1500;
 const STATEMENT_TIMEOUT_MS = 5000;
 /** A request that waits this long for a pool client gets 503 UNAVAILABLE. */
 const POOL_WAIT_MS = 5000;
+/**
+ * Idle keep-alive connections stay open longer than the proxies' own idle timeouts (ingress-nginx
+ * and most load balancers: 60 s), so a proxy never reuses a connection the API just closed (a 502).
+ */
+const KEEP_ALIVE_MS = 65_000;
 
 export interface RunningApi {
   readonly server: Server;
@@ -69,7 +74,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   );
 
   const app = createApp({ config, db, metrics, logger });
-  const server = createServer(app);
+  const server = createServer({ keepAliveTimeout: KEEP_ALIVE_MS, headersTimeout: KEEP_ALIVE_MS + 1000 }, app);
   server.on('clientError', onClientError);
   // Request logs at debug carry the client's address as the trusted proxies saw it.
   if (logger.isLevelEnabled('debug')) {
@@ -105,10 +110,13 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     closed ??= (async () => {
       closing = true;
       clearInterval(dbTimer);
-      // Stop accepting; keep-alive sockets close once idle, in-flight requests finish.
+      // Stop accepting; requests in flight finish, and each keep-alive socket is closed as soon
+      // as it is idle (not after KEEP_ALIVE_MS).
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const reaper = setInterval(() => server.closeIdleConnections(), 50);
       server.closeIdleConnections();
       await serverClosed;
+      clearInterval(reaper);
       await Promise.all([ops.close(), db.end()]);
     })();
     return closed;

@@ -24,7 +24,7 @@ export function meRoutes(authenticated: RequestHandler, follows: FollowStore): R
       case 'no_such_target':
         throw new ProtocolError('NOT_FOUND', `no ${kind} "${id}"`);
       case 'limit_reached':
-        throw new ProtocolError('FOLLOW_LIMIT_REACHED');
+        throw new ProtocolError('FOLLOW_LIMIT_REACHED', `you follow ${result.limit} teams, leagues and matches, the most allowed; unfollow one first`);
       default:
         res.status(result.outcome === 'created' ? 201 : 200).json(result.follow);
     }

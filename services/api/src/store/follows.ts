@@ -12,7 +12,7 @@ export interface Follow {
 export type FollowResult =
   | { outcome: 'created' | 'existing'; follow: Follow }
   | { outcome: 'no_such_target' }
-  | { outcome: 'limit_reached' };
+  | { outcome: 'limit_reached'; limit: number };
 
 // Fixed SQL per kind (never built from input): does the target exist, and what is it called.
 const TARGET_NAME: Record<FollowKind, string> = {
@@ -69,7 +69,7 @@ export class FollowStore {
     const at = row.inserted_at ?? row.existing_at;
     if (at === null) {
       // Not inserted and not there before: the cap, or a concurrent PUT of the same follow (which made it).
-      if (row.total >= this.maxPerUser) return { outcome: 'limit_reached' };
+      if (row.total >= this.maxPerUser) return { outcome: 'limit_reached', limit: this.maxPerUser };
       if (!retried) return this.follow(userId, kind, id, true);
       throw new Error('follow neither inserted nor found twice in a row');
     }
