@@ -3,6 +3,8 @@
 #   docker build --build-arg SERVICE=gateway                                                  -t matchcast-gateway .
 #   docker build --build-arg SERVICE=notify-listener --build-arg HEALTH_PORT_VAR=LISTENER_PORT --build-arg HEALTH_PORT=8081 -t matchcast-notify-listener .
 #   docker build --build-arg SERVICE=crawler --build-arg HEALTH_PORT_VAR=CRAWLER_PORT --build-arg HEALTH_PORT=8082 -t matchcast-crawler .
+#   docker build --build-arg SERVICE=api --build-arg HEALTH_PORT_VAR=OPS_PORT --build-arg HEALTH_PORT=8091 -t matchcast-api .
+#   docker build --build-arg SERVICE=notifier --build-arg HEALTH_PORT_VAR=OPS_PORT --build-arg HEALTH_PORT=8092 -t matchcast-notifier .
 #   docker build --build-arg SERVICE=chaos --target job                                       -t matchcast-chaos .
 ARG NODE_IMAGE=node:22-slim
 
@@ -11,7 +13,7 @@ ARG NODE_IMAGE=node:22-slim
 FROM ${NODE_IMAGE} AS build
 ARG SERVICE
 ENV CI=true npm_config_store_dir=/pnpm-store
-RUN test -n "$SERVICE" || { echo "--build-arg SERVICE=<gateway|notify-listener|crawler|chaos> is required" >&2; exit 1; }
+RUN test -n "$SERVICE" || { echo "--build-arg SERVICE=<gateway|notify-listener|crawler|api|notifier|chaos> is required" >&2; exit 1; }
 RUN npm install -g pnpm@9.15.9 && npm cache clean --force
 WORKDIR /src
 COPY . .

@@ -127,7 +127,7 @@ describeWithHelm('migrations', () => {
   it('run as an init container (retrying until the in-chart PostgreSQL answers) by default, with no Job', () => {
     const manifests = helmTemplate();
     expect(manifests.filter((m) => m.kind === 'Job')).toEqual([]);
-    for (const name of ['matchcast-gateway', 'matchcast-crawler']) {
+    for (const name of ['matchcast-gateway', 'matchcast-crawler', 'matchcast-api', 'matchcast-notifier']) {
       const init = podSpec(find(manifests, 'Deployment', name)).initContainers ?? [];
       // The login users first (in-chart PostgreSQL only), then the migrations as the schema owner.
       expect(init.map((c) => c.name)).toEqual(['db-users', 'migrate']);
@@ -171,7 +171,7 @@ describeWithHelm('optional parts', () => {
     const hpa = find(production, 'HorizontalPodAutoscaler', 'matchcast-gateway');
     expect((hpa.spec as { scaleTargetRef: unknown }).scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'matchcast-gateway' });
     expect((find(production, 'Deployment', 'matchcast-gateway').spec as { replicas?: number }).replicas).toBeUndefined();
-    expect(production.filter((m) => m.kind === 'ServiceMonitor').map((m) => m.metadata.name).sort()).toEqual(['matchcast-crawler', 'matchcast-gateway']);
+    expect(production.filter((m) => m.kind === 'ServiceMonitor').map((m) => m.metadata.name).sort()).toEqual(['matchcast-api', 'matchcast-crawler', 'matchcast-gateway', 'matchcast-notifier']);
     const metricsOnly = helmTemplate(['--set', 'metrics.enabled=true']);
     expect(metricsOnly.filter((m) => m.kind === 'ServiceMonitor')).toEqual([]);
     expect(helmTemplate(['--set', 'metrics.serviceMonitor.enabled=true']).filter((m) => m.kind === 'ServiceMonitor')).toEqual([]);
@@ -225,7 +225,8 @@ describeWithHelm('credentials', () => {
       ...Object.entries(secretData(manifests, 'matchcast-postgresql')).filter(([k]) => k.endsWith('PASSWORD')).map(([, v]) => v),
       ...Object.values(secretData(manifests, 'matchcast-redis')),
     ];
-    expect(passwords).toHaveLength(7);
+    // PostgreSQL: the bootstrap superuser and five login users; Redis: three ACL users.
+    expect(passwords).toHaveLength(9);
     for (const password of passwords) expect(password).toMatch(/^[A-Za-z0-9]{32}$/);
     expect(new Set(passwords).size).toBe(passwords.length);
     expect(secretData(again, 'matchcast-postgresql').POSTGRES_PASSWORD).not.toBe(secretData(manifests, 'matchcast-postgresql').POSTGRES_PASSWORD);
@@ -243,6 +244,8 @@ describeWithHelm('credentials', () => {
     expect([parse('GATEWAY_DATABASE_URL').username, parse('GATEWAY_DATABASE_URL').password]).toEqual(['matchcast_gateway_login', pg.GATEWAY_PASSWORD]);
     expect([parse('LISTENER_DATABASE_URL').username, parse('LISTENER_DATABASE_URL').password]).toEqual(['matchcast_listener_login', pg.LISTENER_PASSWORD]);
     expect([parse('CRAWLER_DATABASE_URL').username, parse('CRAWLER_DATABASE_URL').password]).toEqual(['matchcast_crawler_login', pg.CRAWLER_PASSWORD]);
+    expect([parse('API_DATABASE_URL').username, parse('API_DATABASE_URL').password]).toEqual(['matchcast_api_login', pg.API_PASSWORD]);
+    expect([parse('NOTIFIER_DATABASE_URL').username, parse('NOTIFIER_DATABASE_URL').password]).toEqual(['matchcast_notifier_login', pg.NOTIFIER_PASSWORD]);
     expect([parse('GATEWAY_REDIS_URL').username, parse('GATEWAY_REDIS_URL').password]).toEqual(['matchcast-gateway', redis.REDIS_GATEWAY_PASSWORD]);
     expect([parse('LISTENER_REDIS_URL').username, parse('LISTENER_REDIS_URL').password]).toEqual(['matchcast-listener', redis.REDIS_LISTENER_PASSWORD]);
     expect([parse('CHAOS_REDIS_URL').username, parse('CHAOS_REDIS_URL').password]).toEqual(['matchcast-chaos', redis.REDIS_CHAOS_PASSWORD]);
@@ -317,16 +320,19 @@ describeWithHelm('network policies', () => {
   });
 
   it('only the services that use PostgreSQL (and the migrations) reach it', () => {
-    expect(sources(helmTemplate(), 'matchcast-postgresql')).toEqual([['gateway', [5432]], ['crawler', [5432]], ['migrate', [5432]]]);
+    expect(sources(helmTemplate(), 'matchcast-postgresql')).toEqual([['gateway', [5432]], ['crawler', [5432]], ['api', [5432]], ['notifier', [5432]], ['migrate', [5432]]]);
+    expect(sources(helmTemplate(['--set', 'api.enabled=false', '--set', 'notifier.enabled=false']), 'matchcast-postgresql')).toEqual([['gateway', [5432]], ['crawler', [5432]], ['migrate', [5432]]]);
     for (const [, peers] of [sources(helmTemplate(), 'matchcast-postgresql')]) expect(peers).not.toContain('ANY');
   });
 
-  it('with locked-down egress the crawler may not reach Redis, the gateway pods may', () => {
+  it('with locked-down egress the crawler, API and notifier may not reach Redis, the gateway pods may', () => {
     const manifests = helmTemplate(['--set', 'networkPolicy.allowExternalEgress=false']);
     const egressTo = (name: string) =>
       ((find(manifests, 'NetworkPolicy', name).spec as { egress: { to?: Peer[] }[] }).egress)
         .flatMap((rule) => (rule.to ?? []).map((peer) => peer.podSelector?.matchLabels['app.kubernetes.io/component']));
     expect(egressTo('matchcast-crawler')).toEqual(['postgresql']);
+    expect(egressTo('matchcast-api')).toEqual(['postgresql']);
+    expect(egressTo('matchcast-notifier')).toEqual(['postgresql']);
     expect(egressTo('matchcast-gateway')).toEqual(['postgresql', 'redis']);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * docker-compose.yml: parses, has the services of `make demo` wired the right way round —
  * healthchecks, a one-shot migration every app service waits for, nothing that needs Redis
- * to be up except the notify-listener, images built from the repository's Dockerfiles.
+ * to be up except the notify-listener, images built from the repository's Dockerfiles, and one
+ * way in: the edge (nginx, routes checked for real in routes.test.ts) on 127.0.0.1:8080.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,8 +38,8 @@ describe('docker-compose.yml', () => {
     expect(compose.name).toBe('matchcast');
   });
 
-  it('has postgres 15, redis 7, a migration step, the listener, the gateway and the crawler', () => {
-    expect(Object.keys(services).sort()).toEqual(['crawler', 'db-users', 'gateway', 'migrate', 'notify-listener', 'postgres', 'redis']);
+  it('has postgres 15, redis 7, a migration step, the listener, the gateway, the crawler, the API, the notifier and the edge', () => {
+    expect(Object.keys(services).sort()).toEqual(['api', 'crawler', 'db-users', 'edge', 'gateway', 'migrate', 'notifier', 'notify-listener', 'postgres', 'redis']);
     expect(services.postgres!.image).toBe('postgres:15');
     expect(services.redis!.image).toBe('redis:7');
   });
@@ -49,37 +50,65 @@ describe('docker-compose.yml', () => {
   });
 
   it('gives every long-running service a healthcheck', () => {
-    for (const name of ['postgres', 'redis', 'notify-listener', 'gateway', 'crawler']) {
+    for (const name of ['postgres', 'redis', 'notify-listener', 'gateway', 'crawler', 'api', 'notifier', 'edge']) {
       expect(services[name]!.healthcheck?.test?.length).toBeGreaterThan(0);
     }
     expect(services.gateway!.healthcheck!.test.join(' ')).toContain('/readyz');
+    // On the ops port each service listens on.
+    expect(services.api!.healthcheck!.test.join(' ')).toContain(`127.0.0.1:${services.api!.environment!.OPS_PORT}/readyz`);
+    expect(services.notifier!.healthcheck!.test.join(' ')).toContain(`127.0.0.1:${services.notifier!.environment!.OPS_PORT}/healthz`);
   });
 
   it('runs the migration once, after PostgreSQL is healthy, and starts the app services only when it succeeded', () => {
     expect(services.migrate!.command).toEqual(['node', 'node_modules/@matchcast/db/dist/cli.js']);
     expect(services.migrate!.restart).toBe('no');
     expect(condition('migrate', 'postgres')).toBe('service_healthy');
-    for (const name of ['notify-listener', 'gateway', 'crawler']) {
+    for (const name of ['notify-listener', 'gateway', 'crawler', 'api', 'notifier']) {
       expect(condition(name, 'migrate')).toBe('service_completed_successfully');
       expect(condition(name, 'postgres')).toBe('service_healthy');
     }
   });
 
-  it('makes only the notify-listener wait for a healthy Redis; the crawler never touches Redis', () => {
+  it('makes only the notify-listener wait for a healthy Redis; the crawler, API and notifier never touch Redis', () => {
     expect(condition('notify-listener', 'redis')).toBe('service_healthy');
     expect(condition('gateway', 'redis')).toBe('service_started');
-    expect(services.crawler!.depends_on?.redis).toBeUndefined();
-    expect(services.crawler!.environment?.REDIS_URL).toBeUndefined();
+    for (const name of ['crawler', 'api', 'notifier']) {
+      expect(services[name]!.depends_on?.redis).toBeUndefined();
+      expect(services[name]!.environment?.REDIS_URL).toBeUndefined();
+    }
   });
 
-  it('publishes the gateway on 8080 and gives it time to drain on stop', () => {
-    expect(services.gateway!.ports).toEqual(['8080:8080']);
+  it('publishes only the edge, on 127.0.0.1:8080, with the shipped nginx config, in front of healthy upstreams', () => {
+    expect(Object.entries(services).filter(([, s]) => s.ports).map(([name, s]) => [name, s.ports])).toEqual([['edge', ['127.0.0.1:8080:8080']]]);
+    expect(services.edge!.image).toBe('nginx:1.27-alpine');
+    expect(services.edge!.volumes).toEqual(['./deploy/compose/edge.conf:/etc/nginx/conf.d/default.conf:ro']);
+    expect(existsSync(join(REPO, 'deploy', 'compose', 'edge.conf'))).toBe(true);
+    expect(condition('edge', 'gateway')).toBe('service_healthy');
+    expect(condition('edge', 'api')).toBe('service_healthy');
+    // The upstreams the config names are these services, on the ports they listen on.
+    const conf = readFileSync(join(REPO, 'deploy', 'compose', 'edge.conf'), 'utf8');
+    expect(conf).toContain(`server gateway:${services.gateway!.environment!.PORT};`);
+    expect(conf).toContain(`server api:${services.api!.environment!.PORT};`);
+    expect(conf).toMatch(/^\s*listen 8080;/m);
+  });
+
+  it('behind the edge, the gateway and the API trust one proxy hop; the dev sign-in only here, where the edge is local', () => {
+    expect(services.gateway!.environment!.TRUSTED_PROXY_HOPS).toBe('1');
+    expect(services.api!.environment!.TRUSTED_PROXY_HOPS).toBe('1');
+    expect(services.api!.environment!.DEV_SIGN_IN).toBe('true');
+    expect(services.edge!.ports!.every((p) => p.startsWith('127.0.0.1:'))).toBe(true);
+    // One token secret for both, so the API's tokens open the gateway's user streams.
+    expect(services.api!.environment!.AUTH_JWT_SECRET).toBe(services.gateway!.environment!.AUTH_JWT_SECRET);
+    expect(services.api!.environment!.AUTH_JWT_SECRET).toMatch(/^dev-only-.{24,}$/);
+  });
+
+  it('gives the gateway time to drain on stop', () => {
     const grace = Number(services.gateway!.stop_grace_period!.replace(/s$/, '')) * 1000;
     expect(grace).toBeGreaterThanOrEqual(Number(services.gateway!.environment!.SHUTDOWN_TIMEOUT_MS));
   });
 
   it('builds each image from the one Dockerfile with its service and health port as build arguments', () => {
-    for (const [name, image] of [['gateway', 'gateway'], ['migrate', 'gateway'], ['notify-listener', 'notify-listener'], ['crawler', 'crawler']]) {
+    for (const [name, image] of [['gateway', 'gateway'], ['migrate', 'gateway'], ['notify-listener', 'notify-listener'], ['crawler', 'crawler'], ['api', 'api'], ['notifier', 'notifier']]) {
       const { service, portVar, port } = SERVICE_IMAGES.find((i) => i.service === image)!;
       const args: Record<string, string> = { SERVICE: service };
       if (portVar !== DEFAULT_HEALTH.portVar) Object.assign(args, { HEALTH_PORT_VAR: portVar, HEALTH_PORT: String(port) });
@@ -100,6 +129,8 @@ describe('docker-compose.yml', () => {
     expect(url('gateway', 'DATABASE_URL').username).toBe('matchcast_gateway_login');
     expect(url('notify-listener', 'DATABASE_URL').username).toBe('matchcast_listener_login');
     expect(url('crawler', 'DATABASE_URL').username).toBe('matchcast_crawler_login');
+    expect(url('api', 'DATABASE_URL').username).toBe('matchcast_api_login');
+    expect(url('notifier', 'DATABASE_URL').username).toBe('matchcast_notifier_login');
     expect(url('gateway', 'REDIS_URL').username).toBe('matchcast-gateway');
     expect(url('notify-listener', 'REDIS_URL').username).toBe('matchcast-listener');
     const all = readFileSync(join(REPO, 'docker-compose.yml'), 'utf8');
@@ -120,5 +151,12 @@ describe('docker-compose.yml', () => {
     expect(url('gateway', 'DATABASE_URL').password).toBe(usersEnv.GATEWAY_PASSWORD);
     expect(url('notify-listener', 'DATABASE_URL').password).toBe(usersEnv.LISTENER_PASSWORD);
     expect(url('crawler', 'DATABASE_URL').password).toBe(usersEnv.CRAWLER_PASSWORD);
+    expect(url('api', 'DATABASE_URL').password).toBe(usersEnv.API_PASSWORD);
+    expect(url('notifier', 'DATABASE_URL').password).toBe(usersEnv.NOTIFIER_PASSWORD);
+    // The db-users step hands psql every password the shipped script reads.
+    const script = readFileSync(join(REPO, 'charts', 'matchcast', 'files', 'db-users.sql'), 'utf8');
+    const variables = new Set([...script.matchAll(/:'(\w+_password)'/g)].map((m) => m[1]!));
+    const given = new Set([...services['db-users']!.command!.join('\n').matchAll(/getenv (\w+_password) /g)].map((m) => m[1]!));
+    expect([...given].sort()).toEqual([...variables].sort());
   });
 });

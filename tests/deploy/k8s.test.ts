@@ -82,12 +82,18 @@ describeWithTools('kustomize build', () => {
     }
   });
 
-  it('prod: the HPA owns the gateway replica count, the merged ConfigMap keeps every base variable', () => {
+  it('prod: the HPAs own the gateway and API replica counts, the merged ConfigMaps keep every base variable', () => {
     const prod = kustomizeBuild(join(K8S, 'overlays', 'prod'));
     const base = kustomizeBuild(join(K8S, 'base'));
+    for (const name of ['matchcast-gateway', 'matchcast-api']) {
+      expect((find(prod, 'Deployment', name).spec as { replicas?: number }).replicas).toBeUndefined();
+      const hpa = find(prod, 'HorizontalPodAutoscaler', name);
+      expect((hpa.spec as { scaleTargetRef: { name: string } }).scaleTargetRef.name).toBe(name);
+      const env = containerEnv(podSpec(find(prod, 'Deployment', name)).containers[0]!, prod);
+      const baseEnv = containerEnv(podSpec(find(base, 'Deployment', name)).containers[0]!, base);
+      expect([name, [...env.keys()].sort()]).toEqual([name, [...baseEnv.keys()].sort()]);
+    }
     const gateway = find(prod, 'Deployment', 'matchcast-gateway');
-    expect((gateway.spec as { replicas?: number }).replicas).toBeUndefined();
-    find(prod, 'HorizontalPodAutoscaler', 'matchcast-gateway');
     const env = containerEnv(podSpec(gateway).containers[0]!, prod);
     const baseEnv = containerEnv(podSpec(find(base, 'Deployment', 'matchcast-gateway')).containers[0]!, base);
     expect([...env.keys()].sort()).toEqual([...baseEnv.keys()].sort());
@@ -142,13 +148,15 @@ describeWithTools('k8s/ credentials, built', () => {
       expect([dir, keys('matchcast-gateway', 'gateway')]).toEqual([dir, ['DATABASE_URL<-GATEWAY_DATABASE_URL', 'REDIS_URL<-GATEWAY_REDIS_URL']]);
       expect([dir, keys('matchcast-gateway', 'notify-listener')]).toEqual([dir, ['DATABASE_URL<-LISTENER_DATABASE_URL', 'REDIS_URL<-LISTENER_REDIS_URL']]);
       expect([dir, keys('matchcast-crawler', 'crawler')]).toEqual([dir, ['DATABASE_URL<-CRAWLER_DATABASE_URL']]);
+      expect([dir, keys('matchcast-api', 'api')]).toEqual([dir, ['DATABASE_URL<-API_DATABASE_URL']]);
+      expect([dir, keys('matchcast-notifier', 'notifier')]).toEqual([dir, ['DATABASE_URL<-NOTIFIER_DATABASE_URL']]);
     }
   });
 
   it('dev: the db-users init container equals the chart\'s, the Redis pod and NetworkPolicies equal the chart\'s', () => {
     const dev = kustomizeBuild(join(K8S, 'overlays', 'dev'));
     const chart = helmTemplate(['--set', 'chaos.enabled=true', '--set', 'tests.enabled=false', '--namespace', 'matchcast-dev']);
-    for (const name of ['matchcast-gateway', 'matchcast-crawler']) {
+    for (const name of ['matchcast-gateway', 'matchcast-crawler', 'matchcast-api', 'matchcast-notifier']) {
       const init = (ms: Manifest[]) => podSpec(find(ms, 'Deployment', name)).initContainers!.map((c) => c.name);
       expect(init(dev)).toEqual(init(chart));
       // Generated Secret names carry kustomize's hash suffix.

@@ -156,6 +156,8 @@ migration 003), the ACL user in Redis, and the keys of their passwords and URLs.
 gateway: {dbUser: matchcast_gateway_login, dbPasswordKey: GATEWAY_PASSWORD, redisUser: matchcast-gateway, redisPasswordKey: REDIS_GATEWAY_PASSWORD}
 notifyListener: {dbUser: matchcast_listener_login, dbPasswordKey: LISTENER_PASSWORD, redisUser: matchcast-listener, redisPasswordKey: REDIS_LISTENER_PASSWORD}
 crawler: {dbUser: matchcast_crawler_login, dbPasswordKey: CRAWLER_PASSWORD}
+api: {dbUser: matchcast_api_login, dbPasswordKey: API_PASSWORD}
+notifier: {dbUser: matchcast_notifier_login, dbPasswordKey: NOTIFIER_PASSWORD}
 chaos: {redisUser: matchcast-chaos, redisPasswordKey: REDIS_CHAOS_PASSWORD}
 {{- end -}}
 
@@ -173,7 +175,7 @@ chaos: {redisUser: matchcast-chaos, redisPasswordKey: REDIS_CHAOS_PASSWORD}
 
 {{/*
 DATABASE_URL of one role, as the chart builds it: "migrate" (the schema owner), "gateway",
-"notifyListener" or "crawler". In-chart PostgreSQL: the bootstrap user for migrate, each
+"notifyListener", "crawler", "api" or "notifier". In-chart PostgreSQL: the bootstrap user for migrate, each
 service's own login user otherwise. External: externalDatabase.<role>Url, else
 externalDatabase.url (one user for everything: no least privilege).
 */}}
@@ -248,7 +250,7 @@ into the URLs too.
 {{- define "matchcast.validateCredentials" -}}
 {{- if .Values.secrets.existingSecret -}}
 {{- if .Values.postgresql.enabled -}}
-{{- range $key := list "password" "gatewayPassword" "notifyListenerPassword" "crawlerPassword" -}}
+{{- range $key := list "password" "gatewayPassword" "notifyListenerPassword" "crawlerPassword" "apiPassword" "notifierPassword" -}}
 {{- if not (get $.Values.postgresql.auth $key) -}}
 {{- fail (printf "secrets.existingSecret with the in-chart PostgreSQL: set postgresql.auth.%s (the URLs in your Secret must carry the same passwords)" $key) -}}
 {{- end -}}
@@ -325,6 +327,7 @@ environment (\getenv), never its command line. External databases: see docs/depl
     - |
       until pg_isready -q; do echo "database not ready; retrying in 2s"; sleep 2; done
       { printf '\\getenv gateway_password GATEWAY_PASSWORD\n\\getenv listener_password LISTENER_PASSWORD\n\\getenv crawler_password CRAWLER_PASSWORD\n'
+        printf '\\getenv api_password API_PASSWORD\n\\getenv notifier_password NOTIFIER_PASSWORD\n'
         printf '%s\n' "$DB_USERS_SQL"; } | psql -X -v ON_ERROR_STOP=1 -f -
   env:
     - name: PGHOST
@@ -340,7 +343,7 @@ environment (\getenv), never its command line. External databases: see docs/depl
         secretKeyRef:
           name: {{ include "matchcast.postgresqlHost" . }}
           key: POSTGRES_PASSWORD
-    {{- range $key := list "GATEWAY_PASSWORD" "LISTENER_PASSWORD" "CRAWLER_PASSWORD" }}
+    {{- range $key := include "matchcast.dbUserPasswordKeys" $ | fromJsonArray }}
     - name: {{ $key }}
       valueFrom:
         secretKeyRef:
@@ -359,7 +362,16 @@ environment (\getenv), never its command line. External databases: see docs/depl
   {{- end }}
 {{- end -}}
 
-{{/* Init containers that apply migrations (gateway and crawler pods, strategy initContainer). */}}
+{{/* The keys of the login users' passwords in the in-chart PostgreSQL's Secret, as a JSON list. */}}
+{{- define "matchcast.dbUserPasswordKeys" -}}
+{{- $keys := list -}}
+{{- range $role := list "gateway" "notifyListener" "crawler" "api" "notifier" -}}
+{{- $keys = append $keys (get (include "matchcast.roles" $ | fromYaml) $role).dbPasswordKey -}}
+{{- end -}}
+{{- toJson $keys -}}
+{{- end -}}
+
+{{/* Init containers that apply migrations (every pod that uses the database, strategy initContainer). */}}
 {{- define "matchcast.migrateInitContainer" -}}
 {{- if and .Values.migrations.enabled (eq (include "matchcast.migrationStrategy" .) "initContainer") }}
 {{- if .Values.postgresql.enabled }}
@@ -398,6 +410,31 @@ latest (it includes DRAIN_DELAY_MS and the batched close).
 {{- end -}}
 {{- if lt (mul $grace 1000) (add (mul $preStop 1000) $shutdownMs) -}}
 {{- fail (printf "gateway.terminationGracePeriodSeconds (%d) must be at least preStopSleepSeconds (%d) + SHUTDOWN_TIMEOUT_MS/1000 (%d)" $grace $preStop (div $shutdownMs 1000)) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Fails the render when a pod's grace period cannot hold its shutdown: the preStop sleep (if any),
+then SIGTERM and at most SHUTDOWN_TIMEOUT_MS. (dict "name" "api" "values" .Values.api "defaultMs" "10000")
+*/}}
+{{- define "matchcast.validateGracePeriod" -}}
+{{- $shutdownMs := int (default .defaultMs .values.config.SHUTDOWN_TIMEOUT_MS) -}}
+{{- $preStop := int (default 0 .values.preStopSleepSeconds) -}}
+{{- $grace := int .values.terminationGracePeriodSeconds -}}
+{{- if lt (mul $grace 1000) (add (mul $preStop 1000) $shutdownMs) -}}
+{{- fail (printf "%s.terminationGracePeriodSeconds (%d) must be at least preStopSleepSeconds (%d) + SHUTDOWN_TIMEOUT_MS/1000 (%d)" .name $grace $preStop (div $shutdownMs 1000)) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The development sign-in mints tokens for anyone who asks: never in a cluster. It is no value of
+this chart, and an extraEnv entry that names it fails the render.
+*/}}
+{{- define "matchcast.refuseDevSignIn" -}}
+{{- range .Values.api.extraEnv -}}
+{{- if eq (toString .name) "DEV_SIGN_IN" -}}
+{{- fail "api.extraEnv may not set DEV_SIGN_IN: the development sign-in is never enabled by this chart (docker compose or make demo only)" -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 

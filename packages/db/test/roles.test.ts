@@ -11,7 +11,10 @@ import { PostgresServer } from '@matchcast/testkit';
 import pg from 'pg';
 
 const USERS_SQL = join(__dirname, '..', '..', '..', 'charts', 'matchcast', 'files', 'db-users.sql');
-const PASSWORDS = { gateway: 'gw-Pass_1', listener: 'li-Pass_2', crawler: 'cr-Pass_3' };
+const PASSWORDS = { gateway: 'gw-Pass_1', listener: 'li-Pass_2', crawler: 'cr-Pass_3', api: 'api-Pass_4', notifier: 'no-Pass_5' };
+/** psql's -v arguments for db-users.sql: every login user's password, some replaced. */
+const passwordArgs = (given: Partial<typeof PASSWORDS> = {}) =>
+  Object.entries({ ...PASSWORDS, ...given }).flatMap(([service, password]) => ['-v', `${service}_password=${password}`]);
 const PERMISSION_DENIED = /permission denied/;
 
 function psqlAvailable(): boolean {
@@ -53,8 +56,7 @@ describe('database roles (003_roles.sql)', () => {
     if (psqlAvailable()) {
       const result = spawnSync(
         'psql',
-        ['-X', '-v', 'ON_ERROR_STOP=1', '-v', `gateway_password=${PASSWORDS.gateway}`, '-v', `listener_password=${PASSWORDS.listener}`,
-          '-v', `crawler_password=${PASSWORDS.crawler}`, '-f', USERS_SQL, server.url],
+        ['-X', '-v', 'ON_ERROR_STOP=1', ...passwordArgs(), '-f', USERS_SQL, server.url],
         { encoding: 'utf8' },
       );
       if (result.status !== 0) throw new Error(`db-users.sql failed:\n${result.stdout}\n${result.stderr}`);
@@ -89,20 +91,23 @@ describe('database roles (003_roles.sql)', () => {
          FROM pg_roles r WHERE r.rolname LIKE 'matchcast\\_%' ORDER BY r.rolname`,
     );
     expect(rows).toEqual([
+      { rolname: 'matchcast_api', rolcanlogin: false, rolsuper: false, groups: [] },
+      { rolname: 'matchcast_api_login', rolcanlogin: true, rolsuper: false, groups: ['matchcast_api'] },
       { rolname: 'matchcast_crawler', rolcanlogin: false, rolsuper: false, groups: [] },
       { rolname: 'matchcast_crawler_login', rolcanlogin: true, rolsuper: false, groups: ['matchcast_crawler'] },
       { rolname: 'matchcast_gateway', rolcanlogin: false, rolsuper: false, groups: [] },
       { rolname: 'matchcast_gateway_login', rolcanlogin: true, rolsuper: false, groups: ['matchcast_gateway'] },
       { rolname: 'matchcast_listener', rolcanlogin: false, rolsuper: false, groups: [] },
       { rolname: 'matchcast_listener_login', rolcanlogin: true, rolsuper: false, groups: ['matchcast_listener'] },
+      { rolname: 'matchcast_notifier', rolcanlogin: false, rolsuper: false, groups: [] },
+      { rolname: 'matchcast_notifier_login', rolcanlogin: true, rolsuper: false, groups: ['matchcast_notifier'] },
     ]);
   });
 
   it('the users script is idempotent and rotates passwords', async () => {
     if (!psqlAvailable()) return;
     const run = (password: string) =>
-      spawnSync('psql', ['-X', '-v', 'ON_ERROR_STOP=1', '-v', `gateway_password=${password}`, '-v', `listener_password=${PASSWORDS.listener}`,
-        '-v', `crawler_password=${PASSWORDS.crawler}`, '-f', USERS_SQL, server.url], { encoding: 'utf8' });
+      spawnSync('psql', ['-X', '-v', 'ON_ERROR_STOP=1', ...passwordArgs({ gateway: password }), '-f', USERS_SQL, server.url], { encoding: 'utf8' });
     expect(run('rotated-1').status).toBe(0);
     const rotated = new pg.Client({ connectionString: urlFor('matchcast_gateway_login', 'rotated-1') });
     await rotated.connect();

@@ -7,6 +7,8 @@ export const SERVICE_IMAGES = [
   { service: 'gateway', portVar: 'PORT', port: 8080 },
   { service: 'notify-listener', portVar: 'LISTENER_PORT', port: 8081 },
   { service: 'crawler', portVar: 'CRAWLER_PORT', port: 8082 },
+  { service: 'api', portVar: 'OPS_PORT', port: 8091 },
+  { service: 'notifier', portVar: 'OPS_PORT', port: 8092 },
 ] as const;
 
 /** The Dockerfile's defaults; build arguments equal to them may be left out. */
