@@ -2,21 +2,25 @@
  * What each image ships, run for real without Docker: the same `pnpm deploy --prod` cut the
  * Dockerfile makes (src and tests removed), started from those directories against a real
  * PostgreSQL and Redis with the chart's default configuration — migrations from the gateway
- * image's path, then listener, gateway and crawler, each with its own least-privilege database
- * user and Redis ACL user, as deployed — and the chart's `helm test` script must see a live
- * update over WebSocket, also after Redis is killed.
+ * image's path, then listener, gateway, crawler and API, each with its own least-privilege
+ * database user and Redis ACL user, as deployed — and the chart's `helm test` script must see a
+ * live update over WebSocket, also after Redis is killed; the API answers on the ports the
+ * chart probes and routes to, as its own user.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { mintToken } from '@matchcast/auth';
 import { freePort, PostgresServer, RedisServer, startChild, waitFor, type ManagedChild } from '@matchcast/testkit';
 import pg from 'pg';
 import { CHART, REPO } from './support/manifests';
 import { loadValues } from './support/values';
 
-const SERVICES = ['gateway', 'notify-listener', 'crawler'] as const;
-const PG_PASSWORDS = { gateway: 'image-gw', listener: 'image-li', crawler: 'image-cr' };
+const SERVICES = ['gateway', 'notify-listener', 'crawler', 'api'] as const;
+const PG_PASSWORDS = { gateway: 'image-gw', listener: 'image-li', crawler: 'image-cr', api: 'image-api' };
+/** The Secret's AUTH_JWT_SECRET (the chart passes it to the gateway and the API alike). */
+const JWT_SECRET = 'image-contents-jwt-secret-0123456789abcdef';
 const REDIS_PASSWORDS = { REDIS_GATEWAY_PASSWORD: 'image-redis-gw', REDIS_LISTENER_PASSWORD: 'image-redis-li' };
 const SCRIPT = readFileSync(join(CHART, 'files', 'helm-test-websocket.js'), 'utf8');
 const values = loadValues() as Record<string, { config: Record<string, string> }>;
@@ -26,13 +30,15 @@ const chartConfig = (key: string) => Object.fromEntries(Object.entries(values[ke
 
 jest.setTimeout(180_000);
 
-describe('production-only builds of the three services (the images, without Docker)', () => {
+describe('production-only builds of the services (the images, without Docker)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'matchcast-image-'));
   const out = (service: string) => join(dir, service);
   let postgres: PostgresServer;
   let redis: RedisServer;
   const children: ManagedChild[] = [];
   let gatewayPort = 0;
+  let apiPort = 0;
+  let apiOpsPort = 0;
 
   const baseEnv = () => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, NODE_ENV: 'production' });
 
@@ -99,6 +105,7 @@ describe('production-only builds of the three services (the images, without Dock
 
     const [listenerPort, crawlerPort] = [await freePort(), await freePort()];
     gatewayPort = await freePort();
+    [apiPort, apiOpsPort] = [await freePort(), await freePort()];
 
     const start = (service: string, env: Record<string, string>) => {
       const child = startChild(process.execPath, ['dist/main.js'], join(dir, `${service}.log`), { cwd: out(service), env: { ...baseEnv(), ...env } });
@@ -115,9 +122,18 @@ describe('production-only builds of the three services (the images, without Dock
       REDIS_URL: redis.urlFor('matchcast-gateway', REDIS_PASSWORDS.REDIS_GATEWAY_PASSWORD),
       PORT: String(gatewayPort), HOST: '127.0.0.1' });
     start('crawler', { ...chartConfig('crawler'), DATABASE_URL: pgUrl('crawler'), CRAWLER_PORT: String(crawlerPort), CRAWLER_EVENTS_PER_SECOND: '20' });
+    // As the chart's API container: its ConfigMap, then PORT and OPS_PORT, the Secret's URL and
+    // token secret, and DEV_SIGN_IN pinned to "false".
+    start('api', {
+      ...chartConfig('api'),
+      DATABASE_URL: pgUrl('api'), AUTH_JWT_SECRET: JWT_SECRET, DEV_SIGN_IN: 'false',
+      PORT: String(apiPort), OPS_PORT: String(apiOpsPort), HOST: '127.0.0.1' });
     await waitFor(
-      'the gateway to be ready',
-      async () => ((await fetch(`http://127.0.0.1:${gatewayPort}/readyz`)).ok ? true : undefined),
+      'the gateway and the API to be ready',
+      async () => {
+        const ready = await Promise.all([`http://127.0.0.1:${gatewayPort}/readyz`, `http://127.0.0.1:${apiOpsPort}/readyz`].map((url) => fetch(url).then((r) => r.ok, () => false)));
+        return ready.every(Boolean) ? true : undefined;
+      },
       60_000,
       250,
     ).catch((error: Error) => {
@@ -174,6 +190,41 @@ describe('production-only builds of the three services (the images, without Dock
     const result = runScript(`ws://127.0.0.1:${gatewayPort}/ws`, 30);
     expect(result.stdout).toContain('PASS: update received');
     expect(result.status).toBe(0);
+  });
+
+  it('API: /healthz and /readyz on OPS_PORT (what the chart probes), REST on PORT and not on the ops port', async () => {
+    expect((await fetch(`http://127.0.0.1:${apiOpsPort}/healthz`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${apiOpsPort}/readyz`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${apiOpsPort}/metrics`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${apiOpsPort}/api/notifications`)).status).toBe(404);
+    expect((await fetch(`http://127.0.0.1:${apiPort}/api/notifications`)).status).toBe(401);
+  });
+
+  it('API: a user\'s requests work as the least-privilege matchcast_api_login (follow a team, read notifications)', async () => {
+    const token = await mintToken(JWT_SECRET, { subject: 'image-user' });
+    const headers = { Authorization: `Bearer ${token}` };
+    const teams = await waitFor('the crawler to create a team', async () => {
+      const admin = new pg.Client({ connectionString: postgres.url });
+      await admin.connect();
+      try {
+        return (await admin.query<{ id: string }>('SELECT id FROM team LIMIT 1')).rows[0]?.id;
+      } finally {
+        await admin.end();
+      }
+    }, 30_000, 250);
+    const follow = await fetch(`http://127.0.0.1:${apiPort}/api/me/follows/team/${encodeURIComponent(teams)}`, { method: 'PUT', headers });
+    expect(follow.status).toBeLessThan(300);
+    const follows = await fetch(`http://127.0.0.1:${apiPort}/api/me/follows`, { headers });
+    expect(follows.status).toBe(200);
+    expect(JSON.stringify(await follows.json())).toContain(teams);
+    const list = await fetch(`http://127.0.0.1:${apiPort}/api/notifications`, { headers });
+    expect(list.status).toBe(200);
+    expect(await list.json()).toMatchObject({ unread_count: 0 });
+  });
+
+  it('API: the development sign-in is off as the chart runs it', async () => {
+    const signIn = await fetch(`http://127.0.0.1:${apiPort}/api/dev/sign-in`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"user":"x"}' });
+    expect(signIn.status).toBe(404);
   });
 
   it('the helm test script fails when no update can arrive', async () => {
