@@ -45,17 +45,24 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
 
   let closing = false;
   let dbUp = false;
+  // One probe query at a time: while the database hangs, later checks wait on the same query
+  // (each at most DB_CHECK_TIMEOUT_MS) instead of piling more onto the pool.
+  let probe: Promise<unknown> | undefined;
   const checkDatabase = async () => {
+    probe ??= db.query('SELECT 1').finally(() => (probe = undefined));
+    let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
-        db.query('SELECT 1'),
-        new Promise((_, reject) => setTimeout(() => reject(new Error('database check timed out')), DB_CHECK_TIMEOUT_MS).unref()),
+        probe,
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('database check timed out')), DB_CHECK_TIMEOUT_MS))),
       ]);
       if (!dbUp) logger.info('database reachable');
       dbUp = true;
     } catch (error) {
       if (dbUp) logger.warn({ err: error }, 'database unreachable: not ready');
       dbUp = false;
+    } finally {
+      clearTimeout(timer);
     }
     metrics.dbUp.set(dbUp ? 1 : 0);
   };

@@ -109,4 +109,22 @@ describe('api as a process (node dist/main.js)', () => {
       await api.close();
     }
   });
+
+  // Last: it stops the shared database.
+  it('readiness follows the database: 503 while it is down, 200 again once it is back', async () => {
+    const api = await startTestApi(apiUrl);
+    const alice = await token('alice');
+    const readiness = async () => (await call(api.opsUrl, 'GET', '/readyz')).status;
+    try {
+      expect(await readiness()).toBe(200);
+      await server.stop();
+      await waitFor('not ready', async () => ((await readiness()) === 503 ? true : undefined), 15_000);
+      expect((await call(api.url, 'GET', '/api/notifications/unread-count', { token: alice })).body.error).toBe('UNAVAILABLE');
+      await server.start();
+      await waitFor('ready again', async () => ((await readiness()) === 200 ? true : undefined), 15_000);
+      expect(await call(api.url, 'GET', '/api/notifications/unread-count', { token: alice })).toMatchObject({ status: 200, body: { unread_count: 0 } });
+    } finally {
+      await api.close();
+    }
+  });
 });
