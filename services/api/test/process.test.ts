@@ -81,6 +81,7 @@ describe('api as a process (node dist/main.js)', () => {
     const slow = connect(api.port, '127.0.0.1');
     let answer = '';
     slow.on('data', (chunk) => (answer += chunk.toString()));
+    const slowClosed = new Promise((resolve) => slow.once('close', resolve));
     const body = '{"user":"alice"}';
     slow.write(`POST /api/dev/sign-in HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -90,6 +91,7 @@ describe('api as a process (node dist/main.js)', () => {
     slow.write(body.slice(5));
     await closed;
     expect(Date.now() - started).toBeLessThan(3000);
+    await slowClosed; // the server closed it after answering
     expect(answer).toMatch(/^HTTP\/1.1 200/);
     expect(answer).toContain('"user":"alice"');
     idle.destroy();
