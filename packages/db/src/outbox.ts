@@ -85,6 +85,7 @@ export async function streamsChangedSince(
 export interface OutboxReader {
   readStream(stream: string, afterSeq: number, uptoSeq: number): Promise<OutboxEvent[]>;
   streamHead(stream: string): Promise<number>;
+  streamHeadsOf(streams: readonly string[]): Promise<Map<string, number>>;
   streamHeads(withinMs?: number, userStreams?: readonly string[]): Promise<Map<string, number>>;
 }
 
@@ -92,6 +93,7 @@ export function outboxReader(db: Queryable): OutboxReader {
   return {
     readStream: (stream, afterSeq, uptoSeq) => readStream(db, stream, afterSeq, uptoSeq),
     streamHead: (stream) => streamHead(db, stream),
+    streamHeadsOf: (streams) => streamHeadsOf(db, streams),
     streamHeads: (withinMs, userStreams) => streamHeads(db, withinMs, userStreams),
   };
 }
@@ -100,6 +102,15 @@ export function outboxReader(db: Queryable): OutboxReader {
 export async function streamHead(db: Queryable, stream: string): Promise<number> {
   const { rows } = await db.query<{ last_seq: number }>('SELECT last_seq::int AS last_seq FROM stream_counter WHERE stream = $1', [stream]);
   return rows[0]?.last_seq ?? 0;
+}
+
+/** The committed heads of these streams, in one query; a stream with no events yet is absent (head 0). */
+export async function streamHeadsOf(db: Queryable, streams: readonly string[]): Promise<Map<string, number>> {
+  const { rows } = await db.query<{ stream: string; last_seq: number }>(
+    'SELECT stream, last_seq::int AS last_seq FROM stream_counter WHERE stream = ANY($1::text[])',
+    [streams],
+  );
+  return new Map(rows.map((row) => [row.stream, row.last_seq]));
 }
 
 /**

@@ -1,4 +1,4 @@
-import { migrate, pruneOutbox, readStream, streamHeads } from '@matchcast/db';
+import { migrate, pruneOutbox, readStream, streamHeads, streamHeadsOf } from '@matchcast/db';
 import { PostgresServer } from '@matchcast/testkit';
 import pg from 'pg';
 
@@ -45,6 +45,7 @@ describe('outbox', () => {
     expect(heads.has('user:nobody')).toBe(false);
     expect(heads.get('match:m')).toBeGreaterThan(0);
     expect([...(await streamHeads(pool, 60_000)).keys()].some((stream) => stream.startsWith('user:'))).toBe(false);
+    expect(await streamHeadsOf(pool, ['user:u1', 'user:u2', 'user:nobody'])).toEqual(new Map([['user:u1', 1], ['user:u2', 2]]));
   });
 
   it('replaces a NOTIFY payload over 8000 bytes with a reference to the row', async () => {

@@ -26,7 +26,12 @@ export const isUserStream = (stream: string): boolean => stream.startsWith('user
 interface Learning {
   claimed: number;
   known: Promise<void>;
+  /** Settles `known`: the head is read, or the stream was forgotten meanwhile. */
+  settle: () => void;
 }
+
+/** Head reads wait for the rest of this event-loop turn and go out as one query per this many streams. */
+const HEAD_READ_BATCH = 5000;
 
 /** A fill loop of one stream; replaced (not reused) when the stream is forgotten and tracked again. */
 interface Fill {
@@ -56,6 +61,8 @@ export class Sequencer {
   private readonly refs = new Map<string, number>();
   /** Tracked user streams whose head is still being read. */
   private readonly learning = new Map<string, Learning>();
+  /** Newly tracked streams whose head read has not gone out yet. */
+  private readonly toLearn: string[] = [];
   private initialized = false;
   private closed = false;
   private readonly warnBeyondHead: ReturnType<typeof throttledWarn>;
@@ -104,9 +111,11 @@ export class Sequencer {
     const refs = this.refs.get(stream) ?? 0;
     this.refs.set(stream, refs + 1);
     if (refs > 0) return;
-    const learning: Learning = { claimed: 0, known: Promise.resolve() };
-    this.learning.set(stream, learning);
-    learning.known = this.learnHead(stream, learning);
+    let settle!: () => void;
+    const known = new Promise<void>((resolve) => (settle = resolve));
+    this.learning.set(stream, { claimed: 0, known, settle });
+    // A subscribe names many user streams at once (an admin's may name thousands): one read for all.
+    if (this.toLearn.push(stream) === 1) setImmediate(() => void this.learnHeads(this.toLearn.splice(0)));
   }
 
   /** One local subscriber of `stream` fewer; the last one's leaving forgets the stream. */
@@ -118,6 +127,7 @@ export class Sequencer {
       return;
     }
     this.refs.delete(stream);
+    this.learning.get(stream)?.settle();
     this.learning.delete(stream);
     this.filling.delete(stream);
     this.last.delete(stream);
@@ -177,6 +187,7 @@ export class Sequencer {
   close(): void {
     this.closed = true;
     this.filling.clear();
+    for (const learning of this.learning.values()) learning.settle();
     this.learning.clear();
   }
 
@@ -197,23 +208,34 @@ export class Sequencer {
   }
 
   /**
-   * Reads a newly tracked user stream's committed head and starts delivery after it. Events
-   * claimed while the read was in flight are read from the outbox if beyond the head (they
-   * committed after it), and dropped if not (before the subscribe). Retries until it reads
-   * or the stream is forgotten.
+   * Reads the committed heads of newly tracked user streams and starts delivery after them.
+   * Events claimed while a read was in flight are read from the outbox if beyond the head
+   * (they committed after it), and dropped if not (before the subscribe). Retries until the
+   * read succeeds; a stream forgotten meanwhile is left out.
    */
-  private async learnHead(stream: string, learning: Learning): Promise<void> {
-    for (let attempt = 0; this.learning.get(stream) === learning && !this.closed; ) {
+  private async learnHeads(streams: string[]): Promise<void> {
+    let batch = [...new Set(streams)].flatMap((stream) => {
+      const learning = this.learning.get(stream);
+      return learning ? [{ stream, learning }] : [];
+    });
+    for (let attempt = 0; batch.length > 0 && !this.closed; ) {
+      const chunk = batch.slice(0, HEAD_READ_BATCH);
       try {
-        const head = await this.outbox.streamHead(stream);
-        if (this.learning.get(stream) !== learning) return;
-        this.learning.delete(stream);
-        this.last.set(stream, head);
-        if (learning.claimed > head) this.fill(stream, learning.claimed);
-        return;
+        const heads = await this.outbox.streamHeadsOf(chunk.map((entry) => entry.stream));
+        for (const { stream, learning } of chunk) {
+          if (this.learning.get(stream) !== learning) continue; // forgotten (and perhaps tracked again) meanwhile
+          const head = heads.get(stream) ?? 0;
+          this.learning.delete(stream);
+          this.last.set(stream, head);
+          if (learning.claimed > head) this.fill(stream, learning.claimed);
+          learning.settle();
+        }
+        batch = batch.slice(chunk.length);
+        attempt = 0;
       } catch (error) {
-        this.logger.warn({ err: error, stream, attempt }, 'reading a stream head failed; retrying');
+        this.logger.warn({ err: error, streams: chunk.length, attempt }, 'reading stream heads failed; retrying');
         await sleep(backoffMs(attempt++, 50, 2000));
+        batch = batch.filter(({ stream, learning }) => this.learning.get(stream) === learning);
       }
     }
   }

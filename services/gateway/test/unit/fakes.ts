@@ -56,6 +56,27 @@ export class FakeOutbox implements OutboxReader {
     return this.heads.get(stream) ?? 0;
   }
 
+  headReads = 0;
+
+  async streamHeadsOf(streams: readonly string[]): Promise<Map<string, number>> {
+    this.headReads++;
+    if (this.failing) throw new Error('database unavailable');
+    return new Map(streams.flatMap((stream) => (this.heads.has(stream) ? [[stream, this.heads.get(stream)!] as const] : [])));
+  }
+
+  /**
+   * Makes head reads (streamHeadsOf) wait until the test answers each one, with what
+   * stream_counter holds then, or with `head` for every stream of the read.
+   */
+  holdHeadReads(): { streams: readonly string[]; answer: (head?: number) => void }[] {
+    const waiting: { streams: readonly string[]; answer: (head?: number) => void }[] = [];
+    this.streamHeadsOf = (streams) =>
+      new Promise((resolve) =>
+        waiting.push({ streams, answer: (head) => resolve(new Map(streams.map((stream) => [stream, head ?? this.heads.get(stream) ?? 0]))) }),
+      );
+    return waiting;
+  }
+
   /** As the real one: every non-user stream, and the user streams named (the window is not modelled). */
   async streamHeads(_withinMs?: number, userStreams: readonly string[] = []): Promise<Map<string, number>> {
     if (this.failing) throw new Error('database unavailable');

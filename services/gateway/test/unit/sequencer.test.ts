@@ -4,6 +4,8 @@ import { Sequencer } from '../../src/delivery/sequencer';
 import { FakeOutbox, fakeMetrics, matchEvent, userEvent } from './fakes';
 
 const logger = createLogger('test', 'silent');
+/** Head reads go out at the end of the event-loop turn that tracked the streams. */
+const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 async function setup(committed: OutboxEvent[] = []) {
   const outbox = new FakeOutbox();
@@ -100,13 +102,6 @@ describe('Sequencer', () => {
   });
 });
 
-/** A head read that answers only when the test says so (what stream_counter said at read time). */
-function holdHeadReads(outbox: FakeOutbox) {
-  const waiting: { stream: string; answer: (head: number) => void }[] = [];
-  outbox.streamHead = (stream: string) => new Promise<number>((answer) => waiting.push({ stream, answer }));
-  return waiting;
-}
-
 describe('Sequencer: user streams are followed only while tracked', () => {
   it('reads no user stream at init, drops and counts events of untracked user streams without reading the outbox', async () => {
     const { outbox, delivered, metrics, sequencer } = await setup([matchEvent('m', 1), userEvent('u1', 1), userEvent('u2', 4)]);
@@ -149,7 +144,7 @@ describe('Sequencer: user streams are followed only while tracked', () => {
 
   it('while the head is read, remembers the highest seq claimed and reads what lies beyond the head, once and in order', async () => {
     const { outbox, delivered, metrics, sequencer } = await setup([userEvent('u1', 1), userEvent('u1', 2)]);
-    const reads = holdHeadReads(outbox);
+    const reads = outbox.holdHeadReads();
     sequencer.track('user:u1');
     let known = false;
     void sequencer.known(['user:u1']).then(() => (known = true));
@@ -160,6 +155,7 @@ describe('Sequencer: user streams are followed only while tracked', () => {
     sequencer.accept(userEvent('u1', 4), 'postgres');
     expect(delivered).toEqual([]);
     expect(sequencer.trackedStreams()).toEqual({ user: 1, match: 0 });
+    await tick();
     expect(reads).toHaveLength(1);
     reads[0]!.answer(3);
     await sequencer.known(['user:u1']);
@@ -173,10 +169,11 @@ describe('Sequencer: user streams are followed only while tracked', () => {
 
   it('drops claims at or below the head learnt (they committed before the subscribe)', async () => {
     const { outbox, delivered, sequencer } = await setup([userEvent('u1', 1)]);
-    const reads = holdHeadReads(outbox);
+    const reads = outbox.holdHeadReads();
     sequencer.track('user:u1');
     outbox.commit(userEvent('u1', 2));
     sequencer.accept(userEvent('u1', 2), 'redis');
+    await tick();
     reads[0]!.answer(2);
     await sequencer.idle();
     expect(delivered).toEqual([]);
@@ -187,11 +184,13 @@ describe('Sequencer: user streams are followed only while tracked', () => {
 
   it('discards a head read answered after the stream was forgotten, and a new subscriber learns afresh', async () => {
     const { outbox, delivered, sequencer } = await setup([userEvent('u1', 1)]);
-    const reads = holdHeadReads(outbox);
+    const reads = outbox.holdHeadReads();
     sequencer.track('user:u1');
+    await tick();
     sequencer.untrack('user:u1');
     expect(sequencer.trackedStreams()).toEqual({ user: 0, match: 0 });
     sequencer.track('user:u1');
+    await tick();
     reads[0]!.answer(1); // the forgotten read: ignored
     expect(sequencer.lastSeq('user:u1')).toBe(0);
     outbox.commit(userEvent('u1', 2));
@@ -236,6 +235,17 @@ describe('Sequencer: user streams are followed only while tracked', () => {
     expect(await sequencer.catchUp(60_000)).toBe(2);
     expect(delivered.sort()).toEqual(['match:m@2', 'user:u1@2']);
     expect(sequencer.trackedStreams()).toEqual({ user: 1, match: 1 });
+  });
+
+  it('reads the heads of the streams tracked in one turn with one query', async () => {
+    const { outbox, sequencer } = await setup([userEvent('u1', 3), userEvent('u2', 1)]);
+    for (let i = 0; i < 1000; i++) sequencer.track(`user:x${i}`);
+    sequencer.track('user:u1');
+    sequencer.track('user:u2');
+    await sequencer.known(['user:u1', 'user:u2', 'user:x999']);
+    expect(outbox.headReads).toBe(1);
+    expect([sequencer.lastSeq('user:u1'), sequencer.lastSeq('user:u2'), sequencer.lastSeq('user:x999')]).toEqual([3, 1, 0]);
+    expect(sequencer.trackedStreams()).toEqual({ user: 1002, match: 0 });
   });
 
   it('retries a failed head read until it succeeds', async () => {

@@ -31,8 +31,7 @@ class OutboxHistory implements History {
 /** The gateway's delivery path as wired in gateway.ts, over an in-memory outbox whose head reads the test answers. */
 async function setup() {
   const outbox = new FakeOutbox();
-  const headReads: { stream: string; answer: () => void }[] = [];
-  outbox.streamHead = (stream) => new Promise<number>((resolve) => headReads.push({ stream, answer: () => resolve(outbox.heads.get(stream) ?? 0) }));
+  const headReads = outbox.holdHeadReads();
   const registry = new SubscriptionRegistry({ track: (c) => sequencer.track(c), untrack: (c) => sequencer.untrack(c) });
   const fanout = new Fanout(registry, fakeMetrics('delivered', 'commitToSendSeconds'));
   const sequencer = new Sequencer(outbox, (e) => fanout.deliver(e), fakeMetrics('received', 'duplicates', 'gapsFilled', 'skipped', 'claimsBeyondHead', 'untracked'), logger);
