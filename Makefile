@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PNPM  := $(shell command -v pnpm 2>/dev/null)
 
-.PHONY: deps browser-deps build demo test bench bench-users migrate token clean
+.PHONY: deps browser-deps build demo test bench bench-users bench-user-streams migrate token clean
 
 # Installs pnpm (through npm) when missing, then the workspace's locked dependencies.
 deps:
@@ -33,6 +33,10 @@ bench: build
 # The user half: notification fan-out to 10k/100k followers and the notification API under load.
 bench-users: build
 	@node bench/dist/users.js $(BENCH_ARGS)
+
+# A gateway's memory and bus traffic as users grow (docs/benchmarks.md, "User streams").
+bench-user-streams: build
+	@node bench/dist/user-streams-memory.js $(BENCH_ARGS)
 
 migrate: build
 	@node packages/db/dist/cli.js
