@@ -12,6 +12,9 @@ import { loadConfig } from '../src/config';
 import { startGateway, type Gateway } from '../src/gateway';
 import { TEST_SECRET, TestClient, token } from './support';
 
+/** Generous: these tests must hold on a loaded 2-core machine too. */
+const SLOW_MS = 20_000;
+
 describe('user streams on a gateway', () => {
   let postgres: PostgresServer;
   let db: pg.Pool;
@@ -70,7 +73,7 @@ describe('user streams on a gateway', () => {
   /** Waits until the client has the stream's events up to its current head. */
   const caughtUp = async (client: TestClient, stream: string) => {
     const last = await head(stream);
-    await waitFor(`${stream}@${last}`, async () => (events(client, stream).at(-1)?.seq === last ? true : undefined), 10_000);
+    await waitFor(`${stream}@${last}`, async () => (events(client, stream).at(-1)?.seq === last ? true : undefined), SLOW_MS);
   };
   const closed = async (client: TestClient) => {
     client.ws.close();
@@ -82,7 +85,7 @@ describe('user streams on a gateway', () => {
     const client = await connect('u1');
     const racing = burst('u1', 40);
     client.send({ action: 'subscribe', channels: ['user:u1'] });
-    const answer = await client.next((m) => m.type === 'subscribed');
+    const answer = await client.next((m) => m.type === 'subscribed', SLOW_MS);
     const before = events(client, 'user:u1').length;
     const headAtAnswer = await head('user:u1');
     await racing;
@@ -101,7 +104,7 @@ describe('user streams on a gateway', () => {
     expect(got.every((m) => m.type === 'notification' && m.channel === 'user:u1' && typeof m.data.unread_count === 'number')).toBe(true);
     expect(await trackedUsers()).toBe(1);
     await closed(client);
-    await waitFor('user:u1 forgotten', async () => ((await trackedUsers()) === 0 ? true : undefined));
+    await waitFor('user:u1 forgotten', async () => ((await trackedUsers()) === 0 ? true : undefined), SLOW_MS);
   });
 
   it('(b) resume on a stream this gateway does not follow yet gets exactly the missed events, once, in order', async () => {
@@ -111,7 +114,7 @@ describe('user streams on a gateway', () => {
     const client = await connect('u1');
     const racing = burst('u1', 30);
     client.send({ action: 'subscribe', channels: ['user:u1'], resume: { 'user:u1': from } });
-    await client.next((m) => m.type === 'resumed');
+    await client.next((m) => m.type === 'resumed', SLOW_MS);
     await racing;
     await caughtUp(client, 'user:u1');
     const last = await head('user:u1');
@@ -122,32 +125,32 @@ describe('user streams on a gateway', () => {
   });
 
   it('(c) counts local subscribers: the tracked count goes down when the last one unsubscribes or leaves', async () => {
-    await waitFor('nothing tracked', async () => ((await trackedUsers()) === 0 ? true : undefined));
+    await waitFor('nothing tracked', async () => ((await trackedUsers()) === 0 ? true : undefined), SLOW_MS);
     const tab1 = await connect('u2');
     const tab2 = await connect('u2');
     const other = await connect('u3');
     for (const [client, channel] of [[tab1, 'user:u2'], [tab2, 'user:u2'], [other, 'user:u3']] as const) {
       client.send({ action: 'subscribe', channels: [channel] });
-      await client.next((m) => m.type === 'subscribed');
+      await client.next((m) => m.type === 'subscribed', SLOW_MS);
     }
     expect(await trackedUsers()).toBe(2);
     tab1.send({ action: 'unsubscribe', channels: ['user:u2'] });
-    await tab1.next((m) => m.type === 'unsubscribed');
+    await tab1.next((m) => m.type === 'unsubscribed', SLOW_MS);
     expect(await trackedUsers()).toBe(2); // tab2 still follows user:u2
     await notify(['u2', 'u3']);
     await caughtUp(tab2, 'user:u2');
     await caughtUp(other, 'user:u3');
     expect(events(tab1, 'user:u2')).toEqual([]);
     await closed(tab2);
-    await waitFor('user:u2 forgotten', async () => ((await trackedUsers()) === 1 ? true : undefined));
+    await waitFor('user:u2 forgotten', async () => ((await trackedUsers()) === 1 ? true : undefined), SLOW_MS);
     other.send({ action: 'unsubscribe', channels: ['user:u3'] });
-    await other.next((m) => m.type === 'unsubscribed');
+    await other.next((m) => m.type === 'unsubscribed', SLOW_MS);
     expect(await trackedUsers()).toBe(0);
     await Promise.all([closed(tab1), closed(other)]);
   });
 
   it('(b, SSE) resume by Last-Event-ID on /sse: exactly the missed events; the stream is forgotten when the response ends', async () => {
-    await waitFor('nothing tracked', async () => ((await trackedUsers()) === 0 ? true : undefined));
+    await waitFor('nothing tracked', async () => ((await trackedUsers()) === 0 ? true : undefined), SLOW_MS);
     await burst('u4', 3);
     const from = await head('user:u4');
     await burst('u4', 10);
@@ -177,13 +180,13 @@ describe('user streams on a gateway', () => {
     expect(seqs).toEqual(Array.from({ length: last - from }, (_, i) => from + 1 + i));
     expect(await trackedUsers()).toBe(1);
     abort.abort();
-    await waitFor('user:u4 forgotten', async () => ((await trackedUsers()) === 0 ? true : undefined));
+    await waitFor('user:u4 forgotten', async () => ((await trackedUsers()) === 0 ? true : undefined), SLOW_MS);
   });
 
   it('(d) events for 10,000 other users are dropped on arrival and do not grow what the gateway keeps', async () => {
     const client = await connect('u1');
     client.send({ action: 'subscribe', channels: ['user:u1'] });
-    await client.next((m) => m.type === 'subscribed');
+    await client.next((m) => m.type === 'subscribed', SLOW_MS);
     const matchStreams = await metric('matchcast_gateway_tracked_streams', 'kind="match"');
     const untrackedBefore = await metric('matchcast_gateway_untracked_events_total');
     const others = Array.from({ length: 10_000 }, (_, i) => `other${i}`);
@@ -191,7 +194,7 @@ describe('user streams on a gateway', () => {
     await notify(['u1']);
     await caughtUp(client, 'user:u1');
     await waitFor('10,000 untracked events', async () =>
-      (await metric('matchcast_gateway_untracked_events_total')) - untrackedBefore >= 10_000 ? true : undefined, 20_000);
+      (await metric('matchcast_gateway_untracked_events_total')) - untrackedBefore >= 10_000 ? true : undefined, SLOW_MS);
     expect(await trackedUsers()).toBe(1);
     expect(await metric('matchcast_gateway_tracked_streams', 'kind="match"')).toBe(matchStreams);
     expect(events(client, 'user:u1')).toHaveLength(1);
