@@ -58,6 +58,22 @@ CREATE TABLE notifier_cursor (
   updated_at  timestamptz NOT NULL DEFAULT now()
 );
 
+-- Every change of a user's notifications takes the user's stream lock first: the row lock on
+-- the stream's counter that matchcast_append takes anyway (the row is made at seq 0 if the user
+-- has none yet). Taken first, it makes what a function reads — the rows mark-all-read marks, the
+-- unread count every event carries — include every change with a lower seq on the user's
+-- stream. Taken only at the append, a change committed meanwhile would get the lower seq but be
+-- missed by the count (each tab would show a wrong number until it reloads) or left unread by a
+-- mark-all-read that every tab applies to it. Users are locked in stream order, so batches over
+-- overlapping users cannot deadlock.
+CREATE FUNCTION matchcast_lock_user_streams(p_user_ids text[]) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO stream_counter (stream, last_seq)
+  SELECT DISTINCT 'user:' || u, 0 FROM unnest(p_user_ids) AS u ORDER BY 1
+  ON CONFLICT (stream) DO NOTHING;
+  PERFORM 1 FROM stream_counter WHERE stream IN (SELECT 'user:' || u FROM unnest(p_user_ids) AS u) ORDER BY stream FOR UPDATE;
+END $$;
+
 -- Unread and not expired: what the bell shows.
 CREATE FUNCTION matchcast_unread_count(p_user text) RETURNS integer LANGUAGE sql STABLE AS $$
   SELECT count(*)::integer FROM notification
@@ -85,6 +101,7 @@ RETURNS SETOF notification LANGUAGE plpgsql AS $$
 DECLARE
   v_row notification;
 BEGIN
+  PERFORM matchcast_lock_user_streams(p_user_ids);
   FOR v_row IN
     INSERT INTO notification (user_id, title, message, type, match_id, team_id, league_id, data, priority, expires_at, source_key)
     SELECT DISTINCT u, p_title, p_message, p_type, p_match_id, p_team_id, p_league_id, COALESCE(p_data, '{}'),
@@ -105,6 +122,7 @@ CREATE FUNCTION matchcast_mark_read(p_user text, p_id bigint) RETURNS notificati
 DECLARE
   v_row notification;
 BEGIN
+  PERFORM matchcast_lock_user_streams(ARRAY[p_user]);
   UPDATE notification SET is_read = true, read_at = clock_timestamp()
    WHERE id = p_id AND user_id = p_user AND NOT is_read
   RETURNING * INTO v_row;
@@ -122,8 +140,10 @@ END $$;
 CREATE FUNCTION matchcast_mark_all_read(p_user text) RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
   v_count integer;
-  v_at timestamptz := clock_timestamp();
+  v_at timestamptz;
 BEGIN
+  PERFORM matchcast_lock_user_streams(ARRAY[p_user]);
+  v_at := clock_timestamp();
   UPDATE notification SET is_read = true, read_at = v_at WHERE user_id = p_user AND NOT is_read;
   GET DIAGNOSTICS v_count = ROW_COUNT;
   IF v_count > 0 THEN
@@ -137,6 +157,7 @@ END $$;
 -- Deletes one of the user's notifications; returns false when there was none.
 CREATE FUNCTION matchcast_delete_notification(p_user text, p_id bigint) RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
+  PERFORM matchcast_lock_user_streams(ARRAY[p_user]);
   DELETE FROM notification WHERE id = p_id AND user_id = p_user;
   IF NOT FOUND THEN
     RETURN false;
@@ -201,6 +222,8 @@ BEGIN
     EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
   END LOOP;
 END $$;
+-- Only for the functions above (which run as the owner).
+REVOKE ALL ON FUNCTION matchcast_lock_user_streams(text[]) FROM PUBLIC;
 
 GRANT SELECT ON league, team, match TO matchcast_api;
 GRANT SELECT, INSERT, DELETE ON follow TO matchcast_api;
