@@ -11,6 +11,8 @@ export interface Options {
   seconds: number;
   modes: BrokerMode[];
   peers: Peer[];
+  /** How the gateway's clients connect (the peers are WebSocket servers, always WebSocket). */
+  transport: 'ws' | 'sse';
   /** What each load client subscribes to: its match's channel, or `all`. */
   channel: 'match' | 'all';
   matches: number;
@@ -39,6 +41,7 @@ const HELP = `usage: node bench/dist/run.js [options]   (or make bench BENCH_ARG
   --mode M            redis | postgres | both (default both)
   --peers LIST        comma list of prebuilt,corked,ws,socketio, or none (default prebuilt,ws,socketio);
                       peers run in the fan-out scenario
+  --transport T       ws | sse: how the gateway's clients connect (default ws; peers stay on ws)
   --channel C         match | all: what each load client subscribes to (default match)
   --matches N         matches the events are spread over (default 100: 10 subscribers per event)
   --fanout-rate N     events/s of the fan-out scenario, where every client is on 'all' (default 20)
@@ -79,7 +82,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv, defaultOutD
     flags.set(key, value);
   }
   const get = (name: string): string | undefined => flags.get(name) ?? env[`BENCH_${name.toUpperCase().replace(/-/g, '_')}`];
-  const known = ['load', 'fanout', 'fanout-rate', 'clients', 'rate', 'seconds', 'mode', 'peers', 'channel', 'matches', 'workers', 'writers', 'target', 'notify-cost', 'notify-cost-seconds', 'out', 'max-minutes'];
+  const known = ['load', 'fanout', 'fanout-rate', 'clients', 'rate', 'seconds', 'mode', 'peers', 'transport', 'channel', 'matches', 'workers', 'writers', 'target', 'notify-cost', 'notify-cost-seconds', 'out', 'max-minutes'];
   for (const key of flags.keys()) if (!known.includes(key)) throw new Error(`unknown option --${key}\n${HELP}`);
 
   const clients = intIn('clients', get('clients'), 1000, 1, 19_000);
@@ -90,6 +93,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv, defaultOutD
   for (const peer of peers) if (!['prebuilt', 'corked', 'ws', 'socketio'].includes(peer)) throw new Error(`unknown peer "${peer}" (prebuilt, corked, ws, socketio)`);
   const channel = get('channel') ?? 'match';
   if (channel !== 'match' && channel !== 'all') throw new Error(`--channel must be match or all, got "${channel}"`);
+  const transport = get('transport') ?? 'ws';
+  if (transport !== 'ws' && transport !== 'sse') throw new Error(`--transport must be ws or sse, got "${transport}"`);
   const bool = (name: string) => !['false', '0', 'no', 'off'].includes((get(name) ?? 'true').toLowerCase());
   const writers = intIn('writers', get('writers'), 4, 1, 32);
   return {
@@ -98,6 +103,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv, defaultOutD
     seconds: intIn('seconds', get('seconds'), 10, 1, 120),
     modes: mode === 'both' ? ['redis', 'postgres'] : [mode as BrokerMode],
     peers: peers as Peer[],
+    transport,
     channel,
     matches: intIn('matches', get('matches'), 100, 1, 1000),
     load: bool('load'),

@@ -126,6 +126,12 @@ async function main(): Promise<void> {
     log(`  p50 ${result.latencyMs?.p50.toFixed(2)} ms, p99 ${result.latencyMs?.p99.toFixed(2)} ms${redis}, ${(result.deliveredRatio * 100).toFixed(2)}% delivered, ${result.cpuPerDeliveryUs.toFixed(2)} µs CPU/delivery`);
   };
 
+  /** The gateway as its clients reach it: WebSocket, or Server-Sent Events with --transport sse. */
+  const gatewayEndpoint = (name: string, port: number): Pick<Target, 'name' | 'wsUrl' | 'protocol'> =>
+    options.transport === 'sse'
+      ? { name: `${name} over SSE`, wsUrl: `http://127.0.0.1:${port}/sse`, protocol: 'sse' }
+      : { name, wsUrl: `ws://127.0.0.1:${port}/ws`, protocol: 'matchcast' };
+
   let tap: RedisTap | undefined;
   const needsListener = options.modes.includes('redis') || (options.fanout && options.peers.length > 0);
   if (needsListener) {
@@ -143,7 +149,7 @@ async function main(): Promise<void> {
 
   if (options.modes.includes('redis')) {
     const gateway = await startGateway(infra, 'redis', options, logDir);
-    const target: Target = { name: 'gateway (redis)', service: gateway.service, wsUrl: `ws://127.0.0.1:${gateway.port}/ws`, protocol: 'matchcast', upstream: listener, tap };
+    const target: Target = { ...gatewayEndpoint('gateway (redis)', gateway.port), service: gateway.service, upstream: listener, tap };
     if (options.load) await measure(load, target);
     if (options.fanout) await measure(fanout, target);
     if (options.target) await measure(targetSpec, target);
@@ -165,7 +171,7 @@ async function main(): Promise<void> {
   await listener?.stop();
   if (options.modes.includes('postgres')) {
     const gateway = await startGateway(infra, 'postgres', options, logDir);
-    const target: Target = { name: 'gateway (postgres)', service: gateway.service, wsUrl: `ws://127.0.0.1:${gateway.port}/ws`, protocol: 'matchcast' };
+    const target: Target = { ...gatewayEndpoint('gateway (postgres)', gateway.port), service: gateway.service };
     if (options.load) await measure(load, target);
     if (options.target) await measure(targetSpec, target);
     await gateway.service.stop();

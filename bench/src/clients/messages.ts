@@ -1,7 +1,10 @@
 /** IPC between the benchmark and its client worker processes (advanced serialization: typed arrays pass as is). */
 
-/** matchcast: the gateway's protocol (and the naive ws peer's); socketio: Engine.IO v4 + Socket.IO v5 packets. */
-export type WireProtocol = 'matchcast' | 'socketio';
+/**
+ * matchcast: the gateway's protocol over WebSocket (and the naive ws peer's); sse: the same
+ * messages as the gateway's Server-Sent Events; socketio: Engine.IO v4 + Socket.IO v5 packets.
+ */
+export type WireProtocol = 'matchcast' | 'sse' | 'socketio';
 
 export interface ConnectCommand {
   cmd: 'connect';

@@ -3,9 +3,10 @@
  * the receive time of every event delivery, and reports counts and latencies to the parent
  * over IPC. Exits when the parent goes away, so no worker outlives a run.
  */
+import http from 'node:http';
 import WebSocket from 'ws';
 import { nowMs } from '../stats';
-import type { CollectCommand, Collected, ConnectCommand, WireProtocol, WorkerCommand, WorkerReply } from './messages';
+import type { CollectCommand, Collected, ConnectCommand, WorkerCommand, WorkerReply } from './messages';
 import { parseEvent, scanEvent } from './wire';
 
 /** Recorded deliveries per worker (3 doubles each); beyond this only counts are kept. */
@@ -15,7 +16,7 @@ const CHUNK = 65_536;
 const VERIFY_EVERY = 97;
 
 interface Client {
-  ws: WebSocket | undefined;
+  ws: { terminate(): void } | undefined;
   /** stream index → last seq received. */
   last: Map<number, number>;
   unique: number;
@@ -53,7 +54,7 @@ function intern(stream: string): number {
   return index;
 }
 
-function onEvent(client: Client, text: string, protocol: WireProtocol, at: number): void {
+function onEvent(client: Client, text: string, protocol: 'matchcast' | 'socketio', at: number): void {
   const position = scanEvent(text);
   if (!position) return;
   if (++eventMessages % VERIFY_EVERY === 0) {
@@ -88,8 +89,68 @@ function onEvent(client: Client, text: string, protocol: WireProtocol, at: numbe
   recorded++;
 }
 
+/**
+ * Opens one SSE client (GET /sse?channels=…) and resolves once its subscription is confirmed.
+ * Reads `data:` lines only: the per-connection `id:` lines are received (their bytes count)
+ * but not parsed, as a browser keeps only the last one.
+ */
+function openSse(command: ConnectCommand, client: Client, channels: string[], localAddress: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let subscribed = false;
+    const req = http.get(`${command.url}?channels=${channels.join(',')}`, { localAddress, agent: false });
+    client.ws = { terminate: () => req.destroy() };
+    const timer = setTimeout(() => {
+      req.destroy();
+      reject(new Error('timed out before the subscription was confirmed'));
+    }, command.timeoutMs);
+    req.on('response', (res) => {
+      if (res.statusCode !== 200) {
+        clearTimeout(timer);
+        res.resume();
+        return reject(new Error(`HTTP ${res.statusCode}`));
+      }
+      res.setEncoding('utf8');
+      let buffer = '';
+      res.on('data', (chunk: string) => {
+        const at = nowMs();
+        buffer += chunk;
+        let end;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const dataAt = block.indexOf('data: ');
+          if (dataAt < 0) continue;
+          const text = block.slice(dataAt + 6);
+          if (text.startsWith('{"type":"subscribed"')) {
+            subscribed = true;
+            clearTimeout(timer);
+            resolve();
+          } else if (text.startsWith('{"type":"error"')) {
+            if (!subscribed) reject(new Error(text));
+          } else {
+            onEvent(client, text, 'matchcast', at);
+          }
+        }
+      });
+      res.on('close', () => {
+        if (subscribed && !closing) {
+          closedDuringRun++;
+          closeCodes.sse = (closeCodes.sse ?? 0) + 1;
+        }
+      });
+    });
+    req.on('error', (error) => {
+      if (!subscribed) {
+        clearTimeout(timer);
+        reject(error);
+      }
+    });
+  });
+}
+
 /** Opens one client and resolves once its subscription is confirmed. */
 function open(command: ConnectCommand, client: Client, channels: string[], localAddress: string): Promise<void> {
+  if (command.protocol === 'sse') return openSse(command, client, channels, localAddress);
   return new Promise((resolve, reject) => {
     const url =
       command.protocol === 'socketio' ? `${command.url}/socket.io/?EIO=4&transport=websocket` : command.url;

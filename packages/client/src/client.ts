@@ -55,6 +55,7 @@ export class MatchcastClient {
     replayed: (connection) => {
       if (connection === this.connection) this.positions.releaseTimes();
     },
+    interrupted: (connection) => this.interrupted(connection),
     close: (connection, code, httpStatus) => this.lost(connection, code, httpStatus),
   };
 
@@ -237,7 +238,8 @@ export class MatchcastClient {
 
   /**
    * Opens the SSE stream, whose URL carries the subscribe (channels, resume, since, token).
-   * On any error it ends, and the client reconnects with a fresh URL (see SseTransport).
+   * A dropped stream is resumed by the EventSource itself (its Last-Event-ID); when that
+   * cannot work, the client reconnects with a fresh URL (see SseTransport).
    */
   private openSse(token: string | undefined): void {
     this.token = token;
@@ -302,6 +304,18 @@ export class MatchcastClient {
     const channels = this.channels;
     if (channels.length > 0) this.sendSubscribe(channels, true);
     else this.becameLive();
+  }
+
+  /**
+   * SSE only: the stream dropped and the EventSource reconnects by itself, resuming every
+   * stream from its last event id (a position token). The server answers as on a new stream:
+   * `subscribed`, the replays, `resumed`.
+   */
+  private interrupted(connection: Connection): void {
+    if (connection !== this.connection) return;
+    this.setState(this.everLive ? 'reconnecting' : 'connecting');
+    this.pendingSubscribes = [{ channels: this.channels, initial: true }];
+    this.positions.holdTimes();
   }
 
   private lost(connection: Connection, closeCode: number, httpStatus: number | undefined): void {

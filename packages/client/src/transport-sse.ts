@@ -91,10 +91,20 @@ export function sseHttpStatusOf(event: unknown): number | undefined {
   return typeof status === 'number' && status >= 400 ? status : undefined;
 }
 
+/** EventSource.readyState values. */
+const CONNECTING = 0;
+const CLOSED = 2;
+/** Browser reconnects in a row that do not reach the server before the client takes over (its backoff, its other URLs). */
+export const BROWSER_RETRIES = 5;
+
 /**
- * One SSE stream: the subscribe (channels, resume, since, token) is its URL. The
- * EventSource's own reconnect is never used (it would reuse this URL's stale resume): on any
- * error the stream is closed and reported as ended; the client reconnects with a fresh URL.
+ * One SSE stream: the subscribe (channels, resume, since, token) is its URL. Once open, a
+ * dropped stream is left to the EventSource's own reconnect: it sends the last event's id, a
+ * position token that resumes every stream of the connection (docs/protocol.md), and the
+ * client only shows `reconnecting` meanwhile. The client reconnects by itself, with a fresh
+ * URL, when the browser gives up (an HTTP refusal, e.g. 401, or a token from another key),
+ * when the stream never opened (the WebSocket may be worth another try), when it ended with
+ * TOKEN_EXPIRED (the URL's token is stale), or after BROWSER_RETRIES failed retries.
  */
 export class SseTransport implements Connection {
   readonly kind = 'sse';
@@ -103,6 +113,9 @@ export class SseTransport implements Connection {
   private source: EventSourceLike | undefined;
   /** The close code the stream's final `error` event named (e.g. 1012 for SERVER_DRAINING). */
   private streamEnd: number | undefined;
+  private everOpened = false;
+  /** Errors since the stream was last open: the browser's failed reconnects. */
+  private retries = 0;
 
   constructor(
     private readonly EventSourceImpl: EventSourceConstructor,
@@ -114,11 +127,25 @@ export class SseTransport implements Connection {
     const source = new this.EventSourceImpl(sseRequestUrl(request.url, { ...subscribe, token: request.token }));
     this.source = source;
     this.streamEnd = undefined;
-    source.onopen = () => this.handlers.open(this);
+    source.onopen = () => {
+      this.everOpened = true;
+      this.retries = 0;
+      this.streamEnd = undefined;
+      this.handlers.open(this);
+    };
     source.onmessage = (event) => this.received(event.data);
     source.onerror = (event) => {
-      // Closed before the browser's EventSource retries by itself; reconnects are the client's.
-      source.close();
+      const browserRetries =
+        source.readyState === CONNECTING &&
+        sseHttpStatusOf(event) === undefined &&
+        this.everOpened &&
+        this.streamEnd !== CloseCodes.TOKEN_EXPIRED &&
+        this.retries < BROWSER_RETRIES;
+      if (browserRetries) {
+        this.retries++;
+        return this.handlers.interrupted(this);
+      }
+      if (source.readyState !== CLOSED) source.close();
       this.handlers.close(this, this.streamEnd ?? CloseCodes.ABNORMAL, sseHttpStatusOf(event));
     };
   }

@@ -28,6 +28,11 @@ export interface TransportHandlers {
   message(connection: Connection, message: IncomingMessage): void;
   /** The replays asked for so far are complete (WebSocket: the pong to the ping after a subscribe; SSE: `resumed`). */
   replayed(connection: Connection): void;
+  /**
+   * The connection dropped and reconnects by itself (SSE: the browser's EventSource, which
+   * resumes every stream from its last event id); `open` comes again when it is back.
+   */
+  interrupted(connection: Connection): void;
   /** The connection ended: the WebSocket close code (or its SSE equivalent), and a refusal's HTTP status when known. */
   close(connection: Connection, code: number, httpStatus: number | undefined): void;
 }

@@ -13,6 +13,7 @@ export const ErrorCodes = {
   UNKNOWN_CHANNEL: { message: 'no such channel kind', close: 1008, http: 404 },
   TOO_MANY_CHANNELS: { message: 'subscription limit reached', close: 1008, http: 400 },
   BAD_RESUME: { message: 'resume position is malformed', close: 1008, http: 400 },
+  BAD_POSITION_TOKEN: { message: 'Last-Event-ID is not a position token this service issued', close: 1008, http: 400 },
   RESUME_TOO_OLD: { message: 'resume position is older than the history window; reload state', close: 1008, http: 410 },
   PAYLOAD_TOO_LARGE: { message: 'frame exceeds the maximum payload', close: 1009, http: 413 },
   BINARY_NOT_SUPPORTED: { message: 'binary frames are not supported', close: 1003, http: 415 },

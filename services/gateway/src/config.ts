@@ -37,6 +37,15 @@ export interface Config {
     connectionsPerIpPerSecond: number;
   };
   replay: { concurrency: number; statementTimeoutMs: number; pageSize: number };
+  sse: {
+    /**
+     * Signs SSE position tokens (Last-Event-ID); the same secret on every gateway, so a browser
+     * resumes on any of them. Undefined: a random key per process (tokens do not survive a move).
+     */
+    positionKey: Buffer | undefined;
+    /** Longest position token issued or accepted. */
+    maxTokenLength: number;
+  };
   drain: { delayMs: number; batchSize: number; batchIntervalMs: number };
   shutdownTimeoutMs: number;
   logLevel: string;
@@ -87,6 +96,10 @@ export function loadConfig(env = new EnvReader()): Config {
       statementTimeoutMs: env.int('REPLAY_STATEMENT_TIMEOUT_MS', 5000, { min: 100 }),
       pageSize: env.int('REPLAY_PAGE_SIZE', 1000, { min: 10, max: 10_000 }),
     },
+    sse: {
+      positionKey: positionKey(env.optionalString('SSE_POSITION_KEY')),
+      maxTokenLength: env.int('SSE_MAX_TOKEN_LENGTH', 4096, { min: 256, max: 8192 }),
+    },
     drain: {
       delayMs: env.int('DRAIN_DELAY_MS', 5000),
       batchSize: env.int('DRAIN_BATCH_SIZE', 500, { min: 1 }),
@@ -98,3 +111,11 @@ export function loadConfig(env = new EnvReader()): Config {
   return Object.freeze(config);
 }
 
+
+/** At least 32 bytes of secret (e.g. `openssl rand -base64 48`), used as given. */
+function positionKey(value: string | undefined): Buffer | undefined {
+  if (value === undefined) return undefined;
+  const key = Buffer.from(value, 'utf8');
+  if (key.length < 32) throw new ConfigError('SSE_POSITION_KEY', 'must be at least 32 bytes (e.g. openssl rand -base64 48)');
+  return key;
+}

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { outboxReader } from '@matchcast/db';
@@ -23,6 +24,7 @@ import { ConnectionLimits } from './transport/connection-limits';
 import { errorResponder, onClientError } from './transport/http-errors';
 import { OriginPolicy } from './transport/origins';
 import { SSE_PATH, sseHandler } from './transport/sse';
+import { PositionTokens } from './transport/sse-positions';
 import { WsServer } from './transport/ws-server';
 
 export interface Gateway {
@@ -101,7 +103,11 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     ),
   );
   app.use([SSE_PATH, '/api'], origins.middleware());
-  app.get(SSE_PATH, sseHandler(config.ws, admission, sessions, metrics, logger));
+  if (!config.sse.positionKey) {
+    logger.warn('SSE_POSITION_KEY is not set: SSE position tokens are signed with a random key and do not survive a move to another gateway or a restart');
+  }
+  const tokens = new PositionTokens(config.sse.positionKey ?? randomBytes(32), { maxLength: config.sse.maxTokenLength, maxItems: config.ws.maxChannels });
+  app.get(SSE_PATH, sseHandler(config.ws, admission, sessions, { heads: sequencer, tokens }, metrics, logger));
   app.use(restRoutes(db));
   app.use(express.static(join(__dirname, '..', 'public')));
   app.use(errorResponder(logger));

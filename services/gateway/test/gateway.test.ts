@@ -144,12 +144,15 @@ describe('gateway (Postgres LISTEN mode)', () => {
     await new Promise((r) => setTimeout(r, 100));
     await db.query(`UPDATE scoreboard SET away_score = away_score + 1 WHERE match_id = 'm1'`);
     const [live] = await first;
-    expect(live!.id).toBe(`match:m1@${live!.data.seq}`);
+    expect(live!.id).toMatch(/^1:[A-Za-z0-9_-]{22}:/); // a position token (sse-resume.test.ts)
     expect(live!.data).toMatchObject({ type: 'match_update', channel: 'match:m1' });
     await db.query(`UPDATE scoreboard SET away_score = away_score + 1 WHERE match_id = 'm1'`);
     await db.query(`UPDATE scoreboard SET away_score = away_score + 1 WHERE match_id = 'm1'`);
     const resumed = await read({ 'Last-Event-ID': live!.id! }, 2);
     expect(resumed.map((e) => e.data.seq)).toEqual([live!.data.seq + 1, live!.data.seq + 2]);
+    // The older `<stream>@<seq>` form still resumes its one stream.
+    const legacy = await read({ 'Last-Event-ID': `match:m1@${live!.data.seq}` }, 2);
+    expect(legacy.map((e) => e.data.seq)).toEqual([live!.data.seq + 1, live!.data.seq + 2]);
     controller.abort();
   });
 

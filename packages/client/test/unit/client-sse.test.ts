@@ -1,9 +1,11 @@
 /**
  * MatchcastClient on Server-Sent Events against a scripted EventSource (no network): the
  * fallback from WebSocket, the stream URL, the since rule, reopens on channel changes and
- * token refresh, drain and never relying on EventSource's own reconnect.
+ * token refresh, drain, and the EventSource's own reconnect (resuming by Last-Event-ID) until
+ * the browser gives up.
  */
 import { MatchcastClient } from '../../src/client';
+import { BROWSER_RETRIES } from '../../src/transport-sse';
 import type { MatchcastClientOptions, MatchcastError } from '../../src/types';
 
 class FakeSource {
@@ -34,10 +36,16 @@ class FakeSource {
   message(m: unknown): void {
     this.onmessage?.({ data: JSON.stringify(m) });
   }
+  /** The stream ends (or cannot connect): a browser's EventSource now reconnects by itself. */
   end(code?: string): void {
     if (code) this.message({ type: 'error', code, message: code });
-    this.readyState = 0; // a browser's EventSource would now reconnect by itself
+    this.readyState = 0;
     this.onerror?.({});
+  }
+  /** The browser gives up (e.g. its reconnect got an HTTP error). */
+  fail(status?: number): void {
+    this.readyState = 2;
+    this.onerror?.(status === undefined ? {} : { status });
   }
 }
 
@@ -110,7 +118,7 @@ it('falls back to SSE after `fallbackAfter` WebSocket attempts fail before open,
   last().open();
   expect(client.state).toBe('live');
   last().message(event('match:a', 1, at(1)));
-  last().end();
+  last().fail();
   await jest.advanceTimersByTimeAsync(2000);
   expect(FailingSocket.count).toBe(2); // an SSE stream that had opened: SSE again
   expect(FakeSource.all).toHaveLength(2);
@@ -133,21 +141,51 @@ it('goes back to WebSocket when the SSE stream cannot open either', async () => 
   client.close();
 });
 
-it('never lets EventSource reconnect by itself: closes it and reconnects with a fresh URL', async () => {
+it('lets the EventSource reconnect by itself (its Last-Event-ID resumes every stream), showing reconnecting meanwhile', async () => {
+  const { client, states } = makeClient();
+  const seen: string[] = [];
+  client.subscribe('all', (e) => seen.push(`${e.stream}@${e.seq}`));
+  client.connect();
+  await flush();
+  const source = last();
+  source.open();
+  source.message(event('match:a', 3, at(3)));
+  source.end();
+  expect(source.closed).toBe(false);
+  expect(client.state).toBe('reconnecting');
+  source.end(); // a failed retry (the server is down)
+  await jest.advanceTimersByTimeAsync(5000);
+  expect(FakeSource.all).toHaveLength(1);
+  source.open(); // the browser is back, on the same URL
+  source.message(event('match:a', 3, at(3))); // a double is still dropped by seq
+  source.message(event('match:a', 4, at(4)));
+  source.message({ type: 'resumed', channels: ['all'] });
+  expect(client.state).toBe('live');
+  expect(seen).toEqual(['match:a@3', 'match:a@4']);
+  expect(states).toEqual(['connecting', 'live', 'reconnecting', 'live']);
+  expect(client.diagnostics.connects).toBe(2);
+  client.close();
+  expect(source.closed).toBe(true);
+});
+
+it('takes over with a fresh URL when the browser gives up, or after its retries keep failing', async () => {
   const { client } = makeClient();
   client.subscribe('all', () => undefined);
   client.connect();
   await flush();
-  const first = last();
-  first.open();
-  first.message(event('match:a', 3, at(3)));
-  first.end();
-  expect(first.closed).toBe(true);
+  last().open();
+  last().message(event('match:a', 3, at(3)));
+  last().fail(); // e.g. a 400 for a token another key signed
   await jest.advanceTimersByTimeAsync(1000);
   expect(FakeSource.all).toHaveLength(2);
   expect(last().query).toMatchObject({ channels: 'all', resume: { 'match:a': 3 }, since: at(3) });
-  client.close();
+
+  last().open();
+  for (let i = 0; i <= BROWSER_RETRIES; i++) last().end();
   expect(last().closed).toBe(true);
+  await jest.advanceTimersByTimeAsync(1000);
+  expect(FakeSource.all).toHaveLength(3);
+  client.close();
 });
 
 it('since on SSE: held while the resume is replayed, moves only when the server says the replays are done', async () => {
@@ -158,7 +196,7 @@ it('since on SSE: held while the resume is replayed, moves only when the server 
   last().open();
   last().message(event('match:a', 1, at(1)));
   last().message(event('match:b', 1, at(2)));
-  last().end();
+  last().fail();
   await jest.advanceTimersByTimeAsync(1000);
 
   // Reconnected with resume b and since 02; b's replay runs, then the stream is cut before a's.
@@ -166,7 +204,7 @@ it('since on SSE: held while the resume is replayed, moves only when the server 
   last().open();
   for (let seq = 2; seq <= 5; seq++) last().message(event('match:b', seq, at(seq * 6)));
   await jest.advanceTimersByTimeAsync(5000); // however long it is quiet: no `resumed`, no move
-  last().end();
+  last().fail();
   await jest.advanceTimersByTimeAsync(1000);
 
   // since is still 02: a's events after it (not in resume, maxResume 1) get replayed.
@@ -176,7 +214,7 @@ it('since on SSE: held while the resume is replayed, moves only when the server 
   last().message(event('match:a', 3, at(4)));
   last().message({ type: 'resumed', channels: ['all'] });
   last().message(event('match:b', 6, '2026-01-01T00:01:01.000Z'));
-  last().end();
+  last().fail();
   await jest.advanceTimersByTimeAsync(1000);
   expect(last().query.since).toBe('2026-01-01T00:01:01.000Z');
   client.close();
@@ -239,7 +277,7 @@ it('refreshes the token on SSE by reopening the stream with the new one before e
   client.close();
 });
 
-it('a draining server (SERVER_DRAINING then the end): reconnects at once with jitter, not reported', async () => {
+it('a draining server (SERVER_DRAINING then the end): the browser reconnects; if it cannot, the client does at once with jitter; not reported', async () => {
   const { client, errors } = makeClient({ backoff: { baseMs: 5000, maxMs: 30_000, drainJitterMs: 200 } });
   client.subscribe('all', () => undefined);
   client.connect();
@@ -247,6 +285,8 @@ it('a draining server (SERVER_DRAINING then the end): reconnects at once with ji
   last().open();
   last().end('SERVER_DRAINING');
   expect(client.state).toBe('reconnecting');
+  expect(FakeSource.all).toHaveLength(1);
+  last().fail(); // its retry was refused (e.g. 503 from a full gateway)
   await jest.advanceTimersByTimeAsync(200);
   expect(FakeSource.all).toHaveLength(2);
   expect(errors).toEqual([]);

@@ -15,13 +15,13 @@ export function wsTextFrame(text: string): Buffer {
   return Buffer.concat(parts);
 }
 
-/** An SSE message; `id` lets a browser resume with Last-Event-ID. */
-export function sseChunk(text: string, id?: string): Buffer {
-  return Buffer.from(id === undefined ? `data: ${text}\n\n` : `id: ${id}\ndata: ${text}\n\n`);
+/**
+ * An SSE message's `data:` line and its end. The `id:` line, which comes first, is each
+ * connection's own position token (transport/sse.ts), so this part is the same for every client.
+ */
+export function sseChunk(text: string): Buffer {
+  return Buffer.from(`data: ${text}\n\n`);
 }
-
-/** SSE ids name the stream position, `<stream>@<seq>` (see docs/protocol.md). */
-export const sseEventId = (stream: string, seq: number): string => `${stream}@${seq}`;
 
 /**
  * One event on one channel, serialized lazily and at most once per transport, however many
@@ -46,7 +46,7 @@ export class EventFrames {
   }
 
   sseFrame(): Buffer {
-    return (this.sse ??= sseChunk(this.text(), sseEventId(this.event.stream, this.event.seq)));
+    return (this.sse ??= sseChunk(this.text()));
   }
 }
 

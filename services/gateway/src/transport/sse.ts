@@ -1,48 +1,80 @@
 import { randomUUID } from 'node:crypto';
-import { ErrorCodes, ProtocolError, parseClientMessage, type ErrorCode, type ServerMessage } from '@matchcast/protocol';
+import { ErrorCodes, ProtocolError, parseChannel, parseClientMessage, type ErrorCode, type OutboxEvent, type ServerMessage } from '@matchcast/protocol';
 import type { Logger } from '@matchcast/runtime';
 import type { Request, Response } from 'express';
 import type { Identity } from '@matchcast/auth';
 import type { GatewayMetrics } from '../metrics';
 import { SubscriberState } from '../delivery/subscriber';
-import type { Client, Sessions, SubscribeRequest } from '../sessions/session';
+import type { Client, Sessions, StreamPositions, SubscribeRequest } from '../sessions/session';
 import { admit, refusal, type AdmissionRules } from './admission';
 import { controlText, sseChunk, type EventFrames } from '../delivery/frames';
+import { ConnectionPositions, type DecodedToken, type PositionTokens } from './sse-positions';
 
 export const SSE_PATH = '/sse';
 
-/** A Server-Sent Events client: the same JSON as WebSocket, with `id:` = `<stream>@<seq>`. */
+/** While live, `since` (for streams a token leaves out) moves up to the newest event at most this often. */
+const SINCE_STEP_MS = 60_000;
+
+/**
+ * A Server-Sent Events client: the same JSON as WebSocket. Every event's `id:` is the
+ * connection's position token (sse-positions.ts), so the browser's own reconnect resumes every
+ * stream. The `data:` part is the event's shared frame; only the short `id:` line is per client.
+ */
 export class SseClient extends SubscriberState implements Client {
+  /** Until the subscribe's replays are done, `since` stays where the request put it. */
+  private caughtUp: boolean;
+
   constructor(
     readonly id: string,
     public identity: Identity,
     private readonly res: Response,
     private readonly maxBufferedBytes: number,
     private readonly onSlow: () => void,
+    private readonly tokens: PositionTokens,
+    readonly positions: ConnectionPositions,
+    private readonly subscribedAtMs: number,
+    resuming: boolean,
   ) {
     super();
+    this.caughtUp = !resuming;
   }
 
   deliver(frames: EventFrames): boolean {
-    return this.write(frames.sseFrame());
+    const event = frames.event;
+    this.positions.set(event.stream, this.tokens.eventItem(event));
+    if (this.caughtUp && this.positions.withSince) this.advanceSince(event);
+    return this.write(`id: ${this.positions.token()}\n`, frames.sseFrame());
   }
 
+  /** `subscribed` and `resumed` carry the token too: a browser that had no event yet still resumes from where it subscribed. */
   send(message: ServerMessage): void {
-    this.write(sseChunk(controlText(message)));
+    if (message.type === 'resumed') {
+      this.caughtUp = true;
+      this.positions.setSince(Math.max(this.positions.sinceAt ?? 0, this.subscribedAtMs));
+    }
+    const positioned = message.type === 'subscribed' || message.type === 'resumed';
+    this.write(positioned ? `id: ${this.positions.token()}\n` : undefined, sseChunk(controlText(message)));
   }
 
   /** SSE comment line: keeps proxies from timing out an idle stream. */
   keepAlive(): void {
-    this.write(Buffer.from(': keep-alive\n\n'));
+    this.write(undefined, Buffer.from(': keep-alive\n\n'));
   }
 
-  private write(chunk: Buffer): boolean {
+  private advanceSince(event: OutboxEvent): void {
+    const at = Date.parse(event.timestamp);
+    if (at - (this.positions.sinceAt ?? 0) >= SINCE_STEP_MS) this.positions.setSince(at);
+  }
+
+  /** The `id:` line and the shared frame go out in the same tick: Node corks them into one write. */
+  private write(idLine: string | undefined, chunk: Buffer): boolean {
     if (this.res.writableEnded) return false;
     if (this.res.writableLength > this.maxBufferedBytes) {
       this.onSlow();
       this.close('SLOW_CONSUMER');
       return false;
     }
+    if (idLine !== undefined) this.res.write(idLine);
     this.res.write(chunk);
     return true;
   }
@@ -55,14 +87,22 @@ export class SseClient extends SubscriberState implements Client {
   }
 }
 
+interface SseRequest {
+  subscribe: SubscribeRequest;
+  /** The Last-Event-ID's position token, verified; it replaces the URL's `resume` and `since`. */
+  token: DecodedToken | undefined;
+}
+
 /**
  * The SSE request as a subscribe message: `channels`, optional `resume` (JSON {stream: seq})
- * and `since` query parameters, and the browser's Last-Event-ID (`<stream>@<seq>`), which is
- * exact for one stream. Parsed by the same code as a WebSocket subscribe.
+ * and `since` query parameters, and the browser's Last-Event-ID: a position token (every
+ * stream, verified), or the older `<stream>@<seq>` (one stream). Parsed by the same code as a
+ * WebSocket subscribe.
  */
-function subscribeFrom(req: Request, maxChannels: number): SubscribeRequest {
+function requestFrom(req: Request, maxChannels: number, tokens: PositionTokens): SseRequest {
   const query = (name: string) => (typeof req.query[name] === 'string' ? (req.query[name] as string) : undefined);
   const resume: Record<string, unknown> = {};
+  let since = query('since');
   const resumeQuery = query('resume');
   if (resumeQuery) {
     let parsed: unknown;
@@ -75,12 +115,44 @@ function subscribeFrom(req: Request, maxChannels: number): SubscribeRequest {
     Object.assign(resume, parsed);
   }
   const lastEventId = req.get('last-event-id');
-  const at = lastEventId?.lastIndexOf('@') ?? -1;
-  if (lastEventId && at > 0) resume[lastEventId.slice(0, at)] = Number(lastEventId.slice(at + 1));
-  const message = { action: 'subscribe', channels: (query('channels') ?? '').split(',').filter(Boolean), resume, since: query('since') };
+  let token: DecodedToken | undefined;
+  if (lastEventId?.includes('@')) {
+    const at = lastEventId.lastIndexOf('@');
+    resume[lastEventId.slice(0, at)] = Number(lastEventId.slice(at + 1));
+  } else if (lastEventId) {
+    // The token is newer than the URL the browser reconnects with: it replaces its resume and since.
+    token = tokens.decode(lastEventId);
+    for (const key of Object.keys(resume)) delete resume[key];
+    for (const [stream, seq] of token.positions) resume[stream] = seq;
+    since = token.sinceMs === undefined ? undefined : new Date(token.sinceMs).toISOString();
+  }
+  const message = { action: 'subscribe', channels: (query('channels') ?? '').split(',').filter(Boolean), resume, since };
   const parsed = parseClientMessage(JSON.stringify(message), { maxChannelsPerMessage: maxChannels });
   if (parsed.action !== 'subscribe') throw new ProtocolError('BAD_MESSAGE');
-  return parsed;
+  return { subscribe: parsed, token };
+}
+
+/** Channels that are one stream each (match:<id>, user:<id>); the others (league, team, live, all) need `since` in the token. */
+const isStreamChannel = (name: string): boolean => {
+  const kind = parseChannel(name).kind;
+  return kind === 'match' || kind === 'user';
+};
+
+/**
+ * The new connection's starting position: what the request resumes from (the token's items
+ * as issued), and for every stream channel not resumed, the gateway's delivered head at the
+ * moment of the subscribe — so a browser that reconnects before any event of that stream
+ * still gets every event after its subscribe.
+ */
+function startingPositions(tokens: PositionTokens, heads: StreamPositions, request: SseRequest, subscribedAtMs: number): ConnectionPositions {
+  const { subscribe, token } = request;
+  const positions = new ConnectionPositions(tokens, !subscribe.channels.every(isStreamChannel));
+  positions.setSince(subscribe.since === undefined ? subscribedAtMs : Date.parse(subscribe.since));
+  for (const [stream, seq] of subscribe.resume) positions.set(stream, token?.items.get(stream) ?? tokens.item(stream, seq));
+  for (const name of subscribe.channels) {
+    if (isStreamChannel(name) && !positions.has(name)) positions.set(name, tokens.item(name, heads.lastSeq(name)));
+  }
+  return positions;
 }
 
 export interface SseOptions {
@@ -88,22 +160,31 @@ export interface SseOptions {
   maxChannels: number;
 }
 
+/** What the SSE endpoint needs besides sessions: the delivered heads (the sequencer) and the token key. */
+export interface SsePositionSources {
+  heads: StreamPositions;
+  tokens: PositionTokens;
+}
+
 /**
  * GET /sse. Everything that can refuse — admission (origin, caps, token), the query, the
- * authorization of every channel and resume key — happens before the `200`, and a refusal
- * is a plain HTTP error with the coded JSON body, which stops EventSource from retrying.
+ * Last-Event-ID, the authorization of every channel and resume key — happens before the `200`,
+ * and a refusal is a plain HTTP error with the coded JSON body, which stops EventSource from retrying.
  */
-export function sseHandler(options: SseOptions, rules: AdmissionRules, sessions: Sessions, metrics: GatewayMetrics, logger: Logger) {
+export function sseHandler(options: SseOptions, rules: AdmissionRules, sessions: Sessions, sources: SsePositionSources, metrics: GatewayMetrics, logger: Logger) {
   return async (req: Request, res: Response): Promise<void> => {
     let release: (() => void) | undefined;
     let client: SseClient;
-    let subscribe: SubscribeRequest;
+    let request: SseRequest;
     try {
       const admitted = await admit(rules, req, typeof req.query.token === 'string' ? req.query.token : null);
       release = admitted.release;
-      subscribe = subscribeFrom(req, options.maxChannels);
-      sessions.check(admitted.identity, new Set(), subscribe);
-      client = new SseClient(randomUUID(), admitted.identity, res, options.maxBufferedBytes, () => metrics.slowConsumers.inc());
+      request = requestFrom(req, options.maxChannels, sources.tokens);
+      sessions.check(admitted.identity, new Set(), request.subscribe);
+      const resuming = request.subscribe.resume.size > 0 || request.subscribe.since !== undefined;
+      const subscribedAtMs = Date.now();
+      client = new SseClient(randomUUID(), admitted.identity, res, options.maxBufferedBytes, () => metrics.slowConsumers.inc(),
+        sources.tokens, startingPositions(sources.tokens, sources.heads, request, subscribedAtMs), subscribedAtMs, resuming);
     } catch (error) {
       release?.();
       const failure = refusal(error, metrics.connectionsRejected, logger);
@@ -126,7 +207,7 @@ export function sseHandler(options: SseOptions, rules: AdmissionRules, sessions:
       metrics.connections.dec({ transport: 'sse' });
     });
     client.send({ type: 'connection_status', status: 'connected', connection_id: client.id, server_time: new Date().toISOString() });
-    sessions.subscribe(client, subscribe).catch((error: unknown) => {
+    sessions.subscribe(client, request.subscribe).catch((error: unknown) => {
       sessions.reject(client, error);
       client.close(ProtocolError.from(error).code);
     });

@@ -136,15 +136,15 @@ describe('EventFrames', () => {
     expect(first.equals(wsTextFrame(json))).toBe(true);
   });
 
-  it('builds the SSE chunk once: `id: <stream>@<seq>`, then the same JSON', () => {
+  it('builds the SSE data once, without the id (each connection writes its own position token first)', () => {
     const frames = new EventFrames(event, 'live:all');
     const first = frames.sseFrame();
     expect(frames.sseFrame()).toBe(first);
-    expect(first.toString('utf8')).toBe(`id: match:m-1@17\ndata: ${json}\n\n`);
+    expect(first.toString('utf8')).toBe(`data: ${json}\n\n`);
   });
 
   it('carries the channel it was built for', () => {
     const frames = new EventFrames(event, 'match:m-1');
-    expect(JSON.parse(frames.sseFrame().toString('utf8').split('\ndata: ')[1]!)).toMatchObject({ channel: 'match:m-1' });
+    expect(JSON.parse(frames.sseFrame().toString('utf8').slice('data: '.length))).toMatchObject({ channel: 'match:m-1' });
   });
 });

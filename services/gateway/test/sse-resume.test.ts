@@ -1,0 +1,147 @@
+/**
+ * SSE position tokens on a running gateway: the Last-Event-ID alone resumes every stream of
+ * the connection exactly (no resume in the URL, as a browser's EventSource reconnects), and a
+ * forged, corrupt or foreign token is refused with BAD_POSITION_TOKEN before the stream
+ * starts, while every other client goes on.
+ */
+import { randomBytes } from 'node:crypto';
+import { migrate } from '@matchcast/db';
+import { EnvReader, createLogger } from '@matchcast/runtime';
+import { PostgresServer, waitFor } from '@matchcast/testkit';
+import pg from 'pg';
+import { loadConfig } from '../src/config';
+import { startGateway, type Gateway } from '../src/gateway';
+import { PositionTokens } from '../src/transport/sse-positions';
+import { SseStream } from './sse-support';
+import { TestClient } from './support';
+
+const KEY = 'an-sse-position-key-for-tests-only-0123456789';
+
+describe('SSE position tokens on a running gateway', () => {
+  let server: PostgresServer;
+  let db: pg.Client;
+  let gateway: Gateway;
+  let base: string;
+  const streams: SseStream[] = [];
+
+  const open = (query: string, lastEventId?: string) => {
+    const stream = new SseStream(`${base}/sse?${query}`, lastEventId === undefined ? {} : { 'Last-Event-ID': lastEventId });
+    streams.push(stream);
+    return stream;
+  };
+  const score = (match: string) => db.query(`UPDATE scoreboard SET home_score = home_score + 1, updated_at = now() WHERE match_id = $1`, [match]);
+  const outbox = async (stream: string, after: number) =>
+    (await db.query<{ seq: number }>('SELECT seq::int FROM outbox WHERE stream = $1 AND seq > $2 ORDER BY seq', [stream, after])).rows.map((r) => r.seq);
+  const head = async (stream: string) => (await db.query<{ seq: number }>('SELECT coalesce(max(seq), 0)::int AS seq FROM outbox WHERE stream = $1', [stream])).rows[0]!.seq;
+  const seqs = (stream: SseStream, name: string) => stream.streamEvents.filter((e) => e.stream === name).map((e) => e.seq as number);
+
+  beforeAll(async () => {
+    server = await new PostgresServer().start();
+    db = new pg.Client(server.url);
+    await db.connect();
+    await migrate(db);
+    await db.query(`INSERT INTO league VALUES ('epl', 'Premier League');
+      INSERT INTO team (id, league_id, name) VALUES ('ars', 'epl', 'Arsenal'), ('che', 'epl', 'Chelsea');
+      INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at, status) VALUES
+        ('a', 'epl', 'ars', 'che', now(), 'live'), ('b', 'epl', 'ars', 'che', now(), 'live'),
+        ('c', 'epl', 'ars', 'che', now(), 'live'), ('d', 'epl', 'ars', 'che', now(), 'live');
+      INSERT INTO scoreboard (match_id) VALUES ('a'), ('b'), ('c'), ('d')`);
+    const config = loadConfig(new EnvReader({ DATABASE_URL: server.url, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', SSE_POSITION_KEY: KEY }));
+    gateway = await startGateway(config, createLogger('gateway', 'silent'));
+    base = `http://127.0.0.1:${gateway.port}`;
+  });
+
+  afterAll(async () => {
+    for (const stream of streams) stream.close();
+    await gateway?.close();
+    await db?.end();
+    await server?.destroy();
+  });
+
+  it('resumes every stream from the Last-Event-ID alone, even one that had no event yet', async () => {
+    const starts = { a: await head('match:a'), b: await head('match:b'), c: await head('match:c') };
+    const first = open('channels=match:a,match:b,match:c');
+    await first.next((e) => e.json?.type === 'subscribed');
+    // `subscribed` already carries a token: a reconnect before any event loses nothing.
+    expect(first.lastEventId).toMatch(/^1:/);
+    await score('a');
+    await score('b');
+    await score('a');
+    await waitFor('three events', async () => (first.streamEvents.length === 3 ? true : undefined));
+    first.close();
+    // While it is away: more on a and b, and the first events ever seen of c.
+    await score('b');
+    await score('c');
+    await score('a');
+    await score('c');
+    const second = open('channels=match:a,match:b,match:c', first.lastEventId);
+    await second.next((e) => e.json?.type === 'resumed');
+    await score('b');
+    await waitFor('the live event after the replay', async () => (seqs(second, 'match:b').length === 2 ? true : undefined));
+    for (const name of ['a', 'b', 'c'] as const) {
+      const stream = `match:${name}`;
+      expect([...seqs(first, stream), ...seqs(second, stream)]).toEqual(await outbox(stream, starts[name]));
+    }
+  });
+
+  it('covers streams it has not seen on channels that are not one stream (league) with `since`', async () => {
+    const startD = await head('match:d');
+    const first = open('channels=league:epl');
+    await first.next((e) => e.json?.type === 'subscribed');
+    const decoded = new PositionTokens(Buffer.from(KEY), { maxLength: 4096, maxItems: 100 }).decode(first.lastEventId);
+    expect(decoded.sinceMs).toBeDefined();
+    first.close();
+    await score('d');
+    const second = open('channels=league:epl', first.lastEventId);
+    const missed = await outbox('match:d', startD);
+    await second.next((e) => e.json?.stream === 'match:d' && e.json.seq === missed[missed.length - 1]);
+    // Every missed event, in order, once; a stream first seen through `since` may start up to
+    // its margin (5 s) before the subscribe, so events just older than it may come first.
+    const got = seqs(second, 'match:d');
+    expect(got.slice(-missed.length)).toEqual(missed);
+    expect(got).toEqual(Array.from({ length: got.length }, (_, i) => got[0]! + i));
+  });
+
+  it('refuses forged, corrupt, foreign and oversized tokens with BAD_POSITION_TOKEN; everyone else goes on', async () => {
+    const bystander = open('channels=match:a');
+    await bystander.next((e) => e.json?.type === 'subscribed');
+    const ws = new TestClient(`ws://127.0.0.1:${gateway.port}/ws`);
+    await ws.opened();
+    ws.send({ action: 'subscribe', channels: ['match:a'] });
+    await ws.next((m) => m.type === 'subscribed');
+
+    const victim = open('channels=match:a,match:b');
+    await victim.next((e) => e.json?.type === 'subscribed');
+    const genuine = victim.lastEventId;
+    const foreign = (() => {
+      const other = new PositionTokens(randomBytes(32), { maxLength: 4096, maxItems: 100 });
+      const item = other.item('match:a', 0)!;
+      return PositionTokens.format(item.prf, item.text);
+    })();
+    const forged = [
+      genuine.replace(/ma~[0-9a-z]+/, 'ma~0'), // rewind match:a to replay it all
+      genuine.replace(/mb~[0-9a-z]+/, 'mb~zz'),
+      genuine.slice(0, -1),
+      `${genuine},ua~1`,
+      foreign,
+      'garbage',
+      `1:${'A'.repeat(22)}:${'ma~1,'.repeat(1000)}`,
+    ];
+    for (const lastEventId of forged) {
+      const attempt = open('channels=match:a,match:b', lastEventId);
+      await attempt.done;
+      expect([attempt.status, attempt.body?.error]).toEqual([400, 'BAD_POSITION_TOKEN']);
+    }
+    // The genuine token still works, and the bystanders never noticed.
+    const honest = open('channels=match:a,match:b', genuine);
+    await honest.next((e) => e.json?.type === 'resumed');
+    await score('a');
+    const seq = await head('match:a');
+    await bystander.next((e) => e.json?.seq === seq);
+    await ws.next((m) => m.seq === seq);
+    await honest.next((e) => e.json?.seq === seq && e.json?.stream === 'match:a');
+    expect(bystander.ended).toBe(false);
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    ws.ws.close();
+  });
+});
