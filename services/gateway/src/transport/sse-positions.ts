@@ -135,49 +135,89 @@ export class PositionTokens {
   }
 }
 
+const BASE64URL = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_', 'latin1');
+
+/** The MAC's 22 base64url characters, written into `target` at `offset` (no string, no native call: it runs per delivery). */
+function writeMac(mac: Buffer, target: Buffer, offset: number): void {
+  let out = offset;
+  for (let i = 0; i < 15; i += 3) {
+    const n = (mac[i]! << 16) | (mac[i + 1]! << 8) | mac[i + 2]!;
+    target[out++] = BASE64URL[n >> 18]!;
+    target[out++] = BASE64URL[(n >> 12) & 63]!;
+    target[out++] = BASE64URL[(n >> 6) & 63]!;
+    target[out++] = BASE64URL[n & 63]!;
+  }
+  const last = mac[15]!;
+  target[out++] = BASE64URL[last >> 2]!;
+  target[out] = BASE64URL[(last & 3) << 4]!;
+}
+
 export function xorInto(target: Buffer, source: Buffer): void {
   for (let i = 0; i < MAC_BYTES; i++) target[i]! ^= source[i]!;
 }
 
+interface Slot {
+  item: TokenItem;
+  /** When the stream last moved (a counter): past the limits, the most recent ones are kept. */
+  at: number;
+}
+
+const ID_LINE_PREFIX = `id: ${TOKEN_VERSION}:`;
+const MAC_OFFSET = ID_LINE_PREFIX.length;
+
 /**
  * One SSE connection's position in every stream it has received (or resumed, or was at when
- * it subscribed), most recently active last, and the token that names it. Kept incrementally:
- * a delivery replaces one item and XORs two PRFs into the MAC.
+ * it subscribed), and its `id:` line. Kept incrementally, so a delivery costs the same
+ * whatever the number of streams: the event's item replaces the stream's in place (same
+ * length, the common case) and two PRFs are XORed into the MAC; the line is laid out again
+ * only when a stream is added or its seq grows a digit.
  */
 export class ConnectionPositions {
-  private readonly items = new Map<string, TokenItem>();
+  private readonly slots = new Map<string, Slot>();
   /** XOR of every item's PRF. */
   private readonly mac = Buffer.alloc(MAC_BYTES);
   /** Total length of the items' texts. */
   private length = 0;
+  private activity = 0;
   private since: TokenItem | undefined;
   private sinceMs: number | undefined;
+  /** `id: 1:<mac>:<items>\n`, with each stream's offset; undefined when it must be laid out again. */
+  private line: Buffer | undefined;
+  private offsets = new Map<string, number>();
+  private macStale = true;
 
   constructor(
     private readonly tokens: PositionTokens,
     /** Whether the token carries `since` (the connection has channels that are not one stream, e.g. league:<id>). */
-    readonly withSince: boolean,
+    public withSince: boolean,
   ) {}
 
   get size(): number {
-    return this.items.size;
+    return this.slots.size;
   }
 
   has(stream: string): boolean {
-    return this.items.has(stream);
+    return this.slots.has(stream);
   }
 
   set(stream: string, item: TokenItem | undefined): void {
     if (!item) return;
-    const old = this.items.get(stream);
-    if (old) {
-      xorInto(this.mac, old.prf);
-      this.length -= old.text.length;
-      this.items.delete(stream);
-    }
-    this.items.set(stream, item);
+    const slot = this.slots.get(stream);
     xorInto(this.mac, item.prf);
     this.length += item.text.length;
+    this.macStale = true;
+    if (!slot) {
+      this.slots.set(stream, { item, at: ++this.activity });
+      this.line = undefined;
+      return;
+    }
+    xorInto(this.mac, slot.item.prf);
+    this.length -= slot.item.text.length;
+    const offset = this.offsets.get(stream);
+    if (this.line && offset !== undefined && slot.item.text.length === item.text.length) this.line.write(item.text, offset, 'latin1');
+    else this.line = undefined;
+    slot.item = item;
+    slot.at = ++this.activity;
   }
 
   /** Where streams not in the token resume from (`since`); only ever moved by its owner. */
@@ -185,47 +225,70 @@ export class ConnectionPositions {
     if (this.sinceMs === ms) return;
     this.sinceMs = ms;
     this.since = this.tokens.sinceItem(ms);
+    this.line = undefined;
   }
 
   get sinceAt(): number | undefined {
     return this.sinceMs;
   }
 
-  /**
-   * The token. Past the token limits (length, positions) it keeps the most recently active
-   * streams and adds `since`: the others resume from it (possibly repeating their last seconds).
-   */
+  /** The token, e.g. for a test; the transport writes idLine(). */
   token(): string {
-    const since = this.withSince ? this.since : undefined;
-    const { maxLength, maxItems } = this.tokens.limits;
-    const room = maxLength - PREFIX_LENGTH - (since ? since.text.length + 1 : 0);
-    if (this.length + this.items.size - 1 <= room && this.items.size <= maxItems) {
-      const texts = Array.from(this.items.values(), (item) => item.text);
-      if (!since) return PositionTokens.format(this.mac, texts.join(','));
-      texts.push(since.text);
-      const mac = Buffer.from(this.mac);
-      xorInto(mac, since.prf);
-      return PositionTokens.format(mac, texts.join(','));
-    }
-    return this.truncated();
+    const line = this.idLine();
+    return line.toString('latin1', 4, line.length - 1);
   }
 
-  private truncated(): string {
+  /**
+   * `id: <token>\n`, a Buffer of its own (the socket may hold it while this one moves on).
+   * Past the token limits (length, positions) the token keeps the most recently active
+   * streams and adds `since`: the others resume from it (possibly repeating their last seconds).
+   */
+  idLine(): Buffer {
+    const { maxLength, maxItems } = this.tokens.limits;
+    const since = this.withSince ? this.since : undefined;
+    const fits = PREFIX_LENGTH + this.length + Math.max(0, this.slots.size - 1) + (since ? since.text.length + 1 : 0) <= maxLength && this.slots.size <= maxItems;
+    if (!fits) return this.truncated();
+    if (!this.line) this.layOut(since);
+    if (this.macStale) {
+      const mac = since ? Buffer.from(this.mac) : this.mac;
+      if (since) xorInto(mac, since.prf);
+      writeMac(mac, this.line!, MAC_OFFSET);
+      this.macStale = false;
+    }
+    return Buffer.from(this.line!);
+  }
+
+  private layOut(since: TokenItem | undefined): void {
+    // Least recently active first: a token's order is the next connection's activity order.
+    const slots = [...this.slots].sort((a, b) => a[1].at - b[1].at);
+    this.offsets = new Map();
+    let offset = PREFIX_LENGTH + 4;
+    const texts: string[] = [];
+    for (const [stream, { item }] of slots) {
+      this.offsets.set(stream, offset);
+      texts.push(item.text);
+      offset += item.text.length + 1;
+    }
+    if (since) texts.push(since.text);
+    this.line = Buffer.from(`${ID_LINE_PREFIX}${'A'.repeat(MAC_CHARS)}:${texts.join(',')}\n`, 'latin1');
+    this.macStale = true;
+  }
+
+  private truncated(): Buffer {
+    const { maxLength, maxItems } = this.tokens.limits;
     const since = this.since ?? this.tokens.sinceItem(Date.now());
     const mac = Buffer.from(since.prf);
-    const kept: string[] = [];
+    const kept: TokenItem[] = [];
     let used = PREFIX_LENGTH + since.text.length;
-    const all = [...this.items.values()];
-    const { maxLength, maxItems } = this.tokens.limits;
-    for (let i = all.length - 1; i >= 0 && kept.length < maxItems; i--) {
-      const item = all[i]!;
-      if (used + 1 + item.text.length > maxLength) break;
-      kept.push(item.text);
+    const newestFirst = [...this.slots.values()].sort((a, b) => b.at - a.at);
+    for (const { item } of newestFirst) {
+      if (kept.length >= maxItems || used + 1 + item.text.length > maxLength) break;
+      kept.push(item);
       xorInto(mac, item.prf);
       used += 1 + item.text.length;
     }
-    // Least recently active first, as in a token that kept everything.
-    kept.reverse().push(since.text);
-    return PositionTokens.format(mac, kept.join(','));
+    const texts = kept.reverse().map((item) => item.text);
+    texts.push(since.text);
+    return Buffer.from(`id: ${PositionTokens.format(mac, texts.join(','))}\n`, 'latin1');
   }
 }

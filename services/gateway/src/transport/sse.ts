@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import { ErrorCodes, ProtocolError, parseChannel, parseClientMessage, type ErrorCode, type OutboxEvent, type ServerMessage } from '@matchcast/protocol';
 import type { Logger } from '@matchcast/runtime';
 import type { Request, Response } from 'express';
@@ -9,6 +10,7 @@ import type { Client, Sessions, StreamPositions, SubscribeRequest } from '../ses
 import { admit, refusal, type AdmissionRules } from './admission';
 import { controlText, sseChunk, type EventFrames } from '../delivery/frames';
 import { ConnectionPositions, type DecodedToken, type PositionTokens } from './sse-positions';
+import { batchedWrite } from './write-batch';
 
 export const SSE_PATH = '/sse';
 
@@ -19,10 +21,14 @@ const SINCE_STEP_MS = 60_000;
  * A Server-Sent Events client: the same JSON as WebSocket. Every event's `id:` is the
  * connection's position token (sse-positions.ts), so the browser's own reconnect resumes every
  * stream. The `data:` part is the event's shared frame; only the short `id:` line is per client.
+ * The body is written straight to the socket, as WebSocket frames are (no chunked encoding:
+ * the response ends when the connection does), corked for one event-loop turn.
  */
 export class SseClient extends SubscriberState implements Client {
   /** Until the subscribe's replays are done, `since` stays where the request put it. */
   private caughtUp: boolean;
+  private ended = false;
+  private readonly socket: Socket;
 
   constructor(
     readonly id: string,
@@ -37,13 +43,26 @@ export class SseClient extends SubscriberState implements Client {
   ) {
     super();
     this.caughtUp = !resuming;
+    this.socket = res.socket!;
+  }
+
+  /** Sends the response head; the body follows on the socket. */
+  start(): void {
+    this.res.useChunkedEncodingByDefault = false;
+    this.res.writeHead(200, {
+      'Content-Type': 'text/event-stream',
+      'Cache-Control': 'no-cache, no-transform',
+      'X-Accel-Buffering': 'no',
+    });
+    this.res.flushHeaders();
+    this.write(undefined, Buffer.from('retry: 1000\n\n'));
   }
 
   deliver(frames: EventFrames): boolean {
     const event = frames.event;
     this.positions.set(event.stream, this.tokens.eventItem(event));
     if (this.caughtUp && this.positions.withSince) this.advanceSince(event);
-    return this.write(`id: ${this.positions.token()}\n`, frames.sseFrame());
+    return this.write(this.positions.idLine(), frames.sseFrame());
   }
 
   /** `subscribed` and `resumed` carry the token too: a browser that had no event yet still resumes from where it subscribed. */
@@ -53,7 +72,7 @@ export class SseClient extends SubscriberState implements Client {
       this.positions.setSince(Math.max(this.positions.sinceAt ?? 0, this.subscribedAtMs));
     }
     const positioned = message.type === 'subscribed' || message.type === 'resumed';
-    this.write(positioned ? `id: ${this.positions.token()}\n` : undefined, sseChunk(controlText(message)));
+    this.write(positioned ? this.positions.idLine() : undefined, sseChunk(controlText(message)));
   }
 
   /** SSE comment line: keeps proxies from timing out an idle stream. */
@@ -66,24 +85,27 @@ export class SseClient extends SubscriberState implements Client {
     if (at - (this.positions.sinceAt ?? 0) >= SINCE_STEP_MS) this.positions.setSince(at);
   }
 
-  /** The `id:` line and the shared frame go out in the same tick: Node corks them into one write. */
-  private write(idLine: string | undefined, chunk: Buffer): boolean {
-    if (this.res.writableEnded) return false;
-    if (this.res.writableLength > this.maxBufferedBytes) {
+  /** The `id:` line and the shared frame: two writes into one corked batch, the payload never copied. */
+  private write(idLine: Buffer | undefined, chunk: Buffer): boolean {
+    if (this.ended || this.socket.destroyed) return false;
+    if (this.socket.writableLength > this.maxBufferedBytes) {
       this.onSlow();
       this.close('SLOW_CONSUMER');
       return false;
     }
-    if (idLine !== undefined) this.res.write(idLine);
-    this.res.write(chunk);
+    if (idLine !== undefined) batchedWrite(this.socket, idLine);
+    batchedWrite(this.socket, chunk);
     return true;
   }
 
   /** Ends the stream with an error event; the browser's EventSource reconnects (with Last-Event-ID). */
   close(code: ErrorCode): void {
-    if (this.res.writableEnded) return;
+    if (this.ended) return;
     this.send({ type: 'error', code, message: ErrorCodes[code].message });
-    this.res.end();
+    this.ended = true;
+    this.socket.end();
+    // A slow or dead peer may never take the rest.
+    setTimeout(() => this.socket.destroy(), 2000).unref();
   }
 }
 
@@ -192,13 +214,7 @@ export function sseHandler(options: SseOptions, rules: AdmissionRules, sessions:
       return;
     }
     if (req.socket.destroyed) return release(); // left while its token was checked
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream',
-      'Cache-Control': 'no-cache, no-transform',
-      Connection: 'keep-alive',
-      'X-Accel-Buffering': 'no',
-    });
-    res.write('retry: 1000\n\n');
+    client.start();
     sessions.open(client);
     metrics.connections.inc({ transport: 'sse' });
     res.on('close', () => {
