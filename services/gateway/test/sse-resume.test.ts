@@ -13,7 +13,7 @@ import { loadConfig } from '../src/config';
 import { startGateway, type Gateway } from '../src/gateway';
 import { PositionTokens } from '../src/transport/sse-positions';
 import { SseStream } from './sse-support';
-import { TestClient } from './support';
+import { TEST_SECRET, TestClient, token } from './support';
 
 const KEY = 'an-sse-position-key-for-tests-only-0123456789';
 
@@ -46,7 +46,7 @@ describe('SSE position tokens on a running gateway', () => {
         ('a', 'epl', 'ars', 'che', now(), 'live'), ('b', 'epl', 'ars', 'che', now(), 'live'),
         ('c', 'epl', 'ars', 'che', now(), 'live'), ('d', 'epl', 'ars', 'che', now(), 'live');
       INSERT INTO scoreboard (match_id) VALUES ('a'), ('b'), ('c'), ('d')`);
-    const config = loadConfig(new EnvReader({ DATABASE_URL: server.url, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', SSE_POSITION_KEY: KEY }));
+    const config = loadConfig(new EnvReader({ DATABASE_URL: server.url, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', SSE_POSITION_KEY: KEY, AUTH_JWT_SECRET: TEST_SECRET }));
     gateway = await startGateway(config, createLogger('gateway', 'silent'));
     base = `http://127.0.0.1:${gateway.port}`;
   });
@@ -82,6 +82,25 @@ describe('SSE position tokens on a running gateway', () => {
       const stream = `match:${name}`;
       expect([...seqs(first, stream), ...seqs(second, stream)]).toEqual(await outbox(stream, starts[name]));
     }
+  });
+
+  it('places a user stream once its head is learnt, and resumes it from the Last-Event-ID alone', async () => {
+    const notify = () => db.query(`SELECT 1 FROM matchcast_notify_users($1::text[], 'Goal', 'message', 'goal', NULL, NULL, NULL, NULL, NULL, NULL, NULL)`, [['ua']]);
+    await notify(); // history before the subscribe: not this connection's to receive
+    const start = await head('user:ua');
+    const query = `channels=user:ua,match:a&token=${await token('ua', 600)}`;
+    const first = open(query);
+    await first.next((e) => e.json?.type === 'subscribed');
+    // The id-only block right after `subscribed` places the user stream at its head.
+    await waitFor('the user stream in the token', async () => (first.lastEventId.includes(`uua~${start.toString(36)}`) ? true : undefined));
+    first.close();
+    for (let i = 0; i < 3; i++) await notify();
+    const second = open(query, first.lastEventId);
+    const missed = await outbox('user:ua', start);
+    expect(missed).toHaveLength(3);
+    await second.next((e) => e.json?.stream === 'user:ua' && e.json.seq === missed[2]);
+    await second.next((e) => e.json?.type === 'resumed');
+    expect(seqs(second, 'user:ua')).toEqual(missed);
   });
 
   it('covers streams it has not seen on channels that are not one stream (league) with `since`', async () => {

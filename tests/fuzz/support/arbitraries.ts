@@ -275,6 +275,10 @@ export const sseQuery = fc.record({
     fc.constantFrom(`${LIVE_STREAM}@1.5`, '@', 'x@', '@1', `${LIVE_STREAM}@-1`, `${LIVE_STREAM}@1e999`, '@@@', `${LIVE_STREAM}@0x10`, `${LIVE_STREAM}@`, `${LIVE_STREAM}@0`,
       `${LIVE_STREAM}@9007199254740993`, 'all@1', '__proto__@1', 'constructor@1', `user:someone-else@1`, `match:💥@1`, 'x'.repeat(9000)),
     fc.tuple(resumeKey, fc.string({ maxLength: 12 })).map(([k, v]) => `${k}@${v}`),
+    // Position tokens (docs/protocol.md): forged MACs, odd items, cut and padded ones.
+    fc.constantFrom('1:', '1::', `1:${'A'.repeat(22)}:`, `1:${'A'.repeat(22)}:mfz-live~1`, `1:${'A'.repeat(22)}:mfz-live~1,mfz-live~1`, `1:${'A'.repeat(22)}:s0`,
+      `1:${'A'.repeat(22)}:${'mx~1,'.repeat(900)}`, `2:${'A'.repeat(22)}:mx~1`, `1:${'_'.repeat(22)}:u${'x'.repeat(64)}~zzzzzzzzzzz`),
+    fc.tuple(fc.string({ minLength: 22, maxLength: 22 }), fc.string({ maxLength: 40 })).map(([mac, items]) => `1:${mac}:${items}`),
   ).filter((v) => !/[\r\n]/.test(v)), { freq: 3 }),
   mode: fc.constantFrom('enc', 'enc', 'raw'),
 });

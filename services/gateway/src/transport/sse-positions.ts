@@ -189,8 +189,18 @@ export class ConnectionPositions {
   constructor(
     private readonly tokens: PositionTokens,
     /** Whether the token carries `since` (the connection has channels that are not one stream, e.g. league:<id>). */
-    public withSince: boolean,
+    private sinceNeeded: boolean,
   ) {}
+
+  get withSince(): boolean {
+    return this.sinceNeeded;
+  }
+
+  set withSince(needed: boolean) {
+    if (needed === this.sinceNeeded) return;
+    this.sinceNeeded = needed;
+    this.line = undefined;
+  }
 
   get size(): number {
     return this.slots.size;

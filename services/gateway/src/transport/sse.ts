@@ -5,6 +5,7 @@ import type { Logger } from '@matchcast/runtime';
 import type { Request, Response } from 'express';
 import type { Identity } from '@matchcast/auth';
 import type { GatewayMetrics } from '../metrics';
+import { isUserStream } from '../delivery/sequencer';
 import { SubscriberState } from '../delivery/subscriber';
 import type { Client, Sessions, StreamPositions, SubscribeRequest } from '../sessions/session';
 import { admit, refusal, type AdmissionRules } from './admission';
@@ -14,6 +15,8 @@ import { batchedWrite } from './write-batch';
 
 export const SSE_PATH = '/sse';
 
+/** Ends a block that has only an `id:` line: the browser takes the id, no event is dispatched. */
+const ID_ONLY_END = Buffer.from('\n');
 /** While live, `since` (for streams a token leaves out) moves up to the newest event at most this often. */
 const SINCE_STEP_MS = 60_000;
 
@@ -38,8 +41,12 @@ export class SseClient extends SubscriberState implements Client {
     private readonly onSlow: () => void,
     private readonly tokens: PositionTokens,
     readonly positions: ConnectionPositions,
+    /** Whether the connection's channels need `since` in the token by themselves. */
+    private readonly needsSince: boolean,
     private readonly subscribedAtMs: number,
     resuming: boolean,
+    /** Stream channels whose position is known only once the subscribe is done (see placeUnplaced). */
+    private readonly unplaced: { heads: StreamPositions; streams: string[] } | undefined,
   ) {
     super();
     this.caughtUp = !resuming;
@@ -73,6 +80,21 @@ export class SseClient extends SubscriberState implements Client {
     }
     const positioned = message.type === 'subscribed' || message.type === 'resumed';
     this.write(positioned ? this.positions.idLine() : undefined, sseChunk(controlText(message)));
+    if (message.type === 'subscribed' && this.unplaced) process.nextTick(() => this.placeUnplaced());
+  }
+
+  /**
+   * A user stream's position is learnt when its first local subscriber comes, so it is known
+   * only once the subscribe is answered. Right after `subscribed` and the events held during
+   * the subscribe (same turn), a stream still without a position gets the delivered head, and
+   * the new token goes out as an id-only block. Until then the token carries `since`, which
+   * covers the stream on a reconnect in between.
+   */
+  private placeUnplaced(): void {
+    const { heads, streams } = this.unplaced!;
+    for (const stream of streams) if (!this.positions.has(stream)) this.positions.set(stream, this.tokens.item(stream, heads.lastSeq(stream)));
+    this.positions.withSince = this.needsSince;
+    this.write(this.positions.idLine(), ID_ONLY_END);
   }
 
   /** SSE comment line: keeps proxies from timing out an idle stream. */
@@ -160,21 +182,34 @@ const isStreamChannel = (name: string): boolean => {
   return kind === 'match' || kind === 'user';
 };
 
+/** The new connection's starting position, and the stream channels whose position comes later. */
+interface Start {
+  positions: ConnectionPositions;
+  needsSince: boolean;
+  unplaced: string[];
+}
+
 /**
- * The new connection's starting position: what the request resumes from (the token's items
- * as issued), and for every stream channel not resumed, the gateway's delivered head at the
- * moment of the subscribe — so a browser that reconnects before any event of that stream
- * still gets every event after its subscribe.
+ * What the request resumes from (the token's items as issued), and for every match stream
+ * channel not resumed, the gateway's delivered head at the moment of the subscribe (it is
+ * subscribed in the same turn) — so a browser that reconnects before any event of that stream
+ * still gets every event after its subscribe. User streams not resumed are placed once the
+ * subscribe is answered (SseClient.placeUnplaced); meanwhile the token carries `since`.
  */
-function startingPositions(tokens: PositionTokens, heads: StreamPositions, request: SseRequest, subscribedAtMs: number): ConnectionPositions {
+function startingPositions(tokens: PositionTokens, heads: StreamPositions, request: SseRequest, subscribedAtMs: number): Start {
   const { subscribe, token } = request;
-  const positions = new ConnectionPositions(tokens, !subscribe.channels.every(isStreamChannel));
+  const needsSince = !subscribe.channels.every(isStreamChannel);
+  const positions = new ConnectionPositions(tokens, needsSince);
   positions.setSince(subscribe.since === undefined ? subscribedAtMs : Date.parse(subscribe.since));
   for (const [stream, seq] of subscribe.resume) positions.set(stream, token?.items.get(stream) ?? tokens.item(stream, seq));
+  const unplaced: string[] = [];
   for (const name of subscribe.channels) {
-    if (isStreamChannel(name) && !positions.has(name)) positions.set(name, tokens.item(name, heads.lastSeq(name)));
+    if (!isStreamChannel(name) || positions.has(name)) continue;
+    if (isUserStream(name)) unplaced.push(name);
+    else positions.set(name, tokens.item(name, heads.lastSeq(name)));
   }
-  return positions;
+  if (unplaced.length > 0) positions.withSince = true;
+  return { positions, needsSince, unplaced };
 }
 
 export interface SseOptions {
@@ -205,8 +240,9 @@ export function sseHandler(options: SseOptions, rules: AdmissionRules, sessions:
       sessions.check(admitted.identity, new Set(), request.subscribe);
       const resuming = request.subscribe.resume.size > 0 || request.subscribe.since !== undefined;
       const subscribedAtMs = Date.now();
-      client = new SseClient(randomUUID(), admitted.identity, res, options.maxBufferedBytes, () => metrics.slowConsumers.inc(),
-        sources.tokens, startingPositions(sources.tokens, sources.heads, request, subscribedAtMs), subscribedAtMs, resuming);
+      const start = startingPositions(sources.tokens, sources.heads, request, subscribedAtMs);
+      client = new SseClient(randomUUID(), admitted.identity, res, options.maxBufferedBytes, () => metrics.slowConsumers.inc(), sources.tokens,
+        start.positions, start.needsSince, subscribedAtMs, resuming, start.unplaced.length > 0 ? { heads: sources.heads, streams: start.unplaced } : undefined);
     } catch (error) {
       release?.();
       const failure = refusal(error, metrics.connectionsRejected, logger);
