@@ -3,6 +3,7 @@
  * matchcast_api: identity and tokens, the development sign-in, follows, and hostile HTTP
  * (every bad input a 4xx with a code, never a 500 or a crash). Notifications: notifications.test.ts.
  */
+import { gzipSync } from 'node:zlib';
 import type pg from 'pg';
 import { MAX_FOLLOWS_PER_USER } from '../src/app';
 import { apiEnv, call, handMadeToken, rawRequest, startDatabase, startTestApi, token, type PostgresServer } from './support';
@@ -227,6 +228,17 @@ describe('api', () => {
       const answer = await call(api.url, 'POST', '/api/dev/sign-in', { json: { user: 'bob', pad: 'x'.repeat(4096) } });
       expect(answer).toMatchObject({ status: 413, body: { error: 'PAYLOAD_TOO_LARGE' } });
       expect((await call(api.url, 'GET', '/api/me', { token: alice })).status).toBe(200);
+    });
+
+    it('a compressed body is measured inflated (no gzip bomb); an unknown encoding is 415', async () => {
+      const bomb = gzipSync(Buffer.from(`{"user":"bob","pad":"${' '.repeat(1_000_000)}"}`));
+      expect(bomb.length).toBeLessThan(2048);
+      const answer = await call(api.url, 'POST', '/api/dev/sign-in', { raw: bomb, headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } });
+      expect(answer).toMatchObject({ status: 413, body: { error: 'PAYLOAD_TOO_LARGE' } });
+      const small = gzipSync(Buffer.from('{"user":"bob"}'));
+      expect((await call(api.url, 'POST', '/api/dev/sign-in', { raw: small, headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } })).status).toBe(200);
+      const odd = await call(api.url, 'POST', '/api/dev/sign-in', { raw: '{"user":"bob"}', headers: { 'content-type': 'application/json', 'content-encoding': 'x-magic' } });
+      expect(odd).toMatchObject({ status: 415, body: { error: 'UNSUPPORTED_MEDIA_TYPE' } });
     });
 
     it('unknown routes and methods: 404 NOT_FOUND with a code', async () => {
