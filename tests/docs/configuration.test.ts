@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { EnvReader } from '@matchcast/runtime';
 
 const ROOT = join(__dirname, '..', '..');
-const SERVICES = ['gateway', 'notify-listener', 'crawler', 'api'] as const;
+const SERVICES = ['gateway', 'notify-listener', 'crawler', 'api', 'notifier'] as const;
 
 function variablesRead(service: string): string[] {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
