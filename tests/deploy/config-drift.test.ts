@@ -36,6 +36,7 @@ const SERVICES: ServiceWiring[] = [
   // is pinned off, so its token lifetime means nothing there.
   { service: 'api', valuesKey: 'api', deployment: 'matchcast-api', container: 'api', compose: 'api',
     composeOverrides: { TRUSTED_PROXY_HOPS: '1', DEV_SIGN_IN: 'true' }, unsetInCluster: ['DEV_SIGN_IN_TTL_MS'] },
+  { service: 'notifier', valuesKey: 'notifier', deployment: 'matchcast-notifier', container: 'notifier', compose: 'notifier' },
 ];
 
 /** What the service reads, by running its real loadConfig against a minimal valid environment. */
