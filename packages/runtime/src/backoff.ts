@@ -11,6 +11,20 @@ export function backoffMs(attempt: number, baseMs: number, maxMs: number): numbe
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Resolves after `ms`, or at once when `signal` aborts (also when it already has). */
+export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done);
+  });
+}
+
 /** Anything thrown, as an Error (a string or object thrown by a library becomes the message). */
 export function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Registry } from 'prom-client';
-import { asError, createRegistry, listenOps, opsRoutes, redactUrl, type Logger } from '@matchcast/runtime';
+import { abortableSleep, asError, createRegistry, listenOps, opsRoutes, redactUrl, type Logger } from '@matchcast/runtime';
 import { pruneNotifications } from './cleanup';
 import type { Config } from './config';
 import { Leadership } from './leadership';
@@ -67,15 +67,7 @@ export async function startNotifier(config: Config, logger: Logger): Promise<Run
         { pool, logger, metrics, retentionMs: config.retentionMs, maxPerUser: config.maxPerUser, chunkSize: config.batchSize },
         signal,
       );
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, config.cleanupIntervalMs);
-        signal.addEventListener('abort', done);
-        function done() {
-          clearTimeout(timer);
-          signal.removeEventListener('abort', done);
-          resolve();
-        }
-      });
+      await abortableSleep(config.cleanupIntervalMs, signal);
     }
   };
 

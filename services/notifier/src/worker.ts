@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Pool, PoolClient } from 'pg';
-import { asError, backoffMs, type Logger } from '@matchcast/runtime';
+import { abortableSleep, asError, backoffMs, type Logger } from '@matchcast/runtime';
 import {
   CursorMovedError,
   currentHorizon,
@@ -190,23 +190,21 @@ export class Worker {
     }
   }
 
-  private sleep(ms: number, term: AbortSignal): Promise<void> {
+  /** Sleeps until `ms` pass, wake() is called or the term ends. */
+  private async sleep(ms: number, term: AbortSignal): Promise<void> {
     if (this.woken) {
       this.woken = false;
-      return Promise.resolve();
+      return;
     }
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        term.removeEventListener('abort', done);
-        this.wakeUp = undefined;
-        this.woken = false;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      term.addEventListener('abort', done);
-      this.wakeUp = done;
-    });
+    if (term.aborted) return;
+    const stop = new AbortController();
+    const onEnd = () => stop.abort();
+    term.addEventListener('abort', onEnd);
+    this.wakeUp = onEnd;
+    await abortableSleep(ms, stop.signal);
+    term.removeEventListener('abort', onEnd);
+    this.wakeUp = undefined;
+    this.woken = false;
   }
 }
 

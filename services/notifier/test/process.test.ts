@@ -49,6 +49,9 @@ describe('notifier as a process', () => {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     return Number(/^matchcast_notifier_leader\{[^}]*\} (\d)/m.exec(text)?.[1]);
   };
+  // The first leader creates the cursor at the horizon of its first poll: events before are history.
+  const cursorCreated = () =>
+    waitFor('the cursor', async () => ((await admin.query('SELECT 1 FROM notifier_cursor')).rowCount ? true : undefined));
   const count = async (sql: string, params: unknown[]) => (await admin.query<{ n: number }>(sql, params)).rows[0]?.n ?? 0;
   const notified = (matchId: string, prefix: string) =>
     count(`SELECT count(*)::int AS n FROM notification WHERE match_id = $1 AND starts_with(user_id, $2)`, [matchId, prefix]);
@@ -73,6 +76,7 @@ describe('notifier as a process', () => {
     await addFollowers(admin, 'kill', followers, 'team', 'ars');
     const first = await spawnNotifier('kill-1', { NOTIFIER_BATCH_SIZE: '500' });
     await waitFor('a leader', async () => ((await readyz(first.port)).body.leader ? true : undefined));
+    await cursorCreated();
     await scoreGoal(admin, match, 'home', 9);
     // Some batches are in, not all: kill it there.
     await waitFor('the first batches', async () => ((await notified(match, 'kill-')) >= 2_000 ? true : undefined), 30_000, 5);
