@@ -25,6 +25,7 @@ import { errorResponder, onClientError } from './transport/http-errors';
 import { OriginPolicy } from './transport/origins';
 import { SSE_PATH, sseHandler } from './transport/sse';
 import { PositionTokens } from './transport/sse-positions';
+import { NOTIFICATION_STREAM_PATH, notificationStreamHandler } from './transport/notification-stream';
 import { WsServer } from './transport/ws-server';
 
 export interface Gateway {
@@ -107,7 +108,13 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     logger.warn('SSE_POSITION_KEY is not set: SSE position tokens are signed with a random key and do not survive a move to another gateway or a restart');
   }
   const tokens = new PositionTokens(config.sse.positionKey ?? randomBytes(32), { maxLength: config.sse.maxTokenLength, maxItems: config.ws.maxChannels });
-  app.get(SSE_PATH, sseHandler(config.ws, admission, sessions, { heads: sequencer, tokens }, metrics, logger));
+  const positionSources = { heads: sequencer, tokens };
+  app.get(SSE_PATH, sseHandler(config.ws, admission, sessions, positionSources, metrics, logger));
+  // The one /api route the gateway serves (the API service has the rest): a user's notifications as named SSE events.
+  app.get(
+    NOTIFICATION_STREAM_PATH,
+    notificationStreamHandler(config.ws, admission, sessions, positionSources, (alive, work) => replayer.run(alive, work), metrics, logger),
+  );
   app.use(restRoutes(db));
   app.use(express.static(join(__dirname, '..', 'public')));
   app.use(errorResponder(logger));

@@ -60,8 +60,8 @@ export class Replayer {
     return this.run(alive, (db) => streamsChangedSince(db, since, marginMs, scope));
   }
 
-  /** Runs `work` on a pooled connection, unless the client left while it waited for one. */
-  private async run<T>(alive: () => boolean, work: (db: pg.PoolClient) => Promise<T>): Promise<T | undefined> {
+  /** Runs `work` on a pooled connection, unless the client left while it waited for one (any client-driven read, e.g. a stream start's snapshot). */
+  async run<T>(alive: () => boolean, work: (db: pg.PoolClient) => Promise<T>): Promise<T | undefined> {
     if (!alive()) return undefined;
     const db = await this.pool.connect();
     try {

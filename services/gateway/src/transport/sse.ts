@@ -17,18 +17,57 @@ export const SSE_PATH = '/sse';
 
 /** Ends a block that has only an `id:` line: the browser takes the id, no event is dispatched. */
 const ID_ONLY_END = Buffer.from('\n');
+const KEEP_ALIVE = Buffer.from(': keep-alive\n\n');
 /** While live, `since` (for streams a token leaves out) moves up to the newest event at most this often. */
 const SINCE_STEP_MS = 60_000;
 
+/** How an SSE endpoint's messages look on the wire (after each connection's own `id:` line). */
+export interface SseFormat {
+  /** An event: built once per event (and channel), shared by every connection. */
+  event(frames: EventFrames): Buffer;
+  /** A control message; undefined shows nothing (a `subscribed` or `resumed` still moves the id). */
+  control(message: ServerMessage): Buffer | undefined;
+  /** Sent every ping interval so that proxies keep an idle stream open. */
+  keepAlive(): Buffer;
+}
+
+/** /sse: every message as `data: <the WebSocket JSON>`, a comment line as keep-alive. */
+export const MESSAGE_FORMAT: SseFormat = {
+  event: (frames) => frames.sseFrame(),
+  control: (message) => sseChunk(controlText(message)),
+  keepAlive: () => KEEP_ALIVE,
+};
+
+/** Where a connection starts: its positions, and the stream channels placed once the subscribe is answered. */
+export interface SseStart {
+  positions: ConnectionPositions;
+  /** Whether the connection's channels need `since` in the token by themselves. */
+  needsSince: boolean;
+  /** User stream channels not resumed: their head is learnt during the subscribe (see placeUnplaced). */
+  unplaced: string[];
+}
+
+export interface SseClientOptions {
+  maxBufferedBytes: number;
+  onSlow: () => void;
+  tokens: PositionTokens;
+  heads: StreamPositions;
+  start: SseStart;
+  subscribedAtMs: number;
+  /** The subscribe resumes (or has `since`): `since` stays where the request put it until `resumed`. */
+  resuming: boolean;
+  format: SseFormat;
+}
+
 /**
- * A Server-Sent Events client: the same JSON as WebSocket. Every event's `id:` is the
- * connection's position token (sse-positions.ts), so the browser's own reconnect resumes every
- * stream. The `data:` part is the event's shared frame; only the short `id:` line is per client.
- * The body is written straight to the socket, as WebSocket frames are (no chunked encoding:
- * the response ends when the connection does), corked for one event-loop turn.
+ * A Server-Sent Events client. Every event's `id:` is the connection's position token
+ * (sse-positions.ts), so the browser's own reconnect resumes every stream. The rest of an
+ * event is built once for all connections (the format's); only the short `id:` line is per
+ * client. The body is written straight to the socket, as WebSocket frames are (no chunked
+ * encoding: the response ends when the connection does), corked for one event-loop turn.
  */
 export class SseClient extends SubscriberState implements Client {
-  /** Until the subscribe's replays are done, `since` stays where the request put it. */
+  readonly positions: ConnectionPositions;
   private caughtUp: boolean;
   private ended = false;
   private readonly socket: Socket;
@@ -37,19 +76,11 @@ export class SseClient extends SubscriberState implements Client {
     readonly id: string,
     public identity: Identity,
     private readonly res: Response,
-    private readonly maxBufferedBytes: number,
-    private readonly onSlow: () => void,
-    private readonly tokens: PositionTokens,
-    readonly positions: ConnectionPositions,
-    /** Whether the connection's channels need `since` in the token by themselves. */
-    private readonly needsSince: boolean,
-    private readonly subscribedAtMs: number,
-    resuming: boolean,
-    /** Stream channels whose position is known only once the subscribe is done (see placeUnplaced). */
-    private readonly unplaced: { heads: StreamPositions; streams: string[] } | undefined,
+    private readonly options: SseClientOptions,
   ) {
     super();
-    this.caughtUp = !resuming;
+    this.positions = options.start.positions;
+    this.caughtUp = !options.resuming;
     this.socket = res.socket!;
   }
 
@@ -67,20 +98,26 @@ export class SseClient extends SubscriberState implements Client {
 
   deliver(frames: EventFrames): boolean {
     const event = frames.event;
-    this.positions.set(event.stream, this.tokens.eventItem(event));
+    this.positions.set(event.stream, this.options.tokens.eventItem(event));
     if (this.caughtUp && this.positions.withSince) this.advanceSince(event);
-    return this.write(this.positions.idLine(), frames.sseFrame());
+    return this.write(this.positions.idLine(), this.options.format.event(frames));
   }
 
   /** `subscribed` and `resumed` carry the token too: a browser that had no event yet still resumes from where it subscribed. */
   send(message: ServerMessage): void {
     if (message.type === 'resumed') {
       this.caughtUp = true;
-      this.positions.setSince(Math.max(this.positions.sinceAt ?? 0, this.subscribedAtMs));
+      this.positions.setSince(Math.max(this.positions.sinceAt ?? 0, this.options.subscribedAtMs));
     }
-    const positioned = message.type === 'subscribed' || message.type === 'resumed';
-    this.write(positioned ? this.positions.idLine() : undefined, sseChunk(controlText(message)));
-    if (message.type === 'subscribed' && this.unplaced) process.nextTick(() => this.placeUnplaced());
+    const chunk = this.options.format.control(message);
+    if (message.type === 'subscribed' || message.type === 'resumed') this.write(this.positions.idLine(), chunk ?? ID_ONLY_END);
+    else if (chunk) this.write(undefined, chunk);
+    if (message.type === 'subscribed' && this.options.start.unplaced.length > 0) process.nextTick(() => this.placeUnplaced());
+  }
+
+  /** Writes a block of the endpoint's own (e.g. the notification stream's `connected`). */
+  announce(chunk: Buffer): void {
+    this.write(undefined, chunk);
   }
 
   /**
@@ -91,15 +128,14 @@ export class SseClient extends SubscriberState implements Client {
    * covers the stream on a reconnect in between.
    */
   private placeUnplaced(): void {
-    const { heads, streams } = this.unplaced!;
-    for (const stream of streams) if (!this.positions.has(stream)) this.positions.set(stream, this.tokens.item(stream, heads.lastSeq(stream)));
-    this.positions.withSince = this.needsSince;
+    const { tokens, heads, start } = this.options;
+    for (const stream of start.unplaced) if (!this.positions.has(stream)) this.positions.set(stream, tokens.item(stream, heads.lastSeq(stream)));
+    this.positions.withSince = start.needsSince;
     this.write(this.positions.idLine(), ID_ONLY_END);
   }
 
-  /** SSE comment line: keeps proxies from timing out an idle stream. */
   keepAlive(): void {
-    this.write(undefined, Buffer.from(': keep-alive\n\n'));
+    this.write(undefined, this.options.format.keepAlive());
   }
 
   private advanceSince(event: OutboxEvent): void {
@@ -110,8 +146,8 @@ export class SseClient extends SubscriberState implements Client {
   /** The `id:` line and the shared frame: two writes into one corked batch, the payload never copied. */
   private write(idLine: Buffer | undefined, chunk: Buffer): boolean {
     if (this.ended || this.socket.destroyed) return false;
-    if (this.socket.writableLength > this.maxBufferedBytes) {
-      this.onSlow();
+    if (this.socket.writableLength > this.options.maxBufferedBytes) {
+      this.options.onSlow();
       this.close('SLOW_CONSUMER');
       return false;
     }
@@ -131,7 +167,7 @@ export class SseClient extends SubscriberState implements Client {
   }
 }
 
-interface SseRequest {
+export interface SseRequest {
   subscribe: SubscribeRequest;
   /** The Last-Event-ID's position token, verified; it replaces the URL's `resume` and `since`. */
   token: DecodedToken | undefined;
@@ -182,13 +218,6 @@ const isStreamChannel = (name: string): boolean => {
   return kind === 'match' || kind === 'user';
 };
 
-/** The new connection's starting position, and the stream channels whose position comes later. */
-interface Start {
-  positions: ConnectionPositions;
-  needsSince: boolean;
-  unplaced: string[];
-}
-
 /**
  * What the request resumes from (the token's items as issued), and for every match stream
  * channel not resumed, the gateway's delivered head at the moment of the subscribe (it is
@@ -196,7 +225,7 @@ interface Start {
  * still gets every event after its subscribe. User streams not resumed are placed once the
  * subscribe is answered (SseClient.placeUnplaced); meanwhile the token carries `since`.
  */
-function startingPositions(tokens: PositionTokens, heads: StreamPositions, request: SseRequest, subscribedAtMs: number): Start {
+export function startingPositions(tokens: PositionTokens, heads: StreamPositions, request: SseRequest, subscribedAtMs: number): SseStart {
   const { subscribe, token } = request;
   const needsSince = !subscribe.channels.every(isStreamChannel);
   const positions = new ConnectionPositions(tokens, needsSince);
@@ -223,33 +252,48 @@ export interface SsePositionSources {
   tokens: PositionTokens;
 }
 
+/** What an SSE endpoint decided before the `200`. */
+export interface PreparedStream {
+  subscribe: SubscribeRequest;
+  /**
+   * The client, made in the same turn as the subscribe (its starting positions read the
+   * delivered heads, so nothing may be delivered in between).
+   */
+  client(res: Response, identity: Identity): SseClient;
+  /** The first thing the stream says once open. */
+  greet(client: SseClient): void;
+}
+
 /**
- * GET /sse. Everything that can refuse — admission (origin, caps, token), the query, the
- * Last-Event-ID, the authorization of every channel and resume key — happens before the `200`,
- * and a refusal is a plain HTTP error with the coded JSON body, which stops EventSource from retrying.
+ * An SSE endpoint. Everything that can refuse — admission (origin, caps, token), then the
+ * endpoint's own checks in `prepare` (the query, the Last-Event-ID, the authorization of every
+ * channel and resume key) — happens before the `200`, and a refusal is a plain HTTP error with
+ * the coded JSON body, which stops EventSource from retrying. Then the stream opens and subscribes.
  */
-export function sseHandler(options: SseOptions, rules: AdmissionRules, sessions: Sessions, sources: SsePositionSources, metrics: GatewayMetrics, logger: Logger) {
+export function sseEndpoint(
+  rules: AdmissionRules,
+  sessions: Sessions,
+  metrics: GatewayMetrics,
+  logger: Logger,
+  prepare: (req: Request, identity: Identity) => Promise<PreparedStream> | PreparedStream,
+) {
   return async (req: Request, res: Response): Promise<void> => {
     let release: (() => void) | undefined;
-    let client: SseClient;
-    let request: SseRequest;
+    let identity: Identity;
+    let prepared: PreparedStream;
     try {
       const admitted = await admit(rules, req, typeof req.query.token === 'string' ? req.query.token : null);
       release = admitted.release;
-      request = requestFrom(req, options.maxChannels, sources.tokens);
-      sessions.check(admitted.identity, new Set(), request.subscribe);
-      const resuming = request.subscribe.resume.size > 0 || request.subscribe.since !== undefined;
-      const subscribedAtMs = Date.now();
-      const start = startingPositions(sources.tokens, sources.heads, request, subscribedAtMs);
-      client = new SseClient(randomUUID(), admitted.identity, res, options.maxBufferedBytes, () => metrics.slowConsumers.inc(), sources.tokens,
-        start.positions, start.needsSince, subscribedAtMs, resuming, start.unplaced.length > 0 ? { heads: sources.heads, streams: start.unplaced } : undefined);
+      identity = admitted.identity;
+      prepared = await prepare(req, identity);
     } catch (error) {
       release?.();
       const failure = refusal(error, metrics.connectionsRejected, logger);
       res.status(failure.httpStatus).json(failure.body());
       return;
     }
-    if (req.socket.destroyed) return release(); // left while its token was checked
+    if (req.socket.destroyed) return release(); // left while it was being checked
+    const client = prepared.client(res, identity);
     client.start();
     sessions.open(client);
     metrics.connections.inc({ transport: 'sse' });
@@ -258,10 +302,35 @@ export function sseHandler(options: SseOptions, rules: AdmissionRules, sessions:
       sessions.closed(client);
       metrics.connections.dec({ transport: 'sse' });
     });
-    client.send({ type: 'connection_status', status: 'connected', connection_id: client.id, server_time: new Date().toISOString() });
-    sessions.subscribe(client, request.subscribe).catch((error: unknown) => {
+    prepared.greet(client);
+    sessions.subscribe(client, prepared.subscribe).catch((error: unknown) => {
       sessions.reject(client, error);
       client.close(ProtocolError.from(error).code);
     });
   };
+}
+
+/** GET /sse: the subscribe is the query (and the Last-Event-ID); the same JSON messages as WebSocket. */
+export function sseHandler(options: SseOptions, rules: AdmissionRules, sessions: Sessions, sources: SsePositionSources, metrics: GatewayMetrics, logger: Logger) {
+  return sseEndpoint(rules, sessions, metrics, logger, (req, identity) => {
+    const request = requestFrom(req, options.maxChannels, sources.tokens);
+    sessions.check(identity, new Set(), request.subscribe);
+    return {
+      subscribe: request.subscribe,
+      client: (res, identity) => {
+        const subscribedAtMs = Date.now();
+        return new SseClient(randomUUID(), identity, res, {
+          maxBufferedBytes: options.maxBufferedBytes,
+          onSlow: () => metrics.slowConsumers.inc(),
+          ...sources,
+          start: startingPositions(sources.tokens, sources.heads, request, subscribedAtMs),
+          subscribedAtMs,
+          resuming: request.subscribe.resume.size > 0 || request.subscribe.since !== undefined,
+          format: MESSAGE_FORMAT,
+        });
+      },
+      greet: (client) =>
+        client.send({ type: 'connection_status', status: 'connected', connection_id: client.id, server_time: new Date().toISOString() }),
+    };
+  });
 }
