@@ -200,6 +200,19 @@ describeWithHelm('optional parts', () => {
     expect(c.args).toEqual([readFileSync(join(CHART, 'files', 'helm-test-websocket.js'), 'utf8')]);
     expect(c.env?.find((e) => e.name === 'GATEWAY_WS_URL')?.value).toBe('ws://matchcast-gateway:8080/ws');
   });
+
+  it('helm test pod asks the API for an unread count through its Service, labelled as a client the API\'s policy admits', () => {
+    const manifests = helmTemplate();
+    const pod = find(manifests, 'Pod', 'matchcast-test-api');
+    expect(pod.metadata.annotations?.['helm.sh/hook']).toBe('test');
+    expect(pod.metadata.labels?.['matchcast-client']).toBe('true');
+    const c = container(pod, 'api');
+    expect(c.image).toBe('matchcast-api:0.1.0');
+    expect(c.args).toEqual([readFileSync(join(CHART, 'files', 'helm-test-api.js'), 'utf8')]);
+    expect(c.env?.find((e) => e.name === 'API_URL')?.value).toBe('http://matchcast-api:8090');
+    expect(c.env?.find((e) => e.name === 'AUTH_JWT_SECRET')?.valueFrom?.secretKeyRef).toEqual({ name: 'matchcast', key: 'AUTH_JWT_SECRET', optional: true });
+    expect(helmTemplate(['--set', 'api.enabled=false']).some((m) => m.metadata.name === 'matchcast-test-api')).toBe(false);
+  });
 });
 
 /** Every string value in a manifest, depth first. */

@@ -23,6 +23,7 @@ const PG_PASSWORDS = { gateway: 'image-gw', listener: 'image-li', crawler: 'imag
 const JWT_SECRET = 'image-contents-jwt-secret-0123456789abcdef';
 const REDIS_PASSWORDS = { REDIS_GATEWAY_PASSWORD: 'image-redis-gw', REDIS_LISTENER_PASSWORD: 'image-redis-li' };
 const SCRIPT = readFileSync(join(CHART, 'files', 'helm-test-websocket.js'), 'utf8');
+const API_SCRIPT = readFileSync(join(CHART, 'files', 'helm-test-api.js'), 'utf8');
 const values = loadValues() as Record<string, { config: Record<string, string> }>;
 
 /** A component's chart ConfigMap: its non-empty config values. */
@@ -220,6 +221,24 @@ describe('production-only builds of the services (the images, without Docker)', 
     const list = await fetch(`http://127.0.0.1:${apiPort}/api/notifications`, { headers });
     expect(list.status).toBe(200);
     expect(await list.json()).toMatchObject({ unread_count: 0 });
+  });
+
+  it('the API\'s helm test script passes: signed, the unread count; without a secret, the refusal; with a wrong one it fails', () => {
+    const run = (env: Record<string, string>, timeoutSeconds = 20) =>
+      spawnSync(process.execPath, ['-e', API_SCRIPT], {
+        env: { ...baseEnv(), API_URL: `http://127.0.0.1:${apiPort}`, TIMEOUT_SECONDS: String(timeoutSeconds), ...env },
+        encoding: 'utf8',
+        timeout: (timeoutSeconds + 10) * 1000,
+      });
+    const signed = run({ AUTH_JWT_SECRET: JWT_SECRET });
+    expect(signed.stdout).toContain('PASS: the API answered the unread count');
+    expect(signed.status).toBe(0);
+    const anonymous = run({});
+    expect(anonymous.stdout).toContain('PASS: the API answered (no AUTH_JWT_SECRET');
+    expect(anonymous.status).toBe(0);
+    const wrong = run({ AUTH_JWT_SECRET: 'not-the-release-secret-0123456789abcdef' });
+    expect(wrong.stdout).toContain('FAIL: the API refused the request');
+    expect(wrong.status).toBe(1);
   });
 
   it('API: the development sign-in is off as the chart runs it', async () => {
