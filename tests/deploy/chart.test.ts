@@ -59,6 +59,14 @@ describeWithHelm('gateway pods', () => {
     config = find(manifests, 'ConfigMap', 'matchcast-gateway').data as Record<string, string>;
   });
 
+  it('share one SSE position key, from the Secret (generated there, kept on upgrade)', () => {
+    expect(gateway.env?.find((e) => e.name === 'SSE_POSITION_KEY')?.valueFrom?.secretKeyRef).toEqual({ name: 'matchcast', key: 'SSE_POSITION_KEY' });
+    expect((find(manifests, 'Secret', 'matchcast').stringData as Record<string, string>).SSE_POSITION_KEY).toMatch(/^.{32,}$/);
+    const existing = helmTemplate(['-f', join(CHART, 'ci', 'production-values.yaml')]);
+    expect(container(find(existing, 'Deployment', 'matchcast-gateway'), 'gateway').env?.find((e) => e.name === 'SSE_POSITION_KEY')?.valueFrom?.secretKeyRef)
+      .toEqual({ name: 'matchcast-connections', key: 'SSE_POSITION_KEY' });
+  });
+
   it('carry the notify-listener as a sidecar, with its own config and the same secrets', () => {
     expect(spec.containers.map((c) => c.name)).toEqual(['gateway', 'notify-listener']);
     expect(listener.image).toBe('matchcast-notify-listener:0.1.0');
@@ -267,11 +275,11 @@ describeWithHelm('credentials', () => {
     expect(env(crawler, 'REDIS_URL')).toBeUndefined();
   });
 
-  it('every connection variable of every container comes from a Secret, never a literal', () => {
+  it('every connection variable and key of every container comes from a Secret, never a literal', () => {
     for (const workload of manifests.filter((m) => ['Deployment', 'StatefulSet', 'Job'].includes(m.kind))) {
       for (const c of [...podSpec(workload).containers, ...(podSpec(workload).initContainers ?? [])]) {
         for (const e of c.env ?? []) {
-          if (/URL$|PASSWORD$/.test(e.name)) expect([workload.metadata.name, c.name, e.name, e.value]).toEqual([workload.metadata.name, c.name, e.name, undefined]);
+          if (/URL$|PASSWORD$|SECRET$|_KEYS?$/.test(e.name)) expect([workload.metadata.name, c.name, e.name, e.value]).toEqual([workload.metadata.name, c.name, e.name, undefined]);
         }
       }
     }

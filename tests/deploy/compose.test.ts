@@ -100,6 +100,7 @@ describe('docker-compose.yml', () => {
     // One token secret for both, so the API's tokens open the gateway's user streams.
     expect(services.api!.environment!.AUTH_JWT_SECRET).toBe(services.gateway!.environment!.AUTH_JWT_SECRET);
     expect(services.api!.environment!.AUTH_JWT_SECRET).toMatch(/^dev-only-.{24,}$/);
+    expect(services.gateway!.environment!.SSE_POSITION_KEY).toMatch(/^dev-only-.{24,}$/);
   });
 
   it('gives the gateway time to drain on stop', () => {

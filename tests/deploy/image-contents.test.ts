@@ -121,6 +121,7 @@ describe('production-only builds of the services (the images, without Docker)', 
       ...chartConfig('gateway'),
       DATABASE_URL: pgUrl('gateway'),
       REDIS_URL: redis.urlFor('matchcast-gateway', REDIS_PASSWORDS.REDIS_GATEWAY_PASSWORD),
+      SSE_POSITION_KEY: 'image-contents-sse-position-key-0123456789',
       PORT: String(gatewayPort), HOST: '127.0.0.1' });
     start('crawler', { ...chartConfig('crawler'), DATABASE_URL: pgUrl('crawler'), CRAWLER_PORT: String(crawlerPort), CRAWLER_EVENTS_PER_SECOND: '20' });
     // As the chart's API container: its ConfigMap, then PORT and OPS_PORT, the Secret's URL and
