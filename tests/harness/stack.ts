@@ -15,7 +15,7 @@ export class ServiceProcess {
   private starts = 0;
 
   constructor(
-    readonly service: 'gateway' | 'notify-listener' | 'crawler',
+    readonly service: 'gateway' | 'notify-listener' | 'crawler' | 'api' | 'notifier',
     readonly env: Record<string, string>,
     readonly name = service,
   ) {
