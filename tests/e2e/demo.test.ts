@@ -114,6 +114,21 @@ describe('make demo', () => {
     }
   });
 
+  it('routes /api/notifications/stream to the gateway: the user’s notifications as named SSE events', async () => {
+    const signIn = await fetch(`${edge}/api/dev/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'bob' }) });
+    const { token } = (await signIn.json()) as { token: string };
+    const controller = new AbortController();
+    const response = await fetch(`${edge}/api/notifications/stream`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal });
+    expect(response.status).toBe(200);
+    const reader = response.body!.getReader();
+    let text = '';
+    while (!text.includes('\n\n')) text += new TextDecoder().decode((await reader.read()).value);
+    expect(text).toMatch(/event: connected\n/);
+    expect(text).toContain('"user_id":"bob"');
+    controller.abort();
+    expect((await fetch(`${edge}/api/notifications/stream`)).status).toBe(401);
+  });
+
   it('streams SSE through the edge as it comes (not buffered)', async () => {
     const controller = new AbortController();
     const response = await fetch(`${edge}/sse?channels=all`, { signal: controller.signal });
