@@ -97,7 +97,10 @@ export class Worker {
       // Resume the row a previous leader (or this one, before an error) was in the middle of.
       const row = await readRow(pool, position.eventId);
       if (row) await this.process(row, position.afterUser, term);
-      else await this.commitCursor({ ...position, afterUser: '' }, term);
+      else {
+        this.options.logger.warn({ outbox_id: position.eventId }, 'outbox row pruned in the middle of its followers; the rest are not notified');
+        await this.commitCursor({ ...position, afterUser: '' }, term);
+      }
       position = this.position as Cursor;
     }
     // Below this, every transaction has ended: the rows under it are final.
