@@ -4,6 +4,7 @@
  * events; the cursor's horizon against transactions that commit out of order; cleanup.
  */
 import pg from 'pg';
+import { NOTIFIER_LOCK_KEY } from '../src/leadership';
 import { startNotifier, type RunningNotifier } from '../src/notifier';
 import {
   NOTIFIER_USER,
@@ -254,6 +255,39 @@ describe('notifier', () => {
     await start();
     await caughtUp();
     expect((await notificationsFor(admin, match, 'r-')).map((row) => row.data.minute)).toEqual([1, 2]);
+  });
+
+  it('a leader whose lock connection is cut stops at once; the standby takes over; nobody is notified twice', async () => {
+    const match = await createMatch(admin, 'liv', 'eve', 'epl');
+    await addFollowers(admin, 'lc', 3_000, 'match', match);
+    const first = await start({ NOTIFIER_BATCH_SIZE: '50' });
+    const second = await startNotifier(testConfig(server, { NOTIFIER_BATCH_SIZE: '50' }), testLogger());
+    try {
+      await waitFor('a connected standby', async () => (second.status().pg && !second.status().leader) || undefined);
+      await scoreGoal(admin, match, 'home', 3);
+      const notified = async () =>
+        (await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM notification WHERE match_id = $1 AND user_id LIKE 'lc-%'`, [match])).rows[0]?.n ?? 0;
+      await waitFor('the first batches', async () => ((await notified()) > 0 ? true : undefined), 20_000, 5);
+      // The server ends the leader's lock session (as a failover, a network cut or an admin would).
+      const cut = await admin.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted`,
+        [NOTIFIER_LOCK_KEY],
+      );
+      expect(cut.rowCount).toBe(1);
+      await waitFor('the old leader to stop', async () => (!first.status().leader ? true : undefined), 5_000, 5);
+      await waitFor('the standby to lead', async () => (second.status().leader ? true : undefined), 10_000);
+      await waitFor('every follower', async () => ((await notified()) >= 3_000 ? true : undefined), 30_000);
+      await delay(300);
+      const { rows } = await admin.query<{ users: number; rows: number }>(
+        `SELECT count(DISTINCT user_id)::int AS users, count(*)::int AS rows FROM notification WHERE match_id = $1 AND user_id LIKE 'lc-%'`,
+        [match],
+      );
+      expect(rows[0]).toEqual({ users: 3_000, rows: 3_000 });
+      // The old leader reconnects as the standby.
+      await waitFor('the old leader to stand by', async () => (first.status().pg && !first.status().leader) || undefined, 10_000);
+    } finally {
+      await second.close();
+    }
   });
 
   it('cleanup removes expired, too old and over-cap notifications', async () => {
