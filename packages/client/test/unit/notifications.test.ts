@@ -116,6 +116,17 @@ it('applies every user event once, with the unread count the server sends', asyn
   expect(changes).toBe(4);
 });
 
+it('without a stream_seq (an older API), a notification already in the snapshot is not added twice', async () => {
+  await startLive({ notifications: [note(2)], total: 1, unread_count: 1, stream_seq: undefined });
+  expect(last().subscribes()).toEqual([{ action: 'subscribe', channels: [STREAM] }]);
+  const toasts: string[] = [];
+  store.on('notification', (n) => toasts.push(n.id));
+  last().message(userEvent('notification', { ...note(2), unread_count: 1 }));
+  last().message(userEvent('notification', { ...note(3), unread_count: 2 }));
+  expect(store.items.map((n) => n.id)).toEqual(['3', '2']);
+  expect([store.unreadCount, store.total, toasts]).toEqual([2, 2, ['3']]);
+});
+
 it('orders by id as numbers (a newer id may be longer)', async () => {
   seq = 1;
   await startLive({ notifications: [note(9), note(8)], total: 2, unread_count: 2, stream_seq: 1 });
