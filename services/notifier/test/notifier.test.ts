@@ -190,8 +190,14 @@ describe('notifier', () => {
       [match],
     );
     expect(rows[0]).toEqual({ users: 3_000, rows: 3_000 });
-    const metrics = await notifier?.registry.getSingleMetricAsString('matchcast_notifier_batch_seconds');
-    expect(metrics).toMatch(/matchcast_notifier_batch_seconds_count\{[^}]*\} (3[1-9]|[4-9]\d)/);
+    const metric = async (name: string) => (await notifier?.registry.getSingleMetricAsString(name)) ?? '';
+    expect(await metric('matchcast_notifier_batch_seconds')).toMatch(/matchcast_notifier_batch_seconds_count\{[^}]*\} (3[1-9]|[4-9]\d)/);
+    expect(await metric('matchcast_notifier_events_total')).toMatch(/matchcast_notifier_events_total\{type="goal"[^}]*\} 1$/m);
+    // This event's followers: the 3,000 above and the earlier tests' followers of the league.
+    const created = Number(/_notifications_total\{[^}]*\} (\d+)$/m.exec(await metric('matchcast_notifier_notifications_total'))?.[1]);
+    expect(created).toBeGreaterThanOrEqual(3_000);
+    expect(created).toBeLessThan(3_100);
+    await waitFor('no lag once caught up', async () => (/_lag_seconds\{[^}]*\} 0$/m.test(await metric('matchcast_notifier_lag_seconds')) ? true : undefined));
   });
 
   it('does not skip a transaction that began before a poll and commits after later ones were processed', async () => {
