@@ -2,10 +2,11 @@
  * What each image ships, run for real without Docker: the same `pnpm deploy --prod` cut the
  * Dockerfile makes (src and tests removed), started from those directories against a real
  * PostgreSQL and Redis with the chart's default configuration — migrations from the gateway
- * image's path, then listener, gateway, crawler and API, each with its own least-privilege
- * database user and Redis ACL user, as deployed — and the chart's `helm test` script must see a
- * live update over WebSocket, also after Redis is killed; the API answers on the ports the
- * chart probes and routes to, as its own user.
+ * image's path, then listener, gateway, crawler, API and notifier, each with its own
+ * least-privilege database user and Redis ACL user, as deployed — and the chart's `helm test`
+ * script must see a live update over WebSocket, also after Redis is killed; the API answers on
+ * the ports the chart probes and routes to, as its own user; a follower's notifications go from
+ * the crawler's writes through the notifier to the API.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -17,8 +18,8 @@ import pg from 'pg';
 import { CHART, REPO } from './support/manifests';
 import { loadValues } from './support/values';
 
-const SERVICES = ['gateway', 'notify-listener', 'crawler', 'api'] as const;
-const PG_PASSWORDS = { gateway: 'image-gw', listener: 'image-li', crawler: 'image-cr', api: 'image-api' };
+const SERVICES = ['gateway', 'notify-listener', 'crawler', 'api', 'notifier'] as const;
+const PG_PASSWORDS = { gateway: 'image-gw', listener: 'image-li', crawler: 'image-cr', api: 'image-api', notifier: 'image-no' };
 /** The Secret's AUTH_JWT_SECRET (the chart passes it to the gateway and the API alike). */
 const JWT_SECRET = 'image-contents-jwt-secret-0123456789abcdef';
 const REDIS_PASSWORDS = { REDIS_GATEWAY_PASSWORD: 'image-redis-gw', REDIS_LISTENER_PASSWORD: 'image-redis-li' };
@@ -40,6 +41,7 @@ describe('production-only builds of the services (the images, without Docker)', 
   let gatewayPort = 0;
   let apiPort = 0;
   let apiOpsPort = 0;
+  let notifierOpsPort = 0;
 
   const baseEnv = () => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, NODE_ENV: 'production' });
 
@@ -106,7 +108,7 @@ describe('production-only builds of the services (the images, without Docker)', 
 
     const [listenerPort, crawlerPort] = [await freePort(), await freePort()];
     gatewayPort = await freePort();
-    [apiPort, apiOpsPort] = [await freePort(), await freePort()];
+    [apiPort, apiOpsPort, notifierOpsPort] = [await freePort(), await freePort(), await freePort()];
 
     const start = (service: string, env: Record<string, string>) => {
       const child = startChild(process.execPath, ['dist/main.js'], join(dir, `${service}.log`), { cwd: out(service), env: { ...baseEnv(), ...env } });
@@ -122,6 +124,7 @@ describe('production-only builds of the services (the images, without Docker)', 
       DATABASE_URL: pgUrl('gateway'),
       REDIS_URL: redis.urlFor('matchcast-gateway', REDIS_PASSWORDS.REDIS_GATEWAY_PASSWORD),
       SSE_POSITION_KEY: 'image-contents-sse-position-key-0123456789',
+      AUTH_JWT_SECRET: JWT_SECRET,
       PORT: String(gatewayPort), HOST: '127.0.0.1' });
     start('crawler', { ...chartConfig('crawler'), DATABASE_URL: pgUrl('crawler'), CRAWLER_PORT: String(crawlerPort), CRAWLER_EVENTS_PER_SECOND: '20' });
     // As the chart's API container: its ConfigMap, then PORT and OPS_PORT, the Secret's URL and
@@ -130,10 +133,12 @@ describe('production-only builds of the services (the images, without Docker)', 
       ...chartConfig('api'),
       DATABASE_URL: pgUrl('api'), AUTH_JWT_SECRET: JWT_SECRET, DEV_SIGN_IN: 'false',
       PORT: String(apiPort), OPS_PORT: String(apiOpsPort), HOST: '127.0.0.1' });
+    start('notifier', { ...chartConfig('notifier'), DATABASE_URL: pgUrl('notifier'), OPS_PORT: String(notifierOpsPort) });
     await waitFor(
       'the gateway and the API to be ready',
       async () => {
-        const ready = await Promise.all([`http://127.0.0.1:${gatewayPort}/readyz`, `http://127.0.0.1:${apiOpsPort}/readyz`].map((url) => fetch(url).then((r) => r.ok, () => false)));
+        const urls = [`http://127.0.0.1:${gatewayPort}/readyz`, `http://127.0.0.1:${apiOpsPort}/readyz`, `http://127.0.0.1:${notifierOpsPort}/readyz`];
+        const ready = await Promise.all(urls.map((url) => fetch(url).then((r) => r.ok, () => false)));
         return ready.every(Boolean) ? true : undefined;
       },
       60_000,
@@ -240,6 +245,44 @@ describe('production-only builds of the services (the images, without Docker)', 
     const wrong = run({ AUTH_JWT_SECRET: 'not-the-release-secret-0123456789abcdef' });
     expect(wrong.stdout).toContain('FAIL: the API refused the request');
     expect(wrong.status).toBe(1);
+  });
+
+  it('notifier: /healthz, /readyz and its metrics on OPS_PORT (what the chart probes and scrapes)', async () => {
+    expect((await fetch(`http://127.0.0.1:${notifierOpsPort}/healthz`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${notifierOpsPort}/readyz`)).status).toBe(200);
+    expect(await (await fetch(`http://127.0.0.1:${notifierOpsPort}/metrics`)).text()).toContain('matchcast_notifier_');
+  });
+
+  it('a follower of every league gets notifications: crawler → notifier (matchcast_notifier_login) → API (matchcast_api_login)', async () => {
+    const token = await mintToken(JWT_SECRET, { subject: 'image-follower' });
+    const headers = { Authorization: `Bearer ${token}` };
+    const admin = new pg.Client({ connectionString: postgres.url });
+    await admin.connect();
+    const leagues = await admin.query<{ id: string }>('SELECT id FROM league').finally(() => admin.end());
+    expect(leagues.rows.length).toBeGreaterThan(0);
+    for (const { id } of leagues.rows) {
+      expect((await fetch(`http://127.0.0.1:${apiPort}/api/me/follows/league/${encodeURIComponent(id)}`, { method: 'PUT', headers })).status).toBeLessThan(300);
+    }
+    const listed = await waitFor('a notification for the follower', async () => {
+      const body = (await (await fetch(`http://127.0.0.1:${apiPort}/api/notifications`, { headers })).json()) as { total?: number; unread_count?: number };
+      return body.unread_count && body.unread_count > 0 ? body : undefined;
+    }, 90_000, 500);
+    expect(listed.unread_count).toBeGreaterThan(0);
+    // The same user's notification stream, from the gateway (as matchcast_gateway_login): the
+    // ingress sends /api/notifications/stream there, with the same token.
+    const controller = new AbortController();
+    const stream = await fetch(`http://127.0.0.1:${gatewayPort}/api/notifications/stream`, { headers, signal: controller.signal });
+    expect(stream.status).toBe(200);
+    const reader = stream.body!.getReader();
+    let text = '';
+    while (!/event: connected\ndata: .*\n/.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    controller.abort();
+    const connected = JSON.parse(/event: connected\ndata: (.*)\n/.exec(text)![1]!) as { unread_count: number };
+    expect(connected.unread_count).toBeGreaterThan(0);
   });
 
   it('API: the development sign-in is off as the chart runs it', async () => {
