@@ -4,10 +4,11 @@
  * argument, a HEALTHCHECK on the service's own health port (`service` target) and no port or
  * HEALTHCHECK for the chaos runner (`job` target).
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { EnvReader } from '@matchcast/runtime';
 import { REPO } from './support/manifests';
-import { DEFAULT_HEALTH } from './support/images';
+import { DEFAULT_HEALTH, SERVICE_IMAGES } from './support/images';
 
 /** Instructions with continuation lines joined and comments dropped. */
 function instructions(text: string): string[] {
@@ -70,6 +71,12 @@ describe('Dockerfile', () => {
     expect(lines[lines.length - 1]).toBe('CMD ["node", "dist/main.js"]'); // the default target is `service`
   });
 
+  it('names every service in its SERVICE error message', () => {
+    const services = readdirSync(join(REPO, 'services'), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+    const message = /SERVICE=<([^>]+)> is required/.exec(stage('build').join('\n'))?.[1]?.split('|') ?? [];
+    expect(message.sort()).toEqual(services.sort());
+  });
+
   it('gives the job target no port and no HEALTHCHECK', () => {
     const job = stage('job');
     expect(job.some((l) => /^(EXPOSE|HEALTHCHECK) /.test(l))).toBe(false);
@@ -89,5 +96,40 @@ describe('.dockerignore', () => {
     for (const needed of ['package.json', 'pnpm-lock.yaml', 'pnpm-workspace.yaml', 'packages', 'services', 'tsconfig.base.json']) {
       expect(ignore).not.toContain(needed);
     }
+  });
+});
+
+describe('the images\' health ports', () => {
+  it('cover every long-running service (all but the chaos runner, a job)', () => {
+    const services = readdirSync(join(REPO, 'services'), { withFileTypes: true }).filter((e) => e.isDirectory() && e.name !== 'chaos').map((e) => e.name);
+    expect(SERVICE_IMAGES.map((i) => i.service).sort()).toEqual(services.sort());
+  });
+
+  it.each(SERVICE_IMAGES.map((i) => [i.service, i.portVar, i.port]))('%s: HEALTHCHECK on %s, whose default in the service is %d', (service, portVar, port) => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { loadConfig } = require(join(REPO, 'services', String(service), 'src', 'config')) as { loadConfig(env: EnvReader): unknown };
+    const env = new EnvReader({ DATABASE_URL: 'postgres://x@h/db', REDIS_URL: 'redis://h:6379' });
+    loadConfig(env);
+    expect(env.read.get(String(portVar))).toBe(String(port));
+  });
+});
+
+describe('the CI workflow (.github/workflows/deploy.yml)', () => {
+  const workflow = readFileSync(join(REPO, '.github', 'workflows', 'deploy.yml'), 'utf8').replace(/\\\n\s*/g, '');
+  const builds = [...workflow.matchAll(/docker buildx build [^\n]*/g)].map((m) => m[0]);
+
+  it.each(SERVICE_IMAGES.map((i) => [i.service, i]))('builds %s with the same build arguments as compose', (_name, image) => {
+    const build = builds.find((b) => b.includes(`--build-arg SERVICE=${image.service} `));
+    expect(build).toBeDefined();
+    if (image.portVar !== DEFAULT_HEALTH.portVar) {
+      expect(build).toContain(`--build-arg HEALTH_PORT_VAR=${image.portVar} --build-arg HEALTH_PORT=${image.port}`);
+    }
+    expect(build).toContain(`-t matchcast-${image.service}:ci`);
+  });
+
+  it('checks every service image and loads each into kind', () => {
+    const loops = [...workflow.matchAll(/for svc in ([a-z\- ]+); do/g)].map((m) => m[1]!.split(' ').sort());
+    expect(loops.length).toBeGreaterThanOrEqual(2);
+    for (const services of loops) expect(services).toEqual(SERVICE_IMAGES.map((i) => i.service).sort());
   });
 });
