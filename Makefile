@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PNPM  := $(shell command -v pnpm 2>/dev/null)
 
-.PHONY: deps browser-deps build demo test bench bench-users bench-user-streams migrate token clean
+.PHONY: deps test-tools build demo test bench bench-users bench-user-streams migrate token clean
 
 # Installs pnpm (through npm) when missing, then the workspace's locked dependencies.
 deps:
@@ -11,8 +11,8 @@ deps:
 
 # The browser test (tests/e2e/scoreboard-page.test.ts) needs Chromium: Debian's package, installed
 # when missing. Only `make test` needs it, so `make deps` (and so `make demo`) does not install it.
-browser-deps:
-	@scripts/ensure-chromium.sh
+test-tools:
+	@scripts/ensure-test-tools.sh
 
 # tsc -b compiles the workspace; the gateway's `bundle` makes public/matchcast-client.js (the
 # page's copy of @matchcast/client, generated and not committed).
@@ -24,7 +24,7 @@ demo: build
 	@node scripts/dist/demo.js
 
 # Every tier (jest projects: unit, integration, e2e, chaos, deploy, fuzz); one tier: pnpm test:<tier>.
-test: build browser-deps
+test: build test-tools
 	@pnpm exec jest $(JEST_ARGS)
 
 bench: build

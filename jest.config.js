@@ -6,7 +6,7 @@
  *   integration  the other tests in packages/<name>/test and services/<name>/test — throwaway
  *                real Postgres and Redis servers, child processes
  *   e2e          tests/e2e — the built services as processes, clients over WS/SSE, the scoreboard
- *                page in Chromium (`make browser-deps` installs it; `make test` does it first)
+ *                page in Chromium (`make test-tools` installs it; `make test` does it first)
  *   chaos        tests/chaos — killing and pausing Postgres, Redis, listeners and gateways
  *   deploy       tests/deploy and tests/docs — chart, manifests, compose, images, docs vs. code
  *   fuzz         tests/fuzz — property-based fuzzing of a real gateway process
