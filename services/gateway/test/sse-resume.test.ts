@@ -121,6 +121,12 @@ describe('SSE position tokens on a running gateway', () => {
     expect(got).toEqual(Array.from({ length: got.length }, (_, i) => got[0]! + i));
   });
 
+  it('answers HEAD with the head only', async () => {
+    const res = await fetch(`${base}/sse?channels=match:a`, { method: 'HEAD' });
+    expect([res.status, res.headers.get('content-type')]).toEqual([200, 'text/event-stream; charset=utf-8']);
+    expect(await res.text()).toBe('');
+  });
+
   it('refuses forged, corrupt, foreign and oversized tokens with BAD_POSITION_TOKEN; everyone else goes on', async () => {
     const bystander = open('channels=match:a');
     await bystander.next((e) => e.json?.type === 'subscribed');

@@ -37,7 +37,7 @@ export interface TokenItem {
 }
 
 export interface DecodedToken {
-  /** stream → seq, in the token's order (least recently active first). */
+  /** stream → seq, in the token's order (the order the connection first saw them). */
   readonly positions: Map<string, number>;
   /** The items as issued, to carry over into the new connection's token without a new PRF. */
   readonly items: Map<string, TokenItem>;
@@ -169,8 +169,8 @@ const MAC_OFFSET = ID_LINE_PREFIX.length;
  * One SSE connection's position in every stream it has received (or resumed, or was at when
  * it subscribed), and its `id:` line. Kept incrementally, so a delivery costs the same
  * whatever the number of streams: the event's item replaces the stream's in place (same
- * length, the common case) and two PRFs are XORed into the MAC; the line is laid out again
- * only when a stream is added or its seq grows a digit.
+ * length, the common case) and two PRFs are XORed into the MAC; a new stream is appended;
+ * the line is laid out again only when a seq grows a digit (base 36) or `since` moves.
  */
 export class ConnectionPositions {
   private readonly slots = new Map<string, Slot>();
@@ -218,7 +218,7 @@ export class ConnectionPositions {
     this.macStale = true;
     if (!slot) {
       this.slots.set(stream, { item, at: ++this.activity });
-      this.line = undefined;
+      if (this.line) this.append(stream, item.text);
       return;
     }
     xorInto(this.mac, slot.item.prf);
@@ -268,20 +268,27 @@ export class ConnectionPositions {
     return Buffer.from(this.line!);
   }
 
+  /** `since` (if any) first, then the streams in the order the connection first saw them. */
   private layOut(since: TokenItem | undefined): void {
-    // Least recently active first: a token's order is the next connection's activity order.
-    const slots = [...this.slots].sort((a, b) => a[1].at - b[1].at);
     this.offsets = new Map();
-    let offset = PREFIX_LENGTH + 4;
-    const texts: string[] = [];
-    for (const [stream, { item }] of slots) {
+    const texts: string[] = since ? [since.text] : [];
+    let offset = PREFIX_LENGTH + 4 + (since ? since.text.length + 1 : 0);
+    for (const [stream, { item }] of this.slots) {
       this.offsets.set(stream, offset);
       texts.push(item.text);
       offset += item.text.length + 1;
     }
-    if (since) texts.push(since.text);
     this.line = Buffer.from(`${ID_LINE_PREFIX}${'A'.repeat(MAC_CHARS)}:${texts.join(',')}\n`, 'latin1');
     this.macStale = true;
+  }
+
+  /** A stream seen for the first time goes at the end of the line: a copy, not a new layout. */
+  private append(stream: string, text: string): void {
+    const line = this.line!;
+    const first = line.length - 1 === PREFIX_LENGTH + 4;
+    const tail = Buffer.from(`${first ? '' : ','}${text}\n`, 'latin1');
+    this.offsets.set(stream, line.length - 1 + (first ? 0 : 1));
+    this.line = Buffer.concat([line.subarray(0, line.length - 1), tail]);
   }
 
   private truncated(): Buffer {

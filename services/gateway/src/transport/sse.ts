@@ -293,6 +293,12 @@ export function sseEndpoint(
       return;
     }
     if (req.socket.destroyed) return release(); // left while it was being checked
+    if (req.method === 'HEAD') {
+      // The body goes straight to the socket, which a HEAD answer must not have.
+      release();
+      res.status(200).type('text/event-stream').end();
+      return;
+    }
     const client = prepared.client(res, identity);
     client.start();
     sessions.open(client);

@@ -28,12 +28,12 @@ function refusal(token: string, using = tokens): ProtocolError {
 }
 
 describe('SSE position tokens', () => {
-  it('round-trips every stream of the connection, least recently active first', () => {
+  it('round-trips every stream of the connection, in the order it first saw them', () => {
     const c = connection([['match:a', 3], ['user:u-1', 9], ['match:b', 40], ['match:a', 4]]);
     const token = c.token();
     expect(token).toMatch(/^1:[A-Za-z0-9_-]{22}:/);
     const decoded = tokens.decode(token);
-    expect([...decoded.positions]).toEqual([['user:u-1', 9], ['match:b', 40], ['match:a', 4]]);
+    expect([...decoded.positions]).toEqual([['match:a', 4], ['user:u-1', 9], ['match:b', 40]]);
     expect(decoded.sinceMs).toBeUndefined();
   });
 
@@ -49,13 +49,22 @@ describe('SSE position tokens', () => {
 
   it('keeps the MAC right incrementally (same token as a connection built from scratch)', () => {
     const moved = connection([['match:a', 1], ['match:b', 1], ['match:a', 2], ['match:b', 2], ['match:a', 3]]);
-    const fresh = connection([['match:b', 2], ['match:a', 3]]);
+    const fresh = connection([['match:a', 3], ['match:b', 2]]);
     expect(moved.token()).toBe(fresh.token());
   });
 
-  it('has an empty but valid token before any stream', () => {
+  it('has an empty but valid token before any stream, and stays valid as streams are added and seqs grow digits', () => {
     const c = connection([]);
     expect([...tokens.decode(c.token()).positions]).toEqual([]);
+    const seen = new Map<string, number>();
+    for (let i = 0; i < 400; i++) {
+      const stream = `match:m${(i * 7) % 13}`;
+      const seq = (seen.get(stream) ?? 30) + 1 + (i % 5);
+      seen.set(stream, seq);
+      c.set(stream, tokens.eventItem(event(stream, seq)));
+      if (i % 3 === 0) c.withSince = !c.withSince;
+      expect(Object.fromEntries(tokens.decode(c.token()).positions)).toEqual(Object.fromEntries(seen));
+    }
   });
 
   it('rejects a changed seq, stream or MAC (BAD_POSITION_TOKEN)', () => {
