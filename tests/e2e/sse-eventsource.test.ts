@@ -3,8 +3,10 @@
  * Debian's Chromium across a gateway SIGKILL: goals keep going in on four matches while the
  * gateway dies and comes back on the same port. The browser's own reconnect sends the last
  * position token as Last-Event-ID, and the page must end with every event of every stream
- * exactly once, in order (the outbox, seq for seq, from its subscribe on).
+ * exactly once, in order (the outbox, seq for seq, from its subscribe on). The same for a
+ * plain EventSource on the notification stream (`/api/notifications/stream?token=`).
  */
+import { mintToken } from '@matchcast/auth';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../harness/browser';
 import { GatewayProcess, Infra, ServiceProcess, freePort, waitFor } from '../harness/stack';
@@ -12,6 +14,7 @@ import { GatewayProcess, Infra, ServiceProcess, freePort, waitFor } from '../har
 const MATCHES = ['sse-a', 'sse-b', 'sse-c', 'sse-d'];
 const STREAMS = MATCHES.map((id) => `match:${id}`);
 const POSITION_KEY = 'e2e-sse-position-key-shared-by-every-gateway-0123456789';
+const AUTH_SECRET = 'e2e-sse-auth-secret-for-user-tokens-0123456789';
 
 interface PageView {
   received: Record<string, number[]>;
@@ -67,7 +70,7 @@ describe('a plain EventSource page across a gateway SIGKILL', () => {
       INSERT INTO scoreboard (match_id) VALUES ${MATCHES.map((id) => `('${id}')`).join(', ')}`);
     const env = { DATABASE_URL: infra.postgres.url, REDIS_URL: infra.redis.url };
     listener = new ServiceProcess('notify-listener', { ...env, LISTENER_PORT: String(await freePort()) }, 'listener-sse-eventsource').start();
-    gateway = new GatewayProcess(await freePort(), { ...env, SSE_POSITION_KEY: POSITION_KEY }, 'gateway-sse-eventsource');
+    gateway = new GatewayProcess(await freePort(), { ...env, SSE_POSITION_KEY: POSITION_KEY, AUTH_JWT_SECRET: AUTH_SECRET }, 'gateway-sse-eventsource');
     gateway.start();
     await gateway.ready();
     await waitFor('gateway on the Redis path', async () => ((await gateway.mode()) === 'redis' ? true : undefined));
@@ -146,5 +149,60 @@ describe('a plain EventSource page across a gateway SIGKILL', () => {
     // The outage really lost a live connection: something was written while the gateway was down.
     const total = Object.values(want).reduce((n, seqs) => n + seqs.length, 0);
     expect(total).toBeGreaterThan(Object.values(down.received).reduce((n, seqs) => n + (seqs as number[]).length, 0));
+  });
+
+  it('a plain EventSource on /api/notifications/stream?token= gets every change once, in order, across a SIGKILL', async () => {
+    const user = 'sse-user';
+    const notifications = await browser.newPage();
+    await notifications.goto(`http://127.0.0.1:${gateway.port}/healthz`);
+    const token = await mintToken(AUTH_SECRET, { subject: user, ttlSeconds: 600 });
+    await notifications.evaluate((url) => {
+      const w = window as any;
+      w.__got = [];
+      w.__opens = 0;
+      const es = new EventSource(url);
+      w.__es = es;
+      es.onopen = () => w.__opens++;
+      for (const name of ['connected', 'notification', 'notification_read', 'stream_error']) {
+        es.addEventListener(name, (e) => w.__got.push([name, JSON.parse((e as MessageEvent).data)]));
+      }
+    }, `/api/notifications/stream?token=${token}`);
+    const got = () => notifications.evaluate(() => (window as any).__got as [string, any][]);
+    await waitFor('connected', async () => ((await got()).length > 0 ? true : undefined), 10_000);
+    const from = (await got())[0]![1].stream_seq as number;
+
+    let running = true;
+    const writer = (async () => {
+      for (let i = 0; running; i++) {
+        const { rows } = await infra.db.query<{ id: string }>(
+          `SELECT id::text FROM matchcast_notify_users($1::text[], $2, 'm', 'goal', NULL, NULL, NULL, NULL, NULL, NULL, NULL)`, [[user], `n${i}`]);
+        if (i % 3 === 2) await infra.db.query('SELECT matchcast_mark_read($1, $2)', [user, rows[0]!.id]);
+        await new Promise((r) => setTimeout(r, 60));
+      }
+    })();
+    await waitFor('live notifications', async () => ((await got()).length >= 5 ? true : undefined), 20_000);
+    await gateway.kill();
+    await new Promise((r) => setTimeout(r, 1500));
+    gateway.start();
+    await gateway.ready();
+    await waitFor('the page reconnected by itself', async () => ((await notifications.evaluate(() => (window as any).__opens)) >= 2 ? true : undefined), 30_000);
+    await new Promise((r) => setTimeout(r, 1000));
+    running = false;
+    await writer;
+
+    const { rows } = await infra.db.query<{ type: string; id: string }>(
+      `SELECT type, data->>'id' AS id FROM outbox WHERE stream = $1 AND seq > $2 ORDER BY seq`, [`user:${user}`, from]);
+    const want = rows.map((r) => [r.type, r.id]);
+    await waitFor('every change on the page', async () => {
+      const events = (await got()).filter(([name]) => name !== 'connected');
+      return events.length >= want.length ? true : undefined;
+    }, 20_000).catch(() => undefined);
+    const events = await got();
+    expect(events.filter(([name]) => name === 'stream_error')).toEqual([]);
+    // A `connected` per stream start (two), then the changes: each exactly once, in the outbox's order.
+    expect(events.filter(([name]) => name === 'connected')).toHaveLength(2);
+    expect(events.filter(([name]) => name !== 'connected').map(([name, data]) => [name, data.id])).toEqual(want);
+    expect(want.length).toBeGreaterThan(10);
+    await notifications.close();
   });
 });
