@@ -20,7 +20,7 @@ import {
 describe('config', () => {
   const base = { DATABASE_URL: 'postgres://u:p@db:5432/x', REDIS_URL: 'redis://redis:6379' };
 
-  test('defaults: the seven notify channels, 5 s reconnect, 250 ms heartbeat and the rest', () => {
+  test('defaults: the seven domain channels and notification_change, 5 s reconnect, 250 ms heartbeat and the rest', () => {
     const config = loadConfig(new EnvReader(base));
     expect(config).toMatchObject({
       notifyChannels: [
@@ -31,6 +31,7 @@ describe('config', () => {
         'gameclock_change',
         'football_event_change',
         'player_match_change',
+        'notification_change',
       ],
       port: 8081,
       lockKey: 7246102,
