@@ -36,8 +36,10 @@ CREATE TABLE notification (
   source_key  text CHECK (char_length(source_key) <= 200),
   UNIQUE (user_id, source_key)
 );
-CREATE INDEX notification_user_idx ON notification (user_id, id DESC);
-CREATE INDEX notification_unread_idx ON notification (user_id) WHERE NOT is_read;
+-- A user's list (newest first) and its counts: is_read and expires_at ride in the indexes, so
+-- the counts are index-only scans once the visibility map is set (no heap visit per row).
+CREATE INDEX notification_user_idx ON notification (user_id, id DESC) INCLUDE (is_read, expires_at);
+CREATE INDEX notification_unread_idx ON notification (user_id, expires_at) WHERE NOT is_read;
 CREATE INDEX notification_expires_idx ON notification (expires_at) WHERE expires_at IS NOT NULL;
 CREATE INDEX notification_created_idx ON notification (created_at);
 
