@@ -204,7 +204,7 @@ describe('api', () => {
   describe('hostile HTTP', () => {
     it('malformed JSON: 400 BAD_JSON', async () => {
       const answer = await call(api.url, 'POST', '/api/dev/sign-in', { raw: '{"user": "bob",', headers: { 'content-type': 'application/json' } });
-      expect(answer).toMatchObject({ status: 400, body: { error: 'BAD_JSON' } });
+      expect(answer).toMatchObject({ status: 400, body: { error: 'BAD_JSON', message: 'request body is not valid JSON' } });
     });
 
     it('a body that is JSON but not an object: 400 BAD_REQUEST', async () => {
@@ -226,7 +226,7 @@ describe('api', () => {
 
     it('a body over API_MAX_BODY_BYTES: 413 PAYLOAD_TOO_LARGE, and the server carries on', async () => {
       const answer = await call(api.url, 'POST', '/api/dev/sign-in', { json: { user: 'bob', pad: 'x'.repeat(4096) } });
-      expect(answer).toMatchObject({ status: 413, body: { error: 'PAYLOAD_TOO_LARGE' } });
+      expect(answer).toMatchObject({ status: 413, body: { error: 'PAYLOAD_TOO_LARGE', message: 'request body exceeds the maximum size' } });
       expect((await call(api.url, 'GET', '/api/me', { token: alice })).status).toBe(200);
     });
 

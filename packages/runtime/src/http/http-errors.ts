@@ -20,20 +20,21 @@ export function endSocket(socket: Duplex, failure: ProtocolError): void {
  * The code of a client fault that express or its body parser raised (they carry an HTTP
  * `status` and, for body-parser, a `type`); undefined for anything else (a server fault).
  */
-function clientFaultCode(error: unknown): ErrorCode | undefined {
+function clientFault(error: unknown): { code: ErrorCode; message?: string } | undefined {
   const { status, type } = (error ?? {}) as { status?: unknown; type?: unknown };
   if (typeof status !== 'number' || status < 400 || status >= 500) return undefined;
-  if (type === 'entity.parse.failed') return 'BAD_JSON';
-  if (status === 404) return 'NOT_FOUND';
-  if (status === 413) return 'PAYLOAD_TOO_LARGE';
-  if (status === 415) return 'UNSUPPORTED_MEDIA_TYPE';
-  return 'BAD_REQUEST';
+  // The codes' default messages speak of WebSocket frames; these are request bodies.
+  if (type === 'entity.parse.failed') return { code: 'BAD_JSON', message: 'request body is not valid JSON' };
+  if (status === 404) return { code: 'NOT_FOUND' };
+  if (status === 413) return { code: 'PAYLOAD_TOO_LARGE', message: 'request body exceeds the maximum size' };
+  if (status === 415) return { code: 'UNSUPPORTED_MEDIA_TYPE' };
+  return { code: 'BAD_REQUEST' };
 }
 
 /** Any error of a request as the ProtocolError it is answered with: express's 4xx keep their meaning, the rest is INTERNAL. */
 export function requestFailure(error: unknown): ProtocolError {
-  const clientCode = error instanceof ProtocolError ? undefined : clientFaultCode(error);
-  return clientCode ? new ProtocolError(clientCode, undefined, { cause: error }) : ProtocolError.from(error);
+  const fault = error instanceof ProtocolError ? undefined : clientFault(error);
+  return fault ? new ProtocolError(fault.code, fault.message, { cause: error }) : ProtocolError.from(error);
 }
 
 /** express's last handler: any failed request gets the coded JSON body, 4xx for the client's faults. */
