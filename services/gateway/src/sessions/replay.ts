@@ -1,4 +1,4 @@
-import { readStream, streamsChangedSince, type ChangedStream } from '@matchcast/db';
+import { readStream, streamHeadsOf, streamsChangedSince, type ChangedStream } from '@matchcast/db';
 import { ProtocolError, type OutboxEvent } from '@matchcast/protocol';
 import type { Logger } from '@matchcast/runtime';
 import pg from 'pg';
@@ -54,6 +54,11 @@ export class Replayer {
         throw new ProtocolError('RESUME_TOO_OLD', `${stream} history from seq ${next} is gone; reload state`, { stream });
       }
     }
+  }
+
+  /** The committed heads of these streams (stream_counter), for checking what a client claims to have. */
+  committedHeads(streams: readonly string[], alive: () => boolean): Promise<Map<string, number> | undefined> {
+    return this.run(alive, (db) => streamHeadsOf(db, streams));
   }
 
   changedSince(since: string, marginMs: number, scope: Parameters<typeof streamsChangedSince>[3], alive: () => boolean): Promise<ChangedStream[] | undefined> {

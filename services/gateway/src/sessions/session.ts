@@ -10,7 +10,7 @@ import { authorizeChannel, mayAccess } from './authorize';
 import type { Replayer } from './replay';
 
 /** The outbox reads sessions need (the Replayer, or a fake in unit tests). */
-export type History = Pick<Replayer, 'replay' | 'changedSince'>;
+export type History = Pick<Replayer, 'replay' | 'changedSince' | 'committedHeads'>;
 
 /** Transactions rarely run longer than this between an event's creation and its commit. */
 const SINCE_MARGIN_MS = 5000;
@@ -127,17 +127,23 @@ export class Sessions {
     // A user stream's position is learnt when its first local subscriber comes: wait for it.
     const learning = [...channels].filter(isUserStream);
     const since = request.since;
+    // A claim beyond what this gateway delivered is checked against the database (below).
+    const ahead = [...resume].filter(([stream, seq]) => seq > this.positions.lastSeq(stream)).map(([stream]) => stream);
+    const refused: ProtocolError[] = [];
     const held =
-      since === undefined && learning.length === 0
+      since === undefined && learning.length === 0 && ahead.length === 0
         ? []
         : await this.hold(client, added, () =>
-            Promise.all([this.positions.known(learning), since === undefined ? undefined : this.expandSince(client, channels, resume, since)]),
+            Promise.all([
+              this.positions.known(learning),
+              ahead.length === 0 ? undefined : this.refuseClaimsBeyondHead(client, resume, ahead, refused),
+              since === undefined ? undefined : this.expandSince(client, channels, resume, since),
+            ]),
           );
     if (!alive()) return;
     // Mark every resumed stream before the first await, so no live event of any of them
     // can overtake its replay.
     const replays: { stream: string; afterSeq: number; head: number }[] = [];
-    const refused: ProtocolError[] = [];
     /** Per resumed stream, the seq up to which the client has it or a replay will bring it. */
     const covered = new Map<string, number>();
     for (const [stream, afterSeq] of resume) {
@@ -196,6 +202,24 @@ export class Sessions {
       throw error;
     } finally {
       client.holding = undefined;
+    }
+  }
+
+  /**
+   * A resume seq may run ahead of this gateway (the client had it from a faster one), but never
+   * ahead of the stream's committed head: such a position is from another history (a restored
+   * database, a corrupt store). Trusting it would silence the stream for that client until the
+   * seq is reached, so it is refused with RESUME_TOO_OLD — the client reloads state.
+   */
+  private async refuseClaimsBeyondHead(client: Client, resume: Map<string, number>, streams: string[], refused: ProtocolError[]): Promise<void> {
+    const heads = await this.replayer.committedHeads(streams, () => this.registry.has(client));
+    if (heads === undefined) return;
+    for (const stream of streams) {
+      const head = heads.get(stream) ?? 0;
+      const claimed = resume.get(stream) ?? 0;
+      if (claimed <= head) continue;
+      resume.delete(stream);
+      refused.push(new ProtocolError('RESUME_TOO_OLD', `${stream} has no seq ${claimed} (its head is ${head}); reload state`, { stream }));
     }
   }
 

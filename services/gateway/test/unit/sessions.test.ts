@@ -25,6 +25,11 @@ class ControlledHistory implements History {
       this.failure = reject;
     });
   }
+  /** stream_counter: what has been committed, whether or not this gateway has seen it. */
+  readonly committed = new Map<string, number>();
+  async committedHeads(streams: readonly string[]): Promise<Map<string, number>> {
+    return new Map(streams.filter((stream) => this.committed.has(stream)).map((stream) => [stream, this.committed.get(stream) as number]));
+  }
   answerWith(changed: ChangedStream[]): void {
     this.answer!(changed);
   }
@@ -96,6 +101,7 @@ describe('Sessions: subscribe with since', () => {
 
   it('does not repeat a held event the client already had (resume position equal to the head)', async () => {
     const { history, sessions, live, client } = setup();
+    history.committed.set('match:b', 6);
     const done = sessions.subscribe(client, { ...subscribe(['all']), resume: new Map([['match:b', 6]]) });
     await tick();
     live(matchEvent('b', 6)); // this gateway sees seq 6 only now; the client got it elsewhere
@@ -131,5 +137,27 @@ describe('Sessions: subscribe with since', () => {
     expect(registry.size).toBe(0);
     expect(registry.subscribers('all')).toBeUndefined();
     expect(client.log).toEqual([]);
+  });
+});
+
+describe('Sessions: a resume position beyond the stream', () => {
+  it('is refused with RESUME_TOO_OLD when the database never had that seq, and the stream then flows live', async () => {
+    const { history, sessions, live, client } = setup();
+    history.committed.set('match:c', 3);
+    live(matchEvent('c', 3));
+    await sessions.subscribe(client, { action: 'subscribe', channels: ['match:c'], resume: new Map([['match:c', 99_999]]) });
+    expect(client.sent).toContainEqual(expect.objectContaining({ type: 'error', code: 'RESUME_TOO_OLD', stream: 'match:c' }));
+    live(matchEvent('c', 4));
+    expect(client.log).toEqual(['match:c match:c@4']);
+  });
+
+  it('is kept when the database has it but this gateway has not delivered it yet', async () => {
+    const { history, sessions, live, client } = setup();
+    history.committed.set('match:d', 5);
+    live(matchEvent('d', 3));
+    await sessions.subscribe(client, { action: 'subscribe', channels: ['match:d'], resume: new Map([['match:d', 5]]) });
+    expect(client.sent.filter((message) => message.type === 'error')).toEqual([]);
+    for (const seq of [4, 5, 6]) live(matchEvent('d', seq));
+    expect(client.log).toEqual(['match:d match:d@6']);
   });
 });

@@ -26,6 +26,9 @@ class OutboxHistory implements History {
   async changedSince(): Promise<ChangedStream[]> {
     return this.changed;
   }
+  async committedHeads(streams: readonly string[]): Promise<Map<string, number>> {
+    return new Map(await Promise.all(streams.map(async (stream) => [stream, await this.outbox.streamHead(stream)] as const)));
+  }
 }
 
 /** The gateway's delivery path as wired in gateway.ts, over an in-memory outbox whose head reads the test answers. */
