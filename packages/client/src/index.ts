@@ -34,6 +34,7 @@ export {
   type DeliveredMessage,
   type ErrorCode,
   type EventType,
+  type LeagueTableData,
   type MatchSnapshot,
   type MatchStatus,
   type MatchesResponse,
@@ -41,5 +42,7 @@ export {
   type NotificationsResponse,
   type UserEventData,
   type Ref,
+  type ScheduleUpdateData,
   type ServerMessage,
+  type StandingRow,
 } from './wire.js';

@@ -56,8 +56,16 @@ export function createScoreboard(client: MatchcastClient, options: ScoreboardOpt
     if (event.match_id === null) return;
     const previous = matches.get(event.match_id);
     let next: MatchSnapshot | undefined;
-    if (event.type === 'match_update' || event.type === 'match_event') {
-      const { event: _event, ...snapshot } = event.data as Record<string, unknown>;
+    if (event.type === 'schedule_update' && event.data.change === 'deleted') {
+      // The match is gone: drop it (the event still tells listeners what it was).
+      if (!matches.delete(event.match_id)) return;
+      emitter.emit('change', { match: event.data as MatchSnapshot, event });
+      return;
+    }
+    if (event.type === 'match_update' || event.type === 'match_event' || event.type === 'schedule_update') {
+      // The snapshot only: what describes this one event (the goal, the schedule change) is not match state.
+      const { event: _event, change: _change, old_kickoff_at: _ok, new_kickoff_at: _nk, old_status: _os, new_status: _ns, ...snapshot } =
+        event.data as Record<string, unknown>;
       next = { ...previous, ...snapshot } as MatchSnapshot;
     } else if (event.type === 'match_status' && previous) {
       next = { ...previous, status: event.data.status as MatchSnapshot['status'] };

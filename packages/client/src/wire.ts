@@ -50,7 +50,16 @@ export const CloseCodes = {
 
 export type MatchStatus = 'scheduled' | 'live' | 'half_time' | 'finished' | 'postponed' | 'cancelled';
 
-export type EventType = 'match_update' | 'match_event' | 'match_status' | 'notification' | 'notification_read' | 'notifications_read_all' | 'notification_deleted';
+export type EventType =
+  | 'match_update'
+  | 'match_event'
+  | 'match_status'
+  | 'schedule_update'
+  | 'league_table'
+  | 'notification'
+  | 'notification_read'
+  | 'notifications_read_all'
+  | 'notification_deleted';
 
 export interface Ref {
   id: string;
@@ -143,6 +152,35 @@ export interface UserEventData {
   notification_read: { id: string; read_at: string; unread_count: number };
   notifications_read_all: { marked_as_read: number; read_at: string; unread_count: number };
   notification_deleted: { id: string; unread_count: number };
+}
+
+/** One row of a league table (league_table's `rows`, GET /api/leagues/{id}/table). */
+export interface StandingRow {
+  position: number;
+  team: Ref;
+  played: number;
+  won: number;
+  drawn: number;
+  lost: number;
+  goals_for: number;
+  goals_against: number;
+  goal_difference: number;
+  points: number;
+}
+
+/** `league_table` on the stream league:<id>: the whole table after a result changed. */
+export interface LeagueTableData {
+  league: Ref;
+  rows: StandingRow[];
+}
+
+/** `schedule_update` on a match's stream: the snapshot plus what changed (new_* null when deleted). */
+export interface ScheduleUpdateData extends MatchSnapshot {
+  change: 'rescheduled' | 'postponed' | 'cancelled' | 'deleted';
+  old_kickoff_at: string;
+  new_kickoff_at: string | null;
+  old_status: MatchStatus;
+  new_status: MatchStatus | null;
 }
 
 /** Channel names the server accepts: match|team|league|user:<id>, live:all, all. */

@@ -49,7 +49,8 @@ export interface ChangedStream {
 
 /**
  * Streams with events created after `since` - `marginMs`, other than `known`, limited to
- * match streams (when `matchStreams`) and the named user streams: a resuming client has
+ * match streams (when `matchStreams`) and the named streams (the client's user and league
+ * channels, which are streams of their own): a resuming client has
  * never seen these (they began or first reached its channels while it was away). The margin
  * covers transactions that started before `since` but committed after it.
  */
@@ -57,7 +58,7 @@ export async function streamsChangedSince(
   db: Queryable,
   since: string,
   marginMs: number,
-  scope: { known: readonly string[]; matchStreams: boolean; userStreams: readonly string[] },
+  scope: { known: readonly string[]; matchStreams: boolean; namedStreams: readonly string[] },
 ): Promise<ChangedStream[]> {
   const { rows } = await db.query<{ stream: string; after: number; match_id: string | null; home: string | null; away: string | null; league: string | null }>(
     `SELECT stream, (min(seq) - 1)::int AS after, min(match_id) AS match_id,
@@ -68,7 +69,7 @@ export async function streamsChangedSince(
         AND NOT (stream = ANY($3::text[]))
         AND (($4 AND stream LIKE 'match:%') OR stream = ANY($5::text[]))
       GROUP BY stream`,
-    [since, marginMs, scope.known, scope.matchStreams, scope.userStreams],
+    [since, marginMs, scope.known, scope.matchStreams, scope.namedStreams],
   );
   return rows.map((row) => ({
     stream: row.stream,

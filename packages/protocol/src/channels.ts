@@ -3,7 +3,8 @@ import { ProtocolError } from './errors';
 /**
  * Channels a client may subscribe to (the established set, extended with user notifications):
  *   match:<id>  league:<id>  team:<id>  live:all  all  user:<id>
- * Streams are the units of ordering (one seq sequence each): match:<id>, user:<id>.
+ * Streams are the units of ordering (one seq sequence each): match:<id>, league:<id>, user:<id>.
+ * league:<id> is both: its own stream (league_table) and the channel its matches' events reach.
  */
 export type ChannelKind = 'match' | 'league' | 'team' | 'live' | 'all' | 'user';
 
@@ -35,11 +36,11 @@ export function parseChannel(name: unknown): Channel {
   return { name, kind, id };
 }
 
-/** A stream name is a channel name of kind match or user. */
+/** A stream name is a channel name of kind match, league or user. */
 export function isStreamName(name: string): boolean {
   try {
     const channel = parseChannel(name);
-    return channel.kind === 'match' || channel.kind === 'user';
+    return channel.kind === 'match' || channel.kind === 'league' || channel.kind === 'user';
   } catch {
     return false;
   }

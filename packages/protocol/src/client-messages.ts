@@ -1,4 +1,4 @@
-import { parseChannel } from './channels';
+import { isStreamName, parseChannel } from './channels';
 import { ProtocolError } from './errors';
 
 /** Client → server messages (subscribe / unsubscribe / ping as clients send them, plus resume). */
@@ -34,9 +34,9 @@ function resumeMap(value: unknown, limits: ParseLimits): Map<string, number> {
     throw new ProtocolError('TOO_MANY_CHANNELS', `at most ${limits.maxChannelsPerMessage} resume entries`);
   }
   for (const [stream, seq] of entries) {
-    const channel = parseChannel(stream);
-    if (channel.kind !== 'match' && channel.kind !== 'user') {
-      throw new ProtocolError('BAD_RESUME', `"${stream}" is not a stream (match:<id> or user:<id>)`);
+    parseChannel(stream); // a malformed name is refused with the channel's own code
+    if (!isStreamName(stream)) {
+      throw new ProtocolError('BAD_RESUME', `"${stream}" is not a stream (match:<id>, league:<id> or user:<id>)`);
     }
     if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) {
       throw new ProtocolError('BAD_RESUME', `resume seq for "${stream}" must be a non-negative integer`);

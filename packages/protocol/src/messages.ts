@@ -3,10 +3,13 @@
 export type MatchStatus = 'scheduled' | 'live' | 'half_time' | 'finished' | 'postponed' | 'cancelled';
 export const LIVE_STATUSES: ReadonlySet<string> = new Set<MatchStatus>(['live', 'half_time']);
 
-export type MatchEventType = 'match_update' | 'match_event' | 'match_status';
+/** `schedule_update` (kick-off moved, postponed, cancelled, deleted) accompanies the match_status / match_update of the same write. */
+export type MatchEventType = 'match_update' | 'match_event' | 'match_status' | 'schedule_update';
+/** Events on a league's own stream `league:<id>`: the recomputed table after a result changed. */
+export type LeagueEventType = 'league_table';
 /** Events on a user's stream: a new notification, and the state changes every tab and device mirrors. */
 export type UserEventType = 'notification' | 'notification_read' | 'notifications_read_all' | 'notification_deleted';
-export type EventType = MatchEventType | UserEventType;
+export type EventType = MatchEventType | LeagueEventType | UserEventType;
 
 export interface Ref {
   id: string;
@@ -68,7 +71,7 @@ export interface Heartbeat {
   dropped: number;
 }
 
-/** Postgres NOTIFY channels: `<table>_change` per notifying table (names operators already use). */
+/** Postgres NOTIFY channels: `<table>_change` per notifying table (names operators already use); standing_change carries league_table. */
 export const NOTIFY_CHANNELS = [
   'matchdata_change',
   'match_change',
@@ -78,6 +81,7 @@ export const NOTIFY_CHANNELS = [
   'football_event_change',
   'player_match_change',
   'notification_change',
+  'standing_change',
 ] as const;
 
 /** Redis channels (the events channel keeps its established name). */

@@ -20,7 +20,7 @@ import {
 describe('config', () => {
   const base = { DATABASE_URL: 'postgres://u:p@db:5432/x', REDIS_URL: 'redis://redis:6379' };
 
-  test('defaults: the seven domain channels and notification_change, 5 s reconnect, 250 ms heartbeat and the rest', () => {
+  test('defaults: the seven domain channels, notification_change and standing_change, 5 s reconnect, 250 ms heartbeat and the rest', () => {
     const config = loadConfig(new EnvReader(base));
     expect(config).toMatchObject({
       notifyChannels: [
@@ -32,6 +32,7 @@ describe('config', () => {
         'football_event_change',
         'player_match_change',
         'notification_change',
+        'standing_change',
       ],
       port: 8081,
       lockKey: 7246102,
@@ -89,11 +90,11 @@ describe('notify-listener (in-process, real Postgres and Redis)', () => {
 
     const outbox = await withClient(pgServer.url, async (client) => {
       const { rows } = await client.query<{ id: string; seq: string; source: string }>(
-        "SELECT id::text, seq, source FROM outbox WHERE stream = 'match:m1' ORDER BY seq",
+        "SELECT id::text AS id, seq, source FROM outbox ORDER BY outbox.id",
       );
       return rows;
     });
-    expect(outbox.length).toBe(39); // seed's match and scoreboard inserts + 7 above + 30 goals
+    expect(outbox.length).toBe(40); // seed's league table (its teams), match and scoreboard inserts + 7 above + 30 goals
     await waitFor('all events on Redis', async () => (collector.events.length >= outbox.length ? true : undefined), 10_000);
     await delay(100);
 
@@ -101,16 +102,17 @@ describe('notify-listener (in-process, real Postgres and Redis)', () => {
       outbox.map((row) => [`${row.source}_change`, row.id, Number(row.seq)]),
     );
     // The envelope is exactly {channel, payload}, payload the raw NOTIFY text (an OutboxEvent).
-    const first = JSON.parse(collector.raw[0]!) as Record<string, unknown>;
+    const first = JSON.parse(collector.raw[1]!) as Record<string, unknown>; // [0] is the seed's league table
     expect(Object.keys(first).sort()).toEqual(['channel', 'payload']);
     expect(typeof first.payload).toBe('string');
     const event = JSON.parse(first.payload as string) as Record<string, unknown>;
     expect(event).toMatchObject({ stream: 'match:m1', seq: 1, type: 'match_status', match_id: 'm1' });
+    expect(JSON.parse(JSON.parse(collector.raw[0]!).payload)).toMatchObject({ stream: 'league:epl', seq: 1, type: 'league_table', match_id: null });
     const goal = collector.events.find((d) => d.envelope.channel === 'football_event_change')!;
     expect(goal.event.type).toBe('match_event');
 
     const metrics = await getJson(a.port, '/metrics');
-    expect(metrics.body).toMatch(/matchcast_listener_notifications_forwarded_total\{service="notify-listener"\} 39/);
+    expect(metrics.body).toMatch(/matchcast_listener_notifications_forwarded_total\{service="notify-listener"\} 40/);
     expect(metrics.body).toMatch(/matchcast_listener_leader\{service="notify-listener"\} 1/);
   });
 
@@ -125,7 +127,7 @@ describe('notify-listener (in-process, real Postgres and Redis)', () => {
       expect(gap).toBeGreaterThan(100);
       expect(gap).toBeLessThan(500);
     }
-    expect(beats.at(-1)!.heartbeat.published).toBe(39);
+    expect(beats.at(-1)!.heartbeat.published).toBe(40);
     expect(Math.abs(beats.at(-1)!.heartbeat.sent_at - beats.at(-1)!.at)).toBeLessThan(100);
   });
 

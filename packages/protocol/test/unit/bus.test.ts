@@ -35,6 +35,7 @@ describe('decodeNotification: accepted', () => {
   it.each<[string, Record<string, unknown>]>([
     ['a user notification with match_id null', { stream: 'user:u1', type: 'notification', match_id: null, data: { message: 'hi' } }],
     ['a user notification about a match', { stream: 'user:u1', type: 'notification', match_id: 'm1' }],
+    ['a league table on its league stream', { stream: 'league:l1', type: 'league_table', match_id: null, data: { rows: [] } }],
     ['seq 1', { seq: 1 }],
     ['the largest safe seq', { seq: Number.MAX_SAFE_INTEGER }],
     ['the largest bigint id', { id: '9223372036854775807' }],
@@ -99,7 +100,6 @@ describe('decodeNotification: rejected with InvalidBusMessage', () => {
     ['live:all', 'live:all'],
     ['all', 'all'],
     ['a team channel', 'team:ars'],
-    ['a league channel', 'league:epl'],
     ['a kind without an id', 'match'],
     ['an empty id', 'match:'],
     ['an unknown kind', 'bogus:1'],

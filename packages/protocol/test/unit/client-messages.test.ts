@@ -98,7 +98,6 @@ describe('parseClientMessage: refusals', () => {
     ['a resume key that is not a stream (live:all)', { resume: { 'live:all': 1 } }],
     ['a resume key that is not a stream (all)', { resume: { all: 1 } }],
     ['a resume key that is not a stream (team)', { resume: { 'team:ars': 1 } }],
-    ['a resume key that is not a stream (league)', { resume: { 'league:epl': 1 } }],
     ['a negative seq', { resume: { 'match:m1': -1 } }],
     ['a fractional seq', { resume: { 'match:m1': 1.5 } }],
     ['a seq as a string', { resume: { 'match:m1': '3' } }],
@@ -112,6 +111,11 @@ describe('parseClientMessage: refusals', () => {
   ])('BAD_RESUME for %s', (_case, extra) => {
     const message = typeof extra === 'string' ? extra : subscribe(['all'], extra as Record<string, unknown>);
     expect(refusal(message)).toBe('BAD_RESUME');
+  });
+
+  it("a league's own stream is a resume key (league_table events)", () => {
+    const parsed = parse(subscribe(['league:epl'], { resume: { 'league:epl': 4 } }));
+    expect(parsed.action === 'subscribe' && [...parsed.resume]).toEqual([['league:epl', 4]]);
   });
 
   it('a malformed resume key is refused with the channel code', () => {

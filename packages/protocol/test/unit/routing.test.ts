@@ -25,6 +25,15 @@ describe('routeEvent', () => {
     expect(routeEvent({ stream: 'match:m1', match_id: 'm1', data: snapshot('half_time') })).toContain('live:all');
   });
 
+  it("routes a league's own event (league_table) to that league only", () => {
+    expect(routeEvent({ stream: 'league:l1', match_id: null, data: { league: { id: 'l1', name: 'L' }, rows: [] } })).toEqual(['league:l1']);
+  });
+
+  it('routes a schedule_update like every match event: match, both teams, league, all', () => {
+    const data = { status: 'postponed', home_team: { id: 'h' }, away_team: { id: 'a' }, league: { id: 'l1' }, change: 'postponed' };
+    expect(routeEvent({ stream: 'match:m1', match_id: 'm1', data })).toEqual(['match:m1', 'team:h', 'team:a', 'league:l1', 'all']);
+  });
+
   it('routes a user notification to that user only', () => {
     expect(routeEvent({ stream: 'user:42', match_id: null, data: {} })).toEqual(['user:42']);
   });

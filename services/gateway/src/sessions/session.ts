@@ -301,7 +301,7 @@ export class Sessions {
 
 /**
  * Whether a stream's events can be routed to any of these channels, judged by name alone:
- * a user stream only to its own channel; a match stream to its own channel or to any
+ * a user or league stream only to its own channel; a match stream to its own channel or to any
  * match-wide channel (team, league, live, all) — the first replayed row decides those.
  */
 function mightReach(stream: string, channels: ReadonlySet<string>): boolean {
@@ -317,7 +317,13 @@ function reaches(event: Pick<OutboxEvent, 'stream' | 'match_id' | 'data'>, chann
   return routeEvent(event).some((name) => channels.has(name));
 }
 
+/**
+ * Which streams a `since` looks at: match streams when any channel takes match events (all but
+ * user channels), and by name the channels that are streams of their own (user:<id>, and
+ * league:<id> for its league_table events).
+ */
 function sinceScope(channels: ReadonlySet<string>, resume: ReadonlyMap<string, number>) {
-  const userStreams = [...channels].filter((name) => name.startsWith('user:'));
-  return { known: [...resume.keys()], matchStreams: channels.size > userStreams.length, userStreams };
+  const users = [...channels].filter((name) => name.startsWith('user:'));
+  const named = [...users, ...[...channels].filter((name) => name.startsWith('league:'))];
+  return { known: [...resume.keys()], matchStreams: channels.size > users.length, namedStreams: named };
 }
