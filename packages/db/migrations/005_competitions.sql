@@ -228,4 +228,6 @@ REVOKE ALL ON FUNCTION matchcast_standing_json(text) FROM PUBLIC;
 -- The table is public match data: the API serves it, the gateway may read it, the crawler only
 -- causes it (no grant: the owner writes it).
 GRANT SELECT ON standing TO matchcast_api, matchcast_gateway;
+-- GET /api/leagues/{id}/schedule shows each match's score.
+GRANT SELECT ON scoreboard TO matchcast_api;
 GRANT EXECUTE ON FUNCTION matchcast_standing_json(text) TO matchcast_api, matchcast_gateway;

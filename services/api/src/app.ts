@@ -10,9 +10,11 @@ import { databaseErrors } from './http/db-errors';
 import { requestMetrics } from './http/request-metrics';
 import type { ApiMetrics } from './metrics';
 import { devRoutes } from './routes/dev';
+import { leagueRoutes } from './routes/leagues';
 import { meRoutes } from './routes/me';
 import { notificationRoutes } from './routes/notifications';
 import { FollowStore } from './store/follows';
+import { LeagueStore } from './store/leagues';
 import { NotificationStore } from './store/notifications';
 
 /** Follows per user: enough for any fan, bounded so one account cannot grow the table without end. */
@@ -52,6 +54,7 @@ export function createApp({ config, db, metrics, logger }: AppDeps): Express {
   }
   app.use(meRoutes(authenticated, new FollowStore(db, MAX_FOLLOWS_PER_USER)));
   app.use(notificationRoutes(authenticated, new NotificationStore(db), metrics));
+  app.use(leagueRoutes(authenticated, new LeagueStore(db)));
   app.use((_req: Request, _res: Response, next: NextFunction) => next(new ProtocolError('NOT_FOUND')));
 
   app.use(databaseErrors(logger));

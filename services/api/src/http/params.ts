@@ -49,3 +49,35 @@ export function followTarget(kind: unknown, id: unknown): { kind: FollowKind; id
   if (typeof id !== 'string' || !ID_PATTERN.test(id)) throw new ProtocolError('BAD_REQUEST', `id must match ${ID_PATTERN.source}`);
   return { kind: kind as FollowKind, id };
 }
+
+/** An id from the path (league, team, match), or BAD_REQUEST. */
+export function pathId(value: unknown, what: string): string {
+  if (typeof value !== 'string' || !ID_PATTERN.test(value)) throw new ProtocolError('BAD_REQUEST', `${what} id must match ${ID_PATTERN.source}`);
+  return value;
+}
+
+/** An ISO 8601 date-time with a zone (Z or ±hh:mm) or a plain date (UTC midnight). */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2}))?$/;
+
+/** A time query parameter as an ISO string, or undefined; anything else (or an impossible date) is BAD_REQUEST. */
+export function timeQuery(req: Request, name: string): string | undefined {
+  const value = singleQuery(req, name);
+  if (value === undefined) return undefined;
+  const at = ISO_TIME.test(value) ? Date.parse(value) : NaN;
+  // Date.parse rolls 2026-02-30 over to March: the round trip of the date part catches it.
+  if (!Number.isFinite(at) || (value.length === 10 && new Date(at).toISOString().slice(0, 10) !== value)) {
+    throw new ProtocolError('BAD_REQUEST', `"${name}" must be an ISO 8601 time such as 2026-11-23T15:00:00Z (or a date, 2026-11-23)`);
+  }
+  return new Date(at).toISOString();
+}
+
+/** A comma-separated list of allowed values (each once), or undefined. */
+export function listQuery<T extends string>(req: Request, name: string, allowed: readonly T[]): T[] | undefined {
+  const value = singleQuery(req, name);
+  if (value === undefined) return undefined;
+  const items = value.split(',');
+  if (items.some((item) => !allowed.includes(item as T))) {
+    throw new ProtocolError('BAD_REQUEST', `"${name}" must be a comma-separated list of ${allowed.join(', ')}`);
+  }
+  return [...new Set(items)] as T[];
+}
