@@ -2,11 +2,12 @@ import { ProtocolError } from './errors';
 
 /**
  * Channels a client may subscribe to (the established set, extended with user notifications):
- *   match:<id>  league:<id>  team:<id>  live:all  all  user:<id>
- * Streams are the units of ordering (one seq sequence each): match:<id>, league:<id>, user:<id>.
- * league:<id> is both: its own stream (league_table) and the channel its matches' events reach.
+ *   match:<id>  league:<id>  team:<id>  live:all  all  user:<id>  purchase:<id>
+ * Streams are the units of ordering (one seq sequence each): match:<id>, league:<id>, user:<id>,
+ * purchase:<id>. league:<id> is both: its own stream (league_table) and the channel its matches'
+ * events reach.
  */
-export type ChannelKind = 'match' | 'league' | 'team' | 'live' | 'all' | 'user';
+export type ChannelKind = 'match' | 'league' | 'team' | 'live' | 'all' | 'user' | 'purchase';
 
 export interface Channel {
   readonly name: string;
@@ -16,7 +17,7 @@ export interface Channel {
 
 /** Ids are short, URL-safe tokens so that channel names stay bounded and printable. */
 export const ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
-const KINDS_WITH_ID = new Set<ChannelKind>(['match', 'league', 'team', 'user']);
+const KINDS_WITH_ID = new Set<ChannelKind>(['match', 'league', 'team', 'user', 'purchase']);
 
 export function parseChannel(name: unknown): Channel {
   if (typeof name !== 'string' || name.length === 0 || name.length > 80) {
@@ -36,12 +37,26 @@ export function parseChannel(name: unknown): Channel {
   return { name, kind, id };
 }
 
-/** A stream name is a channel name of kind match, league or user. */
+/** A stream name is a channel name of kind match, league, user or purchase. */
 export function isStreamName(name: string): boolean {
   try {
     const channel = parseChannel(name);
-    return channel.kind === 'match' || channel.kind === 'league' || channel.kind === 'user';
+    return channel.kind === 'match' || channel.kind === 'league' || isPrivateStreamKind(channel.kind);
   } catch {
     return false;
   }
+}
+
+/**
+ * Private streams (user:<id>, purchase:<id>): one per user or purchase, each its own and only
+ * channel, visible to its owner and admins. There are many, so a gateway follows only those
+ * its own clients subscribe to.
+ */
+export function isPrivateStreamKind(kind: ChannelKind): boolean {
+  return kind === 'user' || kind === 'purchase';
+}
+
+/** Whether a stream name is a private stream's (by its prefix: cheap enough for every event). */
+export function isPrivateStream(name: string): boolean {
+  return name.startsWith('user:') || name.startsWith('purchase:');
 }

@@ -9,7 +9,10 @@ export type MatchEventType = 'match_update' | 'match_event' | 'match_status' | '
 export type LeagueEventType = 'league_table';
 /** Events on a user's stream: a new notification, and the state changes every tab and device mirrors. */
 export type UserEventType = 'notification' | 'notification_read' | 'notifications_read_all' | 'notification_deleted';
-export type EventType = MatchEventType | LeagueEventType | UserEventType;
+/** The one event of a purchase's stream: the purchase as it now is, and the status it left (null when new). */
+export type PurchaseEventType = 'purchase';
+export type PurchaseStatus = 'pending' | 'paid' | 'issued' | 'cancelled' | 'refunded';
+export type EventType = MatchEventType | LeagueEventType | UserEventType | PurchaseEventType;
 
 export interface Ref {
   id: string;
@@ -82,6 +85,7 @@ export const NOTIFY_CHANNELS = [
   'player_match_change',
   'notification_change',
   'standing_change',
+  'purchase_change',
 ] as const;
 
 /** Redis channels (the events channel keeps its established name). */

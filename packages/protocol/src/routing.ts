@@ -1,3 +1,4 @@
+import { isPrivateStream } from './channels';
 import { LIVE_STATUSES, type OutboxEvent } from './messages';
 
 function refId(value: unknown): string | undefined {
@@ -11,11 +12,11 @@ function refId(value: unknown): string | undefined {
 /**
  * The one routing function: which channels an event is delivered on, most specific first.
  * A match event goes to match:<id>, team:<id> for both teams, league:<id>, live:all while the
- * match is live, and all; a user notification goes to user:<id> only, and a league's own event
- * (league_table) to league:<id> only.
+ * match is live, and all; a private stream's event (user:<id>, purchase:<id>) goes to that
+ * channel only, and a league's own event (league_table) to league:<id> only.
  */
 export function routeEvent(event: Pick<OutboxEvent, 'stream' | 'match_id' | 'data'>): string[] {
-  if (event.stream.startsWith('user:') || event.stream.startsWith('league:')) return [event.stream];
+  if (isPrivateStream(event.stream) || event.stream.startsWith('league:')) return [event.stream];
   const data = event.data;
   const channels: string[] = [];
   if (event.match_id) channels.push(`match:${event.match_id}`);

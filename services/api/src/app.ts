@@ -13,9 +13,11 @@ import { devRoutes } from './routes/dev';
 import { leagueRoutes } from './routes/leagues';
 import { meRoutes } from './routes/me';
 import { notificationRoutes } from './routes/notifications';
+import { purchaseRoutes } from './routes/purchases';
 import { FollowStore } from './store/follows';
 import { LeagueStore } from './store/leagues';
 import { NotificationStore } from './store/notifications';
+import { PurchaseStore } from './store/purchases';
 
 /** Follows per user: enough for any fan, bounded so one account cannot grow the table without end. */
 export const MAX_FOLLOWS_PER_USER = 500;
@@ -55,6 +57,7 @@ export function createApp({ config, db, metrics, logger }: AppDeps): Express {
   app.use(meRoutes(authenticated, new FollowStore(db, MAX_FOLLOWS_PER_USER)));
   app.use(notificationRoutes(authenticated, new NotificationStore(db), metrics));
   app.use(leagueRoutes(authenticated, new LeagueStore(db)));
+  app.use(purchaseRoutes(authenticated, new PurchaseStore(db)));
   app.use((_req: Request, _res: Response, next: NextFunction) => next(new ProtocolError('NOT_FOUND')));
 
   app.use(databaseErrors(logger));

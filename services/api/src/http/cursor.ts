@@ -2,7 +2,7 @@ import { ProtocolError } from '@matchcast/protocol';
 import { isBigintId } from './params';
 
 /**
- * The opaque keyset cursor of GET /api/notifications: "continue below this id". Ids grow with
+ * The opaque keyset cursor of GET /api/notifications and GET /api/me/purchases: "continue below this id". Ids grow with
  * time, so `id < cursor ORDER BY id DESC` pages stay one index range scan however deep, and
  * a notification arriving meanwhile never shifts a page (as an offset would).
  */

@@ -40,6 +40,14 @@ export function notificationId(value: unknown): string {
   return value;
 }
 
+/** A purchase id from the path, or BAD_REQUEST. */
+export function purchaseId(value: unknown): string {
+  if (typeof value !== 'string' || !isBigintId(value)) {
+    throw new ProtocolError('BAD_REQUEST', 'purchase id must be a positive integer (decimal digits, within bigint range)');
+  }
+  return value;
+}
+
 export const FOLLOW_KINDS = ['team', 'league', 'match'] as const;
 export type FollowKind = (typeof FOLLOW_KINDS)[number];
 
