@@ -24,16 +24,17 @@ export async function readStream(
 }
 
 /**
- * The last seq of every non-user stream (match streams) changed within the last `withinMs`
- * (all of them when omitted), and of the named user streams: what a gateway compares against
- * what it delivered, to catch up after any gap in transport. User streams are many (one per
- * user) and a gateway only follows those of its own clients, so only those are read.
+ * The last seq of every public stream (match streams) changed within the last `withinMs`
+ * (all of them when omitted), and of the named private streams (user:<id>, purchase:<id>):
+ * what a gateway compares against what it delivered, to catch up after any gap in transport.
+ * Private streams are many (one per user or purchase) and a gateway only follows those of its
+ * own clients, so only those are read.
  */
 export async function streamHeads(db: Queryable, withinMs?: number, userStreams: readonly string[] = []): Promise<Map<string, number>> {
   const { rows } = await db.query<{ stream: string; last_seq: number }>(
     `SELECT stream, last_seq::int AS last_seq FROM stream_counter
       WHERE ($1::float8 IS NULL OR updated_at > now() - make_interval(secs => $1::float8 / 1000))
-        AND (stream NOT LIKE 'user:%' OR stream = ANY($2::text[]))`,
+        AND ((stream NOT LIKE 'user:%' AND stream NOT LIKE 'purchase:%') OR stream = ANY($2::text[]))`,
     [withinMs ?? null, userStreams],
   );
   return new Map(rows.map((row) => [row.stream, row.last_seq]));

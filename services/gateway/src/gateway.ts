@@ -18,6 +18,7 @@ import { createGatewayMetrics, trackedStreamsGauge } from './metrics';
 import { startRetention } from './retention';
 import { TokenVerifier } from '@matchcast/auth';
 import { Replayer } from './sessions/replay';
+import { PurchaseOwners, purchaseOwnerReader } from './sessions/purchase-owners';
 import { Sessions } from './sessions/session';
 import type { AdmissionRules } from './transport/admission';
 import { ConnectionLimits } from './transport/connection-limits';
@@ -65,6 +66,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   const supervisor = new BrokerSupervisor(brokers, sequencer, config.broker, metrics, logger);
   const verifier = new TokenVerifier(config.auth);
   const replayer = new Replayer({ databaseUrl: config.databaseUrl, ...config.replay }, logger);
+  // Purchase channels are authorized by their buyer: read on the pool for client work.
+  const purchaseOwners = new PurchaseOwners(purchaseOwnerReader((work) => replayer.run(() => true, work)));
   const sessions = new Sessions(
     registry,
     sequencer,
@@ -73,6 +76,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     { maxChannels: config.ws.maxChannels, maxReplayEvents: config.history.maxReplayEvents, historyRetentionMs: config.history.retentionMs },
     metrics,
     logger,
+    purchaseOwners,
   );
   let draining = false;
   const origins = new OriginPolicy(config.edge.allowedOrigins);

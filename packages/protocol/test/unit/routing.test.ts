@@ -1,4 +1,4 @@
-import { routeEvent } from '@matchcast/protocol';
+import { isPrivateStream, isStreamName, parseChannel, parseClientMessage, routeEvent } from '@matchcast/protocol';
 
 const snapshot = (status: string) => ({
   match_id: 'm1',
@@ -36,5 +36,21 @@ describe('routeEvent', () => {
 
   it('routes a user notification to that user only', () => {
     expect(routeEvent({ stream: 'user:42', match_id: null, data: {} })).toEqual(['user:42']);
+  });
+});
+
+describe('purchase streams', () => {
+  it('route a purchase message to its own channel only, whatever its data says', () => {
+    const event = { stream: 'purchase:17', match_id: 'm1', data: { ...snapshot('live'), status: 'live' } };
+    expect(routeEvent(event)).toEqual(['purchase:17']);
+  });
+
+  it('are streams and private ones; a purchase channel parses with its id, and is a resume key', () => {
+    expect(parseChannel('purchase:17')).toEqual({ name: 'purchase:17', kind: 'purchase', id: '17' });
+    expect(isStreamName('purchase:17')).toBe(true);
+    expect(isPrivateStream('purchase:17') && isPrivateStream('user:u1') && !isPrivateStream('match:m1')).toBe(true);
+    expect(() => parseChannel('purchase:')).toThrow(expect.objectContaining({ code: 'INVALID_CHANNEL' }));
+    const message = parseClientMessage(JSON.stringify({ action: 'subscribe', channels: ['purchase:17'], resume: { 'purchase:17': 3 } }), { maxChannelsPerMessage: 10 });
+    expect(message).toMatchObject({ action: 'subscribe', resume: new Map([['purchase:17', 3]]) });
   });
 });

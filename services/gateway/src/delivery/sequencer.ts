@@ -1,5 +1,5 @@
 import type { OutboxReader } from '@matchcast/db';
-import { isRef, type OutboxEvent, type OutboxRef } from '@matchcast/protocol';
+import { isPrivateStream, isRef, type OutboxEvent, type OutboxRef } from '@matchcast/protocol';
 import { backoffMs, sleep, throttledWarn, type Logger } from '@matchcast/runtime';
 
 interface Count {
@@ -17,10 +17,11 @@ export interface SequencerMetrics {
 }
 
 /**
- * User streams are one per user: a gateway follows only those its own clients subscribe to.
- * Every other stream (match streams, bounded by the number of matches) is followed always.
+ * Private streams (user:<id>, purchase:<id>) are one per user or purchase: a gateway follows
+ * only those its own clients subscribe to ("user streams" below means these). Every other
+ * stream (match streams, bounded by the number of matches) is followed always.
  */
-export const isUserStream = (stream: string): boolean => stream.startsWith('user:');
+const isUserStream = isPrivateStream;
 
 /** A user stream whose head is being read: the highest seq claimed for it meanwhile. */
 interface Learning {

@@ -1,12 +1,12 @@
-import { ProtocolError, routeEvent, type ClientMessage, type OutboxEvent } from '@matchcast/protocol';
+import { ProtocolError, isPrivateStream, routeEvent, type ClientMessage, type OutboxEvent } from '@matchcast/protocol';
 import type { Logger } from '@matchcast/runtime';
 import { handOver } from '../delivery/fanout';
 import { EventFrames } from '../delivery/frames';
 import type { SubscriptionRegistry } from '../delivery/registry';
-import { isUserStream } from '../delivery/sequencer';
 import type { Subscriber } from '../delivery/subscriber';
 import type { Identity, TokenVerifier } from '@matchcast/auth';
-import { authorizeChannel, mayAccess } from './authorize';
+import { authorizeChannel, mayAccess, ownersNeeded, type KnownOwners } from './authorize';
+import type { PurchaseOwners } from './purchase-owners';
 import type { Replayer } from './replay';
 
 /** The outbox reads sessions need (the Replayer, or a fake in unit tests). */
@@ -41,7 +41,7 @@ export interface SessionMetrics {
 /** The delivered position of each stream: where a resume's replay ends and live delivery begins. */
 export interface StreamPositions {
   lastSeq(stream: string): number;
-  /** Resolves once lastSeq is known for these streams (a user stream's is learnt when first subscribed here). */
+  /** Resolves once lastSeq is known for these streams (a private stream's is learnt when first subscribed here). */
   known(streams: readonly string[]): Promise<void>;
 }
 
@@ -61,6 +61,8 @@ export class Sessions {
     private readonly limits: SessionLimits,
     private readonly metrics: SessionMetrics,
     private readonly logger: Logger,
+    /** The buyers of purchases, for purchase:<id> channels. */
+    private readonly purchaseOwners?: Pick<PurchaseOwners, 'known' | 'load'>,
   ) {}
 
   open(client: Client): void {
@@ -105,27 +107,46 @@ export class Sessions {
   }
 
   /**
-   * Everything about a subscribe that needs no database — the channel limit and the one
-   * authorization decision for every channel and every `resume` key — so a refusal comes
-   * before anything changes (and, for SSE, before the 200).
+   * Everything a subscribe must pass before anything changes (and, for SSE, before the 200) —
+   * the channel limit and the one authorization decision for every channel and every `resume`
+   * key, given the buyers of the purchases it names (owners()).
    */
-  check(identity: Identity, current: ReadonlySet<string>, request: SubscribeRequest): string[] {
+  check(identity: Identity, current: ReadonlySet<string>, request: SubscribeRequest, owners?: KnownOwners): string[] {
     const added = request.channels.filter((name) => !current.has(name));
     if (current.size + added.length > this.limits.maxChannels) {
       throw new ProtocolError('TOO_MANY_CHANNELS', `at most ${this.limits.maxChannels} channels per connection`);
     }
-    for (const name of [...added, ...request.resume.keys()]) authorizeChannel(identity, name);
+    for (const name of [...added, ...request.resume.keys()]) authorizeChannel(identity, name, owners);
     return added;
   }
 
+  /** check() after looking up the buyers it needs: what SSE endpoints run before their 200. */
+  async authorize(identity: Identity, current: ReadonlySet<string>, request: SubscribeRequest): Promise<string[]> {
+    return this.check(identity, current, request, await this.owners(identity, [...request.channels, ...request.resume.keys()]));
+  }
+
+  /**
+   * The buyers of the purchases among these channel names that the decision needs: one query
+   * for those not cached, none when there are none — then the answer is synchronous, so a
+   * subscribe of other channels stays within its turn.
+   */
+  private owners(identity: Identity, names: Iterable<string>): KnownOwners | Promise<KnownOwners> | undefined {
+    const ids = ownersNeeded(identity, names);
+    if (ids.length === 0 || !this.purchaseOwners) return undefined;
+    return this.purchaseOwners.known(ids) ?? this.purchaseOwners.load(ids);
+  }
+
   async subscribe(client: Client, request: SubscribeRequest): Promise<void> {
-    const added = this.check(client.identity, client.channels, request);
+    const looked = this.owners(client.identity, [...request.channels, ...request.resume.keys()]);
+    const owners = looked instanceof Promise ? await looked : looked;
+    if (!this.registry.has(client)) return;
+    const added = this.check(client.identity, client.channels, request, owners);
     const channels = new Set([...client.channels, ...added]);
     const alive = () => this.registry.has(client);
     // Only streams that can reach this client's channels are replayed: the rest cost nothing.
     const resume = new Map([...request.resume].filter(([stream]) => mightReach(stream, channels)));
-    // A user stream's position is learnt when its first local subscriber comes: wait for it.
-    const learning = [...channels].filter(isUserStream);
+    // A private stream's position is learnt when its first local subscriber comes: wait for it.
+    const learning = [...channels].filter(isPrivateStream);
     const since = request.since;
     // A claim beyond what this gateway delivered is checked against the database (below).
     const ahead = [...resume].filter(([stream, seq]) => seq > this.positions.lastSeq(stream)).map(([stream]) => stream);
@@ -227,7 +248,8 @@ export class Sessions {
   private async expandSince(client: Client, channels: ReadonlySet<string>, resume: Map<string, number>, since: string): Promise<void> {
     const changed = await this.replayer.changedSince(this.clampSince(since), SINCE_MARGIN_MS, sinceScope(channels, resume), () => this.registry.has(client));
     for (const { stream, afterSeq, routing } of changed ?? []) {
-      if (mayAccess(client.identity, stream) && reaches(routing, channels)) resume.set(stream, afterSeq);
+      // A channel the client holds was authorized when subscribed (private streams are only those).
+      if ((channels.has(stream) || mayAccess(client.identity, stream)) && reaches(routing, channels)) resume.set(stream, afterSeq);
     }
   }
 
@@ -266,9 +288,11 @@ export class Sessions {
     if (current !== undefined && identity.userId !== current) {
       throw new ProtocolError('UNAUTHORIZED', 'a refresh token must be for the same user');
     }
+    const looked = this.owners(identity, client.channels);
+    const owners = looked instanceof Promise ? await looked : looked;
     if (!this.registry.has(client)) return;
     client.identity = identity;
-    const lost = [...client.channels].filter((name) => !mayAccess(identity, name));
+    const lost = [...client.channels].filter((name) => !mayAccess(identity, name, owners));
     for (const name of lost) this.registry.unsubscribe(client, name);
     if (lost.length > 0) client.send({ type: 'unsubscribed', channels: lost });
     this.watchExpiry(client);
@@ -301,13 +325,14 @@ export class Sessions {
 
 /**
  * Whether a stream's events can be routed to any of these channels, judged by name alone:
- * a user or league stream only to its own channel; a match stream to its own channel or to any
- * match-wide channel (team, league, live, all) — the first replayed row decides those.
+ * a private stream (user, purchase) or a league stream only to its own channel; a match stream
+ * to its own channel or to any match-wide channel (team, league, live, all) — the first
+ * replayed row decides those.
  */
 function mightReach(stream: string, channels: ReadonlySet<string>): boolean {
   if (channels.has(stream)) return true;
   if (!stream.startsWith('match:')) return false;
-  for (const name of channels) if (!name.startsWith('user:') && !name.startsWith('match:')) return true;
+  for (const name of channels) if (!isPrivateStream(name) && !name.startsWith('match:')) return true;
   return false;
 }
 
@@ -319,11 +344,11 @@ function reaches(event: Pick<OutboxEvent, 'stream' | 'match_id' | 'data'>, chann
 
 /**
  * Which streams a `since` looks at: match streams when any channel takes match events (all but
- * user channels), and by name the channels that are streams of their own (user:<id>, and
- * league:<id> for its league_table events).
+ * private channels), and by name the channels that are streams of their own (user:<id>,
+ * purchase:<id>, and league:<id> for its league_table events).
  */
 function sinceScope(channels: ReadonlySet<string>, resume: ReadonlyMap<string, number>) {
-  const users = [...channels].filter((name) => name.startsWith('user:'));
-  const named = [...users, ...[...channels].filter((name) => name.startsWith('league:'))];
-  return { known: [...resume.keys()], matchStreams: channels.size > users.length, namedStreams: named };
+  const privateStreams = [...channels].filter(isPrivateStream);
+  const named = [...privateStreams, ...[...channels].filter((name) => name.startsWith('league:'))];
+  return { known: [...resume.keys()], matchStreams: channels.size > privateStreams.length, namedStreams: named };
 }

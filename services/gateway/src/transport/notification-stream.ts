@@ -88,7 +88,7 @@ export function notificationStreamHandler(
     const resume = new Map(token?.positions ?? []);
     // Every position in the token is authorized like a `resume` key: another user's is refused.
     const subscribe: SubscribeRequest = { action: 'subscribe', channels: [stream], resume };
-    sessions.check(identity, new Set(), subscribe);
+    await sessions.authorize(identity, new Set(), subscribe);
     const at = await snapshot(reads, () => !req.socket.destroyed, userId, stream);
     if (!resume.has(stream)) resume.set(stream, at.seq);
     return {

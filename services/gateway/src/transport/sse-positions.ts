@@ -7,6 +7,7 @@ import { ID_PATTERN, ProtocolError, type OutboxEvent } from '@matchcast/protocol
  * connection exactly where it stopped. docs/protocol.md, "Server-Sent Events", has the format:
  *
  *   1:<mac>:<item>,<item>,...     item = m<id>~<seq36> (match:<id>) | u<id>~<seq36> (user:<id>)
+ *                                        | p<id>~<seq36> (purchase:<id>)
  *                                        | s<ms36> (`since` for streams not listed)
  *
  * The MAC is the XOR of a keyed PRF (HMAC-SHA256, 128 bits) of every item: an incremental MAC,
@@ -26,7 +27,9 @@ export interface TokenLimits {
 const MAC_BYTES = 16;
 const MAC_CHARS = 22; // base64url of 16 bytes
 const PREFIX_LENGTH = TOKEN_VERSION.length + 1 + MAC_CHARS + 1;
-const ITEM_PATTERN = /^([mu])([A-Za-z0-9_.-]{1,64})~([0-9a-z]{1,11})$/;
+const ITEM_PATTERN = /^([mup])([A-Za-z0-9_.-]{1,64})~([0-9a-z]{1,11})$/;
+/** The stream kind of each item letter (the kind's first letter). */
+const KIND_OF_LETTER: Readonly<Record<string, string>> = { m: 'match', u: 'user', p: 'purchase' };
 const SINCE_PATTERN = /^s([0-9a-z]{1,11})$/;
 const MAC_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 
@@ -46,12 +49,12 @@ export interface DecodedToken {
 
 const badToken = (why: string) => new ProtocolError('BAD_POSITION_TOKEN', `Last-Event-ID is not a position token this service issued (${why})`);
 
-/** The token's text for a stream position; undefined for a stream that is not match:<id> or user:<id>. */
+/** The token's text for a stream position; undefined for a stream that is not match:<id>, user:<id> or purchase:<id>. */
 function itemText(stream: string, seq: number): string | undefined {
   const colon = stream.indexOf(':');
   const kind = stream.slice(0, colon);
   const id = stream.slice(colon + 1);
-  if ((kind !== 'match' && kind !== 'user') || !ID_PATTERN.test(id) || !Number.isSafeInteger(seq) || seq < 0) return undefined;
+  if (KIND_OF_LETTER[kind[0]!] !== kind || !ID_PATTERN.test(id) || !Number.isSafeInteger(seq) || seq < 0) return undefined;
   return `${kind[0]}${id}~${seq.toString(36)}`;
 }
 
@@ -117,7 +120,7 @@ export class PositionTokens {
         if (sinceMs !== undefined) throw badToken('since twice');
         sinceMs = parseInt(since[1]!, 36);
       } else if (position) {
-        const stream = `${position[1] === 'm' ? 'match' : 'user'}:${position[2]}`;
+        const stream = `${KIND_OF_LETTER[position[1]!]}:${position[2]}`;
         if (positions.has(stream)) throw badToken('a stream twice');
         const seq = parseInt(position[3]!, 36);
         if (!Number.isSafeInteger(seq)) throw badToken('seq out of range');
@@ -127,7 +130,7 @@ export class PositionTokens {
       }
       const prf = this.prf(text);
       xorInto(mac, prf);
-      if (position) items.set(`${position[1] === 'm' ? 'match' : 'user'}:${position[2]}`, { text, prf });
+      if (position) items.set(`${KIND_OF_LETTER[position[1]!]}:${position[2]}`, { text, prf });
     }
     // Compared as text: base64url's last character has spare bits, so only the canonical form is accepted.
     if (!timingSafeEqual(Buffer.from(mac.toString('base64url')), Buffer.from(macText))) throw badToken('signature does not match');

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { ErrorCodes, ProtocolError, parseChannel, parseClientMessage, type ErrorCode, type OutboxEvent, type ServerMessage } from '@matchcast/protocol';
+import { ErrorCodes, ProtocolError, isPrivateStream, isPrivateStreamKind, parseChannel, parseClientMessage, type ErrorCode, type OutboxEvent, type ServerMessage } from '@matchcast/protocol';
 import type { Logger } from '@matchcast/runtime';
 import type { Request, Response } from 'express';
 import type { Identity } from '@matchcast/auth';
 import type { GatewayMetrics } from '../metrics';
-import { isUserStream } from '../delivery/sequencer';
 import { SubscriberState } from '../delivery/subscriber';
 import type { Client, Sessions, StreamPositions, SubscribeRequest } from '../sessions/session';
 import { admit, refusal, type AdmissionRules } from './admission';
@@ -212,10 +211,10 @@ function requestFrom(req: Request, maxChannels: number, tokens: PositionTokens):
   return { subscribe: parsed, token };
 }
 
-/** Channels that are one stream each (match:<id>, user:<id>); the others (league, team, live, all) need `since` in the token. */
+/** Channels that are one stream each (match:<id>, user:<id>, purchase:<id>); the others (league, team, live, all) need `since` in the token. */
 const isStreamChannel = (name: string): boolean => {
   const kind = parseChannel(name).kind;
-  return kind === 'match' || kind === 'user';
+  return kind === 'match' || isPrivateStreamKind(kind);
 };
 
 /**
@@ -234,7 +233,7 @@ export function startingPositions(tokens: PositionTokens, heads: StreamPositions
   const unplaced: string[] = [];
   for (const name of subscribe.channels) {
     if (!isStreamChannel(name) || positions.has(name)) continue;
-    if (isUserStream(name)) unplaced.push(name);
+    if (isPrivateStream(name)) unplaced.push(name);
     else positions.set(name, tokens.item(name, heads.lastSeq(name)));
   }
   if (unplaced.length > 0) positions.withSince = true;
@@ -318,9 +317,9 @@ export function sseEndpoint(
 
 /** GET /sse: the subscribe is the query (and the Last-Event-ID); the same JSON messages as WebSocket. */
 export function sseHandler(options: SseOptions, rules: AdmissionRules, sessions: Sessions, sources: SsePositionSources, metrics: GatewayMetrics, logger: Logger) {
-  return sseEndpoint(rules, sessions, metrics, logger, (req, identity) => {
+  return sseEndpoint(rules, sessions, metrics, logger, async (req, identity) => {
     const request = requestFrom(req, options.maxChannels, sources.tokens);
-    sessions.check(identity, new Set(), request.subscribe);
+    await sessions.authorize(identity, new Set(), request.subscribe);
     return {
       subscribe: request.subscribe,
       client: (res, identity) => {
