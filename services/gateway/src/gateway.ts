@@ -67,7 +67,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   const verifier = new TokenVerifier(config.auth);
   const replayer = new Replayer({ databaseUrl: config.databaseUrl, ...config.replay }, logger);
   // Purchase channels are authorized by their buyer: read on the pool for client work.
-  const purchaseOwners = new PurchaseOwners(purchaseOwnerReader((work) => replayer.run(() => true, work)));
+  const purchaseOwners = new PurchaseOwners(purchaseOwnerReader((work) => replayer.run(() => true, work)), undefined, metrics.purchaseOwnerReads);
   const sessions = new Sessions(
     registry,
     sequencer,

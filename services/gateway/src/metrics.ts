@@ -58,6 +58,11 @@ export function createGatewayMetrics(registry: Registry) {
       help: 'Events of user streams no local client follows, dropped on arrival',
       registers,
     }),
+    purchaseOwnerReads: new Counter({
+      name: 'matchcast_gateway_purchase_owner_reads_total',
+      help: 'Database reads of purchase buyers (one per subscribe, resume or SSE request naming purchases not cached)',
+      registers,
+    }),
     replays: new Counter({
       name: 'matchcast_gateway_replays_total',
       help: 'Stream replays started for resuming clients (resume and since)',

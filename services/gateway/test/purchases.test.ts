@@ -83,6 +83,30 @@ describe('purchase channels on a gateway', () => {
     expect(watcher.messages.filter((m) => typeof m.stream === 'string' && m.stream.startsWith('purchase:'))).toEqual([]);
   });
 
+  /** One metric's value from /metrics (0 when absent). */
+  const metric = async (name: string): Promise<number> => {
+    const line = (await (await fetch(`${base}/metrics`)).text()).split('\n').find((l) => l.startsWith(name + ' ') || l.startsWith(name + '{'));
+    return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+  };
+
+  it('reads a buyer once per subscribe of an uncached purchase: never per delivered message, and not again once known', async () => {
+    const id = await purchase('erin');
+    const reads = await metric('matchcast_gateway_purchase_owner_reads_total');
+    const tab1 = await connect('erin');
+    tab1.send({ action: 'subscribe', channels: [`purchase:${id}`] });
+    await tab1.next((m) => m.type === 'subscribed', SLOW_MS);
+    expect(await metric('matchcast_gateway_purchase_owner_reads_total')).toBe(reads + 1);
+    const tab2 = await connect('erin');
+    tab2.send({ action: 'subscribe', channels: [`purchase:${id}`], resume: { [`purchase:${id}`]: 0 } });
+    await tab2.next((m) => m.type === 'resumed', SLOW_MS);
+    await move(id, 'paid');
+    await move(id, 'issued');
+    await move(id, 'refunded');
+    for (const tab of [tab1, tab2]) await waitFor('refunded', async () => (purchaseMessages(tab, id).at(-1)?.data.status === 'refunded' ? true : undefined), SLOW_MS);
+    expect(statuses(purchaseMessages(tab2, id)).map(([seq]) => seq)).toEqual([1, 2, 3, 4]);
+    expect(await metric('matchcast_gateway_purchase_owner_reads_total')).toBe(reads + 1);
+  });
+
   it('resumes the buyer\'s purchase stream exactly where they left it', async () => {
     const id = await purchase('alice');
     const first = await connect('alice');

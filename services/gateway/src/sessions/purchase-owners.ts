@@ -19,6 +19,7 @@ export class PurchaseOwners {
   constructor(
     private readonly read: OwnerReader,
     private readonly capacity = 10_000,
+    private readonly reads: { inc(): void } = { inc: () => undefined },
   ) {}
 
   /** The buyers of these ids if every one is cached (no wait: a subscribe stays in its turn), else undefined. */
@@ -46,6 +47,7 @@ export class PurchaseOwners {
       else if (PURCHASE_ID.test(id)) missing.push(id);
     }
     if (missing.length > 0) {
+      this.reads.inc();
       for (const [id, owner] of await this.read(missing)) {
         owners.set(id, owner);
         this.touch(id, owner);
