@@ -40,10 +40,18 @@ function expectedState(ops: FeedOp[]): Expected {
   const matches: Expected['matches'] = new Map();
   const goalScores: Expected['goalScores'] = new Map();
   const clocks = new Map<string, string>();
+  const kickoffs = new Map<string, string>();
   for (const op of ops) {
     if (op.op === 'fixture') {
-      matches.set(op.match_id, { status: 'scheduled', home: 0, away: 0, events: 0, players: 0, outbox: 1 });
-      goalScores.set(op.match_id, []);
+      const known = matches.get(op.match_id);
+      if (known) {
+        // The fixture again (the simulator's reschedule): a new kickoff is a match_update and a schedule_update.
+        if (kickoffs.get(op.match_id) !== op.kickoff_at) known.outbox += 2;
+      } else {
+        matches.set(op.match_id, { status: 'scheduled', home: 0, away: 0, events: 0, players: 0, outbox: 1 });
+        goalScores.set(op.match_id, []);
+      }
+      kickoffs.set(op.match_id, op.kickoff_at);
       continue;
     }
     const m = matches.get(op.match_id);
@@ -51,6 +59,8 @@ function expectedState(ops: FeedOp[]): Expected {
     switch (op.op) {
       case 'status':
         if (op.status !== m.status) m.outbox++;
+        // Postponed and cancelled also send a schedule_update (005).
+        if (op.status !== m.status && (op.status === 'postponed' || op.status === 'cancelled')) m.outbox++;
         m.status = op.status;
         break;
       case 'clock': {

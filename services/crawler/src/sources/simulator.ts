@@ -12,6 +12,13 @@
  * carry every match, after it was emitted: matches then slow down rather than burst). Spare
  * ticks carry playclock updates of the running matches, so the crawler writes exactly
  * eventsPerSecond transactions while any match is being played.
+ *
+ * Schedule changes: a minute after a fixture is announced, it is sometimes postponed
+ * (postponeRate, default 2 %: status postponed, the match is not played and the slot moves on
+ * to its next fixture) or rescheduled (rescheduleRate, default 5 %: the fixture is sent again
+ * with a kick-off 1–3 match minutes later, and played then). The decisions come from their own
+ * seeded generator, so they use up no draws of the main one; the first fixture of each slot is
+ * always played as announced, so a fresh run has matches going live at once.
  */
 import type { FeedOp, LineupPlayer, Period, Side } from '../feed';
 import { Pacer } from './pacer';
@@ -29,6 +36,10 @@ export interface SimulatorOptions {
   matchMinuteMs: number;
   /** Wall-clock epoch ms of virtual time 0: kickoff_at values and match ids derive from it. */
   startedAt: number;
+  /** Share of fixtures (0–1) postponed before kick-off; DEFAULT_POSTPONE_RATE when omitted. */
+  postponeRate?: number;
+  /** Share of fixtures (0–1) whose kick-off moves later; DEFAULT_RESCHEDULE_RATE when omitted. */
+  rescheduleRate?: number;
 }
 
 // Match-minute lengths of the phases around play (compressed from real football).
@@ -36,6 +47,15 @@ const FIRST_FIXTURE_STAGGER_MINUTES = 2;
 const KICKOFF_LEAD_MINUTES = 5;
 const HALF_TIME_BREAK_MINUTES = 5;
 const NEXT_FIXTURE_GAP_MINUTES = 3;
+/** Schedule changes are rare: about 1 fixture in 50 postponed, 1 in 20 rescheduled. */
+export const DEFAULT_POSTPONE_RATE = 0.02;
+export const DEFAULT_RESCHEDULE_RATE = 0.05;
+/** When a schedule change is announced: this many match minutes after the fixture (before lineups). */
+const SCHEDULE_CHANGE_AFTER_MINUTES = 1;
+/** A reschedule moves the kick-off this many match minutes later (inclusive range). */
+const RESCHEDULE_DELAY_MINUTES = [1, 3] as const;
+/** Mixed into the seed for the schedule-change generator (any constant: it only has to differ). */
+const SCHEDULE_SEED_SALT = 0x5c4ed0;
 const MAX_SUBSTITUTIONS = 5;
 
 const POSITIONS = ['GK', 'DF', 'DF', 'DF', 'DF', 'MF', 'MF', 'MF', 'MF', 'FW', 'FW', 'GK', 'DF', 'MF', 'MF', 'FW'] as const;
@@ -98,6 +118,7 @@ interface Slot {
 
 export class Simulator {
   private readonly rng: Random;
+  private readonly scheduleRng: Random;
   private readonly period: number;
   private readonly minute: number;
   private readonly leagues: League[];
@@ -112,6 +133,7 @@ export class Simulator {
 
   constructor(private readonly options: SimulatorOptions) {
     this.rng = new Random(options.seed);
+    this.scheduleRng = new Random((options.seed ^ SCHEDULE_SEED_SALT) >>> 0);
     this.period = 1000 / options.eventsPerSecond;
     this.minute = options.matchMinuteMs;
     // Match ids are unique per run (a restarted crawler must not resume old matches);
@@ -224,7 +246,7 @@ export class Simulator {
     // The generator body first runs when the constructor primes it, after this.slots is filled.
     const slot = this.slots[index] as Slot;
     let after = index * FIRST_FIXTURE_STAGGER_MINUTES * M;
-    for (;;) {
+    for (let fixture = 0; ; fixture++) {
       const { league, home, away } = this.pickTeams();
       this.busy.add(home.id);
       this.busy.add(away.id);
@@ -245,6 +267,32 @@ export class Simulator {
       };
       yield { after: 0, op: { op: 'matchdata', match_id: matchId, venue: home.venue, referee: this.rng.pick(names.REFEREES) } };
 
+      let untilKickoff = KICKOFF_LEAD_MINUTES * M;
+      const change = fixture === 0 ? 'none' : this.scheduleChange();
+      if (change === 'postpone') {
+        yield { after: SCHEDULE_CHANGE_AFTER_MINUTES * M, op: { op: 'status', match_id: matchId, status: 'postponed' } };
+        this.busy.delete(home.id);
+        this.busy.delete(away.id);
+        after = NEXT_FIXTURE_GAP_MINUTES * M;
+        continue;
+      }
+      if (change === 'reschedule') {
+        const delay = this.scheduleRng.int(...RESCHEDULE_DELAY_MINUTES) * M;
+        const newKickoffAt = new Date(Date.parse(kickoffAt) + Math.round(delay / 1000) * 1000).toISOString();
+        yield {
+          after: SCHEDULE_CHANGE_AFTER_MINUTES * M,
+          op: {
+            op: 'fixture',
+            match_id: matchId,
+            kickoff_at: newKickoffAt,
+            league: { id: league.id, name: league.name, country: league.country },
+            home: { id: home.id, name: home.name, short_name: home.shortName },
+            away: { id: away.id, name: away.name, short_name: away.shortName },
+          },
+        };
+        untilKickoff += delay - SCHEDULE_CHANGE_AFTER_MINUTES * M;
+      }
+
       // Kickoff.
       const state: MatchState = {
         matchId,
@@ -256,7 +304,7 @@ export class Simulator {
         events: 0,
       };
       const plan = this.planEvents();
-      yield { after: KICKOFF_LEAD_MINUTES * M, op: { op: 'lineup', match_id: matchId, players: lineup(home, 'home') } };
+      yield { after: untilKickoff, op: { op: 'lineup', match_id: matchId, players: lineup(home, 'home') } };
       yield { after: 0, op: { op: 'lineup', match_id: matchId, players: lineup(away, 'away') } };
       yield {
         after: 0,
@@ -293,6 +341,14 @@ export class Simulator {
       this.busy.delete(away.id);
       after = NEXT_FIXTURE_GAP_MINUTES * M;
     }
+  }
+
+  /** Whether the fixture just announced is postponed, rescheduled or played as announced (one draw). */
+  private scheduleChange(): 'postpone' | 'reschedule' | 'none' {
+    const r = this.scheduleRng.float();
+    const postpone = this.options.postponeRate ?? DEFAULT_POSTPONE_RATE;
+    if (r < postpone) return 'postpone';
+    return r < postpone + (this.options.rescheduleRate ?? DEFAULT_RESCHEDULE_RATE) ? 'reschedule' : 'none';
   }
 
   /** Minute ticks of one half with the planned events, then stoppage ticks; returns the stoppage. */

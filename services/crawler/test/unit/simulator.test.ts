@@ -74,6 +74,11 @@ describe('Simulator', () => {
     for (const [, matchOps] of byMatch) {
       expect(matchOps[0]?.op).toBe('fixture');
       const statuses = matchOps.filter((op) => op.op === 'status').map((op) => (op as { status: string }).status);
+      if (statuses[0] === 'postponed') {
+        // A postponed fixture is never played (schedule changes: below).
+        expect(matchOps.map((op) => op.op)).toEqual(['fixture', 'matchdata', 'status']);
+        continue;
+      }
       expect(['live', 'half_time', 'live', 'finished'].slice(0, statuses.length)).toEqual(statuses);
       if (statuses.length === 4) finished++;
 
@@ -144,5 +149,77 @@ describe('Simulator', () => {
     expect(again.match_id).not.toBe(first.match_id);
     expect(again.home.id).toBe(first.home.id);
     expect(Date.parse(again.kickoff_at) - Date.parse(first.kickoff_at)).toBe(3_600_000);
+  });
+});
+
+describe('Simulator schedule changes', () => {
+  const RATES = { ...OPTIONS, postponeRate: 0.2, rescheduleRate: 0.3 };
+  const changed = take(RATES, 6000);
+  const byMatch = (ops: FeedOp[]) => {
+    const map = new Map<string, FeedOp[]>();
+    for (const op of ops) {
+      const list = map.get(op.match_id) ?? [];
+      list.push(op);
+      map.set(op.match_id, list);
+    }
+    return map;
+  };
+  const fixtures = (ops: FeedOp[]) => ops.filter((op): op is Extract<FeedOp, { op: 'fixture' }> => op.op === 'fixture');
+
+  it('changes nothing else: without schedule changes, the same teams, goals and cards as with them', () => {
+    const plain = take({ ...OPTIONS, postponeRate: 0, rescheduleRate: 0 }, 3000);
+    expect(plain.some((op) => op.op === 'status' && op.status === 'postponed')).toBe(false);
+    expect(fixtures(plain).length).toBe(new Set(fixtures(plain).map((op) => op.match_id)).size);
+    // The schedule decisions have their own generator: the first fixtures (teams, kick-off) are the same.
+    const firsts = (ops: FeedOp[]) => fixtures(ops).slice(0, OPTIONS.concurrentMatches).map(({ home, away, kickoff_at }) => [home.id, away.id, kickoff_at]);
+    expect(firsts(changed)).toEqual(firsts(plain));
+  });
+
+  it('is seeded: same options, same changes', () => {
+    expect(take(RATES, 6000)).toEqual(changed);
+  });
+
+  it('postpones some fixtures a minute after they are announced; they are never played and free their teams', () => {
+    const postponed = [...byMatch(changed).values()].filter((ops) => ops.some((op) => op.op === 'status' && op.status === 'postponed'));
+    expect(postponed.length).toBeGreaterThan(0);
+    for (const ops of postponed) {
+      expect(ops.map((op) => op.op)).toEqual(['fixture', 'matchdata', 'status']);
+      expect(ops[2]!.at_ms ?? 0).toBeGreaterThan(ops[1]!.at_ms ?? 0);
+    }
+  });
+
+  it('reschedules some fixtures 1-3 minutes later (the fixture again, before lineups) and plays them at the new time', () => {
+    const rescheduled = [...byMatch(changed).values()].filter((ops) => fixtures(ops).length === 2);
+    expect(rescheduled.length).toBeGreaterThan(0);
+    let played = 0;
+    for (const ops of rescheduled) {
+      const [first, second] = fixtures(ops) as [Extract<FeedOp, { op: 'fixture' }>, Extract<FeedOp, { op: 'fixture' }>];
+      const moved = Date.parse(second.kickoff_at) - Date.parse(first.kickoff_at);
+      expect([1, 2, 3].map((m) => m * OPTIONS.matchMinuteMs)).toContain(moved);
+      expect({ ...second, kickoff_at: first.kickoff_at, at_ms: first.at_ms }).toEqual(first);
+      expect(ops.findIndex((op) => op.op === 'lineup')).toBeGreaterThan(ops.indexOf(second));
+      const live = ops.find((op) => op.op === 'status' && op.status === 'live');
+      if (live) {
+        played++;
+        // Kicks off at the new time (virtual time 0 is startedAt), give or take the slot's waiting for ticks.
+        expect(Math.abs(OPTIONS.startedAt + (live.at_ms ?? 0) - Date.parse(second.kickoff_at))).toBeLessThanOrEqual(2 * OPTIONS.matchMinuteMs);
+      }
+    }
+    expect(played).toBeGreaterThan(0);
+  });
+
+  it("plays each slot's first fixture as announced, and is rare at the default rates", () => {
+    for (const first of fixtures(changed).slice(0, OPTIONS.concurrentMatches)) {
+      expect(byMatch(changed).get(first.match_id)!.some((op) => op.op === 'status' && op.status === 'live')).toBe(true);
+    }
+    const defaults = take({ ...OPTIONS, leagues: 4, teamsPerLeague: 20, concurrentMatches: 20, matchMinuteMs: 50, eventsPerSecond: 400 }, 100_000);
+    const matches = byMatch(defaults);
+    expect(matches.size).toBeGreaterThan(300);
+    const postponedShare = [...matches.values()].filter((ops) => ops.some((op) => op.op === 'status' && op.status === 'postponed')).length / matches.size;
+    const rescheduledShare = [...matches.values()].filter((ops) => fixtures(ops).length === 2).length / matches.size;
+    expect(postponedShare).toBeLessThan(0.08);
+    expect(postponedShare).toBeGreaterThan(0);
+    expect(rescheduledShare).toBeGreaterThan(0.01);
+    expect(rescheduledShare).toBeLessThan(0.15);
   });
 });
