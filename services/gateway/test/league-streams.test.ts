@@ -9,6 +9,7 @@ import { PostgresServer, waitFor } from '@matchcast/testkit';
 import pg from 'pg';
 import { loadConfig } from '../src/config';
 import { startGateway, type Gateway } from '../src/gateway';
+import { SseStream } from './sse-support';
 import { TEST_SECRET, TestClient, token } from './support';
 
 const SLOW_MS = 20_000;
@@ -123,5 +124,28 @@ describe('league streams and schedule_update on a gateway', () => {
     }
     expect(changes(other)).toEqual([]);
     for (const client of [...watchers, other]) client.ws.close();
+  });
+
+  it("resumes a league stream over SSE from the position token alone: the missed tables once each, none again", async () => {
+    await db.query(`INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at) VALUES
+      ('n1', 'l', 'a', 'b', now()), ('n2', 'l', 'b', 'c', now()), ('n3', 'l', 'c', 'a', now())`);
+    const base = `http://127.0.0.1:${gateway.port}/sse?channels=league:l&token=${await token('fan', 600)}`;
+    const first = new SseStream(base);
+    await first.next((e) => e.json?.type === 'subscribed');
+    await finish('n1', 1, 0);
+    const seen = await first.next((e) => e.json?.type === 'league_table');
+    // Wait for the match events of that commit too, so the token covers everything sent so far.
+    await new Promise((r) => setTimeout(r, 300));
+    first.close();
+    await first.done;
+    await finish('n2', 2, 2);
+    await finish('n3', 0, 4);
+    const second = new SseStream(base, { 'Last-Event-ID': first.lastEventId });
+    const upTo = seen.json.seq + 2;
+    await second.next((e) => e.json?.type === 'league_table' && e.json.seq === upTo, SLOW_MS);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(second.streamEvents.filter((m) => m.type === 'league_table').map((m) => m.seq)).toEqual([upTo - 1, upTo]);
+    second.close();
+    await second.done;
   });
 });
