@@ -228,4 +228,24 @@ describe('database roles (003_roles.sql)', () => {
     }
     expect(readFileSync(join(__dirname, '..', 'migrations', '003_roles.sql'), 'utf8')).toContain('SECURITY DEFINER');
   });
+
+  describe('crawler and 005 (standings, schedule changes)', () => {
+    it('finishing and rescheduling its own rows updates the table and appends league_table / schedule_update as the owner', async () => {
+      const tablesBefore = (await readStream(admin, 'league:l', 0)).length;
+      await crawler.query(`INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at) VALUES ('f', 'l', 'a', 'b', '2026-01-01T15:00Z')`);
+      await crawler.query(`UPDATE match SET kickoff_at = '2026-01-02T15:00Z' WHERE id = 'f'`);
+      await crawler.query(`BEGIN; INSERT INTO scoreboard (match_id, home_score) VALUES ('f', 3); UPDATE match SET status = 'finished' WHERE id = 'f'; COMMIT`);
+      const tables = await readStream(admin, 'league:l', 0);
+      expect(tables.length).toBe(tablesBefore + 1);
+      expect((tables.at(-1)!.data.rows as { team: { id: string }; points: number }[])[0]).toMatchObject({ team: { id: 'a' }, points: 3 });
+      expect((await readStream(admin, 'match:f', 0)).filter((e) => e.type === 'schedule_update').map((e) => e.data.change)).toEqual(['rescheduled']);
+    });
+
+    it('cannot write the standing table nor call the recompute functions', async () => {
+      await expect(crawler.query(`DELETE FROM standing`)).rejects.toThrow(PERMISSION_DENIED);
+      await expect(crawler.query(`SELECT * FROM standing`)).rejects.toThrow(PERMISSION_DENIED);
+      await expect(crawler.query(`SELECT matchcast_refresh_standing('l')`)).rejects.toThrow(PERMISSION_DENIED);
+      await expect(crawler.query(`SELECT * FROM matchcast_compute_standing('l')`)).rejects.toThrow(PERMISSION_DENIED);
+    });
+  });
 });
