@@ -23,6 +23,13 @@ export interface Scoreboard {
   readonly matches: ReadonlyMap<string, MatchSnapshot>;
   get(matchId: string): MatchSnapshot | undefined;
   on(name: 'change', listener: (change: ScoreboardChange) => void): () => void;
+  /**
+   * Also applies the match events of another channel, e.g. `league:<id>` when something else
+   * (a league table) subscribes it: each event arrives once, on the most specific channel the
+   * connection has, so without this the league's match events would no longer reach the
+   * scoreboard's `all`. Returns the function that stops it (closed with the scoreboard too).
+   */
+  follow(channel: string): () => void;
   /** Unsubscribes and stops handling resets (the client stays connected). */
   close(): void;
 }
@@ -36,6 +43,7 @@ export function createScoreboard(client: MatchcastClient, options: ScoreboardOpt
   const matches = new Map<string, MatchSnapshot>();
   const emitter = new Emitter<{ change: [ScoreboardChange] }>();
   let unsubscribe: (() => void) | undefined;
+  const followed = new Map<string, () => void>();
   let closed = false;
 
   const load = async (): Promise<StreamPositions> => {
@@ -87,10 +95,20 @@ export function createScoreboard(client: MatchcastClient, options: ScoreboardOpt
     matches,
     get: (matchId) => matches.get(matchId),
     on: (name, listener) => emitter.on(name, listener),
+    follow(channel) {
+      if (closed) return () => undefined;
+      if (!followed.has(channel)) followed.set(channel, client.subscribe(channel, apply));
+      return () => {
+        followed.get(channel)?.();
+        followed.delete(channel);
+      };
+    },
     close() {
       closed = true;
       removeReset();
       unsubscribe?.();
+      for (const stop of followed.values()) stop();
+      followed.clear();
       emitter.clear();
     },
   };

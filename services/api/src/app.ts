@@ -4,7 +4,7 @@ import { OriginPolicy, errorResponder, requestFailure, type Logger } from '@matc
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Pool } from 'pg';
 import type { Config } from './config';
-import { authenticate } from './http/auth';
+import { authenticate, optionallyAuthenticate } from './http/auth';
 import { jsonBody } from './http/body';
 import { databaseErrors } from './http/db-errors';
 import { requestMetrics } from './http/request-metrics';
@@ -50,13 +50,14 @@ export function createApp({ config, db, metrics, logger }: AppDeps): Express {
   });
   app.use(jsonBody(config.maxBodyBytes));
 
-  const authenticated = authenticate(new TokenVerifier(config.auth));
+  const verifier = new TokenVerifier(config.auth);
+  const authenticated = authenticate(verifier);
   if (config.devSignIn.enabled) {
     app.use(devRoutes({ auth: config.auth, secret: config.auth.jwtSecret!, ttlMs: config.devSignIn.ttlMs }));
   }
   app.use(meRoutes(authenticated, new FollowStore(db, MAX_FOLLOWS_PER_USER)));
   app.use(notificationRoutes(authenticated, new NotificationStore(db), metrics));
-  app.use(leagueRoutes(authenticated, new LeagueStore(db)));
+  app.use(leagueRoutes(optionallyAuthenticate(verifier), new LeagueStore(db)));
   app.use(purchaseRoutes(authenticated, new PurchaseStore(db)));
   app.use((_req: Request, _res: Response, next: NextFunction) => next(new ProtocolError('NOT_FOUND')));
 

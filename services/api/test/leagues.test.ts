@@ -117,8 +117,24 @@ describe('api: leagues', () => {
     expect(typeof answer.body.message).toBe('string');
   });
 
-  it('needs a token, as every /api route (401 UNAUTHORIZED without one)', async () => {
-    expect(await call(api.url, 'GET', '/api/leagues/epl/table')).toMatchObject({ status: 401, body: { error: 'UNAUTHORIZED' } });
-    expect(await call(api.url, 'GET', '/api/leagues/epl/schedule')).toMatchObject({ status: 401, body: { error: 'UNAUTHORIZED' } });
+  it('public: answers without a token the same as with one', async () => {
+    for (const path of ['/api/leagues/epl/table', '/api/leagues/epl/schedule']) {
+      const anonymous = await call(api.url, 'GET', path);
+      expect(anonymous.status).toBe(200);
+      expect(anonymous.body).toEqual((await get(path)).body);
+    }
+    expect(await call(api.url, 'GET', '/api/leagues/nope/table')).toMatchObject({ status: 404, body: { error: 'NOT_FOUND' } });
+  });
+
+  it.each([
+    ['not a bearer header', 'Basic abc'],
+    ['a malformed token', 'Bearer not-a-jwt'],
+    ['an empty bearer', 'Bearer '],
+  ])('a token sent is still verified: 401 UNAUTHORIZED for %s', async (_name, header) => {
+    for (const path of ['/api/leagues/epl/table', '/api/leagues/epl/schedule']) {
+      const response = await fetch(`${api.url}${path}`, { headers: { authorization: header } });
+      expect(response.status).toBe(401);
+      expect(((await response.json()) as any).error).toBe('UNAUTHORIZED');
+    }
   });
 });

@@ -31,6 +31,19 @@ export function authenticate(verifier: TokenVerifier): RequestHandler {
   };
 }
 
+/**
+ * For public reads: no Authorization header is an anonymous caller (nothing on res.locals);
+ * a header present is verified exactly as `authenticate` does (a bad token is still 401), so a
+ * route can later narrow what a signed-in caller may see (e.g. private competitions).
+ */
+export function optionallyAuthenticate(verifier: TokenVerifier): RequestHandler {
+  const required = authenticate(verifier);
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (req.get('authorization') === undefined) return next();
+    required(req, res, next);
+  };
+}
+
 export function callerOf(res: Response): Caller {
   const caller = res.locals.caller as Caller | undefined;
   if (!caller) throw new Error('route is missing the authenticate middleware');

@@ -10,20 +10,21 @@ export const MAX_SCHEDULE = 1000;
 const unknownLeague = (id: string) => new ProtocolError('NOT_FOUND', `no league "${id}"`);
 
 /**
- * Public match data of a league: its table and its schedule. Like every /api route they need a
- * token (any user; no role), since the API has no anonymous reads.
+ * Public match data of a league: its table and its schedule. Readable without a token, like the
+ * gateway's GET /api/matches and the public league:<id> channel they complement (the demo page
+ * shows them signed out); a token sent is still verified (`optionallyAuthenticated`).
  */
-export function leagueRoutes(authenticated: RequestHandler, store: LeagueStore): Router {
+export function leagueRoutes(optionallyAuthenticated: RequestHandler, store: LeagueStore): Router {
   const router = Router();
 
-  router.get('/api/leagues/:id/table', authenticated, async (req: Request, res: Response) => {
+  router.get('/api/leagues/:id/table', optionallyAuthenticated, async (req: Request, res: Response) => {
     const id = pathId(req.params.id, 'league');
     const table = await store.table(id);
     if (!table) throw unknownLeague(id);
     res.json(table);
   });
 
-  router.get('/api/leagues/:id/schedule', authenticated, async (req: Request, res: Response) => {
+  router.get('/api/leagues/:id/schedule', optionallyAuthenticated, async (req: Request, res: Response) => {
     const id = pathId(req.params.id, 'league');
     const from = timeQuery(req, 'from');
     const to = timeQuery(req, 'to');
