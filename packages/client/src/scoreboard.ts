@@ -37,7 +37,8 @@ export interface Scoreboard {
 /**
  * A live scoreboard: loads GET /api/matches, seeds the client's positions with each
  * stream's seq (so no update falls between the snapshot and live delivery), applies
- * match_update / match_event / match_status, and reloads the snapshot on RESUME_TOO_OLD.
+ * match_update / match_event / match_status / schedule_update (a deleted match leaves the
+ * board), and reloads the snapshot on RESUME_TOO_OLD.
  */
 export function createScoreboard(client: MatchcastClient, options: ScoreboardOptions): Scoreboard {
   const matches = new Map<string, MatchSnapshot>();

@@ -1,0 +1,54 @@
+/**
+ * The scoreboard's reaction to schedule_update (005): a moved, postponed or cancelled match takes
+ * the snapshot's new state (without the change's own fields); a deleted one leaves the board.
+ * The client is a stand-in that hands events straight to the subscriber.
+ */
+import type { MatchcastClient } from '../../src/client';
+import { createScoreboard } from '../../src/scoreboard';
+import type { DeliveredMessage, MatchSnapshot } from '../../src/wire';
+
+const SNAPSHOT: MatchSnapshot = {
+  match_id: 'm1', status: 'scheduled', minute: 0, score: { home: 0, away: 0 },
+  home_team: { id: 'ars', name: 'Arsenal' }, away_team: { id: 'che', name: 'Chelsea' },
+  league: { id: 'epl', name: 'Premier League' }, kickoff_at: '2026-11-23T15:00:00.000Z',
+};
+
+function standIn() {
+  let handler: ((event: DeliveredMessage) => void) | undefined;
+  const client = {
+    addResetHandler: () => () => undefined,
+    seed: () => undefined,
+    position: () => undefined,
+    subscribe: (_channel: string, onEvent: (event: DeliveredMessage) => void) => {
+      handler = onEvent;
+      return () => undefined;
+    },
+  } as unknown as MatchcastClient;
+  let seq = 1;
+  const send = (data: Record<string, unknown>) =>
+    handler!({ type: 'schedule_update', match_id: 'm1', data, timestamp: '', channel: 'all', stream: 'match:m1', seq: ++seq, id: String(seq) });
+  return { client, send };
+}
+
+describe('scoreboard: schedule_update', () => {
+  it('applies a reschedule and a postponement as the new match state, and drops a deleted match', async () => {
+    const { client, send } = standIn();
+    const board = createScoreboard(client, { fetchSnapshot: async () => ({ matches: [{ match: SNAPSHOT, stream: 'match:m1', seq: 1 }] }) });
+    await board.ready;
+    const changes: string[] = [];
+    board.on('change', ({ match, event }) => changes.push(`${event?.data.change}:${match.status}:${match.kickoff_at}`));
+
+    const moved = '2026-11-24T19:45:00.000Z';
+    send({ ...SNAPSHOT, kickoff_at: moved, change: 'rescheduled', old_kickoff_at: SNAPSHOT.kickoff_at, new_kickoff_at: moved, old_status: 'scheduled', new_status: 'scheduled' });
+    expect(board.get('m1')).toEqual({ ...SNAPSHOT, kickoff_at: moved });
+
+    send({ ...SNAPSHOT, kickoff_at: moved, status: 'postponed', change: 'postponed', old_kickoff_at: moved, new_kickoff_at: moved, old_status: 'scheduled', new_status: 'postponed' });
+    expect(board.get('m1')).toEqual({ ...SNAPSHOT, kickoff_at: moved, status: 'postponed' });
+
+    send({ ...SNAPSHOT, kickoff_at: moved, status: 'postponed', change: 'deleted', old_kickoff_at: moved, new_kickoff_at: null, old_status: 'postponed', new_status: null });
+    expect(board.get('m1')).toBeUndefined();
+    send({ ...SNAPSHOT, change: 'deleted', new_kickoff_at: null, new_status: null }); // again: nothing left to drop, no change
+    expect(changes).toEqual([`rescheduled:scheduled:${moved}`, `postponed:postponed:${moved}`, `deleted:postponed:${moved}`]);
+    board.close();
+  });
+});
