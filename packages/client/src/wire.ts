@@ -31,6 +31,9 @@ export const ERROR_CODES = [
   'FORBIDDEN',
   'VALIDATION_FAILED',
   'UNSUPPORTED_MEDIA_TYPE',
+  'INVALID_TRANSITION',
+  'IDEMPOTENCY_KEY_REUSED',
+  'MATCH_NOT_ON_SALE',
   'FOLLOW_LIMIT_REACHED',
   'UNAVAILABLE',
   'INTERNAL',
@@ -59,7 +62,8 @@ export type EventType =
   | 'notification'
   | 'notification_read'
   | 'notifications_read_all'
-  | 'notification_deleted';
+  | 'notification_deleted'
+  | 'purchase';
 
 export interface Ref {
   id: string;
