@@ -187,8 +187,12 @@ export interface ScheduleUpdateData extends MatchSnapshot {
   new_status: MatchStatus | null;
 }
 
-/** Channel names the server accepts: match|team|league|user:<id>, live:all, all. */
-export const CHANNEL_PATTERN = /^(?:all|live:all|(?:match|team|league|user):[A-Za-z0-9_.-]{1,64})$/;
+/**
+ * Channel names the server accepts: match|team|league|user:<id>, live:all, all, and the topic
+ * channels of match, team, league and all (`league:<id>/results`; docs/protocol.md, Topics).
+ */
+export const CHANNEL_PATTERN =
+  /^(?:live:all|user:[A-Za-z0-9_.-]{1,64}|(?:all|(?:match|team|league):[A-Za-z0-9_.-]{1,64})(?:\/(?:results|schedule|announcements|live))?)$/;
 
 export function isEvent(message: ServerMessage): message is DeliveredMessage {
   return typeof (message as DeliveredMessage).stream === 'string' && typeof (message as DeliveredMessage).seq === 'number';

@@ -3,6 +3,9 @@ import { ProtocolError } from './errors';
 /**
  * Channels a client may subscribe to (the established set, extended with user notifications):
  *   match:<id>  league:<id>  team:<id>  live:all  all  user:<id>  purchase:<id>
+ * and the topic channels `<channel>/<topic>` of match, league, team and all (see TOPICS): the
+ * same channel narrowed to one kind of message. A topic channel has its base channel's kind and
+ * id, so every decision about the base (authorization, membership) is made the same for it.
  * Streams are the units of ordering (one seq sequence each): match:<id>, league:<id>, user:<id>,
  * purchase:<id>. league:<id> is both: its own stream (league_table) and the channel its matches'
  * events reach.
@@ -13,15 +16,54 @@ export interface Channel {
   readonly name: string;
   readonly kind: ChannelKind;
   readonly id?: string;
+  /** Set on a topic channel `<base>/<topic>`. */
+  readonly topic?: Topic;
 }
+
+/**
+ * Sub-topics a channel can be narrowed to, as `<channel>/<topic>` (docs/protocol.md, Topics).
+ * Which messages belong to which topic is decided in one place: topics.ts.
+ */
+export const TOPICS = ['results', 'schedule', 'announcements', 'live'] as const;
+export type Topic = (typeof TOPICS)[number];
+const TOPIC_SET: ReadonlySet<string> = new Set(TOPICS);
+/** live:all is already a topic of all; private channels are one stream each, nothing to narrow. */
+const KINDS_WITH_TOPICS = new Set<ChannelKind>(['match', 'league', 'team', 'all']);
+const TOPIC_PATTERN = /^[a-z]{1,32}$/;
+/** The longest base name (kind, colon, 64-character id) and the longest topic channel. */
+const MAX_BASE_LENGTH = 80;
+const MAX_NAME_LENGTH = MAX_BASE_LENGTH + 1 + 32;
 
 /** Ids are short, URL-safe tokens so that channel names stay bounded and printable. */
 export const ID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 const KINDS_WITH_ID = new Set<ChannelKind>(['match', 'league', 'team', 'user', 'purchase']);
 
 export function parseChannel(name: unknown): Channel {
-  if (typeof name !== 'string' || name.length === 0 || name.length > 80) {
-    throw new ProtocolError('INVALID_CHANNEL', 'channel must be a non-empty string of at most 80 characters');
+  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME_LENGTH) {
+    throw new ProtocolError('INVALID_CHANNEL', `channel must be a non-empty string of at most ${MAX_BASE_LENGTH} characters, plus /<topic>`);
+  }
+  const slash = name.indexOf('/');
+  return slash < 0 ? parseBaseChannel(name) : parseTopicChannel(name, slash);
+}
+
+function parseTopicChannel(name: string, slash: number): Channel {
+  const base = parseBaseChannel(name.slice(0, slash));
+  const topic = name.slice(slash + 1);
+  if (!TOPIC_PATTERN.test(topic)) {
+    throw new ProtocolError('INVALID_CHANNEL', `channel "${name}" needs a topic after "/": one of ${TOPICS.join(', ')}`);
+  }
+  if (!KINDS_WITH_TOPICS.has(base.kind)) {
+    throw new ProtocolError('UNKNOWN_CHANNEL', `"${base.name}" has no topics (only match, league, team and all channels do)`);
+  }
+  if (!TOPIC_SET.has(topic)) {
+    throw new ProtocolError('UNKNOWN_CHANNEL', `unknown topic "${topic}" in "${name}": one of ${TOPICS.join(', ')}`);
+  }
+  return { ...base, name, topic: topic as Topic };
+}
+
+function parseBaseChannel(name: string): Channel {
+  if (name.length === 0 || name.length > MAX_BASE_LENGTH) {
+    throw new ProtocolError('INVALID_CHANNEL', `channel must be a non-empty string of at most ${MAX_BASE_LENGTH} characters, plus /<topic>`);
   }
   if (name === 'all') return { name, kind: 'all' };
   if (name === 'live:all') return { name, kind: 'live' };
@@ -37,10 +79,11 @@ export function parseChannel(name: unknown): Channel {
   return { name, kind, id };
 }
 
-/** A stream name is a channel name of kind match, league, user or purchase. */
+/** A stream name is a channel name of kind match, league, user or purchase (never a topic channel). */
 export function isStreamName(name: string): boolean {
   try {
     const channel = parseChannel(name);
+    if (channel.topic) return false;
     return channel.kind === 'match' || channel.kind === 'league' || isPrivateStreamKind(channel.kind);
   } catch {
     return false;
@@ -59,4 +102,10 @@ export function isPrivateStreamKind(kind: ChannelKind): boolean {
 /** Whether a stream name is a private stream's (by its prefix: cheap enough for every event). */
 export function isPrivateStream(name: string): boolean {
   return name.startsWith('user:') || name.startsWith('purchase:');
+}
+
+/** The channel a topic channel narrows (`league:l1/results` → `league:l1`); any other name itself. Cheap: by the slash. */
+export function baseChannel(name: string): string {
+  const slash = name.indexOf('/');
+  return slash < 0 ? name : name.slice(0, slash);
 }

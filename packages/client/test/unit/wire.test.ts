@@ -1,4 +1,4 @@
-import { ErrorCodes } from '@matchcast/protocol';
+import { ErrorCodes, TOPICS, parseChannel } from '@matchcast/protocol';
 import { CHANNEL_PATTERN, ERROR_CODES } from '../../src/wire';
 
 describe('wire types stay in step with @matchcast/protocol', () => {
@@ -18,6 +18,20 @@ describe('wire types stay in step with @matchcast/protocol', () => {
     }
     for (const name of ['', 'live', 'live:x', 'match:', 'match:a b', 'foo:bar', `match:${'a'.repeat(65)}`, 'all:x']) {
       expect(CHANNEL_PATTERN.test(name)).toBe(false);
+    }
+  });
+
+  it('accepts topic channels exactly as the server does', () => {
+    const bases = ['all', 'live:all', 'match:m1', 'team:t1', 'league:l1', 'user:u1'];
+    const names = [...bases, ...bases.flatMap((base) => [...TOPICS, 'nope', ''].map((topic) => `${base}/${topic}`)), 'league:l1/results/live'];
+    for (const name of names) {
+      let server = true;
+      try {
+        parseChannel(name);
+      } catch {
+        server = false;
+      }
+      expect([name, CHANNEL_PATTERN.test(name)]).toEqual([name, server]);
     }
   });
 });

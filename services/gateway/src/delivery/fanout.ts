@@ -1,4 +1,4 @@
-import { routeEvent, type OutboxEvent } from '@matchcast/protocol';
+import { deliveryChannels, type OutboxEvent } from '@matchcast/protocol';
 import { EventFrames } from './frames';
 import type { SubscriptionRegistry } from './registry';
 import type { Subscriber } from './subscriber';
@@ -10,8 +10,12 @@ export interface FanoutMetrics {
 }
 
 /**
- * Delivers one in-order event to every subscribed client, once per client, on the most
- * specific channel it subscribes to. Frames are built once per channel, never per client.
+ * Delivers one in-order event to every subscribed client, once per client, on the first of
+ * its channels it subscribes to. Frames are built once per channel, never per client. Topic
+ * channels (`league:l1/results`) are channels of their own in the registry: the event's
+ * delivery channels name only the topics it belongs to, so a topic filter costs a map lookup
+ * per channel, nothing per client, and a client on both a channel and one of its topics gets
+ * the event once.
  */
 export class Fanout {
   constructor(
@@ -21,7 +25,7 @@ export class Fanout {
 
   deliver(event: OutboxEvent): void {
     let delivered = 0;
-    for (const channel of routeEvent(event)) {
+    for (const channel of deliveryChannels(event)) {
       const clients = this.registry.subscribers(channel);
       if (!clients) continue;
       const frames = new EventFrames(event, channel);

@@ -1,4 +1,4 @@
-import { ProtocolError, isPrivateStream, routeEvent, type ClientMessage, type OutboxEvent } from '@matchcast/protocol';
+import { ProtocolError, baseChannel, deliveryChannels, isPrivateStream, routeEvent, type ClientMessage, type OutboxEvent } from '@matchcast/protocol';
 import type { Logger } from '@matchcast/runtime';
 import { handOver } from '../delivery/fanout';
 import { EventFrames } from '../delivery/frames';
@@ -267,7 +267,7 @@ export class Sessions {
       await this.replayer.replay(stream, afterSeq, head, () => this.registry.has(client), (event: OutboxEvent) => {
         if (first && !reaches(event, client.channels)) return false;
         first = false;
-        const channel = routeEvent(event).find((name) => client.channels.has(name));
+        const channel = deliveryChannels(event).find((name) => client.channels.has(name));
         if (channel) client.deliver(new EventFrames(event, channel));
         return true;
       });
@@ -330,16 +330,28 @@ export class Sessions {
  * replayed row decides those.
  */
 function mightReach(stream: string, channels: ReadonlySet<string>): boolean {
-  if (channels.has(stream)) return true;
+  const bases = baseChannels(channels);
+  if (bases.has(stream)) return true;
   if (!stream.startsWith('match:')) return false;
-  for (const name of channels) if (!isPrivateStream(name) && !name.startsWith('match:')) return true;
+  for (const name of bases) if (!isPrivateStream(name) && !name.startsWith('match:')) return true;
   return false;
 }
 
-/** Whether a stream's events reach these channels: its route, with `live:all` as a match may go live. */
+/** A topic channel is judged by its base channel wherever only names are known (before an event's type is): a superset. */
+function baseChannels(channels: ReadonlySet<string>): ReadonlySet<string> {
+  for (const name of channels) if (name.includes('/')) return new Set([...channels].map(baseChannel));
+  return channels;
+}
+
+/**
+ * Whether a stream's events reach these channels: its route, with `live:all` as a match may go
+ * live, and a topic channel as its base (other events of the stream may be of its topic; the
+ * replay picks each event's channel by its topics).
+ */
 function reaches(event: Pick<OutboxEvent, 'stream' | 'match_id' | 'data'>, channels: ReadonlySet<string>): boolean {
   if (event.stream.startsWith('match:') && channels.has('live:all')) return true;
-  return routeEvent(event).some((name) => channels.has(name));
+  const bases = baseChannels(channels);
+  return routeEvent(event).some((name) => bases.has(name));
 }
 
 /**
@@ -349,6 +361,7 @@ function reaches(event: Pick<OutboxEvent, 'stream' | 'match_id' | 'data'>, chann
  */
 function sinceScope(channels: ReadonlySet<string>, resume: ReadonlyMap<string, number>) {
   const privateStreams = [...channels].filter(isPrivateStream);
-  const named = [...privateStreams, ...[...channels].filter((name) => name.startsWith('league:'))];
+  const leagues = [...baseChannels(channels)].filter((name) => name.startsWith('league:'));
+  const named = [...privateStreams, ...new Set(leagues)];
   return { known: [...resume.keys()], matchStreams: channels.size > privateStreams.length, namedStreams: named };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { ErrorCodes, ProtocolError, isPrivateStream, isPrivateStreamKind, parseChannel, parseClientMessage, type ErrorCode, type OutboxEvent, type ServerMessage } from '@matchcast/protocol';
+import { ErrorCodes, ProtocolError, baseChannel, isPrivateStream, isPrivateStreamKind, parseChannel, parseClientMessage, type ErrorCode, type OutboxEvent, type ServerMessage } from '@matchcast/protocol';
 import type { Logger } from '@matchcast/runtime';
 import type { Request, Response } from 'express';
 import type { Identity } from '@matchcast/auth';
@@ -211,7 +211,7 @@ function requestFrom(req: Request, maxChannels: number, tokens: PositionTokens):
   return { subscribe: parsed, token };
 }
 
-/** Channels that are one stream each (match:<id>, user:<id>, purchase:<id>); the others (league, team, live, all) need `since` in the token. */
+/** Channels that are one stream each (match:<id> and its topics, user:<id>, purchase:<id>); the others (league, team, live, all) need `since` in the token. */
 const isStreamChannel = (name: string): boolean => {
   const kind = parseChannel(name).kind;
   return kind === 'match' || isPrivateStreamKind(kind);
@@ -232,9 +232,11 @@ export function startingPositions(tokens: PositionTokens, heads: StreamPositions
   for (const [stream, seq] of subscribe.resume) positions.set(stream, token?.items.get(stream) ?? tokens.item(stream, seq));
   const unplaced: string[] = [];
   for (const name of subscribe.channels) {
-    if (!isStreamChannel(name) || positions.has(name)) continue;
-    if (isPrivateStream(name)) unplaced.push(name);
-    else positions.set(name, tokens.item(name, heads.lastSeq(name)));
+    // A match's topic channel (match:<id>/live) is placed on its stream, match:<id>.
+    const stream = baseChannel(name);
+    if (!isStreamChannel(name) || positions.has(stream)) continue;
+    if (isPrivateStream(stream)) unplaced.push(stream);
+    else positions.set(stream, tokens.item(stream, heads.lastSeq(stream)));
   }
   if (unplaced.length > 0) positions.withSince = true;
   return { positions, needsSince, unplaced };

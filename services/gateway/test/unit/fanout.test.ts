@@ -73,4 +73,56 @@ describe('Fanout', () => {
     expect(gone.log).toEqual([]);
     expect(registry.subscribers('all')).toBeUndefined();
   });
+
+  describe('topic channels', () => {
+    const schedule = (seq: number) => ({ ...matchEvent('m', seq, { status: 'postponed' }), type: 'schedule_update' as const });
+
+    it('delivers an event to the topic channels of its topic only', () => {
+      const { fanout, client } = setup();
+      const scheduleFan = client('schedule', 'league:l/schedule');
+      const liveFan = client('live', 'match:m/live');
+      const results = client('results', 'team:h/results');
+      fanout.deliver(matchEvent('m', 1));
+      fanout.deliver(schedule(2));
+      fanout.deliver(matchEvent('m', 3, { status: 'finished' }));
+      expect(scheduleFan.log).toEqual(['league:l/schedule match:m@2']);
+      expect(liveFan.log).toEqual(['match:m/live match:m@1', 'match:m/live match:m@3']);
+      expect(results.log).toEqual(['team:h/results match:m@3']);
+    });
+
+    it('gives a client on a channel and its topics one copy, on the most specific channel', () => {
+      const { fanout, client, metrics } = setup();
+      const both = client('both', 'league:l', 'league:l/live', 'league:l/results', 'all', 'all/live');
+      fanout.deliver(matchEvent('m', 1, { status: 'finished' }));
+      fanout.deliver(schedule(2));
+      expect(both.log).toEqual(['league:l/live match:m@1', 'league:l match:m@2']);
+      expect(metrics.delivered.total).toBe(2);
+    });
+
+    it('builds frames once per channel and topic, shared by every client on that name', () => {
+      const { fanout, client } = setup();
+      const onTopic = [client('t1', 'league:l/live'), client('t2', 'league:l/live'), client('t3', 'league:l/live')];
+      const onBase = [client('b1', 'league:l'), client('b2', 'league:l')];
+      fanout.deliver(matchEvent('m', 1));
+      const topicFrames = new Set(onTopic.map((c) => c.received[0]));
+      const baseFrames = new Set(onBase.map((c) => c.received[0]));
+      expect(topicFrames.size).toBe(1);
+      expect(baseFrames.size).toBe(1);
+      const [topic] = topicFrames;
+      const [base] = baseFrames;
+      expect(topic).not.toBe(base);
+      expect([topic!.channel, base!.channel]).toEqual(['league:l/live', 'league:l']);
+      expect(JSON.parse(topic!.sseFrame().toString().slice('data: '.length))).toMatchObject({ channel: 'league:l/live', stream: 'match:m', seq: 1 });
+    });
+
+    it('counts topic channels among the registry channels and forgets them on unsubscribe', () => {
+      const { registry, fanout, client } = setup();
+      const fan = client('fan', 'match:m/live', 'match:m/schedule');
+      expect([...fan.channels]).toEqual(['match:m/live', 'match:m/schedule']);
+      registry.unsubscribe(fan, 'match:m/live');
+      fanout.deliver(matchEvent('m', 1));
+      expect(fan.log).toEqual([]);
+      expect(registry.subscribers('match:m/live')).toBeUndefined();
+    });
+  });
 });
