@@ -7,6 +7,7 @@
  * positions; the match cards still follow their scores (now delivered on the league channel); a
  * postponement, a cancellation and a reschedule show on the match rows; a table is shown per league.
  */
+import { tmpdir } from 'node:os';
 import type { Browser, Page } from 'playwright-core';
 import { startEdgeProxy, type EdgeProxy } from '../../scripts/src/edge-proxy';
 import { launchChromium } from '../harness/browser';
@@ -154,12 +155,16 @@ describe('league tables on the page', () => {
     expect(await scheduleBadge('m5')).toBe('cancelled: Cancelled');
     // The postponed match played later: the badge goes, as the row is an ordinary fixture again.
     await infra.db.query(`UPDATE match SET status = 'scheduled' WHERE id = 'm3'`);
-    await page.waitForFunction(() => document.querySelector('#m-m3 .schedule')?.getAttribute('data-change') !== 'postponed');
+    await page.locator('#m-m3 .schedule[data-change=rescheduled]').waitFor({ timeout: 20_000 });
+    expect(await scheduleBadge('m3')).toMatch(/^rescheduled: Rescheduled: [^→]+$/);
     // Reloaded, the page shows the postponement and cancellation from the snapshot alone.
     await infra.db.query(`UPDATE match SET status = 'postponed' WHERE id = 'm4'`);
     await page.reload();
     await page.locator('#m-m5 .schedule[data-change=cancelled]').waitFor({ timeout: 20_000 });
     expect([await scheduleBadge('m4'), await scheduleBadge('m5')]).toEqual(['postponed: Postponed', 'cancelled: Cancelled']);
     expect(pageErrors).toEqual([]);
+    const shot = `${tmpdir()}/matchcast-league-tables-${process.pid}.png`;
+    await page.screenshot({ path: shot, fullPage: true });
+    console.log(`page screenshot: ${shot}`);
   });
 });
