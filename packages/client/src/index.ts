@@ -32,6 +32,7 @@ export {
   isEvent,
   type ClientMessage,
   type ControlMessage,
+  type AnnouncementData,
   type DeliveredMessage,
   type ErrorCode,
   type EventType,

@@ -63,7 +63,10 @@ export type EventType =
   | 'notification_read'
   | 'notifications_read_all'
   | 'notification_deleted'
-  | 'purchase';
+  | 'purchase'
+  | 'announcement'
+  | 'announcement_updated'
+  | 'announcement_expired';
 
 export interface Ref {
   id: string;
@@ -176,6 +179,26 @@ export interface StandingRow {
 export interface LeagueTableData {
   league: Ref;
   rows: StandingRow[];
+}
+
+/**
+ * `announcement` / `announcement_updated` / `announcement_expired` on the target's stream (all,
+ * league:<id>, team:<id> or match:<id>): the announcement as it now is.
+ */
+export interface AnnouncementData {
+  id: string;
+  title: string;
+  message: string;
+  type: 'general' | 'schedule_change' | 'result_update' | 'weather_alert' | 'emergency';
+  priority: 'low' | 'normal' | 'high' | 'urgent';
+  target: 'everyone' | 'league' | 'team' | 'match';
+  target_id: string | null;
+  starts_at: string | null;
+  expires_at: string | null;
+  created_by: string;
+  state: 'scheduled' | 'published' | 'expired';
+  created_at: string;
+  updated_at: string;
 }
 
 /** `schedule_update` on a match's stream: the snapshot plus what changed (new_* null when deleted). */

@@ -6,9 +6,9 @@ import { ProtocolError } from './errors';
  * and the topic channels `<channel>/<topic>` of match, league, team and all (see TOPICS): the
  * same channel narrowed to one kind of message. A topic channel has its base channel's kind and
  * id, so every decision about the base (authorization, membership) is made the same for it.
- * Streams are the units of ordering (one seq sequence each): match:<id>, league:<id>, user:<id>,
- * purchase:<id>. league:<id> is both: its own stream (league_table) and the channel its matches'
- * events reach.
+ * Streams are the units of ordering (one seq sequence each): match:<id>, league:<id>, team:<id>,
+ * all, user:<id>, purchase:<id>. league:<id>, team:<id> and all are both: streams of their own
+ * (league_table, announcements) and channels their matches' events reach.
  */
 export type ChannelKind = 'match' | 'league' | 'team' | 'live' | 'all' | 'user' | 'purchase';
 
@@ -79,12 +79,12 @@ function parseBaseChannel(name: string): Channel {
   return { name, kind, id };
 }
 
-/** A stream name is a channel name of kind match, league, user or purchase (never a topic channel). */
+/** A stream name is a channel name of kind match, league, team, all, user or purchase (never live:all nor a topic channel). */
 export function isStreamName(name: string): boolean {
   try {
     const channel = parseChannel(name);
     if (channel.topic) return false;
-    return channel.kind === 'match' || channel.kind === 'league' || isPrivateStreamKind(channel.kind);
+    return channel.kind !== 'live';
   } catch {
     return false;
   }
@@ -108,4 +108,13 @@ export function isPrivateStream(name: string): boolean {
 export function baseChannel(name: string): string {
   const slash = name.indexOf('/');
   return slash < 0 ? name : name.slice(0, slash);
+}
+
+/**
+ * Public streams whose own events go to their own channel only: league:<id> (league_table,
+ * announcements), team:<id> and all (announcements). By prefix: cheap enough for every event;
+ * for stream names (a topic channel is not one).
+ */
+export function isOwnChannelStream(name: string): boolean {
+  return name === 'all' || name.startsWith('league:') || name.startsWith('team:');
 }

@@ -36,7 +36,7 @@ function resumeMap(value: unknown, limits: ParseLimits): Map<string, number> {
   for (const [stream, seq] of entries) {
     parseChannel(stream); // a malformed name is refused with the channel's own code
     if (!isStreamName(stream)) {
-      throw new ProtocolError('BAD_RESUME', `"${stream}" is not a stream (match:<id>, league:<id>, user:<id> or purchase:<id>)`);
+      throw new ProtocolError('BAD_RESUME', `"${stream}" is not a stream (match:<id>, league:<id>, team:<id>, all, user:<id> or purchase:<id>)`);
     }
     if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) {
       throw new ProtocolError('BAD_RESUME', `resume seq for "${stream}" must be a non-negative integer`);

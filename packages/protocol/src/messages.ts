@@ -12,7 +12,34 @@ export type UserEventType = 'notification' | 'notification_read' | 'notification
 /** The one event of a purchase's stream: the purchase as it now is, and the status it left (null when new). */
 export type PurchaseEventType = 'purchase';
 export type PurchaseStatus = 'pending' | 'paid' | 'issued' | 'cancelled' | 'refunded';
-export type EventType = MatchEventType | LeagueEventType | UserEventType | PurchaseEventType;
+/**
+ * Announcements, on their target's stream (all, league:<id>, team:<id> or match:<id>): published,
+ * edited while published, expired (or withdrawn). `data` is the announcement (AnnouncementData).
+ */
+export type AnnouncementEventType = 'announcement' | 'announcement_updated' | 'announcement_expired';
+export type AnnouncementKind = 'general' | 'schedule_change' | 'result_update' | 'weather_alert' | 'emergency';
+export type AnnouncementPriority = 'low' | 'normal' | 'high' | 'urgent';
+export type AnnouncementTarget = 'everyone' | 'league' | 'team' | 'match';
+export interface AnnouncementData {
+  id: string;
+  title: string;
+  message: string;
+  type: AnnouncementKind;
+  priority: AnnouncementPriority;
+  target: AnnouncementTarget;
+  target_id: string | null;
+  starts_at: string | null;
+  expires_at: string | null;
+  created_by: string;
+  state: 'scheduled' | 'published' | 'expired';
+  created_at: string;
+  updated_at: string;
+  /** A match announcement's routing refs (the match's teams and league). */
+  home_team?: { id: string; name: string };
+  away_team?: { id: string; name: string };
+  league?: { id: string; name: string };
+}
+export type EventType = MatchEventType | LeagueEventType | UserEventType | PurchaseEventType | AnnouncementEventType;
 
 export interface Ref {
   id: string;
@@ -86,6 +113,7 @@ export const NOTIFY_CHANNELS = [
   'notification_change',
   'standing_change',
   'purchase_change',
+  'announcement_change',
 ] as const;
 
 /** Redis channels (the events channel keeps its established name). */

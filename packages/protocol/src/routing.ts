@@ -1,4 +1,4 @@
-import { isPrivateStream } from './channels';
+import { isOwnChannelStream, isPrivateStream } from './channels';
 import { LIVE_STATUSES, type OutboxEvent } from './messages';
 
 function refId(value: unknown): string | undefined {
@@ -13,10 +13,11 @@ function refId(value: unknown): string | undefined {
  * The one routing function: which channels an event is delivered on, most specific first.
  * A match event goes to match:<id>, team:<id> for both teams, league:<id>, live:all while the
  * match is live, and all; a private stream's event (user:<id>, purchase:<id>) goes to that
- * channel only, and a league's own event (league_table) to league:<id> only.
+ * channel only, and the own events of league:<id>, team:<id> and all (league_table,
+ * announcements) to that channel only.
  */
 export function routeEvent(event: Pick<OutboxEvent, 'stream' | 'match_id' | 'data'>): string[] {
-  if (isPrivateStream(event.stream) || event.stream.startsWith('league:')) return [event.stream];
+  if (isPrivateStream(event.stream) || isOwnChannelStream(event.stream)) return [event.stream];
   const data = event.data;
   const channels: string[] = [];
   if (event.match_id) channels.push(`match:${event.match_id}`);

@@ -33,6 +33,9 @@ export const TOPICS_BY_TYPE = {
   notifications_read_all: none,
   notification_deleted: none,
   purchase: none,
+  announcement: only('announcements'),
+  announcement_updated: only('announcements'),
+  announcement_expired: only('announcements'),
 } as const satisfies Record<EventType, TopicsOf>;
 
 const NO_TOPICS: readonly Topic[] = Object.freeze([]);

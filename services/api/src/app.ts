@@ -9,11 +9,13 @@ import { jsonBody } from './http/body';
 import { databaseErrors } from './http/db-errors';
 import { requestMetrics } from './http/request-metrics';
 import type { ApiMetrics } from './metrics';
+import { announcementRoutes } from './routes/announcements';
 import { devRoutes } from './routes/dev';
 import { leagueRoutes } from './routes/leagues';
 import { meRoutes } from './routes/me';
 import { notificationRoutes } from './routes/notifications';
 import { purchaseRoutes } from './routes/purchases';
+import { AnnouncementStore } from './store/announcements';
 import { FollowStore } from './store/follows';
 import { LeagueStore } from './store/leagues';
 import { NotificationStore } from './store/notifications';
@@ -59,6 +61,7 @@ export function createApp({ config, db, metrics, logger }: AppDeps): Express {
   app.use(notificationRoutes(authenticated, new NotificationStore(db), metrics));
   app.use(leagueRoutes(optionallyAuthenticate(verifier), new LeagueStore(db)));
   app.use(purchaseRoutes(authenticated, new PurchaseStore(db)));
+  app.use(announcementRoutes(authenticated, new AnnouncementStore(db)));
   app.use((_req: Request, _res: Response, next: NextFunction) => next(new ProtocolError('NOT_FOUND')));
 
   app.use(databaseErrors(logger));

@@ -97,8 +97,6 @@ describe('parseClientMessage: refusals', () => {
     ['resume null', { resume: null }],
     ['resume false', { resume: false }],
     ['a resume key that is not a stream (live:all)', { resume: { 'live:all': 1 } }],
-    ['a resume key that is not a stream (all)', { resume: { all: 1 } }],
-    ['a resume key that is not a stream (team)', { resume: { 'team:ars': 1 } }],
     ['a negative seq', { resume: { 'match:m1': -1 } }],
     ['a fractional seq', { resume: { 'match:m1': 1.5 } }],
     ['a seq as a string', { resume: { 'match:m1': '3' } }],
@@ -117,6 +115,11 @@ describe('parseClientMessage: refusals', () => {
   it("a league's own stream is a resume key (league_table events)", () => {
     const parsed = parse(subscribe(['league:epl'], { resume: { 'league:epl': 4 } }));
     expect(parsed.action === 'subscribe' && [...parsed.resume]).toEqual([['league:epl', 4]]);
+  });
+
+  it('team and all streams are resume keys (announcements)', () => {
+    const parsed = parse(subscribe(['team:ars', 'all'], { resume: { 'team:ars': 2, all: 7 } }));
+    expect(parsed.action === 'subscribe' && [...parsed.resume]).toEqual([['team:ars', 2], ['all', 7]]);
   });
 
   it('a malformed resume key is refused with the channel code', () => {

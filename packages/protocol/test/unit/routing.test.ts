@@ -34,6 +34,16 @@ describe('routeEvent', () => {
     expect(routeEvent({ stream: 'match:m1', match_id: 'm1', data })).toEqual(['match:m1', 'team:h', 'team:a', 'league:l1', 'all']);
   });
 
+  it('routes announcements on team and all streams to that channel only', () => {
+    expect(routeEvent({ stream: 'team:t1', match_id: null, data: { id: '1' } })).toEqual(['team:t1']);
+    expect(routeEvent({ stream: 'all', match_id: null, data: { id: '1' } })).toEqual(['all']);
+  });
+
+  it('routes a match announcement like a match event (its teams and league, not live:all)', () => {
+    const data = { id: '1', target: 'match', home_team: { id: 'h' }, away_team: { id: 'a' }, league: { id: 'l1' } };
+    expect(routeEvent({ stream: 'match:m1', match_id: 'm1', data })).toEqual(['match:m1', 'team:h', 'team:a', 'league:l1', 'all']);
+  });
+
   it('routes a user notification to that user only', () => {
     expect(routeEvent({ stream: 'user:42', match_id: null, data: {} })).toEqual(['user:42']);
   });

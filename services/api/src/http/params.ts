@@ -89,3 +89,11 @@ export function listQuery<T extends string>(req: Request, name: string, allowed:
   }
   return [...new Set(items)] as T[];
 }
+
+/** An announcement id from the path, or BAD_REQUEST. */
+export function announcementId(value: unknown): string {
+  if (typeof value !== 'string' || !isBigintId(value)) {
+    throw new ProtocolError('BAD_REQUEST', 'announcement id must be a positive integer (decimal digits, within bigint range)');
+  }
+  return value;
+}

@@ -81,7 +81,8 @@ function recipients(body: Record<string, unknown>, errors: FieldErrors): string[
   return [...new Set(many as string[])];
 }
 
-function text(
+/** A string field of limited length (code points), storable by Postgres; null when absent. */
+export function text(
   body: Record<string, unknown>,
   field: string,
   limits: { min: number; max: number; required: boolean },
@@ -100,7 +101,7 @@ function text(
   return value;
 }
 
-function pattern(body: Record<string, unknown>, field: string, re: RegExp, problem: string, required: boolean, errors: FieldErrors): string | null {
+export function pattern(body: Record<string, unknown>, field: string, re: RegExp, problem: string, required: boolean, errors: FieldErrors): string | null {
   const value = body[field];
   if (absent(value)) {
     if (required) errors.add(field, 'is required');
@@ -110,7 +111,7 @@ function pattern(body: Record<string, unknown>, field: string, re: RegExp, probl
   return value;
 }
 
-function oneOf(body: Record<string, unknown>, field: string, allowed: readonly string[], errors: FieldErrors): string | null {
+export function oneOf(body: Record<string, unknown>, field: string, allowed: readonly string[], errors: FieldErrors): string | null {
   const value = body[field];
   if (absent(value)) return null;
   if (typeof value !== 'string' || !allowed.includes(value)) return errors.reject(field, `must be one of ${allowed.join(', ')}`);
@@ -155,7 +156,8 @@ export function storedJsonProblem(root: unknown): string | undefined {
   return bytes > MAX_DATA_BYTES ? `must be at most ${MAX_DATA_BYTES} bytes as stored (is ${bytes})` : undefined;
 }
 
-function futureTime(body: Record<string, unknown>, field: string, nowMs: number, errors: FieldErrors): Date | null {
+/** An ISO 8601 time with a zone; null when absent or refused (the problem recorded). */
+export function timeField(body: Record<string, unknown>, field: string, errors: FieldErrors): Date | null {
   const value = body[field];
   if (absent(value)) return null;
   const match = typeof value === 'string' ? ISO_TIME.exec(value) : null;
@@ -163,8 +165,13 @@ function futureTime(body: Record<string, unknown>, field: string, nowMs: number,
   if (!match || Number.isNaN(ms) || !isRealDate(match)) {
     return errors.reject(field, 'must be an ISO 8601 time with a zone, e.g. 2030-01-31T18:00:00Z');
   }
-  if (ms <= nowMs) return errors.reject(field, 'must be in the future');
   return new Date(ms);
+}
+
+export function futureTime(body: Record<string, unknown>, field: string, nowMs: number, errors: FieldErrors): Date | null {
+  const at = timeField(body, field, errors);
+  if (at && at.getTime() <= nowMs) return errors.reject(field, 'must be in the future');
+  return at;
 }
 
 /** Date.parse rolls 2026-02-31 over to March; a calendar date that does not exist is refused. */

@@ -1,4 +1,4 @@
-import { ProtocolError, baseChannel, deliveryChannels, isPrivateStream, routeEvent, type ClientMessage, type OutboxEvent } from '@matchcast/protocol';
+import { ProtocolError, baseChannel, deliveryChannels, isOwnChannelStream, isPrivateStream, routeEvent, type ClientMessage, type OutboxEvent } from '@matchcast/protocol';
 import type { Logger } from '@matchcast/runtime';
 import { handOver } from '../delivery/fanout';
 import { EventFrames } from '../delivery/frames';
@@ -325,7 +325,7 @@ export class Sessions {
 
 /**
  * Whether a stream's events can be routed to any of these channels, judged by name alone:
- * a private stream (user, purchase) or a league stream only to its own channel; a match stream
+ * a private stream (user, purchase) or a league, team or all stream only to its own channel; a match stream
  * to its own channel or to any match-wide channel (team, league, live, all) — the first
  * replayed row decides those.
  */
@@ -357,11 +357,10 @@ function reaches(event: Pick<OutboxEvent, 'stream' | 'match_id' | 'data'>, chann
 /**
  * Which streams a `since` looks at: match streams when any channel takes match events (all but
  * private channels), and by name the channels that are streams of their own (user:<id>,
- * purchase:<id>, and league:<id> for its league_table events).
+ * purchase:<id>, and league:<id>, team:<id>, all for their league_table and announcements).
  */
 function sinceScope(channels: ReadonlySet<string>, resume: ReadonlyMap<string, number>) {
   const privateStreams = [...channels].filter(isPrivateStream);
-  const leagues = [...baseChannels(channels)].filter((name) => name.startsWith('league:'));
-  const named = [...privateStreams, ...new Set(leagues)];
+  const named = [...privateStreams, ...new Set([...baseChannels(channels)].filter(isOwnChannelStream))];
   return { known: [...resume.keys()], matchStreams: channels.size > privateStreams.length, namedStreams: named };
 }
