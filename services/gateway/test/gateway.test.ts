@@ -65,7 +65,7 @@ describe('gateway (Postgres LISTEN mode)', () => {
     client.send({ action: 'subscribe', channels: ['bogus:1'] });
     client.send({ action: 'subscribe', channels: ['match:has space'] });
     client.send({ action: 'subscribe', channels: ['user:7'] });
-    client.send({ action: 'subscribe', channels: ['all'], resume: { 'team:1': 3 } });
+    client.send({ action: 'subscribe', channels: ['all'], resume: { 'live:all': 3 } });
     client.send({ action: 'ping' });
     await client.next((m) => m.type === 'pong');
     const codes = client.messages.filter((m) => m.type === 'error').map((m) => m.code);

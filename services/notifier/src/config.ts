@@ -19,6 +19,8 @@ export interface Config {
   /** Each user's newest this many are kept; older ones are pruned. */
   readonly maxPerUser: number;
   readonly cleanupIntervalMs: number;
+  /** How often the leader publishes and expires the announcements that are due. */
+  readonly announcementIntervalMs: number;
   readonly notifierId: string;
   readonly logLevel: (typeof LOG_LEVELS)[number];
   readonly shutdownTimeoutMs: number;
@@ -36,6 +38,7 @@ export function loadConfig(env = new EnvReader()): Config {
     retentionMs: env.durationMs('NOTIFICATION_RETENTION_MS', 30 * DAY_MS, { min: 1000, max: 3650 * DAY_MS }),
     maxPerUser: env.int('NOTIFICATION_MAX_PER_USER', 1000, { min: 1, max: 1_000_000 }),
     cleanupIntervalMs: env.durationMs('NOTIFICATION_CLEANUP_INTERVAL_MS', 60_000, { min: 100, max: DAY_MS }),
+    announcementIntervalMs: env.durationMs('ANNOUNCEMENT_INTERVAL_MS', 1000, { min: 50, max: 60_000 }),
     notifierId: `${hostname()}-${process.pid}`,
     logLevel: env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     shutdownTimeoutMs: env.durationMs('SHUTDOWN_TIMEOUT_MS', 10_000, { min: 100, max: 600_000 }),

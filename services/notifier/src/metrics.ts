@@ -7,6 +7,8 @@ export interface NotifierMetrics {
   readonly notifications: Counter;
   readonly batchDuration: Histogram;
   readonly pruned: Counter;
+  /** Announcements the leader's rounds published or expired on time (API writes are not counted). */
+  readonly announcements: Counter<'change'>;
   readonly leader: Gauge;
   readonly errors: Counter<'kind'>;
   /** Sets what the lag gauge reports: the outbox row being (or last) processed, or caught up. */
@@ -50,6 +52,16 @@ export function createNotifierMetrics(registry: Registry): NotifierMetrics {
       help: 'Notifications removed by the cleanup (expired, past retention, or over the per-user cap)',
       registers,
     }),
+    announcements: (() => {
+      const counter = new Counter<'change'>({
+        name: 'matchcast_notifier_announcements_total',
+        help: 'Announcements published (starts_at reached) or expired (expires_at reached) by the leader',
+        labelNames: ['change'],
+        registers,
+      });
+      for (const change of ['published', 'expired']) counter.inc({ change }, 0);
+      return counter;
+    })(),
     leader: new Gauge({
       name: 'matchcast_notifier_leader',
       help: '1 while this notifier holds the leader lock and does the work',

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { Registry } from 'prom-client';
 import { abortableSleep, asError, createRegistry, listenOps, opsRoutes, redactUrl, type Logger } from '@matchcast/runtime';
+import { announcementLoop } from './announcements';
 import { pruneNotifications } from './cleanup';
 import type { Config } from './config';
 import { Leadership } from './leadership';
@@ -23,7 +24,8 @@ export interface RunningNotifier {
 
 /**
  * Wires one notifier: the leader election connection, and — while this process leads — the
- * outbox worker and the cleanup rounds on a small pool; the ops HTTP server. A standby is
+ * outbox worker, the cleanup rounds and the announcement rounds (timed publishing and expiry)
+ * on a small pool; the ops HTTP server. A standby is
  * ready too (it is doing its job: standing by).
  */
 export async function startNotifier(config: Config, logger: Logger): Promise<RunningNotifier> {
@@ -81,6 +83,11 @@ export async function startNotifier(config: Config, logger: Logger): Promise<Run
     const previous = Promise.all([...running]);
     track(previous.then(() => worker.run(signal)).catch((error: unknown) => logger.error({ err: asError(error) }, 'notifier worker stopped')));
     track(previous.then(() => cleanupLoop(signal)).catch((error: unknown) => logger.error({ err: asError(error) }, 'cleanup loop stopped')));
+    track(
+      previous
+        .then(() => announcementLoop({ pool, logger, metrics, intervalMs: config.announcementIntervalMs, limit: config.batchSize }, signal))
+        .catch((error: unknown) => logger.error({ err: asError(error) }, 'announcement loop stopped')),
+    );
   });
   let closing: Promise<void> | undefined;
   leadership.on('lost', () => {

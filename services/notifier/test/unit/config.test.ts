@@ -14,6 +14,7 @@ describe('notifier config', () => {
       retentionMs: 30 * 86_400_000,
       maxPerUser: 1000,
       cleanupIntervalMs: 60_000,
+      announcementIntervalMs: 1000,
       logLevel: 'info',
       shutdownTimeoutMs: 10_000,
     });

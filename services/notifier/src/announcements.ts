@@ -1,0 +1,45 @@
+import type { Pool } from 'pg';
+import { abortableSleep, asError, type Logger } from '@matchcast/runtime';
+import type { NotifierMetrics } from './metrics';
+
+export interface AnnouncementOptions {
+  pool: Pool;
+  logger: Logger;
+  metrics: NotifierMetrics;
+  intervalMs: number;
+  /** Most announcements published (and expired) per round; the rest goes in the next. */
+  limit: number;
+}
+
+/**
+ * One round: publishes the scheduled announcements whose start has come and expires the
+ * published ones whose expiry has, through matchcast_run_announcements (one transaction: the
+ * state change and its event on the target's stream commit together, so a crash or a second
+ * leader cannot publish twice). Returns whether the round was full (more may be due).
+ */
+export async function runAnnouncementRound(options: AnnouncementOptions): Promise<boolean> {
+  const { pool, logger, metrics, limit } = options;
+  try {
+    const { rows } = await pool.query<{ published: number; expired: number }>(
+      'SELECT published, expired FROM matchcast_run_announcements($1)',
+      [limit],
+    );
+    const { published, expired } = rows[0]!;
+    metrics.announcements.inc({ change: 'published' }, published);
+    metrics.announcements.inc({ change: 'expired' }, expired);
+    if (published + expired > 0) logger.info({ published, expired }, 'announcements published / expired on time');
+    return published >= limit || expired >= limit;
+  } catch (error) {
+    metrics.errors.inc({ kind: 'transient' });
+    logger.warn({ err: asError(error) }, 'announcement round failed; the next retries');
+    return false;
+  }
+}
+
+/** The leader's loop: a round every intervalMs (at once again when a round was full) until the term ends. */
+export async function announcementLoop(options: AnnouncementOptions, term: AbortSignal): Promise<void> {
+  while (!term.aborted) {
+    const full = await runAnnouncementRound(options);
+    if (!full) await abortableSleep(options.intervalMs, term);
+  }
+}
