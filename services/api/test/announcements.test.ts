@@ -46,7 +46,10 @@ describe('announcements', () => {
         expect((await remove(a.id, as)).status).toBe(403);
       }
       expect((await call(api.url, 'POST', '/api/announcements', { json: base })).status).toBe(401);
-      expect((await call(api.url, 'GET', '/api/announcements?target=everyone')).status).toBe(401);
+      // Reads are public, like the channels announcements go out on; a bad token is still refused.
+      expect((await call(api.url, 'GET', '/api/announcements?target=everyone')).status).toBe(200);
+      expect((await call(api.url, 'GET', `/api/announcements/${a.id}`)).body.id).toBe(a.id);
+      expect((await call(api.url, 'GET', '/api/announcements?target=everyone', { token: 'not-a-jwt' })).status).toBe(401);
     });
 
     it('reports every bad field at once (400 VALIDATION_FAILED)', async () => {
@@ -121,6 +124,7 @@ describe('announcements', () => {
       expect((await remove(a.id)).status).toBe(200);
       expect((await patch(a.id, { title: 'again' })).body.error).toBe('ANNOUNCEMENT_EXPIRED');
       expect((await call(api.url, 'GET', `/api/announcements/${a.id}`, { token: alice })).status).toBe(404);
+      expect((await call(api.url, 'GET', `/api/announcements/${a.id}`)).status).toBe(404);
       expect((await call(api.url, 'GET', `/api/announcements/${a.id}`, { token: root })).body.state).toBe('expired');
 
       const events = (await stream('league:epl')).filter((e) => e.data.id === a.id);

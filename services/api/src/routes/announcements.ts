@@ -1,7 +1,7 @@
 import { ROLES } from '@matchcast/auth';
 import { ID_PATTERN, ProtocolError } from '@matchcast/protocol';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
-import { callerOf, requireRole } from '../http/auth';
+import { callerOf, requireRole, type Caller } from '../http/auth';
 import { announcementId, intQuery, singleQuery } from '../http/params';
 import type { AnnouncementStore } from '../store/announcements';
 import { ANNOUNCEMENT_TARGETS, parseAnnouncementInput, parseAnnouncementPatch, type AnnouncementTarget } from '../validate/announcement-input';
@@ -15,10 +15,11 @@ const fieldProblem = (field: string, problem: string) =>
   new ProtocolError('VALIDATION_FAILED', `request body failed validation: ${field}`, { fields: { [field]: problem } });
 
 /**
- * Announcements: admins create, edit and withdraw them (role admin); anyone signed in reads a
- * target's active ones, and a published one by id (admins any).
+ * Announcements: admins create, edit and withdraw them (role admin). What is published is public,
+ * like the channels it goes out on: a target's active ones and a published one by id answer
+ * without a token (a token sent is still verified; an admin's also reads any state).
  */
-export function announcementRoutes(authenticated: RequestHandler, store: AnnouncementStore): Router {
+export function announcementRoutes(authenticated: RequestHandler, optionallyAuthenticated: RequestHandler, store: AnnouncementStore): Router {
   const router = Router();
   const admin = requireRole(ROLES.admin);
 
@@ -29,7 +30,7 @@ export function announcementRoutes(authenticated: RequestHandler, store: Announc
     res.status(201).json(announcement);
   });
 
-  router.get('/api/announcements', authenticated, async (req: Request, res: Response) => {
+  router.get('/api/announcements', optionallyAuthenticated, async (req: Request, res: Response) => {
     const target = singleQuery(req, 'target') ?? 'everyone';
     if (!(ANNOUNCEMENT_TARGETS as readonly string[]).includes(target)) {
       throw new ProtocolError('BAD_REQUEST', `"target" must be one of ${ANNOUNCEMENT_TARGETS.join(', ')}`);
@@ -47,8 +48,9 @@ export function announcementRoutes(authenticated: RequestHandler, store: Announc
     res.json(list);
   });
 
-  router.get('/api/announcements/:id', authenticated, async (req: Request, res: Response) => {
-    const announcement = await store.get(announcementId(req.params.id), callerOf(res).roles.has(ROLES.admin));
+  router.get('/api/announcements/:id', optionallyAuthenticated, async (req: Request, res: Response) => {
+    const isAdmin = (res.locals.caller as Caller | undefined)?.roles.has(ROLES.admin) ?? false;
+    const announcement = await store.get(announcementId(req.params.id), isAdmin);
     if (!announcement) throw notFound();
     res.json(announcement);
   });

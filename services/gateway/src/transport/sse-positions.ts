@@ -8,6 +8,7 @@ import { ID_PATTERN, ProtocolError, type OutboxEvent } from '@matchcast/protocol
  *
  *   1:<mac>:<item>,<item>,...     item = m<id>~<seq36> (match:<id>) | u<id>~<seq36> (user:<id>)
  *                                        | p<id>~<seq36> (purchase:<id>) | l<id>~<seq36> (league:<id>)
+ *                                        | t<id>~<seq36> (team:<id>)
  *                                        | s<ms36> (`since` for streams not listed)
  *
  * The MAC is the XOR of a keyed PRF (HMAC-SHA256, 128 bits) of every item: an incremental MAC,
@@ -27,9 +28,9 @@ export interface TokenLimits {
 const MAC_BYTES = 16;
 const MAC_CHARS = 22; // base64url of 16 bytes
 const PREFIX_LENGTH = TOKEN_VERSION.length + 1 + MAC_CHARS + 1;
-const ITEM_PATTERN = /^([mupl])([A-Za-z0-9_.-]{1,64})~([0-9a-z]{1,11})$/;
+const ITEM_PATTERN = /^([muplt])([A-Za-z0-9_.-]{1,64})~([0-9a-z]{1,11})$/;
 /** The stream kind of each item letter (the kind's first letter). */
-const KIND_OF_LETTER: Readonly<Record<string, string>> = { m: 'match', u: 'user', p: 'purchase', l: 'league' };
+const KIND_OF_LETTER: Readonly<Record<string, string>> = { m: 'match', u: 'user', p: 'purchase', l: 'league', t: 'team' };
 const SINCE_PATTERN = /^s([0-9a-z]{1,11})$/;
 const MAC_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 
@@ -49,7 +50,10 @@ export interface DecodedToken {
 
 const badToken = (why: string) => new ProtocolError('BAD_POSITION_TOKEN', `Last-Event-ID is not a position token this service issued (${why})`);
 
-/** The token's text for a stream position; undefined for a stream that is not match:<id>, user:<id>, purchase:<id> or league:<id>. */
+/**
+ * The token's text for a stream position; undefined for a stream that is not match:<id>, user:<id>,
+ * purchase:<id>, league:<id> or team:<id> (the `all` stream's position travels as `since`).
+ */
 function itemText(stream: string, seq: number): string | undefined {
   const colon = stream.indexOf(':');
   const kind = stream.slice(0, colon);

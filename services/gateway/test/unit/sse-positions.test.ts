@@ -29,11 +29,11 @@ function refusal(token: string, using = tokens): ProtocolError {
 
 describe('SSE position tokens', () => {
   it('round-trips every stream of the connection, in the order it first saw them', () => {
-    const c = connection([['match:a', 3], ['user:u-1', 9], ['match:b', 40], ['purchase:17', 2], ['match:a', 4]]);
+    const c = connection([['match:a', 3], ['user:u-1', 9], ['match:b', 40], ['purchase:17', 2], ['match:a', 4], ['team:ars', 5]]);
     const token = c.token();
     expect(token).toMatch(/^1:[A-Za-z0-9_-]{22}:/);
     const decoded = tokens.decode(token);
-    expect([...decoded.positions]).toEqual([['match:a', 4], ['user:u-1', 9], ['match:b', 40], ['purchase:17', 2]]);
+    expect([...decoded.positions]).toEqual([['match:a', 4], ['user:u-1', 9], ['match:b', 40], ['purchase:17', 2], ['team:ars', 5]]);
     expect(decoded.sinceMs).toBeUndefined();
   });
 
