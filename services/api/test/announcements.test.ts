@@ -4,7 +4,7 @@
  * stream (announcement, announcement_updated, announcement_expired) in the same transaction;
  * urgent ones as notifications for the target's followers, once.
  */
-import type pg from 'pg';
+import pg from 'pg';
 import { call, startDatabase, startTestApi, token, userStream, type PostgresServer } from './support';
 
 describe('announcements', () => {
@@ -24,8 +24,9 @@ describe('announcements', () => {
     (await admin.query(`SELECT seq::int, type, match_id, data FROM outbox WHERE stream = $1 ORDER BY seq`, [name])).rows;
   const future = (ms: number) => new Date(Date.now() + ms).toISOString();
 
+  let apiUrl: string;
+
   beforeAll(async () => {
-    let apiUrl: string;
     ({ server, admin, apiUrl } = await startDatabase());
     api = await startTestApi(apiUrl);
     [root, alice, service] = await Promise.all([token('root', ['admin']), token('alice'), token('payments', ['service'])]);
@@ -171,6 +172,23 @@ describe('announcements', () => {
       await admin.query(`UPDATE announcement SET expires_at = now() - interval '1 second' WHERE id = $1`, [normal.id]);
       expect((await list('target=league&target_id=liga')).body.announcements.map((x: any) => x.id)).toEqual([urgent.id, low.id]);
     });
+  });
+
+  it('the API role writes only through the functions: not the table, the outbox, nor the notifier round', async () => {
+    const asApi = new pg.Client({ connectionString: apiUrl });
+    await asApi.connect();
+    try {
+      for (const sql of [
+        `INSERT INTO announcement (title, message, type, target, created_by, state) VALUES ('t', 'm', 'general', 'everyone', 'x', 'published')`,
+        `UPDATE announcement SET state = 'expired'`,
+        `SELECT matchcast_run_announcements(10)`,
+        `SELECT matchcast_append('all', 'announcement', 'announcement', NULL, '{}')`,
+      ]) {
+        await expect(asApi.query(sql)).rejects.toThrow(/permission denied/);
+      }
+    } finally {
+      await asApi.end();
+    }
   });
 
   describe('urgent notifications', () => {

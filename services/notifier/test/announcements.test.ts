@@ -1,0 +1,94 @@
+/**
+ * Timed announcements from the notifier in-process, connected as a login user that is only a
+ * member of matchcast_notifier: the leader publishes a scheduled one when its start comes and
+ * expires it when its expiry does, each once with its event on the target's stream; a standby
+ * does nothing; the notifier's role cannot create or edit announcements itself.
+ */
+import pg from 'pg';
+import { startNotifier, type RunningNotifier } from '../src/notifier';
+import { PostgresServer, notifierUrl, startDatabase, testConfig, testLogger, waitFor } from './support';
+
+describe('announcement rounds', () => {
+  let server: PostgresServer;
+  let admin: pg.Pool;
+  const running: RunningNotifier[] = [];
+
+  const start = async () => {
+    const notifier = await startNotifier(testConfig(server, { ANNOUNCEMENT_INTERVAL_MS: '100' }), testLogger());
+    running.push(notifier);
+    return notifier;
+  };
+  /** As the API creates one (the same function); starts and expires in ms from now. */
+  const schedule = async (startsInMs: number, expiresInMs: number | null, target = 'team', targetId: string | null = 'ars') => {
+    const { rows } = await admin.query(
+      `SELECT outcome, announcement FROM matchcast_create_announcement('Gates open late', 'Gates open at 14:30.', 'general', 'normal',
+         $1, $2, now() + make_interval(secs => $3::float8 / 1000),
+         CASE WHEN $4::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => $4::float8 / 1000) END, 'root')`,
+      [target, targetId, startsInMs, expiresInMs],
+    );
+    expect(rows[0].outcome).toBe('created');
+    return rows[0].announcement as { id: string; state: string };
+  };
+  const events = async (stream: string, id: string) =>
+    (await admin.query(`SELECT type, data->>'state' AS state FROM outbox WHERE stream = $1 AND data->>'id' = $2 ORDER BY seq`, [stream, id])).rows;
+  const state = async (id: string) => (await admin.query(`SELECT state FROM announcement WHERE id = $1`, [id])).rows[0].state;
+
+  beforeAll(async () => {
+    ({ server, admin } = await startDatabase());
+  });
+
+  afterAll(async () => {
+    for (const notifier of running) await notifier.close();
+    await admin?.end();
+    await server?.destroy();
+  });
+
+  it('publishes at starts_at and expires at expires_at, once each, on the target stream; a standby does nothing', async () => {
+    const leader = await start();
+    await waitFor('leadership', async () => leader.status().leader || undefined);
+    const standby = await start();
+    const a = await schedule(600, 1500);
+    const everyone = await schedule(300, null, 'everyone', null);
+    expect(a.state).toBe('scheduled');
+    expect(await events('team:ars', a.id)).toEqual([]);
+    await waitFor('published', async () => ((await state(a.id)) === 'published' ? true : undefined), 5000);
+    await waitFor('expired', async () => ((await state(a.id)) === 'expired' ? true : undefined), 5000);
+    expect(await events('team:ars', a.id)).toEqual([
+      { type: 'announcement', state: 'published' },
+      { type: 'announcement_expired', state: 'expired' },
+    ]);
+    expect(await events('all', everyone.id)).toEqual([{ type: 'announcement', state: 'published' }]);
+    expect(standby.status().leader).toBe(false);
+    const metrics = await (await fetch(`http://127.0.0.1:${leader.port}/metrics`)).text();
+    expect(metrics).toMatch(/matchcast_notifier_announcements_total\{change="published",service="notifier"\} 2/);
+    expect(metrics).toMatch(/matchcast_notifier_announcements_total\{change="expired",service="notifier"\} 1/);
+  });
+
+  it('expires without any event one whose whole window passed while no notifier ran', async () => {
+    for (const notifier of running.splice(0)) await notifier.close();
+    const a = await schedule(100, 200);
+    await new Promise((r) => setTimeout(r, 400));
+    const notifier = await start();
+    await waitFor('leadership', async () => notifier.status().leader || undefined);
+    await waitFor('expired', async () => ((await state(a.id)) === 'expired' ? true : undefined), 5000);
+    expect(await events('team:ars', a.id)).toEqual([]);
+  });
+
+  it('the notifier role runs rounds only: it cannot create, edit or withdraw announcements, nor write the table', async () => {
+    const asNotifier = new pg.Client({ connectionString: notifierUrl(server) });
+    await asNotifier.connect();
+    try {
+      for (const sql of [
+        `SELECT matchcast_create_announcement('t', 'm', 'general', 'normal', 'everyone', NULL, NULL, NULL, 'x')`,
+        `SELECT matchcast_update_announcement(1, '{"title": "x"}')`,
+        `SELECT matchcast_expire_announcement(1)`,
+        `UPDATE announcement SET state = 'expired'`,
+      ]) {
+        await expect(asNotifier.query(sql)).rejects.toThrow(/permission denied/);
+      }
+      expect((await asNotifier.query('SELECT published, expired FROM matchcast_run_announcements(10)')).rows).toHaveLength(1);
+    } finally {
+      await asNotifier.end();
+    }
+  });
+});
