@@ -47,7 +47,7 @@ export function topicsOf(event: Pick<OutboxEvent, 'type' | 'data'>): readonly To
 }
 
 /** Whether a routed channel has topic channels (match, league, team, all; not live:all nor private ones). Cheap: by prefix. */
-function carriesTopics(channel: string): boolean {
+export function carriesTopics(channel: string): boolean {
   return channel === 'all' || channel.startsWith('match:') || channel.startsWith('league:') || channel.startsWith('team:');
 }
 
@@ -56,15 +56,20 @@ function carriesTopics(channel: string): boolean {
  * preceded by its topic channels for this event's topics (`league:l1/results`, `league:l1`, …),
  * so a client on a channel and one of its topics gets the event once, on the topic. Computed once per
  * event; fan-out builds frames only for the names that have subscribers, so a topic filter
- * costs one map lookup per channel and topic, never a check per client.
+ * costs one map lookup per channel and topic, never a check per client. `withTopics` narrows
+ * which routed channels get their topic names (fan-out: only those someone subscribed a topic
+ * of, so unused topics cost no string building); by default every channel that has topics.
  */
-export function deliveryChannels(event: Pick<OutboxEvent, 'stream' | 'type' | 'match_id' | 'data'>): string[] {
+export function deliveryChannels(
+  event: Pick<OutboxEvent, 'stream' | 'type' | 'match_id' | 'data'>,
+  withTopics: (channel: string) => boolean = carriesTopics,
+): string[] {
   const channels = routeEvent(event);
   const topics = topicsOf(event);
   if (topics.length === 0) return channels;
   const named: string[] = [];
   for (const channel of channels) {
-    if (carriesTopics(channel)) for (const topic of topics) named.push(`${channel}/${topic}`);
+    if (withTopics(channel)) for (const topic of topics) named.push(`${channel}/${topic}`);
     named.push(channel);
   }
   return named;

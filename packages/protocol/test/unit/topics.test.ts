@@ -143,6 +143,12 @@ describe('deliveryChannels', () => {
     expect(deliveryChannels({ stream: 'purchase:p1', type: 'purchase', match_id: null, data: {} })).toEqual(['purchase:p1']);
   });
 
+  it('names topic channels only of the channels `withTopics` picks (fan-out: those with topic subscribers)', () => {
+    expect(deliveryChannels(match('match_event', 'live'), (channel) => channel === 'league:l1')).toEqual([
+      'match:m1', 'team:h', 'team:a', 'league:l1/live', 'league:l1', 'live:all', 'all',
+    ]);
+  });
+
   it('names only channels parseChannel accepts', () => {
     for (const name of deliveryChannels(match('match_status', 'finished'))) expect(parseChannel(name).name).toBe(name);
   });

@@ -13,9 +13,9 @@ export interface FanoutMetrics {
  * Delivers one in-order event to every subscribed client, once per client, on the first of
  * its channels it subscribes to. Frames are built once per channel, never per client. Topic
  * channels (`league:l1/results`) are channels of their own in the registry: the event's
- * delivery channels name only the topics it belongs to, so a topic filter costs a map lookup
- * per channel, nothing per client, and a client on both a channel and one of its topics gets
- * the event once.
+ * delivery channels name only the topics it belongs to, and only of channels someone subscribes
+ * a topic of, so a topic filter costs a map lookup per channel, nothing per client, and a client
+ * on both a channel and one of its topics gets the event once.
  */
 export class Fanout {
   constructor(
@@ -25,7 +25,7 @@ export class Fanout {
 
   deliver(event: OutboxEvent): void {
     let delivered = 0;
-    for (const channel of deliveryChannels(event)) {
+    for (const channel of deliveryChannels(event, this.registry.hasTopicSubscribers)) {
       const clients = this.registry.subscribers(channel);
       if (!clients) continue;
       const frames = new EventFrames(event, channel);

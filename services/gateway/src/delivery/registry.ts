@@ -1,3 +1,4 @@
+import { baseChannel } from '@matchcast/protocol';
 import type { Subscriber } from './subscriber';
 
 /** Told of every local subscription that begins or ends: the sequencer, which follows user streams only while subscribed. */
@@ -6,10 +7,19 @@ export interface ChannelInterest {
   untrack(channel: string): void;
 }
 
-/** channel → subscribers. The only index fan-out needs; kept in step with each client's own set. */
+/**
+ * channel → subscribers. The only index fan-out needs; kept in step with each client's own set.
+ * A topic channel (`league:l1/results`) is a channel like any other here; beside it the registry
+ * counts, per base channel, the topic subscriptions it has, so fan-out names an event's topic
+ * channels only where someone listens to one.
+ */
 export class SubscriptionRegistry {
   private readonly byChannel = new Map<string, Set<Subscriber>>();
   private readonly all = new Set<Subscriber>();
+  /** base channel → count of (client, topic channel of it) subscriptions. */
+  private readonly topicSubscriptions = new Map<string, number>();
+  /** For deliveryChannels: whether any client subscribes a topic channel of `channel`. */
+  readonly hasTopicSubscribers = (channel: string): boolean => this.topicSubscriptions.has(channel);
 
   constructor(private readonly interest?: ChannelInterest) {}
 
@@ -41,6 +51,7 @@ export class SubscriptionRegistry {
     if (set.has(client)) return;
     set.add(client);
     client.channels.add(channel);
+    if (channel.includes('/')) this.countTopic(baseChannel(channel), 1);
     this.interest?.track(channel);
   }
 
@@ -49,7 +60,14 @@ export class SubscriptionRegistry {
     client.channels.delete(channel);
     if (!set?.delete(client)) return;
     if (set.size === 0) this.byChannel.delete(channel);
+    if (channel.includes('/')) this.countTopic(baseChannel(channel), -1);
     this.interest?.untrack(channel);
+  }
+
+  private countTopic(base: string, by: 1 | -1): void {
+    const count = (this.topicSubscriptions.get(base) ?? 0) + by;
+    if (count > 0) this.topicSubscriptions.set(base, count);
+    else this.topicSubscriptions.delete(base);
   }
 
   remove(client: Subscriber): void {

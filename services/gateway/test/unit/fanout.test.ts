@@ -115,6 +115,25 @@ describe('Fanout', () => {
       expect(JSON.parse(topic!.sseFrame().toString().slice('data: '.length))).toMatchObject({ channel: 'league:l/live', stream: 'match:m', seq: 1 });
     });
 
+    it('knows which base channels have topic subscribers, so fan-out names only those topics', () => {
+      const { registry, fanout, client } = setup();
+      const a = client('a', 'league:l/live', 'league:l/results');
+      const b = client('b', 'league:l/live', 'team:h');
+      expect(['league:l', 'team:h', 'match:m'].map(registry.hasTopicSubscribers)).toEqual([true, false, false]);
+      registry.unsubscribe(a, 'league:l/live');
+      registry.remove(b);
+      expect(registry.hasTopicSubscribers('league:l')).toBe(true);
+      fanout.deliver(matchEvent('m', 1, { status: 'finished' }));
+      expect(a.log).toEqual(['league:l/results match:m@1']);
+      registry.unsubscribe(a, 'league:l/results');
+      registry.unsubscribe(a, 'league:l/results'); // twice: counted once
+      expect(registry.hasTopicSubscribers('league:l')).toBe(false);
+      registry.subscribe(a, 'league:l/live');
+      expect(registry.hasTopicSubscribers('league:l')).toBe(true);
+      registry.remove(a);
+      expect(registry.hasTopicSubscribers('league:l')).toBe(false);
+    });
+
     it('counts topic channels among the registry channels and forgets them on unsubscribe', () => {
       const { registry, fanout, client } = setup();
       const fan = client('fan', 'match:m/live', 'match:m/schedule');
