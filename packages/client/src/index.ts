@@ -7,6 +7,7 @@ export {
   type NotificationsOptions,
 } from './notifications.js';
 export { createLeagueTable, type LeagueTable, type LeagueTableChange, type LeagueTableOptions } from './league-table.js';
+export { createAnnouncements, type Announcements, type AnnouncementsChange, type AnnouncementsOptions, type AnnouncementTarget } from './announcements.js';
 export { createScoreboard, httpSnapshot, type Scoreboard, type ScoreboardChange, type ScoreboardOptions } from './scoreboard.js';
 export { backoffDelay, closeAction, reconnectDelay, DEFAULT_BACKOFF, type BackoffOptions, type CloseAction } from './backoff.js';
 export { tokenExpiryMs, tokenSubject, refreshDelay } from './token.js';

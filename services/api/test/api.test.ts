@@ -93,7 +93,8 @@ describe('api', () => {
     it('lists the demo users', async () => {
       const answer = await call(api.url, 'GET', '/api/dev/users');
       expect(answer.status).toBe(200);
-      expect(answer.body.users.map((user: { id: string }) => user.id)).toEqual(['alice', 'bob', 'carol']);
+      expect(answer.body.users.map((user: { id: string }) => user.id)).toEqual(['alice', 'bob', 'carol', 'organiser']);
+      expect(answer.body.users.find((user: { id: string }) => user.id === 'organiser').roles).toEqual(['admin']);
     });
 
     it.each([

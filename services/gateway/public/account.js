@@ -34,9 +34,9 @@
     return json;
   }
 
-  async function signIn(user) {
-    const { token: fresh } = await request('POST', '/api/dev/sign-in', { body: { user }, auth: false });
-    localStorage.setItem(SESSION_KEY, JSON.stringify({ user, token: fresh }));
+  async function signIn(user, roles = []) {
+    const { token: fresh } = await request('POST', '/api/dev/sign-in', { body: { user, roles }, auth: false });
+    localStorage.setItem(SESSION_KEY, JSON.stringify({ user, roles, token: fresh }));
     location.reload();
   }
 
@@ -45,12 +45,14 @@
     location.reload();
   }
 
+  const roles = () => (Array.isArray(session?.roles) ? session.roles : []);
+
   /** The token provider (the client's and the store's): the development sign-in's tokens are renewed before they expire. */
   async function token() {
     const expiresAt = tokenExpiryMs(session.token);
     if (expiresAt === undefined || expiresAt - Date.now() > 60_000) return session.token;
-    const { token: fresh } = await request('POST', '/api/dev/sign-in', { body: { user: session.user }, auth: false });
-    session = { user: session.user, token: fresh };
+    const { token: fresh } = await request('POST', '/api/dev/sign-in', { body: { user: session.user, roles: roles() }, auth: false });
+    session = { user: session.user, roles: roles(), token: fresh };
     localStorage.setItem(SESSION_KEY, JSON.stringify(session));
     return fresh;
   }
@@ -195,11 +197,12 @@
       return;
     }
     $('account').innerHTML = `<span class="dim">Sign in as</span> ${users
-      .map((user) => `<button class="sign-in" data-user="${esc(user.id)}">${esc(user.name)}</button>`)
+      .map((user) => `<button class="sign-in" data-user="${esc(user.id)}" data-roles="${esc((user.roles ?? []).join(' '))}">${esc(user.name)}</button>`)
       .join(' ')}`;
     $('account').addEventListener('click', (event) => {
-      const user = event.target.closest('button.sign-in')?.dataset.user;
-      if (user) signIn(user).catch((error) => console.warn('sign-in failed', error));
+      const button = event.target.closest('button.sign-in');
+      const user = button?.dataset.user;
+      if (user) signIn(user, (button.dataset.roles ?? '').split(' ').filter(Boolean)).catch((error) => console.warn('sign-in failed', error));
     });
   }
 
@@ -207,6 +210,12 @@
     get user() {
       return session?.user;
     },
+    /** Signed in with the admin role (the demo's organiser): the page offers the announcement form. */
+    get isAdmin() {
+      return roles().includes('admin');
+    },
+    /** An API call with the session's token (rejects with `status` and `code` on an error answer). */
+    request,
     /** The client's token provider when signed in, else undefined (anonymous). */
     token: session ? token : undefined,
     followButton,

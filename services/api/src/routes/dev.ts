@@ -3,11 +3,15 @@ import { ID_PATTERN } from '@matchcast/protocol';
 import { Router, type Request, type Response } from 'express';
 import { FieldErrors, objectBody, rejectUnknownFields } from '../validate/fields';
 
-/** The demo page's sign-in choices. Any valid id may sign in; these are the ones it offers. */
+/**
+ * The demo page's sign-in choices, with the roles the page asks for when signing in as each (the
+ * organiser writes announcements). Any valid id may sign in; these are the ones it offers.
+ */
 export const DEMO_USERS = [
-  { id: 'alice', name: 'Alice' },
-  { id: 'bob', name: 'Bob' },
-  { id: 'carol', name: 'Carol' },
+  { id: 'alice', name: 'Alice', roles: [] },
+  { id: 'bob', name: 'Bob', roles: [] },
+  { id: 'carol', name: 'Carol', roles: [] },
+  { id: 'organiser', name: 'Organiser (admin)', roles: ['admin'] },
 ] as const;
 
 const ROLE_PATTERN = /^[a-z][a-z0-9_-]{0,31}$/;

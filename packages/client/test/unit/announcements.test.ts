@@ -1,0 +1,109 @@
+/**
+ * The announcements store against a scripted WebSocket and a scripted REST API: the list's
+ * stream_seq seeds the target's stream; publish, edit and expiry apply once each, in order, most
+ * urgent first; when the channel's other handlers got events before this store subscribed, the
+ * list is read again; an announcement past expires_at is dropped locally; RESUME_TOO_OLD reloads.
+ */
+import { createAnnouncements, type Announcements } from '../../src/announcements';
+import { MatchcastClient } from '../../src/client';
+import type { AnnouncementData } from '../../src/wire';
+import { FakeSocket } from './fake-socket';
+
+const STREAM = 'league:epl';
+const flush = () => new Promise((resolve) => setImmediate(resolve));
+const last = () => FakeSocket.all[FakeSocket.all.length - 1]!;
+
+function announcement(id: string, priority: AnnouncementData['priority'], extra: Partial<AnnouncementData> = {}): AnnouncementData {
+  return {
+    id, title: `t${id}`, message: 'm', type: 'general', priority, target: 'league', target_id: 'epl', starts_at: null, expires_at: null,
+    created_by: 'root', state: 'published', created_at: `2026-01-01T00:00:0${id}.000Z`, updated_at: `2026-01-01T00:00:0${id}.000Z`, ...extra,
+  };
+}
+function event(type: string, seq: number, data: AnnouncementData, stream = STREAM) {
+  return { type, match_id: null, data, timestamp: '2026-01-01T00:00:00.000Z', channel: stream, stream, seq, id: `o${seq}` };
+}
+const shown = (store: Announcements) => store.items.map((a) => `${a.id}${a.priority[0]}:${a.title}`).join(' ');
+
+let client: MatchcastClient;
+let store: Announcements;
+let lists: { announcements: AnnouncementData[]; stream: string; stream_seq: number }[];
+let requests: string[];
+const fetchImpl = async (input: string | URL | Request): Promise<Response> => {
+  requests.push(String(input));
+  return new Response(JSON.stringify(lists.length > 1 ? lists.shift() : lists[0]), { status: 200 });
+};
+
+beforeEach(() => {
+  FakeSocket.all = [];
+  requests = [];
+  lists = [{ announcements: [announcement('1', 'normal')], stream: STREAM, stream_seq: 3 }];
+  client = new MatchcastClient({ url: 'ws://gw/ws', WebSocket: FakeSocket, pingIntervalMs: 0, backoff: { baseMs: 10, maxMs: 20 } });
+});
+afterEach(() => {
+  store?.close();
+  client.close();
+});
+
+async function connect(channels: string[]) {
+  client.connect();
+  await flush();
+  last().open();
+  last().message({ type: 'subscribed', channels });
+}
+
+it('loads the list and subscribes the target stream from its stream_seq; applies publish, edit and expiry once, most urgent first', async () => {
+  store = createAnnouncements(client, { baseUrl: 'http://app.test/', target: 'league', targetId: 'epl', fetch: fetchImpl });
+  await store.ready;
+  await connect([STREAM]);
+  expect(requests).toEqual(['http://app.test/api/announcements?target=league&target_id=epl']);
+  expect(last().subscribes()).toEqual([{ action: 'subscribe', channels: [STREAM], resume: { [STREAM]: 3 } }]);
+  const changes: number[] = [];
+  store.on('change', (change) => changes.push(change.event!.seq));
+  last().message(event('announcement', 3, announcement('9', 'urgent'))); // at the list's seq: in it already
+  last().message(event('announcement', 4, announcement('2', 'urgent')));
+  last().message(event('announcement_updated', 5, announcement('1', 'high', { title: 'edited' })));
+  last().message(event('announcement_updated', 5, announcement('1', 'low'))); // a duplicate
+  last().message({ type: 'league_table', match_id: null, data: {}, timestamp: 't', channel: STREAM, stream: STREAM, seq: 6, id: 'x' });
+  last().message(event('announcement_expired', 7, announcement('2', 'urgent', { state: 'expired' })));
+  expect(changes).toEqual([4, 5, 7]);
+  expect([shown(store), store.seq]).toEqual(['1h:edited', 7]);
+});
+
+it('everyone: GET target=everyone and the all stream', async () => {
+  lists = [{ announcements: [], stream: 'all', stream_seq: 0 }];
+  store = createAnnouncements(client, { baseUrl: 'http://app.test', target: 'everyone', fetch: fetchImpl });
+  await store.ready;
+  expect([requests, store.stream]).toEqual([['http://app.test/api/announcements?target=everyone'], 'all']);
+});
+
+it('reads the list again when the channel already delivered newer events to another handler', async () => {
+  await connect(['league:epl']);
+  client.subscribe(STREAM, () => undefined);
+  last().message(event('announcement', 3, announcement('1', 'normal')));
+  last().message(event('announcement', 4, announcement('2', 'high'))); // before the store's handler exists
+  lists = [lists[0]!, { announcements: [announcement('2', 'high'), announcement('1', 'normal')], stream: STREAM, stream_seq: 4 }];
+  store = createAnnouncements(client, { baseUrl: 'http://app.test', target: 'league', targetId: 'epl', fetch: fetchImpl });
+  await store.ready;
+  expect(requests).toHaveLength(2);
+  expect([shown(store), store.seq]).toEqual(['2h:t2 1n:t1', 4]);
+});
+
+it('drops an announcement locally once its expires_at passes', async () => {
+  lists = [{ announcements: [announcement('1', 'normal', { expires_at: new Date(Date.now() + 100).toISOString() }), announcement('2', 'low')], stream: STREAM, stream_seq: 3 }];
+  store = createAnnouncements(client, { baseUrl: 'http://app.test', target: 'league', targetId: 'epl', fetch: fetchImpl });
+  await store.ready;
+  expect(shown(store)).toBe('1n:t1 2l:t2');
+  await new Promise((resolve) => setTimeout(resolve, 250));
+  expect(shown(store)).toBe('2l:t2');
+});
+
+it('reloads the list on RESUME_TOO_OLD', async () => {
+  store = createAnnouncements(client, { baseUrl: 'http://app.test', target: 'league', targetId: 'epl', fetch: fetchImpl });
+  await store.ready;
+  await connect([STREAM]);
+  lists = [{ announcements: [announcement('5', 'urgent')], stream: STREAM, stream_seq: 40 }];
+  last().message({ type: 'error', code: 'RESUME_TOO_OLD', message: 'gone', stream: STREAM });
+  await flush();
+  await flush();
+  expect([shown(store), store.seq, client.position(STREAM)]).toEqual(['5u:t5', 40, 40]);
+});
