@@ -60,6 +60,7 @@ export type EventType =
   | 'match_status'
   | 'schedule_update'
   | 'league_table'
+  | 'league_access'
   | 'notification'
   | 'notification_read'
   | 'notifications_read_all'

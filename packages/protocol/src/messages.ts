@@ -5,8 +5,20 @@ export const LIVE_STATUSES: ReadonlySet<string> = new Set<MatchStatus>(['live', 
 
 /** `schedule_update` (kick-off moved, postponed, cancelled, deleted) accompanies the match_status / match_update of the same write. */
 export type MatchEventType = 'match_update' | 'match_event' | 'match_status' | 'schedule_update';
-/** Events on a league's own stream `league:<id>`: the recomputed table after a result changed. */
-export type LeagueEventType = 'league_table';
+/**
+ * Events on a league's own stream `league:<id>`: the recomputed table after a result changed, and
+ * `league_access` (LeagueAccessData) when its privacy or membership changed (gateways drop their
+ * cached decisions for the league and re-check open subscriptions).
+ */
+export type LeagueEventType = 'league_table' | 'league_access';
+export interface LeagueAccessData {
+  league_id: string;
+  change: 'member_added' | 'member_removed' | 'privacy';
+  /** Whether the league is private after the change. */
+  private: boolean;
+  /** The member added or removed (null for a privacy change). */
+  user_id: string | null;
+}
 /** Events on a user's stream: a new notification, and the state changes every tab and device mirrors. */
 export type UserEventType = 'notification' | 'notification_read' | 'notifications_read_all' | 'notification_deleted';
 /** The one event of a purchase's stream: the purchase as it now is, and the status it left (null when new). */
@@ -101,7 +113,7 @@ export interface Heartbeat {
   dropped: number;
 }
 
-/** Postgres NOTIFY channels: `<table>_change` per notifying table (names operators already use); standing_change carries league_table. */
+/** Postgres NOTIFY channels: `<table>_change` per notifying table (names operators already use); standing_change carries league_table, league_access_change league_access. */
 export const NOTIFY_CHANNELS = [
   'matchdata_change',
   'match_change',
@@ -114,6 +126,7 @@ export const NOTIFY_CHANNELS = [
   'standing_change',
   'purchase_change',
   'announcement_change',
+  'league_access_change',
 ] as const;
 
 /** Redis channels (the events channel keeps its established name). */

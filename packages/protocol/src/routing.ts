@@ -9,10 +9,15 @@ function refId(value: unknown): string | undefined {
   return undefined;
 }
 
+function isPrivateLeague(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && (value as { private?: unknown }).private === true;
+}
+
 /**
  * The one routing function: which channels an event is delivered on, most specific first.
  * A match event goes to match:<id>, team:<id> for both teams, league:<id>, live:all while the
- * match is live, and all; a private stream's event (user:<id>, purchase:<id>) goes to that
+ * match is live, and all — except a private league's match (data.league.private), which goes to
+ * its match, team and league channels only; a private stream's event (user:<id>, purchase:<id>) goes to that
  * channel only, and the own events of league:<id>, team:<id> and all (league_table,
  * announcements) to that channel only.
  */
@@ -27,6 +32,9 @@ export function routeEvent(event: Pick<OutboxEvent, 'stream' | 'match_id' | 'dat
   if (away && away !== home) channels.push(`team:${away}`);
   const league = refId(data.league);
   if (league) channels.push(`league:${league}`);
+  // A private league's match (the snapshot marks it: league.private) never reaches the public
+  // channels; its match, team and league channels are guarded by the gateway's membership check.
+  if (isPrivateLeague(data.league)) return channels;
   if (typeof data.status === 'string' && LIVE_STATUSES.has(data.status)) channels.push('live:all');
   channels.push('all');
   return channels;

@@ -28,6 +28,7 @@ export const TOPICS_BY_TYPE = {
   match_event: only('live'),
   schedule_update: only('schedule'),
   league_table: only('results'),
+  league_access: none,
   notification: none,
   notification_read: none,
   notifications_read_all: none,

@@ -59,7 +59,7 @@ export function createApp({ config, db, metrics, logger }: AppDeps): Express {
   }
   app.use(meRoutes(authenticated, new FollowStore(db, MAX_FOLLOWS_PER_USER)));
   app.use(notificationRoutes(authenticated, new NotificationStore(db), metrics));
-  app.use(leagueRoutes(optionallyAuthenticate(verifier), new LeagueStore(db)));
+  app.use(leagueRoutes(authenticated, optionallyAuthenticate(verifier), new LeagueStore(db)));
   app.use(purchaseRoutes(authenticated, new PurchaseStore(db)));
   app.use(announcementRoutes(authenticated, optionallyAuthenticate(verifier), new AnnouncementStore(db)));
   app.use((_req: Request, _res: Response, next: NextFunction) => next(new ProtocolError('NOT_FOUND')));

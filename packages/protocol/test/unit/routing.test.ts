@@ -20,6 +20,18 @@ describe('routeEvent', () => {
     ]);
   });
 
+  it("never routes a private league's match event (league.private) to live:all or all", () => {
+    const data = { ...snapshot('live'), league: { id: 'epl', name: 'Premier League', private: true } };
+    expect(routeEvent({ stream: 'match:m1', match_id: 'm1', data })).toEqual(['match:m1', 'team:ars', 'team:che', 'league:epl']);
+    // Only a literal true counts: anything else is a public league.
+    const odd = { ...snapshot('live'), league: { id: 'epl', name: 'Premier League', private: 'true' } };
+    expect(routeEvent({ stream: 'match:m1', match_id: 'm1', data: odd })).toContain('all');
+  });
+
+  it("routes league_access (a league's privacy or membership changed) to that league only", () => {
+    expect(routeEvent({ stream: 'league:l1', match_id: null, data: { league_id: 'l1', change: 'privacy', private: true, user_id: null } })).toEqual(['league:l1']);
+  });
+
   it('leaves out live:all when the match is not live', () => {
     expect(routeEvent({ stream: 'match:m1', match_id: 'm1', data: snapshot('finished') })).not.toContain('live:all');
     expect(routeEvent({ stream: 'match:m1', match_id: 'm1', data: snapshot('half_time') })).toContain('live:all');

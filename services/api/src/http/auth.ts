@@ -1,6 +1,8 @@
+import { ROLES } from '@matchcast/auth';
 import type { TokenVerifier } from '@matchcast/auth';
 import { ID_PATTERN, ProtocolError } from '@matchcast/protocol';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { ANONYMOUS, type Viewer } from '../store/leagues';
 
 /** Who is calling: the token's subject (the user) and its roles. */
 export interface Caller {
@@ -48,6 +50,12 @@ export function callerOf(res: Response): Caller {
   const caller = res.locals.caller as Caller | undefined;
   if (!caller) throw new Error('route is missing the authenticate middleware');
   return caller;
+}
+
+/** The caller as a reader of league data (anonymous when no token was sent): private leagues are for members and admins. */
+export function viewerOf(res: Response): Viewer {
+  const caller = res.locals.caller as Caller | undefined;
+  return caller ? { userId: caller.userId, admin: caller.roles.has(ROLES.admin) } : ANONYMOUS;
 }
 
 /** 403 FORBIDDEN unless the caller has one of the roles. */

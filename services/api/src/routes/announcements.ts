@@ -1,7 +1,7 @@
 import { ROLES } from '@matchcast/auth';
 import { ID_PATTERN, ProtocolError } from '@matchcast/protocol';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
-import { callerOf, requireRole, type Caller } from '../http/auth';
+import { callerOf, requireRole, viewerOf, type Caller } from '../http/auth';
 import { announcementId, intQuery, singleQuery } from '../http/params';
 import type { AnnouncementStore } from '../store/announcements';
 import { ANNOUNCEMENT_TARGETS, parseAnnouncementInput, parseAnnouncementPatch, type AnnouncementTarget } from '../validate/announcement-input';
@@ -43,14 +43,14 @@ export function announcementRoutes(authenticated: RequestHandler, optionallyAuth
       );
     }
     const limit = intQuery(req, 'limit', { min: 1, max: MAX_ANNOUNCEMENTS, fallback: MAX_ANNOUNCEMENTS });
-    const list = await store.listActive(target as AnnouncementTarget, targetId, limit);
+    const list = await store.listActive(target as AnnouncementTarget, targetId, limit, viewerOf(res));
     if (!list) throw new ProtocolError('NOT_FOUND', `no ${target} "${targetId}"`);
     res.json(list);
   });
 
   router.get('/api/announcements/:id', optionallyAuthenticated, async (req: Request, res: Response) => {
     const isAdmin = (res.locals.caller as Caller | undefined)?.roles.has(ROLES.admin) ?? false;
-    const announcement = await store.get(announcementId(req.params.id), isAdmin);
+    const announcement = await store.get(announcementId(req.params.id), isAdmin, viewerOf(res));
     if (!announcement) throw notFound();
     res.json(announcement);
   });

@@ -1,7 +1,10 @@
+import { ROLES } from '@matchcast/auth';
 import { ProtocolError, type MatchStatus } from '@matchcast/protocol';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
+import { callerOf, requireRole, viewerOf } from '../http/auth';
 import { intQuery, listQuery, pathId, timeQuery } from '../http/params';
 import type { LeagueStore } from '../store/leagues';
+import { parseLeaguePatch } from '../validate/league-input';
 
 export const MATCH_STATUSES: readonly MatchStatus[] = ['scheduled', 'live', 'half_time', 'finished', 'postponed', 'cancelled'];
 /** A season has a few hundred matches per league: one page holds it; beyond, narrow with from/to. */
@@ -12,14 +15,57 @@ const unknownLeague = (id: string) => new ProtocolError('NOT_FOUND', `no league 
 /**
  * Public match data of a league: its table and its schedule. Readable without a token, like the
  * gateway's GET /api/matches and the public league:<id> channel they complement (the demo page
- * shows them signed out); a token sent is still verified (`optionallyAuthenticated`).
+ * shows them signed out); a token sent is still verified (`optionallyAuthenticated`). A private
+ * league's data only for its members and admins: anyone else gets 404, exactly as for a league
+ * that does not exist. Admins set a league's privacy and members.
  */
-export function leagueRoutes(optionallyAuthenticated: RequestHandler, store: LeagueStore): Router {
+export function leagueRoutes(authenticated: RequestHandler, optionallyAuthenticated: RequestHandler, store: LeagueStore): Router {
   const router = Router();
+  const admin = requireRole(ROLES.admin);
+
+  router.get('/api/leagues/:id', authenticated, admin, async (req: Request, res: Response) => {
+    const id = pathId(req.params.id, 'league');
+    const league = await store.get(id);
+    if (!league) throw unknownLeague(id);
+    res.json(league);
+  });
+
+  router.patch('/api/leagues/:id', authenticated, admin, async (req: Request, res: Response) => {
+    const id = pathId(req.params.id, 'league');
+    const patch = parseLeaguePatch(req.body);
+    const league = await store.setPrivate(id, patch.private);
+    if (!league) throw unknownLeague(id);
+    res.json(league);
+  });
+
+  router.get('/api/leagues/:id/members', authenticated, admin, async (req: Request, res: Response) => {
+    const id = pathId(req.params.id, 'league');
+    const members = await store.members(id);
+    if (!members) throw unknownLeague(id);
+    res.json({ league_id: id, members });
+  });
+
+  // Idempotent: 201 when added, 200 when already a member (no event then).
+  router.put('/api/leagues/:id/members/:user', authenticated, admin, async (req: Request, res: Response) => {
+    const id = pathId(req.params.id, 'league');
+    const user = pathId(req.params.user, 'user');
+    const outcome = await store.addMember(id, user, callerOf(res).userId);
+    if (outcome === 'no_league') throw unknownLeague(id);
+    res.status(outcome === 'added' ? 201 : 200).json({ league_id: id, user_id: user, member: true });
+  });
+
+  router.delete('/api/leagues/:id/members/:user', authenticated, admin, async (req: Request, res: Response) => {
+    const id = pathId(req.params.id, 'league');
+    const user = pathId(req.params.user, 'user');
+    const outcome = await store.removeMember(id, user);
+    if (outcome === 'no_league') throw unknownLeague(id);
+    if (outcome === 'not_member') throw new ProtocolError('NOT_FOUND', `"${user}" is not a member of league "${id}"`);
+    res.status(204).end();
+  });
 
   router.get('/api/leagues/:id/table', optionallyAuthenticated, async (req: Request, res: Response) => {
     const id = pathId(req.params.id, 'league');
-    const table = await store.table(id);
+    const table = await store.table(id, viewerOf(res));
     if (!table) throw unknownLeague(id);
     res.json(table);
   });
@@ -33,7 +79,7 @@ export function leagueRoutes(optionallyAuthenticated: RequestHandler, store: Lea
     }
     const statuses = listQuery(req, 'status', MATCH_STATUSES);
     const limit = intQuery(req, 'limit', { min: 1, max: MAX_SCHEDULE, fallback: MAX_SCHEDULE });
-    const schedule = await store.schedule(id, { from, to, statuses, limit });
+    const schedule = await store.schedule(id, { from, to, statuses, limit }, viewerOf(res));
     if (!schedule) throw unknownLeague(id);
     res.json(schedule);
   });

@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { ANONYMOUS, type Viewer } from './leagues';
 import type { AnnouncementInput, AnnouncementTarget } from '../validate/announcement-input';
 
 /** An announcement as the API and its stream carry it (matchcast_announcement_json). */
@@ -40,10 +41,12 @@ export class AnnouncementStore {
   }
 
   /** One announcement; only a published one unless `anyState` (an admin). */
-  async get(id: string, anyState: boolean): Promise<AnnouncementJson | undefined> {
+  async get(id: string, anyState: boolean, viewer: Viewer = ANONYMOUS): Promise<AnnouncementJson | undefined> {
     const { rows } = await this.db.query<{ announcement: AnnouncementJson }>(
-      `SELECT matchcast_announcement_json(a) AS announcement FROM announcement a WHERE a.id = $1::bigint AND (a.state = 'published' OR $2)`,
-      [id, anyState],
+      `SELECT matchcast_announcement_json(a) AS announcement FROM announcement a
+        WHERE a.id = $1::bigint AND (a.state = 'published' OR $2)
+          AND (a.target = 'everyone' OR matchcast_league_visible(matchcast_target_league(a.target, a.target_id), $3, $4))`,
+      [id, anyState, viewer.userId, viewer.admin],
     );
     return rows[0]?.announcement;
   }
@@ -57,9 +60,10 @@ export class AnnouncementStore {
     target: AnnouncementTarget,
     targetId: string | null,
     limit: number,
+    viewer: Viewer = ANONYMOUS,
   ): Promise<{ announcements: AnnouncementJson[]; stream: string; stream_seq: number } | undefined> {
     const { rows } = await this.db.query<{ exists: boolean; stream: string; stream_seq: string; announcements: AnnouncementJson[] }>(
-      `SELECT matchcast_announcement_target_exists($1, $2) AS exists, s.stream,
+      `SELECT matchcast_announcement_target_exists($1, $2) AND ($1 = 'everyone' OR matchcast_league_visible(matchcast_target_league($1, $2), $4, $5)) AS exists, s.stream,
               COALESCE((SELECT last_seq FROM stream_counter WHERE stream = s.stream), 0)::text AS stream_seq,
               COALESCE((SELECT jsonb_agg(j.announcement ORDER BY j.rank DESC, j.id DESC) FROM (
                  SELECT matchcast_announcement_json(a) AS announcement, a.id,
@@ -69,7 +73,7 @@ export class AnnouncementStore {
                     AND (a.expires_at IS NULL OR a.expires_at > now())
                   ORDER BY rank DESC, a.id DESC LIMIT $3) j), '[]'::jsonb) AS announcements
          FROM (SELECT matchcast_announcement_stream($1, $2) AS stream) s`,
-      [target, targetId, limit],
+      [target, targetId, limit, viewer.userId, viewer.admin],
     );
     const row = rows[0]!;
     if (!row.exists) return undefined;
