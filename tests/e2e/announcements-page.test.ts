@@ -5,7 +5,7 @@
  * from the page's form; a second, signed-out tab shows both banners at once (GET
  * /api/announcements, then the `all` and `league:<id>` streams); an edit and an expiry reach it;
  * an urgent league announcement stands out there and rings the bell of alice, who follows the
- * league. Reloaded, the fan's tab shows exactly the active ones.
+ * league; a match's shows too. Reloaded, the fan's tab shows exactly the active ones.
  */
 import { randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
@@ -177,11 +177,17 @@ describe('announcement banner', () => {
     expect(await alice.evaluate(() => (window as any).__matchcast.inbox.items.map((n: any) => [n.type, n.data.announcement_id]))).toEqual([['announcement', urgent]]);
     expect(await admin.locator('#bell-count').textContent()).toBe('0');
 
+    // A match's announcement (taken from its league's channel, which the page follows).
+    const match = await publish({ title: 'Gates open early', message: 'From 17:00.', type: 'general', priority: 'low', target: 'match', target_id: 'm2' });
+    await waitForBanners(fan, `document.querySelectorAll('#announcements .announcement').length === 2`);
+    expect((await banners(fan)).map((b) => [b.id, b.target])).toEqual([[urgent, 'league:epl'], [match, 'match:m2']]);
+    expect(await fan.locator(`#announcements .announcement[data-id="${match}"] .tag`).textContent()).toBe('news · Real Madrid – Barcelona');
+
     // Reloaded, the fan's tab shows exactly the active ones (from the API).
     await fan.reload();
     await settled(fan);
-    await waitForBanners(fan, `document.querySelectorAll('#announcements .announcement').length === 1`);
-    expect((await banners(fan)).map((b) => b.id)).toEqual([urgent]);
+    await waitForBanners(fan, `document.querySelectorAll('#announcements .announcement').length === 2`);
+    expect((await banners(fan)).map((b) => b.id)).toEqual([urgent, match]);
     expect(await fan.evaluate(() => (window as any).__matchcast.client.diagnostics)).toMatchObject({ gaps: 0, duplicates: 0 });
     expect(pageErrors).toEqual([]);
   });

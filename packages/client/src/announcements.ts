@@ -10,6 +10,12 @@ export type AnnouncementsOptions = AnnouncementTarget & {
   baseUrl: string;
   /** A token provider, sent as `Authorization: Bearer` when given (the list is public). */
   token?: () => string | Promise<string>;
+  /**
+   * The channel to take the events from; default the target's stream. A match's announcements
+   * also go out on its league's channel (and `all`), so a page that follows `league:<id>` for
+   * the scores takes them there instead of moving the match's events onto `match:<id>`.
+   */
+  channel?: string;
   fetch?: typeof fetch;
 };
 
@@ -59,6 +65,7 @@ export function createAnnouncements(client: MatchcastClient, options: Announceme
   const query = options.target === 'everyone' ? 'target=everyone' : `target=${options.target}&target_id=${encodeURIComponent(options.targetId)}`;
   const url = `${options.baseUrl.replace(/\/$/, '')}/api/announcements?${query}`;
   const stream = options.target === 'everyone' ? 'all' : `${options.target}:${options.targetId}`;
+  const channel = options.channel ?? stream;
   const fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const emitter = new Emitter<{ change: [AnnouncementsChange] }>();
   const items = new Map<string, AnnouncementData>();
@@ -129,7 +136,7 @@ export function createAnnouncements(client: MatchcastClient, options: Announceme
   const ready = load().then(async (listSeq) => {
     if (closed) return;
     client.seed({ [stream]: listSeq });
-    unsubscribe = client.subscribe(stream, onEvent);
+    unsubscribe = client.subscribe(channel, onEvent);
     // Events delivered to the channel's other handlers before ours was added: read the list again.
     if ((client.position(stream) ?? 0) > listSeq) await load();
   });

@@ -107,3 +107,15 @@ it('reloads the list on RESUME_TOO_OLD', async () => {
   await flush();
   expect([shown(store), store.seq, client.position(STREAM)]).toEqual(['5u:t5', 40, 40]);
 });
+
+it("a match's, taken from another channel (its league's): only the match stream's announcement events", async () => {
+  lists = [{ announcements: [], stream: 'match:m1', stream_seq: 2 }];
+  store = createAnnouncements(client, { baseUrl: 'http://app.test', target: 'match', targetId: 'm1', channel: STREAM, fetch: fetchImpl });
+  await store.ready;
+  await connect([STREAM]);
+  expect(requests).toEqual(['http://app.test/api/announcements?target=match&target_id=m1']);
+  expect(last().subscribes()).toEqual([{ action: 'subscribe', channels: [STREAM], resume: { 'match:m1': 2 } }]);
+  last().message(event('announcement', 5, announcement('3', 'high'))); // the league's own
+  last().message({ ...event('announcement', 3, announcement('4', 'low', { target: 'match', target_id: 'm1' }), 'match:m1'), channel: STREAM });
+  expect([shown(store), store.seq]).toEqual(['4l:t4', 3]);
+});
