@@ -5,16 +5,27 @@
  * team:<id>); redis-server is SIGKILLed in the middle and restarted. Every socket on those
  * channels, over two gateways, must end with exactly the outbox's announcement events per stream
  * — nothing lost, nothing doubled, in order — and no disconnect; the gateways fall back to their
- * own LISTEN and come back to Redis by themselves.
+ * own LISTEN and come back to Redis by themselves. A @matchcast/client on each gateway keeps the
+ * three targets' banners (createAnnouncements: GET /api/announcements, then the stream with
+ * resume): each store applies exactly the outbox's events and ends with the active ones.
  */
 import { mintToken } from '@matchcast/auth';
 import WebSocket from 'ws';
+import { MatchcastClient, createAnnouncements, type Announcements, type AnnouncementTarget } from '@matchcast/client';
 import { GatewayProcess, Infra, ServiceProcess, freePort, waitFor } from '../harness/stack';
 
 const SECRET = 'chaos-announcements-secret-of-32-bytes!';
 const ROUNDS = 60;
 const STREAMS = ['all', 'league:al', 'team:at1'];
 const TARGETS: [string, string | null][] = [['everyone', null], ['league', 'al'], ['team', 'at1']];
+
+interface Banners {
+  client: MatchcastClient;
+  stores: Map<string, Announcements>;
+  /** seqs each store applied from events, by stream */
+  applied: Map<string, number[]>;
+  states: string[];
+}
 
 interface Watcher {
   socket: WebSocket;
@@ -49,6 +60,24 @@ describe('chaos: Redis killed while announcements are published, edited and expi
   const processes: ServiceProcess[] = [];
   const gateways: GatewayProcess[] = [];
   const watchers: Watcher[] = [];
+  const banners: Banners[] = [];
+
+  async function showBanners(gateway: GatewayProcess, apiUrl: string): Promise<Banners> {
+    const token = await mintToken(SECRET, { subject: `page${banners.length}`, ttlSeconds: 600 });
+    const client = new MatchcastClient({ url: gateway.wsUrl, token: () => token, WebSocket: WebSocket as never, backoff: { baseMs: 100, maxMs: 500 } });
+    const page: Banners = { client, stores: new Map(), applied: new Map(), states: [] };
+    client.on('state', (state) => page.states.push(state));
+    const targets: AnnouncementTarget[] = [{ target: 'everyone' }, { target: 'league', targetId: 'al' }, { target: 'team', targetId: 'at1' }];
+    for (const target of targets) {
+      const store = createAnnouncements(client, { baseUrl: apiUrl, ...target });
+      store.on('change', ({ event }) => event && page.applied.set(store.stream, [...(page.applied.get(store.stream) ?? []), event.seq]));
+      await store.ready;
+      page.stores.set(store.stream, store);
+    }
+    client.connect();
+    await waitFor('the client live', async () => (client.state === 'live' ? true : undefined), 10_000);
+    return page;
+  }
 
   beforeAll(async () => {
     await infra.start(true);
@@ -59,6 +88,10 @@ describe('chaos: Redis killed while announcements are published, edited and expi
     for (const name of ['gateway-a', 'gateway-b']) {
       gateways.push(new GatewayProcess(await freePort(), { ...db, REDIS_URL: infra.redis.url, AUTH_JWT_SECRET: SECRET }, name).start());
     }
+    const apiPort = await freePort();
+    processes.push(new ServiceProcess('api', { ...db, HOST: '127.0.0.1', PORT: String(apiPort), OPS_PORT: '0', AUTH_JWT_SECRET: SECRET }, 'api-announcements-chaos').start());
+    const apiUrl = `http://127.0.0.1:${apiPort}`;
+    await waitFor('the API', async () => ((await fetch(`${apiUrl}/api/announcements`).catch(() => undefined))?.ok ? true : undefined), 20_000);
     await Promise.all(gateways.map((gateway) => gateway.ready()));
     await waitFor('gateways on Redis', async () => ((await Promise.all(gateways.map((g) => g.mode()))).every((m) => m === 'redis') ? true : undefined), 20_000);
     // On each gateway: one socket per channel, and one on all three.
@@ -66,11 +99,16 @@ describe('chaos: Redis killed while announcements are published, edited and expi
       for (const channels of [...STREAMS.map((s) => [s]), STREAMS]) {
         watchers.push(await watch(gateway.wsUrl, await mintToken(SECRET, { subject: `fan${watchers.length}` }), channels));
       }
+      banners.push(await showBanners(gateway, apiUrl));
     }
   }, 120_000);
 
   afterAll(async () => {
     for (const watcher of watchers) watcher.socket.terminate();
+    for (const page of banners) {
+      for (const store of page.stores.values()) store.close();
+      page.client.close();
+    }
     await Promise.all([...gateways, ...processes].map((p) => p.stop()));
     await infra.destroy();
   }, 60_000);
@@ -117,6 +155,23 @@ describe('chaos: Redis killed while announcements are published, edited and expi
     for (const watcher of watchers) {
       expect(watcher.closes).toBe(0);
       expect(Object.fromEntries(watcher.received)).toEqual(Object.fromEntries(watcher.channels.map((s) => [s, expected.get(s)])));
+    }
+    // The clients' banners: exactly the outbox's events applied, ending with the active ones.
+    const { rows: active } = await infra.db.query<{ stream: string; ids: string[] }>(
+      `SELECT CASE target WHEN 'everyone' THEN 'all' ELSE target || ':' || target_id END AS stream, array_agg(id::text ORDER BY id) AS ids
+         FROM announcement WHERE state = 'published' GROUP BY 1`,
+    );
+    const activeIds = new Map(active.map((row) => [row.stream, row.ids]));
+    await waitFor('every store caught up', async () =>
+      banners.every((page) => STREAMS.every((stream) => page.stores.get(stream)!.seq === expected.get(stream)!.at(-1))) ? true : undefined, 30_000, 100);
+    for (const page of banners) {
+      expect(page.states.filter((state) => state !== 'live' && state !== 'connecting')).toEqual([]);
+      expect(page.client.diagnostics).toMatchObject({ gaps: 0, duplicates: 0 });
+      for (const stream of STREAMS) {
+        expect(page.applied.get(stream)).toEqual(expected.get(stream));
+        expect(page.stores.get(stream)!.items.map((a) => a.id).sort()).toEqual([...(activeIds.get(stream) ?? [])].sort());
+        expect(page.stores.get(stream)!.items.every((a) => a.priority === 'high' && a.title === 'edited')).toBe(true);
+      }
     }
     await waitFor('gateways back on Redis', async () => ((await Promise.all(gateways.map((g) => g.mode()))).every((m) => m === 'redis') ? true : undefined), 30_000);
   }, 180_000);
