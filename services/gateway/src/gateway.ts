@@ -18,6 +18,7 @@ import { createGatewayMetrics, trackedStreamsGauge } from './metrics';
 import { startRetention } from './retention';
 import { TokenVerifier } from '@matchcast/auth';
 import { Replayer } from './sessions/replay';
+import { LeagueAccess, leagueAccessReader } from './sessions/league-access';
 import { PurchaseOwners, purchaseOwnerReader } from './sessions/purchase-owners';
 import { Sessions } from './sessions/session';
 import type { AdmissionRules } from './transport/admission';
@@ -49,7 +50,16 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   // Local subscriptions decide which user streams the sequencer follows.
   const registry = new SubscriptionRegistry({ track: (channel) => sequencer.track(channel), untrack: (channel) => sequencer.untrack(channel) });
   const fanout = new Fanout(registry, metrics);
-  const sequencer = new Sequencer(outboxReader(db), (event) => fanout.deliver(event), metrics, logger);
+  // League access changes are applied (and open subscriptions re-checked) before an event goes out.
+  const sequencer = new Sequencer(
+    outboxReader(db),
+    (event) => {
+      sessions.observe(event);
+      fanout.deliver(event);
+    },
+    metrics,
+    logger,
+  );
   trackedStreamsGauge(metricsRegistry, () => sequencer.trackedStreams());
   await sequencer.init();
   // The broker is chosen by configuration (as an engine is): Redis with Postgres LISTEN as its
@@ -68,6 +78,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   const replayer = new Replayer({ databaseUrl: config.databaseUrl, ...config.replay }, logger);
   // Purchase channels are authorized by their buyer: read on the pool for client work.
   const purchaseOwners = new PurchaseOwners(purchaseOwnerReader((work) => replayer.run(() => true, work)), undefined, metrics.purchaseOwnerReads);
+  // Private leagues: match and team leagues, privacy and members, kept current from league_access events.
+  const leagueAccess = new LeagueAccess(leagueAccessReader((work) => replayer.run(() => true, work)), metrics.leagueAccessReads);
   const sessions = new Sessions(
     registry,
     sequencer,
@@ -77,6 +89,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     metrics,
     logger,
     purchaseOwners,
+    leagueAccess,
   );
   let draining = false;
   const origins = new OriginPolicy(config.edge.allowedOrigins);
@@ -119,7 +132,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     NOTIFICATION_STREAM_PATH,
     notificationStreamHandler(config.ws, admission, sessions, positionSources, (alive, work) => replayer.run(alive, work), metrics, logger),
   );
-  app.use(restRoutes(db));
+  app.use(restRoutes(db, verifier));
   app.use(express.static(join(__dirname, '..', 'public')));
   app.use(errorResponder(logger));
 

@@ -63,6 +63,11 @@ export function createGatewayMetrics(registry: Registry) {
       help: 'Database reads of purchase buyers (one per subscribe, resume or SSE request naming purchases not cached)',
       registers,
     }),
+    leagueAccessReads: new Counter({
+      name: 'matchcast_gateway_league_access_reads_total',
+      help: 'Database reads of league privacy and members (one per subscribe, resume or SSE request naming match, team or league channels not cached)',
+      registers,
+    }),
     replays: new Counter({
       name: 'matchcast_gateway_replays_total',
       help: 'Stream replays started for resuming clients (resume and since)',

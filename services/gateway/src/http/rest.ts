@@ -1,4 +1,5 @@
-import { readMatches, MATCH_STATUSES } from '@matchcast/db';
+import type { TokenVerifier } from '@matchcast/auth';
+import { readMatches, MATCH_STATUSES, type MatchViewer } from '@matchcast/db';
 import { ProtocolError } from '@matchcast/protocol';
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Pool } from 'pg';
@@ -34,15 +35,31 @@ function statusesOf(req: Request): string[] | null {
 }
 
 /**
+ * Who asks: no Authorization header is anonymous (public leagues only); a header sent must be a
+ * valid token (401 otherwise), whose user sees the private leagues they are a member of, and an
+ * admin all of them.
+ */
+async function viewerOf(req: Request, verifier: TokenVerifier): Promise<MatchViewer> {
+  const header = req.get('authorization');
+  if (header === undefined) return { userId: null, admin: false };
+  const match = /^Bearer +([^\s]+) *$/i.exec(header);
+  if (!match) throw new ProtocolError('UNAUTHORIZED', 'send Authorization: Bearer <token>');
+  const identity = await verifier.verify(match[1]!);
+  return { userId: identity.userId ?? null, admin: identity.roles.has('admin') };
+}
+
+/**
  * Current state for a page's first paint: each match's snapshot and its stream's seq, which
  * the page then passes as `resume` when it subscribes, so no update falls between the two.
  * Bad parameters get 400 with a code, never a database error.
  */
-export function restRoutes(db: Pool): Router {
+export function restRoutes(db: Pool, verifier: TokenVerifier): Router {
   const router = Router();
   router.get('/api/matches', async (req: Request, res: Response, next: NextFunction) => {
     try {
-      res.json({ matches: await readMatches(db, statusesOf(req), limitOf(req)) });
+      const statuses = statusesOf(req);
+      const limit = limitOf(req);
+      res.json({ matches: await readMatches(db, statuses, limit, await viewerOf(req, verifier)) });
     } catch (error) {
       next(error);
     }

@@ -6,6 +6,7 @@ import type { SubscriptionRegistry } from '../delivery/registry';
 import type { Subscriber } from '../delivery/subscriber';
 import type { Identity, TokenVerifier } from '@matchcast/auth';
 import { authorizeChannel, mayAccess, ownersNeeded, type KnownOwners } from './authorize';
+import { ALL_PUBLIC, type LeagueAccess } from './league-access';
 import type { PurchaseOwners } from './purchase-owners';
 import type { Replayer } from './replay';
 
@@ -63,7 +64,63 @@ export class Sessions {
     private readonly logger: Logger,
     /** The buyers of purchases, for purchase:<id> channels. */
     private readonly purchaseOwners?: Pick<PurchaseOwners, 'known' | 'load'>,
+    /** Private leagues: the league of match and team channels, each league's privacy and members. */
+    private readonly leagueAccess?: LeagueAccess,
   ) {}
+
+  /** What decisions about league, team and match channels are made with (every league public without it). */
+  private get leagues() {
+    return this.leagueAccess ?? ALL_PUBLIC;
+  }
+
+  /**
+   * The league states these names need, read when not all are cached (one query); undefined
+   * (synchronous) when none is needed — an admin's decision needs none.
+   */
+  private leaguesFor(identity: Identity, names: Iterable<string>): Promise<void> | undefined {
+    if (!this.leagueAccess || identity.roles.has('admin')) return undefined;
+    const list = [...names];
+    return this.leagueAccess.missing(list) ? this.leagueAccess.load(list) : undefined;
+  }
+
+  /** Both look-ups a decision on these names needs, run together; synchronous when neither reads. */
+  private lookUps(identity: Identity, names: string[]): KnownOwners | undefined | Promise<KnownOwners | undefined> {
+    const owners = this.owners(identity, names);
+    const leagues = this.leaguesFor(identity, names);
+    if (!(owners instanceof Promise) && leagues === undefined) return owners;
+    return Promise.all([owners, leagues]).then(([known]) => known);
+  }
+
+  /**
+   * Applies an event's news about league access (observe) before it is fanned out: when a member
+   * was removed or a league turned private, every open subscription to that league's channels
+   * that is no longer granted ends, each with FORBIDDEN_CHANNEL naming the channel, and the
+   * client gets nothing more of it. Costs nothing for other events beyond observe's look-ups.
+   */
+  observe(event: OutboxEvent): void {
+    const league = this.leagueAccess?.observe(event);
+    if (league === undefined) return;
+    if (this.leagueAccess!.has(league)) return this.revoke(league);
+    // A private league's match or team first seen, its league not cached: read it, then decide.
+    this.leagueAccess!.load([`league:${league}`]).then(
+      () => this.revoke(league),
+      (error: unknown) => this.logger.warn({ err: error, league }, 'reading a league for a re-check failed'),
+    );
+  }
+
+  /** Ends the subscriptions to this league's channels that their clients' identities no longer grant. */
+  private revoke(league: string): void {
+    const access = this.leagueAccess!;
+    for (const subscriber of this.registry.clients()) {
+      const client = subscriber as Client;
+      if (client.identity.roles.has('admin')) continue;
+      const lost = [...client.channels].filter((name) => access.belongsTo(name, league) && !mayAccess(client.identity, name, undefined, access));
+      for (const name of lost) {
+        this.registry.unsubscribe(client, name);
+        this.reject(client, new ProtocolError('FORBIDDEN_CHANNEL', `"${name}" is no longer granted: only members of this private competition may see it`, { channel: name }));
+      }
+    }
+  }
 
   open(client: Client): void {
     this.registry.add(client);
@@ -116,13 +173,13 @@ export class Sessions {
     if (current.size + added.length > this.limits.maxChannels) {
       throw new ProtocolError('TOO_MANY_CHANNELS', `at most ${this.limits.maxChannels} channels per connection`);
     }
-    for (const name of [...added, ...request.resume.keys()]) authorizeChannel(identity, name, owners);
+    for (const name of [...added, ...request.resume.keys()]) authorizeChannel(identity, name, owners, this.leagues);
     return added;
   }
 
   /** check() after looking up the buyers it needs: what SSE endpoints run before their 200. */
   async authorize(identity: Identity, current: ReadonlySet<string>, request: SubscribeRequest): Promise<string[]> {
-    return this.check(identity, current, request, await this.owners(identity, [...request.channels, ...request.resume.keys()]));
+    return this.check(identity, current, request, await this.lookUps(identity, [...request.channels, ...request.resume.keys()]));
   }
 
   /**
@@ -137,7 +194,7 @@ export class Sessions {
   }
 
   async subscribe(client: Client, request: SubscribeRequest): Promise<void> {
-    const looked = this.owners(client.identity, [...request.channels, ...request.resume.keys()]);
+    const looked = this.lookUps(client.identity, [...request.channels, ...request.resume.keys()]);
     const owners = looked instanceof Promise ? await looked : looked;
     if (!this.registry.has(client)) return;
     const added = this.check(client.identity, client.channels, request, owners);
@@ -249,7 +306,7 @@ export class Sessions {
     const changed = await this.replayer.changedSince(this.clampSince(since), SINCE_MARGIN_MS, sinceScope(channels, resume), () => this.registry.has(client));
     for (const { stream, afterSeq, routing } of changed ?? []) {
       // A channel the client holds was authorized when subscribed (private streams are only those).
-      if ((channels.has(stream) || mayAccess(client.identity, stream)) && reaches(routing, channels)) resume.set(stream, afterSeq);
+      if ((channels.has(stream) || mayAccess(client.identity, stream, undefined, this.leagues)) && reaches(routing, channels)) resume.set(stream, afterSeq);
     }
   }
 
@@ -288,11 +345,11 @@ export class Sessions {
     if (current !== undefined && identity.userId !== current) {
       throw new ProtocolError('UNAUTHORIZED', 'a refresh token must be for the same user');
     }
-    const looked = this.owners(identity, client.channels);
+    const looked = this.lookUps(identity, [...client.channels]);
     const owners = looked instanceof Promise ? await looked : looked;
     if (!this.registry.has(client)) return;
     client.identity = identity;
-    const lost = [...client.channels].filter((name) => !mayAccess(identity, name, owners));
+    const lost = [...client.channels].filter((name) => !mayAccess(identity, name, owners, this.leagues));
     for (const name of lost) this.registry.unsubscribe(client, name);
     if (lost.length > 0) client.send({ type: 'unsubscribed', channels: lost });
     this.watchExpiry(client);
@@ -349,7 +406,8 @@ function baseChannels(channels: ReadonlySet<string>): ReadonlySet<string> {
  * replay picks each event's channel by its topics).
  */
 function reaches(event: Pick<OutboxEvent, 'stream' | 'match_id' | 'data'>, channels: ReadonlySet<string>): boolean {
-  if (event.stream.startsWith('match:') && channels.has('live:all')) return true;
+  // A private league's match never reaches live:all (routeEvent), whatever its status.
+  if (event.stream.startsWith('match:') && channels.has('live:all') && (event.data.league as { private?: unknown } | undefined)?.private !== true) return true;
   const bases = baseChannels(channels);
   return routeEvent(event).some((name) => bases.has(name));
 }

@@ -1,0 +1,198 @@
+import type pg from 'pg';
+import { ID_PATTERN, baseChannel, type Channel, type LeagueAccessData, type OutboxEvent } from '@matchcast/protocol';
+
+/**
+ * A league as authorization needs it: whether it is private, and who its members are (kept for
+ * a public league too, so a privacy flip is applied from its event alone).
+ */
+export interface LeagueState {
+  private: boolean;
+  members: Set<string>;
+}
+
+/** One read's answer: the league of each match and team asked for, and the state of each league involved. */
+export interface AccessRows {
+  matches: Map<string, string>;
+  teams: Map<string, string>;
+  leagues: Map<string, LeagueState>;
+}
+
+export type AccessReader = (ids: { matches: string[]; teams: string[]; leagues: string[] }) => Promise<AccessRows>;
+
+/** What the authorization decision asks of league access (synchronously, once loaded). */
+export interface LeagueVisibility {
+  /** The state of the league this match, team or league channel belongs to; undefined when not known (no such league, team or match). */
+  stateOf(channel: Channel): LeagueState | undefined;
+}
+
+/** Nothing known: every league public (sessions without league access, unit tests). */
+export const ALL_PUBLIC: LeagueVisibility = { stateOf: () => undefined };
+
+/** Reads of the same ids while the cache changed under them are retried this often, then answered uncached. */
+const MAX_READS = 3;
+
+/**
+ * Which league each match and team belongs to, and each league's privacy and members, for
+ * authorizing match, team and league channels: read once when a client subscribes or resumes
+ * a channel not known yet (one query for all of them), never per delivered message.
+ *
+ * A match's or team's league never changes, so those entries need no invalidation; a league's
+ * state is kept current from its own stream: every privacy or membership change is a
+ * `league_access` event on league:<id>, which every gateway receives, and observe() applies it
+ * to the cached state (no query) before the event is fanned out. observe() also learns the
+ * league of a private league's match (and its teams) from the event's snapshot, so a channel
+ * subscribed before its match existed is re-checked when its first event comes.
+ */
+export class LeagueAccess implements LeagueVisibility {
+  private readonly matchLeague = new Map<string, string>();
+  private readonly teamLeague = new Map<string, string>();
+  private readonly leagues = new Map<string, LeagueState>();
+  /** Bumped by every applied change: a read that overlapped one is read again. */
+  private epoch = 0;
+
+  constructor(
+    private readonly read: AccessReader,
+    private readonly reads: { inc(): void } = { inc: () => undefined },
+  ) {}
+
+  stateOf(channel: Channel): LeagueState | undefined {
+    const league = this.leagueOf(channel);
+    return league === undefined ? undefined : this.leagues.get(league);
+  }
+
+  /** The league a match, team or league channel belongs to, when known. */
+  leagueOf(channel: Pick<Channel, 'kind' | 'id'>): string | undefined {
+    switch (channel.kind) {
+      case 'league':
+        return this.leagues.has(channel.id!) ? channel.id : undefined;
+      case 'team':
+        return this.teamLeague.get(channel.id!);
+      case 'match':
+        return this.matchLeague.get(channel.id!);
+      default:
+        return undefined;
+    }
+  }
+
+  /** The ids among these channel names whose league (or league state) is not cached; undefined when none. */
+  missing(names: Iterable<string>): { matches: string[]; teams: string[]; leagues: string[] } | undefined {
+    const matches = new Set<string>();
+    const teams = new Set<string>();
+    const leagues = new Set<string>();
+    for (const name of names) {
+      const base = baseChannel(name);
+      const colon = base.indexOf(':');
+      if (colon < 0) continue;
+      const kind = base.slice(0, colon);
+      const id = base.slice(colon + 1);
+      if (!ID_PATTERN.test(id)) continue; // malformed: the decision refuses it with its own code
+      if (kind === 'match' && !this.known(this.matchLeague.get(id))) matches.add(id);
+      else if (kind === 'team' && !this.known(this.teamLeague.get(id))) teams.add(id);
+      else if (kind === 'league' && !this.leagues.has(id)) leagues.add(id);
+    }
+    if (matches.size + teams.size + leagues.size === 0) return undefined;
+    return { matches: [...matches], teams: [...teams], leagues: [...leagues] };
+  }
+
+  private known(league: string | undefined): boolean {
+    return league !== undefined && this.leagues.has(league);
+  }
+
+  /** Reads what these names need (one query); ids that do not exist stay unknown (they may be created later). */
+  async load(names: Iterable<string>): Promise<void> {
+    const wanted = this.missing(names);
+    if (!wanted) return;
+    for (let attempt = 1; ; attempt++) {
+      const epoch = this.epoch;
+      this.reads.inc();
+      const rows = await this.read(wanted);
+      for (const [id, league] of rows.matches) this.matchLeague.set(id, league);
+      for (const [id, league] of rows.teams) this.teamLeague.set(id, league);
+      // A change applied while the read ran may be missing from it: read again rather than cache the older state.
+      if (epoch === this.epoch || attempt === MAX_READS) {
+        for (const [id, state] of rows.leagues) if (epoch === this.epoch || !this.leagues.has(id)) this.leagues.set(id, state);
+        return;
+      }
+    }
+  }
+
+  /**
+   * Applies what an event says about league access, before it is fanned out. Returns the league
+   * whose open subscriptions must be re-checked (a member removed, the league made private, or a
+   * private league's match or team first seen), else undefined. Cheap for every other event: a
+   * type comparison and, for a private league's match, two map look-ups.
+   */
+  observe(event: Pick<OutboxEvent, 'type' | 'stream' | 'match_id' | 'data'>): string | undefined {
+    if (event.type === 'league_access') return this.applyAccess(event.data as unknown as LeagueAccessData);
+    const league = event.data.league as { id?: unknown; private?: unknown } | undefined;
+    if (league?.private !== true || typeof league.id !== 'string' || !event.match_id) return undefined;
+    let learnt = this.learn(this.matchLeague, event.match_id, league.id);
+    for (const team of [event.data.home_team, event.data.away_team]) {
+      const id = (team as { id?: unknown } | undefined)?.id;
+      if (typeof id === 'string') learnt = this.learn(this.teamLeague, id, league.id) || learnt;
+    }
+    // The caller re-checks the learnt channels (reading the league's state first when not cached).
+    return learnt ? league.id : undefined;
+  }
+
+  private learn(map: Map<string, string>, id: string, league: string): boolean {
+    if (map.get(id) === league) return false;
+    map.set(id, league);
+    return true;
+  }
+
+  private applyAccess(data: LeagueAccessData): string | undefined {
+    if (!data || typeof data.league_id !== 'string') return undefined;
+    this.epoch++;
+    const state = this.leagues.get(data.league_id);
+    if (!state) return undefined; // not cached here: the next decision reads it fresh
+    state.private = data.private === true;
+    if (data.change === 'member_added' && typeof data.user_id === 'string') state.members.add(data.user_id);
+    if (data.change === 'member_removed' && typeof data.user_id === 'string') state.members.delete(data.user_id);
+    // Members are kept for public leagues too, so turning private needs no read either.
+    if (data.change === 'privacy') return state.private ? data.league_id : undefined;
+    return data.change === 'member_removed' && state.private ? data.league_id : undefined;
+  }
+
+  /** Whether a channel name (or topic channel) belongs to this league, by the cached match and team leagues. */
+  belongsTo(name: string, league: string): boolean {
+    const base = baseChannel(name);
+    if (base === `league:${league}`) return true;
+    if (base.startsWith('match:')) return this.matchLeague.get(base.slice(6)) === league;
+    if (base.startsWith('team:')) return this.teamLeague.get(base.slice(5)) === league;
+    return false;
+  }
+
+  /** Whether this league's state is cached (a decision about it needs no read). */
+  has(league: string): boolean {
+    return this.leagues.has(league);
+  }
+}
+
+/** The reader on a connection from `run` (the gateway's pool for client-driven reads): one statement. */
+export function leagueAccessReader(run: <T>(work: (db: pg.PoolClient) => Promise<T>) => Promise<T | undefined>): AccessReader {
+  return async ({ matches, teams, leagues }) => {
+    const rows = await run(
+      async (db) =>
+        (
+          await db.query<{ kind: string; id: string; league_id: string; private: boolean; members: string[] | null }>(
+            `WITH refs AS (
+               SELECT 'match' AS kind, id, league_id FROM match WHERE id = ANY($1::text[])
+               UNION ALL SELECT 'team', id, league_id FROM team WHERE id = ANY($2::text[])
+               UNION ALL SELECT 'league', id, id FROM league WHERE id = ANY($3::text[]))
+             SELECT r.kind, r.id, r.league_id, l.private,
+                    ARRAY(SELECT m.user_id FROM league_member m WHERE m.league_id = l.id) AS members
+               FROM refs r JOIN league l ON l.id = r.league_id`,
+            [matches, teams, leagues],
+          )
+        ).rows,
+    );
+    const answer: AccessRows = { matches: new Map(), teams: new Map(), leagues: new Map() };
+    for (const row of rows ?? []) {
+      if (row.kind === 'match') answer.matches.set(row.id, row.league_id);
+      if (row.kind === 'team') answer.teams.set(row.id, row.league_id);
+      answer.leagues.set(row.league_id, { private: row.private, members: new Set(row.members ?? []) });
+    }
+    return answer;
+  };
+}

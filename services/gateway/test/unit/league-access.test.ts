@@ -1,0 +1,89 @@
+import type { Identity } from '@matchcast/auth';
+import { authorizeChannel, mayAccess } from '../../src/sessions/authorize';
+import { LeagueAccess, type AccessRows } from '../../src/sessions/league-access';
+
+const DB = {
+  matches: { c1: 'cup', m1: 'epl' } as Record<string, string>,
+  teams: { t1: 'cup', ars: 'epl' } as Record<string, string>,
+  leagues: { cup: { private: true, members: ['alice'] }, epl: { private: false, members: [] } } as Record<string, { private: boolean; members: string[] }>,
+};
+
+/** A reader over DB that counts its queries; `during` runs while a read is in flight. */
+function access(during?: () => void) {
+  const reads: unknown[] = [];
+  const cache = new LeagueAccess(async (ids) => {
+    reads.push(ids);
+    during?.();
+    const rows: AccessRows = { matches: new Map(), teams: new Map(), leagues: new Map() };
+    const league = (id: string) => rows.leagues.set(id, { private: DB.leagues[id]!.private, members: new Set(DB.leagues[id]!.members) });
+    for (const id of ids.matches) if (DB.matches[id]) (rows.matches.set(id, DB.matches[id]!), league(DB.matches[id]!));
+    for (const id of ids.teams) if (DB.teams[id]) (rows.teams.set(id, DB.teams[id]!), league(DB.teams[id]!));
+    for (const id of ids.leagues) if (DB.leagues[id]) league(id);
+    return rows;
+  });
+  return { cache, reads };
+}
+
+const user = (id: string | undefined, roles: string[] = []): Identity => ({ userId: id, roles: new Set(roles) }) as Identity;
+const event = (data: Record<string, unknown>) => ({ type: 'league_access' as const, stream: `league:${data.league_id}`, match_id: null, data });
+
+describe('LeagueAccess and the decision on private leagues', () => {
+  it('reads what a decision needs once (one query for all names), then decides from the cache', async () => {
+    const { cache, reads } = access();
+    const names = ['match:c1', 'team:ars/results', 'team:t1', 'league:cup', 'all', 'user:x', 'match:bad id'];
+    expect(cache.missing(names)).toEqual({ matches: ['c1'], teams: ['ars', 't1'], leagues: ['cup'] });
+    await cache.load(names);
+    expect(reads).toHaveLength(1);
+    expect(cache.missing(names)).toBeUndefined();
+    await cache.load(names);
+    expect(reads).toHaveLength(1);
+    for (const name of ['match:c1', 'match:c1/live', 'league:cup', 'team:t1']) {
+      expect(() => authorizeChannel(user('carol'), name, undefined, cache)).toThrow(expect.objectContaining({ code: 'FORBIDDEN_CHANNEL' }));
+      expect(mayAccess(user('alice'), name, undefined, cache)).toBe(true);
+      expect(mayAccess(user('ops', ['admin']), name, undefined, cache)).toBe(true);
+      expect(mayAccess(user(undefined, ['service']), name, undefined, cache)).toBe(false);
+    }
+    expect(mayAccess(user('carol'), 'team:ars', undefined, cache)).toBe(true);
+    // Unknown ids stay unknown (not cached: they may be created later) and are public until then.
+    await cache.load(['match:nope']);
+    expect(cache.missing(['match:nope'])).toEqual({ matches: ['nope'], teams: [], leagues: [] });
+  });
+
+  it('applies league_access events without a read: removal and a privacy flip name the league to re-check', async () => {
+    const { cache, reads } = access();
+    await cache.load(['league:cup', 'league:epl', 'match:m1']);
+    expect(cache.observe(event({ league_id: 'cup', change: 'member_added', private: true, user_id: 'bob' }))).toBeUndefined();
+    expect(mayAccess(user('bob'), 'league:cup', undefined, cache)).toBe(true);
+    expect(cache.observe(event({ league_id: 'cup', change: 'member_removed', private: true, user_id: 'alice' }))).toBe('cup');
+    expect(mayAccess(user('alice'), 'league:cup', undefined, cache)).toBe(false);
+    expect(cache.observe(event({ league_id: 'epl', change: 'privacy', private: true, user_id: null }))).toBe('epl');
+    expect(mayAccess(user('carol'), 'match:m1', undefined, cache)).toBe(false);
+    expect(cache.belongsTo('match:m1/live', 'epl')).toBe(true);
+    expect(cache.observe(event({ league_id: 'epl', change: 'privacy', private: false, user_id: null }))).toBeUndefined();
+    expect(mayAccess(user('carol'), 'match:m1', undefined, cache)).toBe(true);
+    // A league not cached here: nothing to apply (the next decision reads it fresh).
+    expect(cache.observe(event({ league_id: 'other', change: 'privacy', private: true, user_id: null }))).toBeUndefined();
+    expect(reads).toHaveLength(1);
+  });
+
+  it("learns a private league's match and teams from its events (re-check), and ignores public ones", () => {
+    const { cache } = access();
+    const match = (id: string, league: Record<string, unknown>) => ({
+      type: 'match_update' as const, stream: `match:${id}`, match_id: id,
+      data: { league, home_team: { id: 'h' }, away_team: { id: 'a' } },
+    });
+    expect(cache.observe(match('x1', { id: 'epl', name: 'E' }))).toBeUndefined();
+    expect(cache.observe(match('x2', { id: 'cup', name: 'C', private: true }))).toBe('cup');
+    expect(cache.observe(match('x2', { id: 'cup', name: 'C', private: true }))).toBeUndefined();
+    expect(cache.belongsTo('match:x2', 'cup') && cache.belongsTo('team:h', 'cup')).toBe(true);
+  });
+
+  it('a read that overlapped a change is read again rather than cached stale', async () => {
+    let flips = 0;
+    const { cache, reads } = access(() => {
+      if (flips++ === 0) cache.observe(event({ league_id: 'cup', change: 'member_removed', private: true, user_id: 'alice' }));
+    });
+    await cache.load(['league:cup']);
+    expect(reads).toHaveLength(2);
+  });
+});
