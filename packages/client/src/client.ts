@@ -477,6 +477,13 @@ export class MatchcastClient {
       this.report(error);
       return void this.reset(message.stream);
     }
+    // A grant withdrawn on the server (a private league's member removed): the server names the
+    // channel and has ended that subscription; drop it so a reconnect does not ask again.
+    if (message.code === 'FORBIDDEN_CHANNEL' && message.channel !== undefined) {
+      if (this.handlers.delete(message.channel)) this.positions.forgetChannel(message.channel);
+      error.channels = [message.channel];
+      return this.report(error);
+    }
     if (SUBSCRIBE_REFUSALS.has(message.code) && this.pendingSubscribes.length > 0) {
       const request = this.pendingSubscribes.shift()!;
       error.channels = request.channels;

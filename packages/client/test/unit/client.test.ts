@@ -377,6 +377,28 @@ it('reports channels a refreshed token no longer grants, but not its own unsubsc
   client.close();
 });
 
+it('a FORBIDDEN_CHANNEL naming a channel (a grant withdrawn) drops that channel only, even with a subscribe pending, and a reconnect does not ask for it again', async () => {
+  const { client, errors } = makeClient();
+  client.subscribe('all', () => undefined);
+  client.subscribe('match:c1', () => undefined);
+  client.connect();
+  await flush();
+  last().open();
+  last().message({ type: 'subscribed', channels: ['all', 'match:c1'] });
+  client.subscribe('league:epl', () => undefined);
+  last().message({ type: 'error', code: 'FORBIDDEN_CHANNEL', message: 'no longer granted', channel: 'match:c1' });
+  expect(errors.at(-1)).toMatchObject({ code: 'FORBIDDEN_CHANNEL', channel: 'match:c1', channels: ['match:c1'] });
+  last().message({ type: 'subscribed', channels: ['league:epl'] });
+  expect(client.channels.sort()).toEqual(['all', 'league:epl']);
+  expect(client.state).toBe('live');
+  last().drop(1006);
+  await jest.advanceTimersByTimeAsync(100);
+  last().open();
+  const resubscribe = last().sent.find((m: any) => m.action === 'subscribe');
+  expect(resubscribe.channels.sort()).toEqual(['all', 'league:epl']);
+  client.close();
+});
+
 it('rejects malformed channel names at once', () => {
   const { client } = makeClient();
   expect(() => client.subscribe('match:a b', () => undefined)).toThrow(TypeError);

@@ -28,7 +28,8 @@ export function authorizeChannel(identity: Identity, name: string, owners: Known
   if (channel.kind === 'league' || channel.kind === 'team' || channel.kind === 'match') {
     const league = leagues.stateOf(channel);
     if (league?.private && (identity.userId === undefined || !league.members.has(identity.userId))) {
-      throw new ProtocolError('FORBIDDEN_CHANNEL', `"${channel.name}" is only for the members of a private competition`, { channel: channel.name });
+      // No `channel` here: the refusal is the same as any other; a withdrawn grant (session.ts) names it.
+      throw new ProtocolError('FORBIDDEN_CHANNEL', `"${channel.name}" is only for the members of a private competition`);
     }
   }
   return channel;
