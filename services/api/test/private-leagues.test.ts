@@ -97,6 +97,22 @@ describe('api: private leagues', () => {
     expect(epl.league).toEqual({ id: 'epl', name: 'Premier League' });
   });
 
+  it('following a private league, its team or its match: 404 for a non-member (as an unknown id), 201 for a member', async () => {
+    for (const path of ['league/cup', 'team:t1', 'match/c1'].map((p) => p.replace(':', '/'))) {
+      const refused = await call(api.url, 'PUT', `/api/me/follows/${path}`, { token: outsider });
+      expect(refused.status).toBe(404);
+      expect(refused.body.error).toBe('NOT_FOUND');
+      expect((await call(api.url, 'PUT', `/api/me/follows/${path}`, { token: member })).status).toBeLessThan(300);
+    }
+  });
+
+  it("buying tickets for a private league's match: 404 NOT_FOUND for a non-member, 201 for a member", async () => {
+    const refused = await call(api.url, 'POST', '/api/purchases', { token: outsider, json: { match_id: 'c1', quantity: 1 } });
+    expect(refused.status).toBe(404);
+    expect(refused.body.error).toBe('NOT_FOUND');
+    expect((await call(api.url, 'POST', '/api/purchases', { token: member, json: { match_id: 'c1', quantity: 1 } })).status).toBe(201);
+  });
+
   it('removing a member takes effect at once (404), with one member_removed event; removing again is 404', async () => {
     const before = (await access()).length;
     expect((await call(api.url, 'DELETE', '/api/leagues/cup/members/member', { token: boss })).status).toBe(204);

@@ -14,11 +14,14 @@ export type FollowResult =
   | { outcome: 'no_such_target' }
   | { outcome: 'limit_reached'; limit: number };
 
-// Fixed SQL per kind (never built from input): does the target exist, and what is it called.
+// Fixed SQL per kind (never built from input): does the target exist, and what is it called. A
+// private league's league, teams and matches exist only for its members ($1): anyone else gets
+// 404 as for an unknown id (and would never be notified about them anyway).
 const TARGET_NAME: Record<FollowKind, string> = {
-  team: 'SELECT name FROM team WHERE id = $3',
-  league: 'SELECT name FROM league WHERE id = $3',
-  match: `SELECT h.name || ' vs ' || a.name FROM match m JOIN team h ON h.id = m.home_team_id JOIN team a ON a.id = m.away_team_id WHERE m.id = $3`,
+  team: 'SELECT name FROM team WHERE id = $3 AND matchcast_league_visible(league_id, $1, false)',
+  league: 'SELECT name FROM league WHERE id = $3 AND matchcast_league_visible(id, $1, false)',
+  match: `SELECT h.name || ' vs ' || a.name FROM match m JOIN team h ON h.id = m.home_team_id JOIN team a ON a.id = m.away_team_id
+           WHERE m.id = $3 AND matchcast_league_visible(m.league_id, $1, false)`,
 };
 
 /** A user's follows of teams, leagues and matches (what the notifier notifies them about). */
