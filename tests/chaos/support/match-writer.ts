@@ -31,9 +31,9 @@ export class MatchWriter {
     this.leagues = [`${prefix}-l1`, `${prefix}-l2`];
   }
 
-  /** The stream names of this run's matches. */
+  /** The streams this run writes: its matches', and its leagues' own (their league tables). */
   get streams(): string[] {
-    return this.matches.map((id) => `match:${id}`);
+    return [...this.matches.map((id) => `match:${id}`), ...this.leagues.map((id) => `league:${id}`)];
   }
 
   async setup(): Promise<void> {
