@@ -2,6 +2,7 @@ import type { MatchcastClient } from './client.js';
 import { Emitter } from './emitter.js';
 import { MatchcastApiError } from './notifications.js';
 import type { AnnouncementData, DeliveredMessage } from './wire.js';
+import type { StoreChange } from './store-change.js';
 
 export type AnnouncementTarget = { target: 'everyone' } | { target: 'league' | 'team' | 'match'; targetId: string };
 
@@ -19,11 +20,7 @@ export type AnnouncementsOptions = AnnouncementTarget & {
   fetch?: typeof fetch;
 };
 
-export interface AnnouncementsChange {
-  /** `snapshot`: (re)loaded from the API; `event`: an announcement event applied. */
-  cause: 'snapshot' | 'event';
-  event?: DeliveredMessage;
-}
+export type AnnouncementsChange = StoreChange;
 
 export interface Announcements {
   /** Resolves once the first list is loaded and the target's stream subscribed. */

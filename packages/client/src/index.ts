@@ -6,6 +6,7 @@ export {
   type NotificationsChange,
   type NotificationsOptions,
 } from './notifications.js';
+export type { StoreChange } from './store-change.js';
 export { createLeagueTable, type LeagueTable, type LeagueTableChange, type LeagueTableOptions } from './league-table.js';
 export { createAnnouncements, type Announcements, type AnnouncementsChange, type AnnouncementsOptions, type AnnouncementTarget } from './announcements.js';
 export { createScoreboard, httpSnapshot, type Scoreboard, type ScoreboardChange, type ScoreboardOptions } from './scoreboard.js';

@@ -3,6 +3,7 @@ import { Emitter } from './emitter.js';
 import { MatchcastApiError } from './notifications.js';
 import type { StreamPositions } from './types.js';
 import type { DeliveredMessage, LeagueTableData, Ref, StandingRow } from './wire.js';
+import type { StoreChange } from './store-change.js';
 
 export interface LeagueTableOptions {
   /** Where the REST API is, e.g. `location.origin` (GET `<baseUrl>/api/leagues/<id>/table`). */
@@ -14,11 +15,7 @@ export interface LeagueTableOptions {
   fetch?: typeof fetch;
 }
 
-export interface LeagueTableChange {
-  /** `snapshot`: (re)loaded from the API; `event`: a `league_table` event applied. */
-  cause: 'snapshot' | 'event';
-  event?: DeliveredMessage;
-}
+export type LeagueTableChange = StoreChange;
 
 export interface LeagueTable {
   /** Resolves once the first table is loaded and `league:<id>` subscribed. */

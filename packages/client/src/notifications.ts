@@ -3,6 +3,7 @@ import { Emitter } from './emitter.js';
 import { tokenSubject } from './token.js';
 import type { StreamPositions } from './types.js';
 import type { DeliveredMessage, Notification, NotificationsResponse, UserEventData } from './wire.js';
+import type { StoreChange } from './store-change.js';
 
 export interface NotificationsOptions {
   /** Where the REST API is, e.g. `location.origin` (requests go to `<baseUrl>/api/notifications…`). */
@@ -17,11 +18,7 @@ export interface NotificationsOptions {
   fetch?: typeof fetch;
 }
 
-export interface NotificationsChange {
-  /** `snapshot`: (re)loaded from the API; `event`: a user stream event applied. */
-  cause: 'snapshot' | 'event';
-  event?: DeliveredMessage;
-}
+export type NotificationsChange = StoreChange;
 
 export interface NotificationStore {
   /** Resolves once the first snapshot is loaded and the user's channel subscribed. */
