@@ -129,7 +129,16 @@ describe('chaos: Redis killed during a notification burst', () => {
       }
       const streams = watchers.reduce((n, w) => n + w.received.size, 0);
       return streams === 100 + 2 * ADMIN_STREAMS ? true : undefined;
-    }, 60_000, 200);
+    }, 60_000, 200).catch((error: Error) => {
+      // Say which sockets and streams fell short, and by what, before failing.
+      const short = watchers.flatMap((watcher, i) =>
+        [...expected.keys()]
+          .filter((stream) => watcher.received.has(stream) && (watcher.received.get(stream)?.length ?? 0) < GOALS)
+          .map((stream) => `watcher ${i} ${stream}: ${JSON.stringify(watcher.received.get(stream))}`),
+      );
+      const counts = watchers.map((watcher, i) => `watcher ${i}: ${watcher.received.size} streams, closes ${watcher.closes}`);
+      throw new Error(`${error.message}\n${counts.join('\n')}\n${short.slice(0, 20).join('\n')}`);
+    });
     for (const watcher of watchers) {
       expect(watcher.closes).toBe(0);
       for (const [stream, seqs] of watcher.received) expect(seqs).toEqual(expected.get(stream));
