@@ -2,6 +2,9 @@ import type { OutboxReader } from '@matchcast/db';
 import { isPrivateStream, isRef, type OutboxEvent, type OutboxRef } from '@matchcast/protocol';
 import { backoffMs, sleep, throttledWarn, type Logger } from '@matchcast/runtime';
 
+/** Waits before re-reading a head that is below a claimed seq (see headFor). */
+const HEAD_RECHECK_DELAYS_MS = [10, 50, 200];
+
 interface Count {
   inc(count?: number): void;
 }
@@ -263,6 +266,22 @@ export class Sequencer {
    * the stream's committed head (stream_counter) cannot be real — NOTIFY comes after commit —
    * so it is cut down to the head: a forged or corrupt seq never wedges a stream.
    */
+  /**
+   * The stream's committed head, read again a few times while it is below `claimed`: a
+   * notification can reach this gateway a moment before its transaction is visible to a new
+   * snapshot on another connection (seen under load: a real seq 9 against a head read of 8).
+   * Only a claim still beyond the head after that is treated as forged.
+   */
+  private async headFor(stream: string, claimed: number): Promise<number> {
+    let head = await this.outbox.streamHead(stream);
+    for (const delayMs of HEAD_RECHECK_DELAYS_MS) {
+      if (head >= claimed || this.closed) break;
+      await sleep(delayMs);
+      head = await this.outbox.streamHead(stream);
+    }
+    return head;
+  }
+
   private async runFill(stream: string, job: Fill): Promise<void> {
     // The stream may be forgotten (and tracked again, with a new job) while a read is out.
     const current = () => !this.closed && this.filling.get(stream) === job;
@@ -283,7 +302,9 @@ export class Sequencer {
           attempt = 0;
           continue;
         }
-        const head = await this.outbox.streamHead(stream);
+        // A later seq was claimed while this read was out: read on up to it.
+        if (reached >= upto) continue;
+        const head = await this.headFor(stream, job.upto);
         if (!current()) return;
         if (head < job.upto) {
           this.metrics.claimsBeyondHead.inc();
