@@ -137,6 +137,8 @@ describe('ListenConnection', () => {
     conn.start();
     await first;
     await notify('alpha_change', 'before');
+    // Delivered before the restart, not lost with it: a NOTIFY reaches the listener asynchronously.
+    await waitFor('the notification before the restart', async () => (received.includes('before') ? true : undefined), 5000);
 
     const again = nextEvent(conn, 'listening', 20_000);
     await server.restart();
