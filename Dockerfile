@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # One recipe for every matchcast image; the service is a build argument. From the repository root:
-#   docker build --build-arg SERVICE=gateway                                                  -t matchcast-gateway .
+#   docker build --build-arg SERVICE=gateway --build-arg HEALTH_PORT_VAR=OPS_PORT --build-arg HEALTH_PORT=8083 -t matchcast-gateway .
 #   docker build --build-arg SERVICE=notify-listener --build-arg HEALTH_PORT_VAR=LISTENER_PORT --build-arg HEALTH_PORT=8081 -t matchcast-notify-listener .
 #   docker build --build-arg SERVICE=crawler --build-arg HEALTH_PORT_VAR=CRAWLER_PORT --build-arg HEALTH_PORT=8082 -t matchcast-crawler .
 #   docker build --build-arg SERVICE=api --build-arg HEALTH_PORT_VAR=OPS_PORT --build-arg HEALTH_PORT=8091 -t matchcast-api .

@@ -43,8 +43,10 @@ async function redisProcessId(url: string): Promise<number> {
 
 async function startGateway(infra: Infra, mode: BrokerMode, options: Options, logDir: string): Promise<{ service: Service; port: number }> {
   const port = await freePort();
+  const opsPort = await freePort();
   const env: Record<string, string> = {
     PORT: String(port),
+    OPS_PORT: String(opsPort),
     HOST: '127.0.0.1',
     DATABASE_URL: infra.postgres.url,
     LOG_LEVEL: 'warn',
@@ -59,7 +61,7 @@ async function startGateway(infra: Infra, mode: BrokerMode, options: Options, lo
   // Diagnostics only, e.g. BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
   const nodeArgs = process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const service = new Service(`gateway-${mode}`, serviceScript('gateway'), env, logDir, nodeArgs).start();
-  await service.ready(port, '/readyz');
+  await service.ready(opsPort, '/readyz');
   return { service, port };
 }
 

@@ -135,9 +135,9 @@ interface Sample {
   brokerSwitches: number;
 }
 
-async function sample(gateway: Service, port: number, inspectPort: number): Promise<Sample> {
+async function sample(gateway: Service, opsPort: number, inspectPort: number): Promise<Sample> {
   await collectGarbage(inspectPort);
-  const metric = await scrape(port);
+  const metric = await scrape(opsPort);
   const heap = metric('nodejs_heap_size_used_bytes');
   return {
     rssMb: rssKb(gateway.pid) / 1024,
@@ -160,10 +160,10 @@ async function publishFailures(listenerPort: number): Promise<number> {
  * Waits until every one of `expected` notifications has either reached the gateway or been
  * dropped by the listener (or the timeout); returns how many reached it and how many were dropped.
  */
-async function received(port: number, listenerPort: number, from: { received: number; dropped: number }, expected: number, timeoutMs: number) {
+async function received(opsPort: number, listenerPort: number, from: { received: number; dropped: number }, expected: number, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const got = ((await scrape(port))('matchcast_gateway_events_received_total') ?? 0) - from.received;
+    const got = ((await scrape(opsPort))('matchcast_gateway_events_received_total') ?? 0) - from.received;
     const dropped = (await publishFailures(listenerPort)) - from.dropped;
     if (got + dropped >= expected || Date.now() > deadline) return { got, dropped };
     await sleep(1000); // a scrape costs the gateway CPU too: not too often
@@ -202,12 +202,14 @@ async function main(): Promise<void> {
   const listener = new Service('notify-listener', serviceScript('notify-listener'), { DATABASE_URL: infra.postgres.url, REDIS_URL: infra.redis.url, LISTENER_PORT: String(listenerPort), LOG_LEVEL: 'warn' }, logDir).start();
   await listener.ready(listenerPort, '/readyz');
   const port = await freePort();
+  const opsPort = await freePort();
   const inspectPort = await freePort();
   const gateway = new Service(
     'gateway',
     options.gatewayScript,
     {
       PORT: String(port),
+      OPS_PORT: String(opsPort),
       HOST: '127.0.0.1',
       DATABASE_URL: infra.postgres.url,
       REDIS_URL: infra.redis.url,
@@ -221,11 +223,11 @@ async function main(): Promise<void> {
     logDir,
     [`--inspect=127.0.0.1:${inspectPort}`],
   ).start();
-  await gateway.ready(port, '/readyz');
+  await gateway.ready(opsPort, '/readyz');
   await sleep(1000);
-  const mode = (await scrape(port))('matchcast_gateway_broker_mode', 'mode="redis"');
+  const mode = (await scrape(opsPort))('matchcast_gateway_broker_mode', 'mode="redis"');
   if (mode !== 1) throw new Error('the gateway is not in Redis mode: bus message counts would include the Postgres path');
-  const idle = await sample(gateway, port, inspectPort);
+  const idle = await sample(gateway, opsPort, inspectPort);
   log(`gateway idle (Redis mode): RSS ${mb(idle.rssMb)} MB, live heap ${mb(idle.heapUsedMb)} MB`);
 
   // Local users are the first `clients` users, so every phase notifies them too.
@@ -233,14 +235,14 @@ async function main(): Promise<void> {
   onCleanup('local clients', () => clients.forEach((c) => c.close()));
   for (let i = 0; i < clients.length; i += 100) await Promise.all(clients.slice(i, i + 100).map((c) => c.open(port)));
   await sleep(1000);
-  const connected = await sample(gateway, port, inspectPort);
+  const connected = await sample(gateway, opsPort, inspectPort);
   log(`${options.clients} clients subscribed: RSS ${mb(connected.rssMb)} MB, live heap ${mb(connected.heapUsedMb)} MB, tracked user streams ${num(connected.trackedUser)}`);
 
   const phases: PhaseResult[] = [];
   let round = 0;
   for (const users of options.users) {
     round++;
-    const before = await sample(gateway, port, inspectPort);
+    const before = await sample(gateway, opsPort, inspectPort);
     const droppedBefore = await publishFailures(listenerPort);
     const cpuBefore = cpuTime(gateway.pid);
     const started = Date.now();
@@ -252,11 +254,11 @@ async function main(): Promise<void> {
       );
     }
     const writeSeconds = (Date.now() - started) / 1000;
-    const { got: receivedDelta, dropped: listenerDropped } = await received(port, listenerPort, { received: before.received, dropped: droppedBefore }, users, 120_000);
+    const { got: receivedDelta, dropped: listenerDropped } = await received(opsPort, listenerPort, { received: before.received, dropped: droppedBefore }, users, 120_000);
     const deadline = Date.now() + 30_000;
     while (clients.some((c) => c.seqs.length < round) && Date.now() < deadline) await sleep(100);
     const cpuSeconds = cpuDelta(cpuBefore, cpuTime(gateway.pid)).totalS;
-    const after = await sample(gateway, port, inspectPort);
+    const after = await sample(gateway, opsPort, inspectPort);
     const localDelivered = clients.reduce((sum, c) => sum + c.seqs.length, 0);
     const phase: PhaseResult = {
       ...after,

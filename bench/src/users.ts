@@ -279,10 +279,12 @@ async function main(): Promise<void> {
 
   new Service('notify-listener', serviceScript('notify-listener'), { ...common, REDIS_URL: infra.redis.url, LISTENER_PORT: String(await freePort()) }, logDir).start();
   const gatewayPort = await freePort();
+  const gatewayOps = await freePort();
   const gateway = new Service('gateway', serviceScript('gateway'), {
     ...common,
     REDIS_URL: infra.redis.url,
     PORT: String(gatewayPort),
+    OPS_PORT: String(gatewayOps),
     HOST: '127.0.0.1',
     DRAIN_DELAY_MS: '0',
     WS_MAX_CHANNELS: String(CHANNELS_PER_SOCKET),
@@ -294,7 +296,7 @@ async function main(): Promise<void> {
   const apiPort = await freePort();
   const apiOps = await freePort();
   const api = new Service('api', serviceScript('api'), { ...common, PORT: String(apiPort), HOST: '127.0.0.1', OPS_PORT: String(apiOps) }, logDir).start();
-  const waits = [gateway.ready(gatewayPort, '/readyz'), api.ready(apiOps, '/readyz')];
+  const waits = [gateway.ready(gatewayOps, '/readyz'), api.ready(apiOps, '/readyz')];
   if (options.fanout) {
     const notifierOps = await freePort();
     waits.push(new Service('notifier', serviceScript('notifier'), { ...common, OPS_PORT: String(notifierOps) }, logDir).start().ready(notifierOps, '/healthz'));

@@ -7,7 +7,7 @@
  * origin. Ctrl-C stops everything and leaves no process behind.
  *
  * Ports, from PORT (default 8080): the edge PORT, notify-listener PORT+1, crawler PORT+2,
- * gateway PORT+3, API PORT+10 (ops PORT+11), notifier ops PORT+12. DEMO_DATA_DIR (default
+ * gateway PORT+3 (ops PORT+4), API PORT+10 (ops PORT+11), notifier ops PORT+12. DEMO_DATA_DIR (default
  * .demo-data) holds the embedded Postgres and random secrets made once per data dir: the token
  * secret (dev-auth-secret, which `make token` reads) and the SSE position key.
  */
@@ -102,7 +102,7 @@ class Supervisor {
 async function main(demo: Supervisor): Promise<void> {
   const base = Number(process.env.PORT ?? 8080);
   if (!Number.isInteger(base) || base < 1 || base > 65_523) throw new Error(`PORT must be a port number (1..65523), not "${process.env.PORT}"`);
-  const ports = { edge: base, listener: base + 1, crawler: base + 2, gateway: base + 3, api: base + 10, apiOps: base + 11, notifierOps: base + 12 };
+  const ports = { edge: base, listener: base + 1, crawler: base + 2, gateway: base + 3, gatewayOps: base + 4, api: base + 10, apiOps: base + 11, notifierOps: base + 12 };
   // The edge first: a port already taken stops the demo before anything else starts.
   const edge = await startEdgeProxy(ports.edge, {
     gateway: { host: '127.0.0.1', port: ports.gateway },
@@ -146,7 +146,7 @@ async function main(demo: Supervisor): Promise<void> {
   const behindEdge = { ...env, AUTH_JWT_SECRET: demoSecret(dataDir, 'dev-auth-secret'), TRUSTED_PROXY_HOPS: '1', HOST: '127.0.0.1' };
   if (redisUrl) demo.start('notify-listener', { ...env, LISTENER_PORT: String(ports.listener) });
   // Browsers' SSE position tokens stay valid across a restart of the demo.
-  demo.start('gateway', { ...behindEdge, PORT: String(ports.gateway), SSE_POSITION_KEY: demoSecret(dataDir, 'sse-position-key') });
+  demo.start('gateway', { ...behindEdge, PORT: String(ports.gateway), OPS_PORT: String(ports.gatewayOps), SSE_POSITION_KEY: demoSecret(dataDir, 'sse-position-key') });
   demo.start('api', { ...behindEdge, PORT: String(ports.api), OPS_PORT: String(ports.apiOps), DEV_SIGN_IN: 'true' });
   demo.start('notifier', { ...env, OPS_PORT: String(ports.notifierOps) });
   demo.start('crawler', { ...env, CRAWLER_PORT: String(ports.crawler) });

@@ -86,7 +86,7 @@ describe('chaos: Redis killed while announcements are published, edited and expi
     const db = { DATABASE_URL: infra.postgres.url };
     processes.push(new ServiceProcess('notify-listener', { ...db, REDIS_URL: infra.redis.url, LISTENER_PORT: String(await freePort()) }).start());
     for (const name of ['gateway-a', 'gateway-b']) {
-      gateways.push(new GatewayProcess(await freePort(), { ...db, REDIS_URL: infra.redis.url, AUTH_JWT_SECRET: SECRET }, name).start());
+      gateways.push(new GatewayProcess(await freePort(), await freePort(), { ...db, REDIS_URL: infra.redis.url, AUTH_JWT_SECRET: SECRET }, name).start());
     }
     const apiPort = await freePort();
     processes.push(new ServiceProcess('api', { ...db, HOST: '127.0.0.1', PORT: String(apiPort), OPS_PORT: '0', AUTH_JWT_SECRET: SECRET }, 'api-announcements-chaos').start());

@@ -106,7 +106,7 @@ describe('chaos: @matchcast/client under generated fault schedules', () => {
     const env = { DATABASE_URL: infra.postgres.url, REDIS_URL: infra.redis.url };
     processes.push(new ServiceProcess('notify-listener', { ...env, LISTENER_HOST: '127.0.0.1', LISTENER_PORT: String(await freePort()) }, 'cs-listener').start());
     for (let i = 0; i < 2; i++) {
-      const gateway = new GatewayProcess(await freePort(), { ...env, REDIS_PROBE_INTERVAL_MS: '500' }, `cs-gateway-${i}`);
+      const gateway = new GatewayProcess(await freePort(), await freePort(), { ...env, REDIS_PROBE_INTERVAL_MS: '500' }, `cs-gateway-${i}`);
       gateways.push(gateway);
       processes.push(gateway.start());
       proxies.push(await new TcpProxy(gateway.port).start());

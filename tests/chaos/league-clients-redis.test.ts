@@ -81,7 +81,7 @@ describe('chaos: Redis killed under league table clients', () => {
     const db = { DATABASE_URL: infra.postgres.url };
     processes.push(new ServiceProcess('notify-listener', { ...db, REDIS_URL: infra.redis.url, LISTENER_PORT: String(await freePort()) }, 'listener-league-clients').start());
     for (const name of ['gateway-league-clients-a', 'gateway-league-clients-b']) {
-      gateways.push(new GatewayProcess(await freePort(), { ...db, REDIS_URL: infra.redis.url }, name).start());
+      gateways.push(new GatewayProcess(await freePort(), await freePort(), { ...db, REDIS_URL: infra.redis.url }, name).start());
     }
     const apiPort = await freePort();
     apiUrl = `http://127.0.0.1:${apiPort}`;

@@ -61,7 +61,7 @@ describe('chaos: Redis killed during a notification burst', () => {
     processes.push(new ServiceProcess('notify-listener', { ...db, REDIS_URL: infra.redis.url, LISTENER_PORT: String(await freePort()) }).start());
     processes.push(new ServiceProcess('notifier', { ...db, OPS_PORT: String(await freePort()), NOTIFIER_BATCH_SIZE: '250' }).start());
     for (const name of ['gateway-a', 'gateway-b']) {
-      const gateway = new GatewayProcess(await freePort(), {
+      const gateway = new GatewayProcess(await freePort(), await freePort(), {
         ...db,
         REDIS_URL: infra.redis.url,
         AUTH_JWT_SECRET: SECRET,

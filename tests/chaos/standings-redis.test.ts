@@ -57,7 +57,7 @@ describe('chaos: Redis killed while league tables are published', () => {
     const db = { DATABASE_URL: infra.postgres.url };
     processes.push(new ServiceProcess('notify-listener', { ...db, REDIS_URL: infra.redis.url, LISTENER_PORT: String(await freePort()) }).start());
     for (const name of ['gateway-a', 'gateway-b']) {
-      gateways.push(new GatewayProcess(await freePort(), { ...db, REDIS_URL: infra.redis.url, AUTH_JWT_SECRET: SECRET }, name).start());
+      gateways.push(new GatewayProcess(await freePort(), await freePort(), { ...db, REDIS_URL: infra.redis.url, AUTH_JWT_SECRET: SECRET }, name).start());
     }
     await Promise.all(gateways.map((gateway) => gateway.ready()));
     await waitFor('gateways on Redis', async () => ((await Promise.all(gateways.map((g) => g.mode()))).every((m) => m === 'redis') ? true : undefined), 20_000);

@@ -79,11 +79,12 @@ describeWithHelm('gateway pods', () => {
     }
   });
 
-  it('probe the health port: liveness /healthz, readiness /readyz; the sidecar never gates readiness', () => {
-    expect(gateway.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
-    expect(gateway.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'http' });
-    expect(gateway.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'http' });
+  it('probe the ops port: liveness /healthz, readiness /readyz; the sidecar never gates readiness', () => {
+    expect(gateway.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }, { name: 'ops', containerPort: 8083, protocol: 'TCP' }]);
+    expect(gateway.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'ops' });
+    expect(gateway.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'ops' });
     expect(gateway.env?.find((e) => e.name === 'PORT')?.value).toBe('8080');
+    expect(gateway.env?.find((e) => e.name === 'OPS_PORT')?.value).toBe('8083');
     expect(listener.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'listener' });
     expect(listener.readinessProbe).toBeUndefined();
     expect(listener.ports?.[0]?.containerPort).toBe(8081);
@@ -127,7 +128,7 @@ describeWithHelm('gateway pods', () => {
     expect((service.spec as { ports: unknown[] }).ports).toEqual([{ name: 'http', port: 8080, targetPort: 'http', protocol: 'TCP' }]);
     const policy = find(manifests, 'NetworkPolicy', 'matchcast-gateway');
     const ports = (policy.spec as { ingress: { ports: { port: number }[] }[] }).ingress.flatMap((rule) => rule.ports.map((p) => p.port));
-    expect(ports).toEqual([8080, 8081]);
+    expect(ports).toEqual([8080, 8083, 8081]);
   });
 });
 

@@ -39,6 +39,7 @@ describe('production-only builds of the services (the images, without Docker)', 
   let redis: RedisServer;
   const children: ManagedChild[] = [];
   let gatewayPort = 0;
+  let gatewayOpsPort = 0;
   let apiPort = 0;
   let apiOpsPort = 0;
   let notifierOpsPort = 0;
@@ -107,7 +108,7 @@ describe('production-only builds of the services (the images, without Docker)', 
     };
 
     const [listenerPort, crawlerPort] = [await freePort(), await freePort()];
-    gatewayPort = await freePort();
+    [gatewayPort, gatewayOpsPort] = [await freePort(), await freePort()];
     [apiPort, apiOpsPort, notifierOpsPort] = [await freePort(), await freePort(), await freePort()];
 
     const start = (service: string, env: Record<string, string>) => {
@@ -125,7 +126,7 @@ describe('production-only builds of the services (the images, without Docker)', 
       REDIS_URL: redis.urlFor('matchcast-gateway', REDIS_PASSWORDS.REDIS_GATEWAY_PASSWORD),
       SSE_POSITION_KEY: 'image-contents-sse-position-key-0123456789',
       AUTH_JWT_SECRET: JWT_SECRET,
-      PORT: String(gatewayPort), HOST: '127.0.0.1' });
+      PORT: String(gatewayPort), OPS_PORT: String(gatewayOpsPort), HOST: '127.0.0.1' });
     start('crawler', { ...chartConfig('crawler'), DATABASE_URL: pgUrl('crawler'), CRAWLER_PORT: String(crawlerPort), CRAWLER_EVENTS_PER_SECOND: '20' });
     // As the chart's API container: its ConfigMap, then PORT and OPS_PORT, the Secret's URL and
     // token secret, and DEV_SIGN_IN pinned to "false".
@@ -137,7 +138,7 @@ describe('production-only builds of the services (the images, without Docker)', 
     await waitFor(
       'the gateway and the API to be ready',
       async () => {
-        const urls = [`http://127.0.0.1:${gatewayPort}/readyz`, `http://127.0.0.1:${apiOpsPort}/readyz`, `http://127.0.0.1:${notifierOpsPort}/readyz`];
+        const urls = [`http://127.0.0.1:${gatewayOpsPort}/readyz`, `http://127.0.0.1:${apiOpsPort}/readyz`, `http://127.0.0.1:${notifierOpsPort}/readyz`];
         const ready = await Promise.all(urls.map((url) => fetch(url).then((r) => r.ok, () => false)));
         return ready.every(Boolean) ? true : undefined;
       },
@@ -180,7 +181,7 @@ describe('production-only builds of the services (the images, without Docker)', 
   it('runs on the Redis path with the least-privilege users (listener publishes, gateway subscribes)', async () => {
     await waitFor(
       'the gateway to use Redis',
-      async () => ((await (await fetch(`http://127.0.0.1:${gatewayPort}/readyz`)).text()).includes('"redis"') ? true : undefined),
+      async () => ((await (await fetch(`http://127.0.0.1:${gatewayOpsPort}/readyz`)).text()).includes('"redis"') ? true : undefined),
       20_000,
       250,
     );

@@ -92,7 +92,7 @@ describe('announcement banner', () => {
       INSERT INTO scoreboard (match_id) VALUES ('m1'), ('m2')`);
     const env = { DATABASE_URL: infra.postgres.url };
     const auth = { AUTH_JWT_SECRET: secret, TRUSTED_PROXY_HOPS: '1' };
-    gateway = new GatewayProcess(await freePort(), { ...env, ...auth }, 'gateway-announcements-page');
+    gateway = new GatewayProcess(await freePort(), await freePort(), { ...env, ...auth }, 'gateway-announcements-page');
     gateway.start();
     const apiPort = await freePort();
     api = new ServiceProcess('api', { ...env, ...auth, HOST: '127.0.0.1', PORT: String(apiPort), OPS_PORT: '0', DEV_SIGN_IN: 'true' }, 'api-announcements-page').start();

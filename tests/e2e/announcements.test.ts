@@ -52,7 +52,7 @@ describe('announcements in real time', () => {
       new ServiceProcess('api', { DATABASE_URL: infra.postgres.url, AUTH_JWT_SECRET: SECRET, HOST: '127.0.0.1', PORT: String(apiPort), OPS_PORT: String(await freePort()) }, 'api-announcements').start(),
       new ServiceProcess('notifier', { DATABASE_URL: infra.postgres.url, OPS_PORT: String(await freePort()), ANNOUNCEMENT_INTERVAL_MS: '200' }, 'notifier-announcements').start(),
     );
-    gateway = new GatewayProcess(await freePort(), { ...env, AUTH_JWT_SECRET: SECRET }, 'gateway-announcements');
+    gateway = new GatewayProcess(await freePort(), await freePort(), { ...env, AUTH_JWT_SECRET: SECRET }, 'gateway-announcements');
     services.push(gateway.start());
     await gateway.ready();
     await waitFor('gateway on the Redis path', async () => ((await gateway.mode()) === 'redis' ? true : undefined));

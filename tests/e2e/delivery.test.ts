@@ -22,7 +22,7 @@ describe.each([
       env.REDIS_URL = infra.redis.url;
       processes.push(new ServiceProcess('notify-listener', { ...env, LISTENER_PORT: String(await freePort()) }).start());
     }
-    gateway = new GatewayProcess(await freePort(), env, `gateway-${mode}`);
+    gateway = new GatewayProcess(await freePort(), await freePort(), env, `gateway-${mode}`);
     processes.push(gateway.start());
     await gateway.ready();
     await waitFor(`gateway in ${mode} mode`, async () => ((await gateway.mode()) === mode ? true : undefined));

@@ -66,7 +66,8 @@ describe('make demo', () => {
       env: { ...env, PORT: String(base), DEMO_DATA_DIR: dataDir },
     });
     await waitFor('the demo behind its edge', async () => ((await fetch(`${edge}/api/dev/users`)).ok ? true : undefined), 120_000, 250);
-    await waitFor('the gateway behind the edge', async () => ((await fetch(`${edge}/readyz`)).ok ? true : undefined), 30_000, 250);
+    // The gateway's readiness is on its ops port (PORT+4), not behind the edge.
+    await waitFor('the gateway ready', async () => ((await fetch(`http://127.0.0.1:${base + 4}/readyz`)).ok ? true : undefined), 30_000, 250);
   }, 180_000);
 
   afterAll(async () => {

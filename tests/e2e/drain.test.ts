@@ -19,8 +19,8 @@ describe('graceful drain', () => {
     await infra.start(true);
     const env = { DATABASE_URL: infra.postgres.url, REDIS_URL: infra.redis.url };
     processes.push(new ServiceProcess('notify-listener', { ...env, LISTENER_PORT: String(await freePort()) }).start());
-    const first = new GatewayProcess(await freePort(), { ...env, DRAIN_DELAY_MS: '500', DRAIN_BATCH_SIZE: '5' }, 'gateway-draining');
-    const second = new GatewayProcess(await freePort(), env, 'gateway-second');
+    const first = new GatewayProcess(await freePort(), await freePort(), { ...env, DRAIN_DELAY_MS: '500', DRAIN_BATCH_SIZE: '5' }, 'gateway-draining');
+    const second = new GatewayProcess(await freePort(), await freePort(), env, 'gateway-second');
     processes.push(first.start(), second.start());
     await Promise.all([first.ready(), second.ready()]);
 

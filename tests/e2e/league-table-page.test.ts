@@ -65,7 +65,7 @@ describe('league tables on the page', () => {
         ('m5', 'lla', 'rma', 'fcb', now() + interval '1 day', 'scheduled');
       INSERT INTO scoreboard (match_id) VALUES ('m1'), ('m2')`);
     const env = { DATABASE_URL: infra.postgres.url };
-    gateway = new GatewayProcess(await freePort(), { ...env, TRUSTED_PROXY_HOPS: '1' }, 'gateway-league-table-page');
+    gateway = new GatewayProcess(await freePort(), await freePort(), { ...env, TRUSTED_PROXY_HOPS: '1' }, 'gateway-league-table-page');
     gateway.start();
     const apiPort = await freePort();
     api = new ServiceProcess('api', { ...env, HOST: '127.0.0.1', PORT: String(apiPort), OPS_PORT: '0', AUTH_JWT_SECRET: 'league-table-page-secret-0123456789' }, 'api-league-table-page').start();

@@ -40,7 +40,7 @@ describe('GET /api/notifications/stream', () => {
     await infra.start(true);
     const env = { DATABASE_URL: infra.postgres.url, REDIS_URL: infra.redis.url };
     listener = new ServiceProcess('notify-listener', { ...env, LISTENER_PORT: String(await freePort()) }, 'listener-notification-stream').start();
-    gateway = new GatewayProcess(await freePort(), { ...env, AUTH_JWT_SECRET: SECRET, SSE_POSITION_KEY: POSITION_KEY, WS_PING_INTERVAL_MS: '1000' }, 'gateway-notification-stream');
+    gateway = new GatewayProcess(await freePort(), await freePort(), { ...env, AUTH_JWT_SECRET: SECRET, SSE_POSITION_KEY: POSITION_KEY, WS_PING_INTERVAL_MS: '1000' }, 'gateway-notification-stream');
     gateway.start();
     await gateway.ready();
     await waitFor('gateway on the Redis path', async () => ((await gateway.mode()) === 'redis' ? true : undefined));

@@ -64,7 +64,7 @@ describe('notification bell across tabs', () => {
       INSERT INTO scoreboard (match_id) VALUES ('derby'), ('other')`);
     const env = { DATABASE_URL: infra.postgres.url };
     const auth = { AUTH_JWT_SECRET: secret, TRUSTED_PROXY_HOPS: '1' };
-    gateway = new GatewayProcess(await freePort(), { ...env, ...auth }, 'gateway-notifications-page');
+    gateway = new GatewayProcess(await freePort(), await freePort(), { ...env, ...auth }, 'gateway-notifications-page');
     gateway.start();
     const apiPort = await freePort();
     api = new ServiceProcess('api', { ...env, ...auth, HOST: '127.0.0.1', PORT: String(apiPort), OPS_PORT: '0', DEV_SIGN_IN: 'true' }, 'api-notifications-page').start();

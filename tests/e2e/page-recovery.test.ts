@@ -77,7 +77,7 @@ describe('scoreboard page across a gateway crash', () => {
       INSERT INTO scoreboard (match_id) VALUES ('rec-a'), ('rec-b'), ('rec-c')`);
     const env = { DATABASE_URL: infra.postgres.url, REDIS_URL: infra.redis.url };
     listener = new ServiceProcess('notify-listener', { ...env, LISTENER_PORT: String(await freePort()) }, 'listener-page-recovery').start();
-    gateway = new GatewayProcess(await freePort(), env, 'gateway-page-recovery');
+    gateway = new GatewayProcess(await freePort(), await freePort(), env, 'gateway-page-recovery');
     gateway.start();
     await gateway.ready();
     await waitFor('gateway on the Redis path', async () => ((await gateway.mode()) === 'redis' ? true : undefined));

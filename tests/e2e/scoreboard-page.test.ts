@@ -20,7 +20,7 @@ describe('scoreboard page', () => {
       INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at, status)
         VALUES ('derby', 'epl', 'ars', 'che', now(), 'live');
       INSERT INTO scoreboard (match_id) VALUES ('derby')`);
-    gateway = new GatewayProcess(await freePort(), { DATABASE_URL: infra.postgres.url }, 'gateway-page');
+    gateway = new GatewayProcess(await freePort(), await freePort(), { DATABASE_URL: infra.postgres.url }, 'gateway-page');
     gateway.start();
     await gateway.ready();
     browser = await launchChromium();

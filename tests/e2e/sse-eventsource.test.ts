@@ -70,7 +70,7 @@ describe('a plain EventSource page across a gateway SIGKILL', () => {
       INSERT INTO scoreboard (match_id) VALUES ${MATCHES.map((id) => `('${id}')`).join(', ')}`);
     const env = { DATABASE_URL: infra.postgres.url, REDIS_URL: infra.redis.url };
     listener = new ServiceProcess('notify-listener', { ...env, LISTENER_PORT: String(await freePort()) }, 'listener-sse-eventsource').start();
-    gateway = new GatewayProcess(await freePort(), { ...env, SSE_POSITION_KEY: POSITION_KEY, AUTH_JWT_SECRET: AUTH_SECRET }, 'gateway-sse-eventsource');
+    gateway = new GatewayProcess(await freePort(), await freePort(), { ...env, SSE_POSITION_KEY: POSITION_KEY, AUTH_JWT_SECRET: AUTH_SECRET }, 'gateway-sse-eventsource');
     gateway.start();
     await gateway.ready();
     await waitFor('gateway on the Redis path', async () => ((await gateway.mode()) === 'redis' ? true : undefined));
@@ -87,7 +87,8 @@ describe('a plain EventSource page across a gateway SIGKILL', () => {
 
   it('receives every event of every stream exactly once, by the browser’s own reconnect', async () => {
     page = await browser.newPage();
-    await page.goto(`http://127.0.0.1:${gateway.port}/healthz`);
+    // A page of the gateway's origin that runs no script of its own (a 404).
+    await page.goto(`http://127.0.0.1:${gateway.port}/no-such-page`);
     // Events already in the outbox before the page subscribes are not its to receive.
     const { rows } = await infra.db.query<{ stream: string; seq: number }>(
       'SELECT stream, coalesce(max(seq), 0)::int AS seq FROM outbox WHERE stream = ANY($1) GROUP BY stream', [STREAMS]);
@@ -154,7 +155,7 @@ describe('a plain EventSource page across a gateway SIGKILL', () => {
   it('a plain EventSource on /api/notifications/stream?token= gets every change once, in order, across a SIGKILL', async () => {
     const user = 'sse-user';
     const notifications = await browser.newPage();
-    await notifications.goto(`http://127.0.0.1:${gateway.port}/healthz`);
+    await notifications.goto(`http://127.0.0.1:${gateway.port}/no-such-page`);
     const token = await mintToken(AUTH_SECRET, { subject: user, ttlSeconds: 600 });
     await notifications.evaluate((url) => {
       const w = window as any;

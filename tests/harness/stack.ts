@@ -40,12 +40,14 @@ export class ServiceProcess {
 }
 
 export class GatewayProcess extends ServiceProcess {
+  /** `opsPort` serves /healthz, /readyz and /metrics; `port` the clients. */
   constructor(
     readonly port: number,
+    readonly opsPort: number,
     env: Record<string, string>,
     name = 'gateway',
   ) {
-    super('gateway', { PORT: String(port), HOST: '127.0.0.1', DRAIN_DELAY_MS: '200', ...env }, name);
+    super('gateway', { PORT: String(port), OPS_PORT: String(opsPort), HOST: '127.0.0.1', DRAIN_DELAY_MS: '200', ...env }, name);
   }
 
   get wsUrl(): string {
@@ -53,7 +55,7 @@ export class GatewayProcess extends ServiceProcess {
   }
 
   async readyz(): Promise<{ status: number; body: Record<string, unknown> }> {
-    const res = await fetch(`http://127.0.0.1:${this.port}/readyz`);
+    const res = await fetch(`http://127.0.0.1:${this.opsPort}/readyz`);
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   }
 

@@ -39,6 +39,7 @@ export function loadConfig(env = new EnvReader()): Config {
         workload: parseWorkload(env.string('CHAOS_GATEWAY_WORKLOAD', `deployment/${fullname}-gateway`)),
         container: env.string('CHAOS_GATEWAY_CONTAINER', 'gateway'),
         port: gatewayPort,
+        opsPort: env.int('CHAOS_GATEWAY_OPS_PORT', 8083, { min: 1, max: 65_535 }),
       },
       listenerContainer: env.string('CHAOS_LISTENER_CONTAINER', 'notify-listener'),
       redis: {

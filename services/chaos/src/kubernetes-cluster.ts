@@ -13,7 +13,7 @@ export interface KubernetesClusterOptions {
   redisUrl: string | undefined;
   /** WebSocket URL clients use: the gateway Service (or an ingress). */
   clientUrl: string;
-  gateway: { selector: string; workload: WorkloadRef; container: string; port: number };
+  gateway: { selector: string; workload: WorkloadRef; container: string; port: number; /** /readyz lives here. */ opsPort: number };
   listenerContainer: string;
   redis: { selector: string; workload: WorkloadRef };
   /** Undefined when Postgres is not run by the chart (an external database cannot be restarted here). */
@@ -206,7 +206,7 @@ export class KubernetesCluster implements Cluster {
 
   /** /readyz's mode: straight to the pod IP (in-cluster), else through the API server's proxy. */
   private async podMode(pod: PodInfo): Promise<BrokerMode | undefined> {
-    const port = this.options.gateway.port;
+    const port = this.options.gateway.opsPort;
     let body: string | undefined;
     if (pod.ip) {
       try {

@@ -106,7 +106,7 @@ describe('KubernetesCluster (fake API server, real Postgres)', () => {
       databaseUrl: postgres.url,
       redisUrl: undefined,
       clientUrl: 'ws://mc-gateway.ns.svc:8080/ws',
-      gateway: { selector: 'component=gateway', workload: { kind: 'Deployment', name: 'mc-gateway' }, container: 'gateway', port: 8080 },
+      gateway: { selector: 'component=gateway', workload: { kind: 'Deployment', name: 'mc-gateway' }, container: 'gateway', port: 8080, opsPort: 8083 },
       listenerContainer: 'notify-listener',
       redis: { selector: 'component=redis', workload: { kind: 'Deployment', name: 'mc-redis' } },
       postgres: { selector: 'component=postgres', workload: { kind: 'StatefulSet', name: 'mc-postgres' } },
@@ -169,7 +169,7 @@ describe('KubernetesCluster (fake API server, real Postgres)', () => {
       { name: 'mc-gateway-001', mode: 'redis' },
       { name: 'mc-gateway-002', mode: 'postgres' },
     ]);
-    expect(api.calls).toEqual(['get ns/mc-gateway-001:8080/readyz', 'get ns/mc-gateway-002:8080/readyz']);
+    expect(api.calls).toEqual(['get ns/mc-gateway-001:8083/readyz', 'get ns/mc-gateway-002:8083/readyz']);
     const logs = await cluster.logs('notify-listener', Date.parse('2030-01-01T00:00:01.000Z'));
     expect(logs.map((r) => `${r.source}: ${r.msg}`)).toEqual([
       'mc-gateway-001: notify-listener on mc-gateway-001',

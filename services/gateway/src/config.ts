@@ -4,6 +4,8 @@ import { readAuthConfig, type AuthConfig } from '@matchcast/auth';
 
 export interface Config {
   port: number;
+  /** Ops HTTP server (/healthz /readyz /metrics), kept off the client port. Port 0 picks a free one (tests). */
+  opsPort: number;
   host: string;
   databaseUrl: string;
   /** Undefined: Postgres LISTEN mode only (the rollback mode, USE_REDIS_NOTIFIER=false). */
@@ -11,6 +13,8 @@ export interface Config {
   notifyChannels: string[];
   ws: {
     maxConnections: number;
+    /** Readiness fails at this many clients (READY_MAX_CONNECTIONS_RATIO of maxConnections). */
+    readyMaxConnections: number;
     pingIntervalMs: number;
     pingTimeoutMs: number;
     maxPayloadBytes: number;
@@ -55,15 +59,19 @@ export function loadConfig(env = new EnvReader()): Config {
   const redisUrl = env.url('REDIS_URL', REDIS_PROTOCOLS);
   const useRedis = env.bool('USE_REDIS_NOTIFIER', redisUrl !== undefined);
   if (useRedis && !redisUrl) throw new ConfigError('REDIS_URL', 'is required when USE_REDIS_NOTIFIER=true');
+  const maxConnections = env.int('WS_MAX_CONNECTIONS', 10_000, { min: 1 });
+  const readyRatio = env.number('READY_MAX_CONNECTIONS_RATIO', 0.9, { min: 0.01, max: 1 });
   const pingIntervalMs = env.durationMs('WS_PING_INTERVAL_MS', 25_000, { min: 1000, secondsAlias: 'WS_PING_INTERVAL' });
   const config: Config = {
     port: env.int('PORT', 8080, { min: 0, max: 65535 }),
+    opsPort: env.int('OPS_PORT', 8083, { min: 0, max: 65535 }),
     host: env.string('HOST', '0.0.0.0'),
     databaseUrl: env.requiredUrl('DATABASE_URL', POSTGRES_PROTOCOLS),
     redisUrl: useRedis ? redisUrl : undefined,
     notifyChannels: env.list('NOTIFY_CHANNELS', NOTIFY_CHANNELS),
     ws: {
-      maxConnections: env.int('WS_MAX_CONNECTIONS', 10_000, { min: 1 }),
+      maxConnections,
+      readyMaxConnections: Math.max(1, Math.floor(maxConnections * readyRatio)),
       pingIntervalMs,
       pingTimeoutMs: env.durationMs('WS_PING_TIMEOUT_MS', 60_000, { min: 1000, secondsAlias: 'WS_PING_TIMEOUT' }),
       maxPayloadBytes: env.int('WS_MAX_PAYLOAD_BYTES', 4096, { min: 128, max: 1_048_576 }),

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { outboxReader } from '@matchcast/db';
-import { createRegistry, opsRoutes, sleep, type Logger } from '@matchcast/runtime';
+import { createRegistry, listenOps, opsRoutes, sleep, type Logger, type OpsServer } from '@matchcast/runtime';
 import express from 'express';
 import pg from 'pg';
 import { PgBroker } from './brokers/pg-broker';
@@ -13,6 +13,7 @@ import { Fanout } from './delivery/fanout';
 import { startKeepAlive } from './delivery/keep-alive';
 import { SubscriptionRegistry } from './delivery/registry';
 import { Sequencer } from './delivery/sequencer';
+import { readinessProbe } from './http/readiness';
 import { restRoutes } from './http/rest';
 import { createGatewayMetrics, trackedStreamsGauge } from './metrics';
 import { startRetention } from './retention';
@@ -33,6 +34,9 @@ import { WsServer } from './transport/ws-server';
 export interface Gateway {
   readonly server: Server;
   readonly port: number;
+  /** /healthz, /readyz and /metrics: on their own port, never on the client port. */
+  readonly ops: OpsServer;
+  readonly opsPort: number;
   readonly supervisor: BrokerSupervisor;
   readonly registry: SubscriptionRegistry;
   /** Fail readiness, wait, close clients in batches with SERVER_DRAINING, then stop everything. */
@@ -110,16 +114,6 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 
   const app = express();
   app.disable('x-powered-by');
-  app.use(
-    opsRoutes(
-      metricsRegistry,
-      () => ({ ok: true }),
-      () => ({
-        ok: !draining && sequencer.ready && supervisor.delivering(),
-        detail: { mode: supervisor.mode, draining, connections: registry.size },
-      }),
-    ),
-  );
   app.use([SSE_PATH, '/api'], origins.middleware());
   if (!config.sse.positionKey) {
     logger.warn('SSE_POSITION_KEY is not set: SSE position tokens are signed with a random key and do not survive a move to another gateway or a restart');
@@ -150,10 +144,21 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     },
     logger,
   );
+  const ready = readinessProbe(
+    () => ({
+      draining,
+      sequencerReady: sequencer.ready,
+      delivering: supervisor.delivering(),
+      mode: supervisor.mode,
+      connections: registry.size,
+    }),
+    config.ws.readyMaxConnections,
+  );
+  const ops = await listenOps(opsRoutes(metricsRegistry, () => ({ ok: true }), ready), config.opsPort, config.host);
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  logger.info({ port, mode: supervisor.mode }, 'gateway listening');
+  logger.info({ port, ops_port: ops.port, mode: supervisor.mode }, 'gateway listening');
 
   let closed = false;
   const close = async () => {
@@ -167,7 +172,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     await wsServer.close();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    await Promise.all([db.end(), replayer.close()]);
+    await Promise.all([db.end(), replayer.close(), ops.close()]);
   };
 
   const drain = async () => {
@@ -185,5 +190,5 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     await close();
   };
 
-  return { server, port, supervisor, registry, drain, close };
+  return { server, port, ops, opsPort: ops.port, supervisor, registry, drain, close };
 }

@@ -27,7 +27,7 @@ describe('announcement streams on a gateway', () => {
       INSERT INTO team (id, league_id, name) VALUES ('a', 'l', 'Aston'), ('b', 'l', 'Bury');
       INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at) VALUES ('m1', 'l', 'a', 'b', now())`);
     const config = loadConfig(
-      new EnvReader({ DATABASE_URL: postgres.url, PORT: '0', HOST: '127.0.0.1', AUTH_JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'silent' }),
+      new EnvReader({ DATABASE_URL: postgres.url, PORT: '0', OPS_PORT: '0', HOST: '127.0.0.1', AUTH_JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'silent' }),
     );
     gateway = await startGateway(config, createLogger('gateway', 'silent'));
   });

@@ -40,7 +40,7 @@ describe('slow consumers', () => {
       INSERT INTO team (id, league_id, name) VALUES ('a', 'l', 'A'), ('b', 'l', 'B');
       INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at) VALUES ('m', 'l', 'a', 'b', now());
       INSERT INTO matchdata (match_id) VALUES ('m')`);
-    const env = new EnvReader({ DATABASE_URL: server.url, PORT: '0', HOST: '127.0.0.1', WS_MAX_BUFFERED_BYTES: '524288' });
+    const env = new EnvReader({ DATABASE_URL: server.url, PORT: '0', OPS_PORT: '0', HOST: '127.0.0.1', WS_MAX_BUFFERED_BYTES: '524288' });
     gateway = await startGateway(loadConfig(env), createLogger('gateway', 'silent'));
   });
 
@@ -78,7 +78,7 @@ describe('slow consumers', () => {
     while (seqs.length < events && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(seqs.length).toBe(events);
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
-    const metrics = await (await fetch(`http://127.0.0.1:${gateway.port}/metrics`)).text();
+    const metrics = await (await fetch(`http://127.0.0.1:${gateway.opsPort}/metrics`)).text();
     expect(metrics).toMatch(/matchcast_gateway_slow_consumers_total\{[^}]*\} 1/);
     // The gateway has dropped it: once it reads again it finds the end of the stream.
     stalled.resume();

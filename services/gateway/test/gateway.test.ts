@@ -21,7 +21,7 @@ describe('gateway (Postgres LISTEN mode)', () => {
     await db.query(`INSERT INTO league VALUES ('epl', 'Premier League');
       INSERT INTO team (id, league_id, name) VALUES ('ars', 'epl', 'Arsenal'), ('che', 'epl', 'Chelsea');
       INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at) VALUES ('m1', 'epl', 'ars', 'che', now())`);
-    const config = loadConfig(new EnvReader({ DATABASE_URL: server.url, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent' }));
+    const config = loadConfig(new EnvReader({ DATABASE_URL: server.url, PORT: '0', OPS_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent' }));
     gateway = await startGateway(config, createLogger('gateway', 'silent'));
     url = `ws://127.0.0.1:${gateway.port}/ws`;
   });
@@ -163,8 +163,19 @@ describe('gateway (Postgres LISTEN mode)', () => {
   });
 
   it('reports ready on /readyz with the broker mode', async () => {
-    const res = await fetch(`http://127.0.0.1:${gateway.port}/readyz`);
+    const res = await fetch(`http://127.0.0.1:${gateway.opsPort}/readyz`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ status: 'ok', mode: 'postgres' });
+    expect(await res.json()).toMatchObject({ status: 'ok', mode: 'postgres', full: false });
+  });
+
+  it('serves /healthz, /readyz and /metrics on the ops port only: the client port (published by the Ingress) has none of them', async () => {
+    const ops = `http://127.0.0.1:${gateway.opsPort}`;
+    const client = `http://127.0.0.1:${gateway.port}`;
+    expect(gateway.opsPort).not.toBe(gateway.port);
+    expect((await fetch(`${ops}/healthz`)).status).toBe(200);
+    expect(await (await fetch(`${ops}/metrics`)).text()).toContain('matchcast_gateway_');
+    for (const path of ['/healthz', '/readyz', '/metrics']) expect((await fetch(`${client}${path}`)).status).toBe(404);
+    // And the ops port serves nothing but them.
+    expect((await fetch(`${ops}/sse?channels=match:m1`)).status).toBe(404);
   });
 });

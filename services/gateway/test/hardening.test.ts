@@ -29,7 +29,7 @@ describe('a gateway under hostile input', () => {
         new EnvReader({
           DATABASE_URL: postgres.url,
           REDIS_URL: redis.url,
-          PORT: '0',
+          PORT: '0', OPS_PORT: '0',
           HOST: '127.0.0.1',
           AUTH_JWT_SECRET: TEST_SECRET,
           AUTH_CLOCK_TOLERANCE_MS: '0',
@@ -43,7 +43,7 @@ describe('a gateway under hostile input', () => {
 
   /** A counter's value from /metrics; `label` narrows to one series (the registry adds its own labels too). */
   const metric = async (name: string, label = ''): Promise<number> => {
-    const text = await (await fetch(`${base}/metrics`)).text();
+    const text = await (await fetch(`http://127.0.0.1:${gateway.opsPort}/metrics`)).text();
     const line = text.split('\n').find((l) => (l.startsWith(name + ' ') || l.startsWith(name + '{')) && l.includes(label));
     return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
   };
@@ -230,7 +230,7 @@ describe('a gateway under hostile input', () => {
     expect(gateway.registry.size).toBe(0);
     expect(gateway.registry.subscribers('all')?.size ?? 0).toBe(0);
     expect(gateway.registry.subscribers('match:m1')?.size ?? 0).toBe(0);
-    expect((await (await fetch(`${base}/readyz`)).json()).connections).toBe(0);
+    expect((await (await fetch(`http://127.0.0.1:${gateway.opsPort}/readyz`)).json()).connections).toBe(0);
   });
 
   it('answers bad REST parameters with 400 and a code, never 500', async () => {

@@ -30,7 +30,7 @@ describe('league streams and schedule_update on a gateway', () => {
         ('m1', 'l', 'a', 'b', '2026-01-01T15:00Z'), ('m2', 'l', 'b', 'c', '2026-01-02T15:00Z'), ('m3', 'l', 'c', 'a', '2026-01-03T15:00Z'),
         ('m4', 'l', 'a', 'c', '2026-01-04T15:00Z')`);
     const config = loadConfig(
-      new EnvReader({ DATABASE_URL: postgres.url, PORT: '0', HOST: '127.0.0.1', AUTH_JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'silent' }),
+      new EnvReader({ DATABASE_URL: postgres.url, PORT: '0', OPS_PORT: '0', HOST: '127.0.0.1', AUTH_JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'silent' }),
     );
     gateway = await startGateway(config, createLogger('gateway', 'silent'));
     url = `ws://127.0.0.1:${gateway.port}/ws`;

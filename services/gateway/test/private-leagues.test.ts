@@ -41,7 +41,7 @@ describe('private leagues on a gateway', () => {
     url.username = 'gateway_login';
     url.password = '';
     const config = loadConfig(
-      new EnvReader({ DATABASE_URL: url.toString(), PORT: '0', HOST: '127.0.0.1', AUTH_JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'silent', SSE_POSITION_KEY: 'k'.repeat(32) }),
+      new EnvReader({ DATABASE_URL: url.toString(), PORT: '0', OPS_PORT: '0', HOST: '127.0.0.1', AUTH_JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'silent', SSE_POSITION_KEY: 'k'.repeat(32) }),
     );
     gateway = await startGateway(config, createLogger('gateway', 'silent'));
     base = `http://127.0.0.1:${gateway.port}`;
@@ -72,7 +72,7 @@ describe('private leagues on a gateway', () => {
               ON CONFLICT (match_id) DO UPDATE SET home_score = EXCLUDED.home_score`, [match, home]);
   const of = (client: { messages: any[] }, stream: string) => client.messages.filter((m) => m.type === 'match_update' && m.stream === stream);
   const metric = async (name: string) => {
-    const text = await (await fetch(`${base}/metrics`)).text();
+    const text = await (await fetch(`http://127.0.0.1:${gateway.opsPort}/metrics`)).text();
     return Number(/^(\S+) (\S+)$/m.exec(text.split('\n').filter((l) => l.startsWith(name)).join('\n'))?.[2] ?? 0);
   };
 

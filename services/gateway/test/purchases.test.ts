@@ -35,7 +35,7 @@ describe('purchase channels on a gateway', () => {
     url.username = 'gateway_login';
     url.password = '';
     const config = loadConfig(
-      new EnvReader({ DATABASE_URL: url.toString(), PORT: '0', HOST: '127.0.0.1', AUTH_JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'silent', SSE_POSITION_KEY: 'k'.repeat(32) }),
+      new EnvReader({ DATABASE_URL: url.toString(), PORT: '0', OPS_PORT: '0', HOST: '127.0.0.1', AUTH_JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'silent', SSE_POSITION_KEY: 'k'.repeat(32) }),
     );
     gateway = await startGateway(config, createLogger('gateway', 'silent'));
     base = `http://127.0.0.1:${gateway.port}`;
@@ -85,7 +85,7 @@ describe('purchase channels on a gateway', () => {
 
   /** One metric's value from /metrics (0 when absent). */
   const metric = async (name: string): Promise<number> => {
-    const line = (await (await fetch(`${base}/metrics`)).text()).split('\n').find((l) => l.startsWith(name + ' ') || l.startsWith(name + '{'));
+    const line = (await (await fetch(`http://127.0.0.1:${gateway.opsPort}/metrics`)).text()).split('\n').find((l) => l.startsWith(name + ' ') || l.startsWith(name + '{'));
     return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
   };
 

@@ -46,7 +46,7 @@ describe('SSE position tokens on a running gateway', () => {
         ('a', 'epl', 'ars', 'che', now(), 'live'), ('b', 'epl', 'ars', 'che', now(), 'live'),
         ('c', 'epl', 'ars', 'che', now(), 'live'), ('d', 'epl', 'ars', 'che', now(), 'live');
       INSERT INTO scoreboard (match_id) VALUES ('a'), ('b'), ('c'), ('d')`);
-    const config = loadConfig(new EnvReader({ DATABASE_URL: server.url, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', SSE_POSITION_KEY: KEY, AUTH_JWT_SECRET: TEST_SECRET }));
+    const config = loadConfig(new EnvReader({ DATABASE_URL: server.url, PORT: '0', OPS_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', SSE_POSITION_KEY: KEY, AUTH_JWT_SECRET: TEST_SECRET }));
     gateway = await startGateway(config, createLogger('gateway', 'silent'));
     base = `http://127.0.0.1:${gateway.port}`;
   });
@@ -166,7 +166,7 @@ describe('SSE position tokens on a running gateway', () => {
     await ws.next((m) => m.seq === seq);
     await honest.next((e) => e.json?.seq === seq && e.json?.stream === 'match:a');
     expect(bystander.ended).toBe(false);
-    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${gateway.opsPort}/readyz`)).status).toBe(200);
     ws.ws.close();
   });
 });

@@ -34,7 +34,7 @@ describe('topic channels on a gateway fed through Redis', () => {
       INSERT INTO team (id, league_id, name) VALUES ('a', 'l', 'Aston'), ('b', 'l', 'Bury'), ('c', 'l', 'Crewe'), ('d', 'l', 'Derby');
       INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at) VALUES
         ('m1', 'l', 'a', 'b', '2026-01-01T15:00Z'), ('m2', 'l', 'c', 'd', '2026-01-02T15:00Z'), ('m3', 'l', 'c', 'a', '2026-01-03T15:00Z')`);
-    const env = { DATABASE_URL: postgres.url, REDIS_URL: redis.url, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent' };
+    const env = { DATABASE_URL: postgres.url, REDIS_URL: redis.url, PORT: '0', OPS_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent' };
     listener = await startListener(loadListenerConfig(new EnvReader({ ...env, LISTENER_HEARTBEAT_INTERVAL_MS: '100' })), createLogger('listener', 'silent'));
     gateway = await startGateway(loadConfig(new EnvReader({ ...env, AUTH_JWT_SECRET: TEST_SECRET })), createLogger('gateway', 'silent'));
     base = `http://127.0.0.1:${gateway.port}`;
@@ -66,7 +66,7 @@ describe('topic channels on a gateway fed through Redis', () => {
   const reschedule = (id: string, at: string) => db.query('UPDATE match SET kickoff_at = $2 WHERE id = $1', [id, at]);
   const until = (what: string, check: () => boolean) => waitFor(what, async () => (check() ? true : undefined), SLOW_MS);
   const metric = async (name: string, label: string): Promise<number> => {
-    const text = await (await fetch(`${base}/metrics`)).text();
+    const text = await (await fetch(`http://127.0.0.1:${gateway.opsPort}/metrics`)).text();
     const line = text.split('\n').find((l) => l.startsWith(name + '{') && l.includes(label));
     return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
   };

@@ -27,7 +27,7 @@ describe('user streams on a gateway', () => {
     db = new pg.Pool({ connectionString: postgres.url, max: 6 });
     await migrate(db);
     const config = loadConfig(
-      new EnvReader({ DATABASE_URL: postgres.url, PORT: '0', HOST: '127.0.0.1', AUTH_JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'silent' }),
+      new EnvReader({ DATABASE_URL: postgres.url, PORT: '0', OPS_PORT: '0', HOST: '127.0.0.1', AUTH_JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'silent' }),
     );
     gateway = await startGateway(config, createLogger('gateway', 'silent'));
     base = `http://127.0.0.1:${gateway.port}`;
@@ -42,7 +42,7 @@ describe('user streams on a gateway', () => {
 
   /** One metric series' value from /metrics (0 when absent). */
   const metric = async (name: string, label = ''): Promise<number> => {
-    const text = await (await fetch(`${base}/metrics`)).text();
+    const text = await (await fetch(`http://127.0.0.1:${gateway.opsPort}/metrics`)).text();
     const line = text.split('\n').find((l) => (l.startsWith(name + ' ') || l.startsWith(name + '{')) && l.includes(label));
     return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
   };

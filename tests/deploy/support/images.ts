@@ -4,7 +4,7 @@
  * the CI workflow must pass these same build arguments.
  */
 export const SERVICE_IMAGES = [
-  { service: 'gateway', portVar: 'PORT', port: 8080 },
+  { service: 'gateway', portVar: 'OPS_PORT', port: 8083 },
   { service: 'notify-listener', portVar: 'LISTENER_PORT', port: 8081 },
   { service: 'crawler', portVar: 'CRAWLER_PORT', port: 8082 },
   { service: 'api', portVar: 'OPS_PORT', port: 8091 },

@@ -84,7 +84,7 @@ export class FuzzStack {
       LISTENER_PORT: String(await freePort()),
     }, 'fuzz-notify-listener').start();
     this.port = await freePort();
-    this.gateway = new GatewayProcess(this.port, {
+    this.gateway = new GatewayProcess(this.port, await freePort(), {
       ...env,
       WS_MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD_BYTES),
       WS_MESSAGES_PER_SECOND: String(MESSAGES_PER_SECOND),
@@ -106,6 +106,11 @@ export class FuzzStack {
 
   get base(): string {
     return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** The gateway's ops port: /healthz, /readyz, /metrics. */
+  get opsBase(): string {
+    return `http://127.0.0.1:${this.gateway.opsPort}`;
   }
 
   get pid(): number | undefined {
@@ -153,7 +158,7 @@ export class FuzzStack {
 
   async healthz(timeoutMs = 3000): Promise<number | string> {
     try {
-      const res = await fetch(`${this.base}/healthz`, { signal: AbortSignal.timeout(timeoutMs) });
+      const res = await fetch(`${this.opsBase}/healthz`, { signal: AbortSignal.timeout(timeoutMs) });
       await res.arrayBuffer();
       return res.status;
     } catch (error) {
@@ -164,7 +169,7 @@ export class FuzzStack {
   /** Open connections as the gateway counts them (GET /readyz). */
   async connections(): Promise<number | undefined> {
     try {
-      const res = await fetch(`${this.base}/readyz`, { signal: AbortSignal.timeout(3000) });
+      const res = await fetch(`${this.opsBase}/readyz`, { signal: AbortSignal.timeout(3000) });
       const body = (await res.json()) as Record<string, any>;
       const value = body.detail?.connections ?? body.connections;
       return typeof value === 'number' ? value : undefined;

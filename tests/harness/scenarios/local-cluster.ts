@@ -75,7 +75,7 @@ export class LocalCluster implements Cluster {
     this.superviseCrawler();
 
     for (let i = 0; i < (this.options.gateways ?? 2); i++) {
-      const gateway = new GatewayProcess(await freePort(), { ...base, ...this.options.gatewayEnv }, `${name}-gateway-${i}`);
+      const gateway = new GatewayProcess(await freePort(), await freePort(), { ...base, ...this.options.gatewayEnv }, `${name}-gateway-${i}`);
       this.gateways.push(gateway.start());
     }
     await Promise.all(this.gateways.map((gateway) => gateway.ready()));
