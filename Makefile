@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PNPM  := $(shell command -v pnpm 2>/dev/null)
 
-.PHONY: deps test-tools build demo test bench bench-users bench-user-streams migrate token clean
+.PHONY: deps test-tools build demo test bench bench-users bench-user-streams bench-bus migrate token clean
 
 # Installs pnpm (through npm) when missing, then the workspace's locked dependencies.
 deps:
@@ -37,6 +37,10 @@ bench-users: build
 # A gateway's memory and bus traffic as users grow (docs/benchmarks.md, "User streams").
 bench-user-streams: build
 	@node bench/dist/user-streams-memory.js $(BENCH_ARGS)
+
+# One Redis as gateways are added: broadcast vs. sharded bus channels (docs/scaling.md).
+bench-bus: build
+	@node bench/dist/bus-fanout.js $(BENCH_ARGS)
 
 migrate: build
 	@node packages/db/dist/cli.js

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
 
 /** Linux reports utime/stime in clock ticks; USER_HZ is 100 on every mainstream kernel build. */
 const TICKS_PER_SECOND = 100;
@@ -31,4 +32,16 @@ export function rssKb(pid: number): number {
   const match = /^VmRSS:\s+(\d+) kB/m.exec(status);
   if (!match?.[1]) throw new Error(`no VmRSS for pid ${pid}`);
   return Number(match[1]);
+}
+
+/** The pid of the redis-server behind a URL (INFO's process_id), for reading its CPU time. */
+export async function redisProcessId(url: string): Promise<number> {
+  const redis = new Redis(url, { lazyConnect: true });
+  try {
+    await redis.connect();
+    const info = await redis.info('server');
+    return Number(/process_id:(\d+)/.exec(info)?.[1]);
+  } finally {
+    redis.disconnect();
+  }
 }

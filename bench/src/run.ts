@@ -10,12 +10,12 @@
 import { mkdirSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { cleanupAll, installExitHandlers } from './cleanup';
 import { postmasterPid, type Component } from './cpu-budget';
 import { Infra, ROOT, Service, freePort, peerScript, serviceScript } from './infra';
 import { measureNotifyCost, NOTIFY_CONDITIONS, type NotifyCostResult } from './notify-cost';
 import { parseOptions, type BrokerMode, type Options, type Peer } from './options';
+import { redisProcessId } from './proc-stats';
 import { coresTable, notifyTable, scenarioTable, targetChecks, targetTable, warnings, writeResults } from './report';
 import { RedisTap } from './tap';
 import { runScenario, type ScenarioResult, type ScenarioSpec, type Target } from './scenario';
@@ -29,17 +29,6 @@ const PEER_NAMES: Record<Peer, string> = {
   ws: 'peer: ws, stringify+send per client',
   socketio: 'peer: Socket.IO + redis-adapter',
 };
-
-async function redisProcessId(url: string): Promise<number> {
-  const redis = new Redis(url, { lazyConnect: true });
-  try {
-    await redis.connect();
-    const info = await redis.info('server');
-    return Number(/process_id:(\d+)/.exec(info)?.[1]);
-  } finally {
-    redis.disconnect();
-  }
-}
 
 async function startGateway(infra: Infra, mode: BrokerMode, options: Options, logDir: string): Promise<{ service: Service; port: number }> {
   const port = await freePort();
