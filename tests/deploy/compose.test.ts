@@ -24,7 +24,7 @@ interface Service {
 }
 
 const doc = parseDocument(readFileSync(join(REPO, 'docker-compose.yml'), 'utf8'), { uniqueKeys: true });
-const compose = doc.toJS() as { name?: string; services: Record<string, Service>; volumes?: Record<string, unknown> };
+const compose = doc.toJS() as { services: Record<string, Service>; volumes?: Record<string, unknown> };
 const services = compose.services;
 const condition = (service: string, on: string) => services[service]?.depends_on?.[on]?.condition;
 
@@ -35,7 +35,10 @@ const SERVICE_KEYS = new Set(['image', 'build', 'command', 'environment', 'ports
 describe('docker-compose.yml', () => {
   it('parses without errors or duplicate keys', () => {
     expect(doc.errors).toEqual([]);
-    expect(compose.name).toBe('matchcast');
+  });
+
+  it('is valid for Compose v2 and docker-compose 1.29 alike: no top-level `name` (1.29 rejects it) or `version`', () => {
+    expect(Object.keys(compose).sort()).toEqual(['services', 'volumes']);
   });
 
   it('has postgres 15, redis 7, a migration step, the listener, the gateway, the crawler, the API, the notifier and the edge', () => {
@@ -54,6 +57,9 @@ describe('docker-compose.yml', () => {
       expect(services[name]!.healthcheck?.test?.length).toBeGreaterThan(0);
     }
     expect(services.gateway!.healthcheck!.test.join(' ')).toContain('/readyz');
+    // Over TCP, not the Unix socket: the image's first-boot init server listens on the socket only.
+    expect(services.postgres!.healthcheck!.test.join(' ')).toMatch(/pg_isready -h 127\.0\.0\.1 -p 5432 /);
+    expect(services.redis!.healthcheck!.test.join(' ')).toContain('redis-cli -h 127.0.0.1 -p 6379 ');
     // On the ops port each service listens on.
     expect(services.api!.healthcheck!.test.join(' ')).toContain(`127.0.0.1:${services.api!.environment!.OPS_PORT}/readyz`);
     expect(services.notifier!.healthcheck!.test.join(' ')).toContain(`127.0.0.1:${services.notifier!.environment!.OPS_PORT}/healthz`);
@@ -159,5 +165,36 @@ describe('docker-compose.yml', () => {
     const variables = new Set([...script.matchAll(/:'(\w+_password)'/g)].map((m) => m[1]!));
     const given = new Set([...services['db-users']!.command!.join('\n').matchAll(/getenv (\w+_password) /g)].map((m) => m[1]!));
     expect([...given].sort()).toEqual([...variables].sort());
+  });
+});
+
+describe('deploy/compose/docker-compose.offline.yml (make test-compose on an engine without a registry)', () => {
+  const offline = parseDocument(readFileSync(join(REPO, 'deploy', 'compose', 'docker-compose.offline.yml'), 'utf8'), { uniqueKeys: true, merge: true });
+  const overrides = (offline.toJS({ maxAliasCount: 100 }) as { services: Record<string, Service> }).services;
+
+  it('parses and overrides only services docker-compose.yml has', () => {
+    expect(offline.errors).toEqual([]);
+    for (const name of Object.keys(overrides)) expect([name, name in services]).toEqual([name, true]);
+  });
+
+  it('swaps only where images come from: a registry image for a local one, or the app build context', () => {
+    for (const [name, override] of Object.entries(overrides)) {
+      if (services[name]!.build) {
+        expect([name, Object.keys(override)]).toEqual([name, ['build']]);
+        const build = override.build!;
+        expect(build.context).toBe(`.tmp/compose/app/${services[name]!.build!.args!.SERVICE}`);
+        // `dockerfile` is relative to the context: the repository's one Dockerfile.
+        expect(join(REPO, build.context, build.dockerfile)).toBe(join(REPO, 'Dockerfile'));
+        expect(build.args).toEqual({ NODE_IMAGE: 'matchcast-node:22', APP_SOURCE: 'prebuilt' });
+      } else {
+        expect([name, Object.keys(override)]).toEqual([name, ['image']]);
+        expect(override.image).toMatch(/^matchcast-[a-z]+:/);
+      }
+    }
+  });
+
+  it('covers every image docker-compose.yml would pull or build', () => {
+    const pulledOrBuilt = Object.entries(services).filter(([, s]) => s.image || s.build).map(([name]) => name);
+    expect(Object.keys(overrides).sort()).toEqual(pulledOrBuilt.sort());
   });
 });

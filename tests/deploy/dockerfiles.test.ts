@@ -32,10 +32,22 @@ describe('Dockerfile', () => {
     expect(lines).toContain('ARG NODE_IMAGE=node:22-slim');
     expect(froms).toEqual([
       'FROM ${NODE_IMAGE} AS build',
+      'FROM scratch AS prebuilt',
+      'FROM ${APP_SOURCE} AS app',
       'FROM ${NODE_IMAGE} AS runtime',
       'FROM runtime AS job',
       'FROM runtime AS service',
     ]);
+  });
+
+  it('builds from the registry by default, or from a production copy given as the context (APP_SOURCE=prebuilt)', () => {
+    expect(lines).toContain('ARG APP_SOURCE=build');
+    expect(stage('prebuilt')).toEqual(['FROM scratch AS prebuilt', 'COPY . /out']);
+    expect(stage('app')).toEqual(['FROM ${APP_SOURCE} AS app']);
+  });
+
+  it('needs no frontend image from a registry (no `# syntax` line)', () => {
+    expect(readFileSync(join(REPO, 'Dockerfile'), 'utf8')).not.toMatch(/^#\s*syntax\s*=/im);
   });
 
   it('builds the SERVICE argument from the locked workspace and keeps production dependencies only', () => {
@@ -51,7 +63,7 @@ describe('Dockerfile', () => {
     expect(bundle).toBeGreaterThan(run.indexOf('tsc -b "services/${SERVICE}"'));
     expect(bundle).toBeLessThan(run.indexOf('pnpm deploy'));
     const runtime = [...stage('runtime'), ...stage('job'), ...stage('service')];
-    expect(runtime.filter((l) => l.startsWith('COPY '))).toEqual(['COPY --from=build /out ./']);
+    expect(runtime.filter((l) => l.startsWith('COPY '))).toEqual(['COPY --from=app /out ./']);
     expect(runtime.some((l) => /pnpm|npm install/.test(l))).toBe(false);
   });
 
