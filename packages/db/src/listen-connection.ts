@@ -33,7 +33,11 @@ export interface ListenConnectionOptions {
   logger: ListenLogger;
   /** When set: LISTEN only while holding pg_try_advisory_lock(key) on this same connection. */
   leaderLockKey?: number;
-  /** How often a standby retries the lock. Default 1000. */
+  /**
+   * How often a standby retries the lock. Default 1000. A leader that closes releases the lock
+   * and NOTIFYs LEADER_HANDOVER_CHANNEL, which wakes the standbys at once: the poll only
+   * bounds the takeover after a leader died without saying so.
+   */
   standbyPollMs?: number;
   /** Period of the `SELECT 1` liveness check. Default 2000. */
   healthCheckIntervalMs?: number;
@@ -49,6 +53,9 @@ export interface ListenConnectionOptions {
   keepAliveInitialDelayMs?: number;
   applicationName?: string;
 }
+
+/** A closing leader NOTIFYs this channel (payload: its lock key) right after releasing the lock. */
+export const LEADER_HANDOVER_CHANNEL = 'matchcast_leader_handover';
 
 export type ListenState = 'idle' | 'connecting' | 'standby' | 'listening' | 'closed';
 
@@ -209,8 +216,11 @@ export class ListenConnection extends EventEmitter<ListenConnectionEvents> {
     const { client } = session;
     try {
       if (session.lockHeld) {
-        // Explicit unlock: the standby may take over as soon as this resolves.
-        await this.withTimeout(client.query('SELECT pg_advisory_unlock($1)', [this.options.leaderLockKey]));
+        // Explicit unlock, and a wake-up for the standbys (delivered once this commits, so the
+        // lock is free by then): one of them takes over within milliseconds, not a poll period.
+        await this.withTimeout(
+          client.query('SELECT pg_advisory_unlock($1), pg_notify($2, $3)', [this.options.leaderLockKey, LEADER_HANDOVER_CHANNEL, String(this.options.leaderLockKey)]),
+        );
       }
       await this.withTimeout(client.end());
     } catch (error) {
@@ -283,8 +293,19 @@ export class ListenConnection extends EventEmitter<ListenConnectionEvents> {
     // Notifications that arrive before 'listening' is emitted are held back, so consumers see
     // 'listening' (and run their catch-up) before any live notification of this connection.
     let backlog: Array<[string, string]> | undefined = [];
+    const lockKey = this.options.leaderLockKey;
+    // A standby's lock retry: after standbyPollMs, or at once when the leader hands over.
+    let handedOver = false;
+    let wakeStandby: (() => void) | undefined;
     client.on('notification', (message) => {
       if (session.failed) return;
+      if (message.channel === LEADER_HANDOVER_CHANNEL) {
+        if (message.payload === String(lockKey)) {
+          handedOver = true;
+          wakeStandby?.();
+        }
+        return;
+      }
       const payload = message.payload ?? '';
       if (backlog) backlog.push([message.channel, payload]);
       else this.deliver(message.channel, payload);
@@ -299,9 +320,10 @@ export class ListenConnection extends EventEmitter<ListenConnectionEvents> {
     connected();
     this.lostReported = false;
 
-    const lockKey = this.options.leaderLockKey;
     if (lockKey !== undefined) {
+      await this.timedQuery(session, `LISTEN ${LEADER_HANDOVER_CHANNEL}`);
       for (;;) {
+        handedOver = false;
         const { rows } = await this.timedQuery(session, 'SELECT pg_try_advisory_lock($1) AS locked', [lockKey]);
         if ((rows[0] as { locked?: boolean } | undefined)?.locked) break;
         if (this.currentState !== 'standby') {
@@ -309,7 +331,18 @@ export class ListenConnection extends EventEmitter<ListenConnectionEvents> {
           this.logger.info({ lock_key: lockKey }, 'another listener holds the leader lock; standing by');
           this.safeEmit('standby');
         }
-        await session.sleep(this.standbyPollMs);
+        if (handedOver) continue; // the leader let go while the lock query was in flight
+        await session.guard(
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, this.standbyPollMs);
+            timer.unref();
+            wakeStandby = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          }),
+        );
+        wakeStandby = undefined;
       }
       session.lockHeld = true;
       this.logger.info({ lock_key: lockKey }, 'leader lock acquired');

@@ -220,6 +220,32 @@ describe('ListenConnection', () => {
     expect(got.c).toEqual(['three']);
   });
 
+  test('a closing leader hands over at once: the standby is woken by NOTIFY, not by its next lock poll', async () => {
+    const key = 535353;
+    // A poll far longer than the takeover bound: only the handover NOTIFY can explain a fast takeover.
+    const leader = connection({ leaderLockKey: key, applicationName: 'lc-handover-leader', standbyPollMs: 30_000 });
+    const standby = connection({ leaderLockKey: key, applicationName: 'lc-handover-standby', standbyPollMs: 30_000 });
+    // Another lock key's standby stays asleep: the wake-up names the key.
+    const other = connection({ leaderLockKey: key + 1, applicationName: 'lc-handover-other', standbyPollMs: 30_000 });
+    const otherHolder = await adminClient();
+    await otherHolder.query('SELECT pg_advisory_lock($1)', [key + 1]);
+    const leading = nextEvent(leader, 'listening', 5000);
+    leader.start();
+    await leading;
+    const standing = [nextEvent(standby, 'standby', 5000), nextEvent(other, 'standby', 5000)];
+    standby.start();
+    other.start();
+    await Promise.all(standing);
+
+    const takeover = nextEvent(standby, 'listening', 3000);
+    const closedAt = Date.now();
+    await leader.close();
+    await takeover;
+    expect(Date.now() - closedAt).toBeLessThan(500);
+    expect(other.state).toBe('standby');
+    await otherHolder.end();
+  });
+
   test('a frozen server (SIGSTOP) is detected by the timed check query within interval + timeout', async () => {
     const conn = connection({ healthCheckIntervalMs: 1000, healthCheckTimeoutMs: 500, connectTimeoutMs: 500, applicationName: 'lc-frozen' });
     const listening = nextEvent(conn, 'listening', 5000);

@@ -49,6 +49,8 @@ export interface Cluster {
   resumeRedis(): Promise<void>;
   /** Kill the notify-listener that holds the leader lock; resolves with its listener id. */
   killListenerLeader(): Promise<string>;
+  /** SIGTERM the leader (a planned stop: it releases its lock and a standby takes over); resolves with its listener id. */
+  stopListenerLeader(): Promise<string>;
   /** Bring every listener back (restart killed ones / wait for the replacement pod). */
   restoreListeners(): Promise<void>;
   /** Restart PostgreSQL; resolves once it accepts connections again. */

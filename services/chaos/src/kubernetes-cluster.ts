@@ -144,14 +144,23 @@ export class KubernetesCluster implements Cluster {
    * The listener is a sidecar: the only way to kill it through the API is to delete its pod,
    * which takes that pod's gateway down too (its clients reconnect to another pod and resume).
    */
-  async killListenerLeader(): Promise<string> {
+  killListenerLeader(): Promise<string> {
+    return this.deleteLeaderPod(0);
+  }
+
+  /** Deletes the leader's pod with its own grace period: the listener gets SIGTERM and hands over. */
+  stopListenerLeader(): Promise<string> {
+    return this.deleteLeaderPod(undefined);
+  }
+
+  private async deleteLeaderPod(gracePeriodSeconds: number | undefined): Promise<string> {
     const leader = await listenerLeaderId(this.db, this.options.listenerLockKey);
     if (!leader) throw new Error('no notify-listener holds the leader lock');
     const pods = await this.livePods(this.options.gateway.selector);
     const pod = matchLeader(leader, pods.map((p) => p.name));
     if (!pod) throw new Error(`the leader "${leader}" is not one of the gateway pods (${pods.map((p) => p.name).join(', ')})`);
     this.gone.add(pod);
-    await this.api.deletePod(this.ns, pod, 0);
+    await this.api.deletePod(this.ns, pod, gracePeriodSeconds);
     return leader;
   }
 

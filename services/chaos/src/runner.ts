@@ -165,6 +165,9 @@ async function runStep(cluster: Cluster, step: Step, probe: ProbeWriter | undefi
     case 'killListenerLeader':
       await cluster.killListenerLeader();
       return;
+    case 'stopListenerLeader':
+      await cluster.stopListenerLeader();
+      return;
     case 'restoreListeners':
       return cluster.restoreListeners();
     case 'restartPostgres':

@@ -15,7 +15,7 @@ import type { BrokerMode } from './cluster';
 export type Mark = 'fault' | 'repair' | 'outage';
 
 export type Step =
-  | { do: 'killRedis' | 'stopRedis' | 'killListenerLeader'; mark?: 'fault' }
+  | { do: 'killRedis' | 'stopRedis' | 'killListenerLeader' | 'stopListenerLeader'; mark?: 'fault' }
   | { do: 'startRedis' | 'resumeRedis' | 'restoreListeners'; mark?: 'repair' }
   | { do: 'freezeRedis'; forMs: number; mark?: 'fault' }
   | { do: 'restartPostgres'; mark?: 'outage' }
@@ -107,6 +107,22 @@ export const SCENARIOS: readonly Scenario[] = [
     // Whether the gateways notice depends on the standby winning the lock within the heartbeat timeout.
     fallback: 'allowed',
     limits: { fallbackMs: 2500, switchBackMs: SWITCH_BACK_LIMIT_MS },
+  },
+  {
+    name: 'listener-handover',
+    title: 'notify-listener leader stopped (SIGTERM, as on a rollout or a pod deletion) while a standby runs',
+    origin: 'issue 15 item 2 (deterministic leader handover)',
+    steps: [
+      { do: 'stopListenerLeader', mark: 'fault' },
+      { do: 'probe' },
+      { do: 'sleep', ms: 3000 },
+      { do: 'restoreListeners' },
+      { do: 'sleep', ms: 1000 },
+    ],
+    // The leader releases its lock and NOTIFYs the standbys on the way out: the new leader's
+    // first heartbeat comes well within the gateways' heartbeat timeout, so none falls back.
+    fallback: 'forbidden',
+    limits: { fallbackMs: null, switchBackMs: null },
   },
   {
     name: 'postgres-restart',

@@ -122,11 +122,19 @@ export class LocalCluster implements Cluster {
     this.infra.redis.signal('SIGCONT');
   }
 
-  async killListenerLeader(): Promise<string> {
+  killListenerLeader(): Promise<string> {
+    return this.signalListenerLeader('SIGKILL');
+  }
+
+  stopListenerLeader(): Promise<string> {
+    return this.signalListenerLeader('SIGTERM');
+  }
+
+  private async signalListenerLeader(signal: NodeJS.Signals): Promise<string> {
     const leader = await this.leader();
     const process = this.listeners.find((listener) => listener.name === leader);
     if (!leader || !process) throw new Error(`no local listener holds the leader lock (holder: ${leader ?? 'none'})`);
-    await process.kill();
+    await process.stop(signal);
     return leader;
   }
 

@@ -62,12 +62,13 @@ describe('runner CLI arguments', () => {
     expect(() => findScenario('nope')).toThrow(/redis-kill/);
   });
 
-  it('has the six drills, each with a fault and a probe', () => {
+  it('has the seven drills, each with a fault and a probe', () => {
     expect(SCENARIOS.map((s) => s.name)).toEqual([
       'redis-kill',
       'redis-freeze',
       'redis-outage',
       'listener-failover',
+      'listener-handover',
       'postgres-restart',
       'gateway-restart',
     ]);
