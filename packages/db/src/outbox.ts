@@ -28,13 +28,14 @@ export async function readStream(
  * (all of them when omitted), and of the named private streams (user:<id>, purchase:<id>):
  * what a gateway compares against what it delivered, to catch up after any gap in transport.
  * Private streams are many (one per user or purchase) and a gateway only follows those of its
- * own clients, so only those are read.
+ * own clients, so only those are read. Canary streams are never followed (the canary times its
+ * own events, and a catch-up must not stand in for the live path it proves).
  */
 export async function streamHeads(db: Queryable, withinMs?: number, userStreams: readonly string[] = []): Promise<Map<string, number>> {
   const { rows } = await db.query<{ stream: string; last_seq: number }>(
     `SELECT stream, last_seq::int AS last_seq FROM stream_counter
       WHERE ($1::float8 IS NULL OR updated_at > now() - make_interval(secs => $1::float8 / 1000))
-        AND ((stream NOT LIKE 'user:%' AND stream NOT LIKE 'purchase:%') OR stream = ANY($2::text[]))`,
+        AND ((stream NOT LIKE 'user:%' AND stream NOT LIKE 'purchase:%' AND stream NOT LIKE 'canary:%') OR stream = ANY($2::text[]))`,
     [withinMs ?? null, userStreams],
   );
   return new Map(rows.map((row) => [row.stream, row.last_seq]));

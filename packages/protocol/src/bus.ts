@@ -1,4 +1,4 @@
-import { ID_PATTERN, isStreamName } from './channels';
+import { ID_PATTERN, isCanaryStreamName, isStreamName } from './channels';
 import type { ForwardedNotification, Heartbeat, OutboxEvent, OutboxRef } from './messages';
 
 /**
@@ -40,7 +40,10 @@ const isCount = (value: unknown): value is number => Number.isSafeInteger(value)
 export function decodeNotification(payload: unknown): OutboxEvent | OutboxRef {
   const v = parseObject(payload, 'notification payload');
   if (typeof v.id !== 'string' || !OUTBOX_ID.test(v.id)) throw new InvalidBusMessage('id is not an outbox id');
-  if (typeof v.stream !== 'string' || !isStreamName(v.stream)) throw new InvalidBusMessage('stream is not a stream name');
+  // A canary stream is no client's, but it travels the same path (it proves that path).
+  if (typeof v.stream !== 'string' || !(isStreamName(v.stream) || isCanaryStreamName(v.stream))) {
+    throw new InvalidBusMessage('stream is not a stream name');
+  }
   if (!Number.isSafeInteger(v.seq) || (v.seq as number) < 1) throw new InvalidBusMessage('seq is not an integer ≥ 1');
   if (v.ref === true) return { ref: true, id: v.id, stream: v.stream, seq: v.seq as number };
   if (typeof v.type !== 'string' || !EVENT_TYPE.test(v.type)) throw new InvalidBusMessage('type is malformed');

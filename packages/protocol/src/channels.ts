@@ -69,6 +69,9 @@ function parseBaseChannel(name: string): Channel {
   if (name === 'live:all') return { name, kind: 'live' };
   const colon = name.indexOf(':');
   const kind = (colon > 0 ? name.slice(0, colon) : name) as ChannelKind;
+  if (name.startsWith(CANARY_STREAM_PREFIX)) {
+    throw new ProtocolError('UNKNOWN_CHANNEL', `"${name}" is reserved: canary:<id> streams are the gateways' delivery canary, never delivered to clients`);
+  }
   if (!KINDS_WITH_ID.has(kind)) {
     throw new ProtocolError('UNKNOWN_CHANNEL', `unknown channel "${name}"`);
   }
@@ -117,4 +120,28 @@ export function baseChannel(name: string): string {
  */
 export function isOwnChannelStream(name: string): boolean {
   return name === 'all' || name.startsWith('league:') || name.startsWith('team:');
+}
+
+/**
+ * The delivery canary's streams, `canary:<gateway id>` (docs/operations.md, "Delivery canary"):
+ * each gateway commits a tiny event to its own one every few seconds and times it back through
+ * the real path. Internal: no client may subscribe (parseChannel refuses the name), routing
+ * sends them nowhere, and a gateway's sequencer never follows them.
+ */
+export const CANARY_STREAM_PREFIX = 'canary:';
+
+/** The canary stream of one gateway; its id must match ID_PATTERN. */
+export function canaryStream(gatewayId: string): string {
+  if (!ID_PATTERN.test(gatewayId)) throw new ProtocolError('INVALID_CHANNEL', `gateway id "${gatewayId}" must match ${ID_PATTERN.source}`);
+  return CANARY_STREAM_PREFIX + gatewayId;
+}
+
+/** Whether a name is a canary stream's (by its prefix: cheap enough for every event). */
+export function isCanaryStream(name: string): boolean {
+  return name.startsWith(CANARY_STREAM_PREFIX);
+}
+
+/** A well-formed canary stream name (the bus decoder's check). */
+export function isCanaryStreamName(name: string): boolean {
+  return isCanaryStream(name) && ID_PATTERN.test(name.slice(CANARY_STREAM_PREFIX.length));
 }

@@ -51,7 +51,9 @@ export interface AnnouncementData {
   away_team?: { id: string; name: string };
   league?: { id: string; name: string };
 }
-export type EventType = MatchEventType | LeagueEventType | UserEventType | PurchaseEventType | AnnouncementEventType;
+/** The gateways' delivery canary on `canary:<gateway id>` (data: `{ token }`); never delivered to clients. */
+export type CanaryEventType = 'canary';
+export type EventType = MatchEventType | LeagueEventType | UserEventType | PurchaseEventType | AnnouncementEventType | CanaryEventType;
 
 export interface Ref {
   id: string;
@@ -113,7 +115,7 @@ export interface Heartbeat {
   dropped: number;
 }
 
-/** Postgres NOTIFY channels: `<table>_change` per notifying table (names operators already use); standing_change carries league_table, league_access_change league_access. */
+/** Postgres NOTIFY channels: `<table>_change` per notifying table (names operators already use); standing_change carries league_table, league_access_change league_access, canary_change the gateways' delivery canary. */
 export const NOTIFY_CHANNELS = [
   'matchdata_change',
   'match_change',
@@ -127,6 +129,7 @@ export const NOTIFY_CHANNELS = [
   'purchase_change',
   'announcement_change',
   'league_access_change',
+  'canary_change',
 ] as const;
 
 /** Redis channels (the events channel keeps its established name). */

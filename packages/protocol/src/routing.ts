@@ -1,4 +1,4 @@
-import { isOwnChannelStream, isPrivateStream } from './channels';
+import { isCanaryStream, isOwnChannelStream, isPrivateStream } from './channels';
 import { LIVE_STATUSES, type OutboxEvent } from './messages';
 
 function refId(value: unknown): string | undefined {
@@ -19,9 +19,11 @@ function isPrivateLeague(value: unknown): boolean {
  * match is live, and all — except a private league's match (data.league.private), which goes to
  * its match, team and league channels only; a private stream's event (user:<id>, purchase:<id>) goes to that
  * channel only, and the own events of league:<id>, team:<id> and all (league_table,
- * announcements) to that channel only.
+ * announcements) to that channel only. A canary stream's event goes nowhere: it is the
+ * gateways' own probe.
  */
 export function routeEvent(event: Pick<OutboxEvent, 'stream' | 'match_id' | 'data'>): string[] {
+  if (isCanaryStream(event.stream)) return [];
   if (isPrivateStream(event.stream) || isOwnChannelStream(event.stream)) return [event.stream];
   const data = event.data;
   const channels: string[] = [];

@@ -37,6 +37,7 @@ export const TOPICS_BY_TYPE = {
   announcement: only('announcements'),
   announcement_updated: only('announcements'),
   announcement_expired: only('announcements'),
+  canary: none,
 } as const satisfies Record<EventType, TopicsOf>;
 
 const NO_TOPICS: readonly Topic[] = Object.freeze([]);

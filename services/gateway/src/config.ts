@@ -1,8 +1,11 @@
-import { NOTIFY_CHANNELS } from '@matchcast/protocol';
+import { hostname } from 'node:os';
+import { ID_PATTERN, NOTIFY_CHANNELS } from '@matchcast/protocol';
 import { EnvReader, ConfigError, POSTGRES_PROTOCOLS, REDIS_PROTOCOLS, LOG_LEVELS, parseAllowedOrigins } from '@matchcast/runtime';
 import { readAuthConfig, type AuthConfig } from '@matchcast/auth';
 
 export interface Config {
+  /** This gateway's name in the cluster: its canary stream and presence snapshot (GATEWAY_ID). */
+  gatewayId: string;
   port: number;
   /** Ops HTTP server (/healthz /readyz /metrics), kept off the client port. Port 0 picks a free one (tests). */
   opsPort: number;
@@ -51,6 +54,8 @@ export interface Config {
     maxTokenLength: number;
   };
   drain: { delayMs: number; batchSize: number; batchIntervalMs: number };
+  /** The delivery canary (canary/): a probe every intervalMs (0 = off), failed after timeoutMs. */
+  canary: { intervalMs: number; timeoutMs: number };
   shutdownTimeoutMs: number;
   logLevel: string;
 }
@@ -63,6 +68,7 @@ export function loadConfig(env = new EnvReader()): Config {
   const readyRatio = env.number('READY_MAX_CONNECTIONS_RATIO', 0.9, { min: 0.01, max: 1 });
   const pingIntervalMs = env.durationMs('WS_PING_INTERVAL_MS', 25_000, { min: 1000, secondsAlias: 'WS_PING_INTERVAL' });
   const config: Config = {
+    gatewayId: gatewayId(env.string('GATEWAY_ID', defaultGatewayId())),
     port: env.int('PORT', 8080, { min: 0, max: 65535 }),
     opsPort: env.int('OPS_PORT', 8083, { min: 0, max: 65535 }),
     host: env.string('HOST', '0.0.0.0'),
@@ -113,6 +119,10 @@ export function loadConfig(env = new EnvReader()): Config {
       batchSize: env.int('DRAIN_BATCH_SIZE', 500, { min: 1 }),
       batchIntervalMs: env.int('DRAIN_BATCH_INTERVAL_MS', 100),
     },
+    canary: {
+      intervalMs: env.durationMs('CANARY_INTERVAL_MS', 5000),
+      timeoutMs: env.durationMs('CANARY_TIMEOUT_MS', 2000, { min: 50 }),
+    },
     shutdownTimeoutMs: env.int('SHUTDOWN_TIMEOUT_MS', 25_000, { min: 1000 }),
     logLevel: env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
   };
@@ -126,4 +136,15 @@ function positionKey(value: string | undefined): Buffer | undefined {
   const key = Buffer.from(value, 'utf8');
   if (key.length < 32) throw new ConfigError('SSE_POSITION_KEY', 'must be at least 32 bytes (e.g. openssl rand -base64 48)');
   return key;
+}
+
+/** The pod's name in Kubernetes (its hostname), plus the pid so that gateways sharing a host differ. */
+function defaultGatewayId(): string {
+  const suffix = `-${process.pid}`;
+  return hostname().replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64 - suffix.length) + suffix;
+}
+
+function gatewayId(value: string): string {
+  if (!ID_PATTERN.test(value)) throw new ConfigError('GATEWAY_ID', `must match ${ID_PATTERN.source}`);
+  return value;
 }

@@ -8,6 +8,7 @@ import pg from 'pg';
 import { PgBroker } from './brokers/pg-broker';
 import { RedisBroker } from './brokers/redis-broker';
 import { BrokerSupervisor } from './brokers/supervisor';
+import { canarySink, createCanary } from './canary';
 import type { Config } from './config';
 import { Fanout } from './delivery/fanout';
 import { startKeepAlive } from './delivery/keep-alive';
@@ -77,7 +78,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       : undefined,
     postgres: () => new PgBroker({ connectionString: config.databaseUrl, channels: config.notifyChannels }, logger),
   };
-  const supervisor = new BrokerSupervisor(brokers, sequencer, config.broker, metrics, logger);
+  const canary = createCanary(config, db, () => sequencer.ready && supervisor.delivering(), metricsRegistry, logger);
+  const supervisor = new BrokerSupervisor(brokers, canarySink(sequencer, canary), config.broker, metrics, logger);
   const verifier = new TokenVerifier(config.auth);
   const replayer = new Replayer({ databaseUrl: config.databaseUrl, ...config.replay }, logger);
   // Purchase channels are authorized by their buyer: read on the pool for client work.
@@ -134,6 +136,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   server.on('clientError', onClientError);
   wsServer.attach(server);
   supervisor.start();
+  canary?.start();
   const stopKeepAlive = startKeepAlive(registry, config.ws.pingIntervalMs, config.ws.pingTimeoutMs, logger);
   const stopRetention = startRetention(
     db,
@@ -166,6 +169,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     closed = true;
     stopKeepAlive();
     stopRetention();
+    canary?.close();
     for (const client of registry.clients()) client.close('SERVER_DRAINING');
     await supervisor.close();
     sequencer.close();

@@ -127,3 +127,33 @@ export function trackedStreamsGauge(registry: Registry, read: () => { user: numb
     },
   });
 }
+
+/**
+ * The delivery canary's metrics (canary/canary.ts). Names fixed for the alert rules and the
+ * dashboard: matchcast_canary_*, registered only while the canary runs (CANARY_INTERVAL_MS > 0).
+ */
+export function createCanaryMetrics(registry: Registry) {
+  const registers = [registry];
+  const metrics = {
+    latency: new Histogram({
+      name: 'matchcast_canary_latency_seconds',
+      help: "From sending the canary's committing statement to its event coming back to this gateway through the path in use",
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    lastSuccess: new Gauge({
+      name: 'matchcast_canary_last_success_timestamp_seconds',
+      help: 'Unix time of the last canary event that came back (0 until the first)',
+      registers,
+    }),
+    failures: new Counter({
+      name: 'matchcast_canary_failures_total',
+      help: 'Canary probes that failed: write_failed (the commit failed) or timeout (committed, not back in CANARY_TIMEOUT_MS)',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+  };
+  // Both series exist from the start, so rate() and increase() see the first failure.
+  for (const reason of ['write_failed', 'timeout'] as const) metrics.failures.inc({ reason }, 0);
+  return metrics;
+}

@@ -20,7 +20,7 @@ import {
 describe('config', () => {
   const base = { DATABASE_URL: 'postgres://u:p@db:5432/x', REDIS_URL: 'redis://redis:6379' };
 
-  test('defaults: the seven domain channels, notification_change, standing_change, purchase_change, announcement_change and league_access_change, 5 s reconnect, 250 ms heartbeat and the rest', () => {
+  test('defaults: the seven domain channels, notification_change, standing_change, purchase_change, announcement_change, league_access_change and canary_change, 5 s reconnect, 250 ms heartbeat and the rest', () => {
     const config = loadConfig(new EnvReader(base));
     expect(config).toMatchObject({
       notifyChannels: [
@@ -36,6 +36,7 @@ describe('config', () => {
         'purchase_change',
         'announcement_change',
         'league_access_change',
+        'canary_change',
       ],
       port: 8081,
       lockKey: 7246102,
