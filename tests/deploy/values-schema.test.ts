@@ -18,6 +18,11 @@ describe('values.schema.json', () => {
     expect(validate(merged) ? [] : validate.errors).toEqual([]);
   });
 
+  it('accepts a parent chart\'s global values (keys of other subcharts included)', () => {
+    const global = { imageRegistry: 'registry.example.com:5000/mirror', imagePullSecrets: ['regcred', { name: 'other' }], storageClass: 'fast', postgresql: { auth: {} } };
+    expect(validate(mergeValues(defaults, { global })) ? [] : validate.errors).toEqual([]);
+  });
+
   it('finds CI values files to check', () => {
     expect(CI_VALUES.length).toBeGreaterThanOrEqual(3);
   });
@@ -33,6 +38,8 @@ describe('values.schema.json', () => {
     ['a bad pull policy', { image: { pullPolicy: 'Sometimes' } }],
     ['a bad database URL scheme', { externalDatabase: { url: 'mysql://x@h/db' } }],
     ['an env entry without a name', { gateway: { extraEnv: [{ value: 'x' }] } }],
+    ['a non-numeric migration timeout', { migrations: { config: { MIGRATE_LOCK_TIMEOUT_MS: '5s' } } }],
+    ['a pull secret without a name', { global: { imagePullSecrets: [{ secret: 'x' }] } }],
   ])('rejects %s', (_what, override) => {
     expect(validate(mergeValues(defaults, override as Record<string, unknown>))).toBe(false);
   });
@@ -70,12 +77,12 @@ describe('## @param docs and schema cover every value', () => {
     expect(problems).toEqual([]);
   });
 
-  it('closes every structured object (additionalProperties: false)', () => {
+  it('closes every structured object (additionalProperties: false) but global, which a parent chart shares', () => {
     const open: string[] = [];
     const walk = (node: Record<string, unknown>, path: string) => {
       const properties = node.properties as Record<string, Record<string, unknown>> | undefined;
       if (!properties) return;
-      if (node.additionalProperties !== false) open.push(path || '<root>');
+      if (node.additionalProperties !== false && path !== 'global') open.push(path || '<root>');
       for (const [key, child] of Object.entries(properties)) walk(child, path ? `${path}.${key}` : key);
     };
     walk(schema, '');

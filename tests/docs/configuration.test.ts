@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EnvReader } from '@matchcast/runtime';
+import { loadMigrateConfig } from '../../packages/db/src/cli';
 
 const ROOT = join(__dirname, '..', '..');
 const SERVICES = ['gateway', 'notify-listener', 'crawler', 'api', 'notifier'] as const;
@@ -22,5 +23,12 @@ describe('docs/configuration.md', () => {
     const section = doc.split(/^## /m).find((part) => part.startsWith(service)) ?? '';
     const missing = variablesRead(service).filter((name) => !section.includes(`\`${name}\``));
     expect(missing).toEqual([]);
+  });
+
+  it('documents every variable the migration CLI reads', () => {
+    const section = doc.split(/^## /m).find((part) => part.startsWith('Migrations')) ?? '';
+    const env = new EnvReader({ DATABASE_URL: 'postgres://u@h/db' });
+    loadMigrateConfig(env);
+    expect([...env.read.keys()].filter((name) => !section.includes(`\`${name}\``))).toEqual([]);
   });
 });

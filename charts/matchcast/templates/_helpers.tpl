@@ -69,8 +69,14 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
 {{/* A container image reference: (dict "context" $ "image" .Values.gateway.image). */}}
+{{/*
+An image reference: (dict "context" $ "image" .Values.gateway.image). The registry is
+global.imageRegistry when set (a parent chart's or a mirror's, Bitnami-style: it wins over
+every other), else the image's own, else image.registry; none means the runtime's default.
+*/}}
 {{- define "matchcast.image" -}}
-{{- $registry := default .context.Values.image.registry .image.registry -}}
+{{- $global := .context.Values.global | default dict -}}
+{{- $registry := default (default .context.Values.image.registry .image.registry) $global.imageRegistry -}}
 {{- $tag := default (default .context.Chart.AppVersion .context.Values.image.tag) .image.tag -}}
 {{- $repository := .image.repository -}}
 {{- if $registry -}}{{- $repository = printf "%s/%s" $registry $repository -}}{{- end -}}
@@ -85,11 +91,21 @@ app.kubernetes.io/component: {{ .component }}
 {{- default .context.Values.image.pullPolicy .image.pullPolicy -}}
 {{- end -}}
 
+{{/* imagePullSecrets of every pod: global.imagePullSecrets then image.pullSecrets (names or {name: …}); nothing when both are empty. */}}
 {{- define "matchcast.imagePullSecrets" -}}
+{{- $global := .Values.global | default dict -}}
+{{- $names := list -}}
+{{- range (concat ($global.imagePullSecrets | default list) .Values.image.pullSecrets) -}}
+{{- $name := . -}}
+{{- if kindIs "map" . -}}{{- $name = get . "name" -}}{{- end -}}
+{{- if and $name (not (has $name $names)) -}}{{- $names = append $names $name -}}{{- end -}}
+{{- end -}}
+{{- if $names }}
 imagePullSecrets:
-{{- range .Values.image.pullSecrets }}
+{{- range $names }}
   - name: {{ . }}
 {{- end }}
+{{- end -}}
 {{- end -}}
 
 {{- define "matchcast.serviceAccountName" -}}
@@ -287,19 +303,39 @@ checksum/secret: {{ include (print .context.Template.BasePath "/secret.yaml") .c
 {{- end -}}
 
 {{/*
-The migration command, retried until the database answers (used as an init container when
-the in-chart PostgreSQL may still be starting). The CLI takes an advisory lock, so pods that
-run it at once apply each migration exactly once.
+The migration command. It retries only while the database cannot be reached (bounded by
+MIGRATE_CONNECT_RETRIES) and exits 1 at once on an SQL error, an edited migration or a lock
+timeout; it takes an advisory lock, so pods that run it at once apply each migration exactly once.
 */}}
 {{- define "matchcast.migrateCommand" -}}
 - node
 - node_modules/@matchcast/db/dist/cli.js
 {{- end -}}
 
-{{- define "matchcast.migrateUntilReadyCommand" -}}
-- sh
-- -c
-- until node node_modules/@matchcast/db/dist/cli.js; do echo "database not ready; retrying in 2s"; sleep 2; done
+{{/*
+The migrations' environment: their own DATABASE_URL (the schema owner, never a service's login)
+from migrations.existingSecret, else from `.secret` (the connection Secret, or the Job's
+hook-scoped one) under secrets.databaseUrlKey; then migrations.config.
+(dict "context" $ "secret" <name>)
+*/}}
+{{- define "matchcast.migrateEnv" -}}
+{{- $migrations := .context.Values.migrations -}}
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      {{- if $migrations.existingSecret }}
+      name: {{ $migrations.existingSecret }}
+      key: {{ $migrations.existingSecretKey }}
+      {{- else }}
+      name: {{ .secret }}
+      key: {{ .context.Values.secrets.databaseUrlKey }}
+      {{- end }}
+{{- range $name, $value := $migrations.config }}
+{{- if ne (toString $value) "" }}
+- name: {{ $name }}
+  value: {{ $value | toString | quote }}
+{{- end }}
+{{- end }}
 {{- end -}}
 
 {{/* "job" or "initContainer", from migrations.strategy (auto: a Job hook unless PostgreSQL is in-chart). */}}
@@ -381,9 +417,9 @@ environment (\getenv), never its command line. External databases: see docs/depl
   image: {{ include "matchcast.image" (dict "context" . "image" .Values.gateway.image) }}
   imagePullPolicy: {{ include "matchcast.imagePullPolicy" (dict "context" . "image" .Values.gateway.image) }}
   command:
-    {{- include "matchcast.migrateUntilReadyCommand" . | nindent 4 }}
+    {{- include "matchcast.migrateCommand" . | nindent 4 }}
   env:
-    {{- include "matchcast.connectionEnv" (dict "context" . "role" "migrate" "redis" false) | nindent 4 }}
+    {{- include "matchcast.migrateEnv" (dict "context" . "secret" (include "matchcast.secretName" .)) | nindent 4 }}
   {{- with .Values.migrations.resources }}
   resources:
     {{- toYaml . | nindent 4 }}

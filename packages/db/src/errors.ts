@@ -1,9 +1,7 @@
-// SQLSTATEs worth retrying: the connection or the server is (temporarily) unavailable, the
-// transaction lost a race, or the schema is not migrated yet (a worker can start before the
-// migration job finishes). Everything else (constraint and data errors) will fail again.
-const TRANSIENT_SQLSTATE_CLASSES = ['08', '53', '57', '58'];
-const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '55P03', '42P01', '42883']);
-const TRANSIENT_NODE_CODES = new Set([
+// A connection error: the server is not there (yet), is starting or shutting down, or the
+// socket died. Reconnecting later can succeed; nothing about the work itself was wrong.
+const CONNECTION_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
+const CONNECTION_NODE_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
   'ETIMEDOUT',
@@ -13,22 +11,46 @@ const TRANSIENT_NODE_CODES = new Set([
   'EAI_AGAIN',
   'ENOTFOUND',
 ]);
-const TRANSIENT_MESSAGES = [
+const CONNECTION_MESSAGES = [
   /connection terminated/i,
   /timeout exceeded when trying to connect/i,
-  /query read timeout/i,
   /connection (is )?closed/i,
   /client has encountered a connection error/i,
   /not queryable/i,
 ];
+// SQLSTATEs worth retrying besides those: the server is short of resources, the transaction lost
+// a race, or the schema is not migrated yet (a worker can start before the migration job
+// finishes). Everything else (constraint and data errors) will fail again.
+const TRANSIENT_SQLSTATE_CLASSES = ['08', '53', '57', '58'];
+const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '55P03', '42P01', '42883']);
+const TRANSIENT_MESSAGES = [/query read timeout/i];
+
+const codeOf = (error: unknown): string | undefined => {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+};
+const isSqlState = (code: string): boolean => /^[0-9A-Z]{5}$/.test(code);
+const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+/**
+ * True when the database could not be reached or the connection was lost (refused, DNS not
+ * resolvable yet, server starting up or shutting down, class 08): worth reconnecting, and never
+ * a sign that a statement was wrong.
+ */
+export function isConnectionError(error: unknown): boolean {
+  const code = codeOf(error);
+  if (code !== undefined && CONNECTION_NODE_CODES.has(code)) return true;
+  if (code !== undefined && isSqlState(code)) return CONNECTION_SQLSTATES.has(code) || code.startsWith('08');
+  return CONNECTION_MESSAGES.some((pattern) => pattern.test(messageOf(error)));
+}
 
 /** True when a database error may go away by itself: retrying the same transaction later can succeed. */
 export function isTransientDbError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  if (typeof code === 'string') {
-    if (TRANSIENT_NODE_CODES.has(code) || TRANSIENT_SQLSTATES.has(code)) return true;
-    if (/^[0-9A-Z]{5}$/.test(code)) return TRANSIENT_SQLSTATE_CLASSES.includes(code.slice(0, 2));
+  if (isConnectionError(error)) return true;
+  const code = codeOf(error);
+  if (code !== undefined) {
+    if (TRANSIENT_SQLSTATES.has(code)) return true;
+    if (isSqlState(code)) return TRANSIENT_SQLSTATE_CLASSES.includes(code.slice(0, 2));
   }
-  const message = error instanceof Error ? error.message : String(error);
-  return TRANSIENT_MESSAGES.some((pattern) => pattern.test(message));
+  return TRANSIENT_MESSAGES.some((pattern) => pattern.test(messageOf(error)));
 }
