@@ -1,7 +1,30 @@
 import { ConfigError, EnvReader, POSTGRES_PROTOCOLS, LOG_LEVELS } from '@matchcast/runtime';
+import { PROVIDER_NAMES, type ProviderName } from './sources/http/adapters';
 
-export const SOURCES = ['simulator', 'replay'] as const;
+export const SOURCES = ['simulator', 'replay', 'http'] as const;
 export type SourceKind = (typeof SOURCES)[number];
+
+/** The HTTP source's settings (CRAWLER_HTTP_*). */
+export interface HttpConfig {
+  readonly provider: ProviderName;
+  readonly baseUrl: string;
+  readonly competitions: readonly string[];
+  /** From a Secret; never logged. */
+  readonly token: string | undefined;
+  readonly authHeader: string | undefined;
+  readonly liveIntervalMs: number;
+  readonly idleIntervalMs: number;
+  readonly requestsPerMinute: number;
+  readonly timeoutMs: number;
+  readonly maxBodyBytes: number;
+  readonly backoffBaseMs: number;
+  readonly backoffMaxMs: number;
+  readonly matchDetails: boolean;
+}
+
+const DEFAULT_BASE_URLS: Record<ProviderName, string | undefined> = { 'football-data': 'https://api.football-data.org', generic: undefined };
+const COMPETITION_PATTERN = /^[A-Za-z0-9_.-]{1,32}$/;
+const HEADER_NAME_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
 
 
 /** Prefixed ids must still fit the protocol's 64-character id pattern. */
@@ -27,6 +50,10 @@ export interface Config {
   readonly port: number;
   readonly logLevel: string;
   readonly shutdownTimeoutMs: number;
+  /** One active crawler per source among replicas (Postgres advisory lock). */
+  readonly leaderElection: boolean;
+  readonly leaderPollMs: number;
+  readonly http: HttpConfig | undefined;
 }
 
 export function loadConfig(env = new EnvReader()): Config {
@@ -57,5 +84,39 @@ export function loadConfig(env = new EnvReader()): Config {
     port: env.int('CRAWLER_PORT', 8082, { min: 0, max: 65_535 }),
     logLevel: env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     shutdownTimeoutMs: env.durationMs('SHUTDOWN_TIMEOUT_MS', 10_000, { min: 100, max: 600_000 }),
+    leaderElection: env.bool('CRAWLER_LEADER_ELECTION', true),
+    leaderPollMs: env.durationMs('CRAWLER_LEADER_POLL_MS', 1000, { min: 50, max: 60_000 }),
+    http: source === 'http' ? loadHttpConfig(env) : undefined,
+  });
+}
+
+function loadHttpConfig(env: EnvReader): HttpConfig {
+  const provider = env.oneOf('CRAWLER_HTTP_PROVIDER', PROVIDER_NAMES, 'football-data');
+  const baseUrl = env.url('CRAWLER_HTTP_BASE_URL', ['http:', 'https:']) ?? DEFAULT_BASE_URLS[provider];
+  if (baseUrl === undefined) throw new ConfigError('CRAWLER_HTTP_BASE_URL', `is required for CRAWLER_HTTP_PROVIDER=${provider}`);
+  const competitions = env.list('CRAWLER_HTTP_COMPETITIONS', ['PL']);
+  const bad = competitions.find((c) => !COMPETITION_PATTERN.test(c));
+  if (competitions.length === 0 || bad !== undefined) {
+    throw new ConfigError('CRAWLER_HTTP_COMPETITIONS', `must be a comma-separated list of codes matching ${COMPETITION_PATTERN.source}`);
+  }
+  const authHeader = env.optionalString('CRAWLER_HTTP_AUTH_HEADER');
+  if (authHeader !== undefined && !HEADER_NAME_PATTERN.test(authHeader)) {
+    throw new ConfigError('CRAWLER_HTTP_AUTH_HEADER', `must be a header name matching ${HEADER_NAME_PATTERN.source}`);
+  }
+  const backoffBaseMs = env.durationMs('CRAWLER_HTTP_BACKOFF_BASE_MS', 2000, { min: 1, max: 600_000 });
+  return Object.freeze({
+    provider,
+    baseUrl,
+    competitions: Object.freeze(competitions),
+    token: env.optionalString('CRAWLER_HTTP_TOKEN'),
+    authHeader,
+    liveIntervalMs: env.durationMs('CRAWLER_HTTP_LIVE_INTERVAL_MS', 15_000, { min: 10, max: 3_600_000 }),
+    idleIntervalMs: env.durationMs('CRAWLER_HTTP_IDLE_INTERVAL_MS', 300_000, { min: 10, max: 86_400_000 }),
+    requestsPerMinute: env.int('CRAWLER_HTTP_REQUESTS_PER_MINUTE', 10, { min: 1, max: 10_000 }),
+    timeoutMs: env.durationMs('CRAWLER_HTTP_TIMEOUT_MS', 10_000, { min: 10, max: 120_000 }),
+    maxBodyBytes: env.int('CRAWLER_HTTP_MAX_BODY_BYTES', 5 * 1024 * 1024, { min: 1024, max: 256 * 1024 * 1024 }),
+    backoffBaseMs,
+    backoffMaxMs: env.durationMs('CRAWLER_HTTP_BACKOFF_MAX_MS', 300_000, { min: backoffBaseMs, max: 3_600_000 }),
+    matchDetails: env.bool('CRAWLER_HTTP_MATCH_DETAILS', false),
   });
 }

@@ -143,6 +143,9 @@ export class Crawler {
         const outcome = await writer.apply(target);
         metrics?.transactions.inc({ op: op.op });
         metrics?.duration.observe({ op: op.op }, (performance.now() - started) / 1000);
+        if (op.op === 'snapshot' && outcome === 'applied' && op.provider_updated_at !== undefined) {
+          metrics?.http.providerLag.observe(Math.max(0, Date.now() - Date.parse(op.provider_updated_at)) / 1000);
+        }
         this.stats.committed++;
         if (outcome === 'duplicate') this.stats.duplicates++;
         recorder?.write(op);

@@ -6,6 +6,13 @@ export const CrawlerErrorCodes = {
   FEED_UNREADABLE: 'the feed file cannot be read',
   UNKNOWN_MATCH: 'the operation names a match that does not exist',
   OP_REJECTED: 'the database rejected the operation',
+  PROVIDER_TIMEOUT: 'the provider did not answer within CRAWLER_HTTP_TIMEOUT_MS',
+  PROVIDER_UNREACHABLE: 'the provider could not be reached (DNS, connection refused or reset)',
+  PROVIDER_HTTP_ERROR: 'the provider answered with an HTTP error status',
+  PROVIDER_RATE_LIMITED: 'the provider answered 429 Too Many Requests',
+  PROVIDER_BODY_TOO_LARGE: 'the provider sent more than CRAWLER_HTTP_MAX_BODY_BYTES',
+  PROVIDER_MALFORMED_JSON: 'the provider sent a body that is not JSON',
+  PROVIDER_INVALID: 'the provider sent JSON that does not have the expected shape or values',
 } as const;
 
 export type CrawlerErrorCode = keyof typeof CrawlerErrorCodes;
@@ -31,6 +38,24 @@ export class FeedError extends CrawlerError {
     const where = line === undefined ? '' : `${file ?? 'feed'}:${line}: `;
     super('FEED_INVALID', `${where}${problem}`);
     this.name = 'FeedError';
+  }
+}
+
+export type ProviderErrorCode = Extract<CrawlerErrorCode, `PROVIDER_${string}`>;
+
+/**
+ * A failed poll, or a rejected part of an answer. `status`: the HTTP status when there was one;
+ * `retryAfterMs`: how long the provider asked us to wait (Retry-After), when it did.
+ */
+export class ProviderError extends CrawlerError {
+  constructor(
+    override readonly code: ProviderErrorCode,
+    message: string,
+    readonly details: { status?: number; retryAfterMs?: number } = {},
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+    this.name = 'ProviderError';
   }
 }
 

@@ -15,6 +15,9 @@ export const PERIODS: readonly Period[] = ['pre_match', 'first_half', 'half_time
 const SIDES: readonly Side[] = ['home', 'away'];
 const GOAL_KINDS: readonly GoalKind[] = ['goal', 'penalty_goal', 'own_goal'];
 const CARDS = ['yellow', 'red'] as const;
+const EVENT_KINDS: readonly SnapshotEvent['kind'][] = [...GOAL_KINDS, 'yellow_card', 'red_card', 'substitution'];
+const SCORE_MAX = 99;
+const SNAPSHOT_EVENTS_MAX = 200;
 
 export interface LeagueRef {
   id: string;
@@ -130,7 +133,43 @@ export interface MatchdataOp extends Timed {
   extra?: Record<string, unknown>;
 }
 
+/** A goal, card or substitution as a provider reports it inside a snapshot. */
+export interface SnapshotEvent {
+  /** The provider's id (or one derived from the event's content): what de-duplicates it. */
+  event_id: string;
+  kind: GoalKind | 'yellow_card' | 'red_card' | 'substitution';
+  minute: number;
+  team: Side;
+  player: string;
+  assist?: string;
+  player_in?: string;
+}
+
+/**
+ * A match as a provider sees it now (the HTTP source's unit). The writer diffs it against the
+ * database and writes only what changed, in one transaction (see reconcile.ts). `events`
+ * absent = the provider did not say (its plan has none): events are left alone. `confirmed`:
+ * the provider reported this status and score on the previous poll too, so a status that goes
+ * backwards or a score that drops is applied (a VAR correction), not held as a glitch.
+ */
+export interface SnapshotOp extends Timed {
+  op: 'snapshot';
+  match_id: string;
+  kickoff_at: string;
+  league: LeagueRef;
+  home: TeamRef;
+  away: TeamRef;
+  status: MatchStatus;
+  score: { home: number; away: number };
+  minute?: number;
+  events?: SnapshotEvent[];
+  confirmed: boolean;
+  /** The provider's own "last updated" time: provider lag is measured from it to COMMIT. */
+  provider_updated_at?: string;
+}
+
 export type FeedOp =
+  | SnapshotOp
   | FixtureOp
   | StatusOp
   | ClockOp
@@ -152,6 +191,7 @@ export const OP_NAMES: readonly OpName[] = [
   'substitution',
   'lineup',
   'matchdata',
+  'snapshot',
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -234,6 +274,10 @@ class Fields {
     return v;
   }
 
+  optionalTimestamp(key: string): string | undefined {
+    return this.value[key] === undefined ? (this.take(key), undefined) : this.timestamp(key);
+  }
+
   object(key: string): Fields {
     const v = this.take(key);
     if (!isObject(v)) this.fail(key, 'must be an object');
@@ -254,6 +298,13 @@ class Fields {
       if (!isObject(item)) this.fail(`${key}[${index}]`, 'must be an object');
       return new Fields(item, `${this.path}${key}[${index}].`);
     });
+  }
+
+  optionalArray(key: string, maxLength: number): Fields[] | undefined {
+    if (this.value[key] === undefined) return (this.take(key), undefined);
+    const v = this.value[key];
+    // An empty list is a real answer here ("no events yet"), unlike in array().
+    return Array.isArray(v) && v.length === 0 ? (this.take(key), []) : this.array(key, maxLength);
   }
 
   atMs(): number | undefined {
@@ -283,6 +334,36 @@ function compact<T extends object>(op: T): T {
 
 const MINUTE_MAX = 200;
 
+/** The match, league and teams that a fixture and a snapshot both carry. */
+function fixtureFields(f: Fields): Pick<FixtureOp, 'kickoff_at' | 'league' | 'home' | 'away'> {
+  const league = f.object('league');
+  const team = (t: Fields): TeamRef => {
+    const ref = compact({ id: t.id('id'), name: t.string('name'), short_name: t.optionalString('short_name', 10) });
+    t.done();
+    return ref;
+  };
+  const leagueRef = compact({ id: league.id('id'), name: league.string('name'), country: league.optionalString('country') });
+  league.done();
+  const fields = { kickoff_at: f.timestamp('kickoff_at'), league: leagueRef, home: team(f.object('home')), away: team(f.object('away')) };
+  if (fields.home.id === fields.away.id) throw new FeedError('home.id and away.id must differ');
+  return fields;
+}
+
+function snapshotEvent(e: Fields): SnapshotEvent {
+  const event = compact({
+    event_id: e.id('event_id'),
+    kind: e.oneOf('kind', EVENT_KINDS),
+    minute: e.int('minute', 0, MINUTE_MAX),
+    team: e.oneOf('team', SIDES),
+    player: e.string('player'),
+    assist: e.optionalString('assist'),
+    player_in: e.optionalString('player_in'),
+  });
+  e.done();
+  if (event.kind === 'substitution' && event.player_in === undefined) throw new FeedError('a substitution needs player_in');
+  return event;
+}
+
 /** Checks an already-parsed value; throws FeedError naming the bad field. Returns a clean copy. */
 export function validateOp(value: unknown): FeedOp {
   if (!isObject(value)) throw new FeedError('an operation must be a JSON object');
@@ -292,19 +373,27 @@ export function validateOp(value: unknown): FeedOp {
   const match_id = f.id('match_id');
   let op: FeedOp;
   switch (name) {
-    case 'fixture': {
-      const league = f.object('league');
-      const home = f.object('home');
-      const away = f.object('away');
-      const team = (t: Fields): TeamRef => {
-        const ref = compact({ id: t.id('id'), name: t.string('name'), short_name: t.optionalString('short_name', 10) });
-        t.done();
-        return ref;
+    case 'fixture':
+      op = { op: name, match_id, ...fixtureFields(f) };
+      break;
+    case 'snapshot': {
+      const fixture = fixtureFields(f);
+      const score = f.object('score');
+      const scores = { home: score.int('home', 0, SCORE_MAX), away: score.int('away', 0, SCORE_MAX) };
+      score.done();
+      op = {
+        op: name,
+        match_id,
+        ...fixture,
+        status: f.oneOf('status', STATUSES),
+        score: scores,
+        minute: f.optionalInt('minute', 0, MINUTE_MAX),
+        events: f.optionalArray('events', SNAPSHOT_EVENTS_MAX)?.map(snapshotEvent),
+        confirmed: f.bool('confirmed'),
+        provider_updated_at: f.optionalTimestamp('provider_updated_at'),
       };
-      const leagueRef = compact({ id: league.id('id'), name: league.string('name'), country: league.optionalString('country') });
-      league.done();
-      op = { op: name, match_id, kickoff_at: f.timestamp('kickoff_at'), league: leagueRef, home: team(home), away: team(away) };
-      if (op.home.id === op.away.id) throw new FeedError('home.id and away.id must differ');
+      const ids = new Set(op.events?.map((e) => e.event_id));
+      if (op.events && ids.size !== op.events.length) throw new FeedError('events must not repeat an event_id');
       break;
     }
     case 'status':
@@ -420,7 +509,7 @@ export function parseFeedLine(line: string, lineNumber: number, file?: string): 
 export function prefixIds(op: FeedOp, prefix: string): FeedOp {
   if (prefix === '') return op;
   const match_id = `${prefix}${op.match_id}`;
-  if (op.op === 'fixture') {
+  if (op.op === 'fixture' || op.op === 'snapshot') {
     return {
       ...op,
       match_id,

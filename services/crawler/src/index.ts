@@ -1,5 +1,5 @@
 export { loadConfig, SOURCES, type Config, type SourceKind } from './config';
-export { CrawlerError, CrawlerErrorCodes, FeedError, isTransient, type CrawlerErrorCode } from './errors';
+export { CrawlerError, CrawlerErrorCodes, FeedError, ProviderError, isTransient, type CrawlerErrorCode } from './errors';
 export * from './feed';
 export { Writer, applyIn, type WriteOutcome } from './writer';
 export { Crawler, type CrawlerOptions, type CrawlerStats } from './crawler';
@@ -10,3 +10,11 @@ export { mulberry32, Random } from './sources/prng';
 export { Simulator, SimulatorSource, type SimulatorOptions } from './sources/simulator';
 export { ReplaySource, checkFeedFile, readFeed, type ReplayOptions } from './sources/replay';
 export type { FeedSource } from './sources/source';
+export { reconcile, type HeldChange, type ReconcileObserver } from './reconcile';
+export { HttpSource, type HttpSourceOptions } from './sources/http/http-source';
+export { ADAPTERS, PROVIDER_NAMES, type ProviderName } from './sources/http/adapters';
+export type { ProviderAdapter, MappedMatch, SnapshotCandidate } from './sources/http/adapter';
+export { fetchJson, parseRetryAfter } from './sources/http/fetch-json';
+export { RequestGate } from './sources/http/request-gate';
+export { CrawlerLeadership, leaderLockKey } from './leadership';
+export { LeaderGatedSource } from './sources/leader-gated';

@@ -12,6 +12,11 @@ import { ReplaySource } from './sources/replay';
 import { Simulator, SimulatorSource } from './sources/simulator';
 import type { FeedSource } from './sources/source';
 import { Writer } from './writer';
+import { CrawlerLeadership, leaderLockKey } from './leadership';
+import { ADAPTERS } from './sources/http/adapters';
+import { HttpSource } from './sources/http/http-source';
+import { LeaderGatedSource } from './sources/leader-gated';
+import type { CrawlerMetrics } from './metrics';
 
 export * from './index';
 
@@ -28,20 +33,25 @@ export interface CrawlerApp {
 export async function start(config: Config, logger: Logger, startedAt = Date.now()): Promise<CrawlerApp> {
   const registry = createRegistry('crawler');
   const metrics = createCrawlerMetrics(registry);
-  const source: FeedSource =
-    config.source === 'replay'
-      ? await ReplaySource.open(config.replayFile as string, { speed: config.replaySpeed })
-      : new SimulatorSource(
-          new Simulator({
-            seed: config.seed,
-            eventsPerSecond: config.eventsPerSecond,
-            leagues: config.leagues,
-            teamsPerLeague: config.teamsPerLeague,
-            concurrentMatches: config.concurrentMatches,
-            matchMinuteMs: config.matchMinuteMs,
-            startedAt,
-          }),
-        );
+  const makeSource = sourceFactory(config, logger, metrics, startedAt);
+  // A replay feed is checked whole before anything is written, also when this process stands by.
+  const first = await makeSource();
+  let leadership: CrawlerLeadership | undefined;
+  let source: FeedSource = first;
+  if (config.leaderElection) {
+    leadership = new CrawlerLeadership({
+      connectionString: config.databaseUrl,
+      lockKey: leaderLockKey(sourceIdentity(config)),
+      logger,
+      pollMs: config.leaderPollMs,
+    });
+    let unused: FeedSource | undefined = first;
+    source = new LeaderGatedSource(() => {
+      const reuse = unused;
+      unused = undefined;
+      return reuse ?? makeSource();
+    }, leadership, first.name);
+  }
   const recorder = config.recordFile ? Recorder.open(config.recordFile, logger) : undefined;
 
   // Timeouts everywhere so that a frozen or unreachable server turns into a retried error
@@ -60,7 +70,12 @@ export async function start(config: Config, logger: Logger, startedAt = Date.now
 
   const crawler = new Crawler({
     source,
-    writer: new Writer(pool),
+    writer: new Writer(pool, {
+      held(change) {
+        metrics.http.held.inc({ field: change.field });
+        logger.warn({ ...change, code: 'PROVIDER_REGRESSION' }, 'provider regression held until the next poll confirms it');
+      },
+    }),
     logger,
     metrics,
     recorder,
@@ -72,7 +87,7 @@ export async function start(config: Config, logger: Logger, startedAt = Date.now
     opsRoutes(
       registry,
       () => ({ ok: crawler.healthy }),
-      () => ({ ok: crawler.ready, detail: { ...crawler.snapshot() } }),
+      () => ({ ok: crawler.ready, detail: { ...crawler.snapshot(), leader: leadership?.isLeader ?? true } }),
     ),
     config.port,
   );
@@ -83,13 +98,22 @@ export async function start(config: Config, logger: Logger, startedAt = Date.now
       port: ops.port,
       ...(config.source === 'replay'
         ? { replay_file: config.replayFile, replay_speed: config.replaySpeed }
-        : { seed: config.seed, events_per_second: config.eventsPerSecond, match_minute_ms: config.matchMinuteMs }),
+        : config.http
+          ? {
+              provider: config.http.provider,
+              base_url: redactUrl(config.http.baseUrl),
+              competitions: config.http.competitions,
+              token_set: config.http.token !== undefined,
+            }
+          : { seed: config.seed, events_per_second: config.eventsPerSecond, match_minute_ms: config.matchMinuteMs }),
+      leader_election: config.leaderElection,
       max_events: config.maxEvents,
       id_prefix: config.idPrefix,
       record_file: config.recordFile,
     },
     'crawler started',
   );
+  leadership?.start();
   const done = crawler.run();
   let closing: Promise<void> | undefined;
   return {
@@ -100,6 +124,7 @@ export async function start(config: Config, logger: Logger, startedAt = Date.now
       closing ??= (async () => {
         await crawler.close();
         await source.close();
+        await leadership?.close();
         await recorder?.close();
         await ops.close();
         await pool.end();
@@ -107,6 +132,34 @@ export async function start(config: Config, logger: Logger, startedAt = Date.now
       return closing;
     },
   };
+}
+
+/** Makes the configured source; called once per term of leadership. */
+function sourceFactory(config: Config, logger: Logger, metrics: CrawlerMetrics, startedAt: number): () => Promise<FeedSource> {
+  return async () => {
+    if (config.source === 'replay') return ReplaySource.open(config.replayFile as string, { speed: config.replaySpeed });
+    if (config.http) {
+      const http = config.http;
+      return new HttpSource({ ...http, adapter: ADAPTERS[http.provider], logger, metrics: metrics.http });
+    }
+    return new SimulatorSource(
+      new Simulator({
+        seed: config.seed,
+        eventsPerSecond: config.eventsPerSecond,
+        leagues: config.leagues,
+        teamsPerLeague: config.teamsPerLeague,
+        concurrentMatches: config.concurrentMatches,
+        matchMinuteMs: config.matchMinuteMs,
+        startedAt,
+      }),
+    );
+  };
+}
+
+/** What makes two crawlers "the same source": they share one leader. */
+function sourceIdentity(config: Config): string {
+  const http = config.http ? [config.http.provider, config.http.baseUrl, [...config.http.competitions].sort().join(',')] : [];
+  return [config.source, config.idPrefix, ...http].join('|');
 }
 
 async function main(): Promise<void> {

@@ -8,13 +8,18 @@
 import type { Pool, PoolClient } from 'pg';
 import { CrawlerError, isTransient } from './errors';
 import type { CardOp, ClockOp, FeedOp, FixtureOp, GoalOp, LineupOp, MatchdataOp, PlayclockOp, StatusOp, SubstitutionOp } from './feed';
+import { reconcile, type ReconcileObserver } from './reconcile';
 
 export type WriteOutcome = 'applied' | 'duplicate';
 
 const RUNNING_PERIODS = new Set(['first_half', 'second_half', 'extra_time']);
 
 export class Writer {
-  constructor(private readonly pool: Pool) {}
+  constructor(
+    private readonly pool: Pool,
+    /** Told about snapshot changes held back as possible provider glitches (logs, metrics). */
+    private readonly observer?: ReconcileObserver,
+  ) {}
 
   async apply(op: FeedOp): Promise<WriteOutcome> {
     const client = await this.pool.connect();
@@ -25,7 +30,7 @@ export class Writer {
     client.on('error', onError);
     try {
       await client.query('BEGIN');
-      const outcome = await applyIn(client, op);
+      const outcome = await applyIn(client, op, this.observer);
       await client.query('COMMIT');
       return outcome;
     } catch (error) {
@@ -41,8 +46,10 @@ export class Writer {
 }
 
 /** The statements of one operation, on a client already inside a transaction. */
-export async function applyIn(client: PoolClient, op: FeedOp): Promise<WriteOutcome> {
+export async function applyIn(client: PoolClient, op: FeedOp, observer?: ReconcileObserver): Promise<WriteOutcome> {
   switch (op.op) {
+    case 'snapshot':
+      return reconcile(client, op, observer);
     case 'fixture':
       return fixture(client, op);
     case 'status':
@@ -126,21 +133,51 @@ async function playclock(client: PoolClient, op: PlayclockOp): Promise<WriteOutc
 
 async function goal(client: PoolClient, op: GoalOp): Promise<WriteOutcome> {
   if (await seen(client, op.match_id, op.event_id)) return 'duplicate';
-  // Scoreboard first: the event's trigger snapshots the match, and must see the new score.
-  await client.query(
-    `INSERT INTO scoreboard AS s (match_id, home_score, away_score) VALUES ($1, $2, $3)
-     ON CONFLICT (match_id) DO UPDATE SET home_score = s.home_score + EXCLUDED.home_score,
-       away_score = s.away_score + EXCLUDED.away_score, updated_at = now()`,
-    [op.match_id, op.team === 'home' ? 1 : 0, op.team === 'away' ? 1 : 0],
-  );
-  await insertEvent(client, op, op.kind ?? 'goal', { player: op.player, assist: op.assist ?? null });
+  await writeGoal(client, op, true);
   return 'applied';
+}
+
+/**
+ * A goal's rows: the scoreboard +1 (unless `countScore` is false: the score already includes
+ * it), the football_event, and the scorer's and assistant's player_match totals.
+ */
+export async function writeGoal(client: PoolClient, op: GoalOp, countScore: boolean): Promise<void> {
+  // Scoreboard first: the event's trigger snapshots the match, and must see the new score.
+  if (countScore) {
+    await client.query(
+      `INSERT INTO scoreboard AS s (match_id, home_score, away_score) VALUES ($1, $2, $3)
+       ON CONFLICT (match_id) DO UPDATE SET home_score = s.home_score + EXCLUDED.home_score,
+         away_score = s.away_score + EXCLUDED.away_score, updated_at = now()`,
+      [op.match_id, op.team === 'home' ? 1 : 0, op.team === 'away' ? 1 : 0],
+    );
+  }
+  await insertEvent(client, op, op.kind ?? 'goal', { player: op.player, assist: op.assist ?? null });
+  // An own goal is credited to `team` but scored by an opponent: it is no goal of theirs.
+  if (op.kind !== 'own_goal') await addToPlayer(client, op.match_id, op.team, op.player, 'goals');
+  if (op.assist !== undefined) await addToPlayer(client, op.match_id, op.team, op.assist, 'assists');
 }
 
 async function card(client: PoolClient, op: CardOp): Promise<WriteOutcome> {
   if (await seen(client, op.match_id, op.event_id)) return 'duplicate';
   await insertEvent(client, op, op.card === 'red' ? 'red_card' : 'yellow_card', { player: op.player });
+  await addToPlayer(client, op.match_id, op.team, op.player, op.card === 'red' ? 'red_cards' : 'yellow_cards');
   return 'applied';
+}
+
+type PlayerTotal = 'goals' | 'assists' | 'yellow_cards' | 'red_cards';
+
+/**
+ * +1 on a player's total in this match. Feeds name players, not ids, so the row is found by
+ * team and name: a player without a lineup row (no lineup was sent) has no totals to update,
+ * and a name two players of the team share is ambiguous, so neither is credited.
+ */
+async function addToPlayer(client: PoolClient, matchId: string, team: string, name: string, total: PlayerTotal): Promise<void> {
+  await client.query(
+    `UPDATE player_match SET ${total} = ${total} + 1
+     WHERE match_id = $1 AND team = $2 AND player_name = $3
+       AND (SELECT count(*) FROM player_match WHERE match_id = $1 AND team = $2 AND player_name = $3) = 1`,
+    [matchId, team, name],
+  );
 }
 
 async function substitution(client: PoolClient, op: SubstitutionOp): Promise<WriteOutcome> {
@@ -201,13 +238,14 @@ async function seen(client: PoolClient, matchId: string, eventId: string | undef
   return (result.rowCount ?? 0) > 0;
 }
 
-async function insertEvent(
+export async function insertEvent(
   client: PoolClient,
-  op: GoalOp | CardOp | SubstitutionOp,
+  op: Pick<GoalOp, 'match_id' | 'minute' | 'team' | 'event_id'>,
   type: string,
-  people: { player: string; assist?: string | null; player_in?: string },
+  people: { player: string | null; assist?: string | null; player_in?: string },
+  extra: Record<string, unknown> = {},
 ): Promise<void> {
-  const detail = op.event_id === undefined ? {} : { event_id: op.event_id };
+  const detail = op.event_id === undefined ? extra : { ...extra, event_id: op.event_id };
   await client.query(
     `INSERT INTO football_event (match_id, minute, type, team, player, assist, player_in, detail)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)`,

@@ -41,6 +41,10 @@ function expectedState(ops: FeedOp[]): Expected {
   const goalScores: Expected['goalScores'] = new Map();
   const clocks = new Map<string, string>();
   const kickoffs = new Map<string, string>();
+  // Lineup players by match, counted by "team:name": a goal or card of one also updates their
+  // player_match row, unless two players of the team share the name.
+  const lineups = new Map<string, Map<string, number>>();
+  const inLineup = (matchId: string, team: string, name: string | undefined) => name !== undefined && lineups.get(matchId)?.get(`${team}:${name}`) === 1;
   for (const op of ops) {
     if (op.op === 'fixture') {
       const known = matches.get(op.match_id);
@@ -73,14 +77,25 @@ function expectedState(ops: FeedOp[]): Expected {
         m[op.team]++;
         m.events++;
         m.outbox += 2;
+        if (op.kind !== 'own_goal' && inLineup(op.match_id, op.team, op.player)) m.outbox++;
+        if (inLineup(op.match_id, op.team, op.assist)) m.outbox++;
         goalScores.get(op.match_id)?.push({ home: m.home, away: m.away });
         break;
       case 'card':
+        if (inLineup(op.match_id, op.team, op.player)) m.outbox++;
+        m.events++;
+        m.outbox++;
+        break;
       case 'substitution':
         m.events++;
         m.outbox++;
         break;
       case 'lineup':
+        for (const p of op.players) {
+          const names = lineups.get(op.match_id) ?? new Map<string, number>();
+          names.set(`${p.team}:${p.name}`, (names.get(`${p.team}:${p.name}`) ?? 0) + 1);
+          lineups.set(op.match_id, names);
+        }
         m.players += op.players.length;
         m.outbox += op.players.length;
         break;

@@ -24,8 +24,49 @@ describe('loadConfig', () => {
       port: 8082,
       logLevel: 'info',
       shutdownTimeoutMs: 10_000,
+      leaderElection: true,
+      leaderPollMs: 1000,
+      http: undefined,
     });
     expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reads the HTTP source settings only for CRAWLER_SOURCE=http, with polite defaults', () => {
+    expect(load({ CRAWLER_SOURCE: 'http' }).http).toEqual({
+      provider: 'football-data',
+      baseUrl: 'https://api.football-data.org',
+      competitions: ['PL'],
+      token: undefined,
+      authHeader: undefined,
+      liveIntervalMs: 15_000,
+      idleIntervalMs: 300_000,
+      requestsPerMinute: 10,
+      timeoutMs: 10_000,
+      maxBodyBytes: 5 * 1024 * 1024,
+      backoffBaseMs: 2000,
+      backoffMaxMs: 300_000,
+      matchDetails: false,
+    });
+    const http = load({
+      CRAWLER_SOURCE: 'http',
+      CRAWLER_HTTP_PROVIDER: 'generic',
+      CRAWLER_HTTP_BASE_URL: 'http://127.0.0.1:9000/api',
+      CRAWLER_HTTP_COMPETITIONS: 'PL, BL1',
+      CRAWLER_HTTP_TOKEN: 'Bearer s3cret',
+      CRAWLER_HTTP_AUTH_HEADER: 'X-Api-Key',
+      CRAWLER_HTTP_MATCH_DETAILS: 'true',
+    }).http;
+    expect(http).toMatchObject({ provider: 'generic', competitions: ['PL', 'BL1'], token: 'Bearer s3cret', authHeader: 'X-Api-Key', matchDetails: true });
+  });
+
+  it('rejects bad HTTP source settings naming the variable', () => {
+    const http = (env: Record<string, string>) => () => load({ CRAWLER_SOURCE: 'http', ...env });
+    expect(http({ CRAWLER_HTTP_PROVIDER: 'generic' })).toThrow(/CRAWLER_HTTP_BASE_URL is required for CRAWLER_HTTP_PROVIDER=generic/);
+    expect(http({ CRAWLER_HTTP_PROVIDER: 'espn' })).toThrow(/CRAWLER_HTTP_PROVIDER must be one of football-data, generic/);
+    expect(http({ CRAWLER_HTTP_BASE_URL: 'ftp://x' })).toThrow(/CRAWLER_HTTP_BASE_URL must use http: or https:/);
+    expect(http({ CRAWLER_HTTP_COMPETITIONS: 'PL,../x' })).toThrow(/CRAWLER_HTTP_COMPETITIONS/);
+    expect(http({ CRAWLER_HTTP_AUTH_HEADER: 'X Auth' })).toThrow(/CRAWLER_HTTP_AUTH_HEADER/);
+    expect(http({ CRAWLER_HTTP_BACKOFF_BASE_MS: '5000', CRAWLER_HTTP_BACKOFF_MAX_MS: '1000' })).toThrow(/CRAWLER_HTTP_BACKOFF_MAX_MS/);
   });
 
   it('reads every variable', () => {
@@ -55,7 +96,7 @@ describe('loadConfig', () => {
 
   it('fails fast naming the variable', () => {
     expect(() => loadConfig(new EnvReader({}))).toThrow('invalid configuration: DATABASE_URL is required');
-    expect(() => load({ CRAWLER_SOURCE: 'http' })).toThrow(/CRAWLER_SOURCE must be one of simulator, replay/);
+    expect(() => load({ CRAWLER_SOURCE: 'kafka' })).toThrow(/CRAWLER_SOURCE must be one of simulator, replay, http/);
     expect(() => load({ CRAWLER_SOURCE: 'replay' })).toThrow(/CRAWLER_REPLAY_FILE is required when CRAWLER_SOURCE=replay/);
     expect(() => load({ CRAWLER_EVENTS_PER_SECOND: '0.01' })).toThrow(/CRAWLER_EVENTS_PER_SECOND must be between 0.1 and 5000/);
     expect(() => load({ CRAWLER_EVENTS_PER_SECOND: '6000' })).toThrow(/CRAWLER_EVENTS_PER_SECOND/);
@@ -74,6 +115,8 @@ describe('loadConfig', () => {
         'CRAWLER_DB_POOL_SIZE',
         'CRAWLER_EVENTS_PER_SECOND',
         'CRAWLER_ID_PREFIX',
+        'CRAWLER_LEADER_ELECTION',
+        'CRAWLER_LEADER_POLL_MS',
         'CRAWLER_LEAGUES',
         'CRAWLER_MATCH_MINUTE_MS',
         'CRAWLER_MAX_EVENTS',

@@ -1,0 +1,223 @@
+/**
+ * The HTTP source: polls a provider's match lists (and, optionally, the details of live
+ * matches), maps each match to a snapshot through the provider's adapter, validates it, and
+ * hands on the snapshots that differ from the last one it handed on. The writer diffs each
+ * against the database (reconcile.ts), so the same data polled twice writes nothing.
+ *
+ * Politeness: conditional requests (the last ETag / Last-Modified of each URL; a 304 re-uses
+ * the last answer), a request budget per rolling minute, the provider's quota headers and
+ * Retry-After (request-gate.ts), a short interval while a match is live or about to start and
+ * a long one otherwise, exponential backoff with jitter after a failed round, and a timeout
+ * and a body-size cap on every request (fetch-json.ts).
+ */
+import { backoffMs, type Logger } from '@matchcast/runtime';
+import { FeedError, ProviderError } from '../../errors';
+import { LIVE_STATUSES } from '@matchcast/protocol';
+import { validateOp, type SnapshotOp } from '../../feed';
+import type { HttpSourceMetrics } from '../../metrics';
+import { sleep } from '../pacer';
+import type { FeedSource } from '../source';
+import type { MappedMatch, ProviderAdapter } from './adapter';
+import { fetchJson, type Validators } from './fetch-json';
+import { RequestGate } from './request-gate';
+
+export interface HttpSourceOptions {
+  adapter: ProviderAdapter;
+  /** Scheme, host and optional path prefix; the adapter's paths are appended. */
+  baseUrl: string;
+  competitions: readonly string[];
+  /** The credential (from a Secret); sent in the adapter's header, never logged. */
+  token?: string;
+  authHeader?: string;
+  liveIntervalMs: number;
+  idleIntervalMs: number;
+  requestsPerMinute: number;
+  timeoutMs: number;
+  maxBodyBytes: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  /** Also fetch each live match's own resource (goals, cards, substitutions). */
+  matchDetails: boolean;
+  logger: Logger;
+  metrics?: HttpSourceMetrics;
+  now?: () => number;
+}
+
+/** A validated snapshot, before the source decides whether it is confirmed. */
+type Unconfirmed = Omit<SnapshotOp, 'confirmed'>;
+
+interface Resource {
+  validators: Validators;
+  snapshots: Unconfirmed[];
+}
+
+export class HttpSource implements FeedSource {
+  readonly name = 'http';
+  private readonly queue: SnapshotOp[] = [];
+  private readonly resources = new Map<string, Resource>();
+  /** Status and score of each match at the previous poll: the same again confirms a regression. */
+  private readonly previous = new Map<string, string>();
+  private readonly emitted = new Map<string, string>();
+  private readonly gate: RequestGate;
+  private readonly headers: Record<string, string>;
+  private readonly now: () => number;
+  /** Match id → the provider's id, for its detail resource. */
+  private readonly providerIds = new Map<string, string>();
+  private nextPollAt = 0;
+  private failedRounds = 0;
+  /** The last request was refused for the rate limit: the rest of the round waits for the next. */
+  private rateLimited = false;
+
+  constructor(private readonly options: HttpSourceOptions) {
+    this.now = options.now ?? Date.now;
+    this.gate = new RequestGate(options.requestsPerMinute, this.now);
+    this.headers = { 'user-agent': 'matchcast-crawler' };
+    if (options.token) this.headers[(options.authHeader ?? options.adapter.authHeader).toLowerCase()] = options.token;
+  }
+
+  async next(signal: AbortSignal): Promise<SnapshotOp | undefined> {
+    while (this.queue.length === 0) {
+      if (signal.aborted) return undefined;
+      await sleep(Math.max(0, this.nextPollAt - this.now()), signal);
+      if (signal.aborted) return undefined;
+      await this.round(signal);
+    }
+    return this.queue.shift();
+  }
+
+  async close(): Promise<void> {
+    this.queue.length = 0;
+  }
+
+  /** One poll of every list (and live match), then the snapshots worth writing are queued. */
+  private async round(signal: AbortSignal): Promise<void> {
+    const { adapter, competitions, matchDetails } = this.options;
+    const snapshots = new Map<string, Unconfirmed>();
+    let failed = false;
+    for (const path of adapter.listPaths(competitions)) {
+      const result = await this.poll(path, (body) => adapter.mapList(body), signal);
+      if (result === 'aborted') return;
+      if (result === 'failed') failed = true;
+      else for (const s of result) snapshots.set(s.match_id, s);
+      if (failed && this.rateLimited) break;
+    }
+    if (matchDetails && adapter.detailPath && adapter.mapDetail && !failed) {
+      for (const [matchId, snapshot] of snapshots) {
+        if (!LIVE_STATUSES.has(snapshot.status) && !this.wasLive(matchId)) continue;
+        const providerId = this.providerIds.get(matchId);
+        if (providerId === undefined) continue;
+        const result = await this.poll(adapter.detailPath(providerId), (body) => [adapter.mapDetail!(body)], signal);
+        if (result === 'aborted') return;
+        if (result === 'failed') {
+          failed = true;
+          if (this.rateLimited) break;
+        } else if (result[0]) snapshots.set(matchId, result[0]);
+      }
+    }
+    this.queueChanges(snapshots.values());
+    this.failedRounds = failed ? this.failedRounds + 1 : 0;
+    const delay = failed
+      ? backoffMs(this.failedRounds - 1, this.options.backoffBaseMs, this.options.backoffMaxMs)
+      : this.anyLive(snapshots.values())
+        ? this.options.liveIntervalMs
+        : this.options.idleIntervalMs;
+    this.nextPollAt = this.now() + delay;
+  }
+
+  /** GETs one resource through the gate; maps and validates a new answer, re-uses the last on 304. */
+  private async poll(path: string, map: (body: unknown) => MappedMatch[], signal: AbortSignal): Promise<Unconfirmed[] | 'failed' | 'aborted'> {
+    const { logger, metrics } = this.options;
+    const url = this.options.baseUrl.replace(/\/+$/, '') + path;
+    this.rateLimited = false;
+    const waited = await this.gate.acquire(signal);
+    if (waited.reason) {
+      metrics?.rateLimitWaits.inc({ reason: waited.reason });
+      metrics?.rateLimitWaitSeconds.inc({ reason: waited.reason }, waited.waitedMs / 1000);
+      logger.info({ path, reason: waited.reason, waited_ms: waited.waitedMs }, 'waited for the provider rate limit');
+    }
+    const cached = this.resources.get(url);
+    try {
+      const answer = await fetchJson(url, {
+        headers: this.headers,
+        validators: cached?.validators ?? {},
+        timeoutMs: this.options.timeoutMs,
+        maxBodyBytes: this.options.maxBodyBytes,
+        signal,
+      });
+      if (answer === undefined) return 'aborted';
+      this.gate.noteQuota(this.options.adapter.quota(answer.headers));
+      if (answer.kind === 'not_modified') {
+        metrics?.polls.inc({ result: 'not_modified' });
+        if (cached) return cached.snapshots;
+        throw new ProviderError('PROVIDER_INVALID', `GET ${url} answered 304 to a request without validators`, { status: 304 });
+      }
+      metrics?.polls.inc({ result: 'modified' });
+      const snapshots = this.validate(path, map(answer.body));
+      this.resources.set(url, { validators: answer.validators, snapshots });
+      return snapshots;
+    } catch (error) {
+      if (!(error instanceof ProviderError)) throw error;
+      metrics?.polls.inc({ result: 'error' });
+      metrics?.providerErrors.inc({ code: error.code });
+      const { status, retryAfterMs } = error.details;
+      if (status === 429 || retryAfterMs !== undefined) {
+        this.rateLimited = true;
+        this.gate.noteRetryAfter(retryAfterMs ?? backoffMs(this.failedRounds, this.options.backoffBaseMs, this.options.backoffMaxMs));
+      }
+      logger.warn({ path, code: error.code, status, retry_after_ms: retryAfterMs, err: error.message }, 'provider request failed');
+      return 'failed';
+    }
+  }
+
+  /** Each mapped match through the snapshot's validation; a bad one is logged, counted and left out. */
+  private validate(path: string, mapped: MappedMatch[]): Unconfirmed[] {
+    const valid: Unconfirmed[] = [];
+    for (const match of mapped) {
+      let problem = match.ok ? undefined : match.problem;
+      if (match.ok) {
+        try {
+          const { confirmed: _unset, ...snapshot } = validateOp({ op: 'snapshot', ...match.snapshot, confirmed: false }) as SnapshotOp;
+          valid.push(snapshot);
+          this.providerIds.set(snapshot.match_id, match.providerId);
+        } catch (error) {
+          if (!(error instanceof FeedError)) throw error;
+          problem = error.problem;
+        }
+      }
+      if (problem !== undefined) {
+        this.options.metrics?.providerErrors.inc({ code: 'PROVIDER_INVALID' });
+        this.options.logger.warn({ path, code: 'PROVIDER_INVALID', provider_match_id: match.providerId, problem }, 'provider match rejected');
+      }
+    }
+    return valid;
+  }
+
+  /** Queues each snapshot that differs from the last one queued for its match. */
+  private queueChanges(snapshots: Iterable<Unconfirmed>): void {
+    for (const snapshot of snapshots) {
+      const key = `${snapshot.status} ${snapshot.score.home}-${snapshot.score.away}`;
+      const op: SnapshotOp = { ...snapshot, confirmed: this.previous.get(snapshot.match_id) === key };
+      this.previous.set(snapshot.match_id, key);
+      const text = JSON.stringify(op);
+      if (this.emitted.get(op.match_id) === text) continue;
+      this.emitted.set(op.match_id, text);
+      this.queue.push(op);
+    }
+  }
+
+  private wasLive(matchId: string): boolean {
+    const status = this.previous.get(matchId)?.split(' ')[0];
+    return status !== undefined && LIVE_STATUSES.has(status);
+  }
+
+  /** Live, or due to start before the next slow poll (or late to start): poll fast. */
+  private anyLive(snapshots: Iterable<Unconfirmed>): boolean {
+    const now = this.now();
+    for (const s of snapshots) {
+      if (LIVE_STATUSES.has(s.status)) return true;
+      const kickoff = Date.parse(s.kickoff_at);
+      if (s.status === 'scheduled' && kickoff <= now + this.options.idleIntervalMs && kickoff >= now - 3 * 3_600_000) return true;
+    }
+    return false;
+  }
+}
