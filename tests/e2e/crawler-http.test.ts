@@ -133,7 +133,8 @@ describe('HTTP source: scripted provider → crawler → gateway → WebSocket',
     // Every script played to its last step, then a few more rounds of repeats.
     await waitFor('every script served', async () => (Object.keys(scripts).every((c) => provider.remaining(path(c)) === 0) ? true : undefined), 30_000);
     const served = provider.requests.length;
-    await waitFor('three more rounds', async () => (provider.requests.length >= served + 3 * Object.keys(scripts).length ? true : undefined), 10_000);
+    const repeats = (code: string) => provider.requests.slice(served).filter((r) => r.path === path(code)).length;
+    await waitFor('three more polls of each', async () => (Object.keys(scripts).every((c) => repeats(c) >= 3) ? true : undefined), 15_000);
   }, 90_000);
 
   afterAll(async () => {

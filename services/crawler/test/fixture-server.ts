@@ -28,12 +28,15 @@ export interface SeenRequest {
 export class FixtureServer {
   readonly requests: SeenRequest[] = [];
   private readonly scripts = new Map<string, Step[]>();
+  /** Paths whose last step was served at least once. */
+  private readonly finished = new Set<string>();
   private readonly server: Server;
 
   constructor() {
     this.server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0] as string;
       const script = this.scripts.get(path);
+      if (script?.length === 1) this.finished.add(path);
       const step = script && script.length > 1 ? (script.shift() as Step) : script?.[0];
       const seen: SeenRequest = { path, headers: req.headers, at: Date.now(), status: 404 };
       this.requests.push(seen);
@@ -57,12 +60,13 @@ export class FixtureServer {
   /** Replaces the script of a path. */
   script(path: string, steps: Step[]): this {
     this.scripts.set(path, [...steps]);
+    this.finished.delete(path);
     return this;
   }
 
-  /** Steps of a path not yet served (the last one, which repeats, counts as served). */
+  /** Steps of a path not yet served (0 once the last one, which repeats, was served). */
   remaining(path: string): number {
-    return Math.max(0, (this.scripts.get(path)?.length ?? 1) - 1);
+    return this.finished.has(path) ? 0 : (this.scripts.get(path)?.length ?? 0);
   }
 
   async start(): Promise<string> {
