@@ -104,7 +104,7 @@ describe('HTTP source: scripted provider → crawler → gateway → WebSocket',
     await infra.start(false);
     for (const [code, steps] of Object.entries(scripts)) provider.script(path(code), steps);
     const baseUrl = await provider.start();
-    gateway = new GatewayProcess(await freePort(), { DATABASE_URL: infra.postgres.url }, 'gateway-crawler-http');
+    gateway = new GatewayProcess(await freePort(), await freePort(), { DATABASE_URL: infra.postgres.url }, 'gateway-crawler-http');
     services.push(gateway.start());
     await gateway.ready();
     client = new TestClient(gateway.wsUrl);
