@@ -1,11 +1,12 @@
 /**
  * The gateway pod as an operator runs it (issue 15): the ops port (probes and scrapes on their
- * own port, the client port for clients only), and NetworkPolicies that let the ingress
- * controller reach the client port and Prometheus the ops ports. Rendered by a real helm.
+ * own port, the client port for clients only), NetworkPolicies that let the ingress controller
+ * reach the client port and Prometheus the ops ports, and where the notify-listener runs (a
+ * crash of it must never cost a gateway its Service endpoints). Rendered by a real helm.
  */
 import { join } from 'node:path';
 import { toolsUnavailableReason } from './support/k8s-tools';
-import { CHART, container, find, helmTemplate, type Manifest } from './support/manifests';
+import { CHART, container, find, helmTemplate, podSpec, type Manifest, type PodSpec } from './support/manifests';
 
 const reason = toolsUnavailableReason();
 const describeWithHelm = reason ? describe.skip : describe;
@@ -61,5 +62,66 @@ describeWithHelm('gateway NetworkPolicy', () => {
     expect(ops.from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }]);
     // Open to any namespace by default (kubelet probes never need a rule).
     expect(ruleFor(helmTemplate(), 8083)!.from).toBeUndefined();
+  });
+});
+
+describeWithHelm('notify-listener placement', () => {
+  const gatewayPod = (manifests: Manifest[]) => podSpec(find(manifests, 'Deployment', 'matchcast-gateway'));
+  const listenerOf = (spec: PodSpec) => [...spec.containers, ...(spec.initContainers ?? [])].find((c) => c.name === 'notify-listener');
+
+  it('nativeSidecar (the default): an init container that keeps running, after the migrations, under its in-container supervisor, with no probe that could restart it', () => {
+    const spec = gatewayPod(helmTemplate());
+    expect(spec.containers.map((c) => c.name)).toEqual(['gateway']);
+    const listener = spec.initContainers!.at(-1)!;
+    expect(listener).toMatchObject({ name: 'notify-listener', restartPolicy: 'Always', command: ['node', 'dist/supervise.js'] });
+    expect([listener.livenessProbe, listener.readinessProbe, listener.startupProbe]).toEqual([undefined, undefined, undefined]);
+  });
+
+  it('on a cluster older than 1.29 the native sidecar falls back to a plain second container (the same container)', () => {
+    const old = gatewayPod(helmTemplate(['--kube-version', '1.28.0']));
+    const native = gatewayPod(helmTemplate());
+    expect(old.containers.map((c) => c.name)).toEqual(['gateway', 'notify-listener']);
+    expect(old.initContainers?.map((c) => c.name)).toEqual(['db-users', 'migrate']);
+    const { restartPolicy, ...rest } = listenerOf(native)!;
+    expect(restartPolicy).toBe('Always');
+    expect(listenerOf(old)).toEqual(rest);
+  });
+
+  it('sidecar: a plain second container, supervised, no probes', () => {
+    const spec = gatewayPod(helmTemplate(['--set', 'notifyListener.placement=sidecar']));
+    expect(spec.containers.map((c) => c.name)).toEqual(['gateway', 'notify-listener']);
+    expect(listenerOf(spec)).toMatchObject({ command: ['node', 'dist/supervise.js'] });
+    expect(listenerOf(spec)!.livenessProbe).toBeUndefined();
+  });
+
+  it('standalone: no listener in the gateway pods; its own Deployment (2 replicas, probed, rolling one at a time), PDB, Redis and PostgreSQL access, scraping', () => {
+    const manifests = helmTemplate(['--set', 'notifyListener.placement=standalone', '--set', 'metrics.enabled=true', '--set', 'metrics.serviceMonitor.enabled=true']);
+    const spec = gatewayPod(manifests);
+    expect(listenerOf(spec)).toBeUndefined();
+    const annotations = (find(manifests, 'Deployment', 'matchcast-gateway').spec as { template: { metadata: { annotations: Record<string, string> } } }).template.metadata.annotations;
+    expect(annotations['checksum/listener-config']).toBeUndefined();
+
+    const deployment = find(manifests, 'Deployment', 'matchcast-notify-listener');
+    expect(deployment.spec).toMatchObject({ replicas: 2, strategy: { rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } } });
+    const listener = container(deployment, 'notify-listener');
+    expect(listener.command).toBeUndefined(); // the image's own `node dist/main.js`
+    expect(listener.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'listener' });
+    expect(listener.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'listener' });
+    expect(listener.env?.find((e) => e.name === 'LISTENER_ID')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
+    expect(find(manifests, 'PodDisruptionBudget', 'matchcast-notify-listener').spec).toMatchObject({ maxUnavailable: 1 });
+
+    const from = (name: string) => (find(manifests, 'NetworkPolicy', name).spec as { ingress: { from: { podSelector: { matchLabels: Record<string, string> } }[] }[] }).ingress[0]!.from;
+    for (const store of ['matchcast-redis', 'matchcast-postgresql']) {
+      expect(from(store).map((peer) => peer.podSelector.matchLabels['app.kubernetes.io/component'])).toContain('notify-listener');
+    }
+    // The gateway pods no longer carry the listener's port; its own Service and ServiceMonitor do.
+    expect(rules(manifests).flatMap((rule) => rule.ports.map((p) => p.port))).toEqual([8080, 8083]);
+    expect((find(manifests, 'Service', 'matchcast-metrics').spec as { ports: { name: string }[] }).ports.map((p) => p.name)).toEqual(['ops']);
+    expect((find(manifests, 'ServiceMonitor', 'matchcast-notify-listener').spec as { endpoints: { port: string }[] }).endpoints[0]!.port).toBe('listener');
+    expect(find(manifests, 'NetworkPolicy', 'matchcast-notify-listener')).toBeDefined();
+  });
+
+  it('refuses an unknown placement', () => {
+    expect(() => helmTemplate(['--set', 'notifyListener.placement=daemonset'])).toThrow(/placement/);
   });
 });

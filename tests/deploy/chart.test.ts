@@ -67,8 +67,10 @@ describeWithHelm('gateway pods', () => {
       .toEqual({ name: 'matchcast-connections', key: 'SSE_POSITION_KEY' });
   });
 
-  it('carry the notify-listener as a sidecar, with its own config and the same secrets', () => {
-    expect(spec.containers.map((c) => c.name)).toEqual(['gateway', 'notify-listener']);
+  it('carry the notify-listener as a native sidecar, with its own config and the same secrets', () => {
+    expect(spec.containers.map((c) => c.name)).toEqual(['gateway']);
+    expect(spec.initContainers?.map((c) => c.name)).toEqual(['db-users', 'migrate', 'notify-listener']);
+    expect(listener.restartPolicy).toBe('Always');
     expect(listener.image).toBe('matchcast-notify-listener:0.1.0');
     expect(listener.envFrom).toEqual([{ configMapRef: { name: 'matchcast-notify-listener' } }]);
     expect(listener.env?.find((e) => e.name === 'LISTENER_ID')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
@@ -85,7 +87,9 @@ describeWithHelm('gateway pods', () => {
     expect(gateway.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'ops' });
     expect(gateway.env?.find((e) => e.name === 'PORT')?.value).toBe('8080');
     expect(gateway.env?.find((e) => e.name === 'OPS_PORT')?.value).toBe('8083');
-    expect(listener.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'listener' });
+    // Its supervisor restarts a crashed or hung listener inside the container: no probe may restart it.
+    expect(listener.command).toEqual(['node', 'dist/supervise.js']);
+    expect(listener.livenessProbe).toBeUndefined();
     expect(listener.readinessProbe).toBeUndefined();
     expect(listener.ports?.[0]?.containerPort).toBe(8081);
     expect(listener.env?.find((e) => e.name === 'LISTENER_PORT')?.value).toBe('8081');
@@ -137,7 +141,8 @@ describeWithHelm('migrations', () => {
     const manifests = helmTemplate();
     expect(manifests.filter((m) => m.kind === 'Job')).toEqual([]);
     for (const name of ['matchcast-gateway', 'matchcast-crawler', 'matchcast-api', 'matchcast-notifier']) {
-      const init = podSpec(find(manifests, 'Deployment', name)).initContainers ?? [];
+      // (The gateway pod's native sidecar, an init container that keeps running, is not one of them.)
+      const init = (podSpec(find(manifests, 'Deployment', name)).initContainers ?? []).filter((c) => c.restartPolicy !== 'Always');
       // The login users first (in-chart PostgreSQL only), then the migrations as the schema owner.
       expect(init.map((c) => c.name)).toEqual(['db-users', 'migrate']);
       expect(init[0]!.env?.find((e) => e.name === 'DB_USERS_SQL')?.value).toBe(readFileSync(join(CHART, 'files', 'db-users.sql'), 'utf8'));

@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toolsUnavailableReason } from './support/k8s-tools';
-import { CHART, containerEnv, find, helmTemplate, kustomizeBuild, type Manifest, parseManifests, podSpec, REPO, schemaErrors } from './support/manifests';
+import { CHART, container, containerEnv, find, helmTemplate, kustomizeBuild, type Manifest, parseManifests, podSpec, REPO, schemaErrors } from './support/manifests';
 
 const K8S = join(REPO, 'k8s');
 const OVERLAYS = readdirSync(join(K8S, 'overlays'));
@@ -142,7 +142,7 @@ describeWithTools('k8s/ credentials, built', () => {
     for (const dir of ['base', 'overlays/dev', 'overlays/prod']) {
       const manifests = kustomizeBuild(join(K8S, dir));
       const keys = (deployment: string, name: string) => {
-        const c = [...podSpec(find(manifests, 'Deployment', deployment)).containers].find((x) => x.name === name)!;
+        const c = container(find(manifests, 'Deployment', deployment), name);
         return (c.env ?? []).filter((e) => /_URL$/.test(e.name)).map((e) => `${e.name}<-${e.valueFrom?.secretKeyRef?.key}`);
       };
       expect([dir, keys('matchcast-gateway', 'gateway')]).toEqual([dir, ['DATABASE_URL<-GATEWAY_DATABASE_URL', 'REDIS_URL<-GATEWAY_REDIS_URL']]);

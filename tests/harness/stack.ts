@@ -14,17 +14,19 @@ export class ServiceProcess {
   readonly logFile: string;
   private starts = 0;
 
+  /** `entry`: the program in dist/ (the notify-listener's supervise.js runs it as in a sidecar container). */
   constructor(
     readonly service: 'gateway' | 'notify-listener' | 'crawler' | 'api' | 'notifier',
     readonly env: Record<string, string>,
-    readonly name = service,
+    readonly name: string = service,
+    readonly entry = 'main.js',
   ) {
     this.logFile = join(LOG_DIR, `${name}.log`);
   }
 
   start(): this {
     this.starts++;
-    this.child = startChild(process.execPath, [join(ROOT, 'services', this.service, 'dist', 'main.js')], this.logFile, {
+    this.child = startChild(process.execPath, [join(ROOT, 'services', this.service, 'dist', this.entry)], this.logFile, {
       env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...this.env },
     });
     return this;

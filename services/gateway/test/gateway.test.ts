@@ -165,7 +165,7 @@ describe('gateway (Postgres LISTEN mode)', () => {
   it('reports ready on /readyz with the broker mode', async () => {
     const res = await fetch(`http://127.0.0.1:${gateway.opsPort}/readyz`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ status: 'ok', mode: 'postgres', full: false });
+    expect(await res.json()).toMatchObject({ status: 'ok', mode: 'postgres', full: false, switching: false });
   });
 
   it('serves /healthz, /readyz and /metrics on the ops port only: the client port (published by the Ingress) has none of them', async () => {

@@ -90,6 +90,7 @@ export interface Container {
   readinessProbe?: { httpGet?: { path: string; port: string | number } };
   startupProbe?: { httpGet?: { path: string; port: string | number } };
   lifecycle?: { preStop?: { exec?: { command: string[] } } };
+  restartPolicy?: string;
   resources?: unknown;
   securityContext?: Record<string, unknown>;
 }
@@ -113,8 +114,10 @@ export function podSpec(workload: Manifest): PodSpec {
   return spec;
 }
 
+/** A container of the pod by name; native sidecars (init containers with restartPolicy Always) included. */
 export function container(workload: Manifest, name: string): Container {
-  const found = podSpec(workload).containers.find((c) => c.name === name);
+  const spec = podSpec(workload);
+  const found = [...spec.containers, ...(spec.initContainers ?? [])].find((c) => c.name === name);
   if (!found) throw new Error(`${workload.kind}/${workload.metadata.name} has no container ${name}`);
   return found;
 }

@@ -1,6 +1,6 @@
 import { EnvReader } from '@matchcast/runtime';
 import { loadConfig } from '../../src/config';
-import { readinessProbe, type ReadinessState } from '../../src/http/readiness';
+import { SWITCH_GRACE_MS, readinessProbe, type ReadinessState } from '../../src/http/readiness';
 
 const HEALTHY: ReadinessState = { draining: false, sequencerReady: true, delivering: true, mode: 'redis', connections: 0 };
 
@@ -8,11 +8,29 @@ describe('readinessProbe', () => {
   it('is ready while delivering with headroom, and fails at the ready limit (below WS_MAX_CONNECTIONS)', () => {
     let state = { ...HEALTHY, connections: 899 };
     const probe = readinessProbe(() => state, 900);
-    expect(probe()).toEqual({ ok: true, detail: { mode: 'redis', draining: false, connections: 899, full: false } });
+    expect(probe()).toEqual({ ok: true, detail: { mode: 'redis', draining: false, connections: 899, full: false, switching: false } });
     state = { ...state, connections: 900 };
     expect(probe()).toMatchObject({ ok: false, detail: { full: true, connections: 900 } });
     state = { ...state, connections: 100 };
     expect(probe().ok).toBe(true);
+  });
+
+  it('stays ready through a switch between paths, and fails when no path comes back within the grace', () => {
+    let clock = 0;
+    let state: ReadinessState = { ...HEALTHY };
+    const probe = readinessProbe(() => state, 10, () => clock);
+    expect(probe().ok).toBe(true);
+    state = { ...state, delivering: false, mode: 'postgres' };
+    clock = SWITCH_GRACE_MS - 1;
+    expect(probe()).toMatchObject({ ok: true, detail: { switching: true } });
+    clock = SWITCH_GRACE_MS;
+    expect(probe()).toMatchObject({ ok: false, detail: { switching: false } });
+    state = { ...state, delivering: true };
+    expect(probe().ok).toBe(true);
+  });
+
+  it('is not ready before it has ever delivered (no grace at start)', () => {
+    expect(readinessProbe(() => ({ ...HEALTHY, delivering: false }), 10, () => 0)().ok).toBe(false);
   });
 
   it.each([
