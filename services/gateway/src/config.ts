@@ -10,6 +10,8 @@ export interface Config {
   /** Ops HTTP server (/healthz /readyz /metrics), kept off the client port. Port 0 picks a free one (tests). */
   opsPort: number;
   host: string;
+  /** The listen() backlog: connections the kernel queues before accept (capped by net.core.somaxconn). */
+  listenBacklog: number;
   databaseUrl: string;
   /** Undefined: Postgres LISTEN mode only (the rollback mode, USE_REDIS_NOTIFIER=false). */
   redisUrl: string | undefined;
@@ -44,6 +46,8 @@ export interface Config {
     connectionsPerIpPerSecond: number;
   };
   replay: { concurrency: number; statementTimeoutMs: number; pageSize: number };
+  /** Recent events kept in memory to answer resumes without the outbox (0 events: off). */
+  memoryHistory: { eventsPerStream: number; bytesPerStream: number; totalEvents: number; totalBytes: number };
   sse: {
     /**
      * Signs SSE position tokens (Last-Event-ID); the same secret on every gateway, so a browser
@@ -72,6 +76,7 @@ export function loadConfig(env = new EnvReader()): Config {
     port: env.int('PORT', 8080, { min: 0, max: 65535 }),
     opsPort: env.int('OPS_PORT', 8083, { min: 0, max: 65535 }),
     host: env.string('HOST', '0.0.0.0'),
+    listenBacklog: env.int('LISTEN_BACKLOG', 4096, { min: 1, max: 65_535 }),
     databaseUrl: env.requiredUrl('DATABASE_URL', POSTGRES_PROTOCOLS),
     redisUrl: useRedis ? redisUrl : undefined,
     notifyChannels: env.list('NOTIFY_CHANNELS', NOTIFY_CHANNELS),
@@ -109,6 +114,12 @@ export function loadConfig(env = new EnvReader()): Config {
       concurrency: env.int('REPLAY_CONCURRENCY', 4, { min: 1, max: 64 }),
       statementTimeoutMs: env.int('REPLAY_STATEMENT_TIMEOUT_MS', 5000, { min: 100 }),
       pageSize: env.int('REPLAY_PAGE_SIZE', 1000, { min: 10, max: 10_000 }),
+    },
+    memoryHistory: {
+      eventsPerStream: env.int('MEMORY_HISTORY_EVENTS_PER_STREAM', 1000, { min: 0 }),
+      bytesPerStream: env.int('MEMORY_HISTORY_BYTES_PER_STREAM', 1_048_576, { min: 0 }),
+      totalEvents: env.int('MEMORY_HISTORY_MAX_EVENTS', 200_000, { min: 0 }),
+      totalBytes: env.int('MEMORY_HISTORY_MAX_BYTES', 67_108_864, { min: 0 }),
     },
     sse: {
       positionKey: positionKey(env.optionalString('SSE_POSITION_KEY')),

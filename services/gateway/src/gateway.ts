@@ -11,12 +11,13 @@ import { BrokerSupervisor } from './brokers/supervisor';
 import { canarySink, createCanary } from './canary';
 import type { Config } from './config';
 import { Fanout } from './delivery/fanout';
+import { MemoryHistory } from './delivery/history';
 import { startKeepAlive } from './delivery/keep-alive';
 import { SubscriptionRegistry } from './delivery/registry';
 import { Sequencer } from './delivery/sequencer';
 import { readinessProbe } from './http/readiness';
 import { restRoutes } from './http/rest';
-import { createGatewayMetrics, trackedStreamsGauge } from './metrics';
+import { createGatewayMetrics, memoryHistoryGauge, trackedStreamsGauge } from './metrics';
 import { startRetention } from './retention';
 import { TokenVerifier } from '@matchcast/auth';
 import { Replayer } from './sessions/replay';
@@ -55,6 +56,9 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   // Local subscriptions decide which user streams the sequencer follows.
   const registry = new SubscriptionRegistry({ track: (channel) => sequencer.track(channel), untrack: (channel) => sequencer.untrack(channel) });
   const fanout = new Fanout(registry, metrics);
+  // What the sequencer delivers is kept for a while, so that resumes need not read the outbox.
+  const history = new MemoryHistory(config.memoryHistory);
+  memoryHistoryGauge(metricsRegistry, () => history.size());
   // League access changes are applied (and open subscriptions re-checked) before an event goes out.
   const sequencer = new Sequencer(
     outboxReader(db),
@@ -64,6 +68,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     },
     metrics,
     logger,
+    history,
   );
   trackedStreamsGauge(metricsRegistry, () => sequencer.trackedStreams());
   await sequencer.init();
@@ -81,7 +86,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   const canary = createCanary(config, db, () => sequencer.ready && supervisor.delivering(), metricsRegistry, logger);
   const supervisor = new BrokerSupervisor(brokers, canarySink(sequencer, canary), config.broker, metrics, logger);
   const verifier = new TokenVerifier(config.auth);
-  const replayer = new Replayer({ databaseUrl: config.databaseUrl, ...config.replay }, logger);
+  const replayer = new Replayer({ databaseUrl: config.databaseUrl, ...config.replay }, logger, history, metrics);
   // Purchase channels are authorized by their buyer: read on the pool for client work.
   const purchaseOwners = new PurchaseOwners(purchaseOwnerReader((work) => replayer.run(() => true, work)), undefined, metrics.purchaseOwnerReads);
   // Private leagues: match and team leagues, privacy and members, kept current from league_access events.
@@ -158,7 +163,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     config.ws.readyMaxConnections,
   );
   const ops = await listenOps(opsRoutes(metricsRegistry, () => ({ ok: true }), ready), config.opsPort, config.host);
-  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+  await new Promise<void>((resolve) => server.listen(config.port, config.host, config.listenBacklog, resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   logger.info({ port, ops_port: ops.port, mode: supervisor.mode }, 'gateway listening');

@@ -73,6 +73,18 @@ export function createGatewayMetrics(registry: Registry) {
       help: 'Stream replays started for resuming clients (resume and since)',
       registers,
     }),
+    resumeSource: new Counter({
+      name: 'matchcast_gateway_resume_source_total',
+      help: 'Resume replays (per stream) and since look-ups, by whether memory alone answered them or the outbox was read',
+      labelNames: ['request', 'source'] as const,
+      registers,
+    }),
+    outboxReads: new Counter({
+      name: 'matchcast_gateway_outbox_reads_total',
+      help: 'Queries sent to the outbox for resuming clients, by kind (a read shared by many clients counts once)',
+      labelNames: ['query'] as const,
+      registers,
+    }),
     clientErrors: new Counter({
       name: 'matchcast_gateway_client_errors_total',
       help: 'Error messages sent to clients, by code',
@@ -156,4 +168,20 @@ export function createCanaryMetrics(registry: Registry) {
   // Both series exist from the start, so rate() and increase() see the first failure.
   for (const reason of ['write_failed', 'timeout'] as const) metrics.failures.inc({ reason }, 0);
   return metrics;
+}
+
+/** What the in-memory resume history holds, read at scrape time. */
+export function memoryHistoryGauge(registry: Registry, read: () => { events: number; bytes: number; streams: number }): Gauge<'unit'> {
+  return new Gauge({
+    name: 'matchcast_gateway_memory_history',
+    help: 'Recent events kept in memory for resumes: events, bytes (approximate) and streams',
+    labelNames: ['unit'] as const,
+    registers: [registry],
+    collect() {
+      const size = read();
+      this.set({ unit: 'events' }, size.events);
+      this.set({ unit: 'bytes' }, size.bytes);
+      this.set({ unit: 'streams' }, size.streams);
+    },
+  });
 }

@@ -92,3 +92,10 @@ export function attempt(url: string, options?: WebSocket.ClientOptions): Promise
     });
   });
 }
+
+/** One metric series' value from a /metrics page (0 when absent); `label` (a substring such as `source="memory"`) picks the series. */
+export async function metricValue(base: string, name: string, label = ''): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const line = text.split('\n').find((l) => (l.startsWith(name + ' ') || l.startsWith(name + '{')) && l.includes(label));
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+}

@@ -1,6 +1,7 @@
 import type { OutboxReader } from '@matchcast/db';
 import { isPrivateStream, isRef, type OutboxEvent, type OutboxRef } from '@matchcast/protocol';
 import { backoffMs, sleep, throttledWarn, type Logger } from '@matchcast/runtime';
+import type { MemoryHistory } from './history';
 
 /** Waits before re-reading a head that is below a claimed seq (see headFor). */
 const HEAD_RECHECK_DELAYS_MS = [10, 50, 200];
@@ -76,6 +77,8 @@ export class Sequencer {
     private readonly deliver: (event: OutboxEvent) => void,
     private readonly metrics: SequencerMetrics,
     private readonly logger: Logger,
+    /** Keeps what is delivered, in order and without holes, for resumes (told what it follows). */
+    private readonly history?: Pick<MemoryHistory, 'start' | 'follow' | 'forget' | 'record'>,
   ) {
     this.warnBeyondHead = throttledWarn(logger);
   }
@@ -102,6 +105,7 @@ export class Sequencer {
    */
   async init(): Promise<void> {
     for (const [stream, seq] of await this.outbox.streamHeads()) this.last.set(stream, seq);
+    this.history?.start();
     this.initialized = true;
   }
 
@@ -135,6 +139,7 @@ export class Sequencer {
     this.learning.delete(stream);
     this.filling.delete(stream);
     this.last.delete(stream);
+    this.history?.forget(stream);
   }
 
   /**
@@ -231,6 +236,7 @@ export class Sequencer {
           const head = heads.get(stream) ?? 0;
           this.learning.delete(stream);
           this.last.set(stream, head);
+          this.history?.follow(stream, head);
           if (learning.claimed > head) this.fill(stream, learning.claimed);
           learning.settle();
         }
@@ -246,6 +252,7 @@ export class Sequencer {
 
   private emit(event: OutboxEvent): void {
     this.last.set(event.stream, event.seq);
+    this.history?.record(event);
     this.deliver(event);
   }
 
@@ -319,6 +326,7 @@ export class Sequencer {
         this.logger.error({ stream, from: reached + 1, to: next - 1 }, 'outbox rows missing; skipping ahead');
         this.metrics.skipped.inc(next - 1 - reached);
         this.last.set(stream, next - 1);
+        this.history?.forget(stream);
         attempt = 0;
       } catch (error) {
         this.logger.warn({ err: error, stream, attempt }, 'gap fill failed; retrying');

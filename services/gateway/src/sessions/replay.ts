@@ -2,6 +2,8 @@ import { readStream, streamHeadsOf, streamsChangedSince, type ChangedStream } fr
 import { ProtocolError, type OutboxEvent } from '@matchcast/protocol';
 import type { Logger } from '@matchcast/runtime';
 import pg from 'pg';
+import type { MemoryHistory } from '../delivery/history';
+import { SharedReads } from './shared-reads';
 
 export interface ReplayOptions {
   databaseUrl: string;
@@ -11,20 +13,39 @@ export interface ReplayOptions {
   pageSize: number;
 }
 
+/** What the replayer reports; the gateway's metrics fit it. */
+export interface ReplayMetrics {
+  /** Per replayed stream and per `since` look-up: answered from memory alone, or with the outbox. */
+  resumeSource: { inc(labels: { request: 'replay' | 'since'; source: 'memory' | 'outbox' }): void };
+  /** Queries sent for clients' resumes, by kind (coalesced reads count once). */
+  outboxReads: { inc(labels: { query: 'stream' | 'changed_since' | 'heads' }): void };
+}
+
 /**
- * The database work that clients can ask for — resume replays and `since` look-ups — on a
- * pool of its own, so that no number of resuming clients can starve the sequencer's gap
- * fills and catch-ups. The pool's size is the concurrency limit (others wait their turn),
- * every statement has a timeout, and work for a client that has left is dropped before it
+ * What clients can ask for when they resume — replays and `since` look-ups — answered from the
+ * gateway's memory of recent events (MemoryHistory) where it reaches back far enough, and
+ * otherwise from the outbox, on a pool of its own so that no number of resuming clients can
+ * starve the sequencer's gap fills and catch-ups. The pool's size is the concurrency limit
+ * (others wait their turn), every statement has a timeout, reads of the same stream range
+ * are coalesced (SharedReads), and work for a client that has left is dropped before it
  * reaches the database.
  */
 export class Replayer {
   private readonly pool: pg.Pool;
+  private readonly reads: SharedReads;
 
   constructor(
-    private readonly options: ReplayOptions,
+    options: ReplayOptions,
     logger: Logger,
+    private readonly memory?: MemoryHistory,
+    private readonly metrics?: ReplayMetrics,
   ) {
+    this.reads = new SharedReads((stream, afterSeq, uptoSeq, alive) => {
+      return this.run(alive, (db) => {
+        this.metrics?.outboxReads.inc({ query: 'stream' });
+        return readStream(db, stream, afterSeq, uptoSeq, options.pageSize);
+      });
+    }, options.pageSize);
     this.pool = new pg.Pool({
       connectionString: options.databaseUrl,
       max: options.concurrency,
@@ -35,34 +56,65 @@ export class Replayer {
   }
 
   /**
-   * Hands every event of `stream` in (afterSeq, head] to `deliver`, in order, page by page.
-   * The rows must be contiguous from afterSeq + 1: a missing row was pruned, and the client
-   * gets RESUME_TOO_OLD instead of a silent gap. Stops early when `alive` turns false or
+   * Hands every event of `stream` in (afterSeq, head] to `deliver`, in order: what memory holds
+   * from there on at once, the rest from the outbox page by page (only the part memory does not
+   * hold). The rows must be contiguous from afterSeq + 1: a missing row was pruned, and the
+   * client gets RESUME_TOO_OLD instead of a silent gap. Stops early when `alive` turns false or
    * `deliver` returns false.
    */
   async replay(stream: string, afterSeq: number, head: number, alive: () => boolean, deliver: (event: OutboxEvent) => boolean): Promise<void> {
     let next = afterSeq + 1;
-    while (next <= head) {
-      const page = await this.run(alive, (db) => readStream(db, stream, next - 1, head, this.options.pageSize));
-      if (page === undefined) return;
-      for (const event of page) {
-        if (event.seq !== next) break;
-        if (!deliver(event)) return;
-        next++;
+    let source: 'memory' | 'outbox' = 'memory';
+    try {
+      while (next <= head) {
+        if (!alive()) return;
+        // Memory first: it may hold from `next` on (its oldest events may go meanwhile, so ask each time).
+        const held = this.memory?.read(stream, next - 1, head) ?? [];
+        for (const event of held) {
+          if (!deliver(event)) return;
+          next++;
+        }
+        if (held.length > 0) continue;
+        source = 'outbox';
+        // Read up to where memory begins, when it begins within the range.
+        const oldest = this.memory?.oldestSeq(stream);
+        const upto = oldest !== undefined && oldest > next && oldest <= head ? oldest - 1 : head;
+        const page = await this.reads.get(stream, next - 1, upto, alive);
+        if (page === undefined) return;
+        for (const event of page) {
+          if (event.seq !== next) break;
+          if (!deliver(event)) return;
+          next++;
+        }
+        if (next <= upto && (page.length === 0 || page[page.length - 1]!.seq !== next - 1)) {
+          throw new ProtocolError('RESUME_TOO_OLD', `${stream} history from seq ${next} is gone; reload state`, { stream });
+        }
       }
-      if (next <= head && (page.length === 0 || page[page.length - 1]!.seq !== next - 1)) {
-        throw new ProtocolError('RESUME_TOO_OLD', `${stream} history from seq ${next} is gone; reload state`, { stream });
-      }
+    } finally {
+      this.metrics?.resumeSource.inc({ request: 'replay', source });
     }
   }
 
   /** The committed heads of these streams (stream_counter), for checking what a client claims to have. */
   committedHeads(streams: readonly string[], alive: () => boolean): Promise<Map<string, number> | undefined> {
-    return this.run(alive, (db) => streamHeadsOf(db, streams));
+    return this.run(alive, (db) => {
+      this.metrics?.outboxReads.inc({ query: 'heads' });
+      return streamHeadsOf(db, streams);
+    });
   }
 
-  changedSince(since: string, marginMs: number, scope: Parameters<typeof streamsChangedSince>[3], alive: () => boolean): Promise<ChangedStream[] | undefined> {
-    return this.run(alive, (db) => streamsChangedSince(db, since, marginMs, scope));
+  /**
+   * The streams in scope with events created after `since` - `marginMs`, and the seq to
+   * replay each after: from memory when it can tell for every stream in scope, else the outbox.
+   */
+  async changedSince(since: string, marginMs: number, scope: Parameters<typeof streamsChangedSince>[3], alive: () => boolean): Promise<ChangedStream[] | undefined> {
+    const fromMemory = this.memory?.changedSince(Date.parse(since) - marginMs, scope);
+    this.metrics?.resumeSource.inc({ request: 'since', source: fromMemory ? 'memory' : 'outbox' });
+    if (fromMemory) return fromMemory;
+    return this.run(alive, (db) => {
+      this.metrics?.outboxReads.inc({ query: 'changed_since' });
+      return streamsChangedSince(db, since, marginMs, scope);
+    });
   }
 
   /** Runs `work` on a pooled connection, unless the client left while it waited for one (any client-driven read, e.g. a stream start's snapshot). */

@@ -1,0 +1,48 @@
+import type { OutboxEvent } from '@matchcast/protocol';
+
+/** One outbox read of a stream's seqs in (afterSeq, endSeq], and who waits for it. */
+interface Read {
+  afterSeq: number;
+  /** The highest seq the read can return (its upper bound, or where its row limit ends). */
+  endSeq: number;
+  waiters: (() => boolean)[];
+  rows: Promise<OutboxEvent[] | undefined>;
+}
+
+/**
+ * Coalesces reads of stream ranges: a read asked for while another of the same stream is
+ * queued or running, and that one's range covers it, waits for that one instead of sending a
+ * query of its own — a thousand clients resuming the same stream cost one query. A shared read
+ * goes on while any of its waiters is alive.
+ */
+export class SharedReads {
+  private readonly running = new Map<string, Read[]>();
+
+  constructor(
+    /** Reads (afterSeq, uptoSeq] of a stream, at most `limit` rows, unless `alive` turned false first. */
+    private readonly read: (stream: string, afterSeq: number, uptoSeq: number, alive: () => boolean) => Promise<OutboxEvent[] | undefined>,
+    private readonly limit: number,
+  ) {}
+
+  /** The rows of (afterSeq, uptoSeq] (at most `limit` of them, in seq order), or undefined when the client left. */
+  async get(stream: string, afterSeq: number, uptoSeq: number, alive: () => boolean): Promise<OutboxEvent[] | undefined> {
+    const endSeq = Math.min(uptoSeq, afterSeq + this.limit);
+    const reads = this.running.get(stream);
+    const joined = reads?.find((read) => read.afterSeq <= afterSeq && read.endSeq >= endSeq);
+    if (joined) {
+      joined.waiters.push(alive);
+      const rows = await joined.rows;
+      return rows?.filter((row) => row.seq > afterSeq && row.seq <= endSeq);
+    }
+    const read: Read = { afterSeq, endSeq, waiters: [alive], rows: Promise.resolve(undefined) };
+    read.rows = this.read(stream, afterSeq, endSeq, () => read.waiters.some((waiter) => waiter()));
+    this.running.set(stream, [...(reads ?? []), read]);
+    try {
+      return await read.rows;
+    } finally {
+      const left = (this.running.get(stream) ?? []).filter((other) => other !== read);
+      if (left.length > 0) this.running.set(stream, left);
+      else this.running.delete(stream);
+    }
+  }
+}
