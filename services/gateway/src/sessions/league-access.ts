@@ -49,6 +49,8 @@ export class LeagueAccess implements LeagueVisibility {
   private readonly leagues = new Map<string, LeagueState>();
   /** Bumped by every applied change: a read that overlapped one is read again. */
   private epoch = 0;
+  /** Reads under way, by the ids they fetch (`match:<id>`, `team:<id>`, `league:<id>`). */
+  private readonly reading = new Map<string, Promise<void>>();
 
   constructor(
     private readonly read: AccessReader,
@@ -98,10 +100,36 @@ export class LeagueAccess implements LeagueVisibility {
     return league !== undefined && this.leagues.has(league);
   }
 
-  /** Reads what these names need (one query); ids that do not exist stay unknown (they may be created later). */
+  /**
+   * Reads what these names need (one query); ids that do not exist stay unknown (they may be
+   * created later). Ids a read under way already fetches are waited for, not read again: a
+   * thousand clients resuming the same matches at once (a gateway's clients moving to this one)
+   * cost one query, not a thousand.
+   */
   async load(names: Iterable<string>): Promise<void> {
     const wanted = this.missing(names);
     if (!wanted) return;
+    const waits = new Set<Promise<void>>();
+    const own: typeof wanted = { matches: [], teams: [], leagues: [] };
+    const keys: string[] = [];
+    for (const [kind, ids, mine] of [['match', wanted.matches, own.matches], ['team', wanted.teams, own.teams], ['league', wanted.leagues, own.leagues]] as const) {
+      for (const id of ids) {
+        const running = this.reading.get(`${kind}:${id}`);
+        if (running) waits.add(running);
+        else (mine.push(id), keys.push(`${kind}:${id}`));
+      }
+    }
+    if (keys.length > 0) {
+      const read = this.readAndCache(own).finally(() => {
+        for (const key of keys) if (this.reading.get(key) === read) this.reading.delete(key);
+      });
+      for (const key of keys) this.reading.set(key, read);
+      waits.add(read);
+    }
+    await Promise.all(waits);
+  }
+
+  private async readAndCache(wanted: { matches: string[]; teams: string[]; leagues: string[] }): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       const epoch = this.epoch;
       this.reads.inc();

@@ -37,6 +37,14 @@ describe('LeagueAccess and the decision on private leagues', () => {
     expect(cache.missing(names)).toBeUndefined();
     await cache.load(names);
     expect(reads).toHaveLength(1);
+    // Loads at once (clients moving here together) share the read of what they have in common.
+    const together = access();
+    await Promise.all([together.cache.load(['match:c1', 'match:m1']), together.cache.load(['match:m1']), together.cache.load(['match:c1', 'team:t1'])]);
+    expect(together.reads).toEqual([
+      { matches: ['c1', 'm1'], teams: [], leagues: [] },
+      { matches: [], teams: ['t1'], leagues: [] },
+    ]);
+    expect(together.cache.missing(['match:c1', 'match:m1', 'team:t1'])).toBeUndefined();
     for (const name of ['match:c1', 'match:c1/live', 'league:cup', 'team:t1']) {
       expect(() => authorizeChannel(user('carol'), name, undefined, cache)).toThrow(expect.objectContaining({ code: 'FORBIDDEN_CHANNEL' }));
       expect(mayAccess(user('alice'), name, undefined, cache)).toBe(true);
