@@ -125,3 +125,30 @@ describeWithHelm('notify-listener placement', () => {
     expect(() => helmTemplate(['--set', 'notifyListener.placement=daemonset'])).toThrow(/placement/);
   });
 });
+
+describeWithHelm('gateway rollouts and scaling', () => {
+  it('rolls out with every new pod first (maxSurge 100%, maxUnavailable 0) and minReadySeconds; clients move after preStop + DRAIN_DELAY_MS', () => {
+    const manifests = helmTemplate();
+    const deployment = find(manifests, 'Deployment', 'matchcast-gateway');
+    expect(deployment.spec).toMatchObject({ minReadySeconds: 10, strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '100%', maxUnavailable: 0 } } });
+    // The old pods are deleted as the new ones become available; their clients are moved only
+    // preStop + DRAIN_DELAY_MS later, by when the other old pods have left the Service too.
+    const preStop = Number(container(deployment, 'gateway').lifecycle?.preStop?.exec?.command[1]);
+    const drainMs = Number((find(manifests, 'ConfigMap', 'matchcast-gateway').data as Record<string, string>).DRAIN_DELAY_MS);
+    expect(preStop * 1000 + drainMs).toBeGreaterThanOrEqual(10_000);
+  });
+
+  it('the HPA scales on open connections per pod when targetConnectionsPerPod is set (a Pods metric from the Prometheus adapter), not otherwise', () => {
+    const metrics = (args: string[]) =>
+      (find(helmTemplate(['--set', 'gateway.autoscaling.enabled=true', ...args]), 'HorizontalPodAutoscaler', 'matchcast-gateway').spec as { metrics: { type: string }[] }).metrics;
+    expect(metrics([]).map((m) => m.type)).toEqual(['Resource']);
+    expect(metrics(['--set', 'gateway.autoscaling.targetConnectionsPerPod=7000'])).toContainEqual({
+      type: 'Pods',
+      pods: { metric: { name: 'matchcast_gateway_connections' }, target: { type: 'AverageValue', averageValue: '7000' } },
+    });
+  });
+
+  it('readiness headroom is wired: READY_MAX_CONNECTIONS_RATIO in the gateway ConfigMap', () => {
+    expect((find(helmTemplate(), 'ConfigMap', 'matchcast-gateway').data as Record<string, string>).READY_MAX_CONNECTIONS_RATIO).toBe('0.9');
+  });
+});

@@ -21,7 +21,8 @@ export class TcpProxy {
   accepted = 0;
   cuts = 0;
 
-  constructor(readonly targetPort: number) {}
+  /** `target`: one port, or a choice made per new connection (a Service over changing endpoints; undefined drops it). */
+  constructor(readonly target: number | (() => number | undefined)) {}
 
   get wsUrl(): string {
     return `ws://127.0.0.1:${this.port}/ws`;
@@ -59,8 +60,13 @@ export class TcpProxy {
       client.destroy();
       return;
     }
+    const port = typeof this.target === 'number' ? this.target : this.target();
+    if (port === undefined) {
+      client.destroy();
+      return;
+    }
     this.accepted++;
-    const upstream = createConnection({ host: '127.0.0.1', port: this.targetPort });
+    const upstream = createConnection({ host: '127.0.0.1', port });
     const pair = [client, upstream];
     for (const socket of pair) {
       this.sockets.add(socket);
