@@ -12,16 +12,19 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { cleanupAll, installExitHandlers } from './cleanup';
 import { postmasterPid, type Component } from './cpu-budget';
-import { Infra, ROOT, Service, freePort, peerScript, serviceScript } from './infra';
+import { Infra, ROOT, type Service } from './infra';
 import { measureNotifyCost, NOTIFY_CONDITIONS, type NotifyCostResult } from './notify-cost';
-import { parseOptions, type BrokerMode, type Options, type Peer } from './options';
+import { parseOptions, type Peer } from './options';
 import { redisProcessId } from './proc-stats';
 import { coresTable, notifyTable, scenarioTable, targetChecks, targetTable, warnings, writeResults } from './report';
+import { startGateway, startListener, startPeer } from './servers';
 import { RedisTap } from './tap';
 import { runScenario, type ScenarioResult, type ScenarioSpec, type Target } from './scenario';
 import { EventWriter } from './writer';
 
 const log = (line: string) => console.log(line);
+// Diagnostics only, e.g. BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+const gatewayNodeArgs = process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
 
 const PEER_NAMES: Record<Peer, string> = {
   prebuilt: 'peer: ws, frame once, raw write (floor)',
@@ -29,38 +32,6 @@ const PEER_NAMES: Record<Peer, string> = {
   ws: 'peer: ws, stringify+send per client',
   socketio: 'peer: Socket.IO + redis-adapter',
 };
-
-async function startGateway(infra: Infra, mode: BrokerMode, options: Options, logDir: string): Promise<{ service: Service; port: number }> {
-  const port = await freePort();
-  const opsPort = await freePort();
-  const env: Record<string, string> = {
-    PORT: String(port),
-    OPS_PORT: String(opsPort),
-    HOST: '127.0.0.1',
-    DATABASE_URL: infra.postgres.url,
-    LOG_LEVEL: 'warn',
-    DRAIN_DELAY_MS: '0',
-    SHUTDOWN_TIMEOUT_MS: '5000',
-    WS_MAX_CONNECTIONS: String(options.clients + 1000),
-    // The load clients come from a handful of loopback addresses: per-address caps off.
-    WS_MAX_CONNECTIONS_PER_IP: '0',
-    WS_CONNECTIONS_PER_IP_PER_SECOND: '0',
-  };
-  if (mode === 'redis') env.REDIS_URL = infra.redis.url;
-  // Diagnostics only, e.g. BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
-  const nodeArgs = process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const service = new Service(`gateway-${mode}`, serviceScript('gateway'), env, logDir, nodeArgs).start();
-  await service.ready(opsPort, '/readyz');
-  return { service, port };
-}
-
-async function startPeer(infra: Infra, peer: Peer, logDir: string): Promise<{ service: Service; port: number }> {
-  const port = await freePort();
-  const env = { PORT: String(port), REDIS_URL: infra.redis.url, PEER_FRAMING: peer === 'ws' ? 'naive' : peer };
-  const service = new Service(`peer-${peer}`, peerScript(peer === 'socketio' ? 'socketio' : 'naive-ws'), env, logDir).start();
-  await service.ready(port, '/readyz');
-  return { service, port };
-}
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2), process.env, join(ROOT, 'bench', 'results'));
@@ -126,20 +97,13 @@ async function main(): Promise<void> {
   let tap: RedisTap | undefined;
   const needsListener = options.modes.includes('redis') || (options.fanout && options.peers.length > 0);
   if (needsListener) {
-    const port = await freePort();
-    listener = new Service(
-      'notify-listener',
-      serviceScript('notify-listener'),
-      { DATABASE_URL: infra.postgres.url, REDIS_URL: infra.redis.url, LISTENER_PORT: String(port), LISTENER_HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
-      logDir,
-    ).start();
-    await listener.ready(port, '/readyz');
+    listener = (await startListener(infra, logDir)).service;
     tap = new RedisTap(infra.redis.url);
     await tap.start();
   }
 
   if (options.modes.includes('redis')) {
-    const gateway = await startGateway(infra, 'redis', options, logDir);
+    const gateway = await startGateway(infra, 'redis', logDir, { maxConnections: options.clients + 1000, nodeArgs: gatewayNodeArgs });
     const target: Target = { ...gatewayEndpoint('gateway (redis)', gateway.port), service: gateway.service, upstream: listener, tap };
     if (options.load) await measure(load, target);
     if (options.fanout) await measure(fanout, target);
@@ -161,7 +125,7 @@ async function main(): Promise<void> {
   }
   await listener?.stop();
   if (options.modes.includes('postgres')) {
-    const gateway = await startGateway(infra, 'postgres', options, logDir);
+    const gateway = await startGateway(infra, 'postgres', logDir, { maxConnections: options.clients + 1000, nodeArgs: gatewayNodeArgs });
     const target: Target = { ...gatewayEndpoint('gateway (postgres)', gateway.port), service: gateway.service };
     if (options.load) await measure(load, target);
     if (options.target) await measure(targetSpec, target);

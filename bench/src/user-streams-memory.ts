@@ -22,6 +22,7 @@ import { mintToken } from '@matchcast/auth';
 import WebSocket from 'ws';
 import { cleanupAll, installExitHandlers, onCleanup } from './cleanup';
 import { Infra, ROOT, Service, freePort, serviceScript } from './infra';
+import { collectGarbage } from './inspector';
 import { cpuTime, cpuDelta, rssKb } from './proc-stats';
 import { writeResults } from './report';
 
@@ -108,20 +109,6 @@ class LocalClient {
   close(): void {
     this.socket.terminate();
   }
-}
-
-/** Runs a full garbage collection in the gateway through its inspector (started on loopback with --inspect). */
-async function collectGarbage(inspectPort: number): Promise<void> {
-  const targets = (await (await fetch(`http://127.0.0.1:${inspectPort}/json/list`)).json()) as { webSocketDebuggerUrl: string }[];
-  const socket = new WebSocket(targets[0]!.webSocketDebuggerUrl);
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.once('open', () => socket.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' })));
-    socket.on('message', (raw) => {
-      if ((JSON.parse(String(raw)) as { id?: number }).id === 1) resolve();
-    });
-  });
-  socket.close();
 }
 
 interface Sample {

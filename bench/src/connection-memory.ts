@@ -1,0 +1,159 @@
+/**
+ * `make bench-memory`: what one idle connection costs the gateway, beside the frame-once floor
+ * server (bench/src/peers, PEER_FRAMING=prebuilt) in the same run, and where it goes.
+ *
+ * For each client count and each server, a fresh process (run with --inspect on loopback):
+ * full GC, RSS and (at --snapshot-at clients) a heap snapshot; N WebSocket clients connect and
+ * subscribe to one match channel and stay idle; full GC, RSS and snapshot again. Reported: RSS
+ * per connection, and the heap growth per connection by kind of object (constructor name,
+ * closures, strings…), so what each connection holds can be named and cut.
+ *
+ * Options: --clients 5000,20000  --snapshot-at 5000  --out <dir>
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { cleanupAll, installExitHandlers } from './cleanup';
+import { ClientPool } from './clients/pool';
+import { Infra, ROOT, freePort } from './infra';
+import { collectGarbage, heapSummary, type HeapSummary } from './inspector';
+import { rssKb } from './proc-stats';
+import { writeResults } from './report';
+import { startGateway, startListener, startPeer, type StartedServer } from './servers';
+import { sleep } from './stats';
+
+const SERVERS = ['gateway', 'floor'] as const;
+type ServerName = (typeof SERVERS)[number];
+const LABELS: Record<ServerName, string> = { gateway: 'gateway (redis)', floor: 'peer: ws, frame once (floor)' };
+const CHANNEL = 'match:m1';
+const WORKERS = 4;
+const TOP_KINDS = 14;
+
+interface Options {
+  clients: number[];
+  snapshotAt: number;
+  outDir: string;
+}
+
+interface Row {
+  server: string;
+  clients: number;
+  connected: number;
+  rssBeforeMb: number;
+  rssAfterMb: number;
+  rssPerConnectionKb: number;
+  heapPerConnectionB?: number;
+  /** Heap growth per connection by kind, largest first (only at --snapshot-at clients). */
+  breakdown?: { kind: string; bytesPerConnection: number; objectsPerConnection: number }[];
+}
+
+function parseArgs(argv: string[]): Options {
+  const options: Options = { clients: [5000, 20_000], snapshotAt: 5000, outDir: join(ROOT, 'bench', 'results') };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = (): string => {
+      const next = argv[++i];
+      if (next === undefined) throw new Error(`${arg} needs a value`);
+      return next;
+    };
+    const positive = (text: string): number => {
+      const n = Number(text);
+      if (!Number.isInteger(n) || n < 1) throw new Error(`${arg}: expected a positive integer, got ${text}`);
+      return n;
+    };
+    if (arg === '--clients') options.clients = value().split(',').map(positive);
+    else if (arg === '--snapshot-at') options.snapshotAt = positive(value());
+    else if (arg === '--out') options.outDir = value();
+    else throw new Error(`unknown option ${arg}`);
+  }
+  return options;
+}
+
+function growth(before: HeapSummary, after: HeapSummary, clients: number): NonNullable<Row['breakdown']> {
+  return [...after]
+    .map(([kind, now]) => {
+      const was = before.get(kind) ?? { bytes: 0, count: 0 };
+      return { kind, bytesPerConnection: (now.bytes - was.bytes) / clients, objectsPerConnection: (now.count - was.count) / clients };
+    })
+    .sort((a, b) => b.bytesPerConnection - a.bytesPerConnection);
+}
+
+async function start(server: ServerName, infra: Infra, logDir: string, clients: number, inspectPort: number): Promise<StartedServer> {
+  const nodeArgs = [`--inspect=127.0.0.1:${inspectPort}`];
+  if (server === 'floor') return startPeer(infra, 'prebuilt', logDir, nodeArgs);
+  return startGateway(infra, 'redis', logDir, { maxConnections: clients + 100, nodeArgs });
+}
+
+async function measure(server: ServerName, clients: number, infra: Infra, logDir: string, snapshot: boolean): Promise<Row> {
+  const inspectPort = await freePort();
+  const started = await start(server, infra, logDir, clients, inspectPort);
+  const pool = new ClientPool(WORKERS);
+  try {
+    await sleep(1000);
+    await collectGarbage(inspectPort);
+    const rssBefore = rssKb(started.service.pid);
+    const heapBefore = snapshot ? await heapSummary(inspectPort) : undefined;
+    const connect = await pool.connect(`ws://127.0.0.1:${started.port}/ws`, 'matchcast', Array.from({ length: clients }, () => [CHANNEL]));
+    if (connect.ok !== clients) throw new Error(`${LABELS[server]}: ${connect.ok} of ${clients} connected (${connect.errors.slice(0, 3).join('; ')})`);
+    await sleep(1000);
+    await collectGarbage(inspectPort);
+    const rssAfter = rssKb(started.service.pid);
+    const row: Row = {
+      server: LABELS[server],
+      clients,
+      connected: connect.ok,
+      rssBeforeMb: rssBefore / 1024,
+      rssAfterMb: rssAfter / 1024,
+      rssPerConnectionKb: (rssAfter - rssBefore) / clients,
+    };
+    if (heapBefore) {
+      const breakdown = growth(heapBefore, await heapSummary(inspectPort), clients);
+      row.heapPerConnectionB = breakdown.reduce((sum, k) => sum + k.bytesPerConnection, 0);
+      row.breakdown = breakdown.slice(0, TOP_KINDS);
+    }
+    return row;
+  } finally {
+    await pool.close();
+    await started.service.child?.stop('SIGTERM', 10_000);
+  }
+}
+
+function print(rows: Row[]): void {
+  console.log('\nserver                          clients  RSS before → after MB  RSS KB/conn  heap B/conn');
+  for (const r of rows) {
+    console.log(
+      `${r.server.padEnd(30)}  ${String(r.clients).padStart(7)}  ${`${r.rssBeforeMb.toFixed(1)} → ${r.rssAfterMb.toFixed(1)}`.padStart(21)}  ${r.rssPerConnectionKb.toFixed(2).padStart(11)}  ${r.heapPerConnectionB === undefined ? '–' : r.heapPerConnectionB.toFixed(0).padStart(11)}`,
+    );
+  }
+  for (const r of rows.filter((row) => row.breakdown)) {
+    console.log(`\nheap growth per connection, ${r.server}, ${r.clients} clients (bytes, objects):`);
+    for (const k of r.breakdown!) console.log(`  ${k.kind.slice(0, 40).padEnd(40)} ${k.bytesPerConnection.toFixed(0).padStart(7)}  ${k.objectsPerConnection.toFixed(2).padStart(6)}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  installExitHandlers(30 * 60_000);
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const logDir = join(options.outDir, `${stamp}-memory-logs`);
+  mkdirSync(logDir, { recursive: true });
+  const infra = await new Infra().start();
+  await infra.seed(1);
+  await startListener(infra, logDir);
+  const rows: Row[] = [];
+  for (const clients of options.clients) {
+    for (const server of SERVERS) {
+      const row = await measure(server, clients, infra, logDir, clients === options.snapshotAt);
+      console.log(`${row.server}, ${clients} clients: ${row.rssPerConnectionKb.toFixed(2)} KB RSS per connection`);
+      rows.push(row);
+    }
+  }
+  print(rows);
+  console.log(`\nresults: ${writeResults(options.outDir, `${stamp}-memory`, { options, rows })}`);
+  await cleanupAll();
+}
+
+main().catch(async (error: unknown) => {
+  console.error(error);
+  await cleanupAll();
+  process.exit(1);
+});

@@ -1,0 +1,58 @@
+import type { BrokerMode, Peer } from './options';
+import { Infra, Service, freePort, peerScript, serviceScript } from './infra';
+
+export interface StartedServer {
+  service: Service;
+  /** The client port (WebSocket and SSE). */
+  port: number;
+  /** Where /metrics and /readyz answer: the gateway's ops port, a peer's only port. */
+  opsPort: number;
+}
+
+export interface GatewayStart {
+  maxConnections: number;
+  /** Extra node flags, e.g. --inspect or --cpu-prof. */
+  nodeArgs?: string[];
+  name?: string;
+}
+
+/** A gateway from dist/ on the bench's Postgres (and Redis, in Redis mode), ready to serve. */
+export async function startGateway(infra: Infra, mode: BrokerMode, logDir: string, start: GatewayStart): Promise<StartedServer> {
+  const port = await freePort();
+  const opsPort = await freePort();
+  const env: Record<string, string> = {
+    PORT: String(port),
+    OPS_PORT: String(opsPort),
+    HOST: '127.0.0.1',
+    DATABASE_URL: infra.postgres.url,
+    LOG_LEVEL: 'warn',
+    DRAIN_DELAY_MS: '0',
+    SHUTDOWN_TIMEOUT_MS: '5000',
+    WS_MAX_CONNECTIONS: String(start.maxConnections),
+    // The load clients come from a handful of loopback addresses: per-address caps off.
+    WS_MAX_CONNECTIONS_PER_IP: '0',
+    WS_CONNECTIONS_PER_IP_PER_SECOND: '0',
+  };
+  if (mode === 'redis') env.REDIS_URL = infra.redis.url;
+  const service = new Service(start.name ?? `gateway-${mode}`, serviceScript('gateway'), env, logDir, start.nodeArgs).start();
+  await service.ready(opsPort, '/readyz');
+  return { service, port, opsPort };
+}
+
+/** A peer server (bench/src/peers) fed from the bench's Redis, ready to serve. */
+export async function startPeer(infra: Infra, peer: Peer, logDir: string, nodeArgs: string[] = []): Promise<StartedServer> {
+  const port = await freePort();
+  const env = { PORT: String(port), REDIS_URL: infra.redis.url, PEER_FRAMING: peer === 'ws' ? 'naive' : peer };
+  const service = new Service(`peer-${peer}`, peerScript(peer === 'socketio' ? 'socketio' : 'naive-ws'), env, logDir, nodeArgs).start();
+  await service.ready(port, '/readyz');
+  return { service, port, opsPort: port };
+}
+
+/** The notify-listener from dist/, forwarding the bench's Postgres to its Redis, ready. */
+export async function startListener(infra: Infra, logDir: string): Promise<StartedServer> {
+  const port = await freePort();
+  const env = { DATABASE_URL: infra.postgres.url, REDIS_URL: infra.redis.url, LISTENER_PORT: String(port), LISTENER_HOST: '127.0.0.1', LOG_LEVEL: 'warn' };
+  const service = new Service('notify-listener', serviceScript('notify-listener'), env, logDir).start();
+  await service.ready(port, '/readyz');
+  return { service, port, opsPort: port };
+}
