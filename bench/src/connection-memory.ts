@@ -8,7 +8,7 @@
  * per connection, and the heap growth per connection by kind of object (constructor name,
  * closures, strings…), so what each connection holds can be named and cut.
  *
- * Options: --clients 5000,20000  --snapshot-at 5000  --out <dir>
+ * Options: --clients 5000,20000  --snapshot-at 5000  --gateway <another build's main.js>  --out <dir>
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,6 +31,7 @@ const TOP_KINDS = 14;
 interface Options {
   clients: number[];
   snapshotAt: number;
+  gatewayScript?: string;
   outDir: string;
 }
 
@@ -62,6 +63,7 @@ function parseArgs(argv: string[]): Options {
     };
     if (arg === '--clients') options.clients = value().split(',').map(positive);
     else if (arg === '--snapshot-at') options.snapshotAt = positive(value());
+    else if (arg === '--gateway') options.gatewayScript = value();
     else if (arg === '--out') options.outDir = value();
     else throw new Error(`unknown option ${arg}`);
   }
@@ -77,15 +79,15 @@ function growth(before: HeapSummary, after: HeapSummary, clients: number): NonNu
     .sort((a, b) => b.bytesPerConnection - a.bytesPerConnection);
 }
 
-async function start(server: ServerName, infra: Infra, logDir: string, clients: number, inspectPort: number): Promise<StartedServer> {
+async function start(server: ServerName, infra: Infra, logDir: string, clients: number, inspectPort: number, script?: string): Promise<StartedServer> {
   const nodeArgs = [`--inspect=127.0.0.1:${inspectPort}`];
   if (server === 'floor') return startPeer(infra, 'prebuilt', logDir, nodeArgs);
-  return startGateway(infra, 'redis', logDir, { maxConnections: clients + 100, nodeArgs });
+  return startGateway(infra, 'redis', logDir, { maxConnections: clients + 100, nodeArgs, script });
 }
 
-async function measure(server: ServerName, clients: number, infra: Infra, logDir: string, snapshot: boolean): Promise<Row> {
+async function measure(server: ServerName, clients: number, infra: Infra, logDir: string, snapshot: boolean, script?: string): Promise<Row> {
   const inspectPort = await freePort();
-  const started = await start(server, infra, logDir, clients, inspectPort);
+  const started = await start(server, infra, logDir, clients, inspectPort, script);
   const pool = new ClientPool(WORKERS);
   try {
     await sleep(1000);
@@ -142,7 +144,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   for (const clients of options.clients) {
     for (const server of SERVERS) {
-      const row = await measure(server, clients, infra, logDir, clients === options.snapshotAt);
+      const row = await measure(server, clients, infra, logDir, clients === options.snapshotAt, options.gatewayScript);
       console.log(`${row.server}, ${clients} clients: ${row.rssPerConnectionKb.toFixed(2)} KB RSS per connection`);
       rows.push(row);
     }

@@ -14,6 +14,8 @@ export interface GatewayStart {
   /** Extra node flags, e.g. --inspect or --cpu-prof. */
   nodeArgs?: string[];
   name?: string;
+  /** Another gateway build's main.js (a "before" measurement); default: this checkout's. */
+  script?: string;
 }
 
 /** A gateway from dist/ on the bench's Postgres (and Redis, in Redis mode), ready to serve. */
@@ -34,7 +36,7 @@ export async function startGateway(infra: Infra, mode: BrokerMode, logDir: strin
     WS_CONNECTIONS_PER_IP_PER_SECOND: '0',
   };
   if (mode === 'redis') env.REDIS_URL = infra.redis.url;
-  const service = new Service(start.name ?? `gateway-${mode}`, serviceScript('gateway'), env, logDir, start.nodeArgs).start();
+  const service = new Service(start.name ?? `gateway-${mode}`, start.script ?? serviceScript('gateway'), env, logDir, start.nodeArgs).start();
   await service.ready(opsPort, '/readyz');
   return { service, port, opsPort };
 }
