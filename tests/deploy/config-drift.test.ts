@@ -31,7 +31,8 @@ const SERVICES: ServiceWiring[] = [
   // Behind the compose edge, which appends X-Forwarded-For.
   { service: 'gateway', valuesKey: 'gateway', deployment: 'matchcast-gateway', container: 'gateway', compose: 'gateway', composeOverrides: { TRUSTED_PROXY_HOPS: '1' } },
   { service: 'notify-listener', valuesKey: 'notifyListener', deployment: 'matchcast-gateway', container: 'notify-listener', compose: 'notify-listener' },
-  { service: 'crawler', valuesKey: 'crawler', deployment: 'matchcast-crawler', container: 'crawler', compose: 'crawler' },
+  // The provider token comes from crawler.http.existingSecret when there is one.
+  { service: 'crawler', valuesKey: 'crawler', deployment: 'matchcast-crawler', container: 'crawler', compose: 'crawler', unsetInCluster: ['CRAWLER_HTTP_TOKEN'] },
   // Compose: behind the edge, and the local demo's development sign-in. In a cluster the sign-in
   // is pinned off, so its token lifetime means nothing there.
   { service: 'api', valuesKey: 'api', deployment: 'matchcast-api', container: 'api', compose: 'api',

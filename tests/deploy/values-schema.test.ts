@@ -33,7 +33,7 @@ describe('values.schema.json', () => {
     ['a number where the env var must be a string (Helm would print 1e+06)', { gateway: { config: { WS_MAX_BUFFERED_BYTES: 1048576 } } }],
     ['a non-numeric duration', { gateway: { config: { DRAIN_DELAY_MS: '5s' } } }],
     ['an unknown log level', { crawler: { config: { LOG_LEVEL: 'verbose' } } }],
-    ['an unknown crawler source', { crawler: { config: { CRAWLER_SOURCE: 'http' } } }],
+    ['an unknown crawler source', { crawler: { config: { CRAWLER_SOURCE: 'kafka' } } }],
     ['an unknown migration strategy', { migrations: { strategy: 'manual' } }],
     ['a bad pull policy', { image: { pullPolicy: 'Sometimes' } }],
     ['a bad database URL scheme', { externalDatabase: { url: 'mysql://x@h/db' } }],

@@ -86,14 +86,18 @@ export function loadConfig(env = new EnvReader()): Config {
     shutdownTimeoutMs: env.durationMs('SHUTDOWN_TIMEOUT_MS', 10_000, { min: 100, max: 600_000 }),
     leaderElection: env.bool('CRAWLER_LEADER_ELECTION', true),
     leaderPollMs: env.durationMs('CRAWLER_LEADER_POLL_MS', 1000, { min: 50, max: 60_000 }),
-    http: source === 'http' ? loadHttpConfig(env) : undefined,
+    http: loadHttpConfig(env, source === 'http'),
   });
 }
 
-function loadHttpConfig(env: EnvReader): HttpConfig {
+/**
+ * The CRAWLER_HTTP_* settings are read (and checked) whatever the source, so that manifests
+ * may carry them all; they are used, and the base URL required, only when the source is http.
+ */
+function loadHttpConfig(env: EnvReader, used: boolean): HttpConfig | undefined {
   const provider = env.oneOf('CRAWLER_HTTP_PROVIDER', PROVIDER_NAMES, 'football-data');
   const baseUrl = env.url('CRAWLER_HTTP_BASE_URL', ['http:', 'https:']) ?? DEFAULT_BASE_URLS[provider];
-  if (baseUrl === undefined) throw new ConfigError('CRAWLER_HTTP_BASE_URL', `is required for CRAWLER_HTTP_PROVIDER=${provider}`);
+  if (used && baseUrl === undefined) throw new ConfigError('CRAWLER_HTTP_BASE_URL', `is required for CRAWLER_HTTP_PROVIDER=${provider}`);
   const competitions = env.list('CRAWLER_HTTP_COMPETITIONS', ['PL']);
   const bad = competitions.find((c) => !COMPETITION_PATTERN.test(c));
   if (competitions.length === 0 || bad !== undefined) {
@@ -104,9 +108,9 @@ function loadHttpConfig(env: EnvReader): HttpConfig {
     throw new ConfigError('CRAWLER_HTTP_AUTH_HEADER', `must be a header name matching ${HEADER_NAME_PATTERN.source}`);
   }
   const backoffBaseMs = env.durationMs('CRAWLER_HTTP_BACKOFF_BASE_MS', 2000, { min: 1, max: 600_000 });
-  return Object.freeze({
+  const http: HttpConfig = Object.freeze({
     provider,
-    baseUrl,
+    baseUrl: baseUrl ?? '',
     competitions: Object.freeze(competitions),
     token: env.optionalString('CRAWLER_HTTP_TOKEN'),
     authHeader,
@@ -119,4 +123,5 @@ function loadHttpConfig(env: EnvReader): HttpConfig {
     backoffMaxMs: env.durationMs('CRAWLER_HTTP_BACKOFF_MAX_MS', 300_000, { min: backoffBaseMs, max: 3_600_000 }),
     matchDetails: env.bool('CRAWLER_HTTP_MATCH_DETAILS', false),
   });
+  return used ? http : undefined;
 }
