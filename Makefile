@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PNPM  := $(shell command -v pnpm 2>/dev/null)
 
-.PHONY: deps test-tools build demo test bench bench-users bench-user-streams bench-bus migrate token clean
+.PHONY: deps test-tools build demo test bench bench-users bench-user-streams bench-bus migrate token clean test-compose
 
 # Installs pnpm (through npm) when missing, then the workspace's locked dependencies.
 deps:
@@ -26,6 +26,12 @@ demo: build
 # Every tier (jest projects: unit, integration, e2e, chaos, deploy, fuzz); one tier: pnpm test:<tier>.
 test: build test-tools
 	@pnpm exec jest $(JEST_ARGS)
+
+# docker-compose.yml for real on this machine's Docker engine (installed and started when missing;
+# images built without a registry): health, a live update through the edge, the Redis drill.
+# docs/deploy.md says what it proves and what only the hosted workflow does. Extra jest arguments: JEST_ARGS.
+test-compose: build
+	@scripts/test-compose.sh $(JEST_ARGS)
 
 bench: build
 	@node bench/dist/run.js $(BENCH_ARGS)

@@ -10,6 +10,8 @@
  *   chaos        tests/chaos — killing and pausing Postgres, Redis, listeners and gateways
  *   deploy       tests/deploy and tests/docs — chart, manifests, compose, images, docs vs. code
  *   fuzz         tests/fuzz — property-based fuzzing of a real gateway process
+ *   compose      tests/compose — a running docker-compose.yml stack; only when MATCHCAST_COMPOSE_STACK
+ *                is set, as `make test-compose` (scripts/test-compose.sh) does after bringing it up
  *
  * A bare `jest` (`make test`, `pnpm test`) runs every project. A new test folder under tests/
  * must be added to a project here, or it is not run. testTimeout and maxWorkers are global
@@ -39,6 +41,7 @@ module.exports = {
     tier('chaos', ['<rootDir>/tests/chaos'], ['**/*.test.ts']),
     tier('deploy', ['<rootDir>/tests/deploy', '<rootDir>/tests/docs'], ['**/*.test.ts']),
     tier('fuzz', ['<rootDir>/tests/fuzz'], ['**/*.test.ts']),
+    ...(process.env.MATCHCAST_COMPOSE_STACK ? [tier('compose', ['<rootDir>/tests/compose'], ['**/*.test.ts'])] : []),
   ],
   testTimeout: 60_000,
   maxWorkers: 2,

@@ -1,14 +1,14 @@
 import { humanReport, summaryLine } from '../../../services/chaos/src/report';
 import { runScenario, type RunOptions, type ScenarioReport } from '../../../services/chaos/src/runner';
 import { findScenario } from '../../../services/chaos/src/scenarios';
-import type { LocalCluster } from './local-cluster';
+import type { Cluster } from '../../../services/chaos/src/cluster';
 
 /**
- * Runs one of the runbook's scenarios against local processes, prints its one-line JSON
- * summary (what the lead quotes), and asserts its promises for every client: each event of
+ * Runs one of the runbook's scenarios on this machine (local processes, or the compose stack),
+ * prints its one-line JSON summary (what the lead quotes), and asserts its promises for every client: each event of
  * its channels in the outbox window delivered exactly once, in per-stream seq order.
  */
-export async function runLocalScenario(cluster: LocalCluster, name: string, options: RunOptions = {}): Promise<ScenarioReport> {
+export async function runLocalScenario(cluster: Cluster, name: string, options: RunOptions = {}): Promise<ScenarioReport> {
   const report = await runScenario(cluster, findScenario(name), options);
   console.log(summaryLine(report));
   if (!report.ok) console.log(humanReport(report));
