@@ -13,6 +13,8 @@ export interface Config {
   /** The listen() backlog: connections the kernel queues before accept (capped by net.core.somaxconn). */
   listenBacklog: number;
   databaseUrl: string;
+  /** Connections of the gateway's main pool (authorization, catch-ups, pruning, canary); replays have their own. */
+  pgPoolMax: number;
   /** Undefined: Postgres LISTEN mode only (the rollback mode, USE_REDIS_NOTIFIER=false). */
   redisUrl: string | undefined;
   notifyChannels: string[];
@@ -78,6 +80,7 @@ export function loadConfig(env = new EnvReader()): Config {
     host: env.string('HOST', '0.0.0.0'),
     listenBacklog: env.int('LISTEN_BACKLOG', 4096, { min: 1, max: 65_535 }),
     databaseUrl: env.requiredUrl('DATABASE_URL', POSTGRES_PROTOCOLS),
+    pgPoolMax: env.int('PG_POOL_MAX', 8, { min: 1, max: 200 }),
     redisUrl: useRedis ? redisUrl : undefined,
     notifyChannels: env.list('NOTIFY_CHANNELS', NOTIFY_CHANNELS),
     ws: {

@@ -50,7 +50,7 @@ export interface Gateway {
 export async function startGateway(config: Config, logger: Logger): Promise<Gateway> {
   const metricsRegistry = createRegistry('gateway');
   const metrics = createGatewayMetrics(metricsRegistry);
-  const db = new pg.Pool({ connectionString: config.databaseUrl, max: 8, application_name: 'matchcast-gateway' });
+  const db = new pg.Pool({ connectionString: config.databaseUrl, max: config.pgPoolMax, application_name: 'matchcast-gateway' });
   db.on('error', (error) => logger.warn({ err: error }, 'idle database connection failed'));
 
   // Local subscriptions decide which user streams the sequencer follows.

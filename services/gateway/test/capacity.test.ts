@@ -1,0 +1,60 @@
+/**
+ * The gateway's capacity knobs on a real socket and a real PostgreSQL: PG_POOL_MAX bounds the
+ * main pool's connections (the figure operators multiply by replicas), LISTEN_BACKLOG is the
+ * client port's accept queue as the kernel reports it (`ss`: Send-Q of a listening socket).
+ */
+import { execFileSync } from 'node:child_process';
+import { migrate } from '@matchcast/db';
+import { EnvReader, createLogger } from '@matchcast/runtime';
+import { PostgresServer } from '@matchcast/testkit';
+import pg from 'pg';
+import { loadConfig } from '../src/config';
+import { startGateway, type Gateway } from '../src/gateway';
+
+describe('gateway capacity settings', () => {
+  let postgres: PostgresServer;
+  let db: pg.Client;
+  let gateway: Gateway;
+
+  beforeAll(async () => {
+    postgres = await new PostgresServer().start();
+    db = new pg.Client(postgres.url);
+    await db.connect();
+    await migrate(db);
+    await db.query(`INSERT INTO league VALUES ('l', 'League');
+      INSERT INTO team (id, league_id, name) VALUES ('a', 'l', 'A'), ('b', 'l', 'B');
+      INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at) VALUES ('m1', 'l', 'a', 'b', now())`);
+    const config = loadConfig(
+      new EnvReader({
+        DATABASE_URL: postgres.url,
+        PORT: '0',
+        OPS_PORT: '0',
+        HOST: '127.0.0.1',
+        PG_POOL_MAX: '2',
+        LISTEN_BACKLOG: '77',
+        CANARY_INTERVAL_MS: '0',
+        OUTBOX_PRUNE_INTERVAL_MS: '0',
+      }),
+    );
+    gateway = await startGateway(config, createLogger('gateway', 'silent'));
+  });
+
+  afterAll(async () => {
+    await gateway?.close();
+    await db?.end();
+    await postgres?.destroy();
+  });
+
+  it('PG_POOL_MAX: a burst of concurrent requests grows the main pool to exactly that many connections', async () => {
+    const burst = await Promise.all(Array.from({ length: 60 }, () => fetch(`http://127.0.0.1:${gateway.port}/api/matches`)));
+    expect(burst.map((res) => res.status).filter((status) => status !== 200)).toEqual([]);
+    const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'matchcast-gateway'`);
+    expect(rows[0]!.n).toBe(2);
+  });
+
+  it('LISTEN_BACKLOG: the client port listens with that accept queue', () => {
+    const line = execFileSync('ss', ['-ltnH', `sport = :${gateway.port}`], { encoding: 'utf8' }).trim();
+    // State Recv-Q Send-Q Local:Port Peer:Port; for a listening socket Send-Q is the backlog.
+    expect(line.split(/\s+/)[2]).toBe('77');
+  });
+});
