@@ -43,7 +43,7 @@ describeWithHelm('API pods', () => {
     expect(podSpec(deployment).securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000 });
     expect(api.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
     expect((podSpec(deployment) as { automountServiceAccountToken?: boolean }).automountServiceAccountToken).toBe(false);
-    expect(api.resources).toEqual({ requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } });
+    expect(api.resources).toEqual({ requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '256Mi' } });
   });
 
   it('listen where PORT and OPS_PORT say, and are probed on the ops port (/healthz, /readyz)', () => {
