@@ -146,6 +146,7 @@ export class Crawler {
         if (op.op === 'snapshot' && outcome === 'applied' && op.provider_updated_at !== undefined) {
           metrics?.http.providerLag.observe(Math.max(0, Date.now() - Date.parse(op.provider_updated_at)) / 1000);
         }
+        metrics?.lastCommit.setToCurrentTime();
         this.stats.committed++;
         if (outcome === 'duplicate') this.stats.duplicates++;
         recorder?.write(op);

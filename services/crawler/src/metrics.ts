@@ -1,4 +1,4 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { CrawlerErrorCodes } from './errors';
 import { OP_NAMES } from './feed';
 
@@ -11,6 +11,8 @@ export interface CrawlerMetrics {
   readonly errors: Counter<'kind'>;
   readonly duration: Histogram<'op'>;
   readonly http: HttpSourceMetrics;
+  /** Unix time of the last commit: how far behind a stalled crawler is (the dashboard's crawler lag). */
+  readonly lastCommit: Gauge;
 }
 
 /** The HTTP source's: what it asked, what it got, how long it waited, how far behind it is. */
@@ -90,6 +92,11 @@ export function createCrawlerMetrics(registry: Registry): CrawlerMetrics {
         registers: [registry],
       }),
     },
+    lastCommit: new Gauge({
+      name: 'matchcast_crawler_last_commit_timestamp_seconds',
+      help: 'Unix time the last feed operation committed; 0 = none yet',
+      registers: [registry],
+    }),
   };
   // Every series exists from the start, so rates and alerts see zeros rather than gaps.
   for (const op of OP_NAMES) metrics.transactions.inc({ op }, 0);

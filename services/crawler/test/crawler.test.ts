@@ -175,6 +175,9 @@ describe('Crawler', () => {
 
     const counted = (await metrics.transactions.get()).values.reduce((sum, v) => sum + v.value, 0);
     expect(counted).toBe(N);
+    const lastCommit = (await metrics.lastCommit.get()).values[0]!.value;
+    expect(lastCommit).toBeGreaterThan(Date.now() / 1000 - 60);
+    expect(lastCommit).toBeLessThanOrEqual(Date.now() / 1000);
     const goals = (await metrics.transactions.get()).values.find((v) => v.labels.op === 'goal')?.value;
     expect(goals).toBe(ops.filter((op) => op.op === 'goal').length);
 

@@ -149,6 +149,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       intervalMs: config.history.pruneIntervalMs,
       retentionMs: config.history.retentionMs,
       keepPerStream: config.history.maxReplayEvents,
+      prunedAt: metrics.outboxPrunedAt,
     },
     logger,
   );

@@ -42,6 +42,11 @@ export function createGatewayMetrics(registry: Registry) {
       help: 'Events that could not be read from the outbox (pruned) and were skipped',
       registers,
     }),
+    outboxPrunedAt: new Gauge({
+      name: 'matchcast_gateway_outbox_last_prune_timestamp_seconds',
+      help: 'Unix time this gateway last finished an outbox prune round (holding the prune lock); 0 = never',
+      registers,
+    }),
     invalidMessages: new Counter({
       name: 'matchcast_gateway_invalid_messages_total',
       help: 'Bus messages dropped because they did not decode (events, heartbeats), by path',
