@@ -108,6 +108,7 @@ describe('Grafana dashboard', () => {
       'matchcast_listener_leader',
       'matchcast_listener_publish_failures_total',
       'matchcast_crawler_last_commit_timestamp_seconds',
+      'matchcast_crawler_provider_lag_seconds_bucket',
       'matchcast_notifier_lag_seconds',
     ]) {
       expect([needed, exprs.includes(needed)]).toEqual([needed, true]);
