@@ -44,6 +44,7 @@ describeWithHelm('chaos runner Job', () => {
     const chaos = container(job, 'chaos');
     expect(chaos.image).toBe('matchcast-chaos:ci');
     expect(chaos.args).toEqual(['redis-kill', 'redis-outage']);
+    expect(chaos.resources).toMatchObject({ requests: { memory: '256Mi' }, limits: { memory: '256Mi' } });
     const secretRefs = Object.fromEntries((chaos.env ?? []).filter((e) => e.valueFrom).map((e) => [e.name, e.valueFrom!.secretKeyRef]));
     expect(secretRefs).toEqual({
       DATABASE_URL: { name: 'matchcast', key: 'DATABASE_URL' },
