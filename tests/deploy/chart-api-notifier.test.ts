@@ -63,11 +63,12 @@ describeWithHelm('API pods', () => {
     expect(policy(moved, 'matchcast-api').ingress.map((r) => r.ports.map((p) => p.port))).toEqual([[9000], [9001]]);
   });
 
-  it('connect as their own database user, share the gateway\'s token keys, and use no Redis', () => {
+  it('connect as their own database user, share the gateway\'s token keys, and read presence from Redis as their own optional user', () => {
     expect(env(api, 'DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'matchcast', key: 'API_DATABASE_URL' });
     expect(env(api, 'AUTH_JWT_SECRET')?.valueFrom?.secretKeyRef).toEqual({ name: 'matchcast', key: 'AUTH_JWT_SECRET', optional: true });
     expect(env(api, 'AUTH_JWT_KEYS')?.valueFrom?.secretKeyRef).toEqual({ name: 'matchcast', key: 'AUTH_JWT_KEYS', optional: true });
-    expect(env(api, 'REDIS_URL')).toBeUndefined();
+    // Only the admin presence views use it; a Secret without the key still starts the API.
+    expect(env(api, 'REDIS_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'matchcast', key: 'API_REDIS_URL', optional: true });
     expect(api.envFrom).toEqual([{ configMapRef: { name: 'matchcast-api' } }]);
   });
 
@@ -168,18 +169,21 @@ describeWithHelm('API and notifier network policies', () => {
     expect(scoped.ingress).toEqual([{ ports: [{ port: 8092, protocol: 'TCP' }], from: [{ namespaceSelector: { matchLabels: { name: 'monitoring' } } }] }]);
   });
 
-  it('locked-down egress: DNS and PostgreSQL only, for both', () => {
+  it('locked-down egress: DNS and PostgreSQL for both, and Redis for the API (presence) only', () => {
     const manifests = helmTemplate(['--set', 'networkPolicy.allowExternalEgress=false']);
-    for (const name of ['matchcast-api', 'matchcast-notifier']) {
+    const dns = { ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }] };
+    const postgres = {
+      to: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'matchcast', 'app.kubernetes.io/instance': 'matchcast', 'app.kubernetes.io/component': 'postgresql' } } }],
+      ports: [{ port: 5432, protocol: 'TCP' }],
+    };
+    const redis = {
+      to: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'matchcast', 'app.kubernetes.io/instance': 'matchcast', 'app.kubernetes.io/component': 'redis' } } }],
+      ports: [{ port: 6379, protocol: 'TCP' }],
+    };
+    for (const [name, egress] of [['matchcast-api', [dns, postgres, redis]], ['matchcast-notifier', [dns, postgres]]] as const) {
       const spec = policy(manifests, name);
       expect(spec.policyTypes).toEqual(['Ingress', 'Egress']);
-      expect(spec.egress).toEqual([
-        { ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }] },
-        {
-          to: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'matchcast', 'app.kubernetes.io/instance': 'matchcast', 'app.kubernetes.io/component': 'postgresql' } } }],
-          ports: [{ port: 5432, protocol: 'TCP' }],
-        },
-      ]);
+      expect(spec.egress).toEqual(egress);
     }
   });
 });

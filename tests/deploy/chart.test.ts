@@ -252,8 +252,8 @@ describeWithHelm('credentials', () => {
       ...Object.entries(secretData(manifests, 'matchcast-postgresql')).filter(([k]) => k.endsWith('PASSWORD')).map(([, v]) => v),
       ...Object.values(secretData(manifests, 'matchcast-redis')),
     ];
-    // PostgreSQL: the bootstrap superuser and five login users; Redis: three ACL users.
-    expect(passwords).toHaveLength(9);
+    // PostgreSQL: the bootstrap superuser and five login users; Redis: four ACL users (gateway, listener, API, chaos).
+    expect(passwords).toHaveLength(10);
     for (const password of passwords) expect(password).toMatch(/^[A-Za-z0-9]{32}$/);
     expect(new Set(passwords).size).toBe(passwords.length);
     expect(secretData(again, 'matchcast-postgresql').POSTGRES_PASSWORD).not.toBe(secretData(manifests, 'matchcast-postgresql').POSTGRES_PASSWORD);
@@ -276,6 +276,7 @@ describeWithHelm('credentials', () => {
     expect([parse('GATEWAY_REDIS_URL').username, parse('GATEWAY_REDIS_URL').password]).toEqual(['matchcast-gateway', redis.REDIS_GATEWAY_PASSWORD]);
     expect([parse('LISTENER_REDIS_URL').username, parse('LISTENER_REDIS_URL').password]).toEqual(['matchcast-listener', redis.REDIS_LISTENER_PASSWORD]);
     expect([parse('CHAOS_REDIS_URL').username, parse('CHAOS_REDIS_URL').password]).toEqual(['matchcast-chaos', redis.REDIS_CHAOS_PASSWORD]);
+    expect([parse('API_REDIS_URL').username, parse('API_REDIS_URL').password]).toEqual(['matchcast-api', redis.REDIS_API_PASSWORD]);
     const crawler = container(find(manifests, 'Deployment', 'matchcast-crawler'), 'crawler');
     expect(env(crawler, 'DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'matchcast', key: 'CRAWLER_DATABASE_URL' });
     expect(env(crawler, 'REDIS_URL')).toBeUndefined();
@@ -302,8 +303,9 @@ describeWithHelm('credentials', () => {
     expect(JSON.stringify((redis as { readinessProbe?: unknown }).readinessProbe)).toContain('--user matchcast-probe');
     const annotations = (find(manifests, 'Deployment', 'matchcast-redis').spec as { template: { metadata: { annotations: Record<string, string> } } }).template.metadata.annotations;
     expect(Object.keys(annotations)).toEqual(expect.arrayContaining(['checksum/config', 'checksum/secret']));
-    // No chaos user without chaos.
-    expect(Object.keys(secretData(helmTemplate(), 'matchcast-redis'))).toEqual(['REDIS_GATEWAY_PASSWORD', 'REDIS_LISTENER_PASSWORD']);
+    // No chaos user without chaos, no API user without the API.
+    expect(Object.keys(secretData(helmTemplate(), 'matchcast-redis'))).toEqual(['REDIS_GATEWAY_PASSWORD', 'REDIS_LISTENER_PASSWORD', 'REDIS_API_PASSWORD']);
+    expect(Object.keys(secretData(helmTemplate(['--set', 'api.enabled=false']), 'matchcast-redis'))).toEqual(['REDIS_GATEWAY_PASSWORD', 'REDIS_LISTENER_PASSWORD']);
   });
 
   it('uses passwords given in values; refuses an existing Secret with the in-chart databases unless they are given', () => {
@@ -339,9 +341,10 @@ describeWithHelm('network policies', () => {
     return rules.flatMap((rule) => (rule.from ?? [{}]).map((peer) => [peer.podSelector?.matchLabels['app.kubernetes.io/component'] ?? 'ANY', rule.ports.map((p) => p.port)]));
   };
 
-  it('only the gateway pods (gateway + notify-listener sidecar) reach Redis; the chaos runner only with chaos.enabled', () => {
-    expect(sources(helmTemplate(), 'matchcast-redis')).toEqual([['gateway', [6379]]]);
-    expect(sources(helmTemplate(['--set', 'chaos.enabled=true']), 'matchcast-redis')).toEqual([['gateway', [6379]], ['chaos', [6379]]]);
+  it('only the gateway pods (gateway + notify-listener sidecar) and the API (presence) reach Redis; the chaos runner only with chaos.enabled', () => {
+    expect(sources(helmTemplate(), 'matchcast-redis')).toEqual([['gateway', [6379]], ['api', [6379]]]);
+    expect(sources(helmTemplate(['--set', 'api.enabled=false']), 'matchcast-redis')).toEqual([['gateway', [6379]]]);
+    expect(sources(helmTemplate(['--set', 'chaos.enabled=true']), 'matchcast-redis')).toEqual([['gateway', [6379]], ['api', [6379]], ['chaos', [6379]]]);
     const policy = find(helmTemplate(), 'NetworkPolicy', 'matchcast-redis');
     expect((policy.spec as { podSelector: unknown }).podSelector).toEqual({ matchLabels: { 'app.kubernetes.io/name': 'matchcast', 'app.kubernetes.io/instance': 'matchcast', 'app.kubernetes.io/component': 'redis' } });
   });
@@ -352,13 +355,13 @@ describeWithHelm('network policies', () => {
     for (const [, peers] of [sources(helmTemplate(), 'matchcast-postgresql')]) expect(peers).not.toContain('ANY');
   });
 
-  it('with locked-down egress the crawler, API and notifier may not reach Redis, the gateway pods may', () => {
+  it('with locked-down egress the crawler and notifier may not reach Redis, the gateway pods and the API (presence) may', () => {
     const manifests = helmTemplate(['--set', 'networkPolicy.allowExternalEgress=false']);
     const egressTo = (name: string) =>
       ((find(manifests, 'NetworkPolicy', name).spec as { egress: { to?: Peer[] }[] }).egress)
         .flatMap((rule) => (rule.to ?? []).map((peer) => peer.podSelector?.matchLabels['app.kubernetes.io/component']));
     expect(egressTo('matchcast-crawler')).toEqual(['postgresql']);
-    expect(egressTo('matchcast-api')).toEqual(['postgresql']);
+    expect(egressTo('matchcast-api')).toEqual(['postgresql', 'redis']);
     expect(egressTo('matchcast-notifier')).toEqual(['postgresql']);
     expect(egressTo('matchcast-gateway')).toEqual(['postgresql', 'redis']);
   });

@@ -75,13 +75,13 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('makes only the notify-listener wait for a healthy Redis; the crawler, API and notifier never touch Redis', () => {
+  it('makes only the notify-listener wait for a healthy Redis; the crawler and notifier never touch Redis, the API reads presence as its own user', () => {
     expect(condition('notify-listener', 'redis')).toBe('service_healthy');
     expect(condition('gateway', 'redis')).toBe('service_started');
-    for (const name of ['crawler', 'api', 'notifier']) {
-      expect(services[name]!.depends_on?.redis).toBeUndefined();
-      expect(services[name]!.environment?.REDIS_URL).toBeUndefined();
-    }
+    for (const name of ['crawler', 'api', 'notifier']) expect(services[name]!.depends_on?.redis).toBeUndefined();
+    for (const name of ['crawler', 'notifier']) expect(services[name]!.environment?.REDIS_URL).toBeUndefined();
+    expect(new URL(services.api!.environment!.REDIS_URL!).username).toBe('matchcast-api');
+    expect(services.redis!.environment!.REDIS_API_PASSWORD).toBe(new URL(services.api!.environment!.REDIS_URL!).password);
   });
 
   it('publishes only the edge, on 127.0.0.1:8080, with the shipped nginx config, in front of healthy upstreams', () => {

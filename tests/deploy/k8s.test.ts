@@ -148,7 +148,7 @@ describeWithTools('k8s/ credentials, built', () => {
       expect([dir, keys('matchcast-gateway', 'gateway')]).toEqual([dir, ['DATABASE_URL<-GATEWAY_DATABASE_URL', 'REDIS_URL<-GATEWAY_REDIS_URL']]);
       expect([dir, keys('matchcast-gateway', 'notify-listener')]).toEqual([dir, ['DATABASE_URL<-LISTENER_DATABASE_URL', 'REDIS_URL<-LISTENER_REDIS_URL']]);
       expect([dir, keys('matchcast-crawler', 'crawler')]).toEqual([dir, ['DATABASE_URL<-CRAWLER_DATABASE_URL']]);
-      expect([dir, keys('matchcast-api', 'api')]).toEqual([dir, ['DATABASE_URL<-API_DATABASE_URL']]);
+      expect([dir, keys('matchcast-api', 'api')]).toEqual([dir, ['DATABASE_URL<-API_DATABASE_URL', 'REDIS_URL<-API_REDIS_URL']]);
       expect([dir, keys('matchcast-notifier', 'notifier')]).toEqual([dir, ['DATABASE_URL<-NOTIFIER_DATABASE_URL']]);
     }
   });

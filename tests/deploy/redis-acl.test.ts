@@ -9,12 +9,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RedisServer, waitFor } from '@matchcast/testkit';
+import { PRESENCE_GATEWAYS_KEY, presenceKeys } from '@matchcast/protocol';
 import { Redis, type RedisOptions } from 'ioredis';
 import { CHART } from './support/manifests';
 
 const TEMPLATE = join(CHART, 'files', 'redis-users.acl');
 const START = join(CHART, 'files', 'redis-start.sh');
-const PASSWORDS = { REDIS_LISTENER_PASSWORD: 'listener-Pw_1', REDIS_GATEWAY_PASSWORD: 'gateway-Pw_2', REDIS_CHAOS_PASSWORD: 'chaos-Pw_3' };
+const PASSWORDS = { REDIS_LISTENER_PASSWORD: 'listener-Pw_1', REDIS_GATEWAY_PASSWORD: 'gateway-Pw_2', REDIS_CHAOS_PASSWORD: 'chaos-Pw_3', REDIS_API_PASSWORD: 'api-Pw_4' };
 
 function render(env: Record<string, string>, out: string) {
   return spawnSync('sh', [START, '--render-only'], {
@@ -88,7 +89,7 @@ describe('Redis ACL (charts/matchcast/files/redis-users.acl)', () => {
       expect(acl).not.toMatch(/^#|\$\{/m);
       expect(acl).toContain(`user matchcast-listener on >${PASSWORDS.REDIS_LISTENER_PASSWORD} `);
       expect(acl.split('\n').filter(Boolean).map((line) => line.split(' ')[1])).toEqual([
-        'default', 'matchcast-listener', 'matchcast-gateway', 'matchcast-chaos', 'matchcast-probe',
+        'default', 'matchcast-listener', 'matchcast-gateway', 'matchcast-api', 'matchcast-chaos', 'matchcast-probe',
       ]);
     });
 
@@ -166,7 +167,38 @@ describe('Redis ACL (charts/matchcast/files/redis-users.acl)', () => {
       expect(received).toEqual([['pg_notify:events', 'e1'], ['pg_notify:heartbeat', 'h1']]);
     });
 
-    it('cannot publish, subscribe outside pg_notify:*, touch keys or administer the server', async () => {
+    it('writes its presence snapshot as the gateway does (MULTI of DEL, HSET, PEXPIRE, SET, ZADD, ZREMRANGEBYSCORE; ZREM), and the API user reads it', async () => {
+      const keys = presenceKeys('gw-acl');
+      const writer = connect(gatewayUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 500, lazyConnect: true });
+      await writer.connect();
+      const now = Date.now();
+      await writer
+        .multi()
+        .del(keys.channels, keys.users)
+        .hset(keys.channels, new Map([['match:m1', '[1,0]']]))
+        .hset(keys.users, new Map([['alice', '[["c1","ws",1,1]]']]))
+        .pexpire(keys.channels, 15_000)
+        .pexpire(keys.users, 15_000)
+        .set(keys.meta, '{}', 'PX', 15_000)
+        .zadd(PRESENCE_GATEWAYS_KEY, now + 15_000, 'gw-acl')
+        .zremrangebyscore(PRESENCE_GATEWAYS_KEY, '-inf', now)
+        .exec();
+      const reader = connect(server.urlFor('matchcast-api', PASSWORDS.REDIS_API_PASSWORD), { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+      await reader.connect();
+      await expect(reader.zrangebyscore(PRESENCE_GATEWAYS_KEY, now, '+inf', 'LIMIT', 0, 200)).resolves.toEqual(['gw-acl']);
+      const replies = await reader.pipeline().get(keys.meta).hgetall(keys.channels).hget(keys.users, 'alice').exec();
+      expect(replies!.map(([error, value]) => [error, value])).toEqual([[null, '{}'], [null, { 'match:m1': '[1,0]' }], [null, '[["c1","ws",1,1]]']]);
+      // The API may only read presence; the gateway may write nothing else.
+      await expect(reader.set(keys.meta, 'x')).rejects.toThrow(/NOPERM/);
+      await expect(reader.del(keys.meta)).rejects.toThrow(/NOPERM/);
+      await expect(reader.get('other')).rejects.toThrow(/NOPERM/);
+      await expect(reader.publish('pg_notify:events', 'x')).rejects.toThrow(/NOPERM/);
+      await expect(writer.set('other', 'x')).rejects.toThrow(/NOPERM/);
+      await expect(writer.hgetall(keys.channels)).rejects.toThrow(/NOPERM/);
+      await writer.multi().del(keys.meta, keys.channels, keys.users).zrem(PRESENCE_GATEWAYS_KEY, 'gw-acl').exec();
+    });
+
+    it('cannot publish, subscribe outside pg_notify:*, touch other keys or administer the server', async () => {
       const client = connect(gatewayUrl, { ...gatewayOptions(), lazyConnect: false });
       await waitFor('the gateway client', () => (client.status === 'ready' ? true : undefined), 5000, 20);
       await expect(client.publish('pg_notify:events', 'forged')).rejects.toThrow(/NOPERM/);

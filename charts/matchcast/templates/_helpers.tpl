@@ -172,7 +172,7 @@ migration 003), the ACL user in Redis, and the keys of their passwords and URLs.
 gateway: {dbUser: matchcast_gateway_login, dbPasswordKey: GATEWAY_PASSWORD, redisUser: matchcast-gateway, redisPasswordKey: REDIS_GATEWAY_PASSWORD}
 notifyListener: {dbUser: matchcast_listener_login, dbPasswordKey: LISTENER_PASSWORD, redisUser: matchcast-listener, redisPasswordKey: REDIS_LISTENER_PASSWORD}
 crawler: {dbUser: matchcast_crawler_login, dbPasswordKey: CRAWLER_PASSWORD}
-api: {dbUser: matchcast_api_login, dbPasswordKey: API_PASSWORD}
+api: {dbUser: matchcast_api_login, dbPasswordKey: API_PASSWORD, redisUser: matchcast-api, redisPasswordKey: REDIS_API_PASSWORD}
 notifier: {dbUser: matchcast_notifier_login, dbPasswordKey: NOTIFIER_PASSWORD}
 chaos: {redisUser: matchcast-chaos, redisPasswordKey: REDIS_CHAOS_PASSWORD}
 {{- end -}}
@@ -214,7 +214,7 @@ externalDatabase.url (one user for everything: no least privilege).
 {{- end -}}
 
 {{/*
-REDIS_URL of one role ("gateway", "notifyListener", "chaos"): in-chart Redis, the role's own
+REDIS_URL of one role ("gateway", "notifyListener", "api", "chaos"): in-chart Redis, the role's own
 ACL user; external, externalRedis.<role>Url, else externalRedis.url.
 */}}
 {{- define "matchcast.redisUrl" -}}

@@ -6,3 +6,4 @@ export * from './topics';
 export * from './client-messages';
 export * from './server-messages';
 export * from './bus';
+export * from './presence';

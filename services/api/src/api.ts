@@ -5,6 +5,7 @@ import pg from 'pg';
 import { createApp } from './app';
 import type { Config } from './config';
 import { createApiMetrics } from './metrics';
+import { PresenceStore } from './store/presence';
 
 /** How often readiness re-checks the database, and how long one check may take. */
 const DB_CHECK_INTERVAL_MS = 2000;
@@ -13,6 +14,8 @@ const DB_CHECK_TIMEOUT_MS = 1500;
 const STATEMENT_TIMEOUT_MS = 5000;
 /** A request that waits this long for a pool client gets 503 UNAVAILABLE. */
 const POOL_WAIT_MS = 5000;
+/** A presence read from Redis slower than this answers 503 UNAVAILABLE. */
+const REDIS_COMMAND_TIMEOUT_MS = 1000;
 /**
  * Idle keep-alive connections stay open longer than the proxies' own idle timeouts (ingress-nginx
  * and most load balancers: 60 s), so a proxy never reuses a connection the API just closed (a 502).
@@ -80,7 +83,9 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     config.host,
   );
 
-  const app = createApp({ config, db, metrics, logger });
+  const presence = config.redisUrl ? new PresenceStore(config.redisUrl, REDIS_COMMAND_TIMEOUT_MS) : undefined;
+  presence?.start();
+  const app = createApp({ config, db, metrics, logger, presence });
   const server = createServer({ keepAliveTimeout: KEEP_ALIVE_MS, headersTimeout: KEEP_ALIVE_MS + 1000 }, app);
   server.on('clientError', onClientError);
   // Request logs at debug carry the client's address as the trusted proxies saw it.
@@ -105,7 +110,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     });
   } catch (error) {
     clearInterval(dbTimer);
-    await Promise.all([ops.close(), db.end()]);
+    await Promise.all([ops.close(), db.end(), presence?.close()]);
     throw error;
   }
   const address = server.address();
@@ -124,7 +129,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
       server.closeIdleConnections();
       await serverClosed;
       clearInterval(reaper);
-      await Promise.all([ops.close(), db.end()]);
+      await Promise.all([ops.close(), db.end(), presence?.close()]);
     })();
     return closed;
   };

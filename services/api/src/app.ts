@@ -9,6 +9,7 @@ import { jsonBody } from './http/body';
 import { databaseErrors } from './http/db-errors';
 import { requestMetrics } from './http/request-metrics';
 import type { ApiMetrics } from './metrics';
+import { adminRoutes } from './routes/admin';
 import { announcementRoutes } from './routes/announcements';
 import { devRoutes } from './routes/dev';
 import { leagueRoutes } from './routes/leagues';
@@ -19,6 +20,7 @@ import { AnnouncementStore } from './store/announcements';
 import { FollowStore } from './store/follows';
 import { LeagueStore } from './store/leagues';
 import { NotificationStore } from './store/notifications';
+import type { PresenceStore } from './store/presence';
 import { PurchaseStore } from './store/purchases';
 
 /** Follows per user: enough for any fan, bounded so one account cannot grow the table without end. */
@@ -29,10 +31,12 @@ export interface AppDeps {
   readonly db: Pool;
   readonly metrics: ApiMetrics;
   readonly logger: Logger;
+  /** The gateways' presence in Redis (admin views); undefined without REDIS_URL. */
+  readonly presence?: PresenceStore;
 }
 
 /** The REST API as an express app (no listening): CORS, JSON bodies, the routes, coded errors. */
-export function createApp({ config, db, metrics, logger }: AppDeps): Express {
+export function createApp({ config, db, metrics, logger, presence }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
@@ -62,6 +66,7 @@ export function createApp({ config, db, metrics, logger }: AppDeps): Express {
   app.use(leagueRoutes(authenticated, optionallyAuthenticate(verifier), new LeagueStore(db)));
   app.use(purchaseRoutes(authenticated, new PurchaseStore(db)));
   app.use(announcementRoutes(authenticated, optionallyAuthenticate(verifier), new AnnouncementStore(db)));
+  app.use(adminRoutes(authenticated, presence));
   app.use((_req: Request, _res: Response, next: NextFunction) => next(new ProtocolError('NOT_FOUND')));
 
   app.use(databaseErrors(logger));

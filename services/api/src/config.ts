@@ -1,5 +1,5 @@
 import { readAuthConfig, type AuthConfig } from '@matchcast/auth';
-import { ConfigError, EnvReader, LOG_LEVELS, POSTGRES_PROTOCOLS, parseAllowedOrigins } from '@matchcast/runtime';
+import { ConfigError, EnvReader, LOG_LEVELS, POSTGRES_PROTOCOLS, REDIS_PROTOCOLS, parseAllowedOrigins } from '@matchcast/runtime';
 
 export interface Config {
   /** The REST API (/api/…). Port 0 picks a free one (tests). */
@@ -9,6 +9,8 @@ export interface Config {
   readonly opsPort: number;
   readonly databaseUrl: string;
   readonly pgPoolMax: number;
+  /** Where the gateways' presence snapshots are (admin views); unset: those routes answer 503. */
+  readonly redisUrl: string | undefined;
   readonly auth: AuthConfig;
   /** The development sign-in (POST /api/dev/sign-in): mints tokens for anyone who asks. Never in production. */
   readonly devSignIn: { readonly enabled: boolean; readonly ttlMs: number };
@@ -34,6 +36,7 @@ export function loadConfig(env = new EnvReader()): Config {
     opsPort: env.int('OPS_PORT', 8091, { min: 0, max: 65_535 }),
     databaseUrl: env.requiredUrl('DATABASE_URL', POSTGRES_PROTOCOLS),
     pgPoolMax: env.int('PG_POOL_MAX', 10, { min: 1, max: 200 }),
+    redisUrl: env.url('REDIS_URL', REDIS_PROTOCOLS),
     auth,
     devSignIn: Object.freeze({ enabled: devSignIn, ttlMs: devSignInTtlMs }),
     allowedOrigins: parseAllowedOrigins(env.list('ALLOWED_ORIGINS', [])),

@@ -62,6 +62,8 @@ export interface Config {
   drain: { delayMs: number; batchSize: number; batchIntervalMs: number };
   /** The delivery canary (canary/): a probe every intervalMs (0 = off), failed after timeoutMs. */
   canary: { intervalMs: number; timeoutMs: number };
+  /** How often the presence snapshot goes to Redis (presence/), for the API's admin views; 0 = never. */
+  presenceIntervalMs: number;
   shutdownTimeoutMs: number;
   logLevel: string;
 }
@@ -137,6 +139,7 @@ export function loadConfig(env = new EnvReader()): Config {
       intervalMs: env.durationMs('CANARY_INTERVAL_MS', 5000),
       timeoutMs: env.durationMs('CANARY_TIMEOUT_MS', 2000, { min: 50 }),
     },
+    presenceIntervalMs: env.durationMs('PRESENCE_INTERVAL_MS', 5000),
     shutdownTimeoutMs: env.int('SHUTDOWN_TIMEOUT_MS', 25_000, { min: 1000 }),
     logLevel: env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
   };

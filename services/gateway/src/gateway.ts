@@ -9,6 +9,7 @@ import { PgBroker } from './brokers/pg-broker';
 import { RedisBroker } from './brokers/redis-broker';
 import { BrokerSupervisor } from './brokers/supervisor';
 import { canarySink, createCanary } from './canary';
+import { createPresence } from './presence';
 import type { Config } from './config';
 import { Fanout } from './delivery/fanout';
 import { MemoryHistory } from './delivery/history';
@@ -23,7 +24,7 @@ import { TokenVerifier } from '@matchcast/auth';
 import { Replayer } from './sessions/replay';
 import { LeagueAccess, leagueAccessReader } from './sessions/league-access';
 import { PurchaseOwners, purchaseOwnerReader } from './sessions/purchase-owners';
-import { Sessions } from './sessions/session';
+import { Sessions, type Client } from './sessions/session';
 import type { AdmissionRules } from './transport/admission';
 import { ConnectionLimits } from './transport/connection-limits';
 import { errorResponder, onClientError } from './transport/http-errors';
@@ -40,7 +41,7 @@ export interface Gateway {
   readonly ops: OpsServer;
   readonly opsPort: number;
   readonly supervisor: BrokerSupervisor;
-  readonly registry: SubscriptionRegistry;
+  readonly registry: SubscriptionRegistry<Client>;
   /** Fail readiness, wait, close clients in batches with SERVER_DRAINING, then stop everything. */
   drain(): Promise<void>;
   close(): Promise<void>;
@@ -54,7 +55,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   db.on('error', (error) => logger.warn({ err: error }, 'idle database connection failed'));
 
   // Local subscriptions decide which user streams the sequencer follows.
-  const registry = new SubscriptionRegistry({ track: (channel) => sequencer.track(channel), untrack: (channel) => sequencer.untrack(channel) });
+  const registry = new SubscriptionRegistry<Client>({ track: (channel) => sequencer.track(channel), untrack: (channel) => sequencer.untrack(channel) });
   const fanout = new Fanout(registry, metrics);
   // What the sequencer delivers is kept for a while, so that resumes need not read the outbox.
   const history = new MemoryHistory(config.memoryHistory);
@@ -142,6 +143,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   wsServer.attach(server);
   supervisor.start();
   canary?.start();
+  const presence = createPresence(config, () => registry.clients(), logger);
+  presence?.start();
   const stopKeepAlive = startKeepAlive(registry, config.ws.pingIntervalMs, config.ws.pingTimeoutMs, logger);
   const stopRetention = startRetention(
     db,
@@ -176,6 +179,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     stopKeepAlive();
     stopRetention();
     canary?.close();
+    await presence?.close();
     for (const client of registry.clients()) client.close('SERVER_DRAINING');
     await supervisor.close();
     sequencer.close();

@@ -9,13 +9,14 @@ export interface ChannelInterest {
 
 /**
  * channel → subscribers. The only index fan-out needs; kept in step with each client's own set.
+ * Typed by the transports' client (`S`), so what reads the clients (presence) sees who they are.
  * A topic channel (`league:l1/results`) is a channel like any other here; beside it the registry
  * counts, per base channel, the topic subscriptions it has, so fan-out names an event's topic
  * channels only where someone listens to one.
  */
-export class SubscriptionRegistry {
-  private readonly byChannel = new Map<string, Set<Subscriber>>();
-  private readonly all = new Set<Subscriber>();
+export class SubscriptionRegistry<S extends Subscriber = Subscriber> {
+  private readonly byChannel = new Map<string, Set<S>>();
+  private readonly all = new Set<S>();
   /** base channel → count of (client, topic channel of it) subscriptions. */
   private readonly topicSubscriptions = new Map<string, number>();
   /** For deliveryChannels: whether any client subscribes a topic channel of `channel`. */
@@ -27,24 +28,24 @@ export class SubscriptionRegistry {
     return this.all.size;
   }
 
-  clients(): IterableIterator<Subscriber> {
+  clients(): IterableIterator<S> {
     return this.all.values();
   }
 
-  add(client: Subscriber): void {
+  add(client: S): void {
     this.all.add(client);
   }
 
   /** False once the client was removed: work finishing late for it must not re-index it. */
-  has(client: Subscriber): boolean {
+  has(client: S): boolean {
     return this.all.has(client);
   }
 
-  subscribers(channel: string): Set<Subscriber> | undefined {
+  subscribers(channel: string): Set<S> | undefined {
     return this.byChannel.get(channel);
   }
 
-  subscribe(client: Subscriber, channel: string): void {
+  subscribe(client: S, channel: string): void {
     if (!this.all.has(client)) return;
     let set = this.byChannel.get(channel);
     if (!set) this.byChannel.set(channel, (set = new Set()));
@@ -55,7 +56,7 @@ export class SubscriptionRegistry {
     this.interest?.track(channel);
   }
 
-  unsubscribe(client: Subscriber, channel: string): void {
+  unsubscribe(client: S, channel: string): void {
     const set = this.byChannel.get(channel);
     client.channels.delete(channel);
     if (!set?.delete(client)) return;
@@ -70,7 +71,7 @@ export class SubscriptionRegistry {
     else this.topicSubscriptions.delete(base);
   }
 
-  remove(client: Subscriber): void {
+  remove(client: S): void {
     for (const channel of [...client.channels]) this.unsubscribe(client, channel);
     this.all.delete(client);
   }

@@ -30,6 +30,8 @@ export interface Subscriber {
 
 /** The delivery bookkeeping every subscriber carries; a transport's client extends it. */
 export abstract class SubscriberState {
+  /** When the connection opened (unix ms): presence snapshots report it. */
+  readonly connectedAt = Date.now();
   readonly channels = new Set<string>();
   readonly resuming = new Map<string, EventFrames[]>();
   readonly seenUpTo = new Map<string, number>();

@@ -1,4 +1,4 @@
-import { ProtocolError, baseChannel, deliveryChannels, isOwnChannelStream, isPrivateStream, routeEvent, type ClientMessage, type OutboxEvent } from '@matchcast/protocol';
+import { ProtocolError, baseChannel, type PresenceTransport, deliveryChannels, isOwnChannelStream, isPrivateStream, routeEvent, type ClientMessage, type OutboxEvent } from '@matchcast/protocol';
 import type { Logger } from '@matchcast/runtime';
 import { handOver } from '../delivery/fanout';
 import { EventFrames } from '../delivery/frames';
@@ -31,6 +31,9 @@ export type SubscribeRequest = Extract<ClientMessage, { action: 'subscribe' }>;
 export interface Client extends Subscriber {
   /** Who the client is; replaced by a `refresh` with a new token for the same user. */
   identity: Identity;
+  readonly transport: PresenceTransport;
+  /** When the connection opened (unix ms). */
+  readonly connectedAt: number;
 }
 
 /** What sessions report; the gateway's metrics fit it. */

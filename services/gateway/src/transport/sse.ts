@@ -66,6 +66,7 @@ export interface SseClientOptions {
  * encoding: the response ends when the connection does), corked for one event-loop turn.
  */
 export class SseClient extends SubscriberState implements Client {
+  readonly transport = 'sse';
   readonly positions: ConnectionPositions;
   private caughtUp: boolean;
   private ended = false;

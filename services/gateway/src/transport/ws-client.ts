@@ -13,6 +13,7 @@ import { batchedWrite } from './write-batch';
  * the same prebuilt buffer goes to every socket.
  */
 export class WsClient extends SubscriberState implements Client {
+  readonly transport = 'ws';
   /** Heartbeat bookkeeping: when the last pong (or any frame) arrived. */
   lastSeenAt = Date.now();
   private readonly socket: Socket;
