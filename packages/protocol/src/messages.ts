@@ -53,7 +53,9 @@ export interface AnnouncementData {
 }
 /** The gateways' delivery canary on `canary:<gateway id>` (data: `{ token }`); never delivered to clients. */
 export type CanaryEventType = 'canary';
-export type EventType = MatchEventType | LeagueEventType | UserEventType | PurchaseEventType | AnnouncementEventType | CanaryEventType;
+/** The event types a client can receive: every type but the canary's. */
+export type ClientEventType = MatchEventType | LeagueEventType | UserEventType | PurchaseEventType | AnnouncementEventType;
+export type EventType = ClientEventType | CanaryEventType;
 
 export interface Ref {
   id: string;
@@ -94,7 +96,7 @@ export interface OutboxRef {
 
 /** What a client receives for each event: the established shape plus channel, stream, seq, id. */
 export interface DeliveredMessage {
-  type: EventType;
+  type: ClientEventType;
   match_id: string | null;
   data: Record<string, unknown>;
   timestamp: string;

@@ -1,5 +1,5 @@
 import type { ErrorCode } from './errors';
-import type { DeliveredMessage, OutboxEvent } from './messages';
+import type { ClientEventType, DeliveredMessage, OutboxEvent } from './messages';
 
 /** Server → client control messages. Event messages are built by `eventMessage`. */
 export type ServerMessage =
@@ -15,7 +15,8 @@ export type ServerMessage =
 /** The delivered form of an event on one channel, in the field order clients know (docs/protocol.md). */
 export function eventMessage(event: OutboxEvent, channel: string): DeliveredMessage {
   return {
-    type: event.type,
+    // A canary event never gets here: it is routed to no channel (routing.ts).
+    type: event.type as ClientEventType,
     match_id: event.match_id,
     data: event.data,
     timestamp: event.timestamp,

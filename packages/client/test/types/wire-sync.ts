@@ -18,7 +18,7 @@ type Assert<T extends true> = T;
 export type Checks = [
   Assert<Equal<Wire.ErrorCode, Protocol.ErrorCode>>,
   Assert<Equal<Wire.MatchStatus, Protocol.MatchStatus>>,
-  Assert<Equal<Wire.EventType, Protocol.EventType>>,
+  Assert<Equal<Wire.EventType, Protocol.ClientEventType>>,
   Assert<Equal<Wire.Ref, Protocol.Ref>>,
   Assert<Equal<Wire.MatchSnapshot, Protocol.MatchSnapshot>>,
   Assert<Equal<Wire.DeliveredMessage, Protocol.DeliveredMessage>>,
