@@ -20,8 +20,10 @@ build: deps
 	@pnpm exec tsc -b
 	@pnpm --filter @matchcast/gateway run --silent bundle
 
+# `make demo FEED=http`: the crawler polls a local provider (football-data v4 format) over HTTP
+# instead of running the simulator (DEMO_FEED=http does the same).
 demo: build
-	@node scripts/dist/demo.js
+	@$(if $(FEED),DEMO_FEED=$(FEED) )node scripts/dist/demo.js
 
 # Every tier (jest projects: unit, integration, e2e, chaos, deploy, fuzz); one tier: pnpm test:<tier>.
 test: build test-tools

@@ -6,8 +6,13 @@
  * routes like the production Ingress, so the page, the REST API and the sockets share one
  * origin. Ctrl-C stops everything and leaves no process behind.
  *
+ * DEMO_FEED=http (`make demo FEED=http`): instead of the simulator, the crawler polls a local
+ * provider (services/crawler/src/feed-server: football-data v4 format, matches progressing in
+ * time) through its HTTP source, as it would a real one. The default stays the simulator.
+ *
  * Ports, from PORT (default 8080): the edge PORT, notify-listener PORT+1, crawler PORT+2,
- * gateway PORT+3 (ops PORT+4), API PORT+10 (ops PORT+11), notifier ops PORT+12. DEMO_DATA_DIR (default
+ * gateway PORT+3 (ops PORT+4), API PORT+10 (ops PORT+11), notifier ops PORT+12, the local
+ * provider of DEMO_FEED=http PORT+13. DEMO_DATA_DIR (default
  * .demo-data) holds the embedded Postgres and random secrets made once per data dir: the token
  * secret (dev-auth-secret, which `make token` reads) and the SSE position key.
  */
@@ -71,9 +76,9 @@ class Supervisor {
   private readonly cleanups: (() => Promise<void>)[] = [];
   private stopping = false;
 
-  /** Runs a built service (services/<name>/dist/main.js); its exit stops the demo. */
-  start(service: string, env: NodeJS.ProcessEnv): void {
-    const child = spawn(process.execPath, [join(ROOT, 'services', service, 'dist', 'main.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** Runs a built service (services/<name>/dist/<entry>); its exit stops the demo. */
+  start(service: string, env: NodeJS.ProcessEnv, entry = 'main.js'): void {
+    const child = spawn(process.execPath, [join(ROOT, 'services', service, 'dist', entry)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     pipeLogs(service, child);
     child.once('exit', (code, signal) => {
       if (this.stopping) return;
@@ -102,7 +107,9 @@ class Supervisor {
 async function main(demo: Supervisor): Promise<void> {
   const base = Number(process.env.PORT ?? 8080);
   if (!Number.isInteger(base) || base < 1 || base > 65_523) throw new Error(`PORT must be a port number (1..65523), not "${process.env.PORT}"`);
-  const ports = { edge: base, listener: base + 1, crawler: base + 2, gateway: base + 3, gatewayOps: base + 4, api: base + 10, apiOps: base + 11, notifierOps: base + 12 };
+  const ports = { edge: base, listener: base + 1, crawler: base + 2, gateway: base + 3, gatewayOps: base + 4, api: base + 10, apiOps: base + 11, notifierOps: base + 12, feed: base + 13 };
+  const feed = process.env.DEMO_FEED ?? 'simulator';
+  if (feed !== 'simulator' && feed !== 'http') throw new Error(`DEMO_FEED must be simulator or http, not "${feed}"`);
   // The edge first: a port already taken stops the demo before anything else starts.
   const edge = await startEdgeProxy(ports.edge, {
     gateway: { host: '127.0.0.1', port: ports.gateway },
@@ -149,9 +156,27 @@ async function main(demo: Supervisor): Promise<void> {
   demo.start('gateway', { ...behindEdge, PORT: String(ports.gateway), OPS_PORT: String(ports.gatewayOps), SSE_POSITION_KEY: demoSecret(dataDir, 'sse-position-key') });
   demo.start('api', { ...behindEdge, PORT: String(ports.api), OPS_PORT: String(ports.apiOps), DEV_SIGN_IN: 'true' });
   demo.start('notifier', { ...env, OPS_PORT: String(ports.notifierOps) });
-  demo.start('crawler', { ...env, CRAWLER_PORT: String(ports.crawler) });
+  if (feed === 'http') {
+    demo.start('crawler', { ...env, FEED_SERVER_PORT: String(ports.feed) }, 'feed-server/main.js');
+    say('demo', `local provider (football-data v4 format) on http://127.0.0.1:${ports.feed}/v4/competitions/DEMO/matches`);
+  }
+  demo.start('crawler', { ...env, CRAWLER_PORT: String(ports.crawler), ...(feed === 'http' ? httpFeedEnv(ports.feed) : {}) });
   say('demo', `http://localhost:${ports.edge}/ — live scores; sign in as a demo user to follow teams and get notifications`);
   say('demo', `WebSocket ws://localhost:${ports.edge}/ws; \`make token USER=alice\` prints a token for the API — Ctrl-C to stop`);
+}
+
+/** The crawler's HTTP source, pointed at the local provider: polled every 2 s while a match is on. */
+function httpFeedEnv(port: number): NodeJS.ProcessEnv {
+  return {
+    CRAWLER_SOURCE: 'http',
+    CRAWLER_HTTP_PROVIDER: 'football-data',
+    CRAWLER_HTTP_BASE_URL: `http://127.0.0.1:${port}`,
+    CRAWLER_HTTP_COMPETITIONS: 'DEMO',
+    CRAWLER_HTTP_MATCH_DETAILS: 'true',
+    CRAWLER_HTTP_LIVE_INTERVAL_MS: '2000',
+    CRAWLER_HTTP_IDLE_INTERVAL_MS: '10000',
+    CRAWLER_HTTP_REQUESTS_PER_MINUTE: '300',
+  };
 }
 
 const demo = new Supervisor();
