@@ -5,7 +5,7 @@
  * gets every change of the match exactly once, in order: nothing lost, nothing doubled.
  */
 import { TestClient } from '../../services/gateway/test/support';
-import { FixtureServer, type Step } from '../../services/crawler/test/fixture-server';
+import { FixtureServer, httpSourceEnv, type Step } from '../../services/crawler/test/fixture-server';
 import { fdMatch, fdMatchList, type FdMatchSpec } from '../../services/crawler/src/feed-server/football-data-json';
 import { GatewayProcess, Infra, ServiceProcess, freePort, waitFor } from '../harness/stack';
 
@@ -73,18 +73,15 @@ describe('crawler leader killed mid-match', () => {
 
     const crawler = async (name: string) => {
       const port = await freePort();
-      const process = new ServiceProcess('crawler', {
-        DATABASE_URL: infra.postgres.url,
-        CRAWLER_PORT: String(port),
-        CRAWLER_SOURCE: 'http',
-        CRAWLER_HTTP_BASE_URL: baseUrl,
-        CRAWLER_HTTP_COMPETITIONS: 'HA',
-        CRAWLER_HTTP_LIVE_INTERVAL_MS: '100',
-        CRAWLER_HTTP_IDLE_INTERVAL_MS: '100',
-        CRAWLER_HTTP_REQUESTS_PER_MINUTE: '5000',
-        CRAWLER_HTTP_TIMEOUT_MS: '1000',
-        CRAWLER_LEADER_POLL_MS: '500',
-      }, name).start();
+      const process = new ServiceProcess(
+        'crawler',
+        httpSourceEnv(infra.postgres.url, port, baseUrl, ['HA'], {
+          CRAWLER_HTTP_LIVE_INTERVAL_MS: '100',
+          CRAWLER_HTTP_IDLE_INTERVAL_MS: '100',
+          CRAWLER_LEADER_POLL_MS: '500',
+        }),
+        name,
+      ).start();
       services.push(process);
       const leads = async () => {
         try {

@@ -5,31 +5,16 @@
  * edge, and the crawler's metrics show the polls and the provider's 304s.
  */
 import { mkdtempSync, chmodSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startChild, waitFor, type ManagedChild } from '@matchcast/testkit';
 import { TestClient } from '../../services/gateway/test/support';
+import { freePortRange } from '../harness/port-range';
 import { LOG_DIR } from '../harness/stack';
 
 const ROOT = resolve(__dirname, '..', '..');
 /** The demo uses PORT … PORT+13 with DEMO_FEED=http (see scripts/src/demo.ts). */
 const PORT_SPAN = 14;
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const server = createServer();
-    server.once('error', () => done(false));
-    server.listen(port, '0.0.0.0', () => server.close(() => done(true)));
-  });
-}
-
-async function freeRange(span: number): Promise<number> {
-  for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    if ((await Promise.all(Array.from({ length: span }, (_, i) => portFree(base + i)))).every(Boolean)) return base;
-  }
-}
 
 describe('make demo FEED=http', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'matchcast-demo-http-'));
@@ -44,7 +29,7 @@ describe('make demo FEED=http', () => {
 
   it('the crawler polls the local provider and the first match goes live on the sockets', async () => {
     chmodSync(dataDir, 0o755); // the embedded Postgres runs as its own user (when we are root)
-    base = await freeRange(PORT_SPAN);
+    base = await freePortRange(PORT_SPAN);
     const { DATABASE_URL: _db, REDIS_URL: _redis, ...env } = process.env;
     demo = startChild(process.execPath, [join(ROOT, 'scripts', 'dist', 'demo.js')], join(LOG_DIR, 'demo-http.log'), {
       env: { ...env, PORT: String(base), DEMO_DATA_DIR: dataDir, DEMO_FEED: 'http' },

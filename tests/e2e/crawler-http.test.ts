@@ -6,7 +6,7 @@
  * (the last step of each script is served forever) send nothing more.
  */
 import { TestClient } from '../../services/gateway/test/support';
-import { FixtureServer, type Step } from '../../services/crawler/test/fixture-server';
+import { FixtureServer, httpSourceEnv, type Step } from '../../services/crawler/test/fixture-server';
 import { fdMatch, fdMatchList, type FdMatchSpec } from '../../services/crawler/src/feed-server/football-data-json';
 import { GatewayProcess, Infra, ServiceProcess, freePort, waitFor } from '../harness/stack';
 
@@ -114,21 +114,17 @@ describe('HTTP source: scripted provider → crawler → gateway → WebSocket',
 
     crawlerPort = await freePort();
     services.push(
-      new ServiceProcess('crawler', {
-        DATABASE_URL: infra.postgres.url,
-        CRAWLER_PORT: String(crawlerPort),
-        CRAWLER_SOURCE: 'http',
-        CRAWLER_HTTP_PROVIDER: 'football-data',
-        CRAWLER_HTTP_BASE_URL: baseUrl,
-        CRAWLER_HTTP_COMPETITIONS: Object.keys(scripts).join(','),
-        CRAWLER_HTTP_TOKEN: TOKEN,
-        CRAWLER_HTTP_LIVE_INTERVAL_MS: '150',
-        CRAWLER_HTTP_IDLE_INTERVAL_MS: '150',
-        CRAWLER_HTTP_REQUESTS_PER_MINUTE: '5000',
-        CRAWLER_HTTP_TIMEOUT_MS: '1000',
-        CRAWLER_HTTP_BACKOFF_BASE_MS: '100',
-        CRAWLER_HTTP_BACKOFF_MAX_MS: '400',
-      }, 'crawler-http').start(),
+      new ServiceProcess(
+        'crawler',
+        httpSourceEnv(infra.postgres.url, crawlerPort, baseUrl, Object.keys(scripts), {
+          CRAWLER_HTTP_TOKEN: TOKEN,
+          CRAWLER_HTTP_LIVE_INTERVAL_MS: '150',
+          CRAWLER_HTTP_IDLE_INTERVAL_MS: '150',
+          CRAWLER_HTTP_BACKOFF_BASE_MS: '100',
+          CRAWLER_HTTP_BACKOFF_MAX_MS: '400',
+        }),
+        'crawler-http',
+      ).start(),
     );
     // Every script played to its last step, then a few more rounds of repeats.
     await waitFor('every script served', async () => (Object.keys(scripts).every((c) => provider.remaining(path(c)) === 0) ? true : undefined), 30_000);

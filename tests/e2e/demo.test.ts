@@ -5,32 +5,17 @@
  * Ctrl-C (SIGINT) stops every process it started.
  */
 import { chmodSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startChild, waitFor, type ManagedChild } from '@matchcast/testkit';
 import WebSocket from 'ws';
+import { freePortRange } from '../harness/port-range';
 import { LOG_DIR } from '../harness/stack';
 
 const ROOT = resolve(__dirname, '..', '..');
 /** The demo uses PORT … PORT+12 (see scripts/src/demo.ts). */
 const PORT_SPAN = 13;
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const server = createServer();
-    server.once('error', () => done(false));
-    server.listen(port, '0.0.0.0', () => server.close(() => done(true)));
-  });
-}
-
-async function freeRange(span: number): Promise<number> {
-  for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    const free = await Promise.all(Array.from({ length: span }, (_, i) => portFree(base + i)));
-    if (free.every(Boolean)) return base;
-  }
-}
 
 function accepts(port: number): Promise<boolean> {
   return new Promise((done) => {
@@ -59,7 +44,7 @@ describe('make demo', () => {
 
   beforeAll(async () => {
     chmodSync(dataDir, 0o755); // the embedded Postgres runs as its own user (when we are root)
-    base = await freeRange(PORT_SPAN);
+    base = await freePortRange(PORT_SPAN);
     edge = `http://127.0.0.1:${base}`;
     const { DATABASE_URL: _db, REDIS_URL: _redis, ...env } = process.env;
     demo = startChild(process.execPath, [join(ROOT, 'scripts', 'dist', 'demo.js')], join(LOG_DIR, 'demo.log'), {

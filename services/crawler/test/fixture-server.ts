@@ -79,3 +79,18 @@ export class FixtureServer {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }
+
+/** A crawler process's environment for the HTTP source polling a fixture server, fast. */
+export function httpSourceEnv(databaseUrl: string, port: number, baseUrl: string, competitions: string[], extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    CRAWLER_PORT: String(port),
+    CRAWLER_SOURCE: 'http',
+    CRAWLER_HTTP_PROVIDER: 'football-data',
+    CRAWLER_HTTP_BASE_URL: baseUrl,
+    CRAWLER_HTTP_COMPETITIONS: competitions.join(','),
+    CRAWLER_HTTP_REQUESTS_PER_MINUTE: '5000',
+    CRAWLER_HTTP_TIMEOUT_MS: '1000',
+    ...extra,
+  };
+}

@@ -148,31 +148,7 @@ describe('HttpSource', () => {
   });
 
   it('maps the generic JSON format, with its own credential header', async () => {
-    server.script('/competitions/cup/matches', [
-      {
-        body: {
-          matches: [
-            {
-              id: 'g-1',
-              kickoff_at: '2026-05-01T15:00:00Z',
-              league: { id: 'cup', name: 'Cup' },
-              home: { id: 'h', name: 'H' },
-              away: { id: 'a', name: 'A' },
-              status: 'live',
-              score: { home: 2, away: 1 },
-              minute: 70,
-              updated_at: '2026-05-01T16:10:00Z',
-            },
-            { id: 'g-2', kickoff_at: 'soon' },
-          ],
-        },
-      },
-    ]);
-    const { src, metrics } = source({ adapter: ADAPTERS.generic, competitions: ['cup'], token: 'Bearer abc' });
-    const [op] = await collect(src, 600);
-    expect(op).toEqual({
-      op: 'snapshot',
-      match_id: 'g-1',
+    const fields = {
       kickoff_at: '2026-05-01T15:00:00Z',
       league: { id: 'cup', name: 'Cup' },
       home: { id: 'h', name: 'H' },
@@ -180,9 +156,12 @@ describe('HttpSource', () => {
       status: 'live',
       score: { home: 2, away: 1 },
       minute: 70,
-      provider_updated_at: '2026-05-01T16:10:00Z',
-      confirmed: false,
-    });
+    };
+    const matches = [{ id: 'g-1', ...fields, updated_at: '2026-05-01T16:10:00Z' }, { id: 'g-2', kickoff_at: 'soon' }];
+    server.script('/competitions/cup/matches', [{ body: { matches } }]);
+    const { src, metrics } = source({ adapter: ADAPTERS.generic, competitions: ['cup'], token: 'Bearer abc' });
+    const [op] = await collect(src, 600);
+    expect(op).toEqual({ op: 'snapshot', match_id: 'g-1', ...fields, provider_updated_at: '2026-05-01T16:10:00Z', confirmed: false });
     expect(server.requests[0]?.headers.authorization).toBe('Bearer abc');
     expect(await errors(metrics, 'PROVIDER_INVALID')).toBeGreaterThanOrEqual(1);
   });
