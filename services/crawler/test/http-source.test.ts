@@ -96,6 +96,18 @@ describe('HttpSource', () => {
     expect(await errors(metrics, 'PROVIDER_INVALID')).toBe(3);
   });
 
+  it('does not follow a redirect (the credential would go along): PROVIDER_UNREACHABLE', async () => {
+    const elsewhere = new FixtureServer();
+    const other = await elsewhere.start();
+    elsewhere.script(LIST, [{ body: fdMatchList(COMPETITION, [fd(1)]) }]);
+    server.script(LIST, [{ status: 302, headers: { location: `${other}${LIST}` } }]);
+    const { src, metrics } = source({ token: 'tok-123' });
+    expect(await collect(src, 500)).toEqual([]);
+    expect(elsewhere.requests).toEqual([]);
+    expect(await errors(metrics, 'PROVIDER_UNREACHABLE')).toBeGreaterThan(0);
+    await elsewhere.close();
+  });
+
   it("obeys the provider's quota headers: none left → no request until the counter resets", async () => {
     server.script(LIST, [{ body: fdMatchList(COMPETITION, [fd(1)]), headers: { 'x-requests-available-minute': '0', 'x-requestcounter-reset': '1' } }]);
     const { src, metrics } = source();

@@ -34,7 +34,8 @@ export async function fetchJson(url: string, options: FetchJsonOptions): Promise
   const timeout = AbortSignal.timeout(options.timeoutMs);
   const signal = AbortSignal.any([options.signal, timeout]);
   try {
-    const response = await fetch(url, { headers, signal, redirect: 'follow' });
+    // No redirects: following one would carry the credential header to wherever it points.
+    const response = await fetch(url, { headers, signal, redirect: 'error' });
     if (response.status === 304) {
       await response.body?.cancel();
       return { kind: 'not_modified', headers: response.headers };
