@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toolsUnavailableReason } from './support/k8s-tools';
-import { CHART, container, containerEnv, find, helmTemplate, kustomizeBuild, type Manifest, parseManifests, podSpec, REPO, schemaErrors } from './support/manifests';
+import { byId, CHART, container, containerEnv, find, helmTemplate, kustomizeBuild, type Manifest, normalize, parseManifests, podSpec, REPO, schemaErrors, stripHash } from './support/manifests';
 
 const K8S = join(REPO, 'k8s');
 const OVERLAYS = readdirSync(join(K8S, 'overlays'));
@@ -109,13 +109,60 @@ describeWithTools('kustomize build', () => {
     expect(base.map(normalize).sort(byId)).toEqual(chart.map(normalize).sort(byId));
   });
 
-  it('dev overlay has the same objects as the chart defaults with chaos RBAC (bar the Namespace and the test pod)', () => {
-    const chart = helmTemplate(['--set', 'chaos.enabled=true', '--set', 'tests.enabled=false', '--namespace', 'matchcast-dev']);
+  it('dev overlay equals the chart (defaults, chaos RBAC, the laptop-sized gateway) object for object; Secrets by their keys', () => {
+    const chart = helmTemplate([
+      '--set', 'chaos.enabled=true', '--set', 'tests.enabled=false', '--namespace', 'matchcast-dev',
+      '--set', 'gateway.resources.requests.cpu=50m', '--set', 'gateway.resources.requests.memory=256Mi', '--set', 'gateway.resources.limits.memory=256Mi',
+    ]);
     const dev = kustomizeBuild(join(K8S, 'overlays', 'dev')).filter((m) => m.kind !== 'Namespace');
-    const ids = (ms: Manifest[]) => ms.map((m) => `${m.kind}/${stripHash(m.metadata.name)}`).sort();
-    expect(ids(dev)).toEqual(ids(chart));
+    expect(dev.map(comparable).sort(byId)).toEqual(chart.map(comparable).sort(byId));
+  });
+
+  it('prod overlay: each object it adds equals the chart\'s with ci/production-values.yaml, and its workloads are the base\'s but for its patches', () => {
+    const prod = kustomizeBuild(join(K8S, 'overlays', 'prod'));
+    const base = kustomizeBuild(join(K8S, 'base'));
+    const chart = helmTemplate(['-f', join(CHART, 'ci', 'production-values.yaml')]);
+    const id = (m: Manifest) => `${m.kind}/${stripHash(m.metadata.name)}`;
+    const ids = new Set(base.map(id));
+    const added = prod.filter((m) => m.kind !== 'Namespace' && !ids.has(id(m)));
+    expect(added.map((m) => `${m.kind}/${m.metadata.name}`).sort()).toEqual([
+      'HorizontalPodAutoscaler/matchcast-api', 'HorizontalPodAutoscaler/matchcast-gateway', 'Ingress/matchcast-gateway', 'Service/matchcast-metrics',
+      'ServiceMonitor/matchcast-api', 'ServiceMonitor/matchcast-crawler', 'ServiceMonitor/matchcast-gateway', 'ServiceMonitor/matchcast-notifier',
+    ]);
+    for (const object of added) {
+      expect([id(object), comparable(object)]).toEqual([id(object), comparable(find(chart, object.kind, object.metadata.name))]);
+    }
+    // The workloads: the base's, with the registry, the HPA-owned replicas, the gateway's resources and the merged config.
+    for (const name of ['matchcast-gateway', 'matchcast-api', 'matchcast-crawler', 'matchcast-notifier']) {
+      const strip = (m: Manifest) => {
+        const c = comparable(m) as Manifest & { spec: { replicas?: number; template: { spec: { containers: { image?: string; resources?: unknown }[]; initContainers?: { image?: string }[] } } } };
+        delete c.spec.replicas;
+        for (const x of [...c.spec.template.spec.containers, ...(c.spec.template.spec.initContainers ?? [])]) x.image = x.image?.replace(/^ghcr\.io\/example\//, '');
+        if (name === 'matchcast-gateway') delete c.spec.template.spec.containers[0]!.resources;
+        return c;
+      };
+      expect([name, strip(find(prod, 'Deployment', name))]).toEqual([name, strip(find(base, 'Deployment', name))]);
+    }
+    const gateway = podSpec(find(prod, 'Deployment', 'matchcast-gateway')).containers[0]!;
+    expect(gateway.resources).toEqual(container(find(chart, 'Deployment', 'matchcast-gateway'), 'gateway').resources);
   });
 });
+
+/** normalize(), plus: no namespace, Secrets by their key names only (generated and fixed dev passwords differ by design), hash suffixes gone. */
+function comparable(manifest: Manifest): Manifest {
+  const m = normalize(manifest) as Manifest & { data?: Record<string, string>; stringData?: Record<string, string>; type?: string };
+  m.metadata.name = stripHash(m.metadata.name);
+  if (m.kind === 'Secret') {
+    const keys = Object.keys({ ...m.data, ...m.stringData }).sort();
+    delete m.stringData;
+    m.data = Object.fromEntries(keys.map((k) => [k, '<value>']));
+    m.type ??= 'Opaque';
+    delete m.metadata.annotations;
+    // kustomize's generator labels carry no version/part-of, as for ConfigMaps in normalize().
+    for (const label of ['app.kubernetes.io/version', 'app.kubernetes.io/part-of']) delete m.metadata.labels?.[label];
+  }
+  return JSON.parse(JSON.stringify(m).replace(/-[bcdfghkmnt2-9]{10}"/g, '"')) as Manifest;
+}
 
 describe('k8s/ credentials', () => {
   it('the dev overlay ships identical copies of the chart\'s Redis ACL template and start script', () => {
@@ -172,37 +219,3 @@ describeWithTools('k8s/ credentials, built', () => {
     }
   });
 });
-
-// kustomize's name-hash alphabet has no vowels, so "-postgresql" is never mistaken for one.
-const stripHash = (name: string) => name.replace(/-[bcdfghkmnt2-9]{10}$/, '');
-const byId = (a: Manifest, b: Manifest) => `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`);
-
-/** Drops what only one of Helm and kustomize adds: release bookkeeping, checksums, hash suffixes, empty config. */
-function normalize(manifest: Manifest): Manifest {
-  const m = JSON.parse(JSON.stringify(manifest)) as Manifest;
-  delete m.metadata.namespace;
-  m.metadata.name = m.kind === 'ConfigMap' ? stripHash(m.metadata.name) : m.metadata.name;
-  const dropLabels = (labels?: Record<string, string>) => {
-    if (!labels) return;
-    delete labels['helm.sh/chart'];
-    delete labels['app.kubernetes.io/managed-by'];
-  };
-  dropLabels(m.metadata.labels);
-  if (m.metadata.annotations && Object.keys(m.metadata.annotations).length === 0) delete m.metadata.annotations;
-  if (m.kind === 'ConfigMap') {
-    m.data = Object.fromEntries(Object.entries((m.data as Record<string, string>) ?? {}).filter(([, v]) => v !== ''));
-    // kustomize's generator labels carry no version/part-of; compare the selector labels only.
-    m.metadata.labels = Object.fromEntries(Object.entries(m.metadata.labels ?? {}).filter(([k]) => !['app.kubernetes.io/version', 'app.kubernetes.io/part-of'].includes(k)));
-  }
-  const template = (m.spec as { template?: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> } } } | undefined)?.template;
-  if (template?.metadata) {
-    dropLabels(template.metadata.labels);
-    const annotations = Object.fromEntries(Object.entries(template.metadata.annotations ?? {}).filter(([k]) => !k.startsWith('checksum/')));
-    if (Object.keys(annotations).length > 0) template.metadata.annotations = annotations;
-    else delete template.metadata.annotations;
-    for (const c of [...podSpec(m).containers, ...(podSpec(m).initContainers ?? [])]) {
-      for (const from of c.envFrom ?? []) if (from.configMapRef) from.configMapRef.name = stripHash(from.configMapRef.name);
-    }
-  }
-  return m;
-}

@@ -149,3 +149,37 @@ export function containerEnv(c: Container, manifests: Manifest[]): Map<string, E
   }
   return env;
 }
+
+// kustomize's name-hash alphabet has no vowels, so "-postgresql" is never mistaken for one.
+export const stripHash = (name: string) => name.replace(/-[bcdfghkmnt2-9]{10}$/, '');
+export const byId = (a: Manifest, b: Manifest) => `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`);
+
+/** Drops what only one of Helm and kustomize adds: release bookkeeping, checksums, hash suffixes, empty config. */
+export function normalize(manifest: Manifest): Manifest {
+  const m = JSON.parse(JSON.stringify(manifest)) as Manifest;
+  delete m.metadata.namespace;
+  m.metadata.name = m.kind === 'ConfigMap' ? stripHash(m.metadata.name) : m.metadata.name;
+  const dropLabels = (labels?: Record<string, string>) => {
+    if (!labels) return;
+    delete labels['helm.sh/chart'];
+    delete labels['app.kubernetes.io/managed-by'];
+  };
+  dropLabels(m.metadata.labels);
+  if (m.metadata.annotations && Object.keys(m.metadata.annotations).length === 0) delete m.metadata.annotations;
+  if (m.kind === 'ConfigMap') {
+    m.data = Object.fromEntries(Object.entries((m.data as Record<string, string>) ?? {}).filter(([, v]) => v !== ''));
+    // kustomize's generator labels carry no version/part-of; compare the selector labels only.
+    m.metadata.labels = Object.fromEntries(Object.entries(m.metadata.labels ?? {}).filter(([k]) => !['app.kubernetes.io/version', 'app.kubernetes.io/part-of'].includes(k)));
+  }
+  const template = (m.spec as { template?: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> } } } | undefined)?.template;
+  if (template?.metadata) {
+    dropLabels(template.metadata.labels);
+    const annotations = Object.fromEntries(Object.entries(template.metadata.annotations ?? {}).filter(([k]) => !k.startsWith('checksum/')));
+    if (Object.keys(annotations).length > 0) template.metadata.annotations = annotations;
+    else delete template.metadata.annotations;
+    for (const c of [...podSpec(m).containers, ...(podSpec(m).initContainers ?? [])]) {
+      for (const from of c.envFrom ?? []) if (from.configMapRef) from.configMapRef.name = stripHash(from.configMapRef.name);
+    }
+  }
+  return m;
+}
