@@ -1,0 +1,85 @@
+import { ADAPTERS } from '../../src';
+import { fdMatch, fdMatchList } from '../../src/feed-server/football-data-json';
+
+const adapter = ADAPTERS['football-data'];
+const COMPETITION = { id: 2021, code: 'PL', name: 'Premier League' };
+const base = { id: 5, competition: COMPETITION, utcDate: '2026-05-01T15:00:00Z', home: { id: 10, name: 'Home FC', tla: 'HOM' }, away: { id: 20, name: 'Away FC' } } as const;
+
+describe('football-data adapter', () => {
+  it.each([
+    ['SCHEDULED', 'scheduled'],
+    ['TIMED', 'scheduled'],
+    ['IN_PLAY', 'live'],
+    ['PAUSED', 'half_time'],
+    ['FINISHED', 'finished'],
+    ['POSTPONED', 'postponed'],
+    ['SUSPENDED', 'postponed'],
+    ['CANCELLED', 'cancelled'],
+  ] as const)('maps status %s to %s', (provider, ours) => {
+    const [mapped] = adapter.mapList(fdMatchList(COMPETITION, [fdMatch({ ...base, status: provider })]));
+    expect(mapped).toMatchObject({ ok: true, snapshot: { status: ours } });
+  });
+
+  it('maps ids, names, a null score (0-0), goals of every kind, cards and substitutions, with stable event ids', () => {
+    const raw = fdMatch({
+      ...base,
+      status: 'IN_PLAY',
+      score: { home: 2, away: 1 },
+      minute: 70,
+      goals: [
+        { minute: 10, team: 'home', scorer: { id: 1, name: 'Nine' }, assist: { id: 2, name: 'Ten' } },
+        { minute: 30, team: 'away', scorer: { id: 3, name: 'Four' }, type: 'PENALTY' },
+        { minute: 50, team: 'home', scorer: { id: 4, name: 'Own' }, type: 'OWN' },
+      ],
+      bookings: [{ minute: 60, team: 'away', player: { id: 3, name: 'Four' }, card: 'YELLOW' }],
+    });
+    (raw as Record<string, unknown>).substitutions = [{ minute: 65, team: { id: 10 }, playerOut: { id: 1, name: 'Nine' }, playerIn: { id: 7, name: 'Seven' } }];
+    const mapped = adapter.mapDetail!(raw);
+    expect(mapped).toMatchObject({
+      ok: true,
+      providerId: '5',
+      snapshot: {
+        match_id: 'fd-5',
+        kickoff_at: '2026-05-01T15:00:00Z',
+        league: { id: 'fd-PL', name: 'Premier League', country: 'England' },
+        home: { id: 'fd-t10', name: 'Home FC', short_name: 'HOM' },
+        away: { id: 'fd-t20', name: 'Away FC' },
+        status: 'live',
+        score: { home: 2, away: 1 },
+        minute: 70,
+        events: [
+          { event_id: 'fd-goal-10-0-10-1-0', kind: 'goal', minute: 10, team: 'home', player: 'Nine', assist: 'Ten' },
+          { event_id: 'fd-penalty_goal-30-0-20-3-0', kind: 'penalty_goal', minute: 30, team: 'away', player: 'Four' },
+          { event_id: 'fd-own_goal-50-0-10-4-0', kind: 'own_goal', minute: 50, team: 'home', player: 'Own' },
+          { event_id: 'fd-yellow_card-60-0-20-3-0', kind: 'yellow_card', minute: 60, team: 'away', player: 'Four' },
+          { event_id: 'fd-substitution-65-0-10-1.7-0', kind: 'substitution', minute: 65, team: 'home', player: 'Nine', player_in: 'Seven' },
+        ],
+      },
+    });
+    const [before] = adapter.mapList(fdMatchList(COMPETITION, [fdMatch({ ...base, status: 'TIMED' })]));
+    expect(before).toMatchObject({ ok: true, snapshot: { score: { home: 0, away: 0 } } });
+    expect((before as { snapshot: object }).snapshot).not.toHaveProperty('events');
+  });
+
+  it.each([
+    ['no home team', { homeTeam: undefined }, 'homeTeam must be an object'],
+    ['a negative score', { score: { fullTime: { home: -1, away: 0 } } }, 'score.fullTime.home must be an integer from 0 to 99'],
+    ['an unknown status', { status: 'WARMING_UP' }, 'status "WARMING_UP" is not a known status'],
+    ['a bad date', { utcDate: 'tomorrow' }, 'utcDate must be an ISO 8601 timestamp'],
+    ['a goal for a third team', { goals: [{ minute: 3, team: { id: 99 }, scorer: { id: 1, name: 'X' } }] }, 'goals[0].team.id 99 plays in neither team'],
+    ['a minute of 500', { minute: 500 }, 'minute must be an integer from 0 to 200'],
+  ])('rejects a match with %s, naming the field', (_what, change, problem) => {
+    const [mapped] = adapter.mapList({ matches: [{ ...fdMatch({ ...base, status: 'IN_PLAY', score: { home: 0, away: 0 } }), ...change }] });
+    expect(mapped).toEqual({ ok: false, providerId: '5', problem });
+  });
+
+  it('rejects an answer without a matches array as a whole', () => {
+    expect(adapter.mapList({ error: 'nope' })).toEqual([{ ok: false, problem: 'matches must be an array' }]);
+    expect(adapter.mapList(null)).toEqual([{ ok: false, problem: 'matches must be an array' }]);
+  });
+
+  it('reads the quota headers (seconds to the reset)', () => {
+    expect(adapter.quota(new Headers({ 'x-requests-available-minute': '0', 'x-requestcounter-reset': '42' }))).toEqual({ remaining: 0, resetMs: 42_000 });
+    expect(adapter.quota(new Headers())).toEqual({});
+  });
+});
