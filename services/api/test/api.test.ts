@@ -261,6 +261,18 @@ describe('api', () => {
     });
   });
 
+  describe('admin presence without Redis', () => {
+    it('answers 503 UNAVAILABLE to an admin (REDIS_URL unset: presence lives only in Redis), 403 to anyone else', async () => {
+      const root = await token('root', ['admin']);
+      for (const path of ['/api/admin/channels', '/api/admin/users/alice/connections']) {
+        expect(await call(api.url, 'GET', path, { token: root })).toMatchObject({ status: 503, body: { error: 'UNAVAILABLE' } });
+        expect(await call(api.url, 'GET', path, { token: alice })).toMatchObject({ status: 403, body: { error: 'FORBIDDEN' } });
+      }
+      // Input is checked before Redis is needed.
+      expect(await call(api.url, 'GET', '/api/admin/channels?limit=0', { token: root })).toMatchObject({ status: 400, body: { error: 'BAD_REQUEST' } });
+    });
+  });
+
   describe('CORS', () => {
     it('answers a preflight from an allowed origin with the methods the API uses', async () => {
       const answer = await call(closedApi.url, 'OPTIONS', '/api/me/follows/team/ars', {
