@@ -79,7 +79,7 @@ describe('HTTP source: scripted provider → crawler → gateway → WebSocket',
     // Two 500s, then the data.
     C3: [{ status: 500, raw: 'oops' }, { status: 502, raw: '<html>bad gateway</html>' }, { body: list('C3', match('C3')) }],
     // An answer slower than CRAWLER_HTTP_TIMEOUT_MS, then the data.
-    D4: [{ delayMs: 2500, body: list('D4', match('D4', { status: 'FINISHED', score: { home: 9, away: 9 } })) }, { body: list('D4', match('D4')) }],
+    D4: [{ delayMs: 6000, body: list('D4', match('D4', { status: 'FINISHED', score: { home: 9, away: 9 } })) }, { body: list('D4', match('D4')) }],
     // Malformed JSON, then the data.
     E5: [{ raw: '{"matches": [{"id": 1,' }, { body: list('E5', match('E5')) }],
     // One of two matches lacks its home team: only the other is written.
@@ -118,6 +118,8 @@ describe('HTTP source: scripted provider → crawler → gateway → WebSocket',
         'crawler',
         httpSourceEnv(infra.postgres.url, crawlerPort, baseUrl, Object.keys(scripts), {
           CRAWLER_HTTP_TOKEN: TOKEN,
+          // Well above a loaded machine's stalls, well below D4's slow answer.
+          CRAWLER_HTTP_TIMEOUT_MS: '2000',
           CRAWLER_HTTP_LIVE_INTERVAL_MS: '150',
           CRAWLER_HTTP_IDLE_INTERVAL_MS: '150',
           CRAWLER_HTTP_BACKOFF_BASE_MS: '100',
