@@ -24,6 +24,7 @@ type ProbedContainer = Container & { livenessProbe?: Probe; readinessProbe?: Pro
 
 const RENDERS: [string, () => Manifest[]][] = [
   ['chart defaults (+ chaos)', () => helmTemplate(['--set', 'chaos.enabled=true'])],
+  ...['sidecar', 'standalone'].map((placement): [string, () => Manifest[]] => [`chart notifyListener.placement=${placement}`, () => helmTemplate(['--set', `notifyListener.placement=${placement}`])]),
   ...CI_VALUES.map((file): [string, () => Manifest[]] => [`chart ${basename(file)}`, () => helmTemplate(['-f', file])]),
   ...['base', 'overlays/dev', 'overlays/prod'].map((dir): [string, () => Manifest[]] => [`k8s/${dir}`, () => kustomizeBuild(join(REPO, 'k8s', dir))]),
 ];
