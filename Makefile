@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PNPM  := $(shell command -v pnpm 2>/dev/null)
 
-.PHONY: deps test-tools build demo test bench bench-users bench-user-streams bench-bus migrate token clean test-compose
+.PHONY: deps test-tools build demo test bench bench-users bench-user-streams bench-bus bench-memory migrate token clean test-compose
 
 # Installs pnpm (through npm) when missing, then the workspace's locked dependencies.
 deps:
@@ -45,6 +45,10 @@ bench-users: build
 # A gateway's memory and bus traffic as users grow (docs/benchmarks.md, "User streams").
 bench-user-streams: build
 	@node bench/dist/user-streams-memory.js $(BENCH_ARGS)
+
+# Memory per idle connection beside the frame-once floor, with the heap broken down by kind.
+bench-memory: build
+	@node bench/dist/connection-memory.js $(BENCH_ARGS)
 
 # One Redis as gateways are added: broadcast vs. sharded bus channels (docs/scaling.md).
 bench-bus: build

@@ -52,8 +52,8 @@ export function handOver(client: Subscriber, frames: EventFrames): boolean {
     return false;
   }
   const event = frames.event;
-  if (client.seenUpTo.size > 0 && alreadySeen(client.seenUpTo, event)) return false;
-  const waiting = client.resuming.size > 0 ? client.resuming.get(event.stream) : undefined;
+  if (client.seenUpTo && alreadySeen(client, client.seenUpTo, event)) return false;
+  const waiting = client.resuming?.get(event.stream);
   if (waiting) {
     waiting.push(frames);
     return false;
@@ -62,9 +62,12 @@ export function handOver(client: Subscriber, frames: EventFrames): boolean {
 }
 
 /** For a client that resumed ahead of this gateway: skip what it has, forget the mark once passed. */
-function alreadySeen(seenUpTo: Map<string, number>, event: OutboxEvent): boolean {
+function alreadySeen(client: Subscriber, seenUpTo: Map<string, number>, event: OutboxEvent): boolean {
   const upTo = seenUpTo.get(event.stream);
   if (upTo === undefined) return false;
-  if (event.seq >= upTo) seenUpTo.delete(event.stream);
+  if (event.seq >= upTo) {
+    seenUpTo.delete(event.stream);
+    if (seenUpTo.size === 0) client.seenUpTo = undefined;
+  }
   return event.seq <= upTo;
 }

@@ -14,10 +14,13 @@ export interface Subscriber {
    * subscribes to is delivered once, on the most specific one.
    */
   lastEvent: OutboxEvent | undefined;
-  /** Streams being replayed for a resume: live events of those streams wait here until the replay is done. */
-  readonly resuming: Map<string, EventFrames[]>;
-  /** Streams where the client has already seen up to a seq this gateway has not delivered yet. */
-  readonly seenUpTo: Map<string, number>;
+  /**
+   * Streams being replayed for a resume: live events of those streams wait here until the
+   * replay is done. Undefined when none is (created on first use, dropped when empty).
+   */
+  resuming: Map<string, EventFrames[]> | undefined;
+  /** Streams where the client has already seen up to a seq this gateway has not delivered yet; undefined when none. */
+  seenUpTo: Map<string, number> | undefined;
   /** While a subscribe looks up which streams to replay, every live event for this client waits here. */
   holding: EventFrames[] | undefined;
   /** Writes a shared event frame; returns false when the client was cut off as a slow consumer. */
@@ -28,13 +31,17 @@ export interface Subscriber {
   keepAlive(deadline: number): void;
 }
 
-/** The delivery bookkeeping every subscriber carries; a transport's client extends it. */
+/**
+ * The delivery bookkeeping every subscriber carries; a transport's client extends it. The
+ * resume maps exist only while in use: two empty Maps were ~20 % of the heap an idle
+ * connection added (docs/benchmarks.md, "Memory per connection").
+ */
 export abstract class SubscriberState {
   /** When the connection opened (unix ms): presence snapshots report it. */
   readonly connectedAt = Date.now();
   readonly channels = new Set<string>();
-  readonly resuming = new Map<string, EventFrames[]>();
-  readonly seenUpTo = new Map<string, number>();
+  resuming: Map<string, EventFrames[]> | undefined;
+  seenUpTo: Map<string, number> | undefined;
   lastEvent: OutboxEvent | undefined;
   holding: EventFrames[] | undefined;
 }

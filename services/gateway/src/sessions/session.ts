@@ -231,12 +231,12 @@ export class Sessions {
       const head = this.positions.lastSeq(stream);
       covered.set(stream, Math.max(afterSeq, head));
       if (afterSeq >= head) {
-        if (afterSeq > head) client.seenUpTo.set(stream, afterSeq);
+        if (afterSeq > head) (client.seenUpTo ??= new Map()).set(stream, afterSeq);
       } else if (head - afterSeq > this.limits.maxReplayEvents) {
         covered.set(stream, afterSeq);
         refused.push(new ProtocolError('RESUME_TOO_OLD', `${stream} is ${head - afterSeq} events behind; reload state`, { stream }));
       } else {
-        client.resuming.set(stream, []);
+        (client.resuming ??= new Map()).set(stream, []);
         replays.push({ stream, afterSeq, head });
       }
     }
@@ -332,8 +332,9 @@ export class Sessions {
         return true;
       });
     } finally {
-      const waiting = client.resuming.get(stream) ?? [];
-      client.resuming.delete(stream);
+      const waiting = client.resuming?.get(stream) ?? [];
+      client.resuming?.delete(stream);
+      if (client.resuming?.size === 0) client.resuming = undefined;
       for (const frames of waiting) client.deliver(frames);
     }
   }

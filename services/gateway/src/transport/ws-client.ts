@@ -5,6 +5,7 @@ import type { Identity } from '@matchcast/auth';
 import { SubscriberState } from '../delivery/subscriber';
 import type { Client } from '../sessions/session';
 import { controlText, wsTextFrame, type EventFrames } from '../delivery/frames';
+import { RateLimiter } from './rate-limiter';
 import { batchedWrite } from './write-batch';
 
 /**
@@ -12,11 +13,18 @@ import { batchedWrite } from './write-batch';
  * off, so ws' own sender never holds queued data that a direct write could overtake, and
  * the same prebuilt buffer goes to every socket.
  */
+const CLIENT = Symbol('matchcast.client');
+const SETTLED: Promise<void> = Promise.resolve();
+type Tagged = WebSocket & { [CLIENT]?: WsClient };
+
 export class WsClient extends SubscriberState implements Client {
   readonly transport = 'ws';
   /** Heartbeat bookkeeping: when the last pong (or any frame) arrived. */
   lastSeenAt = Date.now();
+  readonly limiter: RateLimiter;
   private readonly socket: Socket;
+  /** The frame being handled and those waiting behind it; a shared settled promise when idle. */
+  private queue = SETTLED;
 
   constructor(
     readonly id: string,
@@ -24,9 +32,28 @@ export class WsClient extends SubscriberState implements Client {
     private readonly ws: WebSocket,
     private readonly maxBufferedBytes: number,
     private readonly onSlow: (client: WsClient) => void,
+    messagesPerSecond: number,
   ) {
     super();
     this.socket = (ws as unknown as { _socket: Socket })._socket;
+    this.limiter = new RateLimiter(messagesPerSecond);
+    (ws as Tagged)[CLIENT] = this;
+  }
+
+  /** The client a socket belongs to (the shared listeners are called with `this` = the socket). */
+  static of(ws: WebSocket): WsClient {
+    return (ws as Tagged)[CLIENT]!;
+  }
+
+  /** Runs `work` after every frame received before it; a failure goes to `onError`, and the queue goes on. */
+  enqueue(work: () => Promise<void> | void, onError: (client: WsClient, error: unknown) => Promise<void> | void): void {
+    const next = this.queue
+      .then(work)
+      .catch((error: unknown) => onError(this, error))
+      .then(() => {
+        if (this.queue === next) this.queue = SETTLED;
+      });
+    this.queue = next;
   }
 
   deliver(frames: EventFrames): boolean {
