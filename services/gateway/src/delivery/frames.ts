@@ -50,4 +50,27 @@ export class EventFrames {
   }
 }
 
+/**
+ * Frames of replayed events, shared by every client that replays the same event object on the
+ * same channel (an event held in memory, or a row of one shared outbox read): a storm of
+ * resumes serializes each event once per channel, as live fan-out does, not once per client.
+ * Bounded by events; the earliest added go first.
+ */
+export class ReplayFrames {
+  private readonly byEvent = new Map<OutboxEvent, EventFrames[]>();
+
+  constructor(private readonly maxEvents = 4096) {}
+
+  get(event: OutboxEvent, channel: string): EventFrames {
+    let frames = this.byEvent.get(event);
+    if (!frames) {
+      if (this.byEvent.size >= this.maxEvents) this.byEvent.delete(this.byEvent.keys().next().value!);
+      this.byEvent.set(event, (frames = []));
+    }
+    let found = frames.find((candidate) => candidate.channel === channel);
+    if (!found) frames.push((found = new EventFrames(event, channel)));
+    return found;
+  }
+}
+
 export const controlText = (message: ServerMessage): string => JSON.stringify(message);

@@ -1,7 +1,7 @@
 import { ProtocolError, baseChannel, type PresenceTransport, deliveryChannels, isOwnChannelStream, isPrivateStream, routeEvent, type ClientMessage, type OutboxEvent } from '@matchcast/protocol';
 import type { Logger } from '@matchcast/runtime';
 import { handOver } from '../delivery/fanout';
-import { EventFrames } from '../delivery/frames';
+import { ReplayFrames, type EventFrames } from '../delivery/frames';
 import type { SubscriptionRegistry } from '../delivery/registry';
 import type { Subscriber } from '../delivery/subscriber';
 import type { Identity, TokenVerifier } from '@matchcast/auth';
@@ -56,6 +56,8 @@ export interface StreamPositions {
  */
 export class Sessions {
   private readonly expiries = new Map<Client, NodeJS.Timeout>();
+  /** Replayed events' frames, built once for all clients replaying the same event. */
+  private readonly replayFrames = new ReplayFrames();
 
   constructor(
     private readonly registry: SubscriptionRegistry,
@@ -328,7 +330,7 @@ export class Sessions {
         if (first && !reaches(event, client.channels)) return false;
         first = false;
         const channel = deliveryChannels(event).find((name) => client.channels.has(name));
-        if (channel) client.deliver(new EventFrames(event, channel));
+        if (channel) client.deliver(this.replayFrames.get(event, channel));
         return true;
       });
     } finally {

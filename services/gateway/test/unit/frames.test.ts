@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Socket } from 'node:net';
 import type { OutboxEvent } from '@matchcast/protocol';
 import { WebSocket, WebSocketServer } from 'ws';
-import { EventFrames, wsTextFrame } from '../../src/delivery/frames';
+import { EventFrames, ReplayFrames, wsTextFrame } from '../../src/delivery/frames';
 
 /** An ASCII text of exactly `length` bytes whose bytes vary, so an offset error shows. */
 const text = (length: number): string =>
@@ -146,5 +146,21 @@ describe('EventFrames', () => {
   it('carries the channel it was built for', () => {
     const frames = new EventFrames(event, 'match:m-1');
     expect(JSON.parse(frames.sseFrame().toString('utf8').slice('data: '.length))).toMatchObject({ channel: 'match:m-1' });
+  });
+});
+
+describe('ReplayFrames', () => {
+  const replayed = (seq: number): OutboxEvent => ({ id: String(seq), stream: 'match:m1', seq, type: 'match_update', match_id: 'm1', data: {}, timestamp: new Date(0).toISOString() });
+
+  it('gives every client replaying the same event on the same channel the same frames, and keeps a bounded number of events', () => {
+    const frames = new ReplayFrames(2);
+    const [first, second, third] = [replayed(1), replayed(2), replayed(3)];
+    const shared = frames.get(first, 'all');
+    expect(frames.get(first, 'all')).toBe(shared);
+    expect(frames.get(first, 'league:l1')).not.toBe(shared);
+    expect(frames.get(first, 'league:l1').channel).toBe('league:l1');
+    frames.get(second, 'all');
+    frames.get(third, 'all'); // the third event pushes the first out
+    expect(frames.get(first, 'all')).not.toBe(shared);
   });
 });
