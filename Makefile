@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PNPM  := $(shell command -v pnpm 2>/dev/null)
 
-.PHONY: deps test-tools build demo test bench bench-users bench-user-streams bench-bus bench-memory migrate token clean test-compose
+.PHONY: deps test-tools build demo test bench bench-users bench-user-streams bench-bus bench-memory bench-storm migrate token clean test-compose
 
 # Installs pnpm (through npm) when missing, then the workspace's locked dependencies.
 deps:
@@ -53,6 +53,11 @@ bench-memory: build
 # One Redis as gateways are added: broadcast vs. sharded bus channels (docs/scaling.md).
 bench-bus: build
 	@node bench/dist/bus-fanout.js $(BENCH_ARGS)
+
+# A gateway SIGKILLed under 10,000 clients: how fast its clients resume on another, at what database cost
+# (docs/benchmarks.md, "Reconnect storm"); e.g. BENCH_ARGS="--clients 5000".
+bench-storm: build
+	@node bench/dist/storm.js $(BENCH_ARGS)
 
 migrate: build
 	@node packages/db/dist/cli.js

@@ -8,9 +8,14 @@ export const ROOT = resolve(__dirname, '..', '..');
 
 /** The benchmark's own Postgres and Redis on free loopback ports, removed at the end. */
 export class Infra {
-  readonly postgres = new PostgresServer();
+  readonly postgres: PostgresServer;
   readonly redis = new RedisServer();
   db!: pg.Client;
+
+  /** `postgresSettings`: extra server settings (e.g. shared_preload_libraries for pg_stat_statements). */
+  constructor(postgresSettings: Record<string, string | number> = {}) {
+    this.postgres = new PostgresServer({ settings: postgresSettings });
+  }
 
   async start(): Promise<this> {
     onCleanup('postgres', () => this.postgres.destroy());

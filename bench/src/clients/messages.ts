@@ -16,6 +16,34 @@ export interface ConnectCommand {
   localAddresses: string[];
   concurrency: number;
   timeoutMs: number;
+  /**
+   * Where a client whose connection drops reconnects (WebSocket only), as @matchcast/client
+   * does: after its jittered delay, subscribing again with `resume` (every stream seen) and
+   * `since` (the newest event timestamp seen). Unset: a dropped client stays down.
+   */
+  fallbackUrl?: string;
+}
+
+/** The first seq of each stream the run writes: deliveries below it are counted apart (replayed history). */
+export interface BaselineCommand {
+  cmd: 'baseline';
+  streams: string[];
+  firstSeq: number[];
+}
+
+/** Per client that reconnected (in ConnectCommand order; NaN where it did not): when it lost and got back its stream. */
+export interface Reconnects {
+  type: 'reconnects';
+  /** When the first connection closed (ms, nowMs clock). */
+  closedAt: Float64Array;
+  /** When the connection to the fallback URL opened (the WebSocket upgrade was answered). */
+  openedAt: Float64Array;
+  /** When the server said every replay of the resubscribe was done (`resumed`). */
+  resumedAt: Float64Array;
+  /** Connection attempts after the first, failures included. */
+  attempts: number;
+  /** Error messages received after reconnecting, by code (e.g. RESUME_TOO_OLD). */
+  errors: Record<string, number>;
 }
 
 export interface CollectCommand {
@@ -26,7 +54,7 @@ export interface CollectCommand {
   commits: Float64Array[];
 }
 
-export type WorkerCommand = ConnectCommand | CollectCommand | { cmd: 'stats' } | { cmd: 'close' };
+export type WorkerCommand = ConnectCommand | CollectCommand | BaselineCommand | { cmd: 'stats' } | { cmd: 'reconnects' } | { cmd: 'close' };
 
 export interface Connected {
   type: 'connected';
@@ -60,7 +88,11 @@ export interface Collected {
   parseMismatches: number;
   /** Deliveries beyond the recording cap: counted, but without a latency. */
   unrecorded: number;
+  /** Deliveries of seqs before the baseline's first seq (history a `since` replayed), not in `unique`. */
+  early: number;
+  /** Events a client never got: the sizes of the seq gaps it saw. */
+  missed: number;
   closeCodes: Record<string, number>;
 }
 
-export type WorkerReply = Connected | Progress | Collected | { type: 'closed' } | { type: 'error'; message: string };
+export type WorkerReply = Connected | Progress | Collected | Reconnects | { type: 'baselined' } | { type: 'closed' } | { type: 'error'; message: string };

@@ -1,7 +1,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { onCleanup } from '../cleanup';
-import type { CollectCommand, Collected, Connected, Progress, WireProtocol, WorkerCommand, WorkerReply } from './messages';
+import { concat } from '../stats';
+import type { CollectCommand, Collected, Connected, Progress, Reconnects, WireProtocol, WorkerCommand, WorkerReply } from './messages';
 
 /** 127.0.0.2 … 127.0.0.9: eight source addresses, each with its own ephemeral port range. */
 export const LOCAL_ADDRESSES = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`);
@@ -80,15 +81,19 @@ export class ClientPool {
     return this.workers.flatMap((w) => (w.pid === undefined ? [] : [w.pid]));
   }
 
-  /** Opens one client per entry of `channels` and waits until each confirmed its subscription. */
-  async connect(url: string, protocol: WireProtocol, channels: string[][]): Promise<ConnectResult> {
+  /**
+   * Opens one client per entry of `channels` and waits until each confirmed its subscription.
+   * With `fallbackUrl`, a client whose connection drops reconnects there and resumes.
+   */
+  async connect(url: string, protocol: WireProtocol, channels: string[][], fallbackUrl?: string): Promise<ConnectResult> {
     const started = Date.now();
     this.shares = this.workers.map((_, w) => channels.filter((_, i) => i % this.workers.length === w));
-    const timeoutMs = 30_000 + channels.length * 5;
+    // Generous: on a shared machine under load, connecting thousands of clients takes a while.
+    const timeoutMs = 30_000 + channels.length * 25;
     const replies = await Promise.all(
       this.workers.map((worker, w) =>
         worker.request<Connected>(
-          { cmd: 'connect', url, protocol, channels: this.shares[w]!, localAddresses: LOCAL_ADDRESSES, concurrency: 50, timeoutMs: 20_000 },
+          { cmd: 'connect', url, protocol, channels: this.shares[w]!, localAddresses: LOCAL_ADDRESSES, concurrency: 50, timeoutMs: 20_000, fallbackUrl },
           'connected',
           timeoutMs,
         ),
@@ -113,6 +118,25 @@ export class ClientPool {
       this.workers.map((w) => w.request<Collected>({ cmd: 'collect', ...command }, 'collected', 60_000)),
     );
     return { results, shares: this.shares };
+  }
+
+  /** Tells the workers the run's first seq per stream: deliveries of earlier seqs are counted apart. */
+  async baseline(streams: string[], firstSeq: number[]): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.request({ cmd: 'baseline', streams, firstSeq }, 'baselined', 10_000)));
+  }
+
+  /** Each client's close and resume times, in the order `channels` was given to connect. */
+  async reconnects(): Promise<{ closedAt: Float64Array; openedAt: Float64Array; resumedAt: Float64Array; attempts: number; errors: Record<string, number> }> {
+    const replies = await Promise.all(this.workers.map((w) => w.request<Reconnects>({ cmd: 'reconnects' }, 'reconnects', 10_000)));
+    const errors: Record<string, number> = {};
+    for (const reply of replies) for (const [code, n] of Object.entries(reply.errors)) errors[code] = (errors[code] ?? 0) + n;
+    return {
+      closedAt: concat(replies.map((r) => r.closedAt)),
+      openedAt: concat(replies.map((r) => r.openedAt)),
+      resumedAt: concat(replies.map((r) => r.resumedAt)),
+      attempts: replies.reduce((n, r) => n + r.attempts, 0),
+      errors,
+    };
   }
 
   /** Closes every client and stops the workers. */

@@ -4,9 +4,10 @@
  * over IPC. Exits when the parent goes away, so no worker outlives a run.
  */
 import http from 'node:http';
+import { DEFAULT_BACKOFF, reconnectDelay } from '@matchcast/client';
 import WebSocket from 'ws';
 import { nowMs } from '../stats';
-import type { CollectCommand, Collected, ConnectCommand, WorkerCommand, WorkerReply } from './messages';
+import type { BaselineCommand, CollectCommand, Collected, ConnectCommand, Reconnects, WorkerCommand, WorkerReply } from './messages';
 import { parseEvent, scanEvent } from './wire';
 
 /** Recorded deliveries per worker (3 doubles each); beyond this only counts are kept. */
@@ -14,12 +15,20 @@ const MAX_RECORDS = 4_000_000;
 const CHUNK = 65_536;
 /** Every Nth event message is fully parsed to check the fast scan. */
 const VERIFY_EVERY = 97;
+/** The most streams a resubscribe names in `resume` (the gateway's WS_MAX_CHANNELS default, as the client SDK's). */
+const MAX_RESUME = 100;
 
 interface Client {
   ws: { terminate(): void } | undefined;
+  channels: string[];
   /** stream index → last seq received. */
   last: Map<number, number>;
   unique: number;
+  /** The newest event timestamp received (ISO strings of one format compare as times): the `since` of a resubscribe. */
+  newest: string | undefined;
+  closedAt: number;
+  openedAt: number;
+  resumedAt: number;
 }
 
 const streamIndex = new Map<string, number>();
@@ -36,9 +45,17 @@ let eventMessages = 0;
 let firstReceiveMs = 0;
 let lastReceiveMs = 0;
 let closedDuringRun = 0;
+let early = 0;
+let missed = 0;
+let reconnectAttempts = 0;
+const reconnectErrors: Record<string, number> = {};
 const closeCodes: Record<string, number> = {};
 let clients: Client[] = [];
 let closing = false;
+/** Clients reconnect (ConnectCommand.fallbackUrl): they keep the newest event timestamp for `since`. */
+let trackTimes = false;
+/** stream index → the run's first seq (BaselineCommand); deliveries below it are history. */
+const runFirstSeq = new Map<number, number>();
 
 function send(reply: WorkerReply): void {
   process.send?.(reply);
@@ -67,8 +84,18 @@ function onEvent(client: Client, text: string, protocol: 'matchcast' | 'socketio
     duplicates++;
     return;
   }
-  if (last !== undefined && position.seq > last + 1) gaps++;
+  if (last !== undefined && position.seq > last + 1) {
+    gaps++;
+    missed += position.seq - last - 1;
+  }
   client.last.set(stream, position.seq);
+  if (trackTimes) noteTimestamp(client, text);
+  // With a baseline, only the run's events count: history a `since` replayed, or another stream's, is counted apart.
+  const first = runFirstSeq.size > 0 ? runFirstSeq.get(stream) : 0;
+  if (first === undefined || position.seq < first) {
+    early++;
+    return;
+  }
   client.unique++;
   delivered++;
   if (firstReceiveMs === 0) firstReceiveMs = at;
@@ -174,6 +201,8 @@ function open(command: ConnectCommand, client: Client, channels: string[], local
       const text = data.toString();
       if (command.protocol === 'matchcast') {
         if (text.startsWith('{"type":"subscribed"')) return done();
+        // Before any event, a reconnect's `since` is when the client first connected, in the server's clock (as the SDK does).
+        if (trackTimes && text.startsWith('{"type":"connection_status"')) return noteServerTime(client, text);
         if (text.startsWith('{"type":"error"')) return reject(new Error(text));
         return onEvent(client, text, 'matchcast', at);
       }
@@ -198,13 +227,80 @@ function open(command: ConnectCommand, client: Client, channels: string[], local
       } else if (!closing) {
         closedDuringRun++;
         closeCodes[code] = (closeCodes[code] ?? 0) + 1;
+        if (command.fallbackUrl) {
+          client.closedAt = nowMs();
+          reconnect(command, client, localAddress, 0);
+        }
       }
     });
   });
 }
 
+/** Keeps the event's timestamp if it is the newest the client has (a cheap scan, as scanEvent's). */
+function noteTimestamp(client: Client, text: string): void {
+  const at = text.indexOf('"timestamp":"');
+  if (at < 0) return;
+  const timestamp = text.slice(at + 13, text.indexOf('"', at + 13));
+  if (client.newest === undefined || timestamp > client.newest) client.newest = timestamp;
+}
+
+function noteServerTime(client: Client, text: string): void {
+  client.newest ??= /"server_time":"([^"]+)"/.exec(text)?.[1];
+}
+
+/** The subscribe a client sends when it comes back: its channels, `resume` for every stream it has seen, and `since`. */
+function resubscribe(client: Client): string {
+  const resume: Record<string, number> = {};
+  let count = 0;
+  for (const [stream, seq] of client.last) {
+    if (count++ >= MAX_RESUME) break;
+    resume[streamNames[stream]!] = seq;
+  }
+  return JSON.stringify({ action: 'subscribe', channels: client.channels, resume, ...(client.newest ? { since: client.newest } : {}) });
+}
+
+/**
+ * A dropped client comes back on the fallback URL as @matchcast/client does: after the SDK's
+ * jittered delay (longer with each failed attempt), with resume and since; it is resumed when the
+ * server says every replay is done.
+ */
+function reconnect(command: ConnectCommand, client: Client, localAddress: string, attempt: number): void {
+  setTimeout(() => {
+    if (closing) return;
+    reconnectAttempts++;
+    const ws = new WebSocket(command.fallbackUrl!, { localAddress, perMessageDeflate: false, skipUTF8Validation: true, maxPayload: 1 << 20 });
+    client.ws = ws;
+    let opened = false;
+    ws.on('open', () => {
+      opened = true;
+      if (!(client.openedAt > 0)) client.openedAt = nowMs();
+      ws.send(resubscribe(client));
+    });
+    ws.on('message', (data: Buffer) => {
+      const at = nowMs();
+      const text = data.toString();
+      if (text.startsWith('{"type":"resumed"')) {
+        if (!(client.resumedAt > 0)) client.resumedAt = at;
+        return;
+      }
+      if (text.startsWith('{"type":"error"')) {
+        const code = /"code":"([A-Z_]+)"/.exec(text)?.[1] ?? 'unknown';
+        reconnectErrors[code] = (reconnectErrors[code] ?? 0) + 1;
+        return;
+      }
+      if (!text.startsWith('{"type":"')) return;
+      onEvent(client, text, 'matchcast', at);
+    });
+    ws.on('error', () => undefined);
+    ws.on('close', () => {
+      if (!closing) reconnect(command, client, localAddress, opened ? 0 : attempt + 1);
+    });
+  }, reconnectDelay('retry', attempt, DEFAULT_BACKOFF));
+}
+
 async function connectAll(command: ConnectCommand): Promise<void> {
-  clients = command.channels.map(() => ({ ws: undefined, last: new Map(), unique: 0 }));
+  trackTimes = command.fallbackUrl !== undefined;
+  clients = command.channels.map((channels) => ({ ws: undefined, channels, last: new Map(), unique: 0, newest: undefined, closedAt: 0, openedAt: 0, resumedAt: 0 }));
   let next = 0;
   let ok = 0;
   let failed = 0;
@@ -258,8 +354,25 @@ function collect(command: CollectCommand): Collected {
     unexpected,
     parseMismatches,
     unrecorded,
+    early,
+    missed,
     closeCodes,
   };
+}
+
+function reconnects(): Reconnects {
+  return {
+    type: 'reconnects',
+    closedAt: Float64Array.from(clients, (client) => (client.closedAt > 0 ? client.closedAt : NaN)),
+    openedAt: Float64Array.from(clients, (client) => (client.openedAt > 0 ? client.openedAt : NaN)),
+    resumedAt: Float64Array.from(clients, (client) => (client.resumedAt > 0 ? client.resumedAt : NaN)),
+    attempts: reconnectAttempts,
+    errors: reconnectErrors,
+  };
+}
+
+function baseline(command: BaselineCommand): void {
+  command.streams.forEach((stream, i) => runFirstSeq.set(intern(stream), command.firstSeq[i]!));
 }
 
 async function closeAll(): Promise<void> {
@@ -278,6 +391,11 @@ process.on('message', (command: WorkerCommand) => {
         return send({ type: 'stats', delivered, closed: closedDuringRun });
       case 'collect':
         return send(collect(command));
+      case 'baseline':
+        baseline(command);
+        return send({ type: 'baselined' });
+      case 'reconnects':
+        return send(reconnects());
       case 'close':
         void closeAll();
         return;
