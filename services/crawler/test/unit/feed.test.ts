@@ -57,6 +57,39 @@ describe('validateOp', () => {
   });
 });
 
+describe('validateOp: snapshot', () => {
+  const snapshot = (change: Record<string, unknown> = {}) => ({
+    op: 'snapshot',
+    match_id: 'fd-1',
+    kickoff_at: '2026-05-01T15:00:00Z',
+    league: { id: 'fd-PL', name: 'Premier League' },
+    home: { id: 'fd-t1', name: 'Home' },
+    away: { id: 'fd-t2', name: 'Away' },
+    status: 'live',
+    score: { home: 1, away: 0 },
+    confirmed: false,
+    ...change,
+  });
+
+  it('accepts a snapshot with and without events (an empty list is an answer too)', () => {
+    expect(validateOp(snapshot())).toEqual(snapshot());
+    expect(validateOp(snapshot({ events: [] }))).toEqual(snapshot({ events: [] }));
+    const goal = { event_id: 'g1', kind: 'goal', minute: 3, team: 'home', player: 'Nine' };
+    expect(validateOp(snapshot({ events: [goal], minute: 4, provider_updated_at: '2026-05-01T15:04:00Z' }))).toMatchObject({ events: [goal], minute: 4 });
+  });
+
+  it.each([
+    [{ score: { home: 100, away: 0 } }, 'score.home must be an integer from 0 to 99'],
+    [{ confirmed: 'yes' }, 'confirmed must be true or false'],
+    [{ status: 'IN_PLAY' }, 'status must be one of'],
+    [{ events: [{ event_id: 'e', kind: 'substitution', minute: 1, team: 'home', player: 'A' }] }, 'a substitution needs player_in'],
+    [{ events: [{ event_id: 'e', kind: 'goal', minute: 1, team: 'home', player: 'A' }, { event_id: 'e', kind: 'goal', minute: 2, team: 'home', player: 'B' }] }, 'events must not repeat an event_id'],
+    [{ events: [{ event_id: 'e', kind: 'goal', minute: 1, team: 'home', player: 'A', xg: 0.3 }] }, 'events[0].xg is not a known field'],
+  ])('rejects %j: %s', (change, problem) => {
+    expect(() => validateOp(snapshot(change))).toThrow(problem);
+  });
+});
+
 describe('parseFeedLine', () => {
   it('skips blank and comment lines', () => {
     expect(parseFeedLine('', 1)).toBeUndefined();
