@@ -111,15 +111,15 @@ describe('production-only builds of the services (the images, without Docker)', 
     [gatewayPort, gatewayOpsPort] = [await freePort(), await freePort()];
     [apiPort, apiOpsPort, notifierOpsPort] = [await freePort(), await freePort(), await freePort()];
 
-    const start = (service: string, env: Record<string, string>) => {
-      const child = startChild(process.execPath, ['dist/main.js'], join(dir, `${service}.log`), { cwd: out(service), env: { ...baseEnv(), ...env } });
+    const start = (service: string, env: Record<string, string>, entry = 'dist/main.js') => {
+      const child = startChild(process.execPath, [entry], join(dir, `${service}.log`), { cwd: out(service), env: { ...baseEnv(), ...env } });
       children.push(child);
     };
     start('notify-listener', {
       ...chartConfig('notifyListener'),
       DATABASE_URL: pgUrl('listener'),
       REDIS_URL: redis.urlFor('matchcast-listener', REDIS_PASSWORDS.REDIS_LISTENER_PASSWORD),
-      LISTENER_PORT: String(listenerPort), LISTENER_HOST: '127.0.0.1' });
+      LISTENER_PORT: String(listenerPort), LISTENER_HOST: '127.0.0.1' }, 'dist/supervise.js'); // as the chart's sidecar placements run it
     start('gateway', {
       ...chartConfig('gateway'),
       DATABASE_URL: pgUrl('gateway'),
@@ -139,7 +139,9 @@ describe('production-only builds of the services (the images, without Docker)', 
       'the gateway and the API to be ready',
       async () => {
         const urls = [`http://127.0.0.1:${gatewayOpsPort}/readyz`, `http://127.0.0.1:${apiOpsPort}/readyz`, `http://127.0.0.1:${notifierOpsPort}/readyz`];
-        const ready = await Promise.all(urls.map((url) => fetch(url).then((r) => r.ok, () => false)));
+        // Each body read to the end: an unread one leaves its socket paused in the pool, where it
+        // misses the server closing it and fails a much later request to the same port.
+        const ready = await Promise.all(urls.map((url) => fetch(url).then(async (r) => (await r.arrayBuffer(), r.ok), () => false)));
         return ready.every(Boolean) ? true : undefined;
       },
       60_000,
