@@ -12,6 +12,8 @@ export interface HistoryLimits {
  * database's; the times the history notes (start, arrival) are the gateway's.
  */
 const CLOCK_SKEW_MS = 1000;
+/** An entry's `last` after its seqs jumped: the next event recorded starts it again. */
+const RESTART = -1;
 /** Fixed cost counted per held event beside its JSON (the node, the event object, the indexes). */
 const EVENT_OVERHEAD_BYTES = 200;
 
@@ -108,13 +110,21 @@ export class MemoryHistory {
     this.entries.set(stream, this.newEntry(stream, lastSeq, this.now() + CLOCK_SKEW_MS));
   }
 
-  /** The stream is no longer followed (its last local subscriber left), or its seqs jumped. */
+  /**
+   * The stream is no longer followed (a private stream's last local subscriber left), or its
+   * seqs jumped (rows pruned before they were delivered). A private stream is dropped; a public
+   * one keeps its entry, empty, knowing that events it never saw were created before now.
+   */
   forget(stream: string): void {
     const entry = this.entries.get(stream);
     if (!entry) return;
     while (entry.start < entry.events.length) this.evictOldestOf(entry);
-    this.entries.delete(stream);
-    this.matchEntries.delete(stream);
+    if (isPrivateStream(stream)) {
+      this.entries.delete(stream);
+      return;
+    }
+    entry.horizonMs = Math.max(entry.horizonMs, this.now() + CLOCK_SKEW_MS);
+    entry.last = RESTART;
   }
 
   /** An event the sequencer delivered: the next seq of its stream. */
@@ -122,11 +132,12 @@ export class MemoryHistory {
     if (!this.enabled) return;
     const receivedMs = this.now();
     let entry = this.entries.get(event.stream);
-    if (entry && event.seq !== entry.last + 1) {
+    if (entry && entry.last !== RESTART && event.seq !== entry.last + 1) {
       // Not the next seq (skipped ahead past pruned rows): what came before is not held.
       this.forget(event.stream);
-      entry = undefined;
+      entry = this.entries.get(event.stream);
     }
+    if (entry?.last === RESTART) entry.last = event.seq - 1;
     if (!entry) {
       // Nothing of a private stream is known before follow(); a public stream's earlier
       // events came before start() — or there are none, when this is its first.

@@ -136,6 +136,18 @@ describe('MemoryHistory', () => {
       expect(memory.changedSince(25_500, { known: [], matchStreams: false, namedStreams: ['league:l1'] })).toEqual([]);
     });
 
+    it('does not answer for a time before a public stream\'s seqs jumped (events it never saw)', () => {
+      const { memory, clock } = history();
+      clock.ms = 20_000;
+      memory.record(at(matchEvent('m1', 1), 19_000));
+      clock.ms = 30_000;
+      memory.record(at(matchEvent('m1', 5), 29_000)); // 2–4 were never delivered: created any time before now
+      expect(memory.changedSince(25_000, scope())).toBeUndefined();
+      clock.ms = 40_000;
+      memory.record(at(matchEvent('m1', 6), 39_000));
+      expect(memory.changedSince(35_000, scope())?.map((c) => [c.stream, c.afterSeq])).toEqual([['match:m1', 5]]);
+    });
+
     it('answers for a private stream only while it follows it', () => {
       const { memory, clock } = history();
       const named = { known: [], matchStreams: false, namedStreams: ['user:u1'] };
