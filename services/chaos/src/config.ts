@@ -27,6 +27,8 @@ export function loadConfig(env = new EnvReader()): Config {
   const fullname = chartFullname(release);
   const selector = (component: string) => `app.kubernetes.io/instance=${release},app.kubernetes.io/component=${component}`;
   const gatewayPort = env.int('CHAOS_GATEWAY_PORT', 8080, { min: 1, max: 65_535 });
+  const gatewaySelector = env.string('CHAOS_GATEWAY_SELECTOR', selector('gateway'));
+  const gatewayWorkload = env.string('CHAOS_GATEWAY_WORKLOAD', `deployment/${fullname}-gateway`);
   const postgresManaged = env.bool('CHAOS_POSTGRES_IN_CLUSTER', true);
   return Object.freeze({
     cluster: {
@@ -35,13 +37,19 @@ export function loadConfig(env = new EnvReader()): Config {
       redisUrl: env.url('REDIS_URL', REDIS_PROTOCOLS),
       clientUrl: env.string('CHAOS_GATEWAY_URL', `ws://${fullname}-gateway.${namespace}.svc:${gatewayPort}/ws`),
       gateway: {
-        selector: env.string('CHAOS_GATEWAY_SELECTOR', selector('gateway')),
-        workload: parseWorkload(env.string('CHAOS_GATEWAY_WORKLOAD', `deployment/${fullname}-gateway`)),
+        selector: gatewaySelector,
+        workload: parseWorkload(gatewayWorkload),
         container: env.string('CHAOS_GATEWAY_CONTAINER', 'gateway'),
         port: gatewayPort,
         opsPort: env.int('CHAOS_GATEWAY_OPS_PORT', 8083, { min: 1, max: 65_535 }),
       },
-      listenerContainer: env.string('CHAOS_LISTENER_CONTAINER', 'notify-listener'),
+      // In the gateway pods by default; for notifyListener.placement=standalone set the
+      // selector and workload to the listeners' own (component notify-listener).
+      listener: {
+        selector: env.string('CHAOS_LISTENER_SELECTOR', gatewaySelector),
+        workload: parseWorkload(env.string('CHAOS_LISTENER_WORKLOAD', gatewayWorkload)),
+        container: env.string('CHAOS_LISTENER_CONTAINER', 'notify-listener'),
+      },
       redis: {
         selector: env.string('CHAOS_REDIS_SELECTOR', selector('redis')),
         workload: parseWorkload(env.string('CHAOS_REDIS_WORKLOAD', `deployment/${fullname}-redis`)),

@@ -14,7 +14,8 @@ export interface KubernetesClusterOptions {
   /** WebSocket URL clients use: the gateway Service (or an ingress). */
   clientUrl: string;
   gateway: { selector: string; workload: WorkloadRef; container: string; port: number; /** /readyz lives here. */ opsPort: number };
-  listenerContainer: string;
+  /** Where the notify-listeners run: the gateway pods (sidecars), or their own Deployment. */
+  listener: { selector: string; workload: WorkloadRef; container: string };
   redis: { selector: string; workload: WorkloadRef };
   /** Undefined when Postgres is not run by the chart (an external database cannot be restarted here). */
   postgres: { selector: string; workload: WorkloadRef } | undefined;
@@ -156,16 +157,16 @@ export class KubernetesCluster implements Cluster {
   private async deleteLeaderPod(gracePeriodSeconds: number | undefined): Promise<string> {
     const leader = await listenerLeaderId(this.db, this.options.listenerLockKey);
     if (!leader) throw new Error('no notify-listener holds the leader lock');
-    const pods = await this.livePods(this.options.gateway.selector);
+    const pods = await this.livePods(this.options.listener.selector);
     const pod = matchLeader(leader, pods.map((p) => p.name));
-    if (!pod) throw new Error(`the leader "${leader}" is not one of the gateway pods (${pods.map((p) => p.name).join(', ')})`);
+    if (!pod) throw new Error(`the leader "${leader}" is not one of the listener pods (${pods.map((p) => p.name).join(', ')})`);
     this.gone.add(pod);
     await this.api.deletePod(this.ns, pod, gracePeriodSeconds);
     return leader;
   }
 
   async restoreListeners(): Promise<void> {
-    await this.awaitReady(this.options.gateway.selector, this.options.gateway.workload);
+    await this.awaitReady(this.options.listener.selector, this.options.listener.workload);
   }
 
   async restartPostgres(): Promise<void> {
@@ -236,8 +237,8 @@ export class KubernetesCluster implements Cluster {
   }
 
   async logs(component: Component, sinceMs: number): Promise<LogRecord[]> {
-    const container = component === 'gateway' ? this.options.gateway.container : this.options.listenerContainer;
-    const pods = await this.api.listPods(this.ns, this.options.gateway.selector);
+    const { container, selector } = component === 'gateway' ? this.options.gateway : this.options.listener;
+    const pods = await this.api.listPods(this.ns, selector);
     const sinceSeconds = (Date.now() - sinceMs) / 1000 + 1;
     const texts = await Promise.all(
       pods.map(async (pod) => {

@@ -107,7 +107,7 @@ describe('KubernetesCluster (fake API server, real Postgres)', () => {
       redisUrl: undefined,
       clientUrl: 'ws://mc-gateway.ns.svc:8080/ws',
       gateway: { selector: 'component=gateway', workload: { kind: 'Deployment', name: 'mc-gateway' }, container: 'gateway', port: 8080, opsPort: 8083 },
-      listenerContainer: 'notify-listener',
+      listener: { selector: 'component=gateway', workload: { kind: 'Deployment', name: 'mc-gateway' }, container: 'notify-listener' },
       redis: { selector: 'component=redis', workload: { kind: 'Deployment', name: 'mc-redis' } },
       postgres: { selector: 'component=postgres', workload: { kind: 'StatefulSet', name: 'mc-postgres' } },
       listenerLockKey: 7_246_102,
@@ -144,6 +144,30 @@ describe('KubernetesCluster (fake API server, real Postgres)', () => {
     await cluster.restoreListeners();
     const gateways = await api.listPods('ns', 'component=gateway');
     expect(gateways.filter((p) => p.ready && !p.terminating).map((p) => p.name)).toEqual(['mc-gateway-001', 'mc-gateway-005']);
+  });
+
+  it('standalone listeners (their own Deployment): stops the leader\'s pod with its grace period (it hands over), not a gateway', async () => {
+    const kube = new FakeKube({ 'mc-gateway': 'component=gateway', 'mc-listener': 'component=notify-listener' });
+    kube.add('mc-gateway', 2);
+    kube.add('mc-listener', 2);
+    const standalone = new KubernetesCluster(kube, {
+      ...options,
+      listener: { selector: 'component=notify-listener', workload: { kind: 'Deployment', name: 'mc-listener' }, container: 'notify-listener' },
+    });
+    await Promise.all(holders.splice(0).map((c) => c.end())); // an earlier test's leader lets go
+    try {
+      const holder = new pg.Client({ connectionString: postgres.url, application_name: 'matchcast-listener mc-listener-004-1' });
+      await holder.connect();
+      holders.push(holder);
+      await holder.query('SELECT pg_advisory_lock(7246102)');
+      expect(await standalone.stopListenerLeader()).toBe('mc-listener-004-1');
+      expect(kube.calls).toEqual(['delete ns/mc-listener-004 grace=default']);
+      await standalone.restoreListeners();
+      expect((await kube.listPods('ns', 'component=notify-listener')).filter((p) => p.ready && !p.terminating)).toHaveLength(2);
+      expect((await kube.listPods('ns', 'component=gateway')).map((p) => p.name)).toEqual(['mc-gateway-001', 'mc-gateway-002']);
+    } finally {
+      await standalone.close();
+    }
   });
 
   it('stops a gateway with its normal grace period (it drains) and waits for the new pod', async () => {

@@ -20,6 +20,12 @@ describe('runner config', () => {
         selector: 'app.kubernetes.io/instance=live,app.kubernetes.io/component=postgresql',
         workload: { kind: 'StatefulSet', name: 'live-matchcast-postgresql' },
       },
+      // The listeners are the gateway pods' sidecars unless told otherwise.
+      listener: {
+        selector: 'app.kubernetes.io/instance=live,app.kubernetes.io/component=gateway',
+        workload: { kind: 'Deployment', name: 'live-matchcast-gateway' },
+        container: 'notify-listener',
+      },
       listenerLockKey: 7_246_102,
     });
     expect(config.cluster.redisUrl).toBeUndefined();
@@ -32,11 +38,13 @@ describe('runner config', () => {
         DATABASE_URL: 'postgres://u@db/m',
         REDIS_URL: 'redis://redis:6379',
         CHAOS_REDIS_WORKLOAD: 'sts/cache',
+        CHAOS_LISTENER_WORKLOAD: 'deployment/matchcast-notify-listener',
         CHAOS_POSTGRES_IN_CLUSTER: 'false',
         CHAOS_PROBE: 'false',
       }),
     );
     expect(config.cluster.redis.workload).toEqual({ kind: 'StatefulSet', name: 'cache' });
+    expect(config.cluster.listener.workload).toEqual({ kind: 'Deployment', name: 'matchcast-notify-listener' });
     expect(config.cluster.postgres).toBeUndefined();
     expect(config.probe).toBe(false);
   });
