@@ -35,6 +35,9 @@ describe('a gateway under hostile input', () => {
           AUTH_CLOCK_TOLERANCE_MS: '0',
           ALLOWED_ORIGINS: GOOD_ORIGIN,
           REPLAY_PAGE_SIZE: '10',
+          // Replays here exercise the outbox path (paging, pruned rows); memory would answer
+          // them first. resume-memory.test.ts covers the in-memory history.
+          MEMORY_HISTORY_EVENTS_PER_STREAM: '0',
           ...env,
         }),
       ),
