@@ -17,6 +17,7 @@
 import { join } from 'node:path';
 import { RedisServer } from '@matchcast/testkit';
 import { Redis } from 'ioredis';
+import { parseFlags, positiveInt, positiveInts } from './args';
 import { cleanupAll, installExitHandlers, onCleanup } from './cleanup';
 import { ROOT } from './infra';
 import { cpuDelta, cpuTime, redisProcessId } from './proc-stats';
@@ -48,25 +49,15 @@ interface Row {
 
 function parseArgs(argv: string[]): Options {
   const options: Options = { gateways: [1, 2, 4, 8, 16, 32], events: 100_000, size: 600, batch: 200, outDir: join(ROOT, 'bench', 'results') };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = (): string => {
-      const next = argv[++i];
-      if (next === undefined) throw new Error(`${arg} needs a value`);
-      return next;
-    };
-    const positive = (text: string): number => {
-      const n = Number(text);
-      if (!Number.isInteger(n) || n < 1) throw new Error(`${arg}: expected a positive integer, got ${text}`);
-      return n;
-    };
-    if (arg === '--gateways') options.gateways = value().split(',').map(positive);
-    else if (arg === '--events') options.events = positive(value());
-    else if (arg === '--size') options.size = positive(value());
-    else if (arg === '--batch') options.batch = positive(value());
-    else if (arg === '--out') options.outDir = value();
-    else throw new Error(`unknown option ${arg}`);
-  }
+  parseFlags(argv, (flag, value) => {
+    if (flag === '--gateways') options.gateways = positiveInts(flag, value());
+    else if (flag === '--events') options.events = positiveInt(flag, value());
+    else if (flag === '--size') options.size = positiveInt(flag, value());
+    else if (flag === '--batch') options.batch = positiveInt(flag, value());
+    else if (flag === '--out') options.outDir = value();
+    else return false;
+    return true;
+  });
   return options;
 }
 

@@ -12,6 +12,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseFlags, positiveInt, positiveInts } from './args';
 import { cleanupAll, installExitHandlers } from './cleanup';
 import { ClientPool } from './clients/pool';
 import { Infra, ROOT, freePort } from './infra';
@@ -49,24 +50,14 @@ interface Row {
 
 function parseArgs(argv: string[]): Options {
   const options: Options = { clients: [5000, 20_000], snapshotAt: 5000, outDir: join(ROOT, 'bench', 'results') };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = (): string => {
-      const next = argv[++i];
-      if (next === undefined) throw new Error(`${arg} needs a value`);
-      return next;
-    };
-    const positive = (text: string): number => {
-      const n = Number(text);
-      if (!Number.isInteger(n) || n < 1) throw new Error(`${arg}: expected a positive integer, got ${text}`);
-      return n;
-    };
-    if (arg === '--clients') options.clients = value().split(',').map(positive);
-    else if (arg === '--snapshot-at') options.snapshotAt = positive(value());
-    else if (arg === '--gateway') options.gatewayScript = value();
-    else if (arg === '--out') options.outDir = value();
-    else throw new Error(`unknown option ${arg}`);
-  }
+  parseFlags(argv, (flag, value) => {
+    if (flag === '--clients') options.clients = positiveInts(flag, value());
+    else if (flag === '--snapshot-at') options.snapshotAt = positiveInt(flag, value());
+    else if (flag === '--gateway') options.gatewayScript = value();
+    else if (flag === '--out') options.outDir = value();
+    else return false;
+    return true;
+  });
   return options;
 }
 
