@@ -87,8 +87,9 @@ describe('a plain EventSource page across a gateway SIGKILL', () => {
 
   it('receives every event of every stream exactly once, by the browser’s own reconnect', async () => {
     page = await browser.newPage();
-    // A page of the gateway's origin that runs no script of its own (a 404).
-    await page.goto(`http://127.0.0.1:${gateway.port}/no-such-page`);
+    // A page of the gateway's origin that runs no script of its own and sets no CSP (a JSON
+    // answer; not a 404, whose default-src 'none' would block the EventSource).
+    await page.goto(`http://127.0.0.1:${gateway.port}/api/matches`);
     // Events already in the outbox before the page subscribes are not its to receive.
     const { rows } = await infra.db.query<{ stream: string; seq: number }>(
       'SELECT stream, coalesce(max(seq), 0)::int AS seq FROM outbox WHERE stream = ANY($1) GROUP BY stream', [STREAMS]);
@@ -155,7 +156,7 @@ describe('a plain EventSource page across a gateway SIGKILL', () => {
   it('a plain EventSource on /api/notifications/stream?token= gets every change once, in order, across a SIGKILL', async () => {
     const user = 'sse-user';
     const notifications = await browser.newPage();
-    await notifications.goto(`http://127.0.0.1:${gateway.port}/no-such-page`);
+    await notifications.goto(`http://127.0.0.1:${gateway.port}/api/matches`);
     const token = await mintToken(AUTH_SECRET, { subject: user, ttlSeconds: 600 });
     await notifications.evaluate((url) => {
       const w = window as any;
