@@ -13,7 +13,7 @@ describe('MatchcastClient token refresh against a real gateway', () => {
 
   beforeAll(async () => {
     await infra.start(false);
-    gateway = new GatewayProcess(await freePort(), { DATABASE_URL: infra.postgres.url, AUTH_JWT_SECRET: SECRET, AUTH_REQUIRED: 'true' }, 'client-gateway-auth');
+    gateway = new GatewayProcess(await freePort(), await freePort(), { DATABASE_URL: infra.postgres.url, AUTH_JWT_SECRET: SECRET, AUTH_REQUIRED: 'true' }, 'client-gateway-auth');
     processes.push(gateway.start());
     await gateway.ready();
   });

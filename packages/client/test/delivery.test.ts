@@ -16,8 +16,8 @@ describe('MatchcastClient against real gateways', () => {
     await infra.start(true);
     const env = { DATABASE_URL: infra.postgres.url, REDIS_URL: infra.redis.url };
     processes.push(new ServiceProcess('notify-listener', { ...env, LISTENER_PORT: String(await freePort()) }, 'client-listener').start());
-    a = new GatewayProcess(await freePort(), env, 'client-gateway-a');
-    b = new GatewayProcess(await freePort(), env, 'client-gateway-b');
+    a = new GatewayProcess(await freePort(), await freePort(), env, 'client-gateway-a');
+    b = new GatewayProcess(await freePort(), await freePort(), env, 'client-gateway-b');
     processes.push(a.start(), b.start());
     await Promise.all([a.ready(), b.ready()]);
     await waitFor('both gateways in redis mode', async () => ((await a.mode()) === 'redis' && (await b.mode()) === 'redis' ? true : undefined));

@@ -16,6 +16,7 @@ describe('MatchcastClient RESUME_TOO_OLD against a real gateway', () => {
     await infra.start(false);
     gateway = new GatewayProcess(
       await freePort(),
+      await freePort(),
       { DATABASE_URL: infra.postgres.url, HISTORY_MAX_EVENTS_PER_STREAM: '1', OUTBOX_PRUNE_INTERVAL_MS: '0' },
       'client-gateway-reset',
     );

@@ -39,7 +39,7 @@ describe('MatchcastClient over Server-Sent Events against a real gateway', () =>
     const env = { DATABASE_URL: infra.postgres.url, REDIS_URL: infra.redis.url };
     processes.push(new ServiceProcess('notify-listener', { ...env, LISTENER_PORT: String(await freePort()) }, 'client-sse-listener').start());
     // The key survives the restart, so the EventSource's own reconnect (Last-Event-ID) resumes.
-    gateway = new GatewayProcess(await freePort(), { ...env, SSE_POSITION_KEY: 'client-sse-test-position-key-0123456789abcdef' }, 'client-sse-gateway');
+    gateway = new GatewayProcess(await freePort(), await freePort(), { ...env, SSE_POSITION_KEY: 'client-sse-test-position-key-0123456789abcdef' }, 'client-sse-gateway');
     processes.push(gateway.start());
     await gateway.ready();
     await waitFor('gateway in redis mode', async () => ((await gateway.mode()) === 'redis' ? true : undefined));
