@@ -18,7 +18,8 @@ import { ClientPool } from './clients/pool';
 import { Infra, ROOT, freePort } from './infra';
 import { collectGarbage, heapSummary, type HeapSummary } from './inspector';
 import { rssKb } from './proc-stats';
-import { writeResults } from './report';
+import { barChart } from './plot';
+import { writeResults, writeSvg } from './report';
 import { startGateway, startListener, startPeer, type StartedServer } from './servers';
 import { sleep } from './stats';
 
@@ -123,6 +124,21 @@ function print(rows: Row[]): void {
   }
 }
 
+/** Bars per client count, one per server: RSS per connection, and the heap growth where a snapshot was taken. */
+function writePlots(outDir: string, stamp: string, rows: Row[]): string[] {
+  const counts = [...new Set(rows.map((r) => r.clients))];
+  const bars = (value: (r: Row) => number | undefined) => ({
+    groups: counts.map((n) => `${n.toLocaleString('en-US')} idle clients`),
+    series: SERVERS.map((server) => ({ name: LABELS[server], values: counts.map((n) => rows.find((r) => r.server === LABELS[server] && r.clients === n)).map((r) => (r ? value(r) : undefined)) })),
+  });
+  const subtitle = `fresh process per bar, clients subscribed to ${CHANNEL}, after a full GC`;
+  const files = [writeSvg(outDir, stamp, 'rss', barChart({ title: 'RSS per idle connection', subtitle, yLabel: 'RSS KB per connection', ...bars((r) => r.rssPerConnectionKb) }))];
+  if (rows.some((r) => r.heapPerConnectionB !== undefined)) {
+    files.push(writeSvg(outDir, stamp, 'heap', barChart({ title: 'Live heap per idle connection', subtitle, yLabel: 'heap bytes per connection', ...bars((r) => r.heapPerConnectionB) })));
+  }
+  return files;
+}
+
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   installExitHandlers(30 * 60_000);
@@ -142,6 +158,7 @@ async function main(): Promise<void> {
   }
   print(rows);
   console.log(`\nresults: ${writeResults(options.outDir, `${stamp}-memory`, { options, rows })}`);
+  console.log(`plots: ${writePlots(options.outDir, `${stamp}-memory`, rows).join(', ')}`);
   await cleanupAll();
 }
 

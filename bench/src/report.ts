@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NOTIFY_CONDITIONS, type NotifyCostResult } from './notify-cost';
+import { barChart, lineChart } from './plot';
 import type { ScenarioResult } from './scenario';
 
 const fixed = (value: number | undefined, digits = 1): string => (value === undefined || !Number.isFinite(value) ? '–' : value.toFixed(digits));
@@ -115,4 +116,53 @@ export function writeResults(outDir: string, stamp: string, data: unknown): stri
   const file = join(outDir, `${stamp}.json`);
   writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
   return file;
+}
+
+/** An SVG next to the run's results JSON (`<stamp>-<name>.svg`); returns its path. */
+export function writeSvg(outDir: string, stamp: string, name: string, svg: string): string {
+  mkdirSync(outDir, { recursive: true });
+  const file = join(outDir, `${stamp}-${name}.svg`);
+  writeFileSync(file, svg);
+  return file;
+}
+
+const unique = (values: string[]): string[] => [...new Set(values)];
+
+/**
+ * The run's charts: CPU per delivery and RSS per connection by scenario and server (bars; RSS
+ * only from each server process's first scenario, step 6 of docs/benchmarks.md), and one
+ * latency CDF per scenario with a line per server. Returns the files written.
+ */
+export function writeScenarioPlots(outDir: string, stamp: string, results: ScenarioResult[]): string[] {
+  const load = (r: ScenarioResult) => `${thousands(r.clients)} clients × ${thousands(r.rate)} ev/s`;
+  const context = (rows: ScenarioResult[]) => unique(rows.map((r) => `${r.label}: ${load(r)}`)).join(' · ');
+  const servers = unique(results.map((r) => r.server));
+  const bars = (rows: ScenarioResult[], value: (r: ScenarioResult) => number) => {
+    const groups = unique(rows.map((r) => r.label));
+    return {
+      groups,
+      series: servers.map((server) => ({ name: server, values: groups.map((label) => rows.find((r) => r.server === server && r.label === label)).map((r) => (r ? value(r) : undefined)) })),
+    };
+  };
+  const fresh = results.filter((r, i) => results.findIndex((x) => x.server === r.server) === i);
+  const files = [
+    writeSvg(outDir, stamp, 'cpu-per-delivery', barChart({ title: 'Server CPU per delivery', subtitle: context(results), yLabel: 'CPU µs per delivered message', ...bars(results, (r) => r.cpuPerDeliveryUs) })),
+    writeSvg(outDir, stamp, 'rss-per-connection', barChart({ title: "RSS per idle connection (each server process's first scenario)", subtitle: context(fresh), yLabel: 'RSS KB per connection', ...bars(fresh, (r) => r.rssPerConnectionKb) })),
+  ];
+  for (const label of unique(results.map((r) => r.label))) {
+    const rows = results.filter((r) => r.label === label);
+    const chart = lineChart({
+      title: `Commit → client latency: ${label}`,
+      subtitle: context(rows),
+      // An event can reach a client before COMMIT has returned to the writer: latency ≤ 0, drawn at the left edge.
+      xLabel: 'latency (ms, log scale; ≤ 0.01 ms at the left edge)',
+      yLabel: 'fraction of deliveries',
+      xScale: 'log',
+      xFloor: 0.01,
+      yRange: [0, 1],
+      series: rows.map((r) => ({ name: `${r.server}: p50 ${fixed(r.latencyMs?.p50, 2)}, p99 ${fixed(r.latencyMs?.p99, 2)} ms`, points: r.latencyCdfMs })),
+    });
+    files.push(writeSvg(outDir, stamp, `latency-${label}`, chart));
+  }
+  return files;
 }

@@ -16,7 +16,7 @@ import { Infra, ROOT, type Service } from './infra';
 import { measureNotifyCost, NOTIFY_CONDITIONS, type NotifyCostResult } from './notify-cost';
 import { parseOptions, type Peer } from './options';
 import { redisProcessId } from './proc-stats';
-import { coresTable, notifyTable, scenarioTable, targetChecks, targetTable, warnings, writeResults } from './report';
+import { coresTable, notifyTable, scenarioTable, targetChecks, targetTable, warnings, writeResults, writeScenarioPlots } from './report';
 import { startGateway, startListener, startPeer } from './servers';
 import { RedisTap } from './tap';
 import { runScenario, type ScenarioResult, type ScenarioSpec, type Target } from './scenario';
@@ -158,6 +158,10 @@ async function main(): Promise<void> {
     warnings: problems,
   });
   log(`\nresults: ${file} (${Math.round((Date.now() - started) / 1000)} s)`);
+  if (results.length) {
+    const plots = writeScenarioPlots(options.outDir, stamp, results);
+    log(`plots: ${plots.join(', ')}`);
+  }
 }
 
 main()

@@ -3,7 +3,7 @@ import { CpuBudget, type Component } from './cpu-budget';
 import type { WireProtocol } from './clients/messages';
 import type { Service } from './infra';
 import { cpuDelta, cpuTime, rssKb } from './proc-stats';
-import { concat, nowMs, sleep, summarize, type LatencySummary } from './stats';
+import { cdf, concat, nowMs, sleep, summarize, type LatencySummary } from './stats';
 import type { RedisTap } from './tap';
 import type { EventWriter } from './writer';
 
@@ -55,6 +55,8 @@ export interface ScenarioResult {
   parseMismatches: number;
   closedDuringRun: Record<string, number>;
   latencyMs: LatencySummary | undefined;
+  /** The latency distribution as [ms, fraction ≤ it] points (stats.ts `cdf`), for the plots. */
+  latencyCdfMs: [number, number][];
   latencyRecorded: number;
   /** commit → the event on Redis (NOTIFY + listener), when the path has Redis. */
   commitToRedisMs: LatencySummary | undefined;
@@ -192,6 +194,7 @@ export async function runScenario(
       parseMismatches: results.reduce((n, r) => n + r.parseMismatches, 0),
       closedDuringRun: closed,
       latencyMs,
+      latencyCdfMs: cdf(latencies), // sorted by summarize above
       latencyRecorded: latencies.length,
       commitToRedisMs: target.tap?.latency(write).latencyMs,
       deliveriesPerSecond: uniqueTotal / windowS,

@@ -9,11 +9,14 @@ export interface LatencySummary {
   mean: number;
 }
 
+/** Nearest-rank quantile q of a sorted, non-empty sample. */
+const quantile = (sorted: Float64Array, q: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? NaN;
+
 /** Sorts in place (a Float64Array sorts numerically) and reads nearest-rank percentiles. */
 export function summarize(values: Float64Array): LatencySummary | undefined {
   if (values.length === 0) return undefined;
   values.sort();
-  const at = (q: number) => values[Math.min(values.length - 1, Math.max(0, Math.ceil(q * values.length) - 1))] ?? NaN;
+  const at = (q: number) => quantile(values, q);
   let sum = 0;
   for (let i = 0; i < values.length; i++) sum += values[i] ?? 0;
   return {
@@ -25,6 +28,15 @@ export function summarize(values: Float64Array): LatencySummary | undefined {
     max: values[values.length - 1] ?? NaN,
     mean: sum / values.length,
   };
+}
+
+/** The levels a distribution is kept at for plotting: every percent, then the tail. */
+const CDF_LEVELS = [...Array.from({ length: 100 }, (_, i) => i / 100), 0.995, 0.999, 0.9995, 0.9999, 1];
+
+/** A sorted sample's CDF as [value, fraction ≤ it] points, at most ~105 whatever the sample's size. */
+export function cdf(sorted: Float64Array): [number, number][] {
+  if (sorted.length === 0) return [];
+  return CDF_LEVELS.map((q) => [quantile(sorted, q), q]);
 }
 
 export function concat(parts: Float64Array[]): Float64Array {

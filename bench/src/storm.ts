@@ -21,9 +21,10 @@ import { cleanupAll, installExitHandlers } from './cleanup';
 import { ClientPool } from './clients/pool';
 import { CpuBudget, postmasterPid, type Component } from './cpu-budget';
 import { Infra, ROOT } from './infra';
-import { writeResults } from './report';
+import { lineChart } from './plot';
+import { writeResults, writeSvg } from './report';
 import { startGateway, startListener } from './servers';
-import { nowMs, sleep, summarize, type LatencySummary } from './stats';
+import { cdf, nowMs, sleep, summarize, type LatencySummary } from './stats';
 import { EventWriter } from './writer';
 
 interface Options {
@@ -282,6 +283,24 @@ async function main(): Promise<void> {
     writer: { committed: written.committed, achievedRate: written.achievedRate },
   });
   log(`\nresults: ${file}`);
+  /** Of the killed gateway's clients, the fraction that had reached a step by each second after the kill. */
+  const curve = (times: Float64Array): [number, number][] => {
+    const seconds = Float64Array.from(times.filter((at) => !Number.isNaN(at)), (at) => (at - killedAt) / 1000).sort();
+    return [[0, 0], ...cdf(seconds).map(([at, q]): [number, number] => [at, (q * seconds.length) / onKilled.length])];
+  };
+  const plot = lineChart({
+    title: "Reconnect storm: the killed gateway's clients, from SIGKILL",
+    subtitle: `${options.clients.toLocaleString('en-US')} clients on two gateways, ${onKilled.length.toLocaleString('en-US')} on the killed one; ${options.rate} events/s; resumed p99 ${ms(resume, 'p99')}`,
+    xLabel: 'seconds since SIGKILL',
+    yLabel: "fraction of the killed gateway's clients",
+    yRange: [0, 1],
+    series: [
+      { name: 'close seen', points: curve(reconnects.closedAt) },
+      { name: 'upgrade answered by the survivor', points: curve(reconnects.openedAt) },
+      { name: 'resumed (every replay done)', points: curve(reconnects.resumedAt) },
+    ],
+  });
+  log(`plot: ${writeSvg(options.outDir, stamp, 'resume', plot)}`);
   await Promise.all([stormPool.close(), calmPool.close()]);
   if (lost > 0 || sum('duplicates') > 0 || notResumed > 0) process.exitCode = 1;
 }
