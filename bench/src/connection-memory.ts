@@ -126,15 +126,18 @@ function print(rows: Row[]): void {
 
 /** Bars per client count, one per server: RSS per connection, and the heap growth where a snapshot was taken. */
 function writePlots(outDir: string, stamp: string, rows: Row[]): string[] {
-  const counts = [...new Set(rows.map((r) => r.clients))];
-  const bars = (value: (r: Row) => number | undefined) => ({
-    groups: counts.map((n) => `${n.toLocaleString('en-US')} idle clients`),
-    series: SERVERS.map((server) => ({ name: LABELS[server], values: counts.map((n) => rows.find((r) => r.server === LABELS[server] && r.clients === n)).map((r) => (r ? value(r) : undefined)) })),
-  });
+  const bars = (measured: Row[], value: (r: Row) => number) => {
+    const counts = [...new Set(measured.map((r) => r.clients))];
+    return {
+      groups: counts.map((n) => `${n.toLocaleString('en-US')} idle clients`),
+      series: SERVERS.map((server) => ({ name: LABELS[server], values: counts.map((n) => measured.find((r) => r.server === LABELS[server] && r.clients === n)).map((r) => (r ? value(r) : undefined)) })),
+    };
+  };
   const subtitle = `fresh process per bar, clients subscribed to ${CHANNEL}, after a full GC`;
-  const files = [writeSvg(outDir, stamp, 'rss', barChart({ title: 'RSS per idle connection', subtitle, yLabel: 'RSS KB per connection', ...bars((r) => r.rssPerConnectionKb) }))];
-  if (rows.some((r) => r.heapPerConnectionB !== undefined)) {
-    files.push(writeSvg(outDir, stamp, 'heap', barChart({ title: 'Live heap per idle connection', subtitle, yLabel: 'heap bytes per connection', ...bars((r) => r.heapPerConnectionB) })));
+  const files = [writeSvg(outDir, stamp, 'rss', barChart({ title: 'RSS per idle connection', subtitle, yLabel: 'RSS KB per connection', ...bars(rows, (r) => r.rssPerConnectionKb) }))];
+  const snapshots = rows.filter((r) => r.heapPerConnectionB !== undefined);
+  if (snapshots.length) {
+    files.push(writeSvg(outDir, stamp, 'heap', barChart({ title: 'Live heap per idle connection (heap snapshots)', subtitle, yLabel: 'heap bytes per connection', ...bars(snapshots, (r) => r.heapPerConnectionB!) })));
   }
   return files;
 }
