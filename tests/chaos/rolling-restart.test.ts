@@ -12,8 +12,11 @@ import { Infra, ServiceProcess, freePort, waitFor } from '../harness/stack';
 import { LocalDeployment, type RolloutStrategy } from './support/local-deployment';
 
 /** The chart's defaults (gateway.updateStrategy, minReadySeconds, preStopSleepSeconds), with the times scaled down. */
-const CHART: RolloutStrategy = { maxSurge: 3, minReadyMs: 2000, preStopMs: 3000 };
-const OLD_CHART: RolloutStrategy = { maxSurge: 1, minReadyMs: 0, preStopMs: 3000 };
+/** New pods take longer to start than a drained pod's clients take to move (preStop + drain, 5 s): with
+ * maxSurge 1 those clients then land on old pods, deterministically, not only when this machine is slow. */
+const STARTUP_MS = 6000;
+const CHART: RolloutStrategy = { maxSurge: 3, minReadyMs: 2000, preStopMs: 3000, startupMs: STARTUP_MS };
+const OLD_CHART: RolloutStrategy = { maxSurge: 1, minReadyMs: 0, preStopMs: 3000, startupMs: STARTUP_MS };
 const CLIENTS = 24;
 
 describe('chaos: rolling restart of 3 gateways', () => {

@@ -14,6 +14,12 @@ export interface RolloutStrategy {
   minReadyMs: number;
   /** The preStop sleep: the pod is out of the Service but not yet signalled. */
   preStopMs: number;
+  /**
+   * How much longer than the process's own start a new pod takes to become ready (image pull,
+   * scheduling on a real node). Longer than preStop + drain, a drained pod's clients reconnect
+   * before the next new pod is ready: the case a one-pod-at-a-time rollout moves clients twice.
+   */
+  startupMs: number;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -53,7 +59,7 @@ export class LocalDeployment {
     let deleted = 0;
     while (deleted < old.length) {
       while (fresh.length < this.replicas && fresh.length + old.length - deleted < this.replicas + strategy.maxSurge) {
-        fresh.push(await this.createPod());
+        fresh.push(await this.createPod(strategy.startupMs));
       }
       const now = Date.now();
       const available = fresh.filter((pod) => now - (this.readyAt.get(pod) ?? Infinity) >= strategy.minReadyMs).length;
@@ -74,11 +80,12 @@ export class LocalDeployment {
     return this.endpoints[this.turn++ % this.endpoints.length]!.port;
   }
 
-  private async createPod(): Promise<GatewayProcess> {
+  private async createPod(startupMs = 0): Promise<GatewayProcess> {
     const pod = new GatewayProcess(await freePort(), await freePort(), this.env, `${this.name}-pod-${this.created++}`).start();
     this.pods.push(pod);
     // The endpoints controller: the pod joins the Service once its readiness passes.
-    void pod.ready(60_000).then(() => {
+    void pod.ready(60_000).then(async () => {
+      await sleep(startupMs);
       this.readyAt.set(pod, Date.now());
       if (!this.terminating.has(pod)) this.endpoints.push(pod);
     });
