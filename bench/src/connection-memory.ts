@@ -3,8 +3,10 @@
  * server (bench/src/peers, PEER_FRAMING=prebuilt) in the same run, and where it goes.
  *
  * For each client count and each server, a fresh process (run with --inspect on loopback):
- * full GC, RSS and (at --snapshot-at clients) a heap snapshot; N WebSocket clients connect and
- * subscribe to one match channel and stay idle; full GC, RSS and snapshot again. Reported: RSS
+ * full GC and RSS; N WebSocket clients connect and subscribe to one match channel and stay idle;
+ * full GC and RSS again. At --snapshot-at clients, a second fresh process is measured the same
+ * way with heap snapshots instead (taking one grows the process's RSS, so the two readings are
+ * never made in the same process). Reported: RSS
  * per connection, and the heap growth per connection by kind of object (constructor name,
  * closures, strings…), so what each connection holds can be named and cut.
  *
@@ -155,7 +157,11 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   for (const clients of options.clients) {
     for (const server of SERVERS) {
-      const row = await measure(server, clients, infra, logDir, clients === options.snapshotAt, options.gatewayScript);
+      const row = await measure(server, clients, infra, logDir, false, options.gatewayScript);
+      if (clients === options.snapshotAt) {
+        const { heapPerConnectionB, breakdown } = await measure(server, clients, infra, logDir, true, options.gatewayScript);
+        Object.assign(row, { heapPerConnectionB, breakdown });
+      }
       console.log(`${row.server}, ${clients} clients: ${row.rssPerConnectionKb.toFixed(2)} KB RSS per connection`);
       rows.push(row);
     }
