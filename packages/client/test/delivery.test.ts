@@ -32,10 +32,10 @@ describe('MatchcastClient against real gateways', () => {
     const matches = await seedMatches(infra.db, 'cd', 3);
     const streams = matches.map((id) => `match:${id}`);
     const before = await maxOutboxId(infra.db);
-    const { client, received, states, record } = recordingClient({ url: [a.wsUrl, b.wsUrl], pingIntervalMs: 1000 });
+    const { client, received, states, recordAfter } = recordingClient({ url: [a.wsUrl, b.wsUrl], pingIntervalMs: 1000 });
     const errors: unknown[] = [];
     client.on('error', (e) => errors.push(e));
-    client.subscribe('all', record);
+    client.subscribe('all', recordAfter(before));
     client.connect();
     await waitForState(client, 'live');
 

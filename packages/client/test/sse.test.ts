@@ -58,10 +58,10 @@ describe('MatchcastClient over Server-Sent Events against a real gateway', () =>
     const matches = await seedMatches(infra.db, prefix, 3);
     const streams = matches.map((id) => `match:${id}`);
     const before = await maxOutboxId(infra.db);
-    const { client, received, states, record } = recordingClient({ EventSource: EventSource as never, ...options });
+    const { client, received, states, recordAfter } = recordingClient({ EventSource: EventSource as never, ...options });
     const errors: unknown[] = [];
     client.on('error', (e) => errors.push(e));
-    client.subscribe('all', record);
+    client.subscribe('all', recordAfter(before));
     client.connect();
     await waitForState(client, 'live');
 

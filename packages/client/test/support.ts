@@ -77,7 +77,15 @@ export function recordingClient(options: Omit<MatchcastClientOptions, 'WebSocket
     list.push(event.seq);
     received.set(event.stream, list);
   };
-  return { client, received, states, record };
+  /**
+   * Records only events committed after outbox id `afterId`: a run's own. The seeding's events
+   * may still be on their way through the listener when the client subscribes, and would arrive
+   * live (seen in CI as a seed's seq 2 before the run's 3…).
+   */
+  const recordAfter = (afterId: string) => (event: DeliveredMessage) => {
+    if (BigInt(event.id) > BigInt(afterId)) record(event);
+  };
+  return { client, received, states, record, recordAfter };
 }
 
 export function waitForState(client: MatchcastClient, state: ConnectionState, timeoutMs = 15_000): Promise<void> {
