@@ -31,7 +31,7 @@ export const NOTIFY_CONDITIONS = DESCRIBE;
  * (each writer its own row, as fast as it can) run under three conditions, interleaved in four
  * rounds so drift (table growth, autovacuum, other load on the machine) hits all alike:
  *  - notify: the trigger as migrated;
- *  - no-notify: matchcast_append recreated from its own definition minus the pg_notify call,
+ *  - no-notify: matchcast_write_event (012) recreated from its own definition minus the pg_notify call,
  *    so the outbox insert, the seq counter and the JSON payload are still built and written;
  *  - no-trigger: the tables' triggers disabled (what an UPDATE costs without the outbox).
  * A LISTEN connection stays open throughout, as the notify-listener's would in production.
@@ -44,10 +44,10 @@ export async function measureNotifyCost(url: string, matchIds: string[], writerC
   let received = 0;
   listener.on('notification', () => received++);
   for (const channel of NOTIFY_CHANNELS) await listener.query(`LISTEN ${channel}`);
-  const { rows } = await admin.query<{ def: string }>(`SELECT pg_get_functiondef('matchcast_append'::regproc) AS def`);
+  const { rows } = await admin.query<{ def: string }>(`SELECT pg_get_functiondef('matchcast_write_event'::regproc) AS def`);
   const original = rows[0]?.def;
   const notifyCall = /PERFORM\s+pg_notify\([^;]*\);/;
-  if (!original || !notifyCall.test(original)) throw new Error('matchcast_append has no PERFORM pg_notify(...); call to remove');
+  if (!original || !notifyCall.test(original)) throw new Error('matchcast_write_event has no PERFORM pg_notify(...); call to remove');
   const withoutNotify = original.replace(notifyCall, 'NULL; -- bench: NOTIFY removed');
 
   const apply = async (condition: NotifyCondition) => {

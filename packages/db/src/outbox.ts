@@ -23,6 +23,9 @@ export async function readStream(
   return rows;
 }
 
+/** stream_counter.updated_at moves at most once a second (migration 012: appends are HOT updates). */
+const UPDATED_AT_STEP_MS = 1000;
+
 /**
  * The last seq of every public stream (match streams) changed within the last `withinMs`
  * (all of them when omitted), and of the named private streams (user:<id>, purchase:<id>):
@@ -34,9 +37,9 @@ export async function readStream(
 export async function streamHeads(db: Queryable, withinMs?: number, userStreams: readonly string[] = []): Promise<Map<string, number>> {
   const { rows } = await db.query<{ stream: string; last_seq: number }>(
     `SELECT stream, last_seq::int AS last_seq FROM stream_counter
-      WHERE ($1::float8 IS NULL OR updated_at > now() - make_interval(secs => $1::float8 / 1000))
+      WHERE ($1::float8 IS NULL OR updated_at > now() - make_interval(secs => ($1::float8 + $3::float8) / 1000))
         AND ((stream NOT LIKE 'user:%' AND stream NOT LIKE 'purchase:%' AND stream NOT LIKE 'canary:%') OR stream = ANY($2::text[]))`,
-    [withinMs ?? null, userStreams],
+    [withinMs ?? null, userStreams, UPDATED_AT_STEP_MS],
   );
   return new Map(rows.map((row) => [row.stream, row.last_seq]));
 }
