@@ -73,8 +73,9 @@ END $$;
 -- Appends a match event: p_patch is merged into the stream's state (computed by the join when
 -- unknown) in the counter's own UPDATE, and the event's data is that state plus p_extra. The
 -- state is read from the row the UPDATE wrote, so a concurrent writer's committed patch is in it.
+-- Returns the state.
 CREATE FUNCTION matchcast_append_match(p_match_id text, p_source text, p_type text, p_patch jsonb, p_extra jsonb)
-RETURNS void LANGUAGE plpgsql AS $$
+RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
   v_stream text := 'match:' || p_match_id;
   v_at timestamptz := clock_timestamp();
@@ -95,7 +96,27 @@ BEGIN
   END IF;
   -- The match row exists (every table here references it), so the join cannot come back empty.
   PERFORM matchcast_write_event(v_stream, v_seq, p_source, p_type, p_match_id, v_state || p_extra, v_at);
+  RETURN v_state;
 END $$;
+
+-- 005 checked the standings at commit after every score write (a deferred constraint trigger per
+-- row), though only a finished match's score is a result. The emit trigger has the match's status
+-- at hand (the state), so a score write asks for that check only when the match is finished: a
+-- row here, whose deferred trigger refreshes the league's table at commit as 005's did (from the
+-- transaction's final rows, so one transaction still gives at most one league_table per league).
+CREATE TABLE standing_due (league_id text NOT NULL);
+
+CREATE FUNCTION matchcast_standing_due() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM standing_due WHERE league_id = NEW.league_id;
+  PERFORM matchcast_refresh_standing(NEW.league_id);
+  RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER standing_due_refresh AFTER INSERT ON standing_due DEFERRABLE INITIALLY DEFERRED
+  FOR EACH ROW EXECUTE FUNCTION matchcast_standing_due();
+-- A scoreboard's insert and update now ask through matchcast_emit; a delete still checks at commit.
+DROP TRIGGER scoreboard_standing_insert ON scoreboard;
+DROP TRIGGER scoreboard_standing_update ON scoreboard;
 
 -- 002's trigger function, same messages: each table says what it changed in the state (the
 -- patch) and what its message adds (the extra). A match row's own event recomputes the state.
@@ -106,6 +127,8 @@ DECLARE
   v_extra jsonb;
   v_type text := 'match_update';
   v_old_status text;
+  v_state jsonb;
+  v_result_changed boolean := false;
 BEGIN
   -- NEW.match_id is named in each branch: the match table has no such column, and PL/pgSQL
   -- compiles this function per table, an expression only when it first runs.
@@ -127,6 +150,9 @@ BEGIN
       v_match_id := NEW.match_id;
       v_patch := jsonb_build_object('score', jsonb_build_object('home', NEW.home_score, 'away', NEW.away_score));
       v_extra := '{"update_type": "score"}';
+      -- 005's scoreboard standings triggers fired for a new row, a new score or another match.
+      v_result_changed := TG_OP = 'INSERT'
+        OR (OLD.home_score, OLD.away_score, OLD.match_id) IS DISTINCT FROM (NEW.home_score, NEW.away_score, NEW.match_id);
     WHEN 'gameclock' THEN
       v_match_id := NEW.match_id;
       v_patch := jsonb_build_object('minute', NEW.minute, 'period', NEW.period);
@@ -145,7 +171,10 @@ BEGIN
       v_match_id := NEW.match_id;
       v_extra := jsonb_build_object('update_type', 'player', 'player', to_jsonb(NEW) - 'match_id');
   END CASE;
-  PERFORM matchcast_append_match(v_match_id, TG_TABLE_NAME, v_type, v_patch, v_extra);
+  v_state := matchcast_append_match(v_match_id, TG_TABLE_NAME, v_type, v_patch, v_extra);
+  IF v_result_changed AND v_state->>'status' = 'finished' THEN
+    INSERT INTO standing_due (league_id) VALUES (v_state->'league'->>'id');
+  END IF;
   RETURN NULL;
 END $$;
 
@@ -206,10 +235,11 @@ BEGIN
   SELECT n.nspname INTO STRICT v_schema
     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
    WHERE p.oid = 'matchcast_emit()'::regprocedure;
-  FOREACH v_function IN ARRAY ARRAY['matchcast_emit()', 'matchcast_forget_match_state()'] LOOP
+  FOREACH v_function IN ARRAY ARRAY['matchcast_emit()', 'matchcast_forget_match_state()', 'matchcast_standing_due()'] LOOP
     EXECUTE format('ALTER FUNCTION %s SECURITY DEFINER SET search_path = %I, pg_temp', v_function, v_schema);
   END LOOP;
 END $$;
 REVOKE ALL ON FUNCTION matchcast_forget_match_state() FROM PUBLIC;
+REVOKE ALL ON FUNCTION matchcast_standing_due() FROM PUBLIC;
 REVOKE ALL ON FUNCTION matchcast_append_match(text, text, text, jsonb, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION matchcast_write_event(text, bigint, text, text, text, jsonb, timestamptz) FROM PUBLIC;

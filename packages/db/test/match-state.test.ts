@@ -112,4 +112,19 @@ describe('012: match state on the stream counter', () => {
     const { rows } = await db.query<{ last_seq: number }>(`SELECT last_seq::int FROM stream_counter WHERE stream = 'match:m'`);
     expect(heads.get('match:m')).toBe(rows[0]!.last_seq);
   });
+
+  it("refreshes the league's table for a finished match's new score only, once per transaction", async () => {
+    const tables = async () => Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM outbox WHERE stream = 'league:l'`)).rows[0]!.n);
+    await db.query(`UPDATE match SET status = 'finished' WHERE id = 'm'`);
+    const finished = await tables();
+    await db.query(`UPDATE gameclock SET minute = 95 WHERE match_id = 'm'`); // not a result
+    await db.query(`BEGIN; UPDATE scoreboard SET home_score = home_score + 1 WHERE match_id = 'm';
+                    UPDATE scoreboard SET away_score = away_score + 1 WHERE match_id = 'm'; COMMIT`);
+    expect(await tables()).toBe(finished + 1);
+    await db.query(`UPDATE match SET status = 'live' WHERE id = 'm'`); // no longer a result: the table changes
+    const live = await tables();
+    await db.query(`UPDATE scoreboard SET home_score = home_score + 1 WHERE match_id = 'm'`);
+    expect(await tables()).toBe(live);
+    expect((await db.query(`SELECT * FROM standing_due`)).rowCount).toBe(0);
+  });
 });
