@@ -142,7 +142,8 @@ async function main(): Promise<void> {
   const [closedLoop] = await measureNotifyCost(infra.postgres.url, matchIds, [o.costWriters], o.costSeconds);
   const closedLoopLoad = load1();
   const c = closedLoop!.commitsPerSecond;
-  log(`closed loop, ${o.costWriters} writers: bare UPDATE ${fmt(c['no-trigger'])}/s, trigger without NOTIFY ${fmt(c['no-notify'])}/s, with NOTIFY ${fmt(c.notify)}/s = ${fmt((c.notify / c['no-trigger']) * 100)}% of bare (load ${fmt(closedLoopLoad, 1)})`);
+  const ofBare = (rate: number) => `${fmt((rate / c['no-trigger']) * 100)}% of bare`;
+  log(`closed loop, ${o.costWriters} writers: bare UPDATE ${fmt(c['no-trigger'])}/s, trigger without NOTIFY ${fmt(c['no-notify'])}/s, with NOTIFY ${fmt(c.notify)}/s = ${ofBare(c.notify)}; the floor of any outbox trigger ${fmt(c.floor)}/s = ${ofBare(c.floor)} (load ${fmt(closedLoopLoad, 1)})`);
 
   const file = writeResults(o.outDir, `${stamp}-ceiling`, {
     command: `node bench/dist/ceiling.js ${process.argv.slice(2).join(' ')}`.trim(),
@@ -151,7 +152,7 @@ async function main(): Promise<void> {
     steps,
     ceiling: best ?? null,
     triggerCost: cost,
-    closedLoop: { ...closedLoop, load1: closedLoopLoad, notifyShareOfBare: c.notify / c['no-trigger'] },
+    closedLoop: { ...closedLoop, load1: closedLoopLoad, notifyShareOfBare: c.notify / c['no-trigger'], floorShareOfBare: c.floor / c['no-trigger'] },
   });
   log(`results: ${file}`);
 }

@@ -2,7 +2,7 @@ import { NOTIFY_CHANNELS } from '@matchcast/protocol';
 import pg from 'pg';
 import { nowMs } from './stats';
 
-export type NotifyCondition = 'notify' | 'no-notify' | 'no-trigger';
+export type NotifyCondition = 'notify' | 'no-notify' | 'floor' | 'no-trigger';
 
 /** Conditions alternate in this many short rounds, so a burst of other load cannot land on one only. */
 const ROUNDS = 4;
@@ -22,6 +22,7 @@ export interface NotifyCostResult {
 const DESCRIBE: Record<NotifyCondition, string> = {
   notify: 'outbox trigger as migrated (outbox row + pg_notify)',
   'no-notify': 'same trigger with only the PERFORM pg_notify(...) line removed',
+  floor: 'the least any outbox trigger does: next seq, an outbox row, a NOTIFY of its id',
   'no-trigger': 'triggers disabled: the bare UPDATE',
 };
 export const NOTIFY_CONDITIONS = DESCRIBE;
@@ -33,6 +34,9 @@ export const NOTIFY_CONDITIONS = DESCRIBE;
  *  - notify: the trigger as migrated;
  *  - no-notify: matchcast_write_event (012) recreated from its own definition minus the pg_notify call,
  *    so the outbox insert, the seq counter and the JSON payload are still built and written;
+ *  - floor: the migrated triggers replaced by the least a trigger-fed outbox must do per commit
+ *    (the stream's next seq, an outbox row with empty data, a NOTIFY of the row id; no snapshot,
+ *    payload, standings check or owner's rights): what no trimming of the migrated trigger can beat;
  *  - no-trigger: the tables' triggers disabled (what an UPDATE costs without the outbox).
  * A LISTEN connection stays open throughout, as the notify-listener's would in production.
  * Runs on the bench's throwaway database and restores the original function and triggers.
@@ -50,9 +54,13 @@ export async function measureNotifyCost(url: string, matchIds: string[], writerC
   if (!original || !notifyCall.test(original)) throw new Error('matchcast_write_event has no PERFORM pg_notify(...); call to remove');
   const withoutNotify = original.replace(notifyCall, 'NULL; -- bench: NOTIFY removed');
 
+  await admin.query(FLOOR_TRIGGER);
+  await listener.query(`LISTEN ${FLOOR_CHANNEL}`);
   const apply = async (condition: NotifyCondition) => {
     await admin.query(condition === 'no-notify' ? withoutNotify : original);
-    await admin.query(`ALTER TABLE scoreboard ${condition === 'no-trigger' ? 'DISABLE' : 'ENABLE'} TRIGGER USER`);
+    const migrated = condition === 'notify' || condition === 'no-notify';
+    await admin.query(`ALTER TABLE scoreboard ${migrated ? 'ENABLE' : 'DISABLE'} TRIGGER USER`);
+    await admin.query(`ALTER TABLE scoreboard ${condition === 'floor' ? 'ENABLE' : 'DISABLE'} TRIGGER bench_floor`);
   };
   const results: NotifyCostResult[] = [];
   try {
@@ -65,7 +73,7 @@ export async function measureNotifyCost(url: string, matchIds: string[], writerC
         }),
       );
       try {
-        const commits: Record<NotifyCondition, number> = { notify: 0, 'no-notify': 0, 'no-trigger': 0 };
+        const commits: Record<NotifyCondition, number> = { notify: 0, 'no-notify': 0, floor: 0, 'no-trigger': 0 };
         const receivedBefore = received;
         const roundSeconds = seconds / ROUNDS;
         for (let round = 0; round < ROUNDS; round++) {
@@ -81,7 +89,7 @@ export async function measureNotifyCost(url: string, matchIds: string[], writerC
         results.push({
           writers,
           seconds,
-          commitsPerSecond: { notify: withNotify, 'no-notify': without, 'no-trigger': perSecond('no-trigger') },
+          commitsPerSecond: { notify: withNotify, 'no-notify': without, floor: perSecond('floor'), 'no-trigger': perSecond('no-trigger') },
           notifyOverheadPercent: (without / withNotify - 1) * 100,
           notifyCostPerCommitUs: (writers * 1e6) / withNotify - (writers * 1e6) / without,
           notificationsReceived: received - receivedBefore,
@@ -92,10 +100,30 @@ export async function measureNotifyCost(url: string, matchIds: string[], writerC
     }
   } finally {
     await apply('notify').catch(() => undefined);
+    // The floor bumped seqs without touching the match states (012): forget them, the next events recompute.
+    await admin.query(`DROP TRIGGER bench_floor ON scoreboard; DROP FUNCTION bench_floor_emit();
+                       UPDATE stream_counter SET state = NULL WHERE stream LIKE 'match:%'`).catch(() => undefined);
     await Promise.all([admin.end(), listener.end()]);
   }
   return results;
 }
+
+/** Its own channel: the notify-listener, if one runs, never sees these payloads. */
+const FLOOR_CHANNEL = 'bench_floor';
+const FLOOR_TRIGGER = `
+  CREATE FUNCTION bench_floor_emit() RETURNS trigger LANGUAGE plpgsql AS $$
+  DECLARE
+    v_seq bigint;
+    v_id bigint;
+  BEGIN
+    UPDATE stream_counter SET last_seq = last_seq + 1 WHERE stream = 'match:' || NEW.match_id RETURNING last_seq INTO v_seq;
+    INSERT INTO outbox (stream, seq, source, type, match_id, data) VALUES ('match:' || NEW.match_id, v_seq, 'scoreboard', 'match_update', NEW.match_id, '{}')
+    RETURNING id INTO v_id;
+    PERFORM pg_notify('${FLOOR_CHANNEL}', v_id::text);
+    RETURN NULL;
+  END $$;
+  CREATE TRIGGER bench_floor AFTER UPDATE ON scoreboard FOR EACH ROW EXECUTE FUNCTION bench_floor_emit();
+  ALTER TABLE scoreboard DISABLE TRIGGER bench_floor;`;
 
 /** Each client updates its own match's scoreboard row in a closed loop for `seconds`; returns commits. */
 async function burst(clients: pg.Client[], matchIds: string[], seconds: number): Promise<number> {
