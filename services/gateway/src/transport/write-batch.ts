@@ -2,20 +2,35 @@ import type { Socket } from 'node:net';
 
 /**
  * Coalesces the writes of one event-loop turn into one syscall per socket: the first write
- * to a socket in a turn corks it, and a single setImmediate uncorks every corked socket.
+ * to a socket in a turn corks it, and a setImmediate uncorks the corked sockets.
  * A burst of events (a catch-up, a busy second) then costs one writev per client instead
  * of one write per client per event — the kernel write was most of the fan-out's CPU.
  * Everything written to the socket (ws' pings and close frames too) stays in order.
+ *
+ * The uncorking runs in slices of FLUSH_SLICE sockets, one slice per loop turn: an event for
+ * 10,000 clients is 10,000 kernel writes (tens of ms), and Node accepts one connection per
+ * loop turn (libuv 1.45+), so one unbroken flush per event left a reconnect storm's
+ * connections waiting in the accept queue, or dropped when it overflowed. A socket waiting
+ * for its slice keeps collecting frames: under load, more frames share each syscall.
  */
 const corked = new Set<Socket>();
 let scheduled = false;
 /** A big burst (a resume replay, a catch-up) is handed to the kernel as it grows, not held. */
 const FLUSH_BYTES = 64 * 1024;
+/** Sockets uncorked per loop turn: ~0.5 ms of kernel writes on loopback. */
+export const FLUSH_SLICE = 64;
 
-function uncorkAll(): void {
+function uncorkSlice(): void {
+  let count = 0;
+  for (const socket of corked) {
+    corked.delete(socket);
+    socket.uncork();
+    if (++count === FLUSH_SLICE && corked.size > 0) {
+      setImmediate(uncorkSlice);
+      return;
+    }
+  }
   scheduled = false;
-  for (const socket of corked) socket.uncork();
-  corked.clear();
 }
 
 export function batchedWrite(socket: Socket, frame: Buffer): void {
@@ -24,7 +39,7 @@ export function batchedWrite(socket: Socket, frame: Buffer): void {
     corked.add(socket);
     if (!scheduled) {
       scheduled = true;
-      setImmediate(uncorkAll);
+      setImmediate(uncorkSlice);
     }
   }
   socket.write(frame);

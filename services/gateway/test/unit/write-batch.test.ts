@@ -1,0 +1,59 @@
+import { once } from 'node:events';
+import net from 'node:net';
+import { FLUSH_SLICE, batchedWrite } from '../../src/transport/write-batch';
+
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Connected loopback socket pairs: what the gateway writes to, and what reads it. */
+async function pairs(count: number): Promise<{ server: net.Server; sockets: net.Socket[]; received: string[] }> {
+  const accepted: net.Socket[] = [];
+  const server = net.createServer((socket) => accepted.push(socket));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  const received: string[] = [];
+  const clients = await Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const client = net.connect(port, '127.0.0.1');
+      received[i] = '';
+      client.setEncoding('utf8');
+      client.on('data', (text: string) => (received[i] += text));
+      await once(client, 'connect');
+      return client;
+    }),
+  );
+  while (accepted.length < count) await turn();
+  // Written to in the order of the clients: match each client with its accepted socket by ports.
+  const byPort = new Map(accepted.map((socket) => [socket.remotePort, socket]));
+  const sockets = clients.map((client) => byPort.get(client.localPort)!);
+  return { server, sockets: [...sockets, ...clients], received };
+}
+
+describe('batchedWrite', () => {
+  it('hands a turn\'s writes to the kernel in slices of FLUSH_SLICE sockets per loop turn, each socket\'s frames in order', async () => {
+    const count = FLUSH_SLICE * 2 + 5;
+    const { server, sockets, received } = await pairs(count);
+    const writers = sockets.slice(0, count);
+    try {
+      for (const socket of writers) batchedWrite(socket, Buffer.from('a'));
+      for (const socket of writers) batchedWrite(socket, Buffer.from('b'));
+      expect(writers.every((socket) => socket.writableCorked === 1)).toBe(true);
+      await turn();
+      // One slice per turn: the loop gets back to accepting and reading between slices.
+      expect(writers.filter((socket) => socket.writableCorked === 0)).toHaveLength(FLUSH_SLICE);
+      // A socket still waiting for its slice keeps collecting: its frames go out together, in order.
+      batchedWrite(writers[count - 1]!, Buffer.from('c'));
+      // A socket already flushed in this pass is corked again and flushed in a later slice.
+      batchedWrite(writers[0]!, Buffer.from('c'));
+      for (let i = 0; i < 4; i++) await turn();
+      expect(writers.every((socket) => socket.writableCorked === 0)).toBe(true);
+      while (received.join('').length < count * 2 + 2) await turn();
+      expect(received[0]).toBe('abc');
+      expect(received[count - 1]).toBe('abc');
+      expect(received.slice(1, count - 1).every((text) => text === 'ab')).toBe(true);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    }
+  });
+});
