@@ -15,6 +15,12 @@ import { batchedWrite } from './write-batch';
  */
 const CLIENT = Symbol('matchcast.client');
 const SETTLED: Promise<void> = Promise.resolve();
+/**
+ * An unmasked ping frame with no payload, written through the write batch like every other
+ * frame: the keep-alive sweep pings every client in one turn, and 10,000 kernel writes in one
+ * turn kept the loop from accepting (see write-batch.ts).
+ */
+const PING_FRAME = Buffer.from([0x89, 0x00]);
 type Tagged = WebSocket & { [CLIENT]?: WsClient };
 
 export class WsClient extends SubscriberState implements Client {
@@ -77,7 +83,7 @@ export class WsClient extends SubscriberState implements Client {
 
   keepAlive(deadline: number): void {
     if (this.lastSeenAt < deadline) this.ws.terminate();
-    else if (this.ws.readyState === WebSocket.OPEN) this.ws.ping();
+    else if (this.ws.readyState === WebSocket.OPEN) batchedWrite(this.socket, PING_FRAME);
   }
 
   close(code: ErrorCode): void {
