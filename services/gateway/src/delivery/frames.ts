@@ -1,4 +1,4 @@
-import { eventMessage, type OutboxEvent, type ServerMessage } from '@matchcast/protocol';
+import { deliveryChannels, eventMessage, type OutboxEvent, type ServerMessage } from '@matchcast/protocol';
 import { WebSocket } from 'ws';
 
 /** ws exports its Sender at runtime; @types/ws does not declare it. */
@@ -53,22 +53,39 @@ export class EventFrames {
 /**
  * Frames of replayed events, shared by every client that replays the same event object on the
  * same channel (an event held in memory, or a row of one shared outbox read): a storm of
- * resumes serializes each event once per channel, as live fan-out does, not once per client.
+ * resumes serializes each event once per channel, as live fan-out does, not once per client,
+ * and works out each event's delivery channels once, not once per client (building the topic
+ * names was the largest part of a replayed event's cost in a reconnect storm).
  * Bounded by events; the earliest added go first.
  */
 export class ReplayFrames {
-  private readonly byEvent = new Map<OutboxEvent, EventFrames[]>();
+  private readonly byEvent = new Map<OutboxEvent, { channels: readonly string[]; frames: EventFrames[] }>();
 
   constructor(private readonly maxEvents = 4096) {}
 
+  /** The frames of the event on the first of its delivery channels (most specific first) that the client holds; undefined when none. */
+  forClient(event: OutboxEvent, held: ReadonlySet<string>): EventFrames | undefined {
+    const entry = this.entry(event);
+    const channel = entry.channels.find((name) => held.has(name));
+    return channel === undefined ? undefined : this.framesOf(entry, event, channel);
+  }
+
   get(event: OutboxEvent, channel: string): EventFrames {
-    let frames = this.byEvent.get(event);
-    if (!frames) {
+    return this.framesOf(this.entry(event), event, channel);
+  }
+
+  private entry(event: OutboxEvent): { channels: readonly string[]; frames: EventFrames[] } {
+    let entry = this.byEvent.get(event);
+    if (!entry) {
       if (this.byEvent.size >= this.maxEvents) this.byEvent.delete(this.byEvent.keys().next().value!);
-      this.byEvent.set(event, (frames = []));
+      this.byEvent.set(event, (entry = { channels: deliveryChannels(event), frames: [] }));
     }
-    let found = frames.find((candidate) => candidate.channel === channel);
-    if (!found) frames.push((found = new EventFrames(event, channel)));
+    return entry;
+  }
+
+  private framesOf(entry: { frames: EventFrames[] }, event: OutboxEvent, channel: string): EventFrames {
+    let found = entry.frames.find((candidate) => candidate.channel === channel);
+    if (!found) entry.frames.push((found = new EventFrames(event, channel)));
     return found;
   }
 }

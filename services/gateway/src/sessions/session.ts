@@ -1,4 +1,4 @@
-import { ProtocolError, baseChannel, type PresenceTransport, deliveryChannels, isOwnChannelStream, isPrivateStream, routeEvent, type ClientMessage, type OutboxEvent } from '@matchcast/protocol';
+import { ProtocolError, baseChannel, type PresenceTransport, isOwnChannelStream, isPrivateStream, routeEvent, type ClientMessage, type OutboxEvent } from '@matchcast/protocol';
 import type { Logger } from '@matchcast/runtime';
 import { handOver } from '../delivery/fanout';
 import { ReplayFrames, type EventFrames } from '../delivery/frames';
@@ -329,8 +329,8 @@ export class Sessions {
       await this.replayer.replay(stream, afterSeq, head, () => this.registry.has(client), (event: OutboxEvent) => {
         if (first && !reaches(event, client.channels)) return false;
         first = false;
-        const channel = deliveryChannels(event).find((name) => client.channels.has(name));
-        if (channel) client.deliver(this.replayFrames.get(event, channel));
+        const frames = this.replayFrames.forClient(event, client.channels);
+        if (frames) client.deliver(frames);
         return true;
       });
     } finally {

@@ -163,4 +163,13 @@ describe('ReplayFrames', () => {
     frames.get(third, 'all'); // the third event pushes the first out
     expect(frames.get(first, 'all')).not.toBe(shared);
   });
+
+  it("gives a client the frames of the most specific delivery channel it holds, shared with get(), or none", () => {
+    const frames = new ReplayFrames();
+    const event: OutboxEvent = { ...replayed(1), data: { league_id: 'l1', home_team_id: 't1', away_team_id: 't2', status: 'live' } };
+    const onTopic = frames.forClient(event, new Set(['all', 'match:m1/live']));
+    expect(onTopic?.channel).toBe('match:m1/live');
+    expect(frames.forClient(event, new Set(['all']))).toBe(frames.get(event, 'all'));
+    expect(frames.forClient(event, new Set(['match:m2']))).toBeUndefined();
+  });
 });
