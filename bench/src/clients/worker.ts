@@ -4,7 +4,7 @@
  * over IPC. Exits when the parent goes away, so no worker outlives a run.
  */
 import http from 'node:http';
-import { DEFAULT_BACKOFF, reconnectDelay } from '@matchcast/client';
+import { DEFAULT_BACKOFF, closeAction, reconnectDelay } from '@matchcast/client';
 import WebSocket from 'ws';
 import { nowMs } from '../stats';
 import type { BaselineCommand, CollectCommand, Collected, ConnectCommand, Reconnects, WorkerCommand, WorkerReply } from './messages';
@@ -229,7 +229,7 @@ function open(command: ConnectCommand, client: Client, channels: string[], local
         closeCodes[code] = (closeCodes[code] ?? 0) + 1;
         if (command.fallbackUrl) {
           client.closedAt = nowMs();
-          reconnect(command, client, localAddress, 0);
+          reconnect(command, client, localAddress, code, true, 0);
         }
       }
     });
@@ -261,10 +261,13 @@ function resubscribe(client: Client): string {
 
 /**
  * A dropped client comes back on the fallback URL as @matchcast/client does: after the SDK's
- * jittered delay (longer with each failed attempt), with resume and since; it is resumed when the
- * server says every replay is done.
+ * delay for how the connection ended (closeAction, reconnectDelay: spread over lostJitterMs
+ * when an open connection was lost, longer with each failed attempt), with resume and since;
+ * it is resumed when the server says every replay is done.
  */
-function reconnect(command: ConnectCommand, client: Client, localAddress: string, attempt: number): void {
+function reconnect(command: ConnectCommand, client: Client, localAddress: string, closeCode: number, wasOpen: boolean, attempt: number): void {
+  const action = closeAction(closeCode, undefined, wasOpen);
+  if (action === 'auth' || action === 'fatal') return;
   setTimeout(() => {
     if (closing) return;
     reconnectAttempts++;
@@ -292,10 +295,11 @@ function reconnect(command: ConnectCommand, client: Client, localAddress: string
       onEvent(client, text, 'matchcast', at);
     });
     ws.on('error', () => undefined);
-    ws.on('close', () => {
-      if (!closing) reconnect(command, client, localAddress, opened ? 0 : attempt + 1);
+    // As the SDK: every delay but a drain's counts as an attempt; a live connection starts again from 0.
+    ws.on('close', (code) => {
+      if (!closing) reconnect(command, client, localAddress, code, opened, opened ? 0 : attempt + 1);
     });
-  }, reconnectDelay('retry', attempt, DEFAULT_BACKOFF));
+  }, reconnectDelay(action, attempt, DEFAULT_BACKOFF));
 }
 
 async function connectAll(command: ConnectCommand): Promise<void> {

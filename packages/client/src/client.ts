@@ -327,7 +327,7 @@ export class MatchcastClient {
     }
     this.detach();
     if (!this.running) return;
-    const action = closeAction(closeCode, httpStatus);
+    const action = closeAction(closeCode, httpStatus, this.connOpened);
     if (action === 'fatal') {
       const code: ErrorCode = httpStatus === 403 ? 'ORIGIN_NOT_ALLOWED' : 'FORBIDDEN_CHANNEL';
       return this.fail({ code, message: 'the server refused the connection (forbidden)', closeCode, ...(httpStatus ? { httpStatus } : {}) });
@@ -356,10 +356,10 @@ export class MatchcastClient {
     this.retry('retry');
   }
 
-  private retry(action: 'drain' | 'retry'): void {
+  private retry(action: 'drain' | 'lost' | 'retry'): void {
     this.setState(this.everLive ? 'reconnecting' : 'connecting');
     const delay = reconnectDelay(action, this.attempt, this.backoff);
-    if (action === 'retry') this.attempt++;
+    if (action !== 'drain') this.attempt++;
     this.urlIndex++;
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => {

@@ -70,7 +70,7 @@ export async function outboxSeqs(db: pg.Client, afterId: string, streams: string
 export function recordingClient(options: Omit<MatchcastClientOptions, 'WebSocket'>) {
   const received = new Map<string, number[]>();
   const states: ConnectionState[] = [];
-  const client = new MatchcastClient({ WebSocket: WebSocket as never, backoff: { baseMs: 100, maxMs: 1000 }, ...options });
+  const client = new MatchcastClient({ WebSocket: WebSocket as never, backoff: { baseMs: 100, maxMs: 1000, lostJitterMs: 100 }, ...options });
   client.on('state', (state) => states.push(state));
   const record = (event: DeliveredMessage) => {
     const list = received.get(event.stream) ?? [];

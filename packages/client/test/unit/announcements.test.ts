@@ -37,7 +37,7 @@ beforeEach(() => {
   FakeSocket.all = [];
   requests = [];
   lists = [{ announcements: [announcement('1', 'normal')], stream: STREAM, stream_seq: 3 }];
-  client = new MatchcastClient({ url: 'ws://gw/ws', WebSocket: FakeSocket, pingIntervalMs: 0, backoff: { baseMs: 10, maxMs: 20 } });
+  client = new MatchcastClient({ url: 'ws://gw/ws', WebSocket: FakeSocket, pingIntervalMs: 0, backoff: { baseMs: 10, maxMs: 20, lostJitterMs: 10 } });
 });
 afterEach(() => {
   store?.close();

@@ -40,7 +40,24 @@ describe('backoff', () => {
     expect(reconnectDelay('retry', 20, options, () => 0.9999)).toBeGreaterThan(1000);
   });
 
-  it('classifies closes: 1012 drain, 4001/401 auth, 4003/403 fatal, the rest retry', () => {
+  it('spreads the first reconnect after an open connection was lost over lostJitterMs, whatever the attempt', () => {
+    const spread = { ...options, lostJitterMs: 2000 };
+    const delays = Array.from({ length: 400 }, () => reconnectDelay('lost', 0, spread));
+    for (const delay of delays) {
+      expect(delay).toBeGreaterThanOrEqual(0);
+      expect(delay).toBeLessThan(2000);
+    }
+    // Spread over the window, not bunched at its start as a storm's first retries were ([0, baseMs)).
+    expect(delays.filter((delay) => delay >= 1000).length).toBeGreaterThan(100);
+    expect(reconnectDelay('lost', 0, spread, () => 0.9999)).toBe(1999);
+    expect(reconnectDelay('lost', 7, spread, () => 0.9999)).toBe(1999);
+  });
+
+  it('classifies closes: 1012 drain, 4001/401 auth, 4003/403 fatal, the rest lost (had opened) or retry', () => {
+    for (const code of [1000, 1001, 1006, 1011, 4008]) expect(closeAction(code, undefined, true)).toBe('lost');
+    expect(closeAction(1012, undefined, true)).toBe('drain');
+    expect(closeAction(4001, undefined, true)).toBe('auth');
+    expect(closeAction(4003, undefined, true)).toBe('fatal');
     expect(closeAction(1012)).toBe('drain');
     expect(closeAction(4001)).toBe('auth');
     expect(closeAction(1006, 401)).toBe('auth');
@@ -54,5 +71,7 @@ describe('backoff', () => {
   it('has sane defaults', () => {
     expect(DEFAULT_BACKOFF.baseMs).toBeLessThan(DEFAULT_BACKOFF.maxMs);
     expect(DEFAULT_BACKOFF.drainJitterMs).toBeLessThanOrEqual(1000);
+    expect(DEFAULT_BACKOFF.lostJitterMs).toBeGreaterThan(DEFAULT_BACKOFF.baseMs);
+    expect(DEFAULT_BACKOFF.lostJitterMs).toBeLessThanOrEqual(3000);
   });
 });

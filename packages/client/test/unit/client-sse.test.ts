@@ -91,7 +91,7 @@ function makeClient(options: Partial<MatchcastClientOptions> = {}) {
     WebSocket: FailingSocket,
     EventSource: FakeSource,
     transports: ['sse'],
-    backoff: { baseMs: 100, maxMs: 1000, drainJitterMs: 200 },
+    backoff: { baseMs: 100, maxMs: 1000, drainJitterMs: 200, lostJitterMs: 100 },
     onState: (s) => states.push(s),
     onError: (e) => errors.push(e),
     ...options,

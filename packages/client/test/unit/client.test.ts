@@ -27,7 +27,7 @@ function makeClient(options: Partial<MatchcastClientOptions> = {}) {
   const client = new MatchcastClient({
     url: 'ws://gw/ws',
     WebSocket: FakeSocket,
-    backoff: { baseMs: 100, maxMs: 1000 },
+    backoff: { baseMs: 100, maxMs: 1000, lostJitterMs: 100 },
     pingIntervalMs: 0,
     onState: (s) => states.push(s),
     onError: (e) => errors.push(e),
@@ -94,7 +94,7 @@ it('reconnects with backoff, resume of subscribed streams and since = newest tim
   expect(last().sent.at(-1)).toEqual({ action: 'unsubscribe', channels: ['league:epl'] });
   last().drop(1006);
   expect(client.state).toBe('reconnecting');
-  await jest.advanceTimersByTimeAsync(100); // attempt 0: full jitter below baseMs
+  await jest.advanceTimersByTimeAsync(100); // a live connection lost: within lostJitterMs
   expect(FakeSocket.all).toHaveLength(2);
   last().open();
   expect(last().subscribes()).toEqual([
@@ -183,6 +183,30 @@ it('reconnects at once (under 1 s) after 1012, however many attempts failed befo
   const before = FakeSocket.all.length;
   await jest.advanceTimersByTimeAsync(1000);
   expect(FakeSocket.all.length).toBe(before + 1);
+  client.close();
+});
+
+it('spreads the reconnect after a live connection was lost (1006) over lostJitterMs: a server\'s clients do not all come back at once', async () => {
+  const { client } = makeClient({ backoff: { baseMs: 100, maxMs: 1000, lostJitterMs: 2000 } });
+  client.subscribe('all', () => undefined);
+  client.connect();
+  await flush();
+  last().open();
+  const random = jest.spyOn(Math, 'random').mockReturnValue(0.9);
+  try {
+    last().drop(1006);
+    const before = FakeSocket.all.length;
+    await jest.advanceTimersByTimeAsync(1799);
+    expect(FakeSocket.all.length).toBe(before); // not within baseMs as a failed attempt would be
+    await jest.advanceTimersByTimeAsync(1);
+    expect(FakeSocket.all.length).toBe(before + 1);
+    // That attempt fails before opening: exponential backoff from attempt 1 (under 2 · baseMs).
+    last().drop(1006);
+    await jest.advanceTimersByTimeAsync(180);
+    expect(FakeSocket.all.length).toBe(before + 2);
+  } finally {
+    random.mockRestore();
+  }
   client.close();
 });
 

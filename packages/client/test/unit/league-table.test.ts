@@ -38,7 +38,7 @@ beforeEach(() => {
   requests = [];
   answer = undefined;
   snapshot = { league: LEAGUE, rows: [row(1, 'ars', 0), row(2, 'che', 0)], stream_seq: 4 };
-  client = new MatchcastClient({ url: 'ws://gw/ws', WebSocket: FakeSocket, pingIntervalMs: 0, backoff: { baseMs: 10, maxMs: 20 } });
+  client = new MatchcastClient({ url: 'ws://gw/ws', WebSocket: FakeSocket, pingIntervalMs: 0, backoff: { baseMs: 10, maxMs: 20, lostJitterMs: 10 } });
 });
 afterEach(() => {
   store?.close();

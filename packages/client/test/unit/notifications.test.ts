@@ -48,7 +48,7 @@ beforeEach(() => {
   FakeSocket.all = [];
   seq = 0;
   api = new FakeApi();
-  client = new MatchcastClient({ url: 'ws://gw/ws', WebSocket: FakeSocket, pingIntervalMs: 0, backoff: { baseMs: 10, maxMs: 20 }, token: () => TOKEN });
+  client = new MatchcastClient({ url: 'ws://gw/ws', WebSocket: FakeSocket, pingIntervalMs: 0, backoff: { baseMs: 10, maxMs: 20, lostJitterMs: 10 }, token: () => TOKEN });
 });
 afterEach(() => {
   store?.close();
