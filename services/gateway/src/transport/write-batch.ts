@@ -18,7 +18,7 @@ let scheduled = false;
 /** A big burst (a resume replay, a catch-up) is handed to the kernel as it grows, not held. */
 const FLUSH_BYTES = 64 * 1024;
 /** Sockets uncorked per loop turn: ~0.5 ms of kernel writes on loopback. */
-export const FLUSH_SLICE = 64;
+export const FLUSH_SLICE = 8;
 
 function uncorkSlice(): void {
   let count = 0;
@@ -33,15 +33,22 @@ function uncorkSlice(): void {
   scheduled = false;
 }
 
-export function batchedWrite(socket: Socket, frame: Buffer): void {
-  if (!corked.has(socket)) {
-    socket.cork();
-    corked.add(socket);
-    if (!scheduled) {
-      scheduled = true;
-      setImmediate(uncorkSlice);
-    }
+/**
+ * Holds what is written to the socket from now on until its slice: e.g. a WebSocket
+ * handshake's 101 response then goes out with the first frames in one syscall, not alone.
+ */
+export function holdWrites(socket: Socket): void {
+  if (corked.has(socket)) return;
+  socket.cork();
+  corked.add(socket);
+  if (!scheduled) {
+    scheduled = true;
+    setImmediate(uncorkSlice);
   }
+}
+
+export function batchedWrite(socket: Socket, frame: Buffer): void {
+  holdWrites(socket);
   socket.write(frame);
   if (socket.writableLength >= FLUSH_BYTES) {
     socket.uncork();

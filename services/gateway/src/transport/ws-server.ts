@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ProtocolError, parseClientMessage } from '@matchcast/protocol';
 import type { Logger } from '@matchcast/runtime';
@@ -10,6 +11,7 @@ import type { Sessions } from '../sessions/session';
 import { admit, refusal, type AdmissionRules } from './admission';
 import { endSocket, parseTarget } from './http-errors';
 import { WsClient } from './ws-client';
+import { holdWrites } from './write-batch';
 
 export const WS_PATH = '/ws';
 
@@ -73,6 +75,8 @@ export class WsServer {
     // The slot is held for as long as the socket lives, whether or not the handshake completes.
     socket.once('close', release);
     if (socket.destroyed) return release();
+    // The 101 response and connection_status leave in one write (a syscall and a wake-up of the peer per connection less in a storm).
+    holdWrites(socket as Socket);
     this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws, identity));
   }
 
