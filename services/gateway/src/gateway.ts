@@ -32,6 +32,7 @@ import { OriginPolicy } from './transport/origins';
 import { SSE_PATH, sseHandler } from './transport/sse';
 import { PositionTokens } from './transport/sse-positions';
 import { NOTIFICATION_STREAM_PATH, notificationStreamHandler } from './transport/notification-stream';
+import { noteArrival } from './transport/write-batch';
 import { WsServer } from './transport/ws-server';
 
 export interface Gateway {
@@ -140,6 +141,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 
   const server = createServer(app);
   server.on('clientError', onClientError);
+  server.on('connection', noteArrival); // a reconnect storm makes the write batch flush in slices
   wsServer.attach(server);
   supervisor.start();
   canary?.start();

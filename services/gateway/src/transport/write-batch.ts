@@ -7,31 +7,64 @@ import type { Socket } from 'node:net';
  * of one write per client per event — the kernel write was most of the fan-out's CPU.
  * Everything written to the socket (ws' pings and close frames too) stays in order.
  *
- * The uncorking runs in slices of FLUSH_SLICE sockets, one slice per loop turn: an event for
- * 10,000 clients is 10,000 kernel writes (tens of ms), and Node accepts one connection per
- * loop turn (libuv 1.45+, libuv/libuv#3696), so one unbroken flush per event left a
- * reconnect storm's connections waiting in the accept queue, or dropped when it overflowed.
- * A socket waiting for its slice keeps collecting frames: under load, more frames share each
- * syscall, and the CPU that saves goes to the connections being accepted.
+ * While connections arrive in numbers (a reconnect storm), the uncorking runs in slices of
+ * STORM_SLICE sockets, one slice per loop turn: an event for 10,000 clients is 10,000 kernel
+ * writes (tens of ms), and Node accepts one connection per loop turn (libuv 1.45+,
+ * libuv/libuv#3696), so one unbroken flush per event left a storm's connections waiting in the
+ * accept queue, or dropped when it overflowed. A socket waiting for its slice keeps collecting
+ * frames: under load, more frames share each syscall, and the CPU that saves goes to the
+ * connections being accepted. Otherwise a turn flushes for about CALM_TURN_MS: each extra turn
+ * costs a poll, and 8-socket slices at light load (5,000 clients × 5 events/s) cost 40–50 % more
+ * CPU per delivery than one flush per turn.
  */
 const corked = new Set<Socket>();
 let scheduled = false;
 /** A big burst (a resume replay, a catch-up) is handed to the kernel as it grows, not held. */
 const FLUSH_BYTES = 64 * 1024;
 /**
- * Sockets uncorked per loop turn (~0.05 ms of kernel writes on loopback). Storm (10,000
- * clients, 5,000 resuming) resumed p99 at 64: 9.4 s; at 16: 4.7–5.4 s; at 8: 3.8–4.9 s. Each
- * turn costs a poll: at 8 the gateway spent ~9 % more CPU per delivery in the 1,000 events/s
- * load scenario than with one flush per turn (5.7 vs 5.3 µs, 4 runs each), with lower latency.
+ * Sockets uncorked per loop turn during a storm (~0.05 ms of kernel writes on loopback).
+ * Storm (10,000 clients, 5,000 resuming) resumed p99 at 64: 9.4 s; at 16: 4.7–5.4 s; at 8:
+ * 3.8–4.9 s.
  */
-export const FLUSH_SLICE = 8;
+export const STORM_SLICE = 8;
+/**
+ * Otherwise a turn's uncorking stops after about this long (checked every CALM_CHECK_EVERY
+ * sockets): a flush to 5,000 clients takes a few such turns, not hundreds, and the loop still
+ * accepts often enough for a storm's first arrivals to be counted.
+ */
+export const CALM_TURN_MS = 1;
+const CALM_CHECK_EVERY = 64;
+/**
+ * A storm: STORM_ARRIVALS connections accepted within one ARRIVAL_WINDOW_MS window; it lasts until
+ * ARRIVAL_WINDOW_MS after the last arrival that kept the count there.
+ */
+export const ARRIVAL_WINDOW_MS = 100;
+export const STORM_ARRIVALS = 20;
+
+let arrivals = 0;
+let windowStartMs = -Infinity;
+let stormUntilMs = -Infinity;
+
+/** Counts an accepted connection (the HTTP server's 'connection' event). */
+export function noteArrival(): void {
+  const now = performance.now();
+  if (now - windowStartMs > ARRIVAL_WINDOW_MS) {
+    windowStartMs = now;
+    arrivals = 0;
+  }
+  if (++arrivals >= STORM_ARRIVALS) stormUntilMs = now + ARRIVAL_WINDOW_MS;
+}
 
 function uncorkSlice(): void {
+  const storm = performance.now() < stormUntilMs;
+  const deadline = performance.now() + CALM_TURN_MS;
   let count = 0;
   for (const socket of corked) {
     corked.delete(socket);
     socket.uncork();
-    if (++count === FLUSH_SLICE && corked.size > 0) {
+    count++;
+    const yieldNow = storm ? count === STORM_SLICE : count % CALM_CHECK_EVERY === 0 && performance.now() > deadline;
+    if (yieldNow && corked.size > 0) {
       setImmediate(uncorkSlice);
       return;
     }

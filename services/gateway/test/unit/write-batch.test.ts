@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import net from 'node:net';
-import { FLUSH_SLICE, batchedWrite } from '../../src/transport/write-batch';
+import { ARRIVAL_WINDOW_MS, STORM_ARRIVALS, STORM_SLICE, batchedWrite, noteArrival } from '../../src/transport/write-batch';
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -30,8 +30,8 @@ async function pairs(count: number): Promise<{ server: net.Server; sockets: net.
 }
 
 describe('batchedWrite', () => {
-  it('hands a turn\'s writes to the kernel in slices of FLUSH_SLICE sockets per loop turn, each socket\'s frames in order', async () => {
-    const count = FLUSH_SLICE * 2 + 5;
+  it('hands every socket\'s writes of a turn to the kernel in the next turn when connections are not arriving in numbers', async () => {
+    const count = STORM_SLICE * 3;
     const { server, sockets, received } = await pairs(count);
     const writers = sockets.slice(0, count);
     try {
@@ -39,8 +39,27 @@ describe('batchedWrite', () => {
       for (const socket of writers) batchedWrite(socket, Buffer.from('b'));
       expect(writers.every((socket) => socket.writableCorked === 1)).toBe(true);
       await turn();
+      expect(writers.every((socket) => socket.writableCorked === 0)).toBe(true);
+      while (received.join('').length < count * 2) await turn();
+      expect(received.slice(0, count).every((text) => text === 'ab')).toBe(true);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    }
+  });
+
+  it('hands a turn\'s writes to the kernel in slices of STORM_SLICE sockets per loop turn while connections arrive in numbers, each socket\'s frames in order', async () => {
+    const count = STORM_SLICE * 2 + 5;
+    const { server, sockets, received } = await pairs(count);
+    const writers = sockets.slice(0, count);
+    try {
+      for (let i = 0; i < STORM_ARRIVALS; i++) noteArrival();
+      for (const socket of writers) batchedWrite(socket, Buffer.from('a'));
+      for (const socket of writers) batchedWrite(socket, Buffer.from('b'));
+      expect(writers.every((socket) => socket.writableCorked === 1)).toBe(true);
+      await turn();
       // One slice per turn: the loop gets back to accepting and reading between slices.
-      expect(writers.filter((socket) => socket.writableCorked === 0)).toHaveLength(FLUSH_SLICE);
+      expect(writers.filter((socket) => socket.writableCorked === 0)).toHaveLength(STORM_SLICE);
       // A socket still waiting for its slice keeps collecting: its frames go out together, in order.
       batchedWrite(writers[count - 1]!, Buffer.from('c'));
       // A socket already flushed in this pass is corked again and flushed in a later slice.
