@@ -32,14 +32,14 @@ export const STORM_SLICE = 8;
  * sockets): a flush to 5,000 clients takes a few such turns, not hundreds, and the loop still
  * accepts often enough for a storm's first arrivals to be counted.
  */
-export const CALM_TURN_MS = 1;
+export const CALM_TURN_MS = 0.5;
 const CALM_CHECK_EVERY = 64;
 /**
  * A storm: STORM_ARRIVALS connections accepted within one ARRIVAL_WINDOW_MS window; it lasts until
  * ARRIVAL_WINDOW_MS after the last arrival that kept the count there.
  */
 export const ARRIVAL_WINDOW_MS = 100;
-export const STORM_ARRIVALS = 20;
+export const STORM_ARRIVALS = 10;
 
 let arrivals = 0;
 let windowStartMs = -Infinity;
