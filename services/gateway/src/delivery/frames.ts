@@ -70,10 +70,6 @@ export class ReplayFrames {
     return channel === undefined ? undefined : this.framesOf(entry, event, channel);
   }
 
-  get(event: OutboxEvent, channel: string): EventFrames {
-    return this.framesOf(this.entry(event), event, channel);
-  }
-
   private entry(event: OutboxEvent): { channels: readonly string[]; frames: EventFrames[] } {
     let entry = this.byEvent.get(event);
     if (!entry) {

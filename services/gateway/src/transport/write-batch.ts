@@ -32,13 +32,13 @@ export const STORM_SLICE = 8;
  * sockets): a flush to 5,000 clients takes a few such turns, not hundreds, and the loop still
  * accepts often enough for a storm's first arrivals to be counted.
  */
-export const CALM_TURN_MS = 0.5;
+const CALM_TURN_MS = 0.5;
 const CALM_CHECK_EVERY = 64;
 /**
  * A storm: STORM_ARRIVALS connections accepted within one ARRIVAL_WINDOW_MS window; it lasts until
  * ARRIVAL_WINDOW_MS after the last arrival that kept the count there.
  */
-export const ARRIVAL_WINDOW_MS = 100;
+const ARRIVAL_WINDOW_MS = 100;
 export const STORM_ARRIVALS = 10;
 
 let arrivals = 0;
@@ -56,8 +56,9 @@ export function noteArrival(): void {
 }
 
 function uncorkSlice(): void {
-  const storm = performance.now() < stormUntilMs;
-  const deadline = performance.now() + CALM_TURN_MS;
+  const now = performance.now();
+  const storm = now < stormUntilMs;
+  const deadline = now + CALM_TURN_MS;
   let count = 0;
   for (const socket of corked) {
     corked.delete(socket);

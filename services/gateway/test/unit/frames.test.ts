@@ -155,21 +155,22 @@ describe('ReplayFrames', () => {
   it('gives every client replaying the same event on the same channel the same frames, and keeps a bounded number of events', () => {
     const frames = new ReplayFrames(2);
     const [first, second, third] = [replayed(1), replayed(2), replayed(3)];
-    const shared = frames.get(first, 'all');
-    expect(frames.get(first, 'all')).toBe(shared);
-    expect(frames.get(first, 'league:l1')).not.toBe(shared);
-    expect(frames.get(first, 'league:l1').channel).toBe('league:l1');
-    frames.get(second, 'all');
-    frames.get(third, 'all'); // the third event pushes the first out
-    expect(frames.get(first, 'all')).not.toBe(shared);
+    const on = (event: OutboxEvent, channel: string) => frames.forClient(event, new Set([channel]))!;
+    const shared = on(first, 'all');
+    expect(on(first, 'all')).toBe(shared);
+    expect(on(first, 'match:m1')).not.toBe(shared);
+    expect(on(first, 'match:m1').channel).toBe('match:m1');
+    on(second, 'all');
+    on(third, 'all'); // the third event pushes the first out
+    expect(on(first, 'all')).not.toBe(shared);
   });
 
-  it("gives a client the frames of the most specific delivery channel it holds, shared with get(), or none", () => {
+  it("gives a client the frames of the most specific delivery channel it holds, shared with every client that resolves to it, or none", () => {
     const frames = new ReplayFrames();
     const event: OutboxEvent = { ...replayed(1), data: { league_id: 'l1', home_team_id: 't1', away_team_id: 't2', status: 'live' } };
     const onTopic = frames.forClient(event, new Set(['all', 'match:m1/live']));
     expect(onTopic?.channel).toBe('match:m1/live');
-    expect(frames.forClient(event, new Set(['all']))).toBe(frames.get(event, 'all'));
+    expect(frames.forClient(event, new Set(['all']))).toBe(frames.forClient(event, new Set(['all', 'match:m2'])));
     expect(frames.forClient(event, new Set(['match:m2']))).toBeUndefined();
   });
 });

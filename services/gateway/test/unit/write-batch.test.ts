@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import net from 'node:net';
-import { ARRIVAL_WINDOW_MS, STORM_ARRIVALS, STORM_SLICE, batchedWrite, noteArrival } from '../../src/transport/write-batch';
+import { STORM_ARRIVALS, STORM_SLICE, batchedWrite, noteArrival } from '../../src/transport/write-batch';
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
