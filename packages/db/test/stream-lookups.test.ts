@@ -1,0 +1,71 @@
+/**
+ * 013: an event's lookups use the indexes. With thousands of streams and matches, every kind of
+ * write's nested statements on the event's path (logged by auto_explain) read stream_counter and
+ * match by their primary keys, never by scanning the table: the collation of the trigger's TG_TABLE_NAME (a
+ * `name`, "C") used to reach the append functions' keys and force a scan per event.
+ */
+import { migrate } from '@matchcast/db';
+import { PostgresServer } from '@matchcast/testkit';
+import pg from 'pg';
+
+const STREAMS = 3000;
+
+describe('013: stream and match lookups use their indexes', () => {
+  let server: PostgresServer;
+  let db: pg.Client;
+  let plans: string[] = [];
+
+  beforeAll(async () => {
+    server = await new PostgresServer().start();
+    db = new pg.Client(server.url);
+    await db.connect();
+    await migrate(db);
+    // The bulk without triggers (each team or match insert would refresh the league's table); match m1 with them.
+    await db.query(`INSERT INTO league (id, name) VALUES ('l', 'League');
+      SET session_replication_role = replica;
+      INSERT INTO team (id, league_id, name) SELECT 't' || g, 'l', 'Team ' || g FROM generate_series(1, 2 * ${STREAMS}) g;
+      INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at)
+        SELECT 'm' || g, 'l', 't' || (2 * g - 1), 't' || (2 * g), now() FROM generate_series(2, ${STREAMS}) g;
+      INSERT INTO stream_counter (stream, last_seq) SELECT 'match:m' || g, 1 FROM generate_series(2, ${STREAMS}) g;
+      RESET session_replication_role;
+      INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at) VALUES ('m1', 'l', 't1', 't2', now());
+      ANALYZE`);
+    // Every statement run inside a function, with its plan, reaches this connection as a notice.
+    await db.query(`LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on;
+      SET auto_explain.log_level = notice`);
+    db.on('notice', (notice) => plans.push(notice.message ?? ''));
+  });
+
+  afterAll(async () => {
+    await db.end();
+    await server.destroy();
+  });
+
+  /**
+   * The plans of what `sql` ran on an event's path: the counter's update or insert and the
+   * snapshot join. (A rename's forgetting and a league table's refresh read many rows of match
+   * by design; they are rare writes, not per event.)
+   */
+  async function eventPathPlans(sql: string): Promise<string[]> {
+    plans = [];
+    await db.query(sql);
+    return plans.filter((plan) => /Query Text: (UPDATE stream_counter|INSERT INTO stream_counter|SELECT jsonb_build_object\(\s*'match_id')/.test(plan));
+  }
+
+  it.each([
+    ['a new scoreboard', `INSERT INTO scoreboard (match_id) VALUES ('m1')`],
+    ['a new stream', `SELECT matchcast_append('user:u1', 'test', 'test', NULL, '{}')`],
+    ['a score', `UPDATE scoreboard SET home_score = 1 WHERE match_id = 'm1'`],
+    ['a clock', `INSERT INTO gameclock (match_id) VALUES ('m1'); UPDATE gameclock SET minute = 12 WHERE match_id = 'm1'`],
+    ['an incident', `INSERT INTO football_event (match_id, minute, type, team) VALUES ('m1', 12, 'goal', 'home')`],
+    ['a match status (the snapshot join)', `UPDATE match SET status = 'live' WHERE id = 'm1'`],
+    ['a state forgotten, then an event (the join again)', `UPDATE team SET name = 'Renamed' WHERE id = 't1'; UPDATE scoreboard SET home_score = 2 WHERE match_id = 'm1'`],
+    ['a finished match score (the league table)', `UPDATE match SET status = 'finished' WHERE id = 'm1'; UPDATE scoreboard SET away_score = 1 WHERE match_id = 'm1'`],
+    ['an append whose stream argument collates as "C"', `SELECT matchcast_append('match:m2'::name::text, 'test', 'test', NULL, '{}')`],
+  ])('%s', async (_, sql) => {
+    const logged = await eventPathPlans(sql);
+    expect(logged.join('\n')).toContain('stream_counter_pkey');
+    // (league, scoreboard and gameclock hold a row or two here: scanning them is the cheaper plan.)
+    for (const plan of logged) expect(plan).not.toMatch(/Seq Scan on (stream_counter|match)\b/);
+  });
+});
