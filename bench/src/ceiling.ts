@@ -10,10 +10,12 @@
  *    tables' triggers as migrated and with them disabled (no snapshot, seq counter, outbox row or
  *    NOTIFY): Postgres CPU per commit in each, and the difference — the trigger's cost.
  * 3. The NOTIFY-cost comparison (notify-cost.ts) with --cost-writers closed-loop writers.
+ * The database also holds --streams counter rows of other streams (users' notification streams,
+ * purchases, leagues), as a deployment does: what an event costs must not grow with them.
  * Every figure is printed with the machine's load average, read when it was measured.
  *
  * Options: --writers 32 --matches 64 --clients 100 --start 2000 --step 2000 --max 20000
- *          --seconds 5 --p99-ms 50 --cost-seconds 4 --cost-writers 4 --out <dir>
+ *          --seconds 5 --p99-ms 50 --cost-seconds 4 --cost-writers 4 --streams 10000 --out <dir>
  */
 import { mkdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -44,6 +46,7 @@ interface Options {
   p99Ms: number;
   costSeconds: number;
   costWriters: number;
+  streams: number;
   outDir: string;
 }
 
@@ -70,10 +73,11 @@ interface TriggerCost {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { writers: 32, matches: 64, clients: 100, start: 2000, step: 2000, max: 20_000, seconds: 5, p99Ms: 50, costSeconds: 4, costWriters: 4, outDir: join(ROOT, 'bench', 'results') };
+  const o: Options = { writers: 32, matches: 64, clients: 100, start: 2000, step: 2000, max: 20_000, seconds: 5, p99Ms: 50, costSeconds: 4, costWriters: 4, streams: 10_000, outDir: join(ROOT, 'bench', 'results') };
   const ints: Record<string, keyof Omit<Options, 'outDir'>> = {
     '--writers': 'writers', '--matches': 'matches', '--clients': 'clients', '--start': 'start', '--step': 'step',
     '--max': 'max', '--seconds': 'seconds', '--p99-ms': 'p99Ms', '--cost-seconds': 'costSeconds', '--cost-writers': 'costWriters',
+    '--streams': 'streams',
   };
   parseFlags(argv, (flag, value) => {
     const key = ints[flag];
@@ -96,10 +100,12 @@ async function main(): Promise<void> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const logDir = join(o.outDir, `${stamp}-ceiling-logs`);
   mkdirSync(logDir, { recursive: true });
-  log(`matchcast NOTIFY path ceiling: ${o.writers} writers over ${o.matches} matches, ${o.clients} clients, ${o.start}/s +${o.step}/s steps of ${o.seconds} s until p99 > ${o.p99Ms} ms`);
+  log(`matchcast NOTIFY path ceiling: ${o.writers} writers over ${o.matches} matches (${fmt(o.streams)} other streams), ${o.clients} clients, ${o.start}/s +${o.step}/s steps of ${o.seconds} s until p99 > ${o.p99Ms} ms`);
 
   const infra = await new Infra().start();
   const matchIds = await infra.seed(o.matches);
+  await infra.db.query(`INSERT INTO stream_counter (stream, last_seq) SELECT 'user:bench-' || g, 1 FROM generate_series(1, $1::int) g`, [o.streams]);
+  await infra.db.query('ANALYZE stream_counter');
   const writer = new EventWriter(infra.postgres.url, matchIds, o.writers);
   await writer.open();
   let listener: Service | undefined = (await startListener(infra, logDir)).service;
