@@ -7,6 +7,9 @@ import type { CollectCommand, Collected, Connected, Progress, Reconnects, WirePr
 /** 127.0.0.2 … 127.0.0.9: eight source addresses, each with its own ephemeral port range. */
 export const LOCAL_ADDRESSES = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`);
 
+/** Diagnostics only, as BENCH_GATEWAY_NODE_ARGS: e.g. BENCH_CLIENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
+const WORKER_NODE_ARGS = process.env.BENCH_CLIENT_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+
 /** One forked client worker, driven by request/reply over IPC. */
 class Worker {
   private readonly child: ChildProcess;
@@ -15,7 +18,7 @@ class Worker {
   readonly stop: () => Promise<void>;
 
   constructor(index: number) {
-    this.child = fork(join(__dirname, 'worker.js'), [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child = fork(join(__dirname, 'worker.js'), [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: WORKER_NODE_ARGS });
     this.child.on('message', (reply: WorkerReply) => {
       if (reply.type === 'error') {
         const pending = this.waiting.shift();

@@ -410,3 +410,5 @@ process.on('message', (command: WorkerCommand) => {
 });
 // The parent is gone (ended, crashed or killed): leave with it.
 process.on('disconnect', () => process.exit(0));
+// Stopped (ClientPool.close): leave through process.exit, which writes a --cpu-prof profile; a signal's default would not.
+process.on('SIGTERM', () => process.exit(0));

@@ -22,11 +22,12 @@ let scheduled = false;
 /** A big burst (a resume replay, a catch-up) is handed to the kernel as it grows, not held. */
 const FLUSH_BYTES = 64 * 1024;
 /**
- * Sockets uncorked per loop turn during a storm (~0.05 ms of kernel writes on loopback).
- * Storm (10,000 clients, 5,000 resuming) resumed p99 at 64: 9.4 s; at 16: 4.7–5.4 s; at 8:
- * 3.8–4.9 s.
+ * Sockets uncorked per loop turn during a storm (~0.03 ms of kernel writes on loopback).
+ * Storm (10,000 clients, 5,000 resuming, 20 events/s) resumed p99 on a busy machine at 64: 9.4 s,
+ * at 16: 4.7–5.4 s, at 8: 3.8–4.9 s; on a quiet one at 8: 2.8–3.3 s, at 4: 2.3–2.6 s, at 2 and
+ * 1: 2.4–2.8 s (the extra turns start to cost more than the accepts they make room for).
  */
-export const STORM_SLICE = 8;
+export const STORM_SLICE = 4;
 /**
  * Otherwise a turn's uncorking stops after about this long (checked every CALM_CHECK_EVERY
  * sockets): a flush to 5,000 clients takes a few such turns, not hundreds, and the loop still
