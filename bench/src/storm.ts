@@ -24,7 +24,7 @@ import { Infra, ROOT } from './infra';
 import { lineChart } from './plot';
 import { writeResults, writeSvg } from './report';
 import { startGateway, startListener } from './servers';
-import { cdf, nowMs, sleep, summarize, type LatencySummary } from './stats';
+import { cdf, concat, nowMs, sleep, summarize, type LatencySummary } from './stats';
 import { EventWriter } from './writer';
 
 interface Options {
@@ -208,7 +208,10 @@ async function main(): Promise<void> {
 
   const written = await writing;
   await sleep(3000); // the last events reach every client
-  const collected = await Promise.all([stormPool, calmPool].map((pool) => pool.collect({ streams: written.streams, firstSeq: written.firstSeq, commits: written.commits })));
+  // The survivor's own clients' live latency: events committed before the kill, and during the storm.
+  const windowsMs: [number, number][] = [[calm.at, killedAt], [killedAt, resumedAll]];
+  const collected = await Promise.all([stormPool, calmPool].map((pool) => pool.collect({ streams: written.streams, firstSeq: written.firstSeq, commits: written.commits, windowsMs })));
+  const calmLatency = (window: number) => summarize(concat(collected[1]!.results.map((r) => r.windowLatencies[window]!)));
   const perStream = new Map(written.streams.map((stream, i) => [stream, written.commits[i]!.length]));
   const expectedOf = (channel: string) => streamsOf(channel, streams).reduce((n, stream) => n + (perStream.get(stream) ?? 0), 0);
   let expected = 0;
@@ -265,6 +268,8 @@ async function main(): Promise<void> {
   log(`  postgres CPU   ${(stormCores.postgres ?? 0).toFixed(2)} cores in the storm, ${(calmCores.postgres ?? 0).toFixed(2)} before it (${cpus().length} cores; machine busy with others: ${(stormCores.other ?? 0).toFixed(2)} cores)`);
   log(`  survivor CPU   ${(stormCores[survivorName] ?? 0).toFixed(2)} cores in the storm (${(calmCores[survivorName] ?? 0).toFixed(2)} before it): ~${resumeCpuMs.toFixed(2)} ms per resumed client; clients ${(stormCores.clients ?? 0).toFixed(2)} cores`);
   log(`  answered from  ${JSON.stringify(delta(after.resume, before.resume))}; outbox reads ${JSON.stringify(delta(after.outbox, before.outbox))}`);
+  const [liveBefore, liveInStorm] = [calmLatency(0), calmLatency(1)];
+  log(`  live latency   (commit → the survivor's own clients) of events committed in the storm: p50 ${ms(liveInStorm, 'p50')}, p99 ${ms(liveInStorm, 'p99')}, max ${ms(liveInStorm, 'max')}; before it: p50 ${ms(liveBefore, 'p50')}, p99 ${ms(liveBefore, 'p99')}, max ${ms(liveBefore, 'max')}`);
   log(`  deliveries     ${delivered}/${expected} of the run's events (clients not resumed left out): lost ${lost} (${clientsShort} clients short), duplicates ${sum('duplicates')}, gaps ${sum('gaps')} (${sum('missed')} events), replayed from before the run ${sum('early')}`);
   const file = writeResults(options.outDir, stamp, {
     command,
@@ -277,6 +282,7 @@ async function main(): Promise<void> {
     reconnectErrors: reconnects.errors,
     listenOverflows: after.overflows - before.overflows,
     survivorCpuPerResumeMs: resumeCpuMs,
+    survivorClientsLatencyMs: { beforeStorm: liveBefore, inStorm: liveInStorm },
     storm: { seconds: stormS, queries: stormQueries, cores: stormCores, resumeSource: delta(after.resume, before.resume), outboxReads: delta(after.outbox, before.outbox) },
     beforeStorm: { seconds: calmS, queries: calmQueries, cores: calmCores },
     deliveries: { expected, delivered, lost, clientsShort, duplicates: sum('duplicates'), gaps: sum('gaps'), missed: sum('missed'), replayedFromBeforeRun: sum('early') },

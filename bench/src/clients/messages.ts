@@ -52,6 +52,8 @@ export interface CollectCommand {
   streams: string[];
   firstSeq: number[];
   commits: Float64Array[];
+  /** Commit-time windows [from, to] (ms): the latencies of the deliveries of events committed in each come back apart. */
+  windowsMs?: [number, number][];
 }
 
 export type WorkerCommand = ConnectCommand | CollectCommand | BaselineCommand | { cmd: 'stats' } | { cmd: 'reconnects' } | { cmd: 'close' };
@@ -74,6 +76,8 @@ export interface Collected {
   type: 'collected';
   /** commit → receive latency of every recorded delivery, ms. */
   latencies: Float64Array;
+  /** Per CollectCommand.windowsMs: the latencies of the events committed in that window. */
+  windowLatencies: Float64Array[];
   /** Per client (in ConnectCommand order): unique deliveries of events written in the run. */
   unique: Int32Array;
   firstReceiveMs: number;

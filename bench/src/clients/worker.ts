@@ -333,6 +333,7 @@ function collect(command: CollectCommand): Collected {
   const latencies = new Float64Array(recorded);
   let count = 0;
   let unexpected = 0;
+  const windows = (command.windowsMs ?? []).map(([from, to]) => ({ from, to, latencies: [] as number[] }));
   for (let c = 0; c < chunks.length; c++) {
     const chunk = chunks[c]!;
     const fill = c === chunks.length - 1 ? chunkFill : CHUNK * 3;
@@ -344,12 +345,15 @@ function collect(command: CollectCommand): Collected {
         unexpected++;
         continue;
       }
-      latencies[count++] = chunk[i + 2]! - committed;
+      const latency = chunk[i + 2]! - committed;
+      latencies[count++] = latency;
+      for (const window of windows) if (committed >= window.from && committed <= window.to) window.latencies.push(latency);
     }
   }
   return {
     type: 'collected',
     latencies: latencies.subarray(0, count),
+    windowLatencies: windows.map((window) => Float64Array.from(window.latencies)),
     unique: Int32Array.from(clients, (client) => client.unique),
     firstReceiveMs,
     lastReceiveMs,
