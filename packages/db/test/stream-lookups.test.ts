@@ -1,8 +1,9 @@
 /**
- * 013: an event's lookups use the indexes. With thousands of streams and matches, every kind of
- * write's nested statements on the event's path (logged by auto_explain) read stream_counter and
- * match by their primary keys, never by scanning the table: the collation of the trigger's TG_TABLE_NAME (a
- * `name`, "C") used to reach the append functions' keys and force a scan per event.
+ * 013: an event's lookups use the indexes. With thousands of streams and matches, the nested
+ * statements on every kind of write's event path (logged by auto_explain) read stream_counter
+ * and match by their primary keys, never by scanning them. The collation of the trigger's
+ * TG_TABLE_NAME (a `name`, "C") used to reach the append functions' keys and force a scan per
+ * event.
  */
 import { migrate } from '@matchcast/db';
 import { PostgresServer } from '@matchcast/testkit';
