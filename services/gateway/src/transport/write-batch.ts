@@ -17,7 +17,17 @@ import type { Socket } from 'node:net';
  * costs a poll, and 8-socket slices at light load (5,000 clients × 5 events/s) cost 40–50 % more
  * CPU per delivery than one flush per turn.
  */
-const corked = new Set<Socket>();
+/**
+ * A socket corked here carries HELD, and the sockets to uncork are listed in the order they were
+ * corked, from `next` on: a flag and an array, not a Set, because this runs per delivery (at
+ * 5,000 clients × 5 events/s the Set cost 0.6–1.0 µs of user CPU per delivery, ~5 % of it). A
+ * socket flushed early (FLUSH_BYTES) and corked again is listed twice; its earlier entry's
+ * uncork is then only early.
+ */
+const HELD = Symbol('held');
+type Held = Socket & { [HELD]?: boolean };
+let held: Held[] = [];
+let next = 0;
 let scheduled = false;
 /** A big burst (a resume replay, a catch-up) is handed to the kernel as it grows, not held. */
 const FLUSH_BYTES = 64 * 1024;
@@ -61,16 +71,24 @@ function uncorkSlice(): void {
   const storm = now < stormUntilMs;
   const deadline = now + CALM_TURN_MS;
   let count = 0;
-  for (const socket of corked) {
-    corked.delete(socket);
+  while (next < held.length) {
+    const socket = held[next++]!;
+    socket[HELD] = false;
     socket.uncork();
     count++;
     const yieldNow = storm ? count === STORM_SLICE : count % CALM_CHECK_EVERY === 0 && performance.now() > deadline;
-    if (yieldNow && corked.size > 0) {
+    if (yieldNow && next < held.length) {
+      // A pass that new writes keep extending must not keep the entries it has done.
+      if (next > 1024 && next * 2 > held.length) {
+        held = held.slice(next);
+        next = 0;
+      }
       setImmediate(uncorkSlice);
       return;
     }
   }
+  held = [];
+  next = 0;
   scheduled = false;
 }
 
@@ -78,21 +96,22 @@ function uncorkSlice(): void {
  * Holds what is written to the socket from now on until its slice: e.g. a WebSocket
  * handshake's 101 response then goes out with the first frames in one syscall, not alone.
  */
-export function holdWrites(socket: Socket): void {
-  if (corked.has(socket)) return;
+export function holdWrites(socket: Held): void {
+  if (socket[HELD]) return;
+  socket[HELD] = true;
   socket.cork();
-  corked.add(socket);
+  held.push(socket);
   if (!scheduled) {
     scheduled = true;
     setImmediate(uncorkSlice);
   }
 }
 
-export function batchedWrite(socket: Socket, frame: Buffer): void {
+export function batchedWrite(socket: Held, frame: Buffer): void {
   holdWrites(socket);
   socket.write(frame);
   if (socket.writableLength >= FLUSH_BYTES) {
     socket.uncork();
-    corked.delete(socket);
+    socket[HELD] = false;
   }
 }
