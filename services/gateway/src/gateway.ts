@@ -117,6 +117,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       perAddressPerSecond: config.edge.connectionsPerIpPerSecond,
     }),
     verifier,
+    onAdmitted: noteArrival, // a reconnect storm makes the write batch flush in slices
   };
   if (!config.edge.allowedOrigins) logger.warn('ALLOWED_ORIGINS is not set: browsers on any origin may connect');
   const wsServer = new WsServer(config.ws, admission, sessions, metrics, logger);
@@ -141,7 +142,6 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 
   const server = createServer(app);
   server.on('clientError', onClientError);
-  server.on('connection', noteArrival); // a reconnect storm makes the write batch flush in slices
   wsServer.attach(server);
   supervisor.start();
   canary?.start();

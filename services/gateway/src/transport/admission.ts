@@ -14,6 +14,11 @@ export interface AdmissionRules {
   origins: OriginPolicy;
   limits: ConnectionLimits;
   verifier: TokenVerifier;
+  /**
+   * Told of each connection let in. The write batch counts these, not TCP accepts, to tell a
+   * reconnect storm: a flood of bare TCP connects (or of refused ones) must not put it in slices.
+   */
+  onAdmitted: () => void;
 }
 
 export interface Admitted {
@@ -34,6 +39,7 @@ export async function admit(rules: AdmissionRules, req: IncomingMessage, queryTo
   const release = rules.limits.admit(clientAddress(req, rules.trustedProxyHops));
   try {
     const identity = await rules.verifier.authenticate(req.headers.authorization, queryToken);
+    rules.onAdmitted();
     return { identity, release };
   } catch (error) {
     release();

@@ -46,7 +46,7 @@ export const STORM_SLICE = 4;
 const CALM_TURN_MS = 0.5;
 const CALM_CHECK_EVERY = 64;
 /**
- * A storm: STORM_ARRIVALS connections accepted within one ARRIVAL_WINDOW_MS window; it lasts until
+ * A storm: STORM_ARRIVALS connections admitted within one ARRIVAL_WINDOW_MS window; it lasts until
  * ARRIVAL_WINDOW_MS after the last arrival that kept the count there.
  */
 const ARRIVAL_WINDOW_MS = 100;
@@ -56,7 +56,7 @@ let arrivals = 0;
 let windowStartMs = -Infinity;
 let stormUntilMs = -Infinity;
 
-/** Counts an accepted connection (the HTTP server's 'connection' event). */
+/** Counts a connection let in at the door (WebSocket or SSE, past every admission check). */
 export function noteArrival(): void {
   const now = performance.now();
   if (now - windowStartMs > ARRIVAL_WINDOW_MS) {
