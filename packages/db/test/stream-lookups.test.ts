@@ -3,7 +3,7 @@
  * statements on every kind of write's event path (logged by auto_explain) read stream_counter
  * and match by their primary keys, never by scanning them. The collation of the trigger's
  * TG_TABLE_NAME (a `name`, "C") used to reach the append functions' keys and force a scan per
- * event.
+ * event. 014: a team rename finds the team's matches by index.
  */
 import { migrate } from '@matchcast/db';
 import { PostgresServer } from '@matchcast/testkit';
@@ -11,7 +11,7 @@ import pg from 'pg';
 
 const STREAMS = 3000;
 
-describe('013: stream and match lookups use their indexes', () => {
+describe('013, 014: stream and match lookups use their indexes', () => {
   let server: PostgresServer;
   let db: pg.Client;
   let plans: string[] = [];
@@ -44,13 +44,17 @@ describe('013: stream and match lookups use their indexes', () => {
 
   /**
    * The plans of what `sql` ran on an event's path: the counter's update or insert and the
-   * snapshot join. (A rename's forgetting and a league table's refresh read many rows of match
-   * by design; they are rare writes, not per event.)
+   * snapshot join. (A league table's refresh reads the league's matches by design: a rare
+   * write, not per event.)
    */
   async function eventPathPlans(sql: string): Promise<string[]> {
+    return plansOf(sql, /Query Text: (UPDATE stream_counter|INSERT INTO stream_counter|SELECT jsonb_build_object\(\s*'match_id')/);
+  }
+
+  async function plansOf(sql: string, statement: RegExp): Promise<string[]> {
     plans = [];
     await db.query(sql);
-    return plans.filter((plan) => /Query Text: (UPDATE stream_counter|INSERT INTO stream_counter|SELECT jsonb_build_object\(\s*'match_id')/.test(plan));
+    return plans.filter((plan) => statement.test(plan));
   }
 
   it.each([
@@ -68,5 +72,13 @@ describe('013: stream and match lookups use their indexes', () => {
     expect(logged.join('\n')).toContain('stream_counter_pkey');
     // (league, scoreboard and gameclock hold a row or two here: scanning them is the cheaper plan.)
     for (const plan of logged) expect(plan).not.toMatch(/Seq Scan on (stream_counter|match)\b/);
+  });
+
+  it('a team rename finds the team\'s matches by index, to forget their state (014)', async () => {
+    const logged = await plansOf(`UPDATE team SET name = 'Renamed again' WHERE id = 't3'`, /Query Text: SELECT array_agg\(m\.id\)/);
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatch(/match_home_team_idx/);
+    expect(logged[0]).toMatch(/match_away_team_idx/);
+    expect(logged[0]).not.toMatch(/Seq Scan on match\b/);
   });
 });
