@@ -10,7 +10,7 @@ import type { Client, Sessions, StreamPositions, SubscribeRequest } from '../ses
 import { admit, refusal, type AdmissionRules } from './admission';
 import { controlText, sseChunk, type EventFrames } from '../delivery/frames';
 import { ConnectionPositions, type DecodedToken, type PositionTokens } from './sse-positions';
-import { batchedWrite } from './write-batch';
+import { batchedWrite, holdWrites } from './write-batch';
 
 export const SSE_PATH = '/sse';
 
@@ -161,6 +161,7 @@ export class SseClient extends SubscriberState implements Client {
     if (this.ended) return;
     this.send({ type: 'error', code, message: ErrorCodes[code].message });
     this.ended = true;
+    holdWrites(this.socket); // the end after the error event, not before it
     this.socket.end();
     // A slow or dead peer may never take the rest.
     setTimeout(() => this.socket.destroy(), 2000).unref();

@@ -1,13 +1,13 @@
 import type { Socket } from 'node:net';
 
 /**
- * Coalesces the writes of one event-loop turn into one syscall per socket: the first write
- * to a socket in a turn corks it, and a setImmediate uncorks the corked sockets.
+ * Coalesces the writes of one event-loop turn into one syscall per socket: a socket's writes
+ * in a turn are held, and a setImmediate hands them to the kernel.
  * A burst of events (a catch-up, a busy second) then costs one writev per client instead
  * of one write per client per event — the kernel write was most of the fan-out's CPU.
- * Everything written to the socket (ws' pings and close frames too) stays in order.
+ * Everything written to the socket (pings and close frames too) stays in order.
  *
- * While connections arrive in numbers (a reconnect storm), the uncorking runs in slices of
+ * While connections arrive in numbers (a reconnect storm), the flush runs in slices of
  * STORM_SLICE sockets, one slice per loop turn: an event for 10,000 clients is 10,000 kernel
  * writes (tens of ms), and Node accepts one connection per loop turn (libuv 1.45+,
  * libuv/libuv#3696), so one unbroken flush per event left a storm's connections waiting in the
@@ -18,28 +18,36 @@ import type { Socket } from 'node:net';
  * CPU per delivery than one flush per turn.
  */
 /**
- * A socket corked here carries HELD, and the sockets to uncork are listed in the order they were
- * corked, from `next` on: a flag and an array, not a Set, because this runs per delivery (at
+ * A socket held here carries HELD, and the sockets to flush are listed in the order they were
+ * held, from `next` on: a flag and an array, not a Set, because this runs per delivery (at
  * 5,000 clients × 5 events/s the Set cost 0.6–1.0 µs of user CPU per delivery, ~5 % of it). A
- * socket flushed early (FLUSH_BYTES) and corked again is listed twice; its earlier entry's
- * uncork is then only early.
+ * socket flushed early (FLUSH_BYTES) and held again is listed twice; its earlier entry's flush
+ * is then only early.
+ *
+ * A socket's first frame in a turn is only kept (PENDING) and written alone at the flush: one
+ * event per turn, the usual case, then costs one plain write, as in a server without a batch,
+ * not a cork, a buffered stream entry and an uncork. A second write in the turn corks the socket
+ * with the kept frame first, so a burst still leaves in one writev. Whoever writes to the socket
+ * other than through here (the WebSocket handshake, ws' close frame, the end of an SSE stream)
+ * calls holdWrites first: a kept frame would otherwise be overtaken.
  */
 const HELD = Symbol('held');
-type Held = Socket & { [HELD]?: boolean };
+const PENDING = Symbol('pending');
+type Held = Socket & { [HELD]?: boolean; [PENDING]?: Buffer };
 let held: Held[] = [];
 let next = 0;
 let scheduled = false;
 /** A big burst (a resume replay, a catch-up) is handed to the kernel as it grows, not held. */
 const FLUSH_BYTES = 64 * 1024;
 /**
- * Sockets uncorked per loop turn during a storm (~0.03 ms of kernel writes on loopback).
+ * Sockets flushed per loop turn during a storm (~0.03 ms of kernel writes on loopback).
  * Storm (10,000 clients, 5,000 resuming, 20 events/s) resumed p99 on a busy machine at 64: 9.4 s,
  * at 16: 4.7–5.4 s, at 8: 3.8–4.9 s; on a quiet one at 8: 2.8–3.3 s, at 4: 2.3–2.6 s, at 2 and
  * 1: 2.4–2.8 s (the extra turns start to cost more than the accepts they make room for).
  */
 export const STORM_SLICE = 4;
 /**
- * Otherwise a turn's uncorking stops after about this long (checked every CALM_CHECK_EVERY
+ * Otherwise a turn's flush stops after about this long (checked every CALM_CHECK_EVERY
  * sockets): a flush to 5,000 clients takes a few such turns, not hundreds, and the loop still
  * accepts often enough for a storm's first arrivals to be counted.
  */
@@ -66,7 +74,7 @@ export function noteArrival(): void {
   if (++arrivals >= STORM_ARRIVALS) stormUntilMs = now + ARRIVAL_WINDOW_MS;
 }
 
-function uncorkSlice(): void {
+function flushSlice(): void {
   const now = performance.now();
   const storm = now < stormUntilMs;
   const deadline = now + CALM_TURN_MS;
@@ -74,7 +82,12 @@ function uncorkSlice(): void {
   while (next < held.length) {
     const socket = held[next++]!;
     socket[HELD] = false;
-    socket.uncork();
+    const frame = socket[PENDING];
+    if (frame === undefined) socket.uncork();
+    else {
+      socket[PENDING] = undefined;
+      if (socket.writable) socket.write(frame);
+    }
     count++;
     const yieldNow = storm ? count === STORM_SLICE : count % CALM_CHECK_EVERY === 0 && performance.now() > deadline;
     if (yieldNow && next < held.length) {
@@ -83,7 +96,7 @@ function uncorkSlice(): void {
         held = held.slice(next);
         next = 0;
       }
-      setImmediate(uncorkSlice);
+      setImmediate(flushSlice);
       return;
     }
   }
@@ -94,24 +107,43 @@ function uncorkSlice(): void {
 
 /**
  * Holds what is written to the socket from now on until its slice: e.g. a WebSocket
- * handshake's 101 response then goes out with the first frames in one syscall, not alone.
+ * handshake's 101 response then goes out with the first frames in one syscall, not alone, and
+ * a close frame or the end of the stream after the frames written before it.
  */
 export function holdWrites(socket: Held): void {
-  if (socket[HELD]) return;
-  socket[HELD] = true;
+  if (socket[HELD]) return corkPending(socket);
   socket.cork();
-  held.push(socket);
-  if (!scheduled) {
-    scheduled = true;
-    setImmediate(uncorkSlice);
-  }
+  list(socket);
 }
 
 export function batchedWrite(socket: Held, frame: Buffer): void {
-  holdWrites(socket);
+  if (!socket[HELD]) {
+    socket[PENDING] = frame;
+    list(socket);
+    return;
+  }
+  corkPending(socket);
   socket.write(frame);
   if (socket.writableLength >= FLUSH_BYTES) {
     socket.uncork();
     socket[HELD] = false;
   }
+}
+
+function list(socket: Held): void {
+  socket[HELD] = true;
+  held.push(socket);
+  if (!scheduled) {
+    scheduled = true;
+    setImmediate(flushSlice);
+  }
+}
+
+/** Corks a held socket that has a frame kept for it, with that frame first. */
+function corkPending(socket: Held): void {
+  const frame = socket[PENDING];
+  if (frame === undefined) return;
+  socket[PENDING] = undefined;
+  socket.cork();
+  socket.write(frame);
 }

@@ -6,7 +6,7 @@ import { SubscriberState } from '../delivery/subscriber';
 import type { Client } from '../sessions/session';
 import { controlText, wsTextFrame, type EventFrames } from '../delivery/frames';
 import { RateLimiter } from './rate-limiter';
-import { batchedWrite } from './write-batch';
+import { batchedWrite, holdWrites } from './write-batch';
 
 /**
  * A WebSocket client. Frames are written straight to the TCP socket: permessage-deflate is
@@ -89,6 +89,7 @@ export class WsClient extends SubscriberState implements Client {
   close(code: ErrorCode): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     const entry = ErrorCodes[code];
+    holdWrites(this.socket); // ws writes the close frame itself: after the frames before it
     this.ws.close(entry.close, code);
     // A slow or dead peer may never finish the closing handshake.
     setTimeout(() => this.ws.terminate(), 2000).unref();

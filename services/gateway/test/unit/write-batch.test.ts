@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import net from 'node:net';
-import { STORM_ARRIVALS, STORM_SLICE, batchedWrite, noteArrival } from '../../src/transport/write-batch';
+import { STORM_ARRIVALS, STORM_SLICE, batchedWrite, holdWrites, noteArrival } from '../../src/transport/write-batch';
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -42,6 +42,40 @@ describe('batchedWrite', () => {
       expect(writers.every((socket) => socket.writableCorked === 0)).toBe(true);
       while (received.join('').length < count * 2) await turn();
       expect(received.slice(0, count).every((text) => text === 'ab')).toBe(true);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    }
+  });
+
+  it('keeps a socket\'s only frame of a turn and writes it alone at the flush, without corking the socket', async () => {
+    const { server, sockets, received } = await pairs(2);
+    const [writer] = sockets;
+    try {
+      const written = jest.spyOn(writer!, 'write');
+      batchedWrite(writer!, Buffer.from('a'));
+      expect(writer!.writableCorked).toBe(0);
+      expect(written).not.toHaveBeenCalled(); // held for the turn: a second frame would share its syscall
+      await turn();
+      expect(written).toHaveBeenCalledTimes(1);
+      while (received[0] !== 'a') await turn();
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    }
+  });
+
+  it('keeps a kept frame ahead of what is written to the socket directly after holdWrites (a close frame, the end of a stream)', async () => {
+    const { server, sockets, received } = await pairs(1);
+    const [writer] = sockets;
+    try {
+      batchedWrite(writer!, Buffer.from('event;'));
+      holdWrites(writer!);
+      writer!.write('close-frame;');
+      writer!.end();
+      await turn();
+      while (!received[0]!.endsWith('close-frame;')) await turn();
+      expect(received[0]).toBe('event;close-frame;');
     } finally {
       for (const socket of sockets) socket.destroy();
       server.close();
