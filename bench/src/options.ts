@@ -25,6 +25,11 @@ export interface Options {
   /** The side-by-side scenario: `clients` subscribers all on `all`, at this (low) event rate. */
   fanout: boolean;
   fanoutRate: number;
+  /**
+   * Fan-out rounds: the gateway and each peer in turn, `rounds` times, each in a fresh process.
+   * One run's figures vary by ±10 % with the machine; the median of the per-round ratios does not.
+   */
+  rounds: number;
   /** Also run the latency-target check: 100 subscribers on `all`, 1k events/s, Redis mode. */
   target: boolean;
   notifyCost: boolean;
@@ -45,6 +50,8 @@ const HELP = `usage: node bench/dist/run.js [options]   (or make bench BENCH_ARG
   --channel C         match | all: what each load client subscribes to (default match)
   --matches N         matches the events are spread over (default 100: 10 subscribers per event)
   --fanout-rate N     events/s of the fan-out scenario, where every client is on 'all' (default 20)
+  --rounds N          run the fan-out scenario N times, gateway and peers in turn, and report the
+                      median of each round's gateway-to-peer CPU ratio (default 1)
   --no-load           skip the load scenario (gateway only)
   --no-fanout         skip the fan-out scenario (gateway side by side with the peers)
   --workers N         client worker processes (default max(2, ceil(clients/8000)))
@@ -82,7 +89,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv, defaultOutD
     flags.set(key, value);
   }
   const get = (name: string): string | undefined => flags.get(name) ?? env[`BENCH_${name.toUpperCase().replace(/-/g, '_')}`];
-  const known = ['load', 'fanout', 'fanout-rate', 'clients', 'rate', 'seconds', 'mode', 'peers', 'transport', 'channel', 'matches', 'workers', 'writers', 'target', 'notify-cost', 'notify-cost-seconds', 'out', 'max-minutes'];
+  const known = ['load', 'fanout', 'fanout-rate', 'rounds', 'clients', 'rate', 'seconds', 'mode', 'peers', 'transport', 'channel', 'matches', 'workers', 'writers', 'target', 'notify-cost', 'notify-cost-seconds', 'out', 'max-minutes'];
   for (const key of flags.keys()) if (!known.includes(key)) throw new Error(`unknown option --${key}\n${HELP}`);
 
   const clients = intIn('clients', get('clients'), 1000, 1, 19_000);
@@ -109,6 +116,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv, defaultOutD
     load: bool('load'),
     fanout: bool('fanout'),
     fanoutRate: intIn('fanout-rate', get('fanout-rate'), 20, 1, 5000),
+    rounds: intIn('rounds', get('rounds'), 1, 1, 20),
     workers: intIn('workers', get('workers'), Math.max(2, Math.ceil(clients / 8000)), 1, 16),
     writers,
     target: bool('target'),

@@ -14,16 +14,51 @@ export interface CpuTime {
  * cover all its threads (V8 GC helpers and libuv's pool included). 10 ms resolution.
  */
 export function cpuTime(pid: number): CpuTime {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // The command name (field 2) may contain spaces: count fields after its closing parenthesis.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = statFields(pid);
   return { userS: Number(fields[11]) / TICKS_PER_SECOND, systemS: Number(fields[12]) / TICKS_PER_SECOND };
+}
+
+/** /proc/<pid>/stat from field 3 on: the command name (field 2) may contain spaces. */
+function statFields(pid: number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
 export function cpuDelta(before: CpuTime, after: CpuTime): CpuTime & { totalS: number } {
   const userS = after.userS - before.userS;
   const systemS = after.systemS - before.systemS;
   return { userS, systemS, totalS: userS + systemS };
+}
+
+/**
+ * What a process asked of the kernel, to explain its system time: read- and write-class syscalls
+ * (/proc/<pid>/io syscr, syscw: read, write and writev on sockets count, epoll_wait does not) and
+ * minor page faults (stat field 10), all threads; context switches (/proc/<pid>/status), the main
+ * thread's, where the event loop runs.
+ */
+export interface KernelCounters {
+  reads: number;
+  writes: number;
+  minorFaults: number;
+  contextSwitches: number;
+}
+
+export function kernelCounters(pid: number): KernelCounters {
+  const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (text: string, name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+  return {
+    reads: field(io, 'syscr'),
+    writes: field(io, 'syscw'),
+    minorFaults: Number(statFields(pid)[7]),
+    contextSwitches: field(status, 'voluntary_ctxt_switches') + field(status, 'nonvoluntary_ctxt_switches'),
+  };
+}
+
+/** `after − before`, each counter divided by `per` (e.g. deliveries). */
+export function kernelCountersPer(before: KernelCounters, after: KernelCounters, per: number): KernelCounters {
+  const rate = (key: keyof KernelCounters) => (after[key] - before[key]) / per;
+  return { reads: rate('reads'), writes: rate('writes'), minorFaults: rate('minorFaults'), contextSwitches: rate('contextSwitches') };
 }
 
 /** Resident set size in KiB from /proc/<pid>/status (VmRSS). */

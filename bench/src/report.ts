@@ -33,6 +33,53 @@ export function scenarioTable(results: ScenarioResult[]): string {
   return table(header, rows);
 }
 
+export interface FanoutRound {
+  round: number;
+  gatewayUs: number;
+  /** Per peer: its CPU µs per delivery, and the gateway's as a multiple of it. */
+  peers: { server: string; us: number; ratio: number }[];
+}
+
+/** The fan-out results, split into rounds: each gateway run and the peers run after it (--rounds). */
+export function fanoutRounds(results: ScenarioResult[]): FanoutRound[] {
+  const rounds: FanoutRound[] = [];
+  for (const r of results.filter((result) => result.label === 'fanout')) {
+    if (r.server.startsWith('gateway')) rounds.push({ round: rounds.length + 1, gatewayUs: r.cpuPerDeliveryUs, peers: [] });
+    else rounds.at(-1)?.peers.push({ server: r.server, us: r.cpuPerDeliveryUs, ratio: rounds.at(-1)!.gatewayUs / r.cpuPerDeliveryUs });
+  }
+  return rounds;
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/** Each round's gateway-to-peer ratio, and their median: one round's spread (±10 %) is as large as the differences sought. */
+export function roundsTable(results: ScenarioResult[]): string {
+  const rounds = fanoutRounds(results);
+  const peers = rounds[0]?.peers.map((p) => p.server) ?? [];
+  const percent = (ratio: number) => `${ratio >= 1 ? '+' : ''}${((ratio - 1) * 100).toFixed(1)} %`;
+  const rows = rounds.map((r) => [
+    String(r.round),
+    fixed(r.gatewayUs, 2),
+    ...peers.flatMap((name) => {
+      const peer = r.peers.find((p) => p.server === name);
+      return peer ? [fixed(peer.us, 2), percent(peer.ratio)] : ['–', '–'];
+    }),
+  ]);
+  rows.push([
+    'median',
+    fixed(median(rounds.map((r) => r.gatewayUs)), 2),
+    ...peers.flatMap((name) => {
+      const of = rounds.flatMap((r) => r.peers.filter((p) => p.server === name));
+      return [fixed(median(of.map((p) => p.us)), 2), percent(median(of.map((p) => p.ratio)))];
+    }),
+  ]);
+  return table(['round', 'gateway µs/deliv', ...peers.flatMap((name) => [`${name} µs/deliv`, 'gateway vs it'])], rows);
+}
+
 /** Cores each component used while events flowed: who saturates the machine first. */
 export function coresTable(results: ScenarioResult[]): string {
   const names = [...new Set(results.flatMap((r) => Object.keys(r.coresUsed)))];

@@ -16,7 +16,7 @@ import { Infra, ROOT, type Service } from './infra';
 import { measureNotifyCost, NOTIFY_CONDITIONS, type NotifyCostResult } from './notify-cost';
 import { parseOptions, type Peer } from './options';
 import { redisProcessId } from './proc-stats';
-import { coresTable, notifyTable, scenarioTable, targetChecks, targetTable, warnings, writeResults, writeScenarioPlots } from './report';
+import { coresTable, fanoutRounds, notifyTable, roundsTable, scenarioTable, targetChecks, targetTable, warnings, writeResults, writeScenarioPlots } from './report';
 import { startGateway, startListener, startPeer } from './servers';
 import { RedisTap } from './tap';
 import { runScenario, type ScenarioResult, type ScenarioSpec, type Target } from './scenario';
@@ -86,6 +86,8 @@ async function main(): Promise<void> {
     results.push(result);
     const redis = result.commitToRedisMs ? ` (commit→Redis p50 ${result.commitToRedisMs.p50.toFixed(2)}, p99 ${result.commitToRedisMs.p99.toFixed(2)})` : '';
     log(`  p50 ${result.latencyMs?.p50.toFixed(2)} ms, p99 ${result.latencyMs?.p99.toFixed(2)} ms${redis}, ${(result.deliveredRatio * 100).toFixed(2)}% delivered, ${result.cpuPerDeliveryUs.toFixed(2)} µs CPU/delivery`);
+    const k = result.kernelPerDelivery;
+    log(`  per delivery: ${k.writes.toFixed(3)} write and ${k.reads.toFixed(3)} read syscalls, ${k.minorFaults.toFixed(4)} page faults, ${k.contextSwitches.toFixed(4)} context switches`);
   };
 
   /** The gateway as its clients reach it: WebSocket, or Server-Sent Events with --transport sse. */
@@ -102,15 +104,12 @@ async function main(): Promise<void> {
     await tap.start();
   }
 
-  if (options.modes.includes('redis')) {
+  const redisGateway = async () => {
     const gateway = await startGateway(infra, 'redis', logDir, { maxConnections: options.clients + 1000, nodeArgs: gatewayNodeArgs });
     const target: Target = { ...gatewayEndpoint('gateway (redis)', gateway.port), service: gateway.service, upstream: listener, tap };
-    if (options.load) await measure(load, target);
-    if (options.fanout) await measure(fanout, target);
-    if (options.target) await measure(targetSpec, target);
-    await gateway.service.stop();
-  }
-  for (const peer of options.fanout ? options.peers : []) {
+    return { gateway, target };
+  };
+  const peerFanout = async (peer: Peer) => {
     const server = await startPeer(infra, peer, logDir);
     const target: Target = {
       name: PEER_NAMES[peer],
@@ -122,6 +121,25 @@ async function main(): Promise<void> {
     };
     await measure(fanout, target);
     await server.service.stop();
+  };
+
+  if (options.modes.includes('redis')) {
+    const { gateway, target } = await redisGateway();
+    if (options.load) await measure(load, target);
+    if (options.fanout) await measure(fanout, target);
+    if (options.target) await measure(targetSpec, target);
+    await gateway.service.stop();
+  }
+  for (const peer of options.fanout ? options.peers : []) await peerFanout(peer);
+  // Later rounds: the fan-out alone, the gateway and the peers in turn (--rounds).
+  for (let round = 2; options.fanout && round <= options.rounds; round++) {
+    log(`\n— fan-out round ${round} of ${options.rounds}`);
+    if (options.modes.includes('redis')) {
+      const { gateway, target } = await redisGateway();
+      await measure(fanout, target);
+      await gateway.service.stop();
+    }
+    for (const peer of options.peers) await peerFanout(peer);
   }
   await listener?.stop();
   if (options.modes.includes('postgres')) {
@@ -140,6 +158,7 @@ async function main(): Promise<void> {
   }
 
   log(`\n${scenarioTable(results)}`);
+  if (options.rounds > 1) log(`\nFan-out rounds: gateway CPU per delivery against each peer's, round by round\n${roundsTable(results)}`);
   log(`\nCPU cores used while events flowed (this machine has ${cpus().length})\n${coresTable(results)}`);
   if (notifyCost.length) log(`\nNOTIFY cost (commits/s a writer achieves)\n${notifyTable(notifyCost)}`);
   if (results.some((r) => r.server.startsWith('gateway'))) log(`\nPerformance targets (gateway)\n${targetTable(results)}`);
@@ -152,6 +171,7 @@ async function main(): Promise<void> {
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
     options,
     scenarios: results,
+    fanoutRounds: fanoutRounds(results),
     notifyCost,
     notifyConditions: NOTIFY_CONDITIONS,
     targets: targetChecks(results),

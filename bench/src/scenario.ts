@@ -2,7 +2,7 @@ import { ClientPool } from './clients/pool';
 import { CpuBudget, type Component } from './cpu-budget';
 import type { WireProtocol } from './clients/messages';
 import type { Service } from './infra';
-import { cpuDelta, cpuTime, rssKb } from './proc-stats';
+import { cpuDelta, cpuTime, kernelCounters, kernelCountersPer, rssKb, type KernelCounters } from './proc-stats';
 import { cdf, concat, nowMs, sleep, summarize, type LatencySummary } from './stats';
 import type { RedisTap } from './tap';
 import type { EventWriter } from './writer';
@@ -64,6 +64,8 @@ export interface ScenarioResult {
   deliveryWindowS: number;
   drainTimedOut: boolean;
   serverCpu: { userS: number; systemS: number; totalS: number; utilization: number };
+  /** The server's syscalls, page faults and context switches per delivery, over the same window as serverCpu. */
+  kernelPerDelivery: KernelCounters;
   cpuPerDeliveryUs: number;
   idleCpuPercent: number;
   upstreamCpuPerEventUs: number | undefined;
@@ -115,6 +117,7 @@ export async function runScenario(
     const budgetBefore = budget.read();
     const budgetFrom = nowMs();
     const cpuBefore = cpuTime(pid);
+    const kernelBefore = kernelCounters(pid);
     const upstreamBefore = target.upstream ? cpuTime(target.upstream.pid) : undefined;
     log(`  writing ${spec.rate * spec.seconds} events at ${spec.rate}/s…`);
     target.tap?.reset();
@@ -140,6 +143,7 @@ export async function runScenario(
       await sleep(50);
     }
     const cpuAfter = cpuTime(pid);
+    const kernelAfter = kernelCounters(pid);
     const budgetAfter = budget.read();
     const budgetSeconds = (nowMs() - budgetFrom) / 1000;
     const upstreamAfter = target.upstream ? cpuTime(target.upstream.pid) : undefined;
@@ -202,6 +206,7 @@ export async function runScenario(
       drainTimedOut,
       serverCpu: { ...cpu, utilization: cpu.totalS / windowS },
       cpuPerDeliveryUs: uniqueTotal > 0 ? (cpu.totalS * 1e6) / uniqueTotal : NaN,
+      kernelPerDelivery: kernelCountersPer(kernelBefore, kernelAfter, uniqueTotal),
       idleCpuPercent: (idleCpu.totalS / idleSeconds) * 100,
       upstreamCpuPerEventUs: upstream ? (upstream.totalS * 1e6) / write.committed : undefined,
       rssBeforeKb,

@@ -57,6 +57,21 @@ function runAsUser(): { uid: number; gid: number } | undefined {
   }
 }
 
+/**
+ * MATCHCAST_TEST_PG_SETTINGS: `name=value` pairs, space-separated, for every throwaway server a
+ * test run starts, e.g. to log every plan of a whole suite (docs/benchmarks.md, "Lookups").
+ */
+function settingsFromEnv(): Record<string, string> {
+  const pairs = (process.env.MATCHCAST_TEST_PG_SETTINGS ?? '').split(/\s+/).filter(Boolean);
+  return Object.fromEntries(
+    pairs.map((pair) => {
+      const at = pair.indexOf('=');
+      if (at < 1) throw new Error(`MATCHCAST_TEST_PG_SETTINGS: "${pair}" is not name=value`);
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }),
+  );
+}
+
 export class PostgresServer {
   private child: ManagedChild | undefined;
   private readonly ownsDataDir: boolean;
@@ -117,6 +132,7 @@ export class PostgresServer {
       synchronous_commit: 'off',
       full_page_writes: 'off',
       max_connections: 300,
+      ...settingsFromEnv(),
       ...this.options.settings,
     };
     const args = ['-D', this.dataDir, '-p', String(this.port)];

@@ -1,0 +1,42 @@
+/**
+ * `--rounds N` (bench/src/run.ts): the fan-out results split into rounds, each round's gateway
+ * against each peer run after it, and the median ratio the bench prints.
+ */
+import { parseOptions } from '../../bench/src/options';
+import { fanoutRounds, roundsTable } from '../../bench/src/report';
+import type { ScenarioResult } from '../../bench/src/scenario';
+
+const FLOOR = 'peer: ws, frame once, raw write (floor)';
+const result = (label: string, server: string, cpuPerDeliveryUs: number) => ({ label, server, cpuPerDeliveryUs }) as ScenarioResult;
+
+describe('bench fan-out rounds', () => {
+  const results = [
+    result('load', 'gateway (redis)', 50), // not a fan-out: left out
+    result('fanout', 'gateway (redis)', 11),
+    result('fanout', FLOOR, 10),
+    result('fanout', 'gateway (redis)', 12),
+    result('fanout', FLOOR, 10),
+    result('fanout', 'gateway (redis)', 9),
+    result('fanout', FLOOR, 10),
+  ];
+
+  it('pairs each gateway run with the peers run after it', () => {
+    const rounds = fanoutRounds(results);
+    expect(rounds.map((r) => r.gatewayUs)).toEqual([11, 12, 9]);
+    expect(rounds.map((r) => r.peers.map((p) => [p.server, p.ratio]))).toEqual([[[FLOOR, 1.1]], [[FLOOR, 1.2]], [[FLOOR, 0.9]]]);
+  });
+
+  it('prints every round and the medians', () => {
+    const lines = roundsTable(results).split('\n');
+    expect(lines).toHaveLength(2 + 3 + 1);
+    expect(lines[2]).toMatch(/^1\s+11\.00\s+10\.00\s+\+10\.0 %$/);
+    expect(lines[4]).toMatch(/^3\s+9\.00\s+10\.00\s+-10\.0 %$/);
+    expect(lines.at(-1)).toMatch(/^median\s+11\.00\s+10\.00\s+\+10\.0 %$/);
+  });
+
+  it('takes --rounds from 1 to 20, 1 by default', () => {
+    expect(parseOptions([], {}, '/tmp').rounds).toBe(1);
+    expect(parseOptions(['--rounds', '5'], {}, '/tmp').rounds).toBe(5);
+    expect(() => parseOptions(['--rounds', '0'], {}, '/tmp')).toThrow(/--rounds must be an integer in \[1, 20\]/);
+  });
+});
