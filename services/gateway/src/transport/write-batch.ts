@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
  * of one write per client per event — the kernel write was most of the fan-out's CPU.
  * Everything written to the socket (pings and close frames too) stays in order.
  *
- * While connections arrive in numbers (a reconnect storm), the flush runs in slices of
+ * While connections are admitted in numbers (a reconnect storm), the flush runs in slices of
  * STORM_SLICE sockets, one slice per loop turn: an event for 10,000 clients is 10,000 kernel
  * writes (tens of ms), and Node accepts one connection per loop turn (libuv 1.45+,
  * libuv/libuv#3696), so one unbroken flush per event left a storm's connections waiting in the
