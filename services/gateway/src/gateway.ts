@@ -117,7 +117,9 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       perAddressPerSecond: config.edge.connectionsPerIpPerSecond,
     }),
     verifier,
-    onAdmitted: noteArrival, // a reconnect storm makes the write batch flush in slices
+    onAdmitted: () => {
+      if (noteArrival()) metrics.reconnectStorms.inc(); // a reconnect storm makes the write batch flush in slices
+    },
   };
   if (!config.edge.allowedOrigins) logger.warn('ALLOWED_ORIGINS is not set: browsers on any origin may connect');
   const wsServer = new WsServer(config.ws, admission, sessions, metrics, logger);

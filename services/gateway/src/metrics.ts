@@ -10,6 +10,11 @@ export function createGatewayMetrics(registry: Registry) {
       labelNames: ['transport'] as const,
       registers,
     }),
+    reconnectStorms: new Counter({
+      name: 'matchcast_gateway_reconnect_storms_total',
+      help: 'Times connections were admitted in numbers (10 within 100 ms) and writes went out in slices so the loop kept accepting',
+      registers,
+    }),
     connectionsRejected: new Counter({
       name: 'matchcast_gateway_connections_rejected_total',
       help: 'Connections refused at the door',

@@ -2,6 +2,8 @@
  * Hostile and careless input against a running gateway with real Postgres and Redis: every
  * case answers with a documented code, and nothing else breaks or is lost.
  */
+import { connect, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { REDIS_EVENTS_CHANNEL, REDIS_HEARTBEAT_CHANNEL } from '@matchcast/protocol';
 import { migrate } from '@matchcast/db';
 import { EnvReader, createLogger } from '@matchcast/runtime';
@@ -303,5 +305,25 @@ describe('a gateway under hostile input', () => {
       // A burst of twice the rate passes, then RATE_LIMITED.
       expect(results).toEqual([101, 101, 101, 101, 429, 429]);
     });
+  });
+
+  it('takes a flood of bare TCP connects or refused upgrades for no reconnect storm; connections let in at once are one', async () => {
+    const storms = () => metric('matchcast_gateway_reconnect_storms_total');
+    await sleep(200); // any earlier storm has ended
+    const before = await storms();
+    const bare = await Promise.all(
+      Array.from({ length: 60 }, () => new Promise<Socket>((resolve) => {
+        const socket: Socket = connect(gateway.port, '127.0.0.1', () => resolve(socket));
+      })),
+    );
+    const refused = await Promise.all(Array.from({ length: 30 }, () => refusal(url, { origin: 'http://evil.example' })));
+    expect(refused.every((answer) => answer.status === 403)).toBe(true);
+    expect(await storms()).toBe(before);
+
+    const clients = Array.from({ length: 40 }, () => new TestClient(url));
+    await Promise.all(clients.map((client) => client.opened()));
+    expect(await storms()).toBeGreaterThan(before);
+    for (const socket of bare) socket.destroy();
+    for (const client of clients) client.ws.close();
   });
 });

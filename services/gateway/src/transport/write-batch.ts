@@ -64,14 +64,20 @@ let arrivals = 0;
 let windowStartMs = -Infinity;
 let stormUntilMs = -Infinity;
 
-/** Counts a connection let in at the door (WebSocket or SSE, past every admission check). */
-export function noteArrival(): void {
+/**
+ * Counts a connection let in at the door (WebSocket or SSE, past every admission check); true
+ * when it starts a storm.
+ */
+export function noteArrival(): boolean {
   const now = performance.now();
   if (now - windowStartMs > ARRIVAL_WINDOW_MS) {
     windowStartMs = now;
     arrivals = 0;
   }
-  if (++arrivals >= STORM_ARRIVALS) stormUntilMs = now + ARRIVAL_WINDOW_MS;
+  if (++arrivals < STORM_ARRIVALS) return false;
+  const starts = now >= stormUntilMs;
+  stormUntilMs = now + ARRIVAL_WINDOW_MS;
+  return starts;
 }
 
 function flushSlice(): void {
