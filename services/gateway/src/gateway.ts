@@ -32,7 +32,6 @@ import { OriginPolicy } from './transport/origins';
 import { SSE_PATH, sseHandler } from './transport/sse';
 import { PositionTokens } from './transport/sse-positions';
 import { NOTIFICATION_STREAM_PATH, notificationStreamHandler } from './transport/notification-stream';
-import { noteArrival } from './transport/write-batch';
 import { WsServer } from './transport/ws-server';
 
 export interface Gateway {
@@ -117,9 +116,6 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
       perAddressPerSecond: config.edge.connectionsPerIpPerSecond,
     }),
     verifier,
-    onAdmitted: () => {
-      if (noteArrival()) metrics.reconnectStorms.inc(); // a reconnect storm makes the write batch flush in slices
-    },
   };
   if (!config.edge.allowedOrigins) logger.warn('ALLOWED_ORIGINS is not set: browsers on any origin may connect');
   const wsServer = new WsServer(config.ws, admission, sessions, metrics, logger);

@@ -26,6 +26,18 @@ async function stalledClient(port: number, channel: string): Promise<Socket> {
   return socket;
 }
 
+/** An SSE client that gets the response head, then never reads again. */
+async function stalledSseClient(port: number, channel: string): Promise<Socket> {
+  const socket = connect(port, '127.0.0.1');
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.write(`GET /sse?channels=${encodeURIComponent(channel)} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n`);
+  const head = await new Promise<string>((resolve) => socket.once('data', (chunk: Buffer) => resolve(chunk.toString())));
+  expect(head).toMatch(/^HTTP\/1\.1 200 /);
+  await new Promise((r) => setTimeout(r, 200));
+  socket.pause();
+  return socket;
+}
+
 describe('slow consumers', () => {
   let server: PostgresServer;
   let db: pg.Client;
@@ -50,8 +62,18 @@ describe('slow consumers', () => {
     await server?.destroy();
   });
 
-  it('cuts off a client that stops reading, while the others get everything', async () => {
-    const stalled = await stalledClient(gateway.port, 'match:m');
+  /** The value of matchcast_gateway_slow_consumers_total. */
+  const slowConsumers = async () => {
+    const text = await (await fetch(`http://127.0.0.1:${gateway.opsPort}/metrics`)).text();
+    return Number(/matchcast_gateway_slow_consumers_total\{[^}]*\} (\d+)/.exec(text)?.[1] ?? 0);
+  };
+
+  it.each([
+    ['a WebSocket', stalledClient],
+    ['an SSE', stalledSseClient],
+  ])('cuts off %s client that stops reading, while the others get everything', async (_, stall) => {
+    const slowBefore = await slowConsumers();
+    const stalled = await stall(gateway.port, 'match:m');
     const stalledClosed = new Promise<void>((resolve) => stalled.once('close', () => resolve()));
     stalled.on('error', () => undefined);
 
@@ -78,8 +100,7 @@ describe('slow consumers', () => {
     while (seqs.length < events && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(seqs.length).toBe(events);
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
-    const metrics = await (await fetch(`http://127.0.0.1:${gateway.opsPort}/metrics`)).text();
-    expect(metrics).toMatch(/matchcast_gateway_slow_consumers_total\{[^}]*\} 1/);
+    expect(await slowConsumers()).toBe(slowBefore + 1);
     // The gateway has dropped it: once it reads again it finds the end of the stream.
     stalled.resume();
     await Promise.race([stalledClosed, new Promise((_, reject) => setTimeout(() => reject(new Error('stalled client was not cut off')), 5000))]);

@@ -307,7 +307,7 @@ describe('a gateway under hostile input', () => {
     });
   });
 
-  it('takes a flood of bare TCP connects or refused upgrades for no reconnect storm; connections let in at once are one', async () => {
+  it('takes a flood of bare TCP connects, bad handshakes or refused requests for no reconnect storm; streams opened at once are one', async () => {
     const storms = () => metric('matchcast_gateway_reconnect_storms_total');
     await sleep(200); // any earlier storm has ended
     const before = await storms();
@@ -318,6 +318,15 @@ describe('a gateway under hostile input', () => {
     );
     const refused = await Promise.all(Array.from({ length: 30 }, () => refusal(url, { origin: 'http://evil.example' })));
     expect(refused.every((answer) => answer.status === 403)).toBe(true);
+    // Past the door, refused by the WebSocket handshake or by the SSE endpoint's own checks.
+    const badHandshakes = await Promise.all(
+      Array.from({ length: 30 }, () =>
+        rawRequest(gateway.port, 'GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 99\r\n\r\n'),
+      ),
+    );
+    expect(badHandshakes.every((answer) => /^HTTP\/1\.1 400 /.test(answer))).toBe(true);
+    const badStreams = await Promise.all(Array.from({ length: 30 }, () => fetch(`${base}/sse?channels=nope:1`)));
+    expect(badStreams.every((answer) => answer.status === 404)).toBe(true);
     expect(await storms()).toBe(before);
 
     const clients = Array.from({ length: 40 }, () => new TestClient(url));

@@ -4,7 +4,9 @@ import type { Logger } from '@matchcast/runtime';
 import type { Identity, TokenVerifier } from '@matchcast/auth';
 import { clientAddress } from './client-address';
 import type { ConnectionLimits } from './connection-limits';
+import type { GatewayMetrics } from '../metrics';
 import type { OriginPolicy } from './origins';
+import { noteArrival } from './write-batch';
 
 export interface AdmissionRules {
   isDraining(): boolean;
@@ -14,11 +16,6 @@ export interface AdmissionRules {
   origins: OriginPolicy;
   limits: ConnectionLimits;
   verifier: TokenVerifier;
-  /**
-   * Told of each connection let in. The write batch counts these, not TCP accepts, to tell a
-   * reconnect storm: a flood of bare TCP connects (or of refused ones) must not put it in slices.
-   */
-  onAdmitted: () => void;
 }
 
 export interface Admitted {
@@ -39,7 +36,6 @@ export async function admit(rules: AdmissionRules, req: IncomingMessage, queryTo
   const release = rules.limits.admit(clientAddress(req, rules.trustedProxyHops));
   try {
     const identity = await rules.verifier.authenticate(req.headers.authorization, queryToken);
-    rules.onAdmitted();
     return { identity, release };
   } catch (error) {
     release();
@@ -56,4 +52,14 @@ export function refusal(error: unknown, rejected: { inc(labels: { code: string }
   if (failure.code === 'INTERNAL') logger.error({ err: error }, 'connection refused by a server fault');
   rejected.inc({ code: failure.code });
   return failure;
+}
+
+/**
+ * A WebSocket or SSE stream opened, past the door and the endpoint's own checks: counted, and
+ * told to the write batch, which tells a reconnect storm by streams opened in numbers — not by
+ * TCP accepts, so a flood of bare connects, bad handshakes or refused requests is no storm.
+ */
+export function opened(metrics: GatewayMetrics, transport: 'ws' | 'sse'): void {
+  metrics.connections.inc({ transport });
+  if (noteArrival()) metrics.reconnectStorms.inc();
 }

@@ -7,7 +7,7 @@ import type { Identity } from '@matchcast/auth';
 import type { GatewayMetrics } from '../metrics';
 import { SubscriberState } from '../delivery/subscriber';
 import type { Client, Sessions, StreamPositions, SubscribeRequest } from '../sessions/session';
-import { admit, refusal, type AdmissionRules } from './admission';
+import { admit, opened, refusal, type AdmissionRules } from './admission';
 import { controlText, sseChunk, type EventFrames } from '../delivery/frames';
 import { ConnectionPositions, type DecodedToken, type PositionTokens } from './sse-positions';
 import { batchedWrite, holdWrites } from './write-batch';
@@ -159,8 +159,11 @@ export class SseClient extends SubscriberState implements Client {
   /** Ends the stream with an error event; the browser's EventSource reconnects (with Last-Event-ID). */
   close(code: ErrorCode): void {
     if (this.ended) return;
-    this.send({ type: 'error', code, message: ErrorCodes[code].message });
     this.ended = true;
+    // Past write()'s slow-consumer check: that check is what closes a slow client, and going
+    // through it again recursed until the stack overflowed, in the middle of a fan-out.
+    const chunk = this.options.format.control({ type: 'error', code, message: ErrorCodes[code].message });
+    if (chunk && !this.socket.destroyed) batchedWrite(this.socket, chunk);
     holdWrites(this.socket); // the end after the error event, not before it
     this.socket.end();
     // A slow or dead peer may never take the rest.
@@ -305,7 +308,7 @@ export function sseEndpoint(
     const client = prepared.client(res, identity);
     client.start();
     sessions.open(client);
-    metrics.connections.inc({ transport: 'sse' });
+    opened(metrics, 'sse');
     res.on('close', () => {
       release?.();
       sessions.closed(client);

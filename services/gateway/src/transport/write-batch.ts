@@ -5,9 +5,9 @@ import type { Socket } from 'node:net';
  * in a turn are held, and a setImmediate hands them to the kernel.
  * A burst of events (a catch-up, a busy second) then costs one writev per client instead
  * of one write per client per event — the kernel write was most of the fan-out's CPU.
- * Everything written to the socket (pings and close frames too) stays in order.
+ * Everything written through here, or after holdWrites, stays in order.
  *
- * While connections are admitted in numbers (a reconnect storm), the flush runs in slices of
+ * While streams open in numbers (a reconnect storm), the flush runs in slices of
  * STORM_SLICE sockets, one slice per loop turn: an event for 10,000 clients is 10,000 kernel
  * writes (tens of ms), and Node accepts one connection per loop turn (libuv 1.45+,
  * libuv/libuv#3696), so one unbroken flush per event left a storm's connections waiting in the
@@ -24,12 +24,16 @@ import type { Socket } from 'node:net';
  * socket flushed early (FLUSH_BYTES) and held again is listed twice; its earlier entry's flush
  * is then only early.
  *
- * A socket's first frame in a turn is only kept (PENDING) and written alone at the flush: one
- * event per turn, the usual case, then costs one plain write, as in a server without a batch,
- * not a cork, a buffered stream entry and an uncork. A second write in the turn corks the socket
- * with the kept frame first, so a burst still leaves in one writev. Whoever writes to the socket
- * other than through here (the WebSocket handshake, ws' close frame, the end of an SSE stream)
- * calls holdWrites first: a kept frame would otherwise be overtaken.
+ * A socket's first frame in a turn, when nothing is queued on it, is only kept (PENDING) and
+ * written alone at the flush: one event per turn, the usual case, then costs one plain write, as
+ * in a server without a batch, not a cork, a buffered stream entry and an uncork. A second write
+ * in the turn corks the socket with the kept frame first, so a burst still leaves in one writev;
+ * a socket with a backlog is corked at once. Whoever writes to the socket other than through here
+ * (the WebSocket handshake, our close frames, the end of an SSE stream) calls holdWrites first: a
+ * kept frame would otherwise be overtaken. What ws writes by itself can go before a kept frame: a
+ * pong (control frames may come between messages) and the close frame answering a client's close,
+ * after which ws ends the socket in the next tick, so the flush drops the frame for a client that
+ * is leaving.
  */
 const HELD = Symbol('held');
 const PENDING = Symbol('pending');
@@ -54,7 +58,7 @@ export const STORM_SLICE = 4;
 const CALM_TURN_MS = 0.5;
 const CALM_CHECK_EVERY = 64;
 /**
- * A storm: STORM_ARRIVALS connections admitted within one ARRIVAL_WINDOW_MS window; it lasts until
+ * A storm: STORM_ARRIVALS streams opened within one ARRIVAL_WINDOW_MS window; it lasts until
  * ARRIVAL_WINDOW_MS after the last arrival that kept the count there.
  */
 const ARRIVAL_WINDOW_MS = 100;
@@ -64,10 +68,7 @@ let arrivals = 0;
 let windowStartMs = -Infinity;
 let stormUntilMs = -Infinity;
 
-/**
- * Counts a connection let in at the door (WebSocket or SSE, past every admission check); true
- * when it starts a storm.
- */
+/** Counts a stream opened (WebSocket or SSE, past every check: admission.ts `opened`); true when it starts a storm. */
 export function noteArrival(): boolean {
   const now = performance.now();
   if (now - windowStartMs > ARRIVAL_WINDOW_MS) {
@@ -123,12 +124,12 @@ export function holdWrites(socket: Held): void {
 }
 
 export function batchedWrite(socket: Held, frame: Buffer): void {
-  if (!socket[HELD]) {
+  if (!socket[HELD] && socket.writableLength === 0) {
     socket[PENDING] = frame;
     list(socket);
     return;
   }
-  corkPending(socket);
+  holdWrites(socket);
   socket.write(frame);
   if (socket.writableLength >= FLUSH_BYTES) {
     socket.uncork();

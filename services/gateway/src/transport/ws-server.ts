@@ -8,7 +8,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Identity } from '@matchcast/auth';
 import type { GatewayMetrics } from '../metrics';
 import type { Sessions } from '../sessions/session';
-import { admit, refusal, type AdmissionRules } from './admission';
+import { admit, opened, refusal, type AdmissionRules } from './admission';
 import { endSocket, parseTarget } from './http-errors';
 import { WsClient } from './ws-client';
 import { holdWrites } from './write-batch';
@@ -83,7 +83,7 @@ export class WsServer {
   private connected(ws: WebSocket, identity: Identity): void {
     const client = new WsClient(randomUUID(), identity, ws, this.options.maxBufferedBytes, this.onSlow, this.options.messagesPerSecond);
     this.sessions.open(client);
-    this.metrics.connections.inc({ transport: 'ws' });
+    opened(this.metrics, 'ws');
     ws.on('error', this.listeners.error);
     ws.on('pong', this.listeners.pong);
     ws.on('close', this.listeners.close);

@@ -65,6 +65,23 @@ describe('batchedWrite', () => {
     }
   });
 
+  it('corks a socket that already has a backlog at its first write, instead of keeping the frame', async () => {
+    const { server, sockets, received } = await pairs(2);
+    const [writer] = sockets;
+    try {
+      Object.defineProperty(writer!, 'writableLength', { value: 1, configurable: true }); // as if the kernel buffer were full
+      batchedWrite(writer!, Buffer.from('a'));
+      expect(writer!.writableCorked).toBe(1);
+      delete (writer as unknown as Record<string, unknown>).writableLength;
+      await turn();
+      expect(writer!.writableCorked).toBe(0);
+      while (received[0] !== 'a') await turn();
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    }
+  });
+
   it('keeps a kept frame ahead of what is written to the socket directly after holdWrites (a close frame, the end of a stream)', async () => {
     const { server, sockets, received } = await pairs(1);
     const [writer] = sockets;
