@@ -21,6 +21,12 @@ export class Fanout {
   constructor(
     private readonly registry: SubscriptionRegistry,
     private readonly metrics: FanoutMetrics,
+    /**
+     * A client whose delivery threw. The loop goes on to the others: one client's fault (an
+     * SSE slow consumer once recursed until the stack overflowed) must not cost anyone after it
+     * in the loop this event.
+     */
+    private readonly onFault: (client: Subscriber, error: unknown) => void,
   ) {}
 
   deliver(event: OutboxEvent): void {
@@ -32,7 +38,11 @@ export class Fanout {
       for (const client of clients) {
         if (client.lastEvent === event) continue;
         client.lastEvent = event;
-        if (handOver(client, frames)) delivered++;
+        try {
+          if (handOver(client, frames)) delivered++;
+        } catch (error) {
+          this.onFault(client, error);
+        }
       }
     }
     this.metrics.delivered.inc(delivered);

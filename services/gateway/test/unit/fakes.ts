@@ -85,6 +85,11 @@ export class FakeOutbox implements OutboxReader {
 }
 
 /** A counter or histogram that remembers what it was told, labels included. */
+/** A Fanout fault handler for tests: a delivery that throws fails the test. */
+export function rethrow(_client: unknown, error: unknown): never {
+  throw error;
+}
+
 export class FakeMetric {
   readonly calls: unknown[][] = [];
   inc(...args: unknown[]): void {

@@ -5,14 +5,15 @@ import { FakeSubscriber, fakeMetrics, matchEvent } from './fakes';
 function setup() {
   const registry = new SubscriptionRegistry();
   const metrics = fakeMetrics('delivered', 'commitToSendSeconds');
-  const fanout = new Fanout(registry, metrics);
+  const faults: Array<[string, unknown]> = [];
+  const fanout = new Fanout(registry, metrics, (subscriber, error) => faults.push([subscriber.id, error]));
   const client = (id: string, ...channels: string[]) => {
     const subscriber = new FakeSubscriber(id);
     registry.add(subscriber);
     for (const channel of channels) registry.subscribe(subscriber, channel);
     return subscriber;
   };
-  return { registry, metrics, fanout, client };
+  return { registry, metrics, fanout, client, faults };
 }
 
 describe('Fanout', () => {
@@ -25,6 +26,22 @@ describe('Fanout', () => {
     expect(wide.log).toEqual(['match:m match:m@1']);
     expect(league.log).toEqual(['league:l match:m@1']);
     expect(fan.log).toEqual(['team:a match:m@1']);
+  });
+
+  it('goes on to the other clients when one client\'s delivery throws, and reports that client', () => {
+    const { fanout, client, faults, metrics } = setup();
+    const before = client('before', 'all');
+    const broken = client('broken', 'all');
+    const after = client('after', 'all');
+    const failure = new RangeError('Maximum call stack size exceeded');
+    broken.deliver = () => {
+      throw failure;
+    };
+    fanout.deliver(matchEvent('m', 1));
+    expect(before.log).toEqual(['all match:m@1']);
+    expect(after.log).toEqual(['all match:m@1']);
+    expect(faults).toEqual([['broken', failure]]);
+    expect(metrics.delivered.total).toBe(2);
   });
 
   it('builds the frames of a channel once and hands the same object to every client on it', () => {

@@ -4,7 +4,7 @@ import { Fanout } from '../../src/delivery/fanout';
 import { SubscriptionRegistry } from '../../src/delivery/registry';
 import { PurchaseOwners } from '../../src/sessions/purchase-owners';
 import { Sessions, type Client } from '../../src/sessions/session';
-import { FakeSubscriber, fakeMetrics } from './fakes';
+import { FakeSubscriber, fakeMetrics, rethrow } from './fakes';
 
 /** A reader over a fixed table that counts its queries. */
 function reader(table: Record<string, string>) {
@@ -59,7 +59,7 @@ describe('Sessions: purchase channels', () => {
 
   function setup() {
     const registry = new SubscriptionRegistry();
-    void new Fanout(registry, fakeMetrics('delivered', 'commitToSendSeconds'));
+    void new Fanout(registry, fakeMetrics('delivered', 'commitToSendSeconds'), rethrow);
     const { reads, read } = reader({ '17': 'alice' });
     const sessions = new Sessions(
       registry,

@@ -5,7 +5,7 @@ import { Fanout } from '../../src/delivery/fanout';
 import { SubscriptionRegistry } from '../../src/delivery/registry';
 import { ANONYMOUS, TokenVerifier } from '@matchcast/auth';
 import { Sessions, type Client, type History, type SubscribeRequest } from '../../src/sessions/session';
-import { FakeSubscriber, fakeMetrics, matchEvent } from './fakes';
+import { FakeSubscriber, fakeMetrics, matchEvent, rethrow } from './fakes';
 
 class FakeClient extends FakeSubscriber implements Client {
   identity = ANONYMOUS;
@@ -45,7 +45,7 @@ class ControlledHistory implements History {
 
 function setup() {
   const registry = new SubscriptionRegistry();
-  const fanout = new Fanout(registry, fakeMetrics('delivered', 'commitToSendSeconds'));
+  const fanout = new Fanout(registry, fakeMetrics('delivered', 'commitToSendSeconds'), rethrow);
   const heads = new Map<string, number>();
   const history = new ControlledHistory();
   const sessions = new Sessions(

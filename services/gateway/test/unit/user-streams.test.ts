@@ -6,7 +6,7 @@ import { Fanout } from '../../src/delivery/fanout';
 import { SubscriptionRegistry } from '../../src/delivery/registry';
 import { Sequencer } from '../../src/delivery/sequencer';
 import { Sessions, type Client, type History } from '../../src/sessions/session';
-import { FakeOutbox, FakeSubscriber, fakeMetrics, userEvent } from './fakes';
+import { FakeOutbox, FakeSubscriber, fakeMetrics, userEvent, rethrow } from './fakes';
 
 const logger = createLogger('test', 'silent');
 
@@ -36,7 +36,7 @@ async function setup() {
   const outbox = new FakeOutbox();
   const headReads = outbox.holdHeadReads();
   const registry = new SubscriptionRegistry({ track: (c) => sequencer.track(c), untrack: (c) => sequencer.untrack(c) });
-  const fanout = new Fanout(registry, fakeMetrics('delivered', 'commitToSendSeconds'));
+  const fanout = new Fanout(registry, fakeMetrics('delivered', 'commitToSendSeconds'), rethrow);
   const sequencer = new Sequencer(outbox, (e) => fanout.deliver(e), fakeMetrics('received', 'duplicates', 'gapsFilled', 'skipped', 'claimsBeyondHead', 'untracked'), logger);
   await sequencer.init();
   const history = new OutboxHistory(outbox);
