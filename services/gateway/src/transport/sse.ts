@@ -145,7 +145,7 @@ export class SseClient extends SubscriberState implements Client {
 
   /** The `id:` line and the shared frame: two writes into one corked batch, the payload never copied. */
   private write(idLine: Buffer | undefined, chunk: Buffer): boolean {
-    if (this.ended || this.socket.destroyed) return false;
+    if (this.ended || !this.socket.writable) return false; // not after a client's half-close ended the socket
     if (this.socket.writableLength > this.options.maxBufferedBytes) {
       this.options.onSlow();
       this.close('SLOW_CONSUMER');
@@ -163,7 +163,7 @@ export class SseClient extends SubscriberState implements Client {
     // Past write()'s slow-consumer check: that check is what closes a slow client, and going
     // through it again recursed until the stack overflowed, in the middle of a fan-out.
     const chunk = this.options.format.control({ type: 'error', code, message: ErrorCodes[code].message });
-    if (chunk && !this.socket.destroyed) batchedWrite(this.socket, chunk);
+    if (chunk && this.socket.writable) batchedWrite(this.socket, chunk);
     holdWrites(this.socket); // the end after the error event, not before it
     this.socket.end();
     // A slow or dead peer may never take the rest.
