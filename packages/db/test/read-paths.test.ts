@@ -5,26 +5,21 @@
  * up scoreboards and team names by key); the plans (auto_explain, nested statements included,
  * with actual row counts) show it.
  */
-import { migrate, readMatches } from '@matchcast/db';
-import { PostgresServer } from '@matchcast/testkit';
-import pg from 'pg';
+import { readMatches } from '@matchcast/db';
+import { ExplainedDatabase } from './explained-database';
 
 const MATCHES = 3000;
 const LEAGUES = 30;
 const LIVE = 12;
 
 describe('014: listing matches and computing a league table read only what they need', () => {
-  let server: PostgresServer;
-  let db: pg.Client;
-  let plans: string[] = [];
+  let explained: ExplainedDatabase;
+  let db: ExplainedDatabase['db'];
 
   beforeAll(async () => {
-    server = await new PostgresServer().start();
-    db = new pg.Client(server.url);
-    await db.connect();
-    await migrate(db);
     // The bulk without triggers (each insert would refresh a league's table or append an event).
-    await db.query(`SET session_replication_role = replica;
+    explained = await ExplainedDatabase.start(
+      `SET session_replication_role = replica;
       INSERT INTO league (id, name, private) SELECT 'l' || g, 'League ' || g, g = 1 FROM generate_series(1, ${LEAGUES}) g;
       INSERT INTO team (id, league_id, name) SELECT 't' || g, 'l' || (g % ${LEAGUES} + 1), 'Team ' || g FROM generate_series(1, 2 * ${MATCHES}) g;
       INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at, status)
@@ -34,22 +29,17 @@ describe('014: listing matches and computing a league table read only what they 
       INSERT INTO scoreboard (match_id, home_score, away_score) SELECT id, 1, 0 FROM match;
       INSERT INTO stream_counter (stream, last_seq) SELECT 'match:' || id, 1 FROM match;
       RESET session_replication_role;
-      ANALYZE`);
-    await db.query(`LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on;
-      SET auto_explain.log_analyze = on; SET auto_explain.log_timing = off; SET auto_explain.log_level = notice`);
-    db.on('notice', (notice) => plans.push(notice.message ?? ''));
+      ANALYZE`,
+      { analyze: true },
+    );
+    db = explained.db;
   });
 
-  afterAll(async () => {
-    await db.end();
-    await server.destroy();
-  });
+  afterAll(() => explained.stop());
 
   /** The logged plans of what `run` did, and the most rows any one scan of `table` returned. */
   async function scans(run: () => Promise<unknown>, table: string): Promise<{ plans: string; rowsRead: number }> {
-    plans = [];
-    await run();
-    const text = plans.join('\n');
+    const text = (await explained.plansOf(run)).join('\n');
     const counts = [...text.matchAll(new RegExp(`Scan[^\\n]* on ${table} [^\\n]*\\(actual rows=(\\d+) loops=(\\d+)\\)`, 'g'))];
     return { plans: text, rowsRead: Math.max(0, ...counts.map((m) => Number(m[1]) * Number(m[2]))) };
   }

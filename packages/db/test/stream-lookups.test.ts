@@ -5,24 +5,17 @@
  * TG_TABLE_NAME (a `name`, "C") used to reach the append functions' keys and force a scan per
  * event. 014: a team rename finds the team's matches by index.
  */
-import { migrate } from '@matchcast/db';
-import { PostgresServer } from '@matchcast/testkit';
-import pg from 'pg';
+import { ExplainedDatabase } from './explained-database';
 
 const STREAMS = 3000;
 
 describe('013, 014: stream and match lookups use their indexes', () => {
-  let server: PostgresServer;
-  let db: pg.Client;
-  let plans: string[] = [];
+  let explained: ExplainedDatabase;
 
   beforeAll(async () => {
-    server = await new PostgresServer().start();
-    db = new pg.Client(server.url);
-    await db.connect();
-    await migrate(db);
     // The bulk without triggers (each team or match insert would refresh the league's table); match m1 with them.
-    await db.query(`INSERT INTO league (id, name) VALUES ('l', 'League');
+    explained = await ExplainedDatabase.start(
+      `INSERT INTO league (id, name) VALUES ('l', 'League');
       SET session_replication_role = replica;
       INSERT INTO team (id, league_id, name) SELECT 't' || g, 'l', 'Team ' || g FROM generate_series(1, 2 * ${STREAMS}) g;
       INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at)
@@ -30,17 +23,12 @@ describe('013, 014: stream and match lookups use their indexes', () => {
       INSERT INTO stream_counter (stream, last_seq) SELECT 'match:m' || g, 1 FROM generate_series(2, ${STREAMS}) g;
       RESET session_replication_role;
       INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at) VALUES ('m1', 'l', 't1', 't2', now());
-      ANALYZE`);
-    // Every statement run inside a function, with its plan, reaches this connection as a notice.
-    await db.query(`LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on;
-      SET auto_explain.log_level = notice`);
-    db.on('notice', (notice) => plans.push(notice.message ?? ''));
+      ANALYZE`,
+      { analyze: false },
+    );
   });
 
-  afterAll(async () => {
-    await db.end();
-    await server.destroy();
-  });
+  afterAll(() => explained.stop());
 
   /**
    * The plans of what `sql` ran on an event's path: the counter's update or insert and the
@@ -52,9 +40,7 @@ describe('013, 014: stream and match lookups use their indexes', () => {
   }
 
   async function plansOf(sql: string, statement: RegExp): Promise<string[]> {
-    plans = [];
-    await db.query(sql);
-    return plans.filter((plan) => statement.test(plan));
+    return (await explained.plansOf(() => explained.db.query(sql))).filter((plan) => statement.test(plan));
   }
 
   it.each([
