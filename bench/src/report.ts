@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { NOTIFY_CONDITIONS, type NotifyCostResult } from './notify-cost';
 import { barChart, lineChart } from './plot';
 import type { ScenarioResult } from './scenario';
+import { median } from './stats';
 
 const fixed = (value: number | undefined, digits = 1): string => (value === undefined || !Number.isFinite(value) ? '–' : value.toFixed(digits));
 const thousands = (value: number): string => Math.round(value).toLocaleString('en-US');
@@ -49,12 +50,6 @@ export function fanoutRounds(results: ScenarioResult[]): FanoutRound[] {
   }
   return rounds;
 }
-
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 
 /** Each round's gateway-to-peer ratio, and their median: one round's spread (±10 %) is as large as the differences sought. */
 export function roundsTable(results: ScenarioResult[]): string {

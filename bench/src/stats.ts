@@ -30,6 +30,13 @@ export function summarize(values: Float64Array): LatencySummary | undefined {
   };
 }
 
+/** The median of a few values (the middle two averaged when even), e.g. of per-round ratios. */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 /** The levels a distribution is kept at for plotting: every percent, then the tail. */
 const CDF_LEVELS = [...Array.from({ length: 100 }, (_, i) => i / 100), 0.995, 0.999, 0.9995, 0.9999, 1];
 

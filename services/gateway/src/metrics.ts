@@ -12,7 +12,7 @@ export function createGatewayMetrics(registry: Registry) {
     }),
     reconnectStorms: new Counter({
       name: 'matchcast_gateway_reconnect_storms_total',
-      help: 'Times connections were admitted in numbers (10 within 100 ms) and writes went out in slices so the loop kept accepting',
+      help: 'Times WebSocket or SSE streams opened in numbers (10 within 100 ms) and writes went out in slices so the loop kept accepting',
       registers,
     }),
     connectionsRejected: new Counter({

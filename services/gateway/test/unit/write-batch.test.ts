@@ -4,8 +4,11 @@ import { STORM_ARRIVALS, STORM_SLICE, batchedWrite, holdWrites, noteArrival } fr
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** Connected loopback socket pairs: what the gateway writes to, and what reads it. */
-async function pairs(count: number): Promise<{ server: net.Server; sockets: net.Socket[]; received: string[] }> {
+/**
+ * Runs `test` with `count` connected loopback socket pairs: `writers` are what the gateway writes
+ * to, `received[i]` what the other end of writers[i] has read; all closed afterwards.
+ */
+async function withPairs(count: number, test: (writers: net.Socket[], received: string[]) => Promise<void>): Promise<void> {
   const accepted: net.Socket[] = [];
   const server = net.createServer((socket) => accepted.push(socket));
   server.listen(0, '127.0.0.1');
@@ -25,16 +28,19 @@ async function pairs(count: number): Promise<{ server: net.Server; sockets: net.
   while (accepted.length < count) await turn();
   // Written to in the order of the clients: match each client with its accepted socket by ports.
   const byPort = new Map(accepted.map((socket) => [socket.remotePort, socket]));
-  const sockets = clients.map((client) => byPort.get(client.localPort)!);
-  return { server, sockets: [...sockets, ...clients], received };
+  const writers = clients.map((client) => byPort.get(client.localPort)!);
+  try {
+    await test(writers, received);
+  } finally {
+    for (const socket of [...writers, ...clients]) socket.destroy();
+    server.close();
+  }
 }
 
 describe('batchedWrite', () => {
   it('hands every socket\'s writes of a turn to the kernel in the next turn when connections are not arriving in numbers', async () => {
     const count = STORM_SLICE * 3;
-    const { server, sockets, received } = await pairs(count);
-    const writers = sockets.slice(0, count);
-    try {
+    await withPairs(count, async (writers, received) => {
       for (const socket of writers) batchedWrite(socket, Buffer.from('a'));
       for (const socket of writers) batchedWrite(socket, Buffer.from('b'));
       expect(writers.every((socket) => socket.writableCorked === 1)).toBe(true);
@@ -42,16 +48,11 @@ describe('batchedWrite', () => {
       expect(writers.every((socket) => socket.writableCorked === 0)).toBe(true);
       while (received.join('').length < count * 2) await turn();
       expect(received.slice(0, count).every((text) => text === 'ab')).toBe(true);
-    } finally {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-    }
+    });
   });
 
   it('keeps a socket\'s only frame of a turn and writes it alone at the flush, without corking the socket', async () => {
-    const { server, sockets, received } = await pairs(2);
-    const [writer] = sockets;
-    try {
+    await withPairs(1, async ([writer], received) => {
       const written = jest.spyOn(writer!, 'write');
       batchedWrite(writer!, Buffer.from('a'));
       expect(writer!.writableCorked).toBe(0);
@@ -59,16 +60,11 @@ describe('batchedWrite', () => {
       await turn();
       expect(written).toHaveBeenCalledTimes(1);
       while (received[0] !== 'a') await turn();
-    } finally {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-    }
+    });
   });
 
   it('corks a socket that already has a backlog at its first write, instead of keeping the frame', async () => {
-    const { server, sockets, received } = await pairs(2);
-    const [writer] = sockets;
-    try {
+    await withPairs(1, async ([writer], received) => {
       Object.defineProperty(writer!, 'writableLength', { value: 1, configurable: true }); // as if the kernel buffer were full
       batchedWrite(writer!, Buffer.from('a'));
       expect(writer!.writableCorked).toBe(1);
@@ -76,16 +72,11 @@ describe('batchedWrite', () => {
       await turn();
       expect(writer!.writableCorked).toBe(0);
       while (received[0] !== 'a') await turn();
-    } finally {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-    }
+    });
   });
 
   it('keeps a kept frame ahead of what is written to the socket directly after holdWrites (a close frame, the end of a stream)', async () => {
-    const { server, sockets, received } = await pairs(1);
-    const [writer] = sockets;
-    try {
+    await withPairs(1, async ([writer], received) => {
       batchedWrite(writer!, Buffer.from('event;'));
       holdWrites(writer!);
       writer!.write('close-frame;');
@@ -93,17 +84,12 @@ describe('batchedWrite', () => {
       await turn();
       while (!received[0]!.endsWith('close-frame;')) await turn();
       expect(received[0]).toBe('event;close-frame;');
-    } finally {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-    }
+    });
   });
 
   it('hands a turn\'s writes to the kernel in slices of STORM_SLICE sockets per loop turn while connections arrive in numbers, each socket\'s frames in order', async () => {
     const count = STORM_SLICE * 2 + 5;
-    const { server, sockets, received } = await pairs(count);
-    const writers = sockets.slice(0, count);
-    try {
+    await withPairs(count, async (writers, received) => {
       for (let i = 0; i < STORM_ARRIVALS; i++) noteArrival();
       for (const socket of writers) batchedWrite(socket, Buffer.from('a'));
       for (const socket of writers) batchedWrite(socket, Buffer.from('b'));
@@ -121,9 +107,6 @@ describe('batchedWrite', () => {
       expect(received[0]).toBe('abc');
       expect(received[count - 1]).toBe('abc');
       expect(received.slice(1, count - 1).every((text) => text === 'ab')).toBe(true);
-    } finally {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-    }
+    });
   });
 });
