@@ -30,6 +30,11 @@ export interface Options {
    * One run's figures vary by ±10 % with the machine; the median of the per-round ratios does not.
    */
   rounds: number;
+  /**
+   * Each fan-out round serves the gateway's and every peer's clients at the same time, from the
+   * same events, instead of in turn: their figures then come from the same seconds of the machine.
+   */
+  sideBySide: boolean;
   /** Also run the latency-target check: 100 subscribers on `all`, 1k events/s, Redis mode. */
   target: boolean;
   notifyCost: boolean;
@@ -52,6 +57,8 @@ const HELP = `usage: node bench/dist/run.js [options]   (or make bench BENCH_ARG
   --fanout-rate N     events/s of the fan-out scenario, where every client is on 'all' (default 20)
   --rounds N          run the fan-out scenario N times, gateway and peers in turn, and report the
                       median of each round's gateway-to-peer CPU ratio (default 1)
+  --side-by-side      in the fan-out scenario, run the gateway and the peers at the same time, each with
+                      --clients clients of its own, instead of in turn (needs the cores for both)
   --no-load           skip the load scenario (gateway only)
   --no-fanout         skip the fan-out scenario (gateway side by side with the peers)
   --workers N         client worker processes (default max(2, ceil(clients/8000)))
@@ -60,6 +67,9 @@ const HELP = `usage: node bench/dist/run.js [options]   (or make bench BENCH_ARG
   --no-notify-cost    skip the NOTIFY cost measurement
   --out DIR           results directory (default bench/results)
 Every flag also reads from BENCH_<NAME> (e.g. BENCH_CLIENTS=2000).`;
+
+/** Flags that are on when given without a value (the others are on unless given as --no-<name>). */
+const SWITCHES = ['side-by-side'];
 
 function intIn(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
   if (raw === undefined || raw === '') return fallback;
@@ -84,12 +94,16 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv, defaultOutD
       flags.set(key.slice(3), 'false');
       continue;
     }
+    if (SWITCHES.includes(key) && inline === undefined) {
+      flags.set(key, 'true');
+      continue;
+    }
     const value = inline ?? argv[++i];
     if (value === undefined) throw new Error(`--${key} needs a value`);
     flags.set(key, value);
   }
   const get = (name: string): string | undefined => flags.get(name) ?? env[`BENCH_${name.toUpperCase().replace(/-/g, '_')}`];
-  const known = ['load', 'fanout', 'fanout-rate', 'rounds', 'clients', 'rate', 'seconds', 'mode', 'peers', 'transport', 'channel', 'matches', 'workers', 'writers', 'target', 'notify-cost', 'notify-cost-seconds', 'out', 'max-minutes'];
+  const known = ['load', 'fanout', 'fanout-rate', 'rounds', 'side-by-side', 'clients', 'rate', 'seconds', 'mode', 'peers', 'transport', 'channel', 'matches', 'workers', 'writers', 'target', 'notify-cost', 'notify-cost-seconds', 'out', 'max-minutes'];
   for (const key of flags.keys()) if (!known.includes(key)) throw new Error(`unknown option --${key}\n${HELP}`);
 
   const clients = intIn('clients', get('clients'), 1000, 1, 19_000);
@@ -102,7 +116,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv, defaultOutD
   if (channel !== 'match' && channel !== 'all') throw new Error(`--channel must be match or all, got "${channel}"`);
   const transport = get('transport') ?? 'ws';
   if (transport !== 'ws' && transport !== 'sse') throw new Error(`--transport must be ws or sse, got "${transport}"`);
-  const bool = (name: string) => !['false', '0', 'no', 'off'].includes((get(name) ?? 'true').toLowerCase());
+  const bool = (name: string, fallback = true) => !['false', '0', 'no', 'off'].includes((get(name) ?? String(fallback)).toLowerCase());
   const writers = intIn('writers', get('writers'), 4, 1, 32);
   return {
     clients,
@@ -117,6 +131,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv, defaultOutD
     fanout: bool('fanout'),
     fanoutRate: intIn('fanout-rate', get('fanout-rate'), 20, 1, 5000),
     rounds: intIn('rounds', get('rounds'), 1, 1, 20),
+    sideBySide: bool('side-by-side', false),
     workers: intIn('workers', get('workers'), Math.max(2, Math.ceil(clients / 8000)), 1, 16),
     writers,
     target: bool('target'),

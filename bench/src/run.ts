@@ -19,7 +19,7 @@ import { redisProcessId } from './proc-stats';
 import { coresTable, fanoutRounds, notifyTable, roundsTable, scenarioTable, targetChecks, targetTable, warnings, writeResults, writeScenarioPlots } from './report';
 import { startGateway, startListener, startPeer } from './servers';
 import { RedisTap } from './tap';
-import { runScenario, type ScenarioResult, type ScenarioSpec, type Target } from './scenario';
+import { runSideBySide, type ScenarioResult, type ScenarioSpec, type Target } from './scenario';
 import { EventWriter } from './writer';
 
 const log = (line: string) => console.log(line);
@@ -80,14 +80,16 @@ async function main(): Promise<void> {
     { name: 'postgres', pids: () => [pgPid], withChildren: true },
     { name: 'bench (writer)', pids: () => [process.pid] },
   ];
-  const measure = async (spec: ScenarioSpec, target: Target) => {
-    log(`\n▶ ${spec.label} on ${target.name}: ${spec.clients} clients`);
-    const result = await runScenario(spec, target, writer, components, log);
-    results.push(result);
-    const redis = result.commitToRedisMs ? ` (commit→Redis p50 ${result.commitToRedisMs.p50.toFixed(2)}, p99 ${result.commitToRedisMs.p99.toFixed(2)})` : '';
-    log(`  p50 ${result.latencyMs?.p50.toFixed(2)} ms, p99 ${result.latencyMs?.p99.toFixed(2)} ms${redis}, ${(result.deliveredRatio * 100).toFixed(2)}% delivered, ${result.cpuPerDeliveryUs.toFixed(2)} µs CPU/delivery`);
-    const k = result.kernelPerDelivery;
-    log(`  per delivery: ${k.writes.toFixed(3)} write and ${k.reads.toFixed(3)} read syscalls, ${k.minorFaults.toFixed(4)} page faults, ${k.contextSwitches.toFixed(4)} context switches`);
+  /** One scenario on one server, or on several at once (--side-by-side). */
+  const measure = async (spec: ScenarioSpec, ...targets: Target[]) => {
+    log(`\n▶ ${spec.label} ${targets.length === 1 ? 'on' : 'side by side:'} ${targets.map((t) => t.name).join(', ')}: ${spec.clients} clients${targets.length === 1 ? '' : ' each'}`);
+    for (const result of await runSideBySide(spec, targets, writer, components, log)) {
+      results.push(result);
+      const redis = result.commitToRedisMs ? ` (commit→Redis p50 ${result.commitToRedisMs.p50.toFixed(2)}, p99 ${result.commitToRedisMs.p99.toFixed(2)})` : '';
+      log(`  ${result.server}: p50 ${result.latencyMs?.p50.toFixed(2)} ms, p99 ${result.latencyMs?.p99.toFixed(2)} ms${redis}, ${(result.deliveredRatio * 100).toFixed(2)}% delivered, ${result.cpuPerDeliveryUs.toFixed(2)} µs CPU/delivery`);
+      const k = result.kernelPerDelivery;
+      log(`    per delivery: ${k.writes.toFixed(3)} write and ${k.reads.toFixed(3)} read syscalls, ${k.minorFaults.toFixed(4)} page faults, ${k.contextSwitches.toFixed(4)} context switches`);
+    }
   };
 
   /** The gateway as its clients reach it: WebSocket, or Server-Sent Events with --transport sse. */
@@ -109,9 +111,9 @@ async function main(): Promise<void> {
     const target: Target = { ...gatewayEndpoint('gateway (redis)', gateway.port), service: gateway.service, upstream: listener, tap };
     return { gateway, target };
   };
-  const peerFanout = async (peer: Peer) => {
+  const startPeerTarget = async (peer: Peer): Promise<Target> => {
     const server = await startPeer(infra, peer, logDir);
-    const target: Target = {
+    return {
       name: PEER_NAMES[peer],
       service: server.service,
       wsUrl: peer === 'socketio' ? `ws://127.0.0.1:${server.port}` : `ws://127.0.0.1:${server.port}/ws`,
@@ -119,22 +121,35 @@ async function main(): Promise<void> {
       upstream: listener,
       tap,
     };
+  };
+  const peerFanout = async (peer: Peer) => {
+    const target = await startPeerTarget(peer);
     await measure(fanout, target);
-    await server.service.stop();
+    await target.service.stop();
+  };
+  /** A fan-out round with the gateway and every peer serving their clients at the same time. */
+  const sideBySideFanout = async () => {
+    const targets: Target[] = options.modes.includes('redis') ? [(await redisGateway()).target] : [];
+    for (const peer of options.peers) targets.push(await startPeerTarget(peer));
+    await measure(fanout, ...targets);
+    for (const target of targets) await target.service.stop();
   };
 
   if (options.modes.includes('redis')) {
     const { gateway, target } = await redisGateway();
     if (options.load) await measure(load, target);
-    if (options.fanout) await measure(fanout, target);
+    if (options.fanout && !options.sideBySide) await measure(fanout, target);
     if (options.target) await measure(targetSpec, target);
     await gateway.service.stop();
   }
-  for (const peer of options.fanout ? options.peers : []) await peerFanout(peer);
-  // Later rounds: the fan-out alone, the gateway and the peers in turn (--rounds).
-  for (let round = 2; options.fanout && round <= options.rounds; round++) {
-    log(`\n— fan-out round ${round} of ${options.rounds}`);
-    if (options.modes.includes('redis')) {
+  // The fan-out, once or --rounds times: the gateway and the peers in turn, or all at once.
+  for (let round = 1; options.fanout && round <= options.rounds; round++) {
+    if (options.rounds > 1) log(`\n— fan-out round ${round} of ${options.rounds}`);
+    if (options.sideBySide) {
+      await sideBySideFanout();
+      continue;
+    }
+    if (round > 1 && options.modes.includes('redis')) {
       const { gateway, target } = await redisGateway();
       await measure(fanout, target);
       await gateway.service.stop();

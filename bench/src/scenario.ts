@@ -1,8 +1,8 @@
-import { ClientPool } from './clients/pool';
+import { ClientPool, type ConnectResult } from './clients/pool';
 import { CpuBudget, type Component } from './cpu-budget';
 import type { WireProtocol } from './clients/messages';
 import type { Service } from './infra';
-import { cpuDelta, cpuTime, kernelCounters, kernelCountersPer, rssKb, type KernelCounters } from './proc-stats';
+import { cpuDelta, cpuTime, kernelCounters, kernelCountersPer, rssKb, type CpuTime, type KernelCounters } from './proc-stats';
 import { cdf, concat, nowMs, sleep, summarize, type LatencySummary } from './stats';
 import type { RedisTap } from './tap';
 import type { EventWriter } from './writer';
@@ -83,6 +83,33 @@ function expectedFor(channel: string, perStream: Map<string, number>, total: num
   return perStream.get(channel) ?? 0;
 }
 
+/** One server's part of a run: its clients, connected. */
+interface Stage {
+  target: Target;
+  pid: number;
+  pool: ClientPool;
+  budget: CpuBudget;
+  connect: ConnectResult;
+  rssBeforeKb: number;
+}
+
+/** What is read of a server around the events (before, then after them). */
+interface Reading {
+  cpu: CpuTime;
+  kernel: KernelCounters;
+  budget: Record<string, number>;
+  upstream: CpuTime | undefined;
+}
+
+function read(stage: Stage): Reading {
+  return {
+    cpu: cpuTime(stage.pid),
+    kernel: kernelCounters(stage.pid),
+    budget: stage.budget.read(),
+    upstream: stage.target.upstream ? cpuTime(stage.target.upstream.pid) : undefined,
+  };
+}
+
 /**
  * One measured run against a ready server: connect the clients (idle RSS), write the events,
  * wait for the deliveries, then read CPU, latency, counts. Stops the clients, not the server.
@@ -94,128 +121,161 @@ export async function runScenario(
   components: Component[],
   log: (line: string) => void,
 ): Promise<ScenarioResult> {
-  const pid = target.service.pid;
-  await sleep(500);
-  const rssBeforeKb = rssKb(pid);
-  const channels = Array.from({ length: spec.clients }, (_, i) => [spec.channelOf(i)]);
-  const pool = new ClientPool(spec.workers);
-  const budget = new CpuBudget([
-    { name: 'server', pids: () => [pid] },
-    ...components,
-    { name: 'clients', pids: () => pool.pids() },
-  ]);
-  try {
-    const connect = await pool.connect(target.wsUrl, target.protocol, channels);
-    log(`  ${connect.ok}/${spec.clients} clients subscribed in ${connect.ms} ms${connect.failed ? ` (${connect.failed} failed: ${connect.errors.join('; ')})` : ''}`);
-    if (connect.ok === 0) throw new Error(`no client could connect to ${target.name}`);
-    // Let handshake garbage be collected and timers settle before reading idle memory and CPU.
-    const idleCpuFrom = cpuTime(pid);
-    await sleep(2000);
-    const rssIdleKb = rssKb(pid);
-    const idleCpu = cpuDelta(idleCpuFrom, cpuTime(pid));
+  const [result] = await runSideBySide(spec, [target], writer, components, log);
+  return result!;
+}
 
-    const budgetBefore = budget.read();
+/**
+ * The same run against several servers at once, each with its own clients, fed by the same
+ * events: every server's figures come from the same seconds of the same machine, so a change in
+ * the machine's speed between runs (±10 % here) no longer counts as a difference between them.
+ */
+export async function runSideBySide(
+  spec: ScenarioSpec,
+  targets: Target[],
+  writer: EventWriter,
+  components: Component[],
+  log: (line: string) => void,
+): Promise<ScenarioResult[]> {
+  const channels = Array.from({ length: spec.clients }, (_, i) => [spec.channelOf(i)]);
+  const stages: Stage[] = [];
+  try {
+    for (const target of targets) stages.push(await connectClients(spec, target, channels, components, log));
+    // Let handshake garbage be collected and timers settle before reading idle memory and CPU.
+    const idleFrom = stages.map((stage) => cpuTime(stage.pid));
+    await sleep(2000);
+    const rssIdleKb = stages.map((stage) => rssKb(stage.pid));
+    const idleCpu = stages.map((stage, i) => cpuDelta(idleFrom[i]!, cpuTime(stage.pid)));
+
     const budgetFrom = nowMs();
-    const cpuBefore = cpuTime(pid);
-    const kernelBefore = kernelCounters(pid);
-    const upstreamBefore = target.upstream ? cpuTime(target.upstream.pid) : undefined;
+    const befores = stages.map(read);
     log(`  writing ${spec.rate * spec.seconds} events at ${spec.rate}/s…`);
-    target.tap?.reset();
+    for (const tap of new Set(targets.map((t) => t.tap))) tap?.reset();
     const write = await writer.run(spec.rate, spec.seconds);
 
     const perStream = new Map(write.streams.map((s, i) => [s, write.commits[i]!.length]));
     const expectedPer = channels.map(([channel]) => expectedFor(channel!, perStream, write.committed));
     const expected = expectedPer.reduce((a, b) => a + b, 0);
-    // Wait for the deliveries: until all arrived, or nothing more for 3 s, or 60 s at most.
-    let delivered = 0;
-    let lastProgressAt = Date.now();
-    let drainTimedOut = false;
-    const drainDeadline = Date.now() + 60_000;
-    for (;;) {
-      const progress = await pool.progress();
-      if (progress.delivered > delivered) lastProgressAt = Date.now();
-      delivered = progress.delivered;
-      if (delivered >= expected) break;
-      if (Date.now() - lastProgressAt > 3000 || Date.now() > drainDeadline) {
-        drainTimedOut = true;
-        break;
-      }
-      await sleep(50);
-    }
-    const cpuAfter = cpuTime(pid);
-    const kernelAfter = kernelCounters(pid);
-    const budgetAfter = budget.read();
+    const drainTimedOut = await drain(stages, expected);
     const budgetSeconds = (nowMs() - budgetFrom) / 1000;
-    const upstreamAfter = target.upstream ? cpuTime(target.upstream.pid) : undefined;
-    const rssAfterRunKb = rssKb(pid);
-
-    const { results, shares } = await pool.collect({ streams: write.streams, firstSeq: write.firstSeq, commits: write.commits });
-    const latencies = concat(results.map((r) => r.latencies));
-    const latencyMs = summarize(latencies);
-    let clientsShort = 0;
-    let uniqueTotal = 0;
-    // Worker w holds clients w, w + W, w + 2W, … (ClientPool.connect's split).
-    results.forEach((result, w) => {
-      result.unique.forEach((unique, j) => {
-        uniqueTotal += unique;
-        const client = w + j * results.length;
-        if (unique < (expectedPer[client] ?? 0)) clientsShort++;
+    const afters = stages.map(read);
+    const rssAfterRunKb = stages.map((stage) => rssKb(stage.pid));
+    const results: ScenarioResult[] = [];
+    for (const [i, stage] of stages.entries()) {
+      const before = befores[i]!;
+      const after = afters[i]!;
+      const { results: collected, shares } = await stage.pool.collect({ streams: write.streams, firstSeq: write.firstSeq, commits: write.commits });
+      const latencies = concat(collected.map((r) => r.latencies));
+      const latencyMs = summarize(latencies);
+      let clientsShort = 0;
+      let uniqueTotal = 0;
+      // Worker w holds clients w, w + W, w + 2W, … (ClientPool.connect's split).
+      collected.forEach((result, w) => {
+        result.unique.forEach((unique, j) => {
+          uniqueTotal += unique;
+          const client = w + j * collected.length;
+          if (unique < (expectedPer[client] ?? 0)) clientsShort++;
+        });
+        if (result.unique.length !== shares[w]!.length) throw new Error('client worker returned a different number of clients');
       });
-      if (result.unique.length !== shares[w]!.length) throw new Error('client worker returned a different number of clients');
-    });
-    const firstCommit = write.startedMs;
-    const lastReceive = Math.max(...results.map((r) => r.lastReceiveMs));
-    const windowS = Math.max(0.001, (lastReceive - firstCommit) / 1000);
-    const cpu = cpuDelta(cpuBefore, cpuAfter);
-    const closed: Record<string, number> = {};
-    for (const r of results) for (const [code, n] of Object.entries(r.closeCodes)) closed[code] = (closed[code] ?? 0) + n;
-    const idleSeconds = 2;
-    const upstream = upstreamBefore && upstreamAfter ? cpuDelta(upstreamBefore, upstreamAfter) : undefined;
-
-    return {
-      label: spec.label,
-      server: target.name,
-      clients: spec.clients,
-      connected: connect.ok,
-      connectFailures: connect.failed,
-      connectErrors: connect.errors,
-      connectMs: connect.ms,
-      channels: spec.channelOf(0) === 'all' ? 'all' : 'match:<id>',
-      rate: spec.rate,
-      seconds: spec.seconds,
-      committed: write.committed,
-      achievedRate: write.achievedRate,
-      writerIssueLagMaxMs: write.issueLagMaxMs,
-      commitRoundTripMs: write.commitRoundTripMs,
-      expected,
-      delivered: uniqueTotal,
-      deliveredRatio: expected === 0 ? 1 : uniqueTotal / expected,
-      lost: Math.max(0, expected - uniqueTotal),
-      clientsShort,
-      duplicates: results.reduce((n, r) => n + r.duplicates, 0),
-      gaps: results.reduce((n, r) => n + r.gaps, 0),
-      unexpected: results.reduce((n, r) => n + r.unexpected, 0),
-      parseMismatches: results.reduce((n, r) => n + r.parseMismatches, 0),
-      closedDuringRun: closed,
-      latencyMs,
-      latencyCdfMs: cdf(latencies), // sorted by summarize above
-      latencyRecorded: latencies.length,
-      commitToRedisMs: target.tap?.latency(write).latencyMs,
-      deliveriesPerSecond: uniqueTotal / windowS,
-      deliveryWindowS: windowS,
-      drainTimedOut,
-      serverCpu: { ...cpu, utilization: cpu.totalS / windowS },
-      cpuPerDeliveryUs: uniqueTotal > 0 ? (cpu.totalS * 1e6) / uniqueTotal : NaN,
-      kernelPerDelivery: kernelCountersPer(kernelBefore, kernelAfter, uniqueTotal),
-      idleCpuPercent: (idleCpu.totalS / idleSeconds) * 100,
-      upstreamCpuPerEventUs: upstream ? (upstream.totalS * 1e6) / write.committed : undefined,
-      rssBeforeKb,
-      rssIdleKb,
-      rssPerConnectionKb: (rssIdleKb - rssBeforeKb) / connect.ok,
-      rssAfterRunKb,
-      coresUsed: CpuBudget.cores(budgetBefore, budgetAfter, budgetSeconds),
-    };
+      const lastReceive = Math.max(...collected.map((r) => r.lastReceiveMs));
+      const windowS = Math.max(0.001, (lastReceive - write.startedMs) / 1000);
+      const cpu = cpuDelta(before.cpu, after.cpu);
+      const closed: Record<string, number> = {};
+      for (const r of collected) for (const [code, n] of Object.entries(r.closeCodes)) closed[code] = (closed[code] ?? 0) + n;
+      const idleSeconds = 2;
+      const upstream = before.upstream && after.upstream ? cpuDelta(before.upstream, after.upstream) : undefined;
+      results.push({
+        label: spec.label,
+        server: stage.target.name,
+        clients: spec.clients,
+        connected: stage.connect.ok,
+        connectFailures: stage.connect.failed,
+        connectErrors: stage.connect.errors,
+        connectMs: stage.connect.ms,
+        channels: spec.channelOf(0) === 'all' ? 'all' : 'match:<id>',
+        rate: spec.rate,
+        seconds: spec.seconds,
+        committed: write.committed,
+        achievedRate: write.achievedRate,
+        writerIssueLagMaxMs: write.issueLagMaxMs,
+        commitRoundTripMs: write.commitRoundTripMs,
+        expected,
+        delivered: uniqueTotal,
+        deliveredRatio: expected === 0 ? 1 : uniqueTotal / expected,
+        lost: Math.max(0, expected - uniqueTotal),
+        clientsShort,
+        duplicates: collected.reduce((n, r) => n + r.duplicates, 0),
+        gaps: collected.reduce((n, r) => n + r.gaps, 0),
+        unexpected: collected.reduce((n, r) => n + r.unexpected, 0),
+        parseMismatches: collected.reduce((n, r) => n + r.parseMismatches, 0),
+        closedDuringRun: closed,
+        latencyMs,
+        latencyCdfMs: cdf(latencies), // sorted by summarize above
+        latencyRecorded: latencies.length,
+        commitToRedisMs: stage.target.tap?.latency(write).latencyMs,
+        deliveriesPerSecond: uniqueTotal / windowS,
+        deliveryWindowS: windowS,
+        drainTimedOut,
+        serverCpu: { ...cpu, utilization: cpu.totalS / windowS },
+        cpuPerDeliveryUs: uniqueTotal > 0 ? (cpu.totalS * 1e6) / uniqueTotal : NaN,
+        kernelPerDelivery: kernelCountersPer(before.kernel, after.kernel, uniqueTotal),
+        idleCpuPercent: (idleCpu[i]!.totalS / idleSeconds) * 100,
+        upstreamCpuPerEventUs: upstream ? (upstream.totalS * 1e6) / write.committed : undefined,
+        rssBeforeKb: stage.rssBeforeKb,
+        rssIdleKb: rssIdleKb[i]!,
+        rssPerConnectionKb: (rssIdleKb[i]! - stage.rssBeforeKb) / stage.connect.ok,
+        rssAfterRunKb: rssAfterRunKb[i]!,
+        coresUsed: CpuBudget.cores(before.budget, after.budget, budgetSeconds),
+      });
+    }
+    return results;
   } finally {
+    await Promise.all(stages.map((stage) => stage.pool.close()));
+  }
+}
+
+/** Connects a server's clients (its RSS read first). */
+async function connectClients(
+  spec: ScenarioSpec,
+  target: Target,
+  channels: string[][],
+  components: Component[],
+  log: (line: string) => void,
+): Promise<Stage> {
+  const pid = target.service.pid;
+  await sleep(500);
+  const rssBeforeKb = rssKb(pid);
+  const pool = new ClientPool(spec.workers);
+  const budget = new CpuBudget([{ name: 'server', pids: () => [pid] }, ...components, { name: 'clients', pids: () => pool.pids() }]);
+  let connect: ConnectResult;
+  try {
+    connect = await pool.connect(target.wsUrl, target.protocol, channels);
+  } catch (error) {
     await pool.close();
+    throw error;
+  }
+  log(`  ${target.name}: ${connect.ok}/${spec.clients} clients subscribed in ${connect.ms} ms${connect.failed ? ` (${connect.failed} failed: ${connect.errors.join('; ')})` : ''}`);
+  if (connect.ok === 0) {
+    await pool.close();
+    throw new Error(`no client could connect to ${target.name}`);
+  }
+  return { target, pid, pool, budget, connect, rssBeforeKb };
+}
+
+/** Waits until every server's clients have all the events, or nothing more arrived for 3 s, or 60 s passed; true if it stopped waiting. */
+async function drain(stages: Stage[], expected: number): Promise<boolean> {
+  const delivered = stages.map(() => 0);
+  let lastProgressAt = Date.now();
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const progress = await Promise.all(stages.map((stage) => stage.pool.progress()));
+    progress.forEach((p, i) => {
+      if (p.delivered > delivered[i]!) lastProgressAt = Date.now();
+      delivered[i] = p.delivered;
+    });
+    if (delivered.every((n) => n >= expected)) return false;
+    if (Date.now() - lastProgressAt > 3000 || Date.now() > deadline) return true;
+    await sleep(50);
   }
 }

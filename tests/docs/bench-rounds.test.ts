@@ -1,6 +1,6 @@
 /**
  * `--rounds N` (bench/src/run.ts): the fan-out results split into rounds, each round's gateway
- * against each peer run after it, and the median ratio the bench prints.
+ * against each peer run after it (or beside it, --side-by-side), and the median ratio the bench prints.
  */
 import { parseOptions } from '../../bench/src/options';
 import { fanoutRounds, roundsTable } from '../../bench/src/report';
@@ -38,5 +38,13 @@ describe('bench fan-out rounds', () => {
     expect(parseOptions([], {}, '/tmp').rounds).toBe(1);
     expect(parseOptions(['--rounds', '5'], {}, '/tmp').rounds).toBe(5);
     expect(() => parseOptions(['--rounds', '0'], {}, '/tmp')).toThrow(/--rounds must be an integer in \[1, 20\]/);
+  });
+
+  it('runs the servers in turn unless --side-by-side is given, which takes no value', () => {
+    expect(parseOptions([], {}, '/tmp').sideBySide).toBe(false);
+    const options = parseOptions(['--side-by-side', '--rounds', '3'], {}, '/tmp');
+    expect(options).toMatchObject({ sideBySide: true, rounds: 3 });
+    expect(parseOptions(['--side-by-side=false'], {}, '/tmp').sideBySide).toBe(false);
+    expect(parseOptions([], { BENCH_SIDE_BY_SIDE: '1' }, '/tmp').sideBySide).toBe(true);
   });
 });
