@@ -42,10 +42,14 @@ export const TOPICS_BY_TYPE = {
 
 const NO_TOPICS: readonly Topic[] = Object.freeze([]);
 
-/** The topics of one event; none for a type this build does not know (it still reaches the base channels). */
+/**
+ * The topics of one event; none for a type this build does not know (it still reaches the base
+ * channels). Own keys only: a type named after an Object.prototype member (`constructor`) came
+ * off the bus once and was taken for a rule.
+ */
 export function topicsOf(event: Pick<OutboxEvent, 'type' | 'data'>): readonly Topic[] {
-  const rule = (TOPICS_BY_TYPE as Partial<Record<string, TopicsOf>>)[event.type];
-  return rule ? rule(event) : NO_TOPICS;
+  if (!Object.hasOwn(TOPICS_BY_TYPE, event.type)) return NO_TOPICS;
+  return (TOPICS_BY_TYPE as Record<string, TopicsOf>)[event.type]!(event);
 }
 
 /** Whether a routed channel has topic channels (match, league, team, all; not live:all nor private ones). Cheap: by prefix. */

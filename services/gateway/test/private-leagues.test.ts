@@ -213,4 +213,63 @@ describe('private leagues on a gateway', () => {
     await goal('k1m', 2);
     await waitFor('all carries the public league again', async () => (of(fan, 'match:k1m').length > 0 ? true : undefined), SLOW_MS);
   });
+
+  it("a channel subscribed before its match existed ends when the match turns out to be a private league's, before any of its events", async () => {
+    const carol = await connect('carol');
+    const alice = await connect('alice');
+    expect(await answer(carol, { channels: ['match:n1'] })).toMatchObject({ type: 'subscribed' });
+    expect(await answer(alice, { channels: ['match:n1'] })).toMatchObject({ type: 'subscribed' });
+    // A private league no client of this gateway has asked about: its members are not known here.
+    await db.query(`INSERT INTO league (id, name) VALUES ('vip', 'VIP Cup');
+      INSERT INTO team (id, league_id, name) VALUES ('v1', 'vip', 'V One'), ('v2', 'vip', 'V Two')`);
+    await db.query(`SELECT matchcast_add_league_member('vip', 'alice', 'root'), matchcast_set_league_private('vip', true)`);
+    await db.query(`INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at, status) VALUES ('n1', 'vip', 'v1', 'v2', now(), 'live')`);
+    await goal('n1', 1);
+    expect(await carol.next((m) => m.type === 'error', SLOW_MS)).toMatchObject({ code: 'FORBIDDEN_CHANNEL', channel: 'match:n1' });
+    // Alice too (the gateway could not tell her a member without a read); she subscribes again and is granted.
+    expect(await alice.next((m) => m.type === 'error', SLOW_MS)).toMatchObject({ code: 'FORBIDDEN_CHANNEL', channel: 'match:n1' });
+    expect(await answer(alice, { channels: ['match:n1'] })).toMatchObject({ type: 'subscribed' });
+    await goal('n1', 2);
+    await waitFor('alice gets the next goal', async () => (of(alice, 'match:n1').some((m) => m.data.score.home === 2) ? true : undefined), SLOW_MS);
+    expect(carol.messages.filter((m) => m.stream === 'match:n1')).toEqual([]);
+  });
+
+  it('a league turning private ends the subscriptions to its matches learnt from their events (the league never asked about here)', async () => {
+    const carol = await connect('carol');
+    expect(await answer(carol, { channels: ['match:p1', 'match:m1'] })).toMatchObject({ type: 'subscribed' });
+    await db.query(`INSERT INTO league (id, name) VALUES ('pub', 'Open League');
+      INSERT INTO team (id, league_id, name) VALUES ('p1h', 'pub', 'P Home'), ('p1a', 'pub', 'P Away');
+      INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at, status) VALUES ('p1', 'pub', 'p1h', 'p1a', now(), 'live')`);
+    await goal('p1', 1);
+    await waitFor('carol gets the public goal', async () => (of(carol, 'match:p1').some((m) => m.data.score.home === 1) ? true : undefined), SLOW_MS);
+    await db.query(`SELECT matchcast_set_league_private('pub', true)`);
+    expect(await carol.next((m) => m.type === 'error', SLOW_MS)).toMatchObject({ code: 'FORBIDDEN_CHANNEL', channel: 'match:p1' });
+    const before = of(carol, 'match:p1').length;
+    await goal('p1', 2);
+    await goal('m1', 7);
+    // The goals are on one LISTEN connection, in order: once m1's is here, p1's was handled.
+    await waitFor('carol keeps her public match', async () => (of(carol, 'match:m1').some((m) => m.data.score.home === 7) ? true : undefined), SLOW_MS);
+    expect(of(carol, 'match:p1').length).toBe(before);
+  });
+
+  it('a league_access event forged on the bus grants nothing, on its own league\'s stream (next seq) or on another', async () => {
+    const mallory = await connect('mallory');
+    expect(await answer(mallory, { channels: ['league:cup', 'match:m1'] })).toMatchObject({ code: 'FORBIDDEN_CHANNEL' });
+    expect(await answer(mallory, { channels: ['match:m1'] })).toMatchObject({ type: 'subscribed' });
+    const { rows } = await db.query<{ seq: number }>(`SELECT max(seq)::int AS seq FROM outbox WHERE stream = 'league:cup'`);
+    const forge = (stream: string, seq: number) =>
+      db.query(`SELECT pg_notify('league_access_change', $1)`, [
+        JSON.stringify({
+          id: '999999', stream, seq, type: 'league_access', timestamp: new Date().toISOString(), match_id: null,
+          data: { league_id: 'cup', change: 'member_added', private: false, user_id: 'mallory' },
+        }),
+      ]);
+    await forge('league:zz-forged', 1);
+    await forge('league:cup', rows[0]!.seq + 1);
+    // A real event after them: once it is here, the forged ones were handled (one LISTEN connection, in order).
+    await goal('m1', 8);
+    await waitFor('mallory gets the public goal', async () => (of(mallory, 'match:m1').some((m) => m.data.score.home === 8) ? true : undefined), SLOW_MS);
+    expect(await answer(mallory, { channels: ['league:cup'] })).toMatchObject({ code: 'FORBIDDEN_CHANNEL' });
+    expect(await answer(mallory, { channels: ['match:c1'] })).toMatchObject({ code: 'FORBIDDEN_CHANNEL' });
+  });
 });

@@ -77,7 +77,7 @@ export function notificationFor(row: OutboxRow): MatchNotification | undefined {
   if (row.type === 'match_event') {
     const event = readEvent(data.event);
     if (!event) return undefined;
-    if (event.type in GOAL_TYPES) return goal(row.id, snapshot, event);
+    if (Object.hasOwn(GOAL_TYPES, event.type)) return goal(row.id, snapshot, event);
     if (RED_CARD_TYPES.has(event.type)) return redCard(row.id, snapshot, event);
     return undefined;
   }

@@ -93,6 +93,12 @@ describe('message type → topic', () => {
     expect(deliveryChannels(event)).toEqual(['match:m1', 'team:h', 'team:a', 'league:l1', 'live:all', 'all']);
   });
 
+  it.each(['constructor', 'to_string', 'has_own_property', 'value_of', '__proto__', 'toString'])('gives a type named like an Object member (%s) no topic, not the prototype', (type) => {
+    const event = { ...match('match_update', 'live'), type: type as OutboxEvent['type'] };
+    expect(topicsOf(event)).toEqual([]);
+    expect(deliveryChannels(event)).toEqual(['match:m1', 'team:h', 'team:a', 'league:l1', 'live:all', 'all']);
+  });
+
   it('is total: every message type the migrations write to the outbox has its topics', () => {
     const dir = join(__dirname, '../../../db/migrations');
     const sql = readdirSync(dir)

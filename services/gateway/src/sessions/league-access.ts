@@ -25,6 +25,12 @@ export interface LeagueVisibility {
   stateOf(channel: Channel): LeagueState | undefined;
 }
 
+/**
+ * Whose subscriptions to a league's channels end: one user's (removed from the league), or every
+ * non-admin's the league no longer grants — all of them when its members are not known here.
+ */
+export type Revocation = { league: string; user: string } | { league: string; user?: undefined; membersKnown: boolean };
+
 /** Nothing known: every league public (sessions without league access, unit tests). */
 export const ALL_PUBLIC: LeagueVisibility = { stateOf: () => undefined };
 
@@ -38,10 +44,11 @@ const MAX_READS = 3;
  *
  * A match's or team's league never changes, so those entries need no invalidation; a league's
  * state is kept current from its own stream: every privacy or membership change is a
- * `league_access` event on league:<id>, which every gateway receives, and observe() applies it
- * to the cached state (no query) before the event is fanned out. observe() also learns the
- * league of a private league's match (and its teams) from the event's snapshot, so a channel
- * subscribed before its match existed is re-checked when its first event comes.
+ * `league_access` event on league:<id>, which every gateway receives, and observe() applies
+ * what it takes away to the cached state (no query) before the event is fanned out; what it
+ * grants is read again. observe() also learns the league of each match (and its teams) from
+ * the event's snapshot, so a channel subscribed before its match existed is re-checked when its
+ * first event comes, and a league turning private finds its channels.
  */
 export class LeagueAccess implements LeagueVisibility {
   private readonly matchLeague = new Map<string, string>();
@@ -145,22 +152,26 @@ export class LeagueAccess implements LeagueVisibility {
   }
 
   /**
-   * Applies what an event says about league access, before it is fanned out. Returns the league
-   * whose open subscriptions must be re-checked (a member removed, the league made private, or a
-   * private league's match or team first seen), else undefined. Cheap for every other event: a
-   * type comparison and, for a private league's match, two map look-ups.
+   * Applies what an event says about league access, before it is fanned out, and returns whose
+   * subscriptions to the league's channels it ends (the caller ends them at once), else
+   * undefined. Cheap for every other event: a type comparison and, for a match, three map look-ups.
+   *
+   * The bus is not trusted to grant: an event can only take access away. A member added or a
+   * league made public drops the cached state instead, and the next decision reads it from the
+   * database; a `league_access` event counts only on its own league's stream.
    */
-  observe(event: Pick<OutboxEvent, 'type' | 'stream' | 'match_id' | 'data'>): string | undefined {
-    if (event.type === 'league_access') return this.applyAccess(event.data as unknown as LeagueAccessData);
+  observe(event: Pick<OutboxEvent, 'type' | 'stream' | 'match_id' | 'data'>): Revocation | undefined {
+    if (event.type === 'league_access') return this.applyAccess(event.stream, event.data as unknown as LeagueAccessData);
     const league = event.data.league as { id?: unknown; private?: unknown } | undefined;
-    if (league?.private !== true || typeof league.id !== 'string' || !event.match_id) return undefined;
+    if (typeof league?.id !== 'string' || !event.match_id) return undefined;
+    // Public leagues' matches are learnt too: if such a league turns private, its channels are known.
     let learnt = this.learn(this.matchLeague, event.match_id, league.id);
     for (const team of [event.data.home_team, event.data.away_team]) {
       const id = (team as { id?: unknown } | undefined)?.id;
       if (typeof id === 'string') learnt = this.learn(this.teamLeague, id, league.id) || learnt;
     }
-    // The caller re-checks the learnt channels (reading the league's state first when not cached).
-    return learnt ? league.id : undefined;
+    // A private league's match or team first seen: whoever subscribed it before was granted an unknown (public) channel.
+    return learnt && league.private === true ? { league: league.id, membersKnown: this.leagues.has(league.id) } : undefined;
   }
 
   private learn(map: Map<string, string>, id: string, league: string): boolean {
@@ -169,17 +180,21 @@ export class LeagueAccess implements LeagueVisibility {
     return true;
   }
 
-  private applyAccess(data: LeagueAccessData): string | undefined {
-    if (!data || typeof data.league_id !== 'string') return undefined;
+  private applyAccess(stream: string, data: LeagueAccessData): Revocation | undefined {
+    if (!data || typeof data.league_id !== 'string' || stream !== `league:${data.league_id}`) return undefined;
+    const league = data.league_id;
     this.epoch++;
-    const state = this.leagues.get(data.league_id);
-    if (!state) return undefined; // not cached here: the next decision reads it fresh
-    state.private = data.private === true;
-    if (data.change === 'member_added' && typeof data.user_id === 'string') state.members.add(data.user_id);
-    if (data.change === 'member_removed' && typeof data.user_id === 'string') state.members.delete(data.user_id);
-    // Members are kept for public leagues too, so turning private needs no read either.
-    if (data.change === 'privacy') return state.private ? data.league_id : undefined;
-    return data.change === 'member_removed' && state.private ? data.league_id : undefined;
+    const state = this.leagues.get(league);
+    if (data.change === 'member_removed' && typeof data.user_id === 'string') {
+      state?.members.delete(data.user_id);
+      return (state ? state.private : data.private === true) ? { league, user: data.user_id } : undefined;
+    }
+    if (data.change === 'privacy' && data.private === true) {
+      if (state) state.private = true;
+      return { league, membersKnown: state !== undefined };
+    }
+    this.leagues.delete(league);
+    return undefined;
   }
 
   /** Whether a channel name (or topic channel) belongs to this league, by the cached match and team leagues. */

@@ -6,7 +6,7 @@ import type { SubscriptionRegistry } from '../delivery/registry';
 import type { Subscriber } from '../delivery/subscriber';
 import type { Identity, TokenVerifier } from '@matchcast/auth';
 import { authorizeChannel, mayAccess, ownersNeeded, type KnownOwners } from './authorize';
-import { ALL_PUBLIC, type LeagueAccess } from './league-access';
+import { ALL_PUBLIC, type LeagueAccess, type Revocation } from './league-access';
 import type { PurchaseOwners } from './purchase-owners';
 import type { Replayer } from './replay';
 
@@ -98,28 +98,27 @@ export class Sessions {
 
   /**
    * Applies an event's news about league access (observe) before it is fanned out: when a member
-   * was removed or a league turned private, every open subscription to that league's channels
-   * that is no longer granted ends, each with FORBIDDEN_CHANNEL naming the channel, and the
-   * client gets nothing more of it. Costs nothing for other events beyond observe's look-ups.
+   * was removed, a league turned private or a private league's match was first seen, every open
+   * subscription to that league's channels that is no longer granted ends at once, each with
+   * FORBIDDEN_CHANNEL naming the channel, and the client gets nothing more of it. Where the
+   * league's members are not known here, every non-admin's ends: a member subscribes again and
+   * is granted after one read. Costs nothing for other events beyond observe's look-ups.
    */
   observe(event: OutboxEvent): void {
-    const league = this.leagueAccess?.observe(event);
-    if (league === undefined) return;
-    if (this.leagueAccess!.has(league)) return this.revoke(league);
-    // A private league's match or team first seen, its league not cached: read it, then decide.
-    this.leagueAccess!.load([`league:${league}`]).then(
-      () => this.revoke(league),
-      (error: unknown) => this.logger.warn({ err: error, league }, 'reading a league for a re-check failed'),
-    );
+    const revocation = this.leagueAccess?.observe(event);
+    if (revocation) this.revoke(revocation);
   }
 
-  /** Ends the subscriptions to this league's channels that their clients' identities no longer grant. */
-  private revoke(league: string): void {
+  private revoke(revocation: Revocation): void {
     const access = this.leagueAccess!;
+    const { league } = revocation;
+    const granted = (identity: Identity, name: string) =>
+      revocation.user === undefined && revocation.membersKnown && mayAccess(identity, name, undefined, access);
     for (const subscriber of this.registry.clients()) {
       const client = subscriber as Client;
       if (client.identity.roles.has('admin')) continue;
-      const lost = [...client.channels].filter((name) => access.belongsTo(name, league) && !mayAccess(client.identity, name, undefined, access));
+      if (revocation.user !== undefined && client.identity.userId !== revocation.user) continue;
+      const lost = [...client.channels].filter((name) => access.belongsTo(name, league) && !granted(client.identity, name));
       for (const name of lost) {
         this.registry.unsubscribe(client, name);
         this.reject(client, new ProtocolError('FORBIDDEN_CHANNEL', `"${name}" is no longer granted: only members of this private competition may see it`, { channel: name }));
@@ -213,16 +212,16 @@ export class Sessions {
     // A claim beyond what this gateway delivered is checked against the database (below).
     const ahead = [...resume].filter(([stream, seq]) => seq > this.positions.lastSeq(stream)).map(([stream]) => stream);
     const refused: ProtocolError[] = [];
-    const held =
-      since === undefined && learning.length === 0 && ahead.length === 0
-        ? []
-        : await this.hold(client, added, () =>
-            Promise.all([
-              this.positions.known(learning),
-              ahead.length === 0 ? undefined : this.refuseClaimsBeyondHead(client, resume, ahead, refused),
-              since === undefined ? undefined : this.expandSince(client, channels, resume, since),
-            ]),
-          );
+    const holds = since !== undefined || learning.length > 0 || ahead.length > 0;
+    const held = holds
+      ? await this.hold(client, added, () =>
+          Promise.all([
+            this.positions.known(learning),
+            ahead.length === 0 ? undefined : this.refuseClaimsBeyondHead(client, resume, ahead, refused),
+            since === undefined ? undefined : this.expandSince(client, channels, resume, since),
+          ]),
+        )
+      : [];
     if (!alive()) return;
     // Mark every resumed stream before the first await, so no live event of any of them
     // can overtake its replay.
@@ -242,12 +241,14 @@ export class Sessions {
         replays.push({ stream, afterSeq, head });
       }
     }
-    for (const name of added) this.registry.subscribe(client, name);
-    client.send({ type: 'subscribed', channels: request.channels });
+    // A channel taken away during the look-ups (its league's access revoked) stays away: the
+    // decision above was made before it.
+    if (!holds) for (const name of added) this.registry.subscribe(client, name);
+    client.send({ type: 'subscribed', channels: holds ? request.channels.filter((name) => client.channels.has(name)) : request.channels });
     // Events held during the look-up that the client has or a replay brings are dropped; the
     // rest go on as live events would.
     for (const frames of held) {
-      if (frames.event.seq > (covered.get(frames.event.stream) ?? 0)) handOver(client, frames);
+      if (frames.event.seq > (covered.get(frames.event.stream) ?? 0) && client.channels.has(frames.channel)) handOver(client, frames);
     }
     for (const error of refused) this.reject(client, error);
     for (const { stream, afterSeq, head } of replays) {
@@ -337,7 +338,7 @@ export class Sessions {
       const waiting = client.resuming?.get(stream) ?? [];
       client.resuming?.delete(stream);
       if (client.resuming?.size === 0) client.resuming = undefined;
-      for (const frames of waiting) client.deliver(frames);
+      for (const frames of waiting) if (client.channels.has(frames.channel)) client.deliver(frames);
     }
   }
 

@@ -57,33 +57,54 @@ describe('LeagueAccess and the decision on private leagues', () => {
     expect(cache.missing(['match:nope'])).toEqual({ matches: ['nope'], teams: [], leagues: [] });
   });
 
-  it('applies league_access events without a read: removal and a privacy flip name the league to re-check', async () => {
+  it('applies from league_access events only what takes access away; what grants it is read again', async () => {
     const { cache, reads } = access();
     await cache.load(['league:cup', 'league:epl', 'match:m1']);
+    // Added: not taken from the event (the bus may be forged); the league is read at the next decision.
     expect(cache.observe(event({ league_id: 'cup', change: 'member_added', private: true, user_id: 'bob' }))).toBeUndefined();
-    expect(mayAccess(user('bob'), 'league:cup', undefined, cache)).toBe(true);
-    expect(cache.observe(event({ league_id: 'cup', change: 'member_removed', private: true, user_id: 'alice' }))).toBe('cup');
+    expect(cache.missing(['league:cup'])).toEqual({ matches: [], teams: [], leagues: ['cup'] });
+    await cache.load(['league:cup']);
+    expect(reads).toHaveLength(2);
+    expect(mayAccess(user('bob'), 'league:cup', undefined, cache)).toBe(false); // DB: alice only
+    expect(cache.observe(event({ league_id: 'cup', change: 'member_removed', private: true, user_id: 'alice' }))).toEqual({ league: 'cup', user: 'alice' });
     expect(mayAccess(user('alice'), 'league:cup', undefined, cache)).toBe(false);
-    expect(cache.observe(event({ league_id: 'epl', change: 'privacy', private: true, user_id: null }))).toBe('epl');
+    expect(cache.observe(event({ league_id: 'epl', change: 'privacy', private: true, user_id: null }))).toEqual({ league: 'epl', membersKnown: true });
     expect(mayAccess(user('carol'), 'match:m1', undefined, cache)).toBe(false);
     expect(cache.belongsTo('match:m1/live', 'epl')).toBe(true);
     expect(cache.observe(event({ league_id: 'epl', change: 'privacy', private: false, user_id: null }))).toBeUndefined();
-    expect(mayAccess(user('carol'), 'match:m1', undefined, cache)).toBe(true);
-    // A league not cached here: nothing to apply (the next decision reads it fresh).
-    expect(cache.observe(event({ league_id: 'other', change: 'privacy', private: true, user_id: null }))).toBeUndefined();
-    expect(reads).toHaveLength(1);
+    expect(cache.missing(['match:m1'])).toEqual({ matches: ['m1'], teams: [], leagues: [] });
+    // A league not cached here: its members are not known, so every non-admin's subscription ends.
+    expect(cache.observe(event({ league_id: 'other', change: 'privacy', private: true, user_id: null }))).toEqual({ league: 'other', membersKnown: false });
+    expect(cache.observe(event({ league_id: 'other', change: 'member_removed', private: true, user_id: 'bob' }))).toEqual({ league: 'other', user: 'bob' });
+    expect(cache.observe(event({ league_id: 'other', change: 'member_removed', private: false, user_id: 'bob' }))).toBeUndefined();
+    expect(reads).toHaveLength(2);
   });
 
-  it("learns a private league's match and teams from its events (re-check), and ignores public ones", () => {
+  it("ignores a league_access event on any stream but its own league's", async () => {
+    const { cache } = access();
+    await cache.load(['league:cup']);
+    const forged = { ...event({ league_id: 'cup', change: 'member_removed', private: true, user_id: 'alice' }), stream: 'league:zz1' };
+    expect(cache.observe(forged)).toBeUndefined();
+    expect(mayAccess(user('alice'), 'league:cup', undefined, cache)).toBe(true);
+    const granting = { ...event({ league_id: 'cup', change: 'privacy', private: false, user_id: null }), stream: 'match:m1' };
+    expect(cache.observe(granting)).toBeUndefined();
+    expect(cache.missing(['league:cup'])).toBeUndefined();
+    expect(mayAccess(user('carol'), 'league:cup', undefined, cache)).toBe(false);
+  });
+
+  it("learns each match's league and teams from its events; a private league's first seen names it for a re-check", async () => {
     const { cache } = access();
     const match = (id: string, league: Record<string, unknown>) => ({
       type: 'match_update' as const, stream: `match:${id}`, match_id: id,
       data: { league, home_team: { id: 'h' }, away_team: { id: 'a' } },
     });
     expect(cache.observe(match('x1', { id: 'epl', name: 'E' }))).toBeUndefined();
-    expect(cache.observe(match('x2', { id: 'cup', name: 'C', private: true }))).toBe('cup');
+    expect(cache.belongsTo('match:x1', 'epl')).toBe(true);
+    expect(cache.observe(match('x2', { id: 'cup', name: 'C', private: true }))).toEqual({ league: 'cup', membersKnown: false });
     expect(cache.observe(match('x2', { id: 'cup', name: 'C', private: true }))).toBeUndefined();
     expect(cache.belongsTo('match:x2', 'cup') && cache.belongsTo('team:h', 'cup')).toBe(true);
+    await cache.load(['league:cup']);
+    expect(cache.observe(match('x3', { id: 'cup', name: 'C', private: true }))).toEqual({ league: 'cup', membersKnown: true });
   });
 
   it('a read that overlapped a change is read again rather than cached stale', async () => {

@@ -4,6 +4,7 @@ import { createLogger } from '@matchcast/runtime';
 import { Fanout } from '../../src/delivery/fanout';
 import { SubscriptionRegistry } from '../../src/delivery/registry';
 import { ANONYMOUS, TokenVerifier } from '@matchcast/auth';
+import { LeagueAccess } from '../../src/sessions/league-access';
 import { Sessions, type Client, type History, type SubscribeRequest } from '../../src/sessions/session';
 import { FakeSubscriber, fakeMetrics, matchEvent, rethrow } from './fakes';
 
@@ -43,7 +44,7 @@ class ControlledHistory implements History {
   }
 }
 
-function setup() {
+function setup(leagueAccess?: LeagueAccess) {
   const registry = new SubscriptionRegistry();
   const fanout = new Fanout(registry, fakeMetrics('delivered', 'commitToSendSeconds'), rethrow);
   const heads = new Map<string, number>();
@@ -56,10 +57,13 @@ function setup() {
     { maxChannels: 10, maxReplayEvents: 1000, historyRetentionMs: 3_600_000 },
     fakeMetrics('clientErrors', 'replays'),
     createLogger('test', 'silent'),
+    undefined,
+    leagueAccess,
   );
-  /** What the sequencer does for each event: advance the stream's position, then fan out. */
+  /** What the sequencer does for each event: advance the stream's position, apply its access news, then fan out. */
   const live = (event: OutboxEvent) => {
     heads.set(event.stream, event.seq);
+    sessions.observe(event);
     fanout.deliver(event);
   };
   const client = new FakeClient('c');
@@ -159,5 +163,46 @@ describe('Sessions: a resume position beyond the stream', () => {
     expect(client.sent.filter((message) => message.type === 'error')).toEqual([]);
     for (const seq of [4, 5, 6]) live(matchEvent('d', seq));
     expect(client.log).toEqual(['match:d match:d@6']);
+  });
+});
+
+describe('Sessions: access taken away while a subscribe looks things up', () => {
+  const cup = { league: { id: 'cup', private: true } };
+  const removal = (seq: number, user: string): OutboxEvent => ({
+    id: String(9000 + seq),
+    stream: 'league:cup',
+    seq,
+    type: 'league_access',
+    match_id: null,
+    data: { league_id: 'cup', change: 'member_removed', private: true, user_id: user },
+    timestamp: new Date().toISOString(),
+  });
+
+  it('does not subscribe the channel again nor hand over what was held of it; the answer leaves it out', async () => {
+    const leagues = new LeagueAccess(async () => ({
+      matches: new Map([['c1', 'cup']]),
+      teams: new Map(),
+      leagues: new Map([['cup', { private: true, members: new Set(['alice']) }]]),
+    }));
+    const { registry, history, sessions, live, client } = setup(leagues);
+    client.identity = { userId: 'alice', roles: new Set(), expiresAtMs: undefined };
+    const done = sessions.subscribe(client, subscribe(['match:c1', 'match:m1']));
+    for (let i = 0; i < 5 && history.lookUps === 0; i++) await tick();
+    expect(history.lookUps).toBe(1);
+    live(matchEvent('c1', 1, cup));
+    live(removal(1, 'alice'));
+    live(matchEvent('c1', 2, cup));
+    live(matchEvent('m1', 1));
+    history.answerWith([]);
+    await done;
+    expect(client.sent.map((m) => (m.type === 'error' ? `${m.code} ${m.channel}` : `${m.type} ${'channels' in m ? m.channels.join(',') : ''}`))).toEqual([
+      'FORBIDDEN_CHANNEL match:c1',
+      'subscribed match:m1',
+      'resumed match:c1,match:m1',
+    ]);
+    expect([...client.channels]).toEqual(['match:m1']);
+    expect(registry.subscribers('match:c1')).toBeUndefined();
+    live(matchEvent('c1', 3, cup));
+    expect(client.log).toEqual(['match:m1 match:m1@1']);
   });
 });
