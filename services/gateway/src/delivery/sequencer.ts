@@ -164,11 +164,13 @@ export class Sequencer {
       this.metrics.duplicates.inc();
       return;
     }
-    if (item.seq === last + 1 && !this.filling.has(item.stream) && !isRef(item)) {
+    if (item.seq === last + 1 && this.last.has(item.stream) && !this.filling.has(item.stream) && !isRef(item)) {
       this.emit(item);
       return;
     }
-    // A gap, a reference to a large row, or a fill already running: read the outbox.
+    // A gap, a reference to a large row, a fill already running, or a stream not seen before
+    // (a new match's; or garbage on the bus, which must not make this gateway follow a stream
+    // that does not exist): read the outbox.
     this.fill(item.stream, item.seq);
   }
 

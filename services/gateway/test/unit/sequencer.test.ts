@@ -23,17 +23,29 @@ describe('Sequencer', () => {
     expect(sequencer.lastSeq('match:m')).toBe(2);
     sequencer.accept(matchEvent('m', 3), 'redis');
     sequencer.accept(matchEvent('m', 4), 'redis');
-    sequencer.accept(matchEvent('new', 1), 'redis');
-    expect(delivered).toEqual(['match:m@3', 'match:m@4', 'match:new@1']);
+    expect(delivered).toEqual(['match:m@3', 'match:m@4']);
     expect(outbox.reads).toBe(0);
   });
 
+  it("takes a stream not seen before from the outbox, not the bus: a new match's first event is read, garbage is dropped and followed by nothing", async () => {
+    const { outbox, delivered, metrics, sequencer } = await setup();
+    outbox.commit(matchEvent('new', 1));
+    sequencer.accept(matchEvent('new', 1), 'redis');
+    for (let i = 0; i < 50; i++) sequencer.accept(matchEvent(`forged${i}`, 1), 'redis');
+    await sequencer.idle();
+    expect(delivered).toEqual(['match:new@1']);
+    expect(sequencer.trackedStreams().match).toBe(1);
+    expect(metrics.claimsBeyondHead.total).toBe(50);
+    sequencer.accept(matchEvent('new', 2), 'redis');
+    expect(delivered).toEqual(['match:new@1', 'match:new@2']);
+  });
+
   it('drops duplicates (seq ≤ last), whichever path they come from', async () => {
-    const { delivered, metrics, sequencer } = await setup();
-    sequencer.accept(matchEvent('m', 1), 'redis');
-    sequencer.accept(matchEvent('m', 1), 'postgres');
-    sequencer.accept(matchEvent('m', 1), 'redis');
-    expect(delivered).toEqual(['match:m@1']);
+    const { delivered, metrics, sequencer } = await setup([matchEvent('m', 1)]);
+    sequencer.accept(matchEvent('m', 2), 'redis');
+    sequencer.accept(matchEvent('m', 2), 'postgres');
+    sequencer.accept(matchEvent('m', 2), 'redis');
+    expect(delivered).toEqual(['match:m@2']);
     expect(metrics.duplicates.total).toBe(2);
   });
 
