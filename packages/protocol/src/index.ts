@@ -7,3 +7,4 @@ export * from './client-messages';
 export * from './server-messages';
 export * from './bus';
 export * from './presence';
+export * from './storable';

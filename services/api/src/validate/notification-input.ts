@@ -1,6 +1,6 @@
-import { ID_PATTERN } from '@matchcast/protocol';
+import { ID_PATTERN, isStorableText } from '@matchcast/protocol';
 import { FieldErrors, objectBody, rejectUnknownFields } from './fields';
-import { codePoints, isStorableText } from './text';
+import { codePoints } from './text';
 
 /** A validated POST /api/notifications body, ready for matchcast_notify_users. */
 export interface NotificationInput {
