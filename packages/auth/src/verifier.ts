@@ -1,4 +1,4 @@
-import { ProtocolError } from '@matchcast/protocol';
+import { ProtocolError, isStorableText } from '@matchcast/protocol';
 import { ConfigError } from '@matchcast/runtime';
 import {
   createLocalJWKSet,
@@ -121,12 +121,19 @@ export class TokenVerifier {
       const reason = error instanceof errors.JOSEError ? error.code : 'ERR_JWT_INVALID';
       throw new ProtocolError('UNAUTHORIZED', `token rejected (${reason})`, { cause: error });
     }
-    if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 64) {
-      throw new ProtocolError('UNAUTHORIZED', 'token subject must be 1-64 characters');
+    // The subject is a key in Postgres queries: text Postgres refuses (NUL) would be a 500 there.
+    if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 64 || !isStorableText(payload.sub)) {
+      throw new ProtocolError('UNAUTHORIZED', 'token subject must be 1-64 characters of storable text');
     }
-    return { userId: payload.sub, roles: rolesOf(payload[this.config.rolesClaim]), expiresAtMs: (payload.exp as number) * 1000 };
+    const expiresAtMs = (payload.exp as number) * 1000;
+    // Past what a Date holds (year 275760), expiry timers and times in answers would throw.
+    if (!(expiresAtMs <= MAX_DATE_MS)) throw new ProtocolError('UNAUTHORIZED', 'token exp is beyond any date');
+    return { userId: payload.sub, roles: rolesOf(payload[this.config.rolesClaim]), expiresAtMs };
   }
 }
+
+/** The latest time a JavaScript Date holds. */
+const MAX_DATE_MS = 8.64e15;
 
 /** A roles claim is an array of strings or one space-separated string (OAuth `scope` style). */
 function rolesOf(claim: unknown): ReadonlySet<string> {

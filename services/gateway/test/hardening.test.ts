@@ -154,6 +154,9 @@ describe('a gateway under hostile input', () => {
     const answer = await refreshed.next((m) => m.type === 'refreshed');
     expect(Date.parse(answer.expires_at)).toBeGreaterThan(Date.now() + 50_000);
 
+    // Signed, but with an exp past any Date: refused, and the connection goes on as it was.
+    refreshed.send({ action: 'refresh', token: handMadeToken({ sub: 'alice', exp: 1e15 }) });
+    await refreshed.next((m) => m.type === 'error' && m.code === 'UNAUTHORIZED' && /exp/.test(m.message));
     expect(await expiring.closed).toEqual({ code: 4001, reason: 'TOKEN_EXPIRED' });
     await new Promise((r) => setTimeout(r, 500));
     expect(refreshed.ws.readyState).toBe(WebSocket.OPEN);
@@ -247,6 +250,9 @@ describe('a gateway under hostile input', () => {
     const ok = await fetch(`${base}/api/matches?status=scheduled,live&limit=2`);
     expect(ok.status).toBe(200);
     expect(((await ok.json()) as { matches: unknown[] }).matches).toHaveLength(2);
+    // A signed token whose subject Postgres cannot store (NUL) is refused, not a database error.
+    const nul = await fetch(`${base}/api/matches`, { headers: { authorization: `Bearer ${handMadeToken({ sub: 'a\u0000b', exp: Math.floor(Date.now() / 1000) + 60 })}` } });
+    expect([nul.status, await nul.json()]).toEqual([401, expect.objectContaining({ error: 'UNAUTHORIZED' })]);
     const missing = await fetch(`${base}/api/nothing-here`);
     expect([missing.status, await missing.json()]).toEqual([404, expect.objectContaining({ error: 'NOT_FOUND' })]);
   });
