@@ -67,12 +67,22 @@ describe('announcements', () => {
       ['an expiry in the past', { target: 'everyone', expires_at: '2001-01-01T00:00:00Z' }, 'expires_at'],
       ['an expiry before the start', { target: 'everyone', starts_at: future(60_000), expires_at: future(30_000) }, 'expires_at'],
       ['an impossible date', { target: 'everyone', starts_at: '2030-02-30T10:00:00Z' }, 'starts_at'],
+      ['a start in year 0', { target: 'everyone', starts_at: '0000-06-01T00:00:00Z' }, 'starts_at'],
+      ['an expiry in year 10000 in UTC', { target: 'everyone', expires_at: '9999-12-31T23:00:00-05:00' }, 'expires_at'],
       ['a missing target', {}, 'target'],
       ['a NUL in the message', { target: 'everyone', message: 'a\u0000b' }, 'message'],
     ])('refuses %s', async (_case, fields, field) => {
       const answer = await create({ ...base, ...fields });
       expect(answer.status).toBe(400);
       expect(answer.body.fields).toHaveProperty(field);
+    });
+
+    it('refuses an edit to a time outside the years 0001-9999 in UTC (400 VALIDATION_FAILED, not a database error)', async () => {
+      const a = (await create({ ...base, target: 'everyone' })).body;
+      for (const [field, value] of [['expires_at', '9999-12-31T23:00:00-05:00'], ['starts_at', '0000-06-01T00:00:00Z'], ['starts_at', '0001-01-01T00:00:00+01:00']]) {
+        const answer = await patch(a.id, { [field as string]: value });
+        expect([answer.status, answer.body.error, Object.keys(answer.body.fields)]).toEqual([400, 'VALIDATION_FAILED', [field]]);
+      }
     });
 
     it('refuses a body that is not an object (400), and malformed JSON', async () => {

@@ -140,6 +140,7 @@ describe('notifications', () => {
       ['an expires_at in the past', { ...base, expires_at: '2020-01-01T00:00:00Z', user_id: 'a' }, 'expires_at'],
       ['an expires_at without a zone', { ...base, expires_at: '2099-01-01T00:00:00', user_id: 'a' }, 'expires_at'],
       ['an expires_at that is no date', { ...base, expires_at: '2099-02-30T00:00:00Z', user_id: 'a' }, 'expires_at'],
+      ['an expires_at in year 10000 in UTC', { ...base, expires_at: '9999-12-31T23:00:00-05:00', user_id: 'a' }, 'expires_at'],
       ['an expires_at as a number', { ...base, expires_at: 4102444800000, user_id: 'a' }, 'expires_at'],
       ['an empty idempotency_key', { ...base, idempotency_key: '', user_id: 'a' }, 'idempotency_key'],
       ['a long idempotency_key', { ...base, idempotency_key: 'k'.repeat(129), user_id: 'a' }, 'idempotency_key'],

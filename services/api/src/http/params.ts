@@ -1,4 +1,4 @@
-import { ID_PATTERN, ProtocolError } from '@matchcast/protocol';
+import { ID_PATTERN, ProtocolError, parseIsoTime } from '@matchcast/protocol';
 import type { Request } from 'express';
 
 const MAX_BIGINT = 9_223_372_036_854_775_807n;
@@ -64,17 +64,13 @@ export function pathId(value: unknown, what: string): string {
   return value;
 }
 
-/** An ISO 8601 date-time with a zone (Z or ±hh:mm) or a plain date (UTC midnight). */
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2}))?$/;
-
-/** A time query parameter as an ISO string, or undefined; anything else (or an impossible date) is BAD_REQUEST. */
+/** A time query parameter (protocol's parseIsoTime: a time with a zone, or a date) as an ISO string, or undefined; anything else is BAD_REQUEST. */
 export function timeQuery(req: Request, name: string): string | undefined {
   const value = singleQuery(req, name);
   if (value === undefined) return undefined;
-  const at = ISO_TIME.test(value) ? Date.parse(value) : NaN;
-  // Date.parse rolls 2026-02-30 over to March: the round trip of the date part catches it.
-  if (!Number.isFinite(at) || (value.length === 10 && new Date(at).toISOString().slice(0, 10) !== value)) {
-    throw new ProtocolError('BAD_REQUEST', `"${name}" must be an ISO 8601 time such as 2026-11-23T15:00:00Z (or a date, 2026-11-23)`);
+  const at = parseIsoTime(value, { allowDate: true });
+  if (at === undefined) {
+    throw new ProtocolError('BAD_REQUEST', `"${name}" must be an ISO 8601 time such as 2026-11-23T15:00:00Z (or a date, 2026-11-23) in the years 0001-9999`);
   }
   return new Date(at).toISOString();
 }

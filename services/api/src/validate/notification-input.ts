@@ -1,4 +1,4 @@
-import { ID_PATTERN, isStorableText } from '@matchcast/protocol';
+import { ID_PATTERN, isStorableText, parseIsoTime } from '@matchcast/protocol';
 import { FieldErrors, objectBody, rejectUnknownFields } from './fields';
 import { codePoints } from './text';
 
@@ -29,7 +29,6 @@ export const MAX_IDEMPOTENCY_KEY = 128;
 export const PRIORITIES = ['low', 'normal', 'high', 'urgent'] as const;
 const TYPE_PATTERN = /^[a-z][a-z0-9_]{0,39}$/;
 const KEY_PATTERN = /^[\x20-\x7e]+$/;
-const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})$/;
 const MAX_DATA_DEPTH = 16;
 const FIELDS = ['user_ids', 'user_id', 'title', 'message', 'type', 'priority', 'match_id', 'team_id', 'league_id', 'data', 'expires_at', 'idempotency_key'];
 
@@ -156,15 +155,12 @@ export function storedJsonProblem(root: unknown): string | undefined {
   return bytes > MAX_DATA_BYTES ? `must be at most ${MAX_DATA_BYTES} bytes as stored (is ${bytes})` : undefined;
 }
 
-/** An ISO 8601 time with a zone; null when absent or refused (the problem recorded). */
+/** An ISO 8601 time with a zone (protocol's parseIsoTime); null when absent or refused (the problem recorded). */
 export function timeField(body: Record<string, unknown>, field: string, errors: FieldErrors): Date | null {
   const value = body[field];
   if (absent(value)) return null;
-  const match = typeof value === 'string' ? ISO_TIME.exec(value) : null;
-  const ms = match ? Date.parse(value as string) : NaN;
-  if (!match || Number.isNaN(ms) || !isRealDate(match)) {
-    return errors.reject(field, 'must be an ISO 8601 time with a zone, e.g. 2030-01-31T18:00:00Z');
-  }
+  const ms = typeof value === 'string' ? parseIsoTime(value) : undefined;
+  if (ms === undefined) return errors.reject(field, 'must be an ISO 8601 time with a zone in the years 0001-9999, e.g. 2030-01-31T18:00:00Z');
   return new Date(ms);
 }
 
@@ -172,13 +168,6 @@ export function futureTime(body: Record<string, unknown>, field: string, nowMs: 
   const at = timeField(body, field, errors);
   if (at && at.getTime() <= nowMs) return errors.reject(field, 'must be in the future');
   return at;
-}
-
-/** Date.parse rolls 2026-02-31 over to March; a calendar date that does not exist is refused. */
-function isRealDate(match: RegExpExecArray): boolean {
-  const [year, month, day, hour, minute, second] = match.slice(1, 7).map((part) => Number(part ?? 0)) as number[];
-  const date = new Date(Date.UTC(year!, month! - 1, day!));
-  return date.getUTCMonth() === month! - 1 && date.getUTCDate() === day && hour! < 24 && minute! < 60 && second! < 60;
 }
 
 function idempotencyKey(body: Record<string, unknown>, errors: FieldErrors): string | null {
