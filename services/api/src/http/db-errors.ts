@@ -10,7 +10,8 @@ const CONNECTION_MESSAGES = /timeout exceeded when trying to connect|Connection 
  * What a database error means for the client. Unavailability (connection lost, pool exhausted,
  * statement timeout, server shutting down) is 503 UNAVAILABLE: retryable. A constraint the
  * API's validation should have caught is still the client's fault: VALIDATION_FAILED naming
- * the column. Anything else stays INTERNAL.
+ * the column. So is a data exception (SQLSTATE class 22: a time or number out of range, text
+ * Postgres cannot store): BAD_REQUEST, since which field is not known. Anything else stays INTERNAL.
  */
 export function classifyDatabaseError(error: unknown): ProtocolError | undefined {
   const { code, constraint, message } = (error ?? {}) as { code?: unknown; constraint?: unknown; message?: unknown };
@@ -25,16 +26,28 @@ export function classifyDatabaseError(error: unknown): ProtocolError | undefined
     const field = /^notification_(.+)_check$/.exec(constraint)?.[1] ?? 'body';
     return new ProtocolError('VALIDATION_FAILED', `request body failed validation: ${field}`, { cause: error, fields: { [field]: 'is not accepted by the database' } });
   }
+  if (isDataException(error)) {
+    return new ProtocolError('BAD_REQUEST', 'a value in the request is out of range or cannot be stored', { cause: error });
+  }
   return undefined;
+}
+
+/** SQLSTATE class 22, data exception: a value validation let through. */
+function isDataException(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('22');
 }
 
 /** An error handler before errorResponder: database errors become their ProtocolError. */
 export function databaseErrors(logger: Logger): ErrorRequestHandler {
   const warn = throttledWarn(logger);
+  const refused = throttledWarn(logger);
   return (error: unknown, _req: Request, _res: Response, next: NextFunction): void => {
     if (error instanceof ProtocolError) return next(error);
     const classified = classifyDatabaseError(error);
     if (classified?.code === 'UNAVAILABLE') warn({ err: error }, 'database unavailable; answering 503');
+    // 400 for the client, but the API's validation missed this value: worth an operator's look.
+    else if (isDataException(error)) refused({ err: error }, 'database refused a value of the request (SQLSTATE class 22); answering 400');
     next(classified ?? error);
   };
 }

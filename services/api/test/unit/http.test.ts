@@ -45,11 +45,12 @@ describe('classifyDatabaseError', () => {
     }
   });
 
-  it('names the column of a check constraint; leaves anything else alone', () => {
+  it('names the column of a check constraint; a data exception is BAD_REQUEST; leaves anything else alone', () => {
     const failure = classifyDatabaseError(Object.assign(new Error('check'), { code: '23514', constraint: 'notification_data_check' }));
     expect(failure?.code).toBe('VALIDATION_FAILED');
     expect(failure?.fields).toEqual({ data: 'is not accepted by the database' });
     expect(classifyDatabaseError(Object.assign(new Error('syntax'), { code: '42601' }))).toBeUndefined();
+    expect(classifyDatabaseError(Object.assign(new Error('date/time field value out of range'), { code: '22008' }))?.code).toBe('BAD_REQUEST');
     expect(classifyDatabaseError(new TypeError('x'))).toBeUndefined();
   });
 });
