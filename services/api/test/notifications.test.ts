@@ -160,6 +160,14 @@ describe('notifications', () => {
       expect(Object.keys(answer.body.fields).sort()).toEqual(['message', 'priority', 'title', 'type', 'user_id']);
     });
 
+    it('names a field called __proto__ (400 VALIDATION_FAILED), like any unknown field', async () => {
+      const raw = JSON.stringify({ ...base, user_id: 'a' }).replace('{', '{"__proto__":1,');
+      const answer = await call(api.url, 'POST', '/api/notifications', { token: service, raw, headers: { 'content-type': 'application/json' } });
+      expect(answer.status).toBe(400);
+      expect(answer.body).toEqual({ error: 'VALIDATION_FAILED', message: 'request body failed validation: __proto__', fields: { ['__proto__']: 'unknown field' } });
+      expect((await userStream(admin, 'a')).length).toBe(0);
+    });
+
     it('a body that is not an object: 400 BAD_REQUEST', async () => {
       for (const raw of ['[]', '"x"', '42']) {
         const answer = await call(api.url, 'POST', '/api/notifications', { token: service, raw, headers: { 'content-type': 'application/json' } });

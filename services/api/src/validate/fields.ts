@@ -7,7 +7,8 @@ const MAX_REPORTED = 20;
  * VALIDATION_FAILED, so a client fixes everything in one round trip.
  */
 export class FieldErrors {
-  private readonly problems: Record<string, string> = {};
+  /** No prototype: a field named `__proto__` is a key like any other, not the object's prototype. */
+  private readonly problems: Record<string, string> = Object.create(null);
   private count = 0;
 
   add(field: string, problem: string): void {

@@ -46,6 +46,13 @@ describe('parseNotificationInput', () => {
     for (const body of [undefined, null, [], 'x', 1]) expect(fieldsOf(body)).toEqual({ code: 'BAD_REQUEST' });
   });
 
+  it('names a field called __proto__ like any other', () => {
+    expect(fieldsOf(JSON.parse('{"__proto__": 1, "user_id": "alice", "title": "t", "message": "m", "type": "goal"}'))).toEqual({
+      code: 'VALIDATION_FAILED',
+      ['__proto__']: 'unknown field',
+    });
+  });
+
   it('reports at most 20 fields, however many unknown ones are sent', () => {
     const body = { ...base, ...Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`f${i}`, 1])) };
     expect(Object.keys(fieldsOf(body))).toHaveLength(21);
