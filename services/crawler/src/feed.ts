@@ -3,7 +3,7 @@
  * is plain JSON, so a feed can be recorded as JSON lines and replayed (see docs in README.md).
  * Every operation may carry `at_ms`, its offset from the start of the feed, for replay timing.
  */
-import { ID_PATTERN, type MatchStatus } from '@matchcast/protocol';
+import { ID_PATTERN, isStorableText, parseIsoTime, type MatchStatus } from '@matchcast/protocol';
 import { FeedError } from './errors';
 
 export type Side = 'home' | 'away';
@@ -219,6 +219,7 @@ class Fields {
   string(key: string, max = 200): string {
     const v = this.take(key);
     if (typeof v !== 'string' || v.length === 0 || v.length > max) this.fail(key, `must be a non-empty string of at most ${max} characters`);
+    if (!isStorableText(v)) this.fail(key, UNSTORABLE_TEXT);
     return v;
   }
 
@@ -266,11 +267,10 @@ class Fields {
     return this.value[key] === undefined ? (this.take(key), undefined) : this.oneOf(key, allowed);
   }
 
+  /** Kept as written (Postgres reads it): parseIsoTime makes sure it can. */
   timestamp(key: string): string {
     const v = this.take(key);
-    if (typeof v !== 'string' || !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(v) || Number.isNaN(Date.parse(v))) {
-      this.fail(key, 'must be an ISO 8601 timestamp');
-    }
+    if (typeof v !== 'string' || parseIsoTime(v) === undefined) this.fail(key, TIMESTAMP_RULE);
     return v;
   }
 
@@ -288,6 +288,7 @@ class Fields {
     const v = this.take(key);
     if (v === undefined) return undefined;
     if (!isObject(v)) this.fail(key, 'must be an object');
+    if (!isStorableJson(v)) this.fail(key, UNSTORABLE_TEXT);
     return v;
   }
 
@@ -322,8 +323,24 @@ class Fields {
   }
 }
 
+const UNSTORABLE_TEXT = 'must not contain NUL or unpaired surrogate characters';
+export const TIMESTAMP_RULE = 'must be an ISO 8601 time with a zone in the years 0001-9999, e.g. 2026-05-01T15:00:00Z';
+
 function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Every string and key of a JSON value storable (jsonb); iterative, so no nesting exhausts the stack. */
+function isStorableJson(root: unknown): boolean {
+  const stack = [root];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (typeof value === 'string' && !isStorableText(value)) return false;
+    if (value === null || typeof value !== 'object') continue;
+    if (!Array.isArray(value) && !Object.keys(value).every(isStorableText)) return false;
+    for (const child of Object.values(value)) stack.push(child);
+  }
+  return true;
 }
 
 /** Copies only the defined optional fields, so validated ops serialize without `undefined`s. */
@@ -362,6 +379,27 @@ function snapshotEvent(e: Fields): SnapshotEvent {
   e.done();
   if (event.kind === 'substitution' && event.player_in === undefined) throw new FeedError('a substitution needs player_in');
   return event;
+}
+
+/**
+ * The events of a provider's snapshot that pass validation; the problems of the others are
+ * added to `problems`. The HTTP source leaves a bad event out (logged and counted) rather than
+ * its whole match, so one unstorable name cannot hold back a match's score and its other
+ * events. Anything but an array is returned as it is, for validateOp to judge.
+ */
+export function keepValidEvents(events: unknown, problems: string[]): unknown {
+  if (!Array.isArray(events)) return events;
+  return events.filter((event: unknown, index) => {
+    try {
+      if (!isObject(event)) throw new FeedError(`events[${index}] must be an object`);
+      snapshotEvent(new Fields(event, `events[${index}].`));
+      return true;
+    } catch (error) {
+      if (!(error instanceof FeedError)) throw error;
+      problems.push(error.problem);
+      return false;
+    }
+  });
 }
 
 /** Checks an already-parsed value; throws FeedError naming the bad field. Returns a clean copy. */

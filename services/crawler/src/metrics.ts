@@ -19,7 +19,7 @@ export interface CrawlerMetrics {
 export interface HttpSourceMetrics {
   /** Requests answered: modified (200), not_modified (304), error. */
   readonly polls: Counter<'result'>;
-  /** Failed requests and rejected matches, by the stable PROVIDER_* code. */
+  /** Failed requests, rejected matches and dropped events, by the stable PROVIDER_* code. */
   readonly providerErrors: Counter<'code'>;
   /** Waits before a request: budget (our own), provider_quota (its headers), retry_after. */
   readonly rateLimitWaits: Counter<'reason'>;
@@ -63,7 +63,7 @@ export function createCrawlerMetrics(registry: Registry): CrawlerMetrics {
       }),
       providerErrors: new Counter({
         name: 'matchcast_crawler_http_errors_total',
-        help: 'HTTP source failures (failed requests, rejected matches) by stable PROVIDER_* code.',
+        help: 'HTTP source failures (failed requests, rejected matches, dropped events) by stable PROVIDER_* code.',
         labelNames: ['code'],
         registers: [registry],
       }),

@@ -1,4 +1,4 @@
-import { FeedError, parseFeedLine, prefixIds, validateOp, type FeedOp } from '../../src';
+import { FeedError, keepValidEvents, parseFeedLine, prefixIds, validateOp, type FeedOp } from '../../src';
 
 const fixture = {
   op: 'fixture',
@@ -48,12 +48,60 @@ describe('validateOp', () => {
     expect(problem({ op: 'status', match_id: 'm1', status: 'live', minite: 3 })).toBe('minite is not a known field');
     expect(problem({ ...fixture, home: { id: 'ars', name: 'Arsenal', colour: 'red' } })).toBe('home.colour is not a known field');
     expect(problem({ ...fixture, away: fixture.home })).toBe('home.id and away.id must differ');
-    expect(problem({ ...fixture, kickoff_at: 'tomorrow' })).toMatch(/^kickoff_at must be an ISO 8601 timestamp/);
+    expect(problem({ ...fixture, kickoff_at: 'tomorrow' })).toMatch(/^kickoff_at must be an ISO 8601 time with a zone/);
     expect(problem({ op: 'status', match_id: 'm1', status: 'live', at_ms: -5 })).toMatch(/^at_ms must be a number/);
     const player = { player_id: 'p1', name: 'A', team: 'home', starter: true };
     expect(problem({ op: 'lineup', match_id: 'm1', players: [player, player] })).toBe('players must not repeat a player_id');
     expect(problem({ op: 'lineup', match_id: 'm1', players: [{ ...player, starter: 'yes' }] })).toBe('players[0].starter must be true or false');
     expect(problem([1, 2])).toBe('an operation must be a JSON object');
+  });
+});
+
+describe('validateOp: what Postgres could not store', () => {
+  it.each([
+    ['February 30th', '2026-02-30T15:00:00Z'],
+    ['year 0', '0000-06-01T15:00:00Z'],
+    ['year 10000 in UTC', '9999-12-31T23:00:00-05:00'],
+    ['an offset beyond 15:59', '2026-05-01T15:00:00+23:59'],
+    ['no zone', '2026-05-01T15:00:00'],
+    ['a trailing remark', '2026-05-01T15:00:00Z (local)'],
+  ])('refuses a kickoff_at with %s', (_what, kickoff_at) => {
+    expect(problem({ ...fixture, kickoff_at })).toBe('kickoff_at must be an ISO 8601 time with a zone in the years 0001-9999, e.g. 2026-05-01T15:00:00Z');
+  });
+
+  it('keeps a good kickoff_at as written, whatever its zone', () => {
+    for (const kickoff_at of ['2026-05-01T15:00Z', '2026-05-01T15:00:00.123456+15:59', '0001-01-01T00:00:00Z']) {
+      expect(validateOp({ ...fixture, kickoff_at })).toMatchObject({ kickoff_at });
+    }
+  });
+
+  it.each([
+    ['NUL in a name', { ...fixture, home: { id: 'ars', name: 'Ars\u0000nal' } }, 'home.name'],
+    ['a lone surrogate in a player', { op: 'goal', match_id: 'm1', minute: 3, team: 'home', player: 'Sak\ud800' }, 'player'],
+    ['NUL in a key of extra', { op: 'matchdata', match_id: 'm1', extra: { deep: [{ 'k\u0000': 1 }] } }, 'extra'],
+    ['NUL in a value of extra', { op: 'matchdata', match_id: 'm1', extra: { tv: ['BBC\u0000'] } }, 'extra'],
+  ])('refuses %s', (_what, op, field) => {
+    expect(problem(op)).toBe(`${field} must not contain NUL or unpaired surrogate characters`);
+  });
+
+  it('a replay line with such a value fails its pre-check, naming the line', () => {
+    const line = JSON.stringify({ op: 'goal', match_id: 'm1', minute: 3, team: 'home', player: 'a\u0000b' });
+    expect(() => parseFeedLine(line, 4, 'feeds/x.jsonl')).toThrow('feeds/x.jsonl:4: player must not contain NUL or unpaired surrogate characters');
+  });
+});
+
+describe('keepValidEvents', () => {
+  it('keeps the good events and reports each bad one; anything but an array is left to validateOp', () => {
+    const good = { event_id: 'g1', kind: 'goal', minute: 3, team: 'home', player: 'Nine' };
+    const problems: string[] = [];
+    const kept = keepValidEvents([good, { ...good, event_id: 'g2', player: 'N\u0000' }, 'junk', { ...good, event_id: 'g3', minute: 500 }], problems);
+    expect(kept).toEqual([good]);
+    expect(problems).toEqual([
+      'events[1].player must not contain NUL or unpaired surrogate characters',
+      'events[2] must be an object',
+      'events[3].minute must be an integer from 0 to 200',
+    ]);
+    expect(keepValidEvents('junk', problems)).toBe('junk');
   });
 });
 

@@ -65,12 +65,29 @@ describe('football-data adapter', () => {
     ['no home team', { homeTeam: undefined }, 'homeTeam must be an object'],
     ['a negative score', { score: { fullTime: { home: -1, away: 0 } } }, 'score.fullTime.home must be an integer from 0 to 99'],
     ['an unknown status', { status: 'WARMING_UP' }, 'status "WARMING_UP" is not a known status'],
-    ['a bad date', { utcDate: 'tomorrow' }, 'utcDate must be an ISO 8601 timestamp'],
-    ['a goal for a third team', { goals: [{ minute: 3, team: { id: 99 }, scorer: { id: 1, name: 'X' } }] }, 'goals[0].team.id 99 plays in neither team'],
+    ['a bad date', { utcDate: 'tomorrow' }, 'utcDate must be an ISO 8601 time with a zone in the years 0001-9999, e.g. 2026-05-01T15:00:00Z'],
+    ['February 30th', { utcDate: '2026-02-30T15:00:00Z' }, 'utcDate must be an ISO 8601 time with a zone in the years 0001-9999, e.g. 2026-05-01T15:00:00Z'],
+    ['year 0', { utcDate: '0000-05-01T15:00:00Z' }, 'utcDate must be an ISO 8601 time with a zone in the years 0001-9999, e.g. 2026-05-01T15:00:00Z'],
+    ['an offset beyond 15:59', { utcDate: '2026-05-01T15:00:00+20:00' }, 'utcDate must be an ISO 8601 time with a zone in the years 0001-9999, e.g. 2026-05-01T15:00:00Z'],
     ['a minute of 500', { minute: 500 }, 'minute must be an integer from 0 to 200'],
   ])('rejects a match with %s, naming the field', (_what, change, problem) => {
     const [mapped] = adapter.mapList({ matches: [{ ...fdMatch({ ...base, status: 'IN_PLAY', score: { home: 0, away: 0 } }), ...change }] });
     expect(mapped).toEqual({ ok: false, providerId: '5', problem });
+  });
+
+  it('leaves out an event it cannot map, reporting it, and keeps the match and its other events', () => {
+    const raw = fdMatch({ ...base, status: 'IN_PLAY', score: { home: 2, away: 0 }, goals: [{ minute: 10, team: 'home', scorer: { id: 1, name: 'Nine' } }] });
+    (raw.goals as unknown[]).push({ minute: 3, team: { id: 99 }, scorer: { id: 1, name: 'X' } });
+    raw.bookings = [{ minute: 20, team: { id: 20 }, player: { id: 3, name: 'Four' }, card: 'GREEN' }];
+    const mapped = adapter.mapDetail!(raw);
+    expect(mapped).toMatchObject({ ok: true, snapshot: { score: { home: 2, away: 0 }, events: [{ event_id: 'fd-goal-10-0-10-1-0', player: 'Nine' }] } });
+    expect(mapped.ok && mapped.droppedEvents).toEqual(['goals[1].team.id 99 plays in neither team', 'bookings[0].card "GREEN" is not a known card']);
+  });
+
+  it('keeps an unusable lastUpdated out of the snapshot rather than refusing the match', () => {
+    const [mapped] = adapter.mapList({ matches: [{ ...fdMatch({ ...base, status: 'IN_PLAY', score: { home: 0, away: 0 } }), lastUpdated: '2026-02-30T10:00:00Z' }] });
+    expect(mapped).toMatchObject({ ok: true });
+    expect((mapped as { snapshot: object }).snapshot).not.toHaveProperty('provider_updated_at');
   });
 
   it('rejects an answer without a matches array as a whole', () => {

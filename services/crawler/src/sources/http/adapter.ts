@@ -10,9 +10,13 @@ import type { ProviderQuota } from './request-gate';
 /** A snapshot as an adapter maps it: not validated yet, and without the source's `confirmed` flag. */
 export type SnapshotCandidate = Omit<SnapshotOp, 'op' | 'confirmed'>;
 
-/** One match of an answer: mapped, or the reason it could not be (the others still count). */
+/**
+ * One match of an answer: mapped, or the reason it could not be (the others still count).
+ * `droppedEvents`: the problems of events the adapter could not map and left out (the rest of
+ * the match still counts).
+ */
 export type MappedMatch =
-  | { ok: true; providerId: string; snapshot: SnapshotCandidate }
+  | { ok: true; providerId: string; snapshot: SnapshotCandidate; droppedEvents?: readonly string[] }
   | { ok: false; providerId?: string; problem: string };
 
 export interface ProviderAdapter {

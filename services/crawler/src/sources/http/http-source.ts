@@ -13,7 +13,7 @@
 import { backoffMs, type Logger } from '@matchcast/runtime';
 import { FeedError, ProviderError } from '../../errors';
 import { LIVE_STATUSES } from '@matchcast/protocol';
-import { validateOp, type SnapshotOp } from '../../feed';
+import { keepValidEvents, validateOp, type SnapshotOp } from '../../feed';
 import type { HttpSourceMetrics } from '../../metrics';
 import { sleep } from '../pacer';
 import type { FeedSource } from '../source';
@@ -169,14 +169,24 @@ export class HttpSource implements FeedSource {
     }
   }
 
-  /** Each mapped match through the snapshot's validation; a bad one is logged, counted and left out. */
+  /**
+   * Each mapped match through the snapshot's validation; a bad one is logged, counted and left
+   * out. So is a bad event, alone: the rest of its match (the score above all) still counts.
+   */
   private validate(path: string, mapped: MappedMatch[]): Unconfirmed[] {
+    const { logger, metrics } = this.options;
     const valid: Unconfirmed[] = [];
     for (const match of mapped) {
       let problem = match.ok ? undefined : match.problem;
       if (match.ok) {
+        const dropped = [...(match.droppedEvents ?? [])];
+        const candidate = match.snapshot.events === undefined ? match.snapshot : { ...match.snapshot, events: keepValidEvents(match.snapshot.events, dropped) };
+        for (const eventProblem of dropped) {
+          metrics?.providerErrors.inc({ code: 'PROVIDER_INVALID' });
+          logger.warn({ path, code: 'PROVIDER_INVALID', provider_match_id: match.providerId, problem: eventProblem }, 'provider event dropped');
+        }
         try {
-          const { confirmed: _unset, ...snapshot } = validateOp({ op: 'snapshot', ...match.snapshot, confirmed: false }) as SnapshotOp;
+          const { confirmed: _unset, ...snapshot } = validateOp({ op: 'snapshot', ...candidate, confirmed: false }) as SnapshotOp;
           valid.push(snapshot);
           this.providerIds.set(snapshot.match_id, match.providerId);
         } catch (error) {
@@ -185,8 +195,8 @@ export class HttpSource implements FeedSource {
         }
       }
       if (problem !== undefined) {
-        this.options.metrics?.providerErrors.inc({ code: 'PROVIDER_INVALID' });
-        this.options.logger.warn({ path, code: 'PROVIDER_INVALID', provider_match_id: match.providerId, problem }, 'provider match rejected');
+        metrics?.providerErrors.inc({ code: 'PROVIDER_INVALID' });
+        logger.warn({ path, code: 'PROVIDER_INVALID', provider_match_id: match.providerId, problem }, 'provider match rejected');
       }
     }
     return valid;

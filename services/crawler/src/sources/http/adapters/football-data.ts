@@ -9,8 +9,8 @@
  * id is made from what identifies it (kind, minute, injury time, team, player; a counter for
  * exact repeats): the same goal polled again has the same id and is written once.
  */
-import { STATUSES } from '../../../feed';
-import type { MatchStatus } from '@matchcast/protocol';
+import { STATUSES, TIMESTAMP_RULE } from '../../../feed';
+import { parseIsoTime, type MatchStatus } from '@matchcast/protocol';
 import type { SnapshotEvent } from '../../../feed';
 import { quotaFromHeaders } from '../request-gate';
 import type { MappedMatch, ProviderAdapter, SnapshotCandidate } from '../adapter';
@@ -76,7 +76,7 @@ function person(value: unknown, path: string): { id: string; name: string } {
   return { id: p.id === null || p.id === undefined ? 'x' : String(integer(p.id, `${path}.id`, 0, Number.MAX_SAFE_INTEGER)), name: text(p.name, `${path}.name`) };
 }
 
-function mapMatch(value: unknown, competitionFallback?: Json): SnapshotCandidate & { providerId: string } {
+function mapMatch(value: unknown, competitionFallback?: Json): SnapshotCandidate & { providerId: string; droppedEvents: string[] } {
   const m = object(value, 'match');
   const providerId = String(integer(m.id, 'id', 1, Number.MAX_SAFE_INTEGER));
   const competition = m.competition === undefined && competitionFallback ? competitionFallback : object(m.competition, 'competition');
@@ -84,7 +84,7 @@ function mapMatch(value: unknown, competitionFallback?: Json): SnapshotCandidate
   const status = STATUS_MAP[text(m.status, 'status')];
   if (status === undefined || !STATUSES.includes(status)) throw new Problem(`status ${JSON.stringify(m.status)} is not a known status`);
   const utcDate = text(m.utcDate, 'utcDate');
-  if (Number.isNaN(Date.parse(utcDate))) throw new Problem('utcDate must be an ISO 8601 timestamp');
+  if (parseIsoTime(utcDate) === undefined) throw new Problem(`utcDate ${TIMESTAMP_RULE}`);
   const home = team(m.homeTeam, 'homeTeam');
   const away = team(m.awayTeam, 'awayTeam');
   const score = object(m.score, 'score');
@@ -97,10 +97,13 @@ function mapMatch(value: unknown, competitionFallback?: Json): SnapshotCandidate
   }
   const area = m.area === undefined || m.area === null ? undefined : object(m.area, 'area');
   const country = typeof area?.name === 'string' && area.name.length > 0 ? area.name : undefined;
-  const events = mapEvents(m, home.providerId, away.providerId);
-  const lastUpdated = typeof m.lastUpdated === 'string' && !Number.isNaN(Date.parse(m.lastUpdated)) ? m.lastUpdated : undefined;
+  const droppedEvents: string[] = [];
+  const events = mapEvents(m, home.providerId, away.providerId, droppedEvents);
+  // Only for the lag metric: an unusable one is left out, not a reason to refuse the match.
+  const lastUpdated = typeof m.lastUpdated === 'string' && parseIsoTime(m.lastUpdated) !== undefined ? m.lastUpdated : undefined;
   return {
     providerId,
+    droppedEvents,
     match_id: `fd-${providerId}`,
     kickoff_at: utcDate,
     league: { id: `fd-${code}`, name: text(competition.name, 'competition.name'), ...(country ? { country } : {}) },
@@ -114,8 +117,12 @@ function mapMatch(value: unknown, competitionFallback?: Json): SnapshotCandidate
   };
 }
 
-/** Goals, bookings and substitutions, when the answer has them (undefined when it has none of the three). */
-function mapEvents(m: Json, homeId: number, awayId: number): SnapshotEvent[] | undefined {
+/**
+ * Goals, bookings and substitutions, when the answer has them (undefined when it has none of the
+ * three). An event that cannot be mapped is left out, its problem added to `dropped`: one odd
+ * booking must not hold back the match.
+ */
+function mapEvents(m: Json, homeId: number, awayId: number, dropped: string[]): SnapshotEvent[] | undefined {
   const goalList = optionalArray(m.goals, 'goals');
   const bookingList = optionalArray(m.bookings, 'bookings');
   const substitutionList = optionalArray(m.substitutions, 'substitutions');
@@ -123,18 +130,23 @@ function mapEvents(m: Json, homeId: number, awayId: number): SnapshotEvent[] | u
   const events: SnapshotEvent[] = [];
   const seen = new Map<string, number>();
   const add = (path: string, raw: unknown, kindOf: (e: Json) => SnapshotEvent['kind'], people: (e: Json) => Pick<SnapshotEvent, 'player' | 'assist' | 'player_in'> & { key: string }) => {
-    const e = object(raw, path);
-    const minute = integer(e.minute, `${path}.minute`, 0, 200);
-    const injury = e.injuryTime === null || e.injuryTime === undefined ? 0 : integer(e.injuryTime, `${path}.injuryTime`, 0, 60);
-    const teamId = integer(object(e.team, `${path}.team`).id, `${path}.team.id`, 1, Number.MAX_SAFE_INTEGER);
-    if (teamId !== homeId && teamId !== awayId) throw new Problem(`${path}.team.id ${teamId} plays in neither team`);
-    const kind = kindOf(e);
-    const who = people(e);
-    const base = `${kind}-${minute}-${injury}-${teamId}-${who.key}`;
-    const repeat = seen.get(base) ?? 0;
-    seen.set(base, repeat + 1);
-    const { key: _key, ...names } = who;
-    events.push({ event_id: `fd-${base}-${repeat}`.slice(0, 64), kind, minute, team: teamId === homeId ? 'home' : 'away', ...names });
+    try {
+      const e = object(raw, path);
+      const minute = integer(e.minute, `${path}.minute`, 0, 200);
+      const injury = e.injuryTime === null || e.injuryTime === undefined ? 0 : integer(e.injuryTime, `${path}.injuryTime`, 0, 60);
+      const teamId = integer(object(e.team, `${path}.team`).id, `${path}.team.id`, 1, Number.MAX_SAFE_INTEGER);
+      if (teamId !== homeId && teamId !== awayId) throw new Problem(`${path}.team.id ${teamId} plays in neither team`);
+      const kind = kindOf(e);
+      const who = people(e);
+      const base = `${kind}-${minute}-${injury}-${teamId}-${who.key}`;
+      const repeat = seen.get(base) ?? 0;
+      seen.set(base, repeat + 1);
+      const { key: _key, ...names } = who;
+      events.push({ event_id: `fd-${base}-${repeat}`.slice(0, 64), kind, minute, team: teamId === homeId ? 'home' : 'away', ...names });
+    } catch (error) {
+      if (!(error instanceof Problem)) throw error;
+      dropped.push(error.message);
+    }
   };
   goalList?.forEach((g, i) =>
     add(
@@ -181,8 +193,8 @@ function fail(problem: string): never {
 function mapped(value: unknown, competition?: Json): MappedMatch {
   const providerId = typeof (value as Json | null)?.id === 'number' ? String((value as Json).id) : undefined;
   try {
-    const { providerId: id, ...snapshot } = mapMatch(value, competition);
-    return { ok: true, providerId: id, snapshot };
+    const { providerId: id, droppedEvents, ...snapshot } = mapMatch(value, competition);
+    return { ok: true, providerId: id, snapshot, droppedEvents };
   } catch (error) {
     if (error instanceof Problem) return { ok: false, providerId, problem: error.message };
     throw error;
