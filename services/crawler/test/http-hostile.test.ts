@@ -102,6 +102,22 @@ describe('HTTP source into Postgres: hostile provider data', () => {
     expect(await providerInvalid(metrics)).toBe(5);
   });
 
+  it('long provider ids: two substitutions at the same minute are two events, written once however often polled', async () => {
+    const [big, out] = [1234567890123, 9007199254740991];
+    const raw = match(6, { home: { id: big, name: 'Home' }, score: { home: 1, away: 0 }, goals: [{ minute: 5, team: 'home', scorer: { id: out, name: 'Nine' } }] });
+    raw.substitutions = [
+      { minute: 65, team: { id: big }, playerOut: { id: out, name: 'Nine' }, playerIn: { id: 9007199254740981, name: 'Seven' } },
+      { minute: 65, team: { id: big }, playerOut: { id: out, name: 'Nine' }, playerIn: { id: 9007199254740982, name: 'Eight' } },
+    ];
+    const { rejected } = await crawl([{ body: fdMatchList(COMPETITION, [raw]) }], async () => (await events('fd-6')).length === 3 && server.requests.length >= 5);
+    expect((await events('fd-6')).map((e) => [e.type, e.minute, e.player, e.player_in])).toEqual([
+      ['goal', 5, 'Nine', null],
+      ['substitution', 65, 'Nine', 'Seven'],
+      ['substitution', 65, 'Nine', 'Eight'],
+    ]);
+    expect(rejected).toBe(0);
+  });
+
   it('a match with an impossible kick-off is left out before the database; the other match is written', async () => {
     const bad = [match(2, { utcDate: '2026-02-30T15:00:00Z' }), match(3, { utcDate: '0000-05-01T15:00:00Z' }), match(4, { utcDate: '2026-05-01T15:00:00+23:00' })];
     const { metrics, rejected } = await crawl([{ body: fdMatchList(COMPETITION, [...bad, match(5)]) }], async () => (await status('fd-5')) === 'live');

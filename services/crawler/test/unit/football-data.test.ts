@@ -1,4 +1,5 @@
-import { ADAPTERS } from '../../src';
+import { ID_PATTERN } from '@matchcast/protocol';
+import { ADAPTERS, type MappedMatch } from '../../src';
 import { fdMatch, fdMatchList } from '../../src/feed-server/football-data-json';
 
 const adapter = ADAPTERS['football-data'];
@@ -73,6 +74,24 @@ describe('football-data adapter', () => {
   ])('rejects a match with %s, naming the field', (_what, change, problem) => {
     const [mapped] = adapter.mapList({ matches: [{ ...fdMatch({ ...base, status: 'IN_PLAY', score: { home: 0, away: 0 } }), ...change }] });
     expect(mapped).toEqual({ ok: false, providerId: '5', problem });
+  });
+
+  it('hashes an event id that long provider ids make longer than 64 characters: distinct, valid and stable', () => {
+    const [big, out, in1, in2] = [1234567890123, 9007199254740991, 9007199254740981, 9007199254740982];
+    const raw = fdMatch({ ...base, home: { id: big, name: 'Home FC' }, status: 'IN_PLAY', score: { home: 1, away: 0 }, goals: [{ minute: 5, team: 'home', scorer: { id: out, name: 'Nine' } }] });
+    raw.substitutions = [
+      { minute: 65, team: { id: big }, playerOut: { id: out, name: 'Nine' }, playerIn: { id: in1, name: 'Seven' } },
+      { minute: 65, team: { id: big }, playerOut: { id: out, name: 'Nine' }, playerIn: { id: in2, name: 'Eight' } },
+    ];
+    const ids = (mapped: MappedMatch) => (mapped.ok ? (mapped.snapshot.events ?? []).map((e) => e.event_id) : []);
+    const first = ids(adapter.mapDetail!(raw));
+    expect(first).toHaveLength(3);
+    expect(new Set(first).size).toBe(3);
+    for (const id of first) expect(id).toMatch(ID_PATTERN);
+    // The goal's id fits as it is; the substitutions' would not.
+    expect(first[0]).toBe(`fd-goal-5-0-${big}-${out}-0`);
+    expect(first.slice(1).every((id) => /^fd-[A-Za-z0-9_-]{43}$/.test(id))).toBe(true);
+    expect(ids(adapter.mapDetail!(JSON.parse(JSON.stringify(raw))))).toEqual(first);
   });
 
   it('leaves out an event it cannot map, reporting it, and keeps the match and its other events', () => {

@@ -7,8 +7,10 @@
  * Ids are namespaced so they never meet another provider's: match `fd-<id>`, team `fd-t<id>`,
  * league `fd-<competition code>`. The provider has no ids for goals and cards, so an event's
  * id is made from what identifies it (kind, minute, injury time, team, player; a counter for
- * exact repeats): the same goal polled again has the same id and is written once.
+ * exact repeats; hashed when longer than an id may be): the same goal polled again has the same
+ * id and is written once.
  */
+import { createHash } from 'node:crypto';
 import { STATUSES, TIMESTAMP_RULE } from '../../../feed';
 import { parseIsoTime, type MatchStatus } from '@matchcast/protocol';
 import type { SnapshotEvent } from '../../../feed';
@@ -142,7 +144,7 @@ function mapEvents(m: Json, homeId: number, awayId: number, dropped: string[]): 
       const repeat = seen.get(base) ?? 0;
       seen.set(base, repeat + 1);
       const { key: _key, ...names } = who;
-      events.push({ event_id: `fd-${base}-${repeat}`.slice(0, 64), kind, minute, team: teamId === homeId ? 'home' : 'away', ...names });
+      events.push({ event_id: eventId(`fd-${base}-${repeat}`), kind, minute, team: teamId === homeId ? 'home' : 'away', ...names });
     } catch (error) {
       if (!(error instanceof Problem)) throw error;
       dropped.push(error.message);
@@ -184,6 +186,15 @@ function mapEvents(m: Json, homeId: number, awayId: number, dropped: string[]): 
     ),
   );
   return events.sort((a, b) => a.minute - b.minute);
+}
+
+/**
+ * An event id within the 64 characters ids may have. Long provider ids make longer ones, which
+ * become `fd-` and the SHA-256 of the whole id (base64url, 43 characters): as stable across polls,
+ * and, unlike a cut, as distinct as the ids they stand for.
+ */
+function eventId(full: string): string {
+  return full.length <= 64 ? full : `fd-${createHash('sha256').update(full).digest('base64url')}`;
 }
 
 function fail(problem: string): never {
