@@ -118,6 +118,22 @@ describe('HTTP source into Postgres: hostile provider data', () => {
     expect(rejected).toBe(0);
   });
 
+  it('a match the source forgot (unlisted for a while) and hands on again writes nothing twice', async () => {
+    const scored = match(7, { score: { home: 1, away: 0 }, goals: [{ minute: 9, team: 'home', scorer: { id: 1, name: 'Nine' } }] });
+    const other = { body: fdMatchList(COMPETITION, [match(8)]) };
+    const { rejected } = await crawl([{ body: fdMatchList(COMPETITION, [scored]) }, other, other, other, other, { body: fdMatchList(COMPETITION, [scored, match(8)]) }], async () =>
+      server.remaining(LIST) === 0 && server.requests.length >= 10,
+    );
+    expect((await events('fd-7')).map((e) => [e.type, e.minute, e.player])).toEqual([['goal', 9, 'Nine']]);
+    const { rows } = await db.pool.query(`SELECT type, count(*)::int AS n FROM outbox WHERE stream = 'match:fd-7' GROUP BY type ORDER BY type`);
+    expect(rows).toEqual([
+      { type: 'match_event', n: 1 },
+      { type: 'match_status', n: 2 },
+      { type: 'match_update', n: 1 },
+    ]);
+    expect(rejected).toBe(0);
+  });
+
   it('a match with an impossible kick-off is left out before the database; the other match is written', async () => {
     const bad = [match(2, { utcDate: '2026-02-30T15:00:00Z' }), match(3, { utcDate: '0000-05-01T15:00:00Z' }), match(4, { utcDate: '2026-05-01T15:00:00+23:00' })];
     const { metrics, rejected } = await crawl([{ body: fdMatchList(COMPETITION, [...bad, match(5)]) }], async () => (await status('fd-5')) === 'live');

@@ -4,6 +4,7 @@
  * the generic adapter and the per-match detail resource.
  */
 import { createLogger } from '@matchcast/runtime';
+import { waitFor } from '@matchcast/testkit';
 import { Registry } from 'prom-client';
 import { ADAPTERS, HttpSource, createCrawlerMetrics, type HttpSourceOptions, type SnapshotOp } from '../src';
 import { fdMatch, fdMatchList } from '../src/feed-server/football-data-json';
@@ -156,6 +157,57 @@ describe('HttpSource', () => {
         { event_id: 'fd-goal-9-0-71-5-0', kind: 'goal', minute: 9, team: 'home', player: 'Striker', assist: 'Winger' },
         { event_id: 'fd-red_card-20-0-72-8-0', kind: 'red_card', minute: 20, team: 'away', player: 'Stopper' },
       ],
+    });
+  });
+
+  describe('memory follows the provider: what it stops listing is forgotten', () => {
+    /** What the source remembers: the size of each of its maps (per match, and `resources` per URL). */
+    const remembered = (src: HttpSource) =>
+      Object.fromEntries(Object.entries(src).flatMap(([name, value]) => (value instanceof Map ? [[name, value.size]] : [])));
+    /** A new live match on every poll, 30 polls long (then the last repeats), as a hostile provider might. */
+    const churn = (path: string, code = 'PL') => {
+      const ids = Array.from({ length: 30 }, (_, i) => 100 + i);
+      server.script(path, ids.map((id) => ({ body: fdMatchList({ ...COMPETITION, code }, [fd(id, 'IN_PLAY')]) })));
+      for (const id of ids) server.script(`/v4/matches/${id}`, [{ body: fd(id, 'IN_PLAY') }]);
+    };
+
+    /** Pulls from the source until the churn script has been served and `moreRequests` after it, then stops. */
+    async function runChurn(src: HttpSource, moreRequests: number): Promise<SnapshotOp[]> {
+      const abort = new AbortController();
+      const ops: SnapshotOp[] = [];
+      const pulling = (async () => {
+        for (let op = await src.next(abort.signal); op; op = await src.next(abort.signal)) ops.push(op);
+      })();
+      await waitFor('every step served', async () => (server.remaining(LIST) === 0 ? server.requests.length : undefined), 10_000);
+      const served = server.requests.length;
+      await waitFor('more rounds of the last step', async () => (server.requests.length >= served + moreRequests ? true : undefined), 10_000);
+      abort.abort();
+      await pulling;
+      return ops;
+    }
+
+    it('a new match id on every poll: once the provider lists one match, the source remembers one match and its two resources', async () => {
+      churn(LIST);
+      const { src } = source({ matchDetails: true });
+      const ops = await runChurn(src, 10);
+      expect(new Set(ops.map((o) => o.match_id)).size).toBe(30);
+      expect(remembered(src)).toEqual({ resources: 2, previous: 1, emitted: 1, lastListed: 1 });
+    });
+
+    it('also when another list fails on every poll', async () => {
+      churn(LIST);
+      server.script('/v4/competitions/CL/matches', [{ status: 500, raw: 'down' }]);
+      const { src } = source({ competitions: ['PL', 'CL'] });
+      await runChurn(src, 10);
+      expect(remembered(src)).toEqual({ resources: 1, previous: 1, emitted: 1, lastListed: 1 });
+    });
+
+    it('a match listed again after it was forgotten is handed on again, unconfirmed', async () => {
+      const gone = Array.from({ length: 4 }, () => ({ body: fdMatchList(COMPETITION, [fd(2)]) }));
+      server.script(LIST, [{ body: fdMatchList(COMPETITION, [fd(1)]) }, ...gone, { body: fdMatchList(COMPETITION, [fd(1), fd(2)]) }]);
+      const { src } = source();
+      const ops = await collect(src, 1500);
+      expect(ops.filter((o) => o.match_id === 'fd-1').map((o) => o.confirmed)).toEqual([false, false, true]);
     });
   });
 

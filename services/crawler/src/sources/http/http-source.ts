@@ -9,6 +9,9 @@
  * Retry-After (request-gate.ts), a short interval while a match is live or about to start and
  * a long one otherwise, exponential backoff with jitter after a failed round, and a timeout
  * and a body-size cap on every request (fetch-json.ts).
+ *
+ * Memory follows the provider's current answers: a match no answer has listed for
+ * FORGET_AFTER_ROUNDS rounds is forgotten, and so is a resource not asked for as long.
  */
 import { backoffMs, type Logger } from '@matchcast/runtime';
 import { FeedError, ProviderError } from '../../errors';
@@ -43,12 +46,28 @@ export interface HttpSourceOptions {
   now?: () => number;
 }
 
+/**
+ * Rounds after which a match no answer listed (and a resource no round asked for) is forgotten.
+ * Counting failed rounds too, so one list that always fails cannot keep the rest from it. A
+ * forgotten match that comes back is handed on again, unconfirmed; the writer diffs it against
+ * the database, so nothing already written (events by event_id) is written twice.
+ */
+const FORGET_AFTER_ROUNDS = 3;
+
 /** A validated snapshot, before the source decides whether it is confirmed. */
 type Unconfirmed = Omit<SnapshotOp, 'confirmed'>;
 
+/** A match as an answer gives it: the snapshot, and the provider's id for its detail resource. */
+interface Listed {
+  providerId: string;
+  snapshot: Unconfirmed;
+}
+
 interface Resource {
   validators: Validators;
-  snapshots: Unconfirmed[];
+  matches: Listed[];
+  /** The last round that asked for it. */
+  round: number;
 }
 
 export class HttpSource implements FeedSource {
@@ -57,12 +76,14 @@ export class HttpSource implements FeedSource {
   private readonly resources = new Map<string, Resource>();
   /** Status and score of each match at the previous poll: the same again confirms a regression. */
   private readonly previous = new Map<string, string>();
+  /** The last snapshot handed on for each match (JSON): an unchanged one is not handed on again. */
   private readonly emitted = new Map<string, string>();
+  /** The last round that listed each match. */
+  private readonly lastListed = new Map<string, number>();
+  private rounds = 0;
   private readonly gate: RequestGate;
   private readonly headers: Record<string, string>;
   private readonly now: () => number;
-  /** Match id → the provider's id, for its detail resource. */
-  private readonly providerIds = new Map<string, string>();
   private nextPollAt = 0;
   private failedRounds = 0;
   /** The last request was refused for the rate limit: the rest of the round waits for the next. */
@@ -92,40 +113,42 @@ export class HttpSource implements FeedSource {
   /** One poll of every list (and live match), then the snapshots worth writing are queued. */
   private async round(signal: AbortSignal): Promise<void> {
     const { adapter, competitions, matchDetails } = this.options;
-    const snapshots = new Map<string, Unconfirmed>();
+    const matches = new Map<string, Listed>();
+    this.rounds++;
     let failed = false;
     for (const path of adapter.listPaths(competitions)) {
       const result = await this.poll(path, (body) => adapter.mapList(body), signal);
       if (result === 'aborted') return;
       if (result === 'failed') failed = true;
-      else for (const s of result) snapshots.set(s.match_id, s);
+      else for (const listed of result) matches.set(listed.snapshot.match_id, listed);
       if (failed && this.rateLimited) break;
     }
     if (matchDetails && adapter.detailPath && adapter.mapDetail && !failed) {
-      for (const [matchId, snapshot] of snapshots) {
+      for (const [matchId, { providerId, snapshot }] of matches) {
         if (!LIVE_STATUSES.has(snapshot.status) && !this.wasLive(matchId)) continue;
-        const providerId = this.providerIds.get(matchId);
-        if (providerId === undefined) continue;
         const result = await this.poll(adapter.detailPath(providerId), (body) => [adapter.mapDetail!(body)], signal);
         if (result === 'aborted') return;
         if (result === 'failed') {
           failed = true;
           if (this.rateLimited) break;
-        } else if (result[0]) snapshots.set(matchId, result[0]);
+        } else if (result[0]) matches.set(matchId, result[0]);
       }
     }
-    this.queueChanges(snapshots.values());
+    const snapshots = [...matches.values()].map((listed) => listed.snapshot);
+    this.queueChanges(snapshots);
+    for (const matchId of matches.keys()) this.lastListed.set(matchId, this.rounds);
+    this.forgetStale();
     this.failedRounds = failed ? this.failedRounds + 1 : 0;
     const delay = failed
       ? backoffMs(this.failedRounds - 1, this.options.backoffBaseMs, this.options.backoffMaxMs)
-      : this.anyLive(snapshots.values())
+      : this.anyLive(snapshots)
         ? this.options.liveIntervalMs
         : this.options.idleIntervalMs;
     this.nextPollAt = this.now() + delay;
   }
 
   /** GETs one resource through the gate; maps and validates a new answer, re-uses the last on 304. */
-  private async poll(path: string, map: (body: unknown) => MappedMatch[], signal: AbortSignal): Promise<Unconfirmed[] | 'failed' | 'aborted'> {
+  private async poll(path: string, map: (body: unknown) => MappedMatch[], signal: AbortSignal): Promise<Listed[] | 'failed' | 'aborted'> {
     const { logger, metrics } = this.options;
     const url = this.options.baseUrl.replace(/\/+$/, '') + path;
     this.rateLimited = false;
@@ -136,6 +159,7 @@ export class HttpSource implements FeedSource {
       logger.info({ path, reason: waited.reason, waited_ms: waited.waitedMs }, 'waited for the provider rate limit');
     }
     const cached = this.resources.get(url);
+    if (cached) cached.round = this.rounds;
     try {
       const answer = await fetchJson(url, {
         headers: this.headers,
@@ -148,13 +172,13 @@ export class HttpSource implements FeedSource {
       this.gate.noteQuota(this.options.adapter.quota(answer.headers));
       if (answer.kind === 'not_modified') {
         metrics?.polls.inc({ result: 'not_modified' });
-        if (cached) return cached.snapshots;
+        if (cached) return cached.matches;
         throw new ProviderError('PROVIDER_INVALID', `GET ${url} answered 304 to a request without validators`, { status: 304 });
       }
       metrics?.polls.inc({ result: 'modified' });
-      const snapshots = this.validate(path, map(answer.body));
-      this.resources.set(url, { validators: answer.validators, snapshots });
-      return snapshots;
+      const matches = this.validate(path, map(answer.body));
+      this.resources.set(url, { validators: answer.validators, matches, round: this.rounds });
+      return matches;
     } catch (error) {
       if (!(error instanceof ProviderError)) throw error;
       metrics?.polls.inc({ result: 'error' });
@@ -173,9 +197,9 @@ export class HttpSource implements FeedSource {
    * Each mapped match through the snapshot's validation; a bad one is logged, counted and left
    * out. So is a bad event, alone: the rest of its match (the score above all) still counts.
    */
-  private validate(path: string, mapped: MappedMatch[]): Unconfirmed[] {
+  private validate(path: string, mapped: MappedMatch[]): Listed[] {
     const { logger, metrics } = this.options;
-    const valid: Unconfirmed[] = [];
+    const valid: Listed[] = [];
     for (const match of mapped) {
       let problem = match.ok ? undefined : match.problem;
       if (match.ok) {
@@ -187,8 +211,7 @@ export class HttpSource implements FeedSource {
         }
         try {
           const { confirmed: _unset, ...snapshot } = validateOp({ op: 'snapshot', ...candidate, confirmed: false }) as SnapshotOp;
-          valid.push(snapshot);
-          this.providerIds.set(snapshot.match_id, match.providerId);
+          valid.push({ providerId: match.providerId, snapshot });
         } catch (error) {
           if (!(error instanceof FeedError)) throw error;
           problem = error.problem;
@@ -213,6 +236,16 @@ export class HttpSource implements FeedSource {
       this.emitted.set(op.match_id, text);
       this.queue.push(op);
     }
+  }
+
+  /** Forgets the matches not listed, and the resources not asked for, in the last FORGET_AFTER_ROUNDS rounds. */
+  private forgetStale(): void {
+    const stale = (round: number | undefined) => round === undefined || this.rounds - round >= FORGET_AFTER_ROUNDS;
+    // `lastListed` last: the others are judged by it.
+    for (const byMatch of [this.previous, this.emitted, this.lastListed]) {
+      for (const matchId of byMatch.keys()) if (stale(this.lastListed.get(matchId))) byMatch.delete(matchId);
+    }
+    for (const [url, resource] of this.resources) if (stale(resource.round)) this.resources.delete(url);
   }
 
   private wasLive(matchId: string): boolean {
