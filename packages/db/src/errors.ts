@@ -1,3 +1,5 @@
+import { ProtocolError } from '@matchcast/protocol';
+
 // A connection error: the server is not there (yet), is starting or shutting down, or the
 // socket died. Reconnecting later can succeed; nothing about the work itself was wrong.
 const CONNECTION_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
@@ -53,4 +55,15 @@ export function isTransientDbError(error: unknown): boolean {
     if (isSqlState(code)) return TRANSIENT_SQLSTATE_CLASSES.includes(code.slice(0, 2));
   }
   return TRANSIENT_MESSAGES.some((pattern) => pattern.test(messageOf(error)));
+}
+
+/**
+ * The answer to a request the database could not serve now — unreachable or connection lost,
+ * out of resources (class 53), shutting down or a statement cancelled by its timeout (class
+ * 57): 503 UNAVAILABLE, retryable, for the request was not at fault; undefined for any other error.
+ */
+export function unavailable(error: unknown): ProtocolError | undefined {
+  const code = codeOf(error);
+  const busy = code !== undefined && isSqlState(code) && (code.startsWith('53') || code.startsWith('57'));
+  return busy || isConnectionError(error) ? new ProtocolError('UNAVAILABLE', 'the database is unavailable or busy; retry', { cause: error }) : undefined;
 }

@@ -2,6 +2,6 @@ export { migrate, loadMigrations, MIGRATIONS_DIR, DEFAULT_MIGRATE_TIMEOUTS, type
 export { readStream, streamHead, streamHeads, streamHeadsOf, pruneOutbox, streamsChangedSince, outboxReader, type ChangedStream, type OutboxReader } from './outbox';
 export { ListenConnection, ListenConnectionError, type ListenConnectionOptions, type ListenConnectionEvents, type ListenErrorCode, type ListenLogger, type ListenState } from './listen-connection';
 export { readMatches, MATCH_STATUSES, type MatchState, type MatchViewer } from './matches';
-export { isConnectionError, isTransientDbError } from './errors';
+export { isConnectionError, isTransientDbError, unavailable } from './errors';
 export { migrateDatabase, DEFAULT_MIGRATE_DATABASE_OPTIONS, type MigrateDatabaseOptions } from './migrate-database';
 export { MigrationError, type MigrationErrorCode } from './migration-error';

@@ -1,10 +1,7 @@
+import { unavailable } from '@matchcast/db';
 import { ProtocolError } from '@matchcast/protocol';
 import { throttledWarn, type Logger } from '@matchcast/runtime';
 import type { ErrorRequestHandler, NextFunction, Request, Response } from 'express';
-
-/** Node socket errors and pg-pool's own messages: the database is unreachable, not the request at fault. */
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', 'EHOSTUNREACH']);
-const CONNECTION_MESSAGES = /timeout exceeded when trying to connect|Connection terminated|connection timeout|Client has encountered a connection error/i;
 
 /**
  * What a database error means for the client. Unavailability (connection lost, pool exhausted,
@@ -14,13 +11,9 @@ const CONNECTION_MESSAGES = /timeout exceeded when trying to connect|Connection 
  * Postgres cannot store): BAD_REQUEST, since which field is not known. Anything else stays INTERNAL.
  */
 export function classifyDatabaseError(error: unknown): ProtocolError | undefined {
-  const { code, constraint, message } = (error ?? {}) as { code?: unknown; constraint?: unknown; message?: unknown };
-  if (typeof code === 'string' && (CONNECTION_CODES.has(code) || /^(08|57P0|53)/.test(code) || code === '57014')) {
-    return new ProtocolError('UNAVAILABLE', 'the database is unavailable or busy; retry', { cause: error });
-  }
-  if (code === undefined && typeof message === 'string' && CONNECTION_MESSAGES.test(message)) {
-    return new ProtocolError('UNAVAILABLE', 'the database is unavailable or busy; retry', { cause: error });
-  }
+  const { code, constraint } = (error ?? {}) as { code?: unknown; constraint?: unknown };
+  const busy = unavailable(error);
+  if (busy) return busy;
   if (code === '23514' && typeof constraint === 'string') {
     // notification_<column>_check: the column is the field of the request body.
     const field = /^notification_(.+)_check$/.exec(constraint)?.[1] ?? 'body';

@@ -1,5 +1,5 @@
 import type { TokenVerifier } from '@matchcast/auth';
-import { readMatches, MATCH_STATUSES, type MatchViewer } from '@matchcast/db';
+import { readMatches, unavailable, MATCH_STATUSES, type MatchViewer } from '@matchcast/db';
 import { ProtocolError } from '@matchcast/protocol';
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Pool } from 'pg';
@@ -51,7 +51,7 @@ async function viewerOf(req: Request, verifier: TokenVerifier): Promise<MatchVie
 /**
  * Current state for a page's first paint: each match's snapshot and its stream's seq, which
  * the page then passes as `resume` when it subscribes, so no update falls between the two.
- * Bad parameters get 400 with a code, never a database error.
+ * Bad parameters get 400 with a code, never a database error; a database that cannot answer, 503.
  */
 export function restRoutes(db: Pool, verifier: TokenVerifier): Router {
   const router = Router();
@@ -61,7 +61,7 @@ export function restRoutes(db: Pool, verifier: TokenVerifier): Router {
       const limit = limitOf(req);
       res.json({ matches: await readMatches(db, statuses, limit, await viewerOf(req, verifier)) });
     } catch (error) {
-      next(error);
+      next(unavailable(error) ?? error);
     }
   });
   router.use('/api', (_req: Request, _res: Response, next: NextFunction) => next(new ProtocolError('NOT_FOUND')));

@@ -1,4 +1,5 @@
 import { ProtocolError, baseChannel, type PresenceTransport, isOwnChannelStream, isPrivateStream, routeEvent, type ClientMessage, type OutboxEvent } from '@matchcast/protocol';
+import { unavailable } from '@matchcast/db';
 import type { Logger } from '@matchcast/runtime';
 import { handOver } from '../delivery/fanout';
 import { ReplayFrames, type EventFrames } from '../delivery/frames';
@@ -155,7 +156,7 @@ export class Sessions {
 
   /** Sends an error message with its stable code; the connection lives on. */
   reject(client: Client, error: unknown): void {
-    const failure = ProtocolError.from(error);
+    const failure = ProtocolError.from(unavailable(error) ?? error);
     if (failure.code === 'INTERNAL') this.logger.error({ err: error, client_id: client.id }, 'request failed');
     this.metrics.clientErrors.inc({ code: failure.code });
     client.send({

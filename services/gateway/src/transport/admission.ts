@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { unavailable } from '@matchcast/db';
 import { ProtocolError } from '@matchcast/protocol';
 import type { Logger } from '@matchcast/runtime';
 import type { Identity, TokenVerifier } from '@matchcast/auth';
@@ -48,7 +49,7 @@ export async function admit(rules: AdmissionRules, req: IncomingMessage, queryTo
  * is the server's; returns the error to answer with.
  */
 export function refusal(error: unknown, rejected: { inc(labels: { code: string }): void }, logger: Logger): ProtocolError {
-  const failure = ProtocolError.from(error);
+  const failure = ProtocolError.from(unavailable(error) ?? error);
   if (failure.code === 'INTERNAL') logger.error({ err: error }, 'connection refused by a server fault');
   rejected.inc({ code: failure.code });
   return failure;
