@@ -11,6 +11,7 @@ import { PostgresServer, waitFor } from '@matchcast/testkit';
 import pg from 'pg';
 import { loadConfig } from '../src/config';
 import { startGateway, type Gateway } from '../src/gateway';
+import type { SseClient } from '../src/transport/sse';
 import { PositionTokens } from '../src/transport/sse-positions';
 import { SseStream } from './sse-support';
 import { TEST_SECRET, TestClient, token } from './support';
@@ -117,6 +118,38 @@ describe('SSE position tokens on a running gateway', () => {
     // Every missed event, in order, once; a stream first seen through `since` may start up to
     // its margin (5 s) before the subscribe, so events just older than it may come first.
     const got = seqs(second, 'match:d');
+    expect(got.slice(-missed.length)).toEqual(missed);
+    expect(got).toEqual(Array.from({ length: got.length }, (_, i) => got[0]! + i));
+  });
+
+  it('holds no more streams than a token carries after seeing many, and resumes those it holds with no gap', async () => {
+    const ids = Array.from({ length: 150 }, (_, i) => `big${i}`);
+    await db.query(`INSERT INTO league VALUES ('big', 'Big League'); INSERT INTO team (id, league_id, name) VALUES ('b1', 'big', 'B1'), ('b2', 'big', 'B2')`);
+    await db.query(`INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at, status) SELECT id, 'big', 'b1', 'b2', now(), 'live' FROM unnest($1::text[]) AS id`, [ids]);
+    await db.query('INSERT INTO scoreboard (match_id) SELECT unnest($1::text[])', [ids]);
+    const first = open('channels=all');
+    await first.next((e) => e.json?.type === 'subscribed');
+    for (const id of ids) await score(id);
+    await waitFor('an event of every stream', async () => (ids.every((id) => seqs(first, `match:${id}`).length > 0) ? true : undefined));
+    // The gateway's side of the connection: its positions stay within what one token carries (WS_MAX_CHANNELS).
+    const connectionId = (await first.next((e) => e.json?.type === 'connection_status')).json.connection_id;
+    const client = [...gateway.registry.clients()].find((c) => c.id === connectionId) as SseClient;
+    expect(client.positions.size).toBe(100);
+    const decoded = new PositionTokens(Buffer.from(KEY), { maxLength: 4096, maxItems: 100 }).decode(first.lastEventId);
+    expect(decoded.positions.size).toBe(100);
+    expect(decoded.sinceMs).toBeDefined();
+    const held = `match:${ids.find((id) => decoded.positions.has(`match:${id}`))!}`;
+    const dropped = `match:${ids.find((id) => !decoded.positions.has(`match:${id}`))!}`;
+    first.close();
+    for (const stream of [held, dropped, held, dropped]) await score(stream.slice('match:'.length));
+    const second = open('channels=all', first.lastEventId);
+    await second.next((e) => e.json?.type === 'resumed');
+    // A stream the token holds: exactly what came after its position, once.
+    expect(seqs(second, held)).toEqual(await outbox(held, decoded.positions.get(held)!));
+    // One it dropped resumes from `since`: every missed event, in order, after some it already had.
+    const missed = await outbox(dropped, seqs(first, dropped).at(-1)!);
+    const got = seqs(second, dropped);
+    expect(missed).toHaveLength(2);
     expect(got.slice(-missed.length)).toEqual(missed);
     expect(got).toEqual(Array.from({ length: got.length }, (_, i) => got[0]! + i));
   });

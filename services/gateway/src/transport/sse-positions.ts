@@ -41,7 +41,7 @@ export interface TokenItem {
 }
 
 export interface DecodedToken {
-  /** stream → seq, in the token's order (the order the connection first saw them). */
+  /** stream → seq, in the token's order (roughly least recently active first: a new connection keeps that order). */
   readonly positions: Map<string, number>;
   /** The items as issued, to carry over into the new connection's token without a new PRF. */
   readonly items: Map<string, TokenItem>;
@@ -163,34 +163,40 @@ export function xorInto(target: Buffer, source: Buffer): void {
   for (let i = 0; i < MAC_BYTES; i++) target[i]! ^= source[i]!;
 }
 
-interface Slot {
-  item: TokenItem;
-  /** When the stream last moved (a counter): past the limits, the most recent ones are kept. */
-  at: number;
-}
-
 const ID_LINE_PREFIX = `id: ${TOKEN_VERSION}:`;
 const MAC_OFFSET = ID_LINE_PREFIX.length;
+/** Room always kept in the token for `since` (`s`, up to 11 base-36 digits, a comma), so that it can be added at any time. */
+const SINCE_ROOM = 13;
+
+interface Slot {
+  item: TokenItem;
+  /** Where the item's text is in the line (valid whenever the line is laid out). */
+  offset: number;
+}
 
 /**
- * One SSE connection's position in every stream it has received (or resumed, or was at when
- * it subscribed), and its `id:` line. Kept incrementally, so a delivery costs the same
- * whatever the number of streams: the event's item replaces the stream's in place (same
- * length, the common case) and two PRFs are XORed into the MAC; a new stream is appended;
- * the line is laid out again only when a seq grows a digit (base 36) or `since` moves.
+ * One SSE connection's positions — the streams it received (or resumed, or was at when it
+ * subscribed) — and its `id:` line. Bounded by the token's limits: past them the least recently
+ * active stream is dropped, and from then on the token carries `since`, from which a dropped
+ * stream resumes (docs/protocol.md). So neither memory nor the cost of a delivery grows with the
+ * streams a connection has seen: the event's item replaces the stream's in place (same length,
+ * the common case) and two PRFs are XORed into the MAC; a new stream is appended, or takes the
+ * place of the one it pushes out; the line is laid out again only when a length changes (a seq
+ * grows a digit in base 36, a stream pushes out one of another length) or `since` moves.
  */
 export class ConnectionPositions {
+  /** Least recently active first: an update moves the stream to the end. */
   private readonly slots = new Map<string, Slot>();
   /** XOR of every item's PRF. */
   private readonly mac = Buffer.alloc(MAC_BYTES);
   /** Total length of the items' texts. */
   private length = 0;
-  private activity = 0;
+  /** A stream was dropped: the token carries `since` from then on. */
+  private dropped = false;
   private since: TokenItem | undefined;
   private sinceMs: number | undefined;
-  /** `id: 1:<mac>:<items>\n`, with each stream's offset; undefined when it must be laid out again. */
+  /** `id: 1:<mac>:<items>\n`; undefined when it must be laid out again. */
   private line: Buffer | undefined;
-  private offsets = new Map<string, number>();
   private macStale = true;
 
   constructor(
@@ -199,8 +205,9 @@ export class ConnectionPositions {
     private sinceNeeded: boolean,
   ) {}
 
+  /** Whether the token carries `since`: the connection's channels need it, or a stream was dropped. */
   get withSince(): boolean {
-    return this.sinceNeeded;
+    return this.sinceNeeded || this.dropped;
   }
 
   set withSince(needed: boolean) {
@@ -224,17 +231,46 @@ export class ConnectionPositions {
     this.length += item.text.length;
     this.macStale = true;
     if (!slot) {
-      this.slots.set(stream, { item, at: ++this.activity });
-      if (this.line) this.append(stream, item.text);
+      const added = { item, offset: -1 };
+      this.slots.set(stream, added);
+      if (!this.fits()) this.dropOldest(added);
+      else if (this.line) this.append(added);
       return;
     }
     xorInto(this.mac, slot.item.prf);
     this.length -= slot.item.text.length;
-    const offset = this.offsets.get(stream);
-    if (this.line && offset !== undefined && slot.item.text.length === item.text.length) this.line.write(item.text, offset, 'latin1');
+    if (this.line && slot.item.text.length === item.text.length) this.line.write(item.text, slot.offset, 'latin1');
     else this.line = undefined;
     slot.item = item;
-    slot.at = ++this.activity;
+    this.slots.delete(stream); // and set again: the most recently active
+    this.slots.set(stream, slot);
+    if (!this.fits()) this.dropOldest();
+  }
+
+  /** Whether the items fit the token limits, with room for `since`. */
+  private fits(): boolean {
+    const { maxLength, maxItems } = this.tokens.limits;
+    return this.slots.size <= maxItems && PREFIX_LENGTH + this.length + this.slots.size - 1 + SINCE_ROOM <= maxLength;
+  }
+
+  /**
+   * Drops the least recently active streams until the rest fit (the newest always does); they
+   * resume from `since`. A stream just added takes the place in the line of one as long as it.
+   */
+  private dropOldest(added?: Slot): void {
+    if (!this.withSince) this.line = undefined; // `since` joins the line
+    this.dropped = true;
+    for (const [stream, slot] of this.slots) {
+      if (this.fits()) break;
+      this.slots.delete(stream);
+      xorInto(this.mac, slot.item.prf);
+      this.length -= slot.item.text.length;
+      if (this.line && added?.offset === -1 && added.item.text.length === slot.item.text.length) {
+        this.line.write(added.item.text, (added.offset = slot.offset), 'latin1');
+      } else {
+        this.line = undefined;
+      }
+    }
   }
 
   /** Where streams not in the token resume from (`since`); only ever moved by its owner. */
@@ -255,16 +291,9 @@ export class ConnectionPositions {
     return line.toString('latin1', 4, line.length - 1);
   }
 
-  /**
-   * `id: <token>\n`, a Buffer of its own (the socket may hold it while this one moves on).
-   * Past the token limits (length, positions) the token keeps the most recently active
-   * streams and adds `since`: the others resume from it (possibly repeating their last seconds).
-   */
+  /** `id: <token>\n`, a Buffer of its own (the socket may hold it while this one moves on). */
   idLine(): Buffer {
-    const { maxLength, maxItems } = this.tokens.limits;
     const since = this.withSince ? this.since : undefined;
-    const fits = PREFIX_LENGTH + this.length + Math.max(0, this.slots.size - 1) + (since ? since.text.length + 1 : 0) <= maxLength && this.slots.size <= maxItems;
-    if (!fits) return this.truncated();
     if (!this.line) this.layOut(since);
     if (this.macStale) {
       const mac = since ? Buffer.from(this.mac) : this.mac;
@@ -275,44 +304,25 @@ export class ConnectionPositions {
     return Buffer.from(this.line!);
   }
 
-  /** `since` (if any) first, then the streams in the order the connection first saw them. */
+  /** `since` (if any) first, then the streams, least recently active first. */
   private layOut(since: TokenItem | undefined): void {
-    this.offsets = new Map();
     const texts: string[] = since ? [since.text] : [];
     let offset = PREFIX_LENGTH + 4 + (since ? since.text.length + 1 : 0);
-    for (const [stream, { item }] of this.slots) {
-      this.offsets.set(stream, offset);
-      texts.push(item.text);
-      offset += item.text.length + 1;
+    for (const slot of this.slots.values()) {
+      slot.offset = offset;
+      texts.push(slot.item.text);
+      offset += slot.item.text.length + 1;
     }
     this.line = Buffer.from(`${ID_LINE_PREFIX}${'A'.repeat(MAC_CHARS)}:${texts.join(',')}\n`, 'latin1');
     this.macStale = true;
   }
 
   /** A stream seen for the first time goes at the end of the line: a copy, not a new layout. */
-  private append(stream: string, text: string): void {
+  private append(slot: Slot): void {
     const line = this.line!;
     const first = line.length - 1 === PREFIX_LENGTH + 4;
-    const tail = Buffer.from(`${first ? '' : ','}${text}\n`, 'latin1');
-    this.offsets.set(stream, line.length - 1 + (first ? 0 : 1));
+    const tail = Buffer.from(`${first ? '' : ','}${slot.item.text}\n`, 'latin1');
+    slot.offset = line.length - 1 + (first ? 0 : 1);
     this.line = Buffer.concat([line.subarray(0, line.length - 1), tail]);
-  }
-
-  private truncated(): Buffer {
-    const { maxLength, maxItems } = this.tokens.limits;
-    const since = this.since ?? this.tokens.sinceItem(Date.now());
-    const mac = Buffer.from(since.prf);
-    const kept: TokenItem[] = [];
-    let used = PREFIX_LENGTH + since.text.length;
-    const newestFirst = [...this.slots.values()].sort((a, b) => b.at - a.at);
-    for (const { item } of newestFirst) {
-      if (kept.length >= maxItems || used + 1 + item.text.length > maxLength) break;
-      kept.push(item);
-      xorInto(mac, item.prf);
-      used += 1 + item.text.length;
-    }
-    const texts = kept.reverse().map((item) => item.text);
-    texts.push(since.text);
-    return Buffer.from(`id: ${PositionTokens.format(mac, texts.join(','))}\n`, 'latin1');
   }
 }

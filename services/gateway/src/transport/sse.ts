@@ -228,21 +228,23 @@ const isStreamChannel = (name: string): boolean => {
  * subscribed in the same turn) — so a browser that reconnects before any event of that stream
  * still gets every event after its subscribe. User streams not resumed are placed once the
  * subscribe is answered (SseClient.placeUnplaced); meanwhile the token carries `since`.
+ * The heads go in first: were there more positions than a token holds, the first dropped
+ * would be a head, which `since` (the subscribe's time at the latest) covers.
  */
 export function startingPositions(tokens: PositionTokens, heads: StreamPositions, request: SseRequest, subscribedAtMs: number): SseStart {
   const { subscribe, token } = request;
   const needsSince = !subscribe.channels.every(isStreamChannel);
   const positions = new ConnectionPositions(tokens, needsSince);
   positions.setSince(subscribe.since === undefined ? subscribedAtMs : Date.parse(subscribe.since));
-  for (const [stream, seq] of subscribe.resume) positions.set(stream, token?.items.get(stream) ?? tokens.item(stream, seq));
   const unplaced: string[] = [];
   for (const name of subscribe.channels) {
     // A match's topic channel (match:<id>/live) is placed on its stream, match:<id>.
     const stream = baseChannel(name);
-    if (!isStreamChannel(name) || positions.has(stream)) continue;
+    if (!isStreamChannel(name) || subscribe.resume.has(stream)) continue;
     if (isPrivateStream(stream)) unplaced.push(stream);
     else positions.set(stream, tokens.item(stream, heads.lastSeq(stream)));
   }
+  for (const [stream, seq] of subscribe.resume) positions.set(stream, token?.items.get(stream) ?? tokens.item(stream, seq));
   if (unplaced.length > 0) positions.withSince = true;
   return { positions, needsSince, unplaced };
 }

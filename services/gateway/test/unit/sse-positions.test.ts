@@ -28,12 +28,12 @@ function refusal(token: string, using = tokens): ProtocolError {
 }
 
 describe('SSE position tokens', () => {
-  it('round-trips every stream of the connection, in the order it first saw them', () => {
+  it('round-trips every stream of the connection, least recently active first', () => {
     const c = connection([['match:a', 3], ['user:u-1', 9], ['match:b', 40], ['purchase:17', 2], ['match:a', 4], ['team:ars', 5]]);
     const token = c.token();
     expect(token).toMatch(/^1:[A-Za-z0-9_-]{22}:/);
     const decoded = tokens.decode(token);
-    expect([...decoded.positions]).toEqual([['match:a', 4], ['user:u-1', 9], ['match:b', 40], ['purchase:17', 2], ['team:ars', 5]]);
+    expect([...decoded.positions]).toEqual([['user:u-1', 9], ['match:b', 40], ['purchase:17', 2], ['match:a', 4], ['team:ars', 5]]);
     expect(decoded.sinceMs).toBeUndefined();
   });
 
@@ -49,7 +49,7 @@ describe('SSE position tokens', () => {
 
   it('keeps the MAC right incrementally (same token as a connection built from scratch)', () => {
     const moved = connection([['match:a', 1], ['match:b', 1], ['match:a', 2], ['match:b', 2], ['match:a', 3]]);
-    const fresh = connection([['match:a', 3], ['match:b', 2]]);
+    const fresh = connection([['match:b', 2], ['match:a', 3]]);
     expect(moved.token()).toBe(fresh.token());
   });
 
@@ -143,6 +143,61 @@ describe('SSE position tokens', () => {
     const decoded = few.decode(c.token());
     expect([...decoded.positions.keys()]).toEqual(['match:m7', 'match:m8', 'match:m9', 'match:m10', 'match:m11']);
     expect(decoded.sinceMs).toBeDefined();
+  });
+
+  it('holds at most the streams a token can carry, so a delivery costs the same after thousands of streams', () => {
+    const name = (i: number) => `match:m${String(i).padStart(4, '0')}`;
+    const many = connection([], true);
+    const sort = jest.spyOn(Array.prototype, 'sort');
+    const layOut = jest.spyOn(ConnectionPositions.prototype as any, 'layOut');
+    for (let i = 0; i < 2200; i++) {
+      many.set(name(i), tokens.eventItem(event(name(i), 1)));
+      many.idLine();
+      expect(many.size).toBeLessThanOrEqual(limits.maxItems);
+    }
+    // Laid out once: past the bound each new stream took the place of the one it pushed out.
+    expect(layOut).toHaveBeenCalledTimes(1);
+    expect(sort).not.toHaveBeenCalled();
+    layOut.mockRestore();
+    sort.mockRestore();
+    // It holds what a connection that saw only the last 100 streams holds, and `since` for the others.
+    const recent = connection(Array.from({ length: 100 }, (_, i) => [name(2100 + i), 1] as [string, number]), true);
+    const [held, fresh] = [tokens.decode(many.token()), tokens.decode(recent.token())];
+    expect(Object.fromEntries(held.positions)).toEqual(Object.fromEntries(fresh.positions));
+    expect(held.sinceMs).toBe(fresh.sinceMs);
+  });
+
+  it('stays exact past the limits as streams of every length come and go', () => {
+    const few = new PositionTokens(key, { maxLength: 256, maxItems: 5 });
+    const c = connection([], false, few);
+    const seqs = new Map<string, number>();
+    const recent: string[] = []; // least recently active first
+    for (let i = 0; i < 600; i++) {
+      const stream = `${['match', 'user', 'team'][i % 3]}:${'x'.repeat(1 + ((i * 7) % 40))}${(i * 13) % 17}`;
+      const seq = (seqs.get(stream) ?? 30) + 1 + (i % 9) * 20;
+      seqs.set(stream, seq);
+      c.set(stream, few.eventItem(event(stream, seq)));
+      if (recent.includes(stream)) recent.splice(recent.indexOf(stream), 1);
+      recent.push(stream);
+      const decoded = few.decode(c.token());
+      const held = [...decoded.positions.keys()];
+      // The most recently active streams, each at its last seq, and `since` for the ones dropped.
+      expect(held.sort()).toEqual(recent.slice(-held.length).sort());
+      for (const name of held) expect(decoded.positions.get(name)).toBe(seqs.get(name));
+      expect(decoded.sinceMs === undefined).toBe(held.length === recent.length);
+    }
+  });
+
+  it('once it has dropped a stream, carries `since` for it even on channels that are one stream each', () => {
+    const few = new PositionTokens(key, { maxLength: 4096, maxItems: 2 });
+    const c = connection([['match:a', 1], ['match:b', 1]], false, few);
+    expect(few.decode(c.token()).sinceMs).toBeUndefined();
+    c.set('match:c', few.eventItem(event('match:c', 1)));
+    const decoded = few.decode(c.token());
+    expect([...decoded.positions.keys()]).toEqual(['match:b', 'match:c']);
+    expect(decoded.sinceMs).toBe(Date.parse('2026-11-30T12:00:00Z'));
+    c.withSince = false; // the subscribe's own need for `since` is gone; the dropped stream's is not
+    expect(few.decode(c.token()).sinceMs).toBeDefined();
   });
 
   it('computes an event position once, however many connections receive it', () => {
