@@ -105,6 +105,43 @@ describe('a gateway under hostile input', () => {
     bystander.ws.close();
   });
 
+  describe('requests with an Upgrade header', () => {
+    const key = 'dGhlIHNhbXBsZSBub25jZQ==';
+    const websocket = `Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n`;
+    // What `curl --http2 http://…` sends: a server may ignore the h2c upgrade and answer over HTTP/1.1.
+    const h2c = 'Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n';
+    const head = (answer: string) => answer.slice(0, answer.indexOf('\r\n\r\n'));
+    const body = (answer: string) => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+    const status = async (request: string) => (await rawRequest(gateway.port, request)).split('\r\n')[0];
+    /** Raw bytes in; what came back once it matches `until` (the socket is then closed). */
+    const rawUntil = (request: string, until: RegExp) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(gateway.port, '127.0.0.1');
+        let answer = '';
+        socket.on('data', (chunk) => {
+          answer += chunk.toString();
+          if (until.test(answer)) resolve(answer), socket.destroy();
+        });
+        socket.on('close', () => reject(new Error(`closed after ${JSON.stringify(answer)}`)));
+        socket.write(request);
+      });
+
+    it('are answered as plain HTTP/1.1 when the upgrade is not a WebSocket one to /ws', async () => {
+      const matches = await rawRequest(gateway.port, `GET /api/matches HTTP/1.1\r\nHost: x\r\n${h2c}\r\n`);
+      expect(head(matches)).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*Connection: close/);
+      expect(body(matches).matches.length).toBeGreaterThan(0);
+      const stream = await rawUntil(`GET /sse?channels=match:m1 HTTP/1.1\r\nHost: x\r\n${h2c}\r\n`, /"type":"subscribed"/);
+      expect(head(stream)).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*Content-Type: text\/event-stream/);
+      // The client left: so did its stream.
+      await waitFor('the stream closed', async () => ((gateway.registry.subscribers('match:m1')?.size ?? 0) === 0 ? true : undefined), 5000, 20);
+      const unknown = await rawRequest(gateway.port, `GET /api/nothing-here HTTP/1.1\r\nHost: x\r\n${h2c}\r\n`);
+      expect([head(unknown).split('\r\n')[0], body(unknown).error]).toEqual(['HTTP/1.1 404 Not Found', 'NOT_FOUND']);
+      // /ws with another Upgrade, a WebSocket upgrade to another path: the answers they get without one.
+      expect(await status(`GET /ws HTTP/1.1\r\nHost: x\r\n${h2c}\r\n`)).toBe(await status('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+      expect(await status(`GET /api/matches HTTP/1.1\r\nHost: x\r\n${websocket}\r\n`)).toBe('HTTP/1.1 200 OK');
+    });
+  });
+
   it('counts and drops garbage on the Redis bus; a forged seq cannot wedge a stream', async () => {
     const client = await subscribed(['match:m1']);
     const publisher = new Redis(redis.url);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, Server } from 'node:http';
+import { ServerResponse, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ProtocolError, parseClientMessage } from '@matchcast/protocol';
@@ -26,7 +26,8 @@ export interface WsOptions {
  * The WebSocket endpoint: admits in the upgrade handler (before any socket is accepted) and
  * turns frames into session actions. Nothing a client sends — request target, headers,
  * frames — can throw out of here: refusals are answered with a coded HTTP response, bad
- * frames with an `error` message, and the connection (and every other) lives on.
+ * frames with an `error` message, and the connection (and every other) lives on. An upgrade
+ * that is not a WebSocket one to /ws is a plain request.
  */
 export class WsServer {
   private readonly wss: WebSocketServer;
@@ -60,7 +61,7 @@ export class WsServer {
   attach(server: Server): void {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', this.onUpgradeError);
-      this.upgrade(req, socket, head).catch((error: unknown) => this.refuse(socket, error));
+      this.upgrade(server, req, socket, head).catch((error: unknown) => this.refuse(socket, error));
     });
   }
 
@@ -68,9 +69,9 @@ export class WsServer {
     endSocket(socket, refusal(error, this.metrics.connectionsRejected, this.logger));
   }
 
-  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const url = parseTarget(req.url);
-    if (url.pathname !== WS_PATH) throw new ProtocolError('NOT_FOUND', `WebSocket endpoint is ${WS_PATH}`);
+  private async upgrade(server: Server, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const url = req.headers.upgrade?.toLowerCase() === 'websocket' ? parseTarget(req.url) : undefined;
+    if (url?.pathname !== WS_PATH) return answerAsHttp(server, req, socket);
     const { identity, release } = await admit(this.rules, req, url.searchParams.get('token'));
     // The slot is held for as long as the socket lives, whether or not the handshake completes.
     socket.once('close', release);
@@ -119,6 +120,23 @@ export class WsServer {
   async close(): Promise<void> {
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
+}
+
+/**
+ * An Upgrade the gateway does not take (curl --http2's `h2c`, or any upgrade to another path
+ * than /ws) may be ignored (RFC 9110, 7.8): the request is answered over HTTP/1.1 by the
+ * server's own request handler, the app, as if it had no Upgrade. Node no longer parses the
+ * socket it handed over, so that answer is its last (`Connection: close`); what else the client
+ * sends is read and dropped, and its end ends the socket (an SSE stream too), as on any request.
+ */
+function answerAsHttp(server: Server, req: IncomingMessage, socket: Duplex): void {
+  const res = new ServerResponse(req);
+  res.shouldKeepAlive = false;
+  res.assignSocket(socket as Socket);
+  const close = () => (socket as Socket).destroySoon();
+  res.on('finish', close);
+  socket.on('end', close).resume();
+  server.emit('request', req, res);
 }
 
 interface ConnectionListeners {
