@@ -140,6 +140,29 @@ describe('a gateway under hostile input', () => {
       expect(await status(`GET /ws HTTP/1.1\r\nHost: x\r\n${h2c}\r\n`)).toBe(await status('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
       expect(await status(`GET /api/matches HTTP/1.1\r\nHost: x\r\n${websocket}\r\n`)).toBe('HTTP/1.1 200 OK');
     });
+
+    it('to /ws with a malformed WebSocket handshake get 400 BAD_REQUEST with the JSON body', async () => {
+      const rejected = () => metric('matchcast_gateway_connections_rejected_total', 'code="BAD_REQUEST"');
+      const before = await rejected();
+      const handshakes = [
+        'GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n', // no key
+        'GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: c2hvcnQ=\r\nSec-WebSocket-Version: 13\r\n\r\n', // not 16 bytes
+        `GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 99\r\n\r\n`,
+        `GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: ${key}\r\n\r\n`, // no version
+        `POST /ws HTTP/1.1\r\nHost: x\r\n${websocket}\r\n`,
+        `GET /ws HTTP/1.1\r\nHost: x\r\n${websocket}Sec-WebSocket-Protocol: a b\r\n\r\n`,
+      ];
+      for (const request of handshakes) {
+        const answer = await rawRequest(gateway.port, request);
+        expect([request, head(answer)]).toEqual([request, expect.stringMatching(/^HTTP\/1\.1 400 BAD_REQUEST\r\nContent-Type: application\/json\r\n/)]);
+        expect(body(answer)).toEqual({ error: 'BAD_REQUEST', message: expect.stringMatching(/^WebSocket handshake: /) });
+      }
+      expect(await rejected()).toBe(before + handshakes.length);
+      // A well-formed one still opens.
+      const client = new TestClient(url);
+      await client.next((m) => m.type === 'connection_status');
+      client.ws.close();
+    });
   });
 
   it('counts and drops garbage on the Redis bus; a forged seq cannot wedge a stream', async () => {

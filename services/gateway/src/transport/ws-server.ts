@@ -25,9 +25,9 @@ export interface WsOptions {
 /**
  * The WebSocket endpoint: admits in the upgrade handler (before any socket is accepted) and
  * turns frames into session actions. Nothing a client sends — request target, headers,
- * frames — can throw out of here: refusals are answered with a coded HTTP response, bad
- * frames with an `error` message, and the connection (and every other) lives on. An upgrade
- * that is not a WebSocket one to /ws is a plain request.
+ * frames — can throw out of here: refusals (ws' own handshake checks among them) are answered
+ * with a coded HTTP response, bad frames with an `error` message, and the connection (and
+ * every other) lives on. An upgrade that is not a WebSocket one to /ws is a plain request.
  */
 export class WsServer {
   private readonly wss: WebSocketServer;
@@ -59,6 +59,12 @@ export class WsServer {
   }
 
   attach(server: Server): void {
+    // ws' handshake checks (method, Sec-WebSocket-Key, -Version, -Protocol) answer with the coded JSON body, not
+    // ws' plain text; as ws does, the socket is closed once that is out (past admission, it holds a per-address slot).
+    this.wss.on('wsClientError', (error: Error, socket: Duplex) => {
+      socket.once('finish', () => socket.destroy());
+      this.refuse(socket, new ProtocolError('BAD_REQUEST', `WebSocket handshake: ${error.message}`));
+    });
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', this.onUpgradeError);
       this.upgrade(server, req, socket, head).catch((error: unknown) => this.refuse(socket, error));
