@@ -35,7 +35,7 @@ describe('topic channels on a gateway fed through Redis', () => {
       INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at) VALUES
         ('m1', 'l', 'a', 'b', '2026-01-01T15:00Z'), ('m2', 'l', 'c', 'd', '2026-01-02T15:00Z'), ('m3', 'l', 'c', 'a', '2026-01-03T15:00Z')`);
     const env = { DATABASE_URL: postgres.url, REDIS_URL: redis.url, PORT: '0', OPS_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent' };
-    listener = await startListener(loadListenerConfig(new EnvReader({ ...env, LISTENER_HEARTBEAT_INTERVAL_MS: '100' })), createLogger('listener', 'silent'));
+    listener = await startListener(loadListenerConfig(new EnvReader({ ...env, LISTENER_PORT: '0', LISTENER_HOST: '127.0.0.1', LISTENER_HEARTBEAT_INTERVAL_MS: '100' })), createLogger('listener', 'silent'));
     gateway = await startGateway(loadConfig(new EnvReader({ ...env, AUTH_JWT_SECRET: TEST_SECRET })), createLogger('gateway', 'silent'));
     base = `http://127.0.0.1:${gateway.port}`;
     url = `ws://127.0.0.1:${gateway.port}/ws`;
