@@ -91,6 +91,17 @@ describe('Sequencer', () => {
     expect(delivered).toEqual(['match:m@2']);
   });
 
+  it('ends a catch-up once the streams it found behind are delivered, while fills of other streams go on', async () => {
+    const { outbox, delivered, metrics, sequencer } = await setup([matchEvent('a', 1)]);
+    sequencer.accept({ ref: true, id: '9', stream: 'match:made-up', seq: 3 }, 'redis'); // its head is re-read for a while
+    outbox.commit(matchEvent('a', 2));
+    expect(await sequencer.catchUp(60_000)).toBe(1);
+    expect(delivered).toEqual(['match:a@2']);
+    expect(metrics.claimsBeyondHead.total).toBe(0); // still being checked
+    await sequencer.idle();
+    expect(metrics.claimsBeyondHead.total).toBe(1);
+  });
+
   it('catches up every stream that moved, and stops all work on close', async () => {
     const { outbox, delivered, sequencer } = await setup([matchEvent('a', 1)]);
     outbox.commit(matchEvent('a', 2), matchEvent('b', 1));
