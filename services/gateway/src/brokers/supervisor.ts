@@ -48,6 +48,9 @@ export class BrokerSupervisor implements BrokerListener {
   private downSince: number;
   private closed = false;
   private switching = false;
+  /** The catch-up running now, and the one waiting to run after it (see catchUp). */
+  private catchUpRunning: Promise<void> | undefined;
+  private catchUpNext: Promise<void> | undefined;
   private readonly warnInvalid: ReturnType<typeof throttledWarn>;
 
   constructor(
@@ -153,7 +156,27 @@ export class BrokerSupervisor implements BrokerListener {
     }
   }
 
-  private async catchUp(mode: BrokerMode): Promise<void> {
+  /**
+   * Catch-ups run one at a time, whoever asks. A request while one runs gets exactly one more
+   * after it (the running one may have read the heads before what the request is about was
+   * committed), shared by every request until that one starts: a burst of requests costs two
+   * catch-ups, never one each. Resolves once a catch-up started after the request has ended.
+   */
+  private catchUp(mode: BrokerMode): Promise<void> {
+    if (this.catchUpRunning) {
+      this.catchUpNext ??= this.catchUpRunning.then(() => {
+        this.catchUpNext = undefined;
+        return this.catchUp(mode);
+      });
+      return this.catchUpNext;
+    }
+    this.catchUpRunning = this.runCatchUp(mode).finally(() => {
+      this.catchUpRunning = undefined;
+    });
+    return this.catchUpRunning;
+  }
+
+  private async runCatchUp(mode: BrokerMode): Promise<void> {
     if (this.closed) return;
     const started = Date.now();
     const since = Number.isFinite(this.downSince) ? started - this.downSince : 0;
@@ -165,6 +188,7 @@ export class BrokerSupervisor implements BrokerListener {
     } catch (error) {
       if (this.closed) return;
       this.logger.error({ err: error, mode }, 'outbox catch-up failed; retrying');
+      clearTimeout(this.retry);
       this.retry = setTimeout(() => void this.catchUp(mode), 1000);
       this.retry.unref();
     }

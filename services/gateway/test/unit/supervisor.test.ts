@@ -24,7 +24,8 @@ class StubBroker implements Broker {
 
 const OPTIONS = { heartbeatTimeoutMs: 1000, redisProbeIntervalMs: 2000, catchUpMarginMs: 60_000 };
 
-function setup(withRedis = true) {
+/** `catchUp` stands in for the sink's catch-up (default: done at once, nothing behind). */
+function setup(withRedis = true, catchUp: () => Promise<number> = async () => 0) {
   const redis = withRedis ? new StubBroker('redis') : undefined;
   const postgres: StubBroker[] = [];
   const accepted: { item: OutboxEvent | OutboxRef; source: BrokerMode }[] = [];
@@ -33,7 +34,7 @@ function setup(withRedis = true) {
     accept: (item: OutboxEvent | OutboxRef, source: BrokerMode) => void accepted.push({ item, source }),
     catchUp: async (windowMs: number) => {
       catchUps.push(windowMs);
-      return 0;
+      return catchUp();
     },
   };
   const metrics = fakeMetrics('brokerMode', 'brokerSwitches', 'catchUpSeconds', 'invalidMessages');
@@ -122,6 +123,27 @@ describe('BrokerSupervisor', () => {
     // And again: a second outage builds a fresh LISTEN path.
     redis!.listener!.down('redis', new Error('gone again'));
     expect(postgres).toHaveLength(2);
+    await supervisor.close();
+  });
+
+  it('runs one catch-up at a time: every request while one runs shares exactly one more after it', async () => {
+    const running: (() => void)[] = [];
+    const { redis, catchUps, supervisor } = setup(true, () => new Promise((resolve) => running.push(() => resolve(0))));
+    supervisor.start();
+    redis!.live = true;
+    for (let i = 0; i < 100; i++) redis!.listener!.ready('redis');
+    await jest.advanceTimersByTimeAsync(0);
+    expect(catchUps).toHaveLength(1);
+    running.shift()!();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(catchUps).toHaveLength(2); // the first may have read the heads too early for the 99 others
+    redis!.listener!.ready('redis');
+    running.shift()!();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(catchUps).toHaveLength(3);
+    running.shift()!();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(catchUps).toHaveLength(3); // nothing was asked for during the third
     await supervisor.close();
   });
 
