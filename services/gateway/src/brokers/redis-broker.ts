@@ -31,6 +31,10 @@ export class RedisBroker implements Broker {
   private watchdog: NodeJS.Timeout | undefined;
   private closed = false;
   private listener: BrokerListener | undefined;
+  /** When heartbeat news last asked for a catch-up, and news held back since (see tell). */
+  private toldAt = 0;
+  private held: { fields: Record<string, unknown>; message: string } | undefined;
+  private heldTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly options: RedisBrokerOptions,
@@ -88,8 +92,9 @@ export class RedisBroker implements Broker {
    * listener behind it did not publish everything: a new leader (another id, or its count
    * starting over) LISTENs only once it holds the lock, so what committed in between was
    * never published; a grown `dropped` count means publishes failed. Either way the outbox
-   * catch-up runs, as after a reconnect: a dropped event that no later event of its stream
-   * reveals (a match's last one) would otherwise wait for the next switch.
+   * catch-up runs, as after a reconnect (at most once per heartbeat timeout: see tell): a
+   * dropped event that no later event of its stream reveals (a match's last one) would
+   * otherwise wait for the next switch.
    */
   private onHeartbeat(beat: Heartbeat): void {
     this.lastHeartbeatAt = Date.now();
@@ -101,12 +106,36 @@ export class RedisBroker implements Broker {
     const healthyBefore = this.wasHealthy;
     this.check();
     if (healthyBefore && this.wasHealthy && (newLeader || dropped)) {
-      this.logger.info(
-        { listener_id: current.id, previous_listener_id: previous?.id, dropped: current.dropped },
-        newLeader ? 'new notify-listener leader; catching up from the outbox' : 'listener dropped publishes; catching up from the outbox',
-      );
-      this.listener?.ready('redis');
+      this.tell({
+        fields: { listener_id: current.id, previous_listener_id: previous?.id, dropped: current.dropped },
+        message: newLeader ? 'new notify-listener leader; catching up from the outbox' : 'listener dropped publishes; catching up from the outbox',
+      });
     }
+  }
+
+  /**
+   * Asks for a catch-up at most once per heartbeat timeout: anyone who can publish here can
+   * forge heartbeats, and alternating listener ids would otherwise ask on every one. News in
+   * between is not lost: it asks once when the time is up, a delay no longer than the one a
+   * missed heartbeat already costs.
+   */
+  private tell(news: { fields: Record<string, unknown>; message: string }): void {
+    const wait = this.toldAt + this.options.heartbeatTimeoutMs - Date.now();
+    if (wait > 0) {
+      this.held = news;
+      this.heldTimer ??= setTimeout(() => {
+        this.heldTimer = undefined;
+        const held = this.held;
+        this.held = undefined;
+        // Lost the path meanwhile: the fallback's catch-up covers it.
+        if (held && this.wasHealthy && !this.closed) this.tell(held);
+      }, wait);
+      this.heldTimer.unref();
+      return;
+    }
+    this.toldAt = Date.now();
+    this.logger.info(news.fields, news.message);
+    this.listener?.ready('redis');
   }
 
   /**
@@ -128,6 +157,7 @@ export class RedisBroker implements Broker {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.watchdog);
+    clearTimeout(this.heldTimer);
     this.client.disconnect();
   }
 }
