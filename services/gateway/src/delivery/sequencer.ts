@@ -38,6 +38,13 @@ interface Learning {
 /** Head reads wait for the rest of this event-loop turn and go out as one query per this many streams. */
 const HEAD_READ_BATCH = 5000;
 
+/** A head read asked for and not sent yet; every fill asking for that stream meanwhile shares it. */
+interface HeadWait {
+  promise: Promise<number>;
+  resolve: (head: number) => void;
+  reject: (error: unknown) => void;
+}
+
 /** A fill loop of one stream; replaced (not reused) when the stream is forgotten and tracked again. */
 interface Fill {
   upto: number;
@@ -68,6 +75,9 @@ export class Sequencer {
   private readonly learning = new Map<string, Learning>();
   /** Newly tracked streams whose head read has not gone out yet. */
   private readonly toLearn: string[] = [];
+  /** Streams whose committed head a fill waits for, and whether a read of such heads is out (readHead). */
+  private readonly headWaits = new Map<string, HeadWait>();
+  private readingHeads = false;
   private initialized = false;
   private closed = false;
   private readonly warnBeyondHead: ReturnType<typeof throttledWarn>;
@@ -280,9 +290,10 @@ export class Sequencer {
   }
 
   /**
-   * Reads the outbox until the stream reaches the highest seq claimed for it. A claim beyond
-   * the stream's committed head (stream_counter) cannot be real — NOTIFY comes after commit —
-   * so it is cut down to the head: a forged or corrupt seq never wedges a stream.
+   * Reads the outbox until the stream reaches the highest seq claimed for it. Each claim is
+   * checked against the stream's committed head (stream_counter) before the stream is read:
+   * a claim beyond it cannot be real — NOTIFY comes after commit — so it is cut down to the
+   * head (a forged or corrupt seq never wedges a stream), and costs no read of its own.
    */
   /**
    * The stream's committed head, read again a few times while it is below `claimed`: a
@@ -291,13 +302,52 @@ export class Sequencer {
    * Only a claim still beyond the head after that is treated as forged.
    */
   private async headFor(stream: string, claimed: number): Promise<number> {
-    let head = await this.outbox.streamHead(stream);
+    let head = await this.readHead(stream);
     for (const delayMs of HEAD_RECHECK_DELAYS_MS) {
       if (head >= claimed || this.closed) break;
       await sleep(delayMs);
-      head = await this.outbox.streamHead(stream);
+      head = await this.readHead(stream);
     }
     return head;
+  }
+
+  /**
+   * A stream's committed head, read together with every other stream's asked for meanwhile:
+   * one query per HEAD_READ_BATCH streams, one query out at a time, one read per stream
+   * however many claims wait for it. Anything that can publish on the bus can send claims on
+   * made-up streams; a flood of them costs a few queries on one connection of the pool, not
+   * several each, so client requests on the same pool keep their connections.
+   */
+  private readHead(stream: string): Promise<number> {
+    const waiting = this.headWaits.get(stream);
+    if (waiting) return waiting.promise;
+    let resolve!: (head: number) => void;
+    let reject!: (error: unknown) => void;
+    const promise = new Promise<number>((res, rej) => ((resolve = res), (reject = rej)));
+    this.headWaits.set(stream, { promise, resolve, reject });
+    if (!this.readingHeads) {
+      this.readingHeads = true;
+      setImmediate(() => void this.readHeads());
+    }
+    return promise;
+  }
+
+  private async readHeads(): Promise<void> {
+    while (this.headWaits.size > 0 && !this.closed) {
+      // Taken out before the query: a read asked for while it is out needs a later snapshot.
+      const batch: [string, HeadWait][] = [];
+      for (const entry of this.headWaits) if (batch.push(entry) === HEAD_READ_BATCH) break;
+      for (const [stream] of batch) this.headWaits.delete(stream);
+      try {
+        const streams = batch.map(([stream]) => stream);
+        // A lone stream (the usual case: one reference, one gap) reads just its own row.
+        const heads = streams.length === 1 ? new Map([[streams[0]!, await this.outbox.streamHead(streams[0]!)]]) : await this.outbox.streamHeadsOf(streams);
+        for (const [stream, wait] of batch) wait.resolve(heads.get(stream) ?? 0);
+      } catch (error) {
+        for (const [, wait] of batch) wait.reject(error); // each fill retries with its backoff
+      }
+    }
+    this.readingHeads = false;
   }
 
   private async runFill(stream: string, job: Fill): Promise<void> {
@@ -309,6 +359,15 @@ export class Sequencer {
       const last = this.lastSeq(stream);
       if (last >= upto) break;
       try {
+        const head = await this.headFor(stream, upto);
+        if (!current()) return;
+        if (head < upto) {
+          this.metrics.claimsBeyondHead.inc();
+          this.warnBeyondHead({ stream, claimed: upto, head }, 'notification claimed a seq beyond the stream head; ignored');
+          // A later claim made meanwhile is checked on the next turn, not cut with this one.
+          if (job.upto === upto) job.upto = head;
+          continue;
+        }
         const events = await this.outbox.readStream(stream, last, upto);
         if (!current()) return;
         for (const event of events) {
@@ -316,22 +375,13 @@ export class Sequencer {
           this.emit(event);
         }
         const reached = this.lastSeq(stream);
-        if (reached >= job.upto) {
+        // Done, or a later seq was claimed while this read was out: read on up to it.
+        if (reached >= upto) {
           attempt = 0;
           continue;
         }
-        // A later seq was claimed while this read was out: read on up to it.
-        if (reached >= upto) continue;
-        const head = await this.headFor(stream, job.upto);
-        if (!current()) return;
-        if (head < job.upto) {
-          this.metrics.claimsBeyondHead.inc();
-          this.warnBeyondHead({ stream, claimed: job.upto, head }, 'notification claimed a seq beyond the stream head; ignored');
-          job.upto = head;
-          continue;
-        }
-        // The next seq is not in the outbox: pruned past the history window. Skip ahead
-        // rather than stall the stream forever; count it so operators see it.
+        // Committed (the head says so) yet not in the outbox: pruned past the history window.
+        // Skip ahead rather than stall the stream forever; count it so operators see it.
         const next = events.find((event) => event.seq > reached)?.seq;
         if (next === undefined) throw new Error(`outbox has no rows after ${stream}@${reached} up to ${upto}`);
         this.logger.error({ stream, from: reached + 1, to: next - 1 }, 'outbox rows missing; skipping ahead');

@@ -51,7 +51,11 @@ export class FakeOutbox implements OutboxReader {
     return (this.rows.get(stream) ?? []).filter((e) => e.seq > afterSeq && e.seq <= uptoSeq).sort((a, b) => a.seq - b.seq);
   }
 
+  /** Calls of streamHead, failed ones included. */
+  headChecks = 0;
+
   async streamHead(stream: string): Promise<number> {
+    this.headChecks++;
     if (this.failing) throw new Error('database unavailable');
     return this.heads.get(stream) ?? 0;
   }

@@ -91,6 +91,15 @@ describe('Sequencer', () => {
     expect(delivered).toEqual(['match:m@2']);
   });
 
+  it('checks a claim against the head before reading: one beyond it costs no read of its own', async () => {
+    const { outbox, metrics, sequencer } = await setup([matchEvent('m', 1)]);
+    sequencer.accept({ ref: true, id: '9', stream: 'match:made-up', seq: 3 }, 'redis');
+    sequencer.accept(matchEvent('m', 4), 'redis');
+    await sequencer.idle();
+    expect(metrics.claimsBeyondHead.total).toBe(2);
+    expect(outbox.reads).toBe(0);
+  });
+
   it('ends a catch-up once the streams it found behind are delivered, while fills of other streams go on', async () => {
     const { outbox, delivered, metrics, sequencer } = await setup([matchEvent('a', 1)]);
     sequencer.accept({ ref: true, id: '9', stream: 'match:made-up', seq: 3 }, 'redis'); // its head is re-read for a while
@@ -111,13 +120,15 @@ describe('Sequencer', () => {
     jest.useFakeTimers();
     try {
       outbox.failing = true;
+      const tries = () => outbox.reads + outbox.headChecks; // a fill checks the head before it reads
+      const triesBefore = tries();
       sequencer.accept(matchEvent('a', 5), 'redis'); // a gap the database cannot fill right now
       await jest.advanceTimersByTimeAsync(5_000);
-      const readsBeforeClose = outbox.reads;
-      expect(readsBeforeClose).toBeGreaterThan(1); // retrying, with backoff
+      const triesBeforeClose = tries();
+      expect(triesBeforeClose - triesBefore).toBeGreaterThan(1); // retrying, with backoff
       sequencer.close();
       await jest.advanceTimersByTimeAsync(30_000);
-      expect(outbox.reads).toBeLessThanOrEqual(readsBeforeClose + 1);
+      expect(tries()).toBeLessThanOrEqual(triesBeforeClose + 1);
       await expect(sequencer.idle()).resolves.toBeUndefined();
     } finally {
       jest.useRealTimers();
