@@ -185,4 +185,32 @@ describe('a gateway under a flood of forged bus messages', () => {
     expect((await streamReads()) - readsBefore).toBeLessThan(200);
     client.ws.close();
   });
+
+  it('finishes a catch-up while forged claims keep other fills busy, so the next one asked for is not held up', async () => {
+    const client = await subscribed(['match:m2']);
+    const fromM2 = await head('match:m2');
+    await sleep(HEARTBEAT_TIMEOUT_MS); // the last test's news is out of the way
+    const before = await catchUps();
+    let flooding = true;
+    const flood = (async () => {
+      for (let burst = 0; flooding; burst++) {
+        const pipeline = publisher.pipeline();
+        for (let i = 0; i < 100; i++) {
+          pipeline.publish(REDIS_EVENTS_CHANNEL, JSON.stringify({ channel: 'x', payload: JSON.stringify({ ref: true, id: '1', stream: `match:busy${burst}-${i}`, seq: 1 }) }));
+        }
+        await pipeline.exec();
+        await sleep(40);
+      }
+    })();
+    await sleep(200);
+    // One forged leader: a catch-up now, and one a heartbeat timeout later for the genuine listener's return.
+    await publisher.publish(REDIS_HEARTBEAT_CHANNEL, JSON.stringify({ listener_id: 'forged', sent_at: Date.now(), published: 1, dropped: 0 }));
+    await waitFor('the first catch-up', async () => ((await catchUps()) > before ? true : undefined), HEARTBEAT_TIMEOUT_MS);
+    await unheard();
+    // The second catch-up (due about a heartbeat timeout after the first) delivers it while the flood goes on.
+    await client.next((m) => m.stream === 'match:m2' && m.seq === fromM2 + 1, HEARTBEAT_TIMEOUT_MS * 2);
+    flooding = false;
+    await flood;
+    client.ws.close();
+  });
 });
