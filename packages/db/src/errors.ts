@@ -63,6 +63,8 @@ export function isTransientDbError(error: unknown): boolean {
  * 57): 503 UNAVAILABLE, retryable, for the request was not at fault; undefined for any other error.
  */
 export function unavailable(error: unknown): ProtocolError | undefined {
+  // A ProtocolError is already the answer, and its message may echo client input ("connection closed").
+  if (error instanceof ProtocolError) return undefined;
   const code = codeOf(error);
   const busy = code !== undefined && isSqlState(code) && (code.startsWith('53') || code.startsWith('57'));
   return busy || isConnectionError(error) ? new ProtocolError('UNAVAILABLE', 'the database is unavailable or busy; retry', { cause: error }) : undefined;

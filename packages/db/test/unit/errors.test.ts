@@ -1,4 +1,5 @@
-import { isConnectionError, isTransientDbError } from '../../src/errors';
+import { ProtocolError } from '@matchcast/protocol';
+import { isConnectionError, isTransientDbError, unavailable } from '../../src/errors';
 
 const pgError = (code: string, message = 'x') => Object.assign(new Error(message), { code });
 
@@ -39,5 +40,26 @@ describe('database error classes', () => {
     ['a unique violation', pgError('23505'), false],
   ])('%s: transient = %s', (_what, error, transient) => {
     expect(isTransientDbError(error)).toBe(transient);
+  });
+});
+
+describe('unavailable', () => {
+  it.each([
+    ['refused', Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })],
+    ['too many clients', pgError('53300')],
+    ['a statement timeout', pgError('57014')],
+    ['shutting down', pgError('57P01')],
+    ["pg-pool's connect timeout", new Error('timeout exceeded when trying to connect')],
+  ])('answers %s with 503 UNAVAILABLE', (_what, error) => {
+    expect(unavailable(error)).toMatchObject({ code: 'UNAVAILABLE', httpStatus: 503 });
+  });
+
+  it.each([
+    ['a unique violation', pgError('23505')],
+    ['a data exception', pgError('22008')],
+    // Its message echoes client input that looks like a connection error.
+    ['a client error naming "connection closed"', new ProtocolError('UNKNOWN_CHANNEL', 'unknown channel "connection closed"')],
+  ])('leaves %s alone', (_what, error) => {
+    expect(unavailable(error)).toBeUndefined();
   });
 });

@@ -8,6 +8,11 @@ import { ID_PATTERN, baseChannel, type Channel, type LeagueAccessData, type Outb
 export interface LeagueState {
   private: boolean;
   members: Set<string>;
+  /**
+   * Access may have been granted since this was read (a member added, the league made public):
+   * the next decision reads it again; until then it still decides, as the stricter answer.
+   */
+  stale?: boolean;
 }
 
 /** One read's answer: the league of each match and team asked for, and the state of each league involved. */
@@ -29,7 +34,21 @@ export interface LeagueVisibility {
  * Whose subscriptions to a league's channels end: one user's (removed from the league), or every
  * non-admin's the league no longer grants — all of them when its members are not known here.
  */
-export type Revocation = { league: string; user: string } | { league: string; user?: undefined; membersKnown: boolean };
+export type Revocation =
+  | { league: string; user: string }
+  | {
+      league: string;
+      user?: undefined;
+      membersKnown: boolean;
+      /** Channels (by base name) whose league no read here has told yet: a private league's event names them. */
+      unread?: readonly string[];
+    };
+
+/** A base channel name (`match:m1`) as the kind and id leagueOf takes. */
+function parseBase(name: string): Pick<Channel, 'kind' | 'id'> {
+  const colon = name.indexOf(':');
+  return { kind: name.slice(0, colon) as Channel['kind'], id: name.slice(colon + 1) };
+}
 
 /** Nothing known: every league public (sessions without league access, unit tests). */
 export const ALL_PUBLIC: LeagueVisibility = { stateOf: () => undefined };
@@ -46,9 +65,8 @@ const MAX_READS = 3;
  * state is kept current from its own stream: every privacy or membership change is a
  * `league_access` event on league:<id>, which every gateway receives, and observe() applies
  * what it takes away to the cached state (no query) before the event is fanned out; what it
- * grants is read again. observe() also learns the league of each match (and its teams) from
- * the event's snapshot, so a channel subscribed before its match existed is re-checked when its
- * first event comes, and a league turning private finds its channels.
+ * grants is read again. A private league's event about a match or team whose league was not
+ * read here (a channel subscribed before its match existed) ends the subscriptions to it first.
  */
 export class LeagueAccess implements LeagueVisibility {
   private readonly matchLeague = new Map<string, string>();
@@ -97,14 +115,16 @@ export class LeagueAccess implements LeagueVisibility {
       if (!ID_PATTERN.test(id)) continue; // malformed: the decision refuses it with its own code
       if (kind === 'match' && !this.known(this.matchLeague.get(id))) matches.add(id);
       else if (kind === 'team' && !this.known(this.teamLeague.get(id))) teams.add(id);
-      else if (kind === 'league' && !this.leagues.has(id)) leagues.add(id);
+      else if (kind === 'league' && !this.known(id)) leagues.add(id);
     }
     if (matches.size + teams.size + leagues.size === 0) return undefined;
     return { matches: [...matches], teams: [...teams], leagues: [...leagues] };
   }
 
+  /** Whether a decision about this league needs no read: its state is cached and not stale. */
   private known(league: string | undefined): boolean {
-    return league !== undefined && this.leagues.has(league);
+    const state = league === undefined ? undefined : this.leagues.get(league);
+    return state !== undefined && !state.stale;
   }
 
   /**
@@ -153,31 +173,36 @@ export class LeagueAccess implements LeagueVisibility {
 
   /**
    * Applies what an event says about league access, before it is fanned out, and returns whose
-   * subscriptions to the league's channels it ends (the caller ends them at once), else
-   * undefined. Cheap for every other event: a type comparison and, for a match, three map look-ups.
+   * subscriptions it ends (the caller ends them at once), else undefined. Cheap for every other
+   * event: a type comparison, and for a private league's match three map look-ups.
    *
-   * The bus is not trusted to grant: an event can only take access away. A member added or a
-   * league made public drops the cached state instead, and the next decision reads it from the
-   * database; a `league_access` event counts only on its own league's stream.
+   * The bus is not trusted to grant: an event can only take access away. What it says about a
+   * league (`league_access`, on that league's own stream only) is applied when it withdraws (a
+   * member removed, the league made private); when it grants, the cached state only turns stale
+   * and the next decision reads it. Which league a match or team belongs to is only ever taken
+   * from a read, never from an event: a private league's event about a match or team not read
+   * here ends the subscriptions to it that its league's members do not hold, and makes reads
+   * under way read again (they may predate the match).
    */
   observe(event: Pick<OutboxEvent, 'type' | 'stream' | 'match_id' | 'data'>): Revocation | undefined {
     if (event.type === 'league_access') return this.applyAccess(event.stream, event.data as unknown as LeagueAccessData);
     const league = event.data.league as { id?: unknown; private?: unknown } | undefined;
-    if (typeof league?.id !== 'string' || !event.match_id) return undefined;
-    // Public leagues' matches are learnt too: if such a league turns private, its channels are known.
-    let learnt = this.learn(this.matchLeague, event.match_id, league.id);
+    if (league?.private !== true || typeof league.id !== 'string' || !event.match_id) return undefined;
+    const state = this.leagues.get(league.id);
+    if (state && !state.private) {
+      // The flip's own event may come later (its stream behind): the snapshot already says private.
+      state.private = true;
+      return { league: league.id, membersKnown: true };
+    }
+    const unread = [`match:${event.match_id}`];
     for (const team of [event.data.home_team, event.data.away_team]) {
       const id = (team as { id?: unknown } | undefined)?.id;
-      if (typeof id === 'string') learnt = this.learn(this.teamLeague, id, league.id) || learnt;
+      if (typeof id === 'string') unread.push(`team:${id}`);
     }
-    // A private league's match or team first seen: whoever subscribed it before was granted an unknown (public) channel.
-    return learnt && league.private === true ? { league: league.id, membersKnown: this.leagues.has(league.id) } : undefined;
-  }
-
-  private learn(map: Map<string, string>, id: string, league: string): boolean {
-    if (map.get(id) === league) return false;
-    map.set(id, league);
-    return true;
+    const names = unread.filter((name) => !this.known(this.leagueOf(parseBase(name))));
+    if (names.length === 0) return undefined;
+    this.epoch++;
+    return { league: league.id, membersKnown: state !== undefined, unread: names };
   }
 
   private applyAccess(stream: string, data: LeagueAccessData): Revocation | undefined {
@@ -193,8 +218,13 @@ export class LeagueAccess implements LeagueVisibility {
       if (state) state.private = true;
       return { league, membersKnown: state !== undefined };
     }
-    this.leagues.delete(league);
+    if (state) state.stale = true;
     return undefined;
+  }
+
+  /** Whether this identity's user is a member of this league as cached here (admins are decided by the caller). */
+  isMember(league: string, userId: string | undefined): boolean {
+    return userId !== undefined && this.leagues.get(league)?.members.has(userId) === true;
   }
 
   /** Whether a channel name (or topic channel) belongs to this league, by the cached match and team leagues. */

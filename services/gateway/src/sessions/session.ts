@@ -107,20 +107,33 @@ export class Sessions {
    */
   observe(event: OutboxEvent): void {
     const revocation = this.leagueAccess?.observe(event);
-    if (revocation) this.revoke(revocation);
+    if (!revocation) return;
+    this.revoke(revocation);
+    const unread = revocation.user === undefined ? revocation.unread : undefined;
+    if (unread === undefined) return;
+    // What a client subscribed while its read was under way was decided without this match:
+    // once read, every subscription to these channels is decided again.
+    const { league } = revocation;
+    this.leagueAccess!.load(unread).then(
+      () => this.revoke({ league, membersKnown: true }),
+      (error: unknown) => this.logger.warn({ err: error, league }, 'reading a league for a re-check failed'),
+    );
   }
 
   private revoke(revocation: Revocation): void {
     const access = this.leagueAccess!;
     const { league } = revocation;
-    const granted = (identity: Identity, name: string) =>
-      revocation.user === undefined && revocation.membersKnown && mayAccess(identity, name, undefined, access);
+    const unread = revocation.user === undefined ? revocation.unread : undefined;
+    const lost = (identity: Identity, name: string): boolean => {
+      if (revocation.user !== undefined) return access.belongsTo(name, league);
+      if (unread) return unread.includes(baseChannel(name)) && !(revocation.membersKnown && access.isMember(league, identity.userId));
+      return access.belongsTo(name, league) && !(revocation.membersKnown && mayAccess(identity, name, undefined, access));
+    };
     for (const subscriber of this.registry.clients()) {
       const client = subscriber as Client;
       if (client.identity.roles.has('admin')) continue;
       if (revocation.user !== undefined && client.identity.userId !== revocation.user) continue;
-      const lost = [...client.channels].filter((name) => access.belongsTo(name, league) && !granted(client.identity, name));
-      for (const name of lost) {
+      for (const name of [...client.channels].filter((channel) => lost(client.identity, channel))) {
         this.registry.unsubscribe(client, name);
         this.reject(client, new ProtocolError('FORBIDDEN_CHANNEL', `"${name}" is no longer granted: only members of this private competition may see it`, { channel: name }));
       }
@@ -262,7 +275,7 @@ export class Sessions {
     // Replays run stream after stream: until this, a newer event of one stream says nothing
     // about another's, so a client must not move its `since` past them.
     if ((request.resume.size > 0 || request.since !== undefined) && alive()) {
-      client.send({ type: 'resumed', channels: request.channels });
+      client.send({ type: 'resumed', channels: request.channels.filter((name) => client.channels.has(name)) });
     }
   }
 

@@ -92,19 +92,51 @@ describe('LeagueAccess and the decision on private leagues', () => {
     expect(mayAccess(user('carol'), 'league:cup', undefined, cache)).toBe(false);
   });
 
-  it("learns each match's league and teams from its events; a private league's first seen names it for a re-check", async () => {
+  it("never takes a match's or team's league from an event; a private league's event about ones not read here names them", async () => {
     const { cache } = access();
-    const match = (id: string, league: Record<string, unknown>) => ({
-      type: 'match_update' as const, stream: `match:${id}`, match_id: id,
+    const match = (id: string, league: Record<string, unknown>, stream = `match:${id}`) => ({
+      type: 'match_update' as const, stream, match_id: id,
       data: { league, home_team: { id: 'h' }, away_team: { id: 'a' } },
     });
     expect(cache.observe(match('x1', { id: 'epl', name: 'E' }))).toBeUndefined();
-    expect(cache.belongsTo('match:x1', 'epl')).toBe(true);
-    expect(cache.observe(match('x2', { id: 'cup', name: 'C', private: true }))).toEqual({ league: 'cup', membersKnown: false });
-    expect(cache.observe(match('x2', { id: 'cup', name: 'C', private: true }))).toBeUndefined();
-    expect(cache.belongsTo('match:x2', 'cup') && cache.belongsTo('team:h', 'cup')).toBe(true);
+    expect(cache.belongsTo('match:x1', 'epl')).toBe(false);
+    expect(cache.observe(match('x2', { id: 'cup', name: 'C', private: true }))).toEqual({ league: 'cup', membersKnown: false, unread: ['match:x2', 'team:h', 'team:a'] });
+    expect(cache.missing(['match:x2'])).toEqual({ matches: ['x2'], teams: [], leagues: [] });
     await cache.load(['league:cup']);
-    expect(cache.observe(match('x3', { id: 'cup', name: 'C', private: true }))).toEqual({ league: 'cup', membersKnown: true });
+    expect(cache.observe(match('x3', { id: 'cup', name: 'C', private: true }))).toEqual({ league: 'cup', membersKnown: true, unread: ['match:x3', 'team:h', 'team:a'] });
+    // Read here: the event says nothing new.
+    await cache.load(['match:c1']);
+    expect(cache.observe({ ...match('c1', { id: 'cup', private: true }), data: { league: { id: 'cup', private: true } } })).toBeUndefined();
+    // A forged event putting a private match in a public league changes nothing.
+    await cache.load(['league:epl']);
+    expect(cache.observe(match('c1', { id: 'epl', name: 'E' }, 'all'))).toBeUndefined();
+    expect(mayAccess(user('carol'), 'match:c1', undefined, cache)).toBe(false);
+  });
+
+  it("applies a league's turn to private from its match's snapshot when that comes before the league's own event", async () => {
+    const { cache } = access();
+    await cache.load(['match:m1']);
+    expect(mayAccess(user('carol'), 'match:m1', undefined, cache)).toBe(true);
+    const later = { type: 'match_update' as const, stream: 'match:m1', match_id: 'm1', data: { league: { id: 'epl', private: true } } };
+    expect(cache.observe(later)).toEqual({ league: 'epl', membersKnown: true });
+    expect(mayAccess(user('carol'), 'match:m1', undefined, cache)).toBe(false);
+  });
+
+  it('after a grant, keeps deciding with the stricter state until it is read again', async () => {
+    const { cache } = access();
+    await cache.load(['league:cup']);
+    expect(cache.observe(event({ league_id: 'cup', change: 'member_added', private: false, user_id: 'carol' }))).toBeUndefined();
+    expect(mayAccess(user('carol'), 'league:cup', undefined, cache)).toBe(false);
+    expect(cache.missing(['league:cup'])).toEqual({ matches: [], teams: [], leagues: ['cup'] });
+  });
+
+  it("reads again a read that overlapped a private league's event about a match not read here (it may predate the match)", async () => {
+    let events = 0;
+    const { cache, reads } = access(() => {
+      if (events++ === 0) cache.observe({ type: 'match_update', stream: 'match:c1', match_id: 'c1', data: { league: { id: 'cup', private: true } } });
+    });
+    await cache.load(['match:c1']);
+    expect(reads).toHaveLength(2);
   });
 
   it('a read that overlapped a change is read again rather than cached stale', async () => {
