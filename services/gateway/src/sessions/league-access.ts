@@ -165,7 +165,11 @@ export class LeagueAccess implements LeagueVisibility {
       for (const [id, league] of rows.teams) this.teamLeague.set(id, league);
       // A change applied while the read ran may be missing from it: read again rather than cache the older state.
       if (epoch === this.epoch || attempt === MAX_READS) {
-        for (const [id, state] of rows.leagues) if (epoch === this.epoch || !this.leagues.has(id)) this.leagues.set(id, state);
+        // Still overlapped after the last read: its states decide this once (stale), and the next decision reads again.
+        for (const [id, state] of rows.leagues) {
+          if (epoch === this.epoch) this.leagues.set(id, state);
+          else if (!this.leagues.has(id)) this.leagues.set(id, { ...state, stale: true });
+        }
         return;
       }
     }

@@ -147,4 +147,12 @@ describe('LeagueAccess and the decision on private leagues', () => {
     await cache.load(['league:cup']);
     expect(reads).toHaveLength(2);
   });
+
+  it('answers with a read still overlapped by changes after three tries, but does not keep it: the next decision reads again', async () => {
+    const { cache, reads } = access(() => cache.observe(event({ league_id: 'cup', change: 'member_removed', private: true, user_id: 'zed' })));
+    await cache.load(['league:cup']);
+    expect(reads).toHaveLength(3);
+    expect(mayAccess(user('alice'), 'league:cup', undefined, cache)).toBe(true);
+    expect(cache.missing(['league:cup'])).toEqual({ matches: [], teams: [], leagues: ['cup'] });
+  });
 });
