@@ -301,6 +301,30 @@ describe('a gateway under hostile input', () => {
     expect((await (await fetch(`http://127.0.0.1:${gateway.opsPort}/readyz`)).json()).connections).toBe(0);
   });
 
+  it('closes a connection whose frames, each within the rate, pile up behind a read the database does not answer; others live on', async () => {
+    const bystander = await subscribed(['match:m1']);
+    const flooder = new TestClient(url);
+    await flooder.opened();
+    // The league-access read of a match not known here waits for this lock.
+    await db.query('BEGIN');
+    await db.query('LOCK TABLE league IN ACCESS EXCLUSIVE MODE');
+    try {
+      flooder.send({ action: 'subscribe', channels: ['match:stalled'] });
+      for (let i = 0; i < 75 && flooder.ws.readyState === WebSocket.OPEN; i++) {
+        flooder.send({ action: 'ping' });
+        await new Promise((r) => setTimeout(r, 66)); // ~15 a second: under WS_MESSAGES_PER_SECOND (20)
+      }
+      const closed = await Promise.race([flooder.closed, new Promise((r) => setTimeout(() => r('still open'), 5000))]);
+      expect(closed).toEqual({ code: 1008, reason: 'RATE_LIMITED' });
+    } finally {
+      await db.query('ROLLBACK');
+    }
+    expect(bystander.ws.readyState).toBe(WebSocket.OPEN);
+    bystander.send({ action: 'ping' });
+    await bystander.next((m) => m.type === 'pong', 10_000);
+    bystander.ws.close();
+  });
+
   it('answers bad REST parameters with 400 and a code, never 500', async () => {
     for (const query of ['limit=-1', 'limit=1.5', 'limit=abc', 'limit=0', 'limit=501', 'limit=1e999', 'status=%00', 'status=live,bogus', 'limit=1&limit=2', 'status=live&status=half_time']) {
       const res = await fetch(`${base}/api/matches?${query}`);

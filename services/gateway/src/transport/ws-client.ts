@@ -31,6 +31,8 @@ export class WsClient extends SubscriberState implements Client {
   private readonly socket: Socket;
   /** The frame being handled and those waiting behind it; a shared settled promise when idle. */
   private queue = SETTLED;
+  /** How many frames are in `queue`, handled or waiting. */
+  queued = 0;
 
   constructor(
     readonly id: string,
@@ -53,10 +55,12 @@ export class WsClient extends SubscriberState implements Client {
 
   /** Runs `work` after every frame received before it; a failure goes to `onError`, and the queue goes on. */
   enqueue(work: () => Promise<void> | void, onError: (client: WsClient, error: unknown) => Promise<void> | void): void {
+    this.queued++;
     const next = this.queue
       .then(work)
       .catch((error: unknown) => onError(this, error))
       .then(() => {
+        this.queued--;
         if (this.queue === next) this.queue = SETTLED;
       });
     this.queue = next;

@@ -14,6 +14,8 @@ import { WsClient } from './ws-client';
 import { holdWrites } from './write-batch';
 
 export const WS_PATH = '/ws';
+/** A connection may have this many seconds of its message rate waiting to be handled, no more. */
+const MAX_QUEUED_SECONDS = 3;
 
 export interface WsOptions {
   maxPayloadBytes: number;
@@ -101,6 +103,9 @@ export class WsServer {
   /** A frame from a client: rate-limited, then handled after the ones before it (replies keep request order). */
   received(client: WsClient, data: RawData, isBinary: boolean): void {
     client.lastSeenAt = Date.now();
+    // Frames within the rate still pile up behind one that waits on the database (a stalled
+    // read): past a few seconds' worth, the client is flooding, and what it queued is memory.
+    if (client.queued >= this.options.messagesPerSecond * MAX_QUEUED_SECONDS) return client.close('RATE_LIMITED');
     if (!client.limiter.take()) {
       if (client.limiter.abusive()) return client.close('RATE_LIMITED');
       return client.enqueue(() => this.sessions.reject(client, new ProtocolError('RATE_LIMITED')), this.rejectFailed);
