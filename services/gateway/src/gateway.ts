@@ -56,14 +56,19 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 
   // Local subscriptions decide which user streams the sequencer follows.
   const registry = new SubscriptionRegistry<Client>({ track: (channel) => sequencer.track(channel), untrack: (channel) => sequencer.untrack(channel) });
-  const fanout = new Fanout(registry, metrics, (client, error) => {
-    logger.error({ err: error, connection_id: client.id }, 'delivery to a client failed; closing it');
-    try {
-      client.close('INTERNAL');
-    } catch (closeError) {
-      logger.error({ err: closeError, connection_id: client.id }, 'closing a failed client failed');
-    }
-  });
+  const fanout = new Fanout(
+    registry,
+    metrics,
+    (client, error) => {
+      logger.error({ err: error, connection_id: client.id }, 'delivery to a client failed; closing it');
+      try {
+        client.close('INTERNAL');
+      } catch (closeError) {
+        logger.error({ err: closeError, connection_id: client.id }, 'closing a failed client failed');
+      }
+    },
+    (event, channel) => sessions.audience(event, channel),
+  );
   // What the sequencer delivers is kept for a while, so that resumes need not read the outbox.
   const history = new MemoryHistory(config.memoryHistory);
   memoryHistoryGauge(metricsRegistry, () => history.size());

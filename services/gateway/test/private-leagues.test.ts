@@ -272,4 +272,18 @@ describe('private leagues on a gateway', () => {
     expect(await answer(mallory, { channels: ['league:cup'] })).toMatchObject({ code: 'FORBIDDEN_CHANNEL' });
     expect(await answer(mallory, { channels: ['match:c1'] })).toMatchObject({ code: 'FORBIDDEN_CHANNEL' });
   });
+
+  it("keeps a private league's match off a public team's channel for non-members (a club in a private cup)", async () => {
+    const carol = await connect('carol');
+    const alice = await connect('alice');
+    expect(await answer(carol, { channels: ['team:che'] })).toMatchObject({ type: 'subscribed' });
+    expect(await answer(alice, { channels: ['team:che', 'league:cup'] })).toMatchObject({ type: 'subscribed' });
+    // Chelsea is the public league's; this match is the private cup's.
+    await db.query(`INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at, status) VALUES ('cx', 'cup', 'che', 't1', now(), 'live')`);
+    await goal('cx', 1);
+    await goal('m1', 9);
+    await waitFor('alice, a member, gets the cup match on the team channel', async () => (of(alice, 'match:cx').some((m) => m.data.score.home === 1) ? true : undefined), SLOW_MS);
+    await waitFor('carol gets the public match', async () => (of(carol, 'match:m1').some((m) => m.data.score.home === 9) ? true : undefined), SLOW_MS);
+    expect(carol.messages.filter((m) => m.stream === 'match:cx')).toEqual([]);
+  });
 });

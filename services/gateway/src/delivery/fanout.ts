@@ -27,6 +27,12 @@ export class Fanout {
      * in the loop this event.
      */
     private readonly onFault: (client: Subscriber, error: unknown) => void,
+    /**
+     * Who of a channel's subscribers may have this event there, when not all (undefined): a
+     * private league's match on a team channel whose team is another league's (sessions.ts
+     * `audience`). Asked once per channel; costs a client nothing otherwise.
+     */
+    private readonly audience: (event: OutboxEvent, channel: string) => ((client: Subscriber) => boolean) | undefined = () => undefined,
   ) {}
 
   deliver(event: OutboxEvent): void {
@@ -35,8 +41,9 @@ export class Fanout {
       const clients = this.registry.subscribers(channel);
       if (!clients) continue;
       const frames = new EventFrames(event, channel);
+      const admits = this.audience(event, channel);
       for (const client of clients) {
-        if (client.lastEvent === event) continue;
+        if (client.lastEvent === event || (admits && !admits(client))) continue;
         client.lastEvent = event;
         try {
           if (handOver(client, frames)) delivered++;

@@ -63,10 +63,10 @@ export class ReplayFrames {
 
   constructor(private readonly maxEvents = 4096) {}
 
-  /** The frames of the event on the first of its delivery channels (most specific first) that the client holds; undefined when none. */
-  forClient(event: OutboxEvent, held: ReadonlySet<string>): EventFrames | undefined {
+  /** The frames of the event on the first of its delivery channels (most specific first) that the client holds (and may have it on); undefined when none. */
+  forClient(event: OutboxEvent, held: ReadonlySet<string>, admits: (channel: string) => boolean = () => true): EventFrames | undefined {
     const entry = this.entry(event);
-    const channel = entry.channels.find((name) => held.has(name));
+    const channel = entry.channels.find((name) => held.has(name) && admits(name));
     return channel === undefined ? undefined : this.framesOf(entry, event, channel);
   }
 

@@ -140,6 +140,23 @@ export class Sessions {
     }
   }
 
+  /**
+   * Who may have a private league's match event on a team channel: its members and admins. A
+   * team may be another, public league's (a club in a private cup), and then its channel's grant
+   * says nothing about this league. Undefined (everyone subscribed) for any other event or channel.
+   */
+  audience(event: OutboxEvent, channel: string): ((subscriber: Subscriber) => boolean) | undefined {
+    if (!this.leagueAccess || !channel.startsWith('team:')) return undefined;
+    const league = event.data.league as { id?: unknown; private?: unknown } | undefined;
+    if (league?.private !== true || typeof league.id !== 'string') return undefined;
+    const id = league.id;
+    const access = this.leagueAccess;
+    return (subscriber) => {
+      const { identity } = subscriber as Client;
+      return identity.roles.has('admin') || access.isMember(id, identity.userId);
+    };
+  }
+
   open(client: Client): void {
     this.registry.add(client);
     this.watchExpiry(client);
@@ -344,7 +361,7 @@ export class Sessions {
       await this.replayer.replay(stream, afterSeq, head, () => this.registry.has(client), (event: OutboxEvent) => {
         if (first && !reaches(event, client.channels)) return false;
         first = false;
-        const frames = this.replayFrames.forClient(event, client.channels);
+        const frames = this.replayFrames.forClient(event, client.channels, (channel) => this.audience(event, channel)?.(client) ?? true);
         if (frames) client.deliver(frames);
         return true;
       });
