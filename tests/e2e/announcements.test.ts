@@ -95,7 +95,10 @@ describe('announcements in real time', () => {
     const everyone = (await call('POST', '/api/announcements', { ...base, target: 'everyone' })).body;
     const forTeam = (await call('POST', '/api/announcements', { ...base, target: 'team', target_id: 'ars' })).body;
     const forMatch = (await call('POST', '/api/announcements', { ...base, target: 'match', target_id: 'm1' })).body;
+    // Three streams: order holds within each, not across them (a stream's first event is read from the outbox).
+    await until(all, everyone.id, 1);
     await until(all, forMatch.id, 1);
+    await until(team, forTeam.id, 1);
     await until(team, forMatch.id, 1);
     await until(match, forMatch.id, 1);
     expect(about(all, everyone.id).map((m) => [m.type, m.channel, m.stream])).toEqual([['announcement', 'all', 'all']]);
