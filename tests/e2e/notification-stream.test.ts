@@ -74,6 +74,8 @@ describe('GET /api/notifications/stream', () => {
   it('sends connected, then every change of the user’s notifications, named by type and in order, and pings', async () => {
     await notify(['u1'], 'before'); // one unread before connecting
     const bystander = await bearer('u2');
+    // Its position is read when it opens: what commits before `connected` is in its unread count, not its events.
+    await last(bystander, 'connected');
     const stream = await bearer('u1');
     const connected = await last(stream, 'connected');
     expect(named(stream)[0]).toBe(connected);
