@@ -9,8 +9,15 @@ function refId(value: unknown): string | undefined {
   return undefined;
 }
 
-function isPrivateLeague(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && (value as { private?: unknown }).private === true;
+/** Whether an event's snapshot marks its match's league private (`data.league.private`). */
+export function isPrivateLeagueEvent(event: Pick<OutboxEvent, 'data'>): boolean {
+  const league = event.data.league;
+  return typeof league === 'object' && league !== null && (league as { private?: unknown }).private === true;
+}
+
+/** The id of the private league an event's snapshot names, else undefined. */
+export function privateLeagueOf(event: Pick<OutboxEvent, 'data'>): string | undefined {
+  return isPrivateLeagueEvent(event) ? refId(event.data.league) : undefined;
 }
 
 /**
@@ -36,7 +43,7 @@ export function routeEvent(event: Pick<OutboxEvent, 'stream' | 'match_id' | 'dat
   if (league) channels.push(`league:${league}`);
   // A private league's match (the snapshot marks it: league.private) never reaches the public
   // channels; its match, team and league channels are guarded by the gateway's membership check.
-  if (isPrivateLeague(data.league)) return channels;
+  if (isPrivateLeagueEvent(event)) return channels;
   if (typeof data.status === 'string' && LIVE_STATUSES.has(data.status)) channels.push('live:all');
   channels.push('all');
   return channels;

@@ -67,7 +67,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
         logger.error({ err: closeError, connection_id: client.id }, 'closing a failed client failed');
       }
     },
-    (event, channel) => sessions.audience(event, channel),
+    (event) => sessions.audience(event),
   );
   // What the sequencer delivers is kept for a while, so that resumes need not read the outbox.
   const history = new MemoryHistory(config.memoryHistory);

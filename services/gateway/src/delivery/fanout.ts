@@ -28,22 +28,22 @@ export class Fanout {
      */
     private readonly onFault: (client: Subscriber, error: unknown) => void,
     /**
-     * Who of a channel's subscribers may have this event there, when not all (undefined): a
+     * Which subscribers may have this event on which channel, when not all (undefined): a
      * private league's match on a team channel whose team is another league's (sessions.ts
-     * `audience`). Asked once per channel; costs a client nothing otherwise.
+     * `audience`). Asked once per event; costs a public event's clients nothing.
      */
-    private readonly audience: (event: OutboxEvent, channel: string) => ((client: Subscriber) => boolean) | undefined = () => undefined,
+    private readonly audience: (event: OutboxEvent) => ((channel: string, client: Subscriber) => boolean) | undefined = () => undefined,
   ) {}
 
   deliver(event: OutboxEvent): void {
     let delivered = 0;
+    const admits = this.audience(event);
     for (const channel of deliveryChannels(event, this.registry.hasTopicSubscribers)) {
       const clients = this.registry.subscribers(channel);
       if (!clients) continue;
       const frames = new EventFrames(event, channel);
-      const admits = this.audience(event, channel);
       for (const client of clients) {
-        if (client.lastEvent === event || (admits && !admits(client))) continue;
+        if (client.lastEvent === event || (admits && !admits(channel, client))) continue;
         client.lastEvent = event;
         try {
           if (handOver(client, frames)) delivered++;

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { ID_PATTERN, baseChannel, type Channel, type LeagueAccessData, type OutboxEvent } from '@matchcast/protocol';
+import { ID_PATTERN, baseChannel, privateLeagueOf, type Channel, type LeagueAccessData, type OutboxEvent } from '@matchcast/protocol';
 
 /**
  * A league as authorization needs it: whether it is private, and who its members are (kept for
@@ -44,10 +44,15 @@ export type Revocation =
       unread?: readonly string[];
     };
 
-/** A base channel name (`match:m1`) as the kind and id leagueOf takes. */
-function parseBase(name: string): Pick<Channel, 'kind' | 'id'> {
+/** The channel kinds whose access a league decides. */
+type LeagueKind = 'match' | 'team' | 'league';
+const LEAGUE_KINDS: ReadonlySet<string> = new Set<LeagueKind>(['match', 'team', 'league']);
+
+/** A base channel name (`match:m1`) as the kind and id leagueOf takes; undefined for another kind. */
+function parseBase(name: string): { kind: LeagueKind; id: string } | undefined {
   const colon = name.indexOf(':');
-  return { kind: name.slice(0, colon) as Channel['kind'], id: name.slice(colon + 1) };
+  const kind = name.slice(0, colon);
+  return colon > 0 && LEAGUE_KINDS.has(kind) ? { kind: kind as LeagueKind, id: name.slice(colon + 1) } : undefined;
 }
 
 /** Nothing known: every league public (sessions without league access, unit tests). */
@@ -103,22 +108,15 @@ export class LeagueAccess implements LeagueVisibility {
 
   /** The ids among these channel names whose league (or league state) is not cached; undefined when none. */
   missing(names: Iterable<string>): { matches: string[]; teams: string[]; leagues: string[] } | undefined {
-    const matches = new Set<string>();
-    const teams = new Set<string>();
-    const leagues = new Set<string>();
+    const wanted = { match: new Set<string>(), team: new Set<string>(), league: new Set<string>() };
     for (const name of names) {
-      const base = baseChannel(name);
-      const colon = base.indexOf(':');
-      if (colon < 0) continue;
-      const kind = base.slice(0, colon);
-      const id = base.slice(colon + 1);
-      if (!ID_PATTERN.test(id)) continue; // malformed: the decision refuses it with its own code
-      if (kind === 'match' && !this.known(this.matchLeague.get(id))) matches.add(id);
-      else if (kind === 'team' && !this.known(this.teamLeague.get(id))) teams.add(id);
-      else if (kind === 'league' && !this.known(id)) leagues.add(id);
+      const channel = parseBase(baseChannel(name));
+      // A malformed id is not read: the decision refuses it with its own code.
+      if (!channel || !ID_PATTERN.test(channel.id) || this.known(this.leagueOf(channel))) continue;
+      wanted[channel.kind].add(channel.id);
     }
-    if (matches.size + teams.size + leagues.size === 0) return undefined;
-    return { matches: [...matches], teams: [...teams], leagues: [...leagues] };
+    if (wanted.match.size + wanted.team.size + wanted.league.size === 0) return undefined;
+    return { matches: [...wanted.match], teams: [...wanted.team], leagues: [...wanted.league] };
   }
 
   /** Whether a decision about this league needs no read: its state is cached and not stale. */
@@ -190,23 +188,23 @@ export class LeagueAccess implements LeagueVisibility {
    */
   observe(event: Pick<OutboxEvent, 'type' | 'stream' | 'match_id' | 'data'>): Revocation | undefined {
     if (event.type === 'league_access') return this.applyAccess(event.stream, event.data as unknown as LeagueAccessData);
-    const league = event.data.league as { id?: unknown; private?: unknown } | undefined;
-    if (league?.private !== true || typeof league.id !== 'string' || !event.match_id) return undefined;
-    const state = this.leagues.get(league.id);
+    const league = privateLeagueOf(event);
+    if (league === undefined || !event.match_id) return undefined;
+    const state = this.leagues.get(league);
     if (state && !state.private) {
       // The flip's own event may come later (its stream behind): the snapshot already says private.
       state.private = true;
-      return { league: league.id, membersKnown: true };
+      return { league, membersKnown: true };
     }
     const unread = [`match:${event.match_id}`];
     for (const team of [event.data.home_team, event.data.away_team]) {
       const id = (team as { id?: unknown } | undefined)?.id;
       if (typeof id === 'string') unread.push(`team:${id}`);
     }
-    const names = unread.filter((name) => !this.known(this.leagueOf(parseBase(name))));
+    const names = unread.filter((name) => !this.known(this.leagueOf(parseBase(name)!)));
     if (names.length === 0) return undefined;
     this.epoch++;
-    return { league: league.id, membersKnown: state !== undefined, unread: names };
+    return { league, membersKnown: state !== undefined, unread: names };
   }
 
   private applyAccess(stream: string, data: LeagueAccessData): Revocation | undefined {
@@ -233,11 +231,9 @@ export class LeagueAccess implements LeagueVisibility {
 
   /** Whether a channel name (or topic channel) belongs to this league, by the cached match and team leagues. */
   belongsTo(name: string, league: string): boolean {
-    const base = baseChannel(name);
-    if (base === `league:${league}`) return true;
-    if (base.startsWith('match:')) return this.matchLeague.get(base.slice(6)) === league;
-    if (base.startsWith('team:')) return this.teamLeague.get(base.slice(5)) === league;
-    return false;
+    const channel = parseBase(baseChannel(name));
+    if (!channel) return false;
+    return channel.kind === 'league' ? channel.id === league : this.leagueOf(channel) === league;
   }
 
   /** Whether this league's state is cached (a decision about it needs no read). */

@@ -1,4 +1,4 @@
-import { ProtocolError, baseChannel, type PresenceTransport, isOwnChannelStream, isPrivateStream, routeEvent, type ClientMessage, type OutboxEvent } from '@matchcast/protocol';
+import { ProtocolError, baseChannel, type PresenceTransport, isOwnChannelStream, isPrivateLeagueEvent, isPrivateStream, privateLeagueOf, routeEvent, type ClientMessage, type OutboxEvent } from '@matchcast/protocol';
 import { unavailable } from '@matchcast/db';
 import type { Logger } from '@matchcast/runtime';
 import { handOver } from '../delivery/fanout';
@@ -143,17 +143,16 @@ export class Sessions {
   /**
    * Who may have a private league's match event on a team channel: its members and admins. A
    * team may be another, public league's (a club in a private cup), and then its channel's grant
-   * says nothing about this league. Undefined (everyone subscribed) for any other event or channel.
+   * says nothing about this league. Undefined (every subscriber, on every channel) for any other event.
    */
-  audience(event: OutboxEvent, channel: string): ((subscriber: Subscriber) => boolean) | undefined {
-    if (!this.leagueAccess || !channel.startsWith('team:')) return undefined;
-    const league = event.data.league as { id?: unknown; private?: unknown } | undefined;
-    if (league?.private !== true || typeof league.id !== 'string') return undefined;
-    const id = league.id;
+  audience(event: OutboxEvent): ((channel: string, subscriber: Subscriber) => boolean) | undefined {
     const access = this.leagueAccess;
-    return (subscriber) => {
+    const league = access && privateLeagueOf(event);
+    if (!access || league === undefined) return undefined;
+    return (channel, subscriber) => {
+      if (!channel.startsWith('team:')) return true;
       const { identity } = subscriber as Client;
-      return identity.roles.has('admin') || access.isMember(id, identity.userId);
+      return identity.roles.has('admin') || access.isMember(league, identity.userId);
     };
   }
 
@@ -361,7 +360,8 @@ export class Sessions {
       await this.replayer.replay(stream, afterSeq, head, () => this.registry.has(client), (event: OutboxEvent) => {
         if (first && !reaches(event, client.channels)) return false;
         first = false;
-        const frames = this.replayFrames.forClient(event, client.channels, (channel) => this.audience(event, channel)?.(client) ?? true);
+        const admits = this.audience(event);
+        const frames = this.replayFrames.forClient(event, client.channels, admits && ((channel) => admits(channel, client)));
         if (frames) client.deliver(frames);
         return true;
       });
@@ -445,7 +445,7 @@ function baseChannels(channels: ReadonlySet<string>): ReadonlySet<string> {
  */
 function reaches(event: Pick<OutboxEvent, 'stream' | 'match_id' | 'data'>, channels: ReadonlySet<string>): boolean {
   // A private league's match never reaches live:all (routeEvent), whatever its status.
-  if (event.stream.startsWith('match:') && channels.has('live:all') && (event.data.league as { private?: unknown } | undefined)?.private !== true) return true;
+  if (event.stream.startsWith('match:') && channels.has('live:all') && !isPrivateLeagueEvent(event)) return true;
   const bases = baseChannels(channels);
   return routeEvent(event).some((name) => bases.has(name));
 }
