@@ -23,8 +23,6 @@ import { runSideBySide, type ScenarioResult, type ScenarioSpec, type Target } fr
 import { EventWriter } from './writer';
 
 const log = (line: string) => console.log(line);
-// Diagnostics only, e.g. BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
-const gatewayNodeArgs = process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
 
 const PEER_NAMES: Record<Peer, string> = {
   prebuilt: 'peer: ws, frame once, raw write (floor)',
@@ -107,7 +105,7 @@ async function main(): Promise<void> {
   }
 
   const redisGateway = async () => {
-    const gateway = await startGateway(infra, 'redis', logDir, { maxConnections: options.clients + 1000, nodeArgs: gatewayNodeArgs });
+    const gateway = await startGateway(infra, 'redis', logDir, { maxConnections: options.clients + 1000 });
     const target: Target = { ...gatewayEndpoint('gateway (redis)', gateway.port), service: gateway.service, upstream: listener, tap };
     return { gateway, target };
   };
@@ -158,7 +156,7 @@ async function main(): Promise<void> {
   }
   await listener?.stop();
   if (options.modes.includes('postgres')) {
-    const gateway = await startGateway(infra, 'postgres', logDir, { maxConnections: options.clients + 1000, nodeArgs: gatewayNodeArgs });
+    const gateway = await startGateway(infra, 'postgres', logDir, { maxConnections: options.clients + 1000 });
     const target: Target = { ...gatewayEndpoint('gateway (postgres)', gateway.port), service: gateway.service };
     if (options.load) await measure(load, target);
     if (options.target) await measure(targetSpec, target);

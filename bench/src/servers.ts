@@ -9,9 +9,19 @@ export interface StartedServer {
   opsPort: number;
 }
 
+/**
+ * Diagnostics only, for every gateway a bench starts: BENCH_GATEWAY_NODE_ARGS adds node flags
+ * (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"), BENCH_GATEWAY_ENV sets variables (e.g.
+ * "WS_PING_INTERVAL_MS=3600000", to see what the keep-alive costs).
+ */
+const diagnosticArgs = process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+const diagnosticEnv = Object.fromEntries(
+  (process.env.BENCH_GATEWAY_ENV?.split(' ').filter(Boolean) ?? []).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+);
+
 export interface GatewayStart {
   maxConnections: number;
-  /** Extra node flags, e.g. --inspect or --cpu-prof. */
+  /** Extra node flags, e.g. --inspect. */
   nodeArgs?: string[];
   name?: string;
   /** Another gateway build's main.js (a "before" measurement); default: this checkout's. */
@@ -34,9 +44,10 @@ export async function startGateway(infra: Infra, mode: BrokerMode, logDir: strin
     // The load clients come from a handful of loopback addresses: per-address caps off.
     WS_MAX_CONNECTIONS_PER_IP: '0',
     WS_CONNECTIONS_PER_IP_PER_SECOND: '0',
+    ...diagnosticEnv,
   };
   if (mode === 'redis') env.REDIS_URL = infra.redis.url;
-  const service = new Service(start.name ?? `gateway-${mode}`, start.script ?? serviceScript('gateway'), env, logDir, start.nodeArgs).start();
+  const service = new Service(start.name ?? `gateway-${mode}`, start.script ?? serviceScript('gateway'), env, logDir, [...diagnosticArgs, ...(start.nodeArgs ?? [])]).start();
   await service.ready(opsPort, '/readyz');
   return { service, port, opsPort };
 }

@@ -149,11 +149,9 @@ async function main(): Promise<void> {
   await writer.open();
 
   const listener = (await startListener(infra, logDir)).service;
-  // Diagnostics only, as for make bench: e.g. BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
-  const nodeArgs = process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const gateways = await Promise.all(
     ['gateway-killed', 'gateway-survivor'].map(async (name) => {
-      const started = await startGateway(infra, 'redis', logDir, { name, maxConnections: options.clients + 1000, nodeArgs });
+      const started = await startGateway(infra, 'redis', logDir, { name, maxConnections: options.clients + 1000 });
       return { ...started, url: `ws://127.0.0.1:${started.port}/ws` };
     }),
   );
