@@ -1,5 +1,5 @@
 /**
- * Test tiers, one jest project each (`jest --selectProjects <tier>`; `pnpm test:<tier>`):
+ * Test tiers, one jest project each (`pnpm test:<tier> [paths and jest options]`, or `jest --selectProjects <tier>`):
  *
  *   unit         packages/<name>/test/unit, services/<name>/test/unit — pure code: no Postgres,
  *                Redis, child process, socket or browser; runs from source in seconds, no build
@@ -13,7 +13,9 @@
  *   compose      tests/compose — a running docker-compose.yml stack; only when MATCHCAST_COMPOSE_STACK
  *                is set, as `make test-compose` (scripts/test-compose.sh) does after bringing it up
  *
- * A bare `jest` (`make test`, `pnpm test`) runs every project. A new test folder under tests/
+ * A bare `jest` (`make test`, `pnpm test`) runs every project. `pnpm test:<tier>` names its tier in
+ * MATCHCAST_TIER, not with --selectProjects: that option takes every word after it for another
+ * project's name, so the paths given after it were ignored and the whole tier ran. A new test folder under tests/
  * must be added to a project here, or it is not run. testTimeout and maxWorkers are global
  * options: they stay at the top level, not per project.
  */
@@ -31,18 +33,20 @@ const shared = {
 const tier = (displayName, roots, testMatch, extra = {}) => ({ ...shared, displayName, roots, testMatch, ...extra });
 const besidePackages = ['<rootDir>/packages', '<rootDir>/services'];
 
+const projects = [
+  tier('unit', besidePackages, ['**/test/unit/**/*.test.ts']),
+  tier('integration', besidePackages, ['**/test/**/*.test.ts'], {
+    testPathIgnorePatterns: [...shared.testPathIgnorePatterns, '/test/unit/'],
+  }),
+  tier('e2e', ['<rootDir>/tests/e2e'], ['**/*.test.ts']),
+  tier('chaos', ['<rootDir>/tests/chaos'], ['**/*.test.ts']),
+  tier('deploy', ['<rootDir>/tests/deploy', '<rootDir>/tests/docs'], ['**/*.test.ts']),
+  tier('fuzz', ['<rootDir>/tests/fuzz'], ['**/*.test.ts']),
+  ...(process.env.MATCHCAST_COMPOSE_STACK ? [tier('compose', ['<rootDir>/tests/compose'], ['**/*.test.ts'])] : []),
+];
+
 module.exports = {
-  projects: [
-    tier('unit', besidePackages, ['**/test/unit/**/*.test.ts']),
-    tier('integration', besidePackages, ['**/test/**/*.test.ts'], {
-      testPathIgnorePatterns: [...shared.testPathIgnorePatterns, '/test/unit/'],
-    }),
-    tier('e2e', ['<rootDir>/tests/e2e'], ['**/*.test.ts']),
-    tier('chaos', ['<rootDir>/tests/chaos'], ['**/*.test.ts']),
-    tier('deploy', ['<rootDir>/tests/deploy', '<rootDir>/tests/docs'], ['**/*.test.ts']),
-    tier('fuzz', ['<rootDir>/tests/fuzz'], ['**/*.test.ts']),
-    ...(process.env.MATCHCAST_COMPOSE_STACK ? [tier('compose', ['<rootDir>/tests/compose'], ['**/*.test.ts'])] : []),
-  ],
+  projects: process.env.MATCHCAST_TIER ? projects.filter((project) => project.displayName === process.env.MATCHCAST_TIER) : projects,
   testTimeout: 60_000,
   maxWorkers: 2,
 };
