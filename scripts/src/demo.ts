@@ -151,9 +151,17 @@ async function main(demo: Supervisor): Promise<void> {
   // AUTH_JWT_SECRET: the gateway and the API verify (and the dev sign-in mints) tokens with it;
   // `make token` reads it from the data dir.
   const behindEdge = { ...env, AUTH_JWT_SECRET: demoSecret(dataDir, 'dev-auth-secret'), TRUSTED_PROXY_HOPS: '1', HOST: '127.0.0.1' };
-  if (redisUrl) demo.start('notify-listener', { ...env, LISTENER_PORT: String(ports.listener) });
+  // The listener signs what it publishes on Redis, the gateway drops anything else, as in production.
+  const busSigningKeys = randomBytes(48).toString('base64url');
+  if (redisUrl) demo.start('notify-listener', { ...env, LISTENER_PORT: String(ports.listener), BUS_SIGNING_KEYS: busSigningKeys });
   // Browsers' SSE position tokens stay valid across a restart of the demo.
-  demo.start('gateway', { ...behindEdge, PORT: String(ports.gateway), OPS_PORT: String(ports.gatewayOps), SSE_POSITION_KEY: demoSecret(dataDir, 'sse-position-key') });
+  demo.start('gateway', {
+    ...behindEdge,
+    PORT: String(ports.gateway),
+    OPS_PORT: String(ports.gatewayOps),
+    SSE_POSITION_KEY: demoSecret(dataDir, 'sse-position-key'),
+    BUS_SIGNING_KEYS: busSigningKeys,
+  });
   demo.start('api', { ...behindEdge, PORT: String(ports.api), OPS_PORT: String(ports.apiOps), DEV_SIGN_IN: 'true' });
   demo.start('notifier', { ...env, OPS_PORT: String(ports.notifierOps) });
   if (feed === 'http') {

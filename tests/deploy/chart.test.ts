@@ -67,6 +67,17 @@ describeWithHelm('gateway pods', () => {
       .toEqual({ name: 'matchcast-connections', key: 'SSE_POSITION_KEY' });
   });
 
+  it('give the notify-listener and the gateway the same bus signing keys, generated in the Secret, optional in an existing one', () => {
+    const ref = { name: 'matchcast', key: 'BUS_SIGNING_KEYS', optional: true };
+    for (const c of [gateway, listener]) expect(c.env?.find((e) => e.name === 'BUS_SIGNING_KEYS')?.valueFrom?.secretKeyRef).toEqual(ref);
+    expect((find(manifests, 'Secret', 'matchcast').stringData as Record<string, string>).BUS_SIGNING_KEYS).toMatch(/^[A-Za-z0-9]{32,}$/);
+    const existing = helmTemplate(['-f', join(CHART, 'ci', 'production-values.yaml')]);
+    expect(container(find(existing, 'Deployment', 'matchcast-gateway'), 'notify-listener').env?.find((e) => e.name === 'BUS_SIGNING_KEYS')?.valueFrom?.secretKeyRef)
+      .toEqual({ ...ref, name: 'matchcast-connections' });
+    // The schema refuses a key the services would refuse at start-up.
+    expect(() => helmTemplate(['--set', 'secrets.busSigningKeys=too-short'])).toThrow(/busSigningKeys/);
+  });
+
   it('carry the notify-listener as a native sidecar, with its own config and the same secrets', () => {
     expect(spec.containers.map((c) => c.name)).toEqual(['gateway']);
     expect(spec.initContainers?.map((c) => c.name)).toEqual(['db-users', 'migrate', 'notify-listener']);

@@ -513,3 +513,17 @@ the pods that use it, and extraEgress. (dict "context" $ "redis" true|false)
 {{- end }}
 {{- end }}
 {{- end -}}
+
+{{/*
+BUS_SIGNING_KEYS, for the notify-listener (signs what it publishes on Redis) and the gateways
+(drop what is not signed with one of the keys). Optional in the Secret: a secrets.existingSecret
+without the key leaves the bus unsigned, as before.
+*/}}
+{{- define "matchcast.busSigningEnv" -}}
+- name: BUS_SIGNING_KEYS
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "matchcast.secretName" . }}
+      key: {{ .Values.secrets.busSigningKeysKey }}
+      optional: true
+{{- end }}

@@ -55,6 +55,7 @@ gateway out of its Service. Standalone, it runs plainly with liveness and readin
         fieldRef:
           fieldPath: metadata.name
     {{- include "matchcast.connectionEnv" (dict "context" . "role" "notifyListener" "redis" true) | nindent 4 }}
+    {{- include "matchcast.busSigningEnv" . | nindent 4 }}
     {{- with .Values.notifyListener.extraEnv }}
     {{- toYaml . | nindent 4 }}
     {{- end }}

@@ -9,3 +9,4 @@ export { throttledWarn } from './throttled-log';
 export { clientAddress } from './http/client-address';
 export { OriginPolicy, parseAllowedOrigins, type CorsOptions } from './http/origins';
 export { endSocket, errorResponder, onClientError, requestFailure } from './http/http-errors';
+export { BusSignature } from './bus-signature';

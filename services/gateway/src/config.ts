@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { ID_PATTERN, NOTIFY_CHANNELS } from '@matchcast/protocol';
-import { EnvReader, ConfigError, POSTGRES_PROTOCOLS, REDIS_PROTOCOLS, LOG_LEVELS, parseAllowedOrigins } from '@matchcast/runtime';
+import { BusSignature, EnvReader, ConfigError, POSTGRES_PROTOCOLS, REDIS_PROTOCOLS, LOG_LEVELS, parseAllowedOrigins } from '@matchcast/runtime';
 import { readAuthConfig, type AuthConfig } from '@matchcast/auth';
 
 export interface Config {
@@ -34,6 +34,8 @@ export interface Config {
     redisProbeIntervalMs: number;
     redisCommandTimeoutMs: number;
     catchUpMarginMs: number;
+    /** Checks the signature of everything on Redis (BUS_SIGNING_KEYS, the listener's keys); undefined: unsigned. */
+    busSignature: BusSignature | undefined;
   };
   history: { maxReplayEvents: number; retentionMs: number; pruneIntervalMs: number };
   auth: AuthConfig;
@@ -100,6 +102,7 @@ export function loadConfig(env = new EnvReader()): Config {
       redisProbeIntervalMs: env.int('REDIS_PROBE_INTERVAL_MS', 2000, { min: 100 }),
       redisCommandTimeoutMs: env.int('REDIS_COMMAND_TIMEOUT_MS', 500, { min: 50 }),
       catchUpMarginMs: env.int('CATCH_UP_MARGIN_MS', 60_000, { min: 1000 }),
+      busSignature: BusSignature.fromEnv(env),
     },
     history: {
       // The resume window: rows younger than retention OR among a stream's last

@@ -90,7 +90,12 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   const brokers = {
     redis: config.redisUrl
       ? new RedisBroker(
-          { url: config.redisUrl, heartbeatTimeoutMs: config.broker.heartbeatTimeoutMs, connectTimeoutMs: config.broker.redisCommandTimeoutMs * 2 },
+          {
+            url: config.redisUrl,
+            heartbeatTimeoutMs: config.broker.heartbeatTimeoutMs,
+            connectTimeoutMs: config.broker.redisCommandTimeoutMs * 2,
+            signature: config.broker.busSignature,
+          },
           logger,
         )
       : undefined,

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { ConfigError, EnvReader, POSTGRES_PROTOCOLS, REDIS_PROTOCOLS, LOG_LEVELS } from '@matchcast/runtime';
+import { BusSignature, ConfigError, EnvReader, POSTGRES_PROTOCOLS, REDIS_PROTOCOLS, LOG_LEVELS } from '@matchcast/runtime';
 import { NOTIFY_CHANNELS } from '@matchcast/protocol';
 
 
@@ -23,6 +23,8 @@ export interface Config {
   readonly redisConnectTimeoutMs: number;
   /** Redis reconnect backoff cap: short, so forwarding (and heartbeats) resume soon after Redis returns. */
   readonly redisReconnectMaxDelayMs: number;
+  /** Signs what is published (BUS_SIGNING_KEYS, the gateways' keys); undefined: unsigned. */
+  readonly busSignature: BusSignature | undefined;
   readonly listenerId: string;
   readonly logLevel: (typeof LOG_LEVELS)[number];
   readonly shutdownTimeoutMs: number;
@@ -52,6 +54,7 @@ export function loadConfig(env = new EnvReader()): Config {
     redisCommandTimeoutMs: env.durationMs('REDIS_COMMAND_TIMEOUT_MS', 500, { min: 10 }),
     redisConnectTimeoutMs: env.durationMs('REDIS_CONNECT_TIMEOUT_MS', 1000, { min: 10 }),
     redisReconnectMaxDelayMs: env.durationMs('REDIS_RECONNECT_MAX_DELAY_MS', 1000, { min: 10 }),
+    busSignature: BusSignature.fromEnv(env),
     listenerId: env.string('LISTENER_ID', `${hostname()}-${process.pid}`),
     logLevel: env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     shutdownTimeoutMs: env.durationMs('SHUTDOWN_TIMEOUT_MS', 10_000, { min: 100 }),

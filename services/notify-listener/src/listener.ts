@@ -40,6 +40,7 @@ export async function startListener(config: Config, logger: Logger): Promise<Run
     connectTimeoutMs: config.redisConnectTimeoutMs,
     reconnectMaxDelayMs: config.redisReconnectMaxDelayMs,
     connectionName: `matchcast-listener-${config.listenerId}`.replace(/[^\w.-]/g, '_'),
+    signature: config.busSignature,
     logger,
     metrics,
   });

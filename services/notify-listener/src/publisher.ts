@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Redis } from 'ioredis';
-import { exponentialMs, type Logger } from '@matchcast/runtime';
+import { exponentialMs, type BusSignature, type Logger } from '@matchcast/runtime';
 import type { ListenerMetrics } from './metrics';
 
 export interface PublisherOptions {
@@ -10,6 +10,8 @@ export interface PublisherOptions {
   /** Reconnect backoff cap; the first retry comes after 100 ms, doubling up to this. */
   reconnectMaxDelayMs: number;
   connectionName: string;
+  /** Signs every message (BUS_SIGNING_KEYS); undefined: published as is. */
+  signature: BusSignature | undefined;
   logger: Logger;
   metrics: ListenerMetrics;
 }
@@ -32,6 +34,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
   private readonly redis: Redis;
   private readonly logger: Logger;
   private readonly metrics: ListenerMetrics;
+  private readonly signature: BusSignature | undefined;
   private closed: Promise<void> | undefined;
   private isUp = false;
   private failuresSinceLog = 0;
@@ -41,6 +44,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
     super();
     this.logger = options.logger;
     this.metrics = options.metrics;
+    this.signature = options.signature;
     this.metrics.redisUp.set(0);
     this.redis = new Redis(options.url, {
       enableOfflineQueue: false,
@@ -81,7 +85,7 @@ export class Publisher extends EventEmitter<PublisherEvents> {
    */
   publish(channel: string, message: string): Promise<boolean> {
     if (this.closed) return Promise.resolve(false);
-    return this.redis.publish(channel, message).then(
+    return this.redis.publish(channel, this.signature ? this.signature.sign(channel, message) : message).then(
       () => true,
       (error: Error) => {
         this.onFailure(error);

@@ -6,14 +6,19 @@ import {
   decodeHeartbeat,
   type Heartbeat,
 } from '@matchcast/protocol';
-import type { Logger } from '@matchcast/runtime';
+import type { BusSignature, Logger } from '@matchcast/runtime';
 import { Redis } from 'ioredis';
 import type { Broker, BrokerListener } from './broker';
+
+/** How old a signed heartbeat may be (by its sender's clock) and still count. */
+const MAX_SIGNED_HEARTBEAT_AGE_MS = 30_000;
 
 export interface RedisBrokerOptions {
   url: string;
   heartbeatTimeoutMs: number;
   connectTimeoutMs: number;
+  /** Checks every message's signature (BUS_SIGNING_KEYS); undefined: messages are taken unsigned. */
+  signature: BusSignature | undefined;
 }
 
 /**
@@ -26,7 +31,7 @@ export class RedisBroker implements Broker {
   private readonly client: Redis;
   private lastHeartbeatAt = 0;
   /** Who sent the last heartbeat, and its published and dropped counts then. */
-  private leader: { id: string; published: number; dropped: number } | undefined;
+  private leader: { id: string; published: number; dropped: number; sentAt: number } | undefined;
   private wasHealthy = false;
   private watchdog: NodeJS.Timeout | undefined;
   private closed = false;
@@ -97,9 +102,15 @@ export class RedisBroker implements Broker {
    * otherwise wait for the next switch.
    */
   private onHeartbeat(beat: Heartbeat): void {
-    this.lastHeartbeatAt = Date.now();
+    // A signature does not stop a recorded heartbeat from being sent again, to keep this path
+    // looking alive after its listener died: a beat no newer than its sender's last, or older
+    // than MAX_SIGNED_HEARTBEAT_AGE_MS (clocks of pods may differ a little), proves nothing.
     const previous = this.leader;
-    const current = { id: beat.listener_id, published: beat.published, dropped: beat.dropped };
+    if (this.options.signature && (beat.sent_at < Date.now() - MAX_SIGNED_HEARTBEAT_AGE_MS || (previous?.id === beat.listener_id && beat.sent_at <= previous.sentAt))) {
+      throw new InvalidBusMessage('heartbeat is a replay or too old');
+    }
+    this.lastHeartbeatAt = Date.now();
+    const current = { id: beat.listener_id, published: beat.published, dropped: beat.dropped, sentAt: beat.sent_at };
     this.leader = current;
     const newLeader = previous !== undefined && (previous.id !== current.id || current.published < previous.published);
     const dropped = previous !== undefined && !newLeader && current.dropped > previous.dropped;
@@ -145,8 +156,9 @@ export class RedisBroker implements Broker {
   private onMessage(channel: string, message: string): void {
     const heartbeat = channel === REDIS_HEARTBEAT_CHANNEL;
     try {
-      if (heartbeat) this.onHeartbeat(decodeHeartbeat(message));
-      else this.listener?.event(decodeForwarded(message), 'redis');
+      const text = this.options.signature ? this.options.signature.open(channel, message) : message;
+      if (heartbeat) this.onHeartbeat(decodeHeartbeat(text));
+      else this.listener?.event(decodeForwarded(text), 'redis');
     } catch (error) {
       if (error instanceof InvalidBusMessage) this.listener?.invalid(heartbeat ? 'heartbeat' : 'redis', error);
       else this.logger.error({ err: error }, 'handling a bus message failed');
