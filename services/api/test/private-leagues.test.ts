@@ -106,6 +106,28 @@ describe('api: private leagues', () => {
     }
   });
 
+  it("the follow list names a private league's league, team or match only to its members (a follow from while it was public)", async () => {
+    await admin.query(`INSERT INTO league (id, name) VALUES ('hid', 'Hidden Cup');
+      INSERT INTO team (id, league_id, name) VALUES ('h1', 'hid', 'Secret One'), ('h2', 'hid', 'Secret Two');
+      INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at) VALUES ('hm', 'hid', 'h1', 'h2', now())`);
+    const fan = await token('early-fan');
+    for (const path of ['league/hid', 'team/h1', 'match/hm']) {
+      expect((await call(api.url, 'PUT', `/api/me/follows/${path}`, { token: fan })).status).toBe(201);
+    }
+    expect((await call(api.url, 'PUT', '/api/leagues/hid/members/early-member', { token: boss })).status).toBe(201);
+    expect((await call(api.url, 'PUT', '/api/me/follows/league/hid', { token: await token('early-member') })).status).toBe(201);
+    expect((await call(api.url, 'PATCH', '/api/leagues/hid', { token: boss, json: { private: true } })).status).toBe(200);
+    await admin.query(`UPDATE league SET name = 'Renamed While Private' WHERE id = 'hid'`);
+    const names = async (as: string) =>
+      (await call(api.url, 'GET', '/api/me/follows', { token: as })).body.follows.map((f: any) => [f.kind, f.id, f.name]).sort();
+    expect(await names(fan)).toEqual([
+      ['league', 'hid', null],
+      ['match', 'hm', null],
+      ['team', 'h1', null],
+    ]);
+    expect(await names(await token('early-member'))).toEqual([['league', 'hid', 'Renamed While Private']]);
+  });
+
   it("buying tickets for a private league's match: 404 NOT_FOUND for a non-member, 201 for a member", async () => {
     const refused = await call(api.url, 'POST', '/api/purchases', { token: outsider, json: { match_id: 'c1', quantity: 1 } });
     expect(refused.status).toBe(404);

@@ -31,10 +31,17 @@ export class FollowStore {
     private readonly maxPerUser: number,
   ) {}
 
+  /**
+   * The user's follows with their targets' names; a private league's league, team or match is
+   * named only to its members (a follow made while it was public stays, nameless, like one
+   * whose target is gone), by the same rule as TARGET_NAME.
+   */
   async list(userId: string): Promise<Follow[]> {
     const { rows } = await this.db.query<Follow>(
       `SELECT f.kind, f.target_id AS id, f.created_at,
-              CASE f.kind WHEN 'team' THEN t.name WHEN 'league' THEN l.name ELSE h.name || ' vs ' || a.name END AS name
+              CASE WHEN matchcast_league_visible(COALESCE(t.league_id, l.id, m.league_id), $1, false)
+                   THEN CASE f.kind WHEN 'team' THEN t.name WHEN 'league' THEN l.name ELSE h.name || ' vs ' || a.name END
+              END AS name
          FROM follow f
          LEFT JOIN team t ON f.kind = 'team' AND t.id = f.target_id
          LEFT JOIN league l ON f.kind = 'league' AND l.id = f.target_id
