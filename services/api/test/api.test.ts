@@ -200,6 +200,19 @@ describe('api', () => {
       const answers = await Promise.all(Array.from({ length: 8 }, () => call(api.url, 'PUT', '/api/me/follows/team/che', { token: carol })));
       expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 200, 200, 200, 200, 201]);
     });
+
+    it('concurrent PUTs of different follows one below the cap add exactly one (the others 409), never going past it', async () => {
+      await admin.query(`INSERT INTO team (id, league_id, name) SELECT 'cap' || i, 'epl', 'Cap ' || i FROM generate_series(1, 30) i`);
+      const racer = await token('racer');
+      for (let round = 0; round < 5; round++) {
+        await admin.query(`DELETE FROM follow WHERE user_id = 'racer'`);
+        await admin.query(`INSERT INTO follow (user_id, kind, target_id) SELECT 'racer', 'match', 'x' || i FROM generate_series(2, $1) i`, [MAX_FOLLOWS_PER_USER]);
+        const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => call(api.url, 'PUT', `/api/me/follows/team/cap${i + 1}`, { token: racer })));
+        const { rows } = await admin.query(`SELECT count(*)::int AS n FROM follow WHERE user_id = 'racer'`);
+        expect([round, rows[0].n, answers.filter((a) => a.status === 201).length]).toEqual([round, MAX_FOLLOWS_PER_USER, 1]);
+        expect(answers.every((a) => a.status === 201 || a.body.error === 'FOLLOW_LIMIT_REACHED')).toBe(true);
+      }
+    });
   });
 
   describe('hostile HTTP', () => {

@@ -1,4 +1,4 @@
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { FollowKind } from '../http/params';
 
 export interface Follow {
@@ -57,33 +57,53 @@ export class FollowStore {
 
   /**
    * Follows the target if it exists and the user is under the cap; idempotent (an existing
-   * follow is returned as it is). One statement, so the checks and the insert see one snapshot.
+   * follow is returned as it is). The checks and the insert are one statement, run under a
+   * per-user lock held to commit: concurrent follows of one user (of the same target or of
+   * different ones near the cap) take turns, each seeing the others' rows, so the cap holds.
    */
-  async follow(userId: string, kind: FollowKind, id: string, retried = false): Promise<FollowResult> {
-    const { rows } = await this.db.query<{ name: string | null; found: boolean; existing_at: Date | null; inserted_at: Date | null; total: number }>(
-      `WITH target AS (${TARGET_NAME[kind]}),
-            existing AS (SELECT created_at FROM follow WHERE user_id = $1 AND kind = $2 AND target_id = $3),
-            total AS (SELECT count(*)::int AS n FROM follow WHERE user_id = $1),
-            inserted AS (
-              INSERT INTO follow (user_id, kind, target_id)
-              SELECT $1, $2, $3 WHERE EXISTS (SELECT FROM target) AND NOT EXISTS (SELECT FROM existing) AND (SELECT n FROM total) < $4
-              ON CONFLICT DO NOTHING
-              RETURNING created_at)
-       SELECT (SELECT * FROM target LIMIT 1) AS name, EXISTS (SELECT FROM target) AS found,
-              (SELECT created_at FROM existing) AS existing_at, (SELECT created_at FROM inserted) AS inserted_at,
-              (SELECT n FROM total) AS total`,
-      [userId, kind, id, this.maxPerUser],
-    );
-    const row = rows[0]!;
+  async follow(userId: string, kind: FollowKind, id: string): Promise<FollowResult> {
+    const row = await this.underUserLock(userId, async (client) => {
+      const { rows } = await client.query<{ name: string | null; found: boolean; existing_at: Date | null; inserted_at: Date | null; total: number }>(
+        `WITH target AS (${TARGET_NAME[kind]}),
+              existing AS (SELECT created_at FROM follow WHERE user_id = $1 AND kind = $2 AND target_id = $3),
+              total AS (SELECT count(*)::int AS n FROM follow WHERE user_id = $1),
+              inserted AS (
+                INSERT INTO follow (user_id, kind, target_id)
+                SELECT $1, $2, $3 WHERE EXISTS (SELECT FROM target) AND NOT EXISTS (SELECT FROM existing) AND (SELECT n FROM total) < $4
+                ON CONFLICT DO NOTHING
+                RETURNING created_at)
+         SELECT (SELECT * FROM target LIMIT 1) AS name, EXISTS (SELECT FROM target) AS found,
+                (SELECT created_at FROM existing) AS existing_at, (SELECT created_at FROM inserted) AS inserted_at,
+                (SELECT n FROM total) AS total`,
+        [userId, kind, id, this.maxPerUser],
+      );
+      return rows[0]!;
+    });
     if (!row.found) return { outcome: 'no_such_target' };
     const at = row.inserted_at ?? row.existing_at;
     if (at === null) {
-      // Not inserted and not there before: the cap, or a concurrent PUT of the same follow (which made it).
       if (row.total >= this.maxPerUser) return { outcome: 'limit_reached', limit: this.maxPerUser };
-      if (!retried) return this.follow(userId, kind, id, true);
-      throw new Error('follow neither inserted nor found twice in a row');
+      // Under the lock only a writer outside the API could have made it meanwhile.
+      throw new Error('follow neither inserted nor found');
     }
     return { outcome: row.inserted_at ? 'created' : 'existing', follow: { kind, id, name: row.name, created_at: at } };
+  }
+
+  /** `work` in a transaction holding the user's follow lock (a transaction-scoped advisory lock on a hash of the id). */
+  private async underUserLock<T>(userId: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.db.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('matchcast.follow:' || $1, 0))`, [userId]);
+      const result = await work(client);
+      await client.query('COMMIT');
+      client.release();
+      return result;
+    } catch (error) {
+      // A connection that failed mid-transaction is discarded, not returned to the pool.
+      await client.query('ROLLBACK').then(() => client.release(), (lost: Error) => client.release(lost));
+      throw error;
+    }
   }
 
   /** Idempotent: unfollowing what is not followed is not an error. */
