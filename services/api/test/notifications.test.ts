@@ -107,6 +107,29 @@ describe('notifications', () => {
       expect((await userStream(admin, 'hal')).length).toBe(1);
     });
 
+    it('a key sent again with another notification is 409 IDEMPOTENCY_KEY_REUSED, and nothing of that request is written', async () => {
+      const body = { ...base, user_ids: ['lea', 'max'], data: { a: 1, b: [2] }, expires_at: FUTURE, idempotency_key: 'kickoff-m1' };
+      expect((await notify(body)).status).toBe(201);
+      // The same notification (data keys in another order, the time in another zone's notation): a replay.
+      const same = { ...body, data: { b: [2], a: 1 }, expires_at: FUTURE.replace('Z', '+00:00') };
+      expect(await notify(same)).toMatchObject({ status: 200, body: { created: 0, duplicates: 2 } });
+      for (const changed of [{ title: 'Kick-off!' }, { message: 'other' }, { type: 'kickoff' }, { priority: 'urgent' }, { match_id: 'm1' }, { data: { a: 2, b: [2] } }, { expires_at: null }]) {
+        const answer = await notify({ ...body, ...changed, user_ids: ['lea', 'nia'] });
+        expect([changed, answer.status, answer.body.error]).toEqual([changed, 409, 'IDEMPOTENCY_KEY_REUSED']);
+      }
+      expect(await userStream(admin, 'nia')).toEqual([]);
+      expect((await userStream(admin, 'lea')).map((e) => e.data.title)).toEqual(['Goal!']);
+    });
+
+    it('concurrent requests with one key and different notifications: one is created, the others are 409', async () => {
+      const answers = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => notify({ ...base, title: `Goal ${i}`, user_id: 'ola', idempotency_key: 'race-bodies' })),
+      );
+      expect(answers.map((a) => a.status).sort()).toEqual([201, 409, 409, 409, 409, 409]);
+      expect(answers.filter((a) => a.status === 409).every((a) => a.body.error === 'IDEMPOTENCY_KEY_REUSED')).toBe(true);
+      expect((await userStream(admin, 'ola')).length).toBe(1);
+    });
+
     it('an idempotency key cannot collide with the notifier\'s outbox:<id> keys', async () => {
       await admin.query(`SELECT matchcast_notify_users(ARRAY['kim'], 't', 'm', 'goal', NULL, NULL, NULL, NULL, NULL, NULL, 'outbox:1')`);
       expect((await notify({ ...base, user_id: 'kim', idempotency_key: 'outbox:1' })).body.created).toBe(1);

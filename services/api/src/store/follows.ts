@@ -1,5 +1,6 @@
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
 import type { FollowKind } from '../http/params';
+import { inTransaction } from './transaction';
 
 export interface Follow {
   kind: FollowKind;
@@ -58,11 +59,13 @@ export class FollowStore {
   /**
    * Follows the target if it exists and the user is under the cap; idempotent (an existing
    * follow is returned as it is). The checks and the insert are one statement, run under a
-   * per-user lock held to commit: concurrent follows of one user (of the same target or of
-   * different ones near the cap) take turns, each seeing the others' rows, so the cap holds.
+   * per-user lock (a transaction advisory lock on a hash of the id) held to commit: concurrent
+   * follows of one user (of the same target or of different ones near the cap) take turns,
+   * each seeing the others' rows, so the cap holds.
    */
   async follow(userId: string, kind: FollowKind, id: string): Promise<FollowResult> {
-    const row = await this.underUserLock(userId, async (client) => {
+    const row = await inTransaction(this.db, async (client) => {
+      await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('matchcast.follow:' || $1, 0))`, [userId]);
       const { rows } = await client.query<{ name: string | null; found: boolean; existing_at: Date | null; inserted_at: Date | null; total: number }>(
         `WITH target AS (${TARGET_NAME[kind]}),
               existing AS (SELECT created_at FROM follow WHERE user_id = $1 AND kind = $2 AND target_id = $3),
@@ -87,23 +90,6 @@ export class FollowStore {
       throw new Error('follow neither inserted nor found');
     }
     return { outcome: row.inserted_at ? 'created' : 'existing', follow: { kind, id, name: row.name, created_at: at } };
-  }
-
-  /** `work` in a transaction holding the user's follow lock (a transaction-scoped advisory lock on a hash of the id). */
-  private async underUserLock<T>(userId: string, work: (client: PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.db.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('matchcast.follow:' || $1, 0))`, [userId]);
-      const result = await work(client);
-      await client.query('COMMIT');
-      client.release();
-      return result;
-    } catch (error) {
-      // A connection that failed mid-transaction is discarded, not returned to the pool.
-      await client.query('ROLLBACK').then(() => client.release(), (lost: Error) => client.release(lost));
-      throw error;
-    }
   }
 
   /** Idempotent: unfollowing what is not followed is not an error. */
