@@ -153,6 +153,29 @@ describe('api: private leagues', () => {
     expect((await call(api.url, 'GET', '/api/leagues/cup/table')).status).toBe(200);
   });
 
+  it('the member list is paged: at most 1000 (or limit) by user id, next_cursor to continue; a bad limit or cursor is 400', async () => {
+    await admin.query(`INSERT INTO league (id, name) VALUES ('big', 'Big Private League')`);
+    await admin.query(`INSERT INTO league_member (league_id, user_id, added_by) SELECT 'big', 'u' || lpad(i::text, 5, '0'), 'boss' FROM generate_series(1, 2500) i`);
+    const seen: string[] = [];
+    let path = '/api/leagues/big/members';
+    for (let page = 0; page < 5 && path; page++) {
+      const answer = await call(api.url, 'GET', path, { token: boss });
+      expect(answer.status).toBe(200);
+      expect(answer.body.members.length).toBeLessThanOrEqual(1000);
+      seen.push(...answer.body.members.map((m: any) => m.user_id));
+      path = answer.body.next_cursor ? `/api/leagues/big/members?cursor=${answer.body.next_cursor}` : '';
+    }
+    expect(path).toBe('');
+    expect(seen).toEqual(Array.from({ length: 2500 }, (_, i) => `u${String(i + 1).padStart(5, '0')}`));
+    const small = await call(api.url, 'GET', '/api/leagues/big/members?limit=2', { token: boss });
+    expect(small.body.members.map((m: any) => m.user_id)).toEqual(['u00001', 'u00002']);
+    const next = await call(api.url, 'GET', `/api/leagues/big/members?limit=2&cursor=${small.body.next_cursor}`, { token: boss });
+    expect(next.body.members.map((m: any) => m.user_id)).toEqual(['u00003', 'u00004']);
+    for (const query of ['limit=0', 'limit=1001', 'cursor=x', `cursor=${Buffer.from('n1.5').toString('base64url')}`, 'limit=1&limit=2']) {
+      expect(await call(api.url, 'GET', `/api/leagues/big/members?${query}`, { token: boss })).toMatchObject({ status: 400, body: { error: 'BAD_REQUEST' } });
+    }
+  });
+
   it('only admins manage leagues: 401 without a token, 403 for a fan', async () => {
     for (const [method, path, json] of [
       ['PATCH', '/api/leagues/cup', { private: true }],

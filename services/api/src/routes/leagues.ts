@@ -2,13 +2,16 @@ import { ROLES } from '@matchcast/auth';
 import { ProtocolError, type MatchStatus } from '@matchcast/protocol';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { callerOf, requireRole, viewerOf } from '../http/auth';
-import { intQuery, listQuery, pathId, timeQuery } from '../http/params';
+import { decodeKeyCursor, encodeKeyCursor } from '../http/cursor';
+import { intQuery, listQuery, pathId, singleQuery, timeQuery } from '../http/params';
 import type { LeagueStore } from '../store/leagues';
 import { parseLeaguePatch } from '../validate/league-input';
 
 export const MATCH_STATUSES: readonly MatchStatus[] = ['scheduled', 'live', 'half_time', 'finished', 'postponed', 'cancelled'];
 /** A season has a few hundred matches per league: one page holds it; beyond, narrow with from/to. */
 export const MAX_SCHEDULE = 1000;
+/** Members one page of GET /api/leagues/{id}/members holds at most (the default); next_cursor continues. */
+export const MAX_MEMBERS = 1000;
 
 const unknownLeague = (id: string) => new ProtocolError('NOT_FOUND', `no league "${id}"`);
 
@@ -40,9 +43,12 @@ export function leagueRoutes(authenticated: RequestHandler, optionallyAuthentica
 
   router.get('/api/leagues/:id/members', authenticated, admin, async (req: Request, res: Response) => {
     const id = pathId(req.params.id, 'league');
-    const members = await store.members(id);
-    if (!members) throw unknownLeague(id);
-    res.json({ league_id: id, members });
+    const limit = intQuery(req, 'limit', { min: 1, max: MAX_MEMBERS, fallback: MAX_MEMBERS });
+    const cursor = singleQuery(req, 'cursor');
+    const rows = await store.members(id, limit, cursor === undefined ? null : decodeKeyCursor(cursor));
+    if (!rows) throw unknownLeague(id);
+    const members = rows.slice(0, limit);
+    res.json({ league_id: id, members, next_cursor: rows.length > limit ? encodeKeyCursor(members[members.length - 1]!.user_id) : null });
   });
 
   // Idempotent: 201 when added, 200 when already a member (no event then).

@@ -114,14 +114,20 @@ export class LeagueStore {
     return rows[0]!.outcome;
   }
 
-  /** The members in the order they were added, or undefined for an unknown league. */
-  async members(leagueId: string): Promise<{ user_id: string; added_by: string; added_at: string }[] | undefined> {
+  /**
+   * Up to `limit` + 1 members by user id after `afterUser` (one more tells whether another page
+   * follows): one range scan of the primary key (league_id, user_id), however many members.
+   * Undefined for an unknown league.
+   */
+  async members(leagueId: string, limit: number, afterUser: string | null): Promise<{ user_id: string; added_by: string; added_at: string }[] | undefined> {
     const { rows } = await this.db.query<{ members: { user_id: string; added_by: string; added_at: string }[] }>(
-      `SELECT COALESCE((SELECT jsonb_agg(jsonb_build_object('user_id', m.user_id, 'added_by', m.added_by,
-                 'added_at', to_char(m.added_at AT TIME ZONE 'UTC', ${ISO})) ORDER BY m.added_at, m.user_id)
-                 FROM league_member m WHERE m.league_id = l.id), '[]'::jsonb) AS members
+      `SELECT COALESCE((SELECT jsonb_agg(jsonb_build_object('user_id', p.user_id, 'added_by', p.added_by,
+                 'added_at', to_char(p.added_at AT TIME ZONE 'UTC', ${ISO})) ORDER BY p.user_id)
+                 FROM (SELECT m.user_id, m.added_by, m.added_at FROM league_member m
+                        WHERE m.league_id = l.id AND ($2::text IS NULL OR m.user_id > $2)
+                        ORDER BY m.user_id LIMIT $3) p), '[]'::jsonb) AS members
          FROM league l WHERE l.id = $1`,
-      [leagueId],
+      [leagueId, afterUser, limit + 1],
     );
     return rows[0]?.members;
   }
