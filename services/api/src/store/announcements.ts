@@ -54,7 +54,9 @@ export class AnnouncementStore {
   /**
    * The target's active announcements (published, not past expiry), most urgent then newest
    * first, with its stream's seq read in the same snapshot (the client resumes from there);
-   * undefined when the target does not exist.
+   * undefined when the target does not exist. `target_id = $2` (everyone's is NULL by the
+   * table's check), never IS NOT DISTINCT FROM, which no index serves: that scanned every
+   * published announcement of the target's kind.
    */
   async listActive(
     target: AnnouncementTarget,
@@ -69,7 +71,7 @@ export class AnnouncementStore {
                  SELECT matchcast_announcement_json(a) AS announcement, a.id,
                         array_position(ARRAY['low', 'normal', 'high', 'urgent'], a.priority) AS rank
                    FROM announcement a
-                  WHERE a.state = 'published' AND a.target = $1 AND a.target_id IS NOT DISTINCT FROM $2
+                  WHERE a.state = 'published' AND a.target = $1 AND ($1 = 'everyone' OR a.target_id = $2)
                     AND (a.expires_at IS NULL OR a.expires_at > now())
                   ORDER BY rank DESC, a.id DESC LIMIT $3) j), '[]'::jsonb) AS announcements
          FROM (SELECT matchcast_announcement_stream($1, $2) AS stream) s`,
