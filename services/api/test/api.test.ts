@@ -201,6 +201,26 @@ describe('api', () => {
       expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 200, 200, 200, 200, 201]);
     });
 
+    it.each([
+      ['PUT /api/me/follows', 'follow', 'PUT', '/api/me/follows/team/ars', undefined],
+      ['POST /api/notifications with a key', 'notification', 'POST', '/api/notifications', { user_id: 'lost', title: 't', message: 'm', type: 'x', idempotency_key: 'k' }],
+    ])('%s: a connection lost inside its transaction is 503 UNAVAILABLE, the process lives on and the next request works', async (_name, table, method, path, json) => {
+      const as = await token('lost', ['service']);
+      const locker = await admin.connect();
+      try {
+        await locker.query(`BEGIN; LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+        const pending = call(api.url, method, path, { token: as, json });
+        const waiting = `SELECT pid FROM pg_stat_activity WHERE application_name = 'matchcast-api' AND wait_event_type = 'Lock'`;
+        for (let i = 0; i < 100 && (await admin.query(waiting)).rows.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+        expect((await admin.query(`SELECT count(pg_terminate_backend(pid))::int AS n FROM (${waiting}) w`)).rows[0].n).toBe(1);
+        expect(await pending).toMatchObject({ status: 503, body: { error: 'UNAVAILABLE' } });
+      } finally {
+        await locker.query('ROLLBACK');
+        locker.release();
+      }
+      expect((await call(api.url, method, path, { token: as, json })).status).toBe(201);
+    });
+
     it('concurrent PUTs of different follows one below the cap add exactly one (the others 409), never going past it', async () => {
       await admin.query(`INSERT INTO team (id, league_id, name) SELECT 'cap' || i, 'epl', 'Cap ' || i FROM generate_series(1, 30) i`);
       const racer = await token('racer');

@@ -2,22 +2,25 @@ import type { Pool, PoolClient } from 'pg';
 
 /**
  * Runs `work` on one pool client inside a transaction: committed when it returns, rolled back
- * when it throws (the error is rethrown). A client whose connection failed mid-transaction is
- * discarded, not returned to the pool.
+ * when it throws (the error is rethrown). A connection that dies while the client is checked out
+ * emits 'error' on the client, not the pool: noted here (the query in flight rejects too) instead
+ * of ending the process, and such a client is discarded, never returned to the pool.
  */
 export async function inTransaction<T>(db: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await db.connect();
+  let broken: Error | undefined;
+  const onError = (error: Error) => (broken = error);
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const result = await work(client);
     await client.query('COMMIT');
-    client.release();
     return result;
   } catch (error) {
-    await client.query('ROLLBACK').then(
-      () => client.release(),
-      (lost: Error) => client.release(lost),
-    );
+    await client.query('ROLLBACK').catch((lost: Error) => (broken ??= lost));
     throw error;
+  } finally {
+    client.off('error', onError);
+    client.release(broken);
   }
 }
