@@ -49,6 +49,7 @@ describe('notifications', () => {
       expect(answer.body).toEqual({
         created: 2,
         duplicates: 0,
+        skipped: 0,
         notifications: [
           { id: expect.stringMatching(/^\d+$/), user_id: 'alice' },
           { id: expect.stringMatching(/^\d+$/), user_id: 'bob' },
@@ -128,6 +129,20 @@ describe('notifications', () => {
       expect(answers.map((a) => a.status).sort()).toEqual([201, 409, 409, 409, 409, 409]);
       expect(answers.filter((a) => a.status === 409).every((a) => a.body.error === 'IDEMPOTENCY_KEY_REUSED')).toBe(true);
       expect((await userStream(admin, 'ola')).length).toBe(1);
+    });
+
+    it("about a private league's match: non-members are counted as skipped, not as duplicates (there may be no key at all)", async () => {
+      await admin.query(`INSERT INTO league (id, name, private) VALUES ('priv', 'Private', true);
+        INSERT INTO team (id, league_id, name) VALUES ('pt1', 'priv', 'P1'), ('pt2', 'priv', 'P2');
+        INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at) VALUES ('pm', 'priv', 'pt1', 'pt2', now());
+        INSERT INTO league_member (league_id, user_id, added_by) VALUES ('priv', 'insider', 'root')`);
+      const body = { ...base, match_id: 'pm', user_ids: ['insider', 'outsider1', 'outsider2'] };
+      expect(await notify(body)).toMatchObject({ status: 201, body: { created: 1, duplicates: 0, skipped: 2 } });
+      expect(await notify({ ...body, user_ids: ['outsider1'] })).toMatchObject({ status: 200, body: { created: 0, duplicates: 0, skipped: 1 } });
+      const keyed = { ...body, idempotency_key: 'pm-kickoff' };
+      expect(await notify(keyed)).toMatchObject({ status: 201, body: { created: 1, duplicates: 0, skipped: 2 } });
+      expect(await notify(keyed)).toMatchObject({ status: 200, body: { created: 0, duplicates: 1, skipped: 2 } });
+      expect(await userStream(admin, 'outsider1')).toEqual([]);
     });
 
     it('an idempotency key cannot collide with the notifier\'s outbox:<id> keys', async () => {

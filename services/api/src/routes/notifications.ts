@@ -61,12 +61,14 @@ export function notificationRoutes(authenticated: RequestHandler, store: Notific
 
   router.post('/api/notifications', authenticated, requireRole(ROLES.service, ROLES.admin), async (req: Request, res: Response) => {
     const input = parseNotificationInput(req.body);
-    const created = await store.create(input);
+    const { created, duplicates } = await store.create(input);
     metrics.notificationsCreated.inc(created.length);
-    // Nothing new (every recipient already had this idempotency key): a replay, answered 200.
+    // Nothing new (a replay, or no recipient may get it): 200.
     res.status(created.length > 0 ? 201 : 200).json({
       created: created.length,
-      duplicates: input.userIds.length - created.length,
+      duplicates,
+      // Left out by the private-league rule: not members of the league the notification is about.
+      skipped: input.userIds.length - created.length - duplicates,
       notifications: created,
     });
   });

@@ -80,34 +80,35 @@ export class NotificationStore {
   }
 
   /**
-   * Creates one per recipient in one transaction (those who already have this source key are
-   * skipped). A recipient's existing notification under the key must be this very one (a
-   * replay): one that differs in any field means the key was reused for another notification,
-   * and IDEMPOTENCY_KEY_REUSED rolls back the whole request. The check runs after
-   * matchcast_notify_users has taken the recipients' stream locks, so a concurrent request
-   * with the key has committed by then and is seen.
+   * Creates one per recipient in one transaction. Not created: recipients who already have this
+   * source key (`duplicates`), and those matchcast_notify_users leaves out (not members of the
+   * private league the notification is about). A recipient's existing notification under the
+   * key must be this very one (a replay): one that differs in any field means the key was
+   * reused for another notification, and IDEMPOTENCY_KEY_REUSED rolls back the whole request.
+   * The check runs after matchcast_notify_users has taken the recipients' stream locks, so a
+   * concurrent request with the key has committed by then and is seen.
    */
-  async create(input: NotificationInput): Promise<Array<{ id: string; user_id: string }>> {
+  async create(input: NotificationInput): Promise<{ created: Array<{ id: string; user_id: string }>; duplicates: number }> {
     const data = input.data === null ? null : JSON.stringify(input.data);
     return inTransaction(this.db, async (client) => {
-      const { rows } = await client.query<{ id: string; user_id: string }>(
+      const { rows: created } = await client.query<{ id: string; user_id: string }>(
         `SELECT r.id::text AS id, r.user_id FROM matchcast_notify_users($1::text[], $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10::timestamptz, $11) AS r
           ORDER BY r.id`,
         [input.userIds, input.title, input.message, input.type, input.matchId, input.teamId, input.leagueId, data, input.priority, input.expiresAt, input.sourceKey],
       );
-      if (input.sourceKey !== null && rows.length < input.userIds.length) {
-        const { rows: [check] } = await client.query<{ reused: boolean }>(
-          `SELECT EXISTS (SELECT FROM notification n
-              WHERE n.user_id = ANY($1::text[]) AND n.source_key = $2 AND n.id <> ALL($3::bigint[])
-                AND (n.title, n.message, n.type, n.priority, n.match_id, n.team_id, n.league_id, n.data, n.expires_at)
-                    IS DISTINCT FROM ($4, $5, $6, COALESCE($7, 'normal'), $8, $9, $10, COALESCE($11::jsonb, '{}'), $12::timestamptz)) AS reused`,
-          [input.userIds, input.sourceKey, rows.map((row) => row.id), input.title, input.message, input.type, input.priority, input.matchId, input.teamId, input.leagueId, data, input.expiresAt],
-        );
-        if (check!.reused) {
-          throw new ProtocolError('IDEMPOTENCY_KEY_REUSED', 'this idempotency_key was used for another notification (title, message, type, priority, ids, data or expires_at differ)');
-        }
+      if (input.sourceKey === null || created.length === input.userIds.length) return { created, duplicates: 0 };
+      const { rows: [existing] } = await client.query<{ duplicates: number; reused: boolean }>(
+        `SELECT count(*)::int AS duplicates, COALESCE(bool_or(
+                  (n.title, n.message, n.type, n.priority, n.match_id, n.team_id, n.league_id, n.data, n.expires_at)
+                  IS DISTINCT FROM ($4, $5, $6, COALESCE($7, 'normal'), $8, $9, $10, COALESCE($11::jsonb, '{}'), $12::timestamptz)), false) AS reused
+           FROM notification n
+          WHERE n.user_id = ANY($1::text[]) AND n.source_key = $2 AND n.id <> ALL($3::bigint[])`,
+        [input.userIds, input.sourceKey, created.map((row) => row.id), input.title, input.message, input.type, input.priority, input.matchId, input.teamId, input.leagueId, data, input.expiresAt],
+      );
+      if (existing!.reused) {
+        throw new ProtocolError('IDEMPOTENCY_KEY_REUSED', 'this idempotency_key was used for another notification (title, message, type, priority, ids, data or expires_at differ)');
       }
-      return rows;
+      return { created, duplicates: existing!.duplicates };
     });
   }
 }
