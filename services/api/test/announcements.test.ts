@@ -172,6 +172,15 @@ describe('announcements', () => {
       expect((await stream('team:che')).map((e) => e.type)).toEqual(['announcement']);
     });
 
+    it("an admin still reads, by id, an announcement whose match is gone (as it still edits and withdraws it)", async () => {
+      await admin.query(`INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at) VALUES ('gone', 'epl', 'ars', 'che', now())`);
+      const a = (await create({ ...base, target: 'match', target_id: 'gone' })).body;
+      await admin.query(`DELETE FROM match WHERE id = 'gone'`);
+      expect(await call(api.url, 'GET', `/api/announcements/${a.id}`, { token: root })).toMatchObject({ status: 200, body: { id: a.id, target_id: 'gone' } });
+      expect((await patch(a.id, { title: 'Called off' })).status).toBe(200);
+      expect((await call(api.url, 'GET', `/api/announcements/${a.id}`, { token: root })).body.title).toBe('Called off');
+    });
+
     it('lists urgent first, then newest; an expired one is not listed even before the worker runs', async () => {
       await admin.query(`INSERT INTO league (id, name) VALUES ('liga', 'La Liga')`);
       const low = (await create({ ...base, priority: 'low', target: 'league', target_id: 'liga' })).body;

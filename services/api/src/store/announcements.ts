@@ -40,12 +40,16 @@ export class AnnouncementStore {
     return rows[0]!;
   }
 
-  /** One announcement; only a published one unless `anyState` (an admin). */
+  /**
+   * One announcement; only a published one unless `anyState` (an admin). A private league's
+   * (its target's league) only for its members and admins; an admin reads any, also one whose
+   * target is gone (no league to ask matchcast_league_visible about), as it edits and withdraws it.
+   */
   async get(id: string, anyState: boolean, viewer: Viewer = ANONYMOUS): Promise<AnnouncementJson | undefined> {
     const { rows } = await this.db.query<{ announcement: AnnouncementJson }>(
       `SELECT matchcast_announcement_json(a) AS announcement FROM announcement a
         WHERE a.id = $1::bigint AND (a.state = 'published' OR $2)
-          AND (a.target = 'everyone' OR matchcast_league_visible(matchcast_target_league(a.target, a.target_id), $3, $4))`,
+          AND ($4 OR a.target = 'everyone' OR matchcast_league_visible(matchcast_target_league(a.target, a.target_id), $3, $4))`,
       [id, anyState, viewer.userId, viewer.admin],
     );
     return rows[0]?.announcement;
