@@ -5,3 +5,4 @@ export { readMatches, MATCH_STATUSES, type MatchState, type MatchViewer } from '
 export { isConnectionError, isTransientDbError, unavailable } from './errors';
 export { migrateDatabase, DEFAULT_MIGRATE_DATABASE_OPTIONS, type MigrateDatabaseOptions } from './migrate-database';
 export { MigrationError, type MigrationErrorCode } from './migration-error';
+export { inTransaction, withClient } from './pool-client';

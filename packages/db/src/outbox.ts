@@ -1,5 +1,6 @@
 import type { OutboxEvent } from '@matchcast/protocol';
 import type { Pool, PoolClient } from 'pg';
+import { inTransaction } from './pool-client';
 
 type Queryable = Pick<Pool | PoolClient, 'query'>;
 
@@ -125,20 +126,10 @@ export async function streamHeadsOf(db: Queryable, streams: readonly string[]): 
  * One pruner at a time across the cluster (transaction-scoped advisory lock); returns the
  * number of rows removed, or undefined when another pruner holds the lock.
  */
-export async function pruneOutbox(db: Pool, retentionMs: number, keepPerStream: number, batch = 10_000): Promise<number | undefined> {
-  const client = await db.connect();
-  // A connection lost mid-prune surfaces through the failing query; without a listener its
-  // 'error' event would end the process. A broken connection is not returned to the pool.
-  let broken: Error | undefined;
-  const onError = (error: Error) => (broken = error);
-  client.on('error', onError);
-  try {
-    await client.query('BEGIN');
+export function pruneOutbox(db: Pool, retentionMs: number, keepPerStream: number, batch = 10_000): Promise<number | undefined> {
+  return inTransaction(db, async (client) => {
     const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS locked', [PRUNE_LOCK]);
-    if (!rows[0]?.locked) {
-      await client.query('ROLLBACK');
-      return undefined;
-    }
+    if (!rows[0]?.locked) return undefined;
     const result = await client.query(
       `DELETE FROM outbox o WHERE o.id IN (
          SELECT o2.id FROM outbox o2 JOIN stream_counter c ON c.stream = o2.stream
@@ -147,15 +138,8 @@ export async function pruneOutbox(db: Pool, retentionMs: number, keepPerStream: 
           LIMIT $3)`,
       [retentionMs, keepPerStream, batch],
     );
-    await client.query('COMMIT');
     return result.rowCount ?? 0;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.off('error', onError);
-    client.release(broken);
-  }
+  });
 }
 
 const PRUNE_LOCK = 7_246_103;

@@ -6,6 +6,7 @@
  * absolute values, and goals, cards and substitutions with an event_id are written once.
  */
 import type { Pool, PoolClient } from 'pg';
+import { inTransaction } from '@matchcast/db';
 import { CrawlerError, isTransient } from './errors';
 import type { CardOp, ClockOp, FeedOp, FixtureOp, GoalOp, LineupOp, MatchdataOp, PlayclockOp, StatusOp, SubstitutionOp } from './feed';
 import { reconcile, type ReconcileObserver } from './reconcile';
@@ -22,25 +23,10 @@ export class Writer {
   ) {}
 
   async apply(op: FeedOp): Promise<WriteOutcome> {
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
-    // A connection that dies while checked out emits 'error' on the client, not the pool:
-    // note it (the query in flight rejects too) instead of crashing the process.
-    const onError = (error: Error) => (broken = error);
-    client.on('error', onError);
     try {
-      await client.query('BEGIN');
-      const outcome = await applyIn(client, op, this.observer);
-      await client.query('COMMIT');
-      return outcome;
+      return await inTransaction(this.pool, (client) => applyIn(client, op, this.observer));
     } catch (error) {
-      await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
-      // A connection that failed mid-transaction is discarded rather than returned to the pool.
-      if (isTransient(error)) broken ??= error as Error;
       throw translate(error, op);
-    } finally {
-      client.off('error', onError);
-      client.release(broken);
     }
   }
 }

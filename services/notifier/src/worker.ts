@@ -6,6 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Pool, PoolClient } from 'pg';
+import { inTransaction } from '@matchcast/db';
 import { abortableSleep, asError, backoffMs, type Logger } from '@matchcast/runtime';
 import {
   CursorMovedError,
@@ -171,26 +172,15 @@ export class Worker {
    */
   private async transaction(term: AbortSignal, work: (client: PoolClient) => Promise<Cursor>): Promise<Cursor> {
     if (term.aborted) throw new TermEndedError();
-    const client = await this.options.pool.connect();
-    let broken = false;
-    try {
-      await client.query('BEGIN');
+    const next = await inTransaction(this.options.pool, async (client) => {
       await lockCursor(client, this.stored as Cursor);
-      const next = await work(client);
-      await saveCursor(client, next);
+      const moved = await work(client);
+      await saveCursor(client, moved);
       if (term.aborted) throw new TermEndedError();
-      await client.query('COMMIT');
-      this.stored = this.position = next;
-      return next;
-    } catch (error) {
-      broken = !(await client.query('ROLLBACK').then(
-        () => true,
-        () => false,
-      ));
-      throw error;
-    } finally {
-      client.release(broken);
-    }
+      return moved;
+    });
+    this.stored = this.position = next;
+    return next;
   }
 
   /** Sleeps until `ms` pass, wake() is called or the term ends. */

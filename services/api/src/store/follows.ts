@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import type { FollowKind } from '../http/params';
-import { inTransaction } from './transaction';
+import { inTransaction } from '@matchcast/db';
 
 export interface Follow {
   kind: FollowKind;

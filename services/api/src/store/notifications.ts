@@ -1,6 +1,6 @@
 import { ProtocolError } from '@matchcast/protocol';
 import type { Pool } from 'pg';
-import { inTransaction } from './transaction';
+import { inTransaction } from '@matchcast/db';
 import type { NotificationInput } from '../validate/notification-input';
 
 /** A notification as the API and the user stream carry it (matchcast_notification_json). */

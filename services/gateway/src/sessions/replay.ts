@@ -1,4 +1,4 @@
-import { readStream, streamHeadsOf, streamsChangedSince, type ChangedStream } from '@matchcast/db';
+import { readStream, streamHeadsOf, streamsChangedSince, withClient, type ChangedStream } from '@matchcast/db';
 import { ProtocolError, type OutboxEvent } from '@matchcast/protocol';
 import type { Logger } from '@matchcast/runtime';
 import pg from 'pg';
@@ -120,12 +120,7 @@ export class Replayer {
   /** Runs `work` on a pooled connection, unless the client left while it waited for one (any client-driven read, e.g. a stream start's snapshot). */
   async run<T>(alive: () => boolean, work: (db: pg.PoolClient) => Promise<T>): Promise<T | undefined> {
     if (!alive()) return undefined;
-    const db = await this.pool.connect();
-    try {
-      return alive() ? await work(db) : undefined;
-    } finally {
-      db.release();
-    }
+    return withClient(this.pool, async (db) => (alive() ? work(db) : undefined));
   }
 
   close(): Promise<void> {
