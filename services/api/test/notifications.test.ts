@@ -135,13 +135,20 @@ describe('notifications', () => {
       await admin.query(`INSERT INTO league (id, name, private) VALUES ('priv', 'Private', true);
         INSERT INTO team (id, league_id, name) VALUES ('pt1', 'priv', 'P1'), ('pt2', 'priv', 'P2');
         INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at) VALUES ('pm', 'priv', 'pt1', 'pt2', now());
-        INSERT INTO league_member (league_id, user_id, added_by) VALUES ('priv', 'insider', 'root')`);
+        INSERT INTO league_member (league_id, user_id, added_by) VALUES ('priv', 'insider', 'root');
+        INSERT INTO league (id, name) VALUES ('pub', 'Public'); INSERT INTO team (id, league_id, name) VALUES ('pubt', 'pub', 'Club')`);
       const body = { ...base, match_id: 'pm', user_ids: ['insider', 'outsider1', 'outsider2'] };
       expect(await notify(body)).toMatchObject({ status: 201, body: { created: 1, duplicates: 0, skipped: 2 } });
       expect(await notify({ ...body, user_ids: ['outsider1'] })).toMatchObject({ status: 200, body: { created: 0, duplicates: 0, skipped: 1 } });
       const keyed = { ...body, idempotency_key: 'pm-kickoff' };
       expect(await notify(keyed)).toMatchObject({ status: 201, body: { created: 1, duplicates: 0, skipped: 2 } });
       expect(await notify(keyed)).toMatchObject({ status: 200, body: { created: 0, duplicates: 1, skipped: 2 } });
+      // Naming a public league besides the private match does not open it to everyone: every
+      // private league a notification names filters its recipients.
+      for (const mixed of [{ league_id: 'pub' }, { team_id: 'pubt' }]) {
+        expect([mixed, await notify({ ...body, ...mixed, user_ids: ['insider', 'outsider1'] })])
+          .toMatchObject([mixed, { status: 201, body: { created: 1, duplicates: 0, skipped: 1 } }]);
+      }
       expect(await userStream(admin, 'outsider1')).toEqual([]);
     });
 

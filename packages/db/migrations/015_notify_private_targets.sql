@@ -1,0 +1,71 @@
+-- matchcast_notify_users (008) decided a notification's privacy by the first of league_id,
+-- team_id and match_id given: a backend's notification naming a public league and a private
+-- league's match (or team) reached the private league's non-members. Now every private league
+-- it names filters the recipients to that league's members. The rest is 008's function as it was.
+-- CREATE OR REPLACE resets a function's attributes: owner's rights and the pinned search_path are
+-- set again below, as 008 did.
+
+CREATE OR REPLACE FUNCTION matchcast_notify_users(
+  p_user_ids text[], p_title text, p_message text, p_type text, p_match_id text, p_team_id text,
+  p_league_id text, p_data jsonb, p_priority text, p_expires_at timestamptz, p_source_key text)
+RETURNS SETOF notification LANGUAGE plpgsql AS $$
+DECLARE
+  v_at timestamptz := clock_timestamp();
+  -- Every private league the notification names: its own, its team's and its match's.
+  v_private text[] := ARRAY(SELECT l.id FROM league l WHERE l.private AND l.id IN (
+                              p_league_id, (SELECT league_id FROM team WHERE id = p_team_id),
+                              (SELECT league_id FROM match WHERE id = p_match_id)));
+BEGIN
+  -- A private league's notifications reach its members only, of every private league named.
+  -- 008 judged by the first id given alone: a public league_id beside a private league's
+  -- match_id reached everyone. One lookup per call, which carries up to 1,000 users.
+  IF cardinality(v_private) > 0 THEN
+    p_user_ids := ARRAY(SELECT u FROM unnest(p_user_ids) AS u
+                         WHERE NOT EXISTS (SELECT 1 FROM unnest(v_private) AS p(league_id)
+                                            WHERE NOT EXISTS (SELECT 1 FROM league_member m
+                                                               WHERE m.league_id = p.league_id AND m.user_id = u)));
+  END IF;
+  PERFORM matchcast_lock_user_streams(p_user_ids);
+  RETURN QUERY
+  WITH created AS (
+    INSERT INTO notification (user_id, title, message, type, match_id, team_id, league_id, data, priority, expires_at, source_key)
+    SELECT DISTINCT u, p_title, p_message, p_type, p_match_id, p_team_id, p_league_id, COALESCE(p_data, '{}'),
+           COALESCE(p_priority, 'normal'), p_expires_at, p_source_key
+      FROM unnest(p_user_ids) AS u
+    ON CONFLICT (user_id, source_key) DO NOTHING
+    RETURNING *
+  ), events AS (
+    -- The statement does not see its own inserts (one per user): the new row is counted by hand.
+    SELECT 'user:' || c.user_id AS stream, c.match_id,
+           matchcast_notification_json(c) || jsonb_build_object('unread_count', matchcast_unread_count(c.user_id)
+             + CASE WHEN NOT c.is_read AND (c.expires_at IS NULL OR c.expires_at > now()) THEN 1 ELSE 0 END) AS data
+      FROM created c
+  ), seqs AS (
+    -- matchcast_lock_user_streams made every counter row and holds their locks.
+    UPDATE stream_counter sc SET last_seq = sc.last_seq + 1, updated_at = v_at
+      FROM events e WHERE sc.stream = e.stream
+    RETURNING sc.stream, sc.last_seq
+  ), appended AS (
+    INSERT INTO outbox (stream, seq, source, type, match_id, data, created_at)
+    SELECT e.stream, s.last_seq, 'notification', 'notification', e.match_id, e.data, v_at
+      FROM events e JOIN seqs s USING (stream)
+    RETURNING id, stream, seq, match_id, data
+  ), notified AS (
+    SELECT count(pg_notify('notification_change',
+             CASE WHEN octet_length(p.payload) > 7900
+                  THEN json_build_object('ref', true, 'id', a.id::text, 'stream', a.stream, 'seq', a.seq)::text
+                  ELSE p.payload END)) AS n
+      FROM appended a
+      CROSS JOIN LATERAL (SELECT json_build_object(
+        'id', a.id::text, 'stream', a.stream, 'seq', a.seq, 'type', 'notification', 'match_id', a.match_id,
+        'data', a.data, 'timestamp', to_char(v_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))::text AS payload) p
+  )
+  SELECT c.* FROM created c CROSS JOIN notified ORDER BY c.id;
+END $$;
+
+DO $$
+BEGIN
+  EXECUTE format('ALTER FUNCTION matchcast_notify_users(text[], text, text, text, text, text, text, jsonb, text, timestamptz, text) '
+                 'SECURITY DEFINER SET search_path = %I, pg_temp', current_schema());
+END $$;
+REVOKE ALL ON FUNCTION matchcast_notify_users(text[], text, text, text, text, text, text, jsonb, text, timestamptz, text) FROM PUBLIC;
