@@ -20,6 +20,8 @@ import { loadValues } from './support/values';
 
 const SERVICES = ['gateway', 'notify-listener', 'crawler', 'api', 'notifier'] as const;
 const PG_PASSWORDS = { gateway: 'image-gw', listener: 'image-li', crawler: 'image-cr', api: 'image-api', notifier: 'image-no' };
+/** The Secret's BUS_SIGNING_KEYS (the chart generates one for the listener and the gateway). */
+const BUS_SIGNING_KEYS = 'image-contents-bus-signing-key-0123456789';
 /** The Secret's AUTH_JWT_SECRET (the chart passes it to the gateway and the API alike). */
 const JWT_SECRET = 'image-contents-jwt-secret-0123456789abcdef';
 const REDIS_PASSWORDS = { REDIS_GATEWAY_PASSWORD: 'image-redis-gw', REDIS_LISTENER_PASSWORD: 'image-redis-li' };
@@ -119,12 +121,14 @@ describe('production-only builds of the services (the images, without Docker)', 
       ...chartConfig('notifyListener'),
       DATABASE_URL: pgUrl('listener'),
       REDIS_URL: redis.urlFor('matchcast-listener', REDIS_PASSWORDS.REDIS_LISTENER_PASSWORD),
+      BUS_SIGNING_KEYS,
       LISTENER_PORT: String(listenerPort), LISTENER_HOST: '127.0.0.1' }, 'dist/supervise.js'); // as the chart's sidecar placements run it
     start('gateway', {
       ...chartConfig('gateway'),
       DATABASE_URL: pgUrl('gateway'),
       REDIS_URL: redis.urlFor('matchcast-gateway', REDIS_PASSWORDS.REDIS_GATEWAY_PASSWORD),
       SSE_POSITION_KEY: 'image-contents-sse-position-key-0123456789',
+      BUS_SIGNING_KEYS,
       AUTH_JWT_SECRET: JWT_SECRET,
       PORT: String(gatewayPort), OPS_PORT: String(gatewayOpsPort), HOST: '127.0.0.1' });
     start('crawler', { ...chartConfig('crawler'), DATABASE_URL: pgUrl('crawler'), CRAWLER_PORT: String(crawlerPort), CRAWLER_EVENTS_PER_SECOND: '20' });

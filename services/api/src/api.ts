@@ -73,16 +73,6 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   const dbTimer = setInterval(() => void checkDatabase(), DB_CHECK_INTERVAL_MS);
   dbTimer.unref();
 
-  const ops = await listenOps(
-    opsRoutes(
-      registry,
-      () => ({ ok: true }),
-      () => ({ ok: dbUp && !closing, detail: { database: dbUp ? 'up' : 'down', closing } }),
-    ),
-    config.opsPort,
-    config.host,
-  );
-
   const presence = config.redisUrl ? new PresenceStore(config.redisUrl, REDIS_COMMAND_TIMEOUT_MS) : undefined;
   presence?.start();
   const app = createApp({ config, db, metrics, logger, presence });
@@ -110,9 +100,19 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     });
   } catch (error) {
     clearInterval(dbTimer);
-    await Promise.all([ops.close(), db.end(), presence?.close()]);
+    await Promise.all([db.end(), presence?.close()]);
     throw error;
   }
+  // Only now: a ready answer on the ops port means the API port is listening.
+  const ops = await listenOps(
+    opsRoutes(
+      registry,
+      () => ({ ok: true }),
+      () => ({ ok: dbUp && !closing, detail: { database: dbUp ? 'up' : 'down', closing } }),
+    ),
+    config.opsPort,
+    config.host,
+  );
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   logger.info({ port, ops_port: ops.port, dev_sign_in: config.devSignIn.enabled, database: dbUp ? 'up' : 'down' }, 'api listening');

@@ -183,8 +183,9 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     }),
     config.ws.readyMaxConnections,
   );
-  const ops = await listenOps(opsRoutes(metricsRegistry, () => ({ ok: true }), ready), config.opsPort, config.host);
   await new Promise<void>((resolve) => server.listen(config.port, config.host, config.listenBacklog, resolve));
+  // Only now: a ready answer on the ops port means the client port is listening.
+  const ops = await listenOps(opsRoutes(metricsRegistry, () => ({ ok: true }), ready), config.opsPort, config.host);
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   logger.info({ port, ops_port: ops.port, mode: supervisor.mode }, 'gateway listening');
