@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { migrate } from '@matchcast/db';
+import { inTransaction, migrate } from '@matchcast/db';
 import { createLogger, EnvReader, type Logger } from '@matchcast/runtime';
 import { PostgresServer, waitFor } from '@matchcast/testkit';
 import { loadConfig, type Config } from '../src/config';
@@ -65,8 +65,7 @@ export async function scoreGoal(
   player = 'Saka',
   type = 'goal',
 ): Promise<void> {
-  const inTransaction = !(db instanceof pg.Pool);
-  if (!inTransaction) return withTransaction(db, (client) => scoreGoal(client, matchId, team, minute, player, type));
+  if (db instanceof pg.Pool) return inTransaction(db, (client) => scoreGoal(client, matchId, team, minute, player, type));
   await db.query(
     `UPDATE scoreboard SET home_score = home_score + $2, away_score = away_score + $3, updated_at = now() WHERE match_id = $1`,
     [matchId, team === 'home' ? 1 : 0, team === 'away' ? 1 : 0],
@@ -78,21 +77,6 @@ export async function scoreGoal(
     team,
     player,
   ]);
-}
-
-export async function withTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
 }
 
 export async function setStatus(admin: pg.Pool, matchId: string, status: string): Promise<void> {
