@@ -213,11 +213,11 @@ export interface ScheduleUpdateData extends MatchSnapshot {
 }
 
 /**
- * Channel names the server accepts: match|team|league|user:<id>, live:all, all, and the topic
+ * Channel names the server accepts: match|team|league|user|purchase:<id>, live:all, all, and the topic
  * channels of match, team, league and all (`league:<id>/results`; docs/protocol.md, Topics).
  */
 export const CHANNEL_PATTERN =
-  /^(?:live:all|user:[A-Za-z0-9_.-]{1,64}|(?:all|(?:match|team|league):[A-Za-z0-9_.-]{1,64})(?:\/(?:results|schedule|announcements|live))?)$/;
+  /^(?:live:all|(?:user|purchase):[A-Za-z0-9_.-]{1,64}|(?:all|(?:match|team|league):[A-Za-z0-9_.-]{1,64})(?:\/(?:results|schedule|announcements|live))?)$/;
 
 export function isEvent(message: ServerMessage): message is DeliveredMessage {
   return typeof (message as DeliveredMessage).stream === 'string' && typeof (message as DeliveredMessage).seq === 'number';

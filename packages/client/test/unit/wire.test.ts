@@ -22,7 +22,7 @@ describe('wire types stay in step with @matchcast/protocol', () => {
   });
 
   it('accepts topic channels exactly as the server does', () => {
-    const bases = ['all', 'live:all', 'match:m1', 'team:t1', 'league:l1', 'user:u1'];
+    const bases = ['all', 'live:all', 'match:m1', 'team:t1', 'league:l1', 'user:u1', 'purchase:p1'];
     const names = [...bases, ...bases.flatMap((base) => [...TOPICS, 'nope', ''].map((topic) => `${base}/${topic}`)), 'league:l1/results/live'];
     for (const name of names) {
       let server = true;
