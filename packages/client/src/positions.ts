@@ -3,6 +3,8 @@
  * (`since`), and the bounded `resume` map sent on every reconnect.
  */
 
+import { STREAM_PATTERN } from './wire.js';
+
 export type Verdict = 'next' | 'gap' | 'duplicate';
 
 interface Position {
@@ -47,7 +49,8 @@ export class Positions {
   /** Positions from a snapshot (e.g. GET /api/matches): never moves a stream backwards. */
   seed(positions: Record<string, number>): void {
     for (const [stream, seq] of Object.entries(positions)) {
-      if (!Number.isSafeInteger(seq) || seq < 0) continue;
+      // Only what a `resume` can carry: a refused reconnect subscription would be fatal.
+      if (!Number.isSafeInteger(seq) || seq < 0 || !STREAM_PATTERN.test(stream)) continue;
       const last = this.streams.get(stream);
       if (last && last.seq >= seq) continue;
       this.streams.delete(stream);

@@ -3,7 +3,8 @@
  * lives, what its URL carries, when the client uses it instead of a WebSocket, and the stream
  * itself as a transport (its `resumed` marker and the errors that end it).
  */
-import { NOOP, parseMessage, type Connection, type Transport, type TransportHandlers, type TransportRequest } from './transport.js';
+import { decodeMessage } from './decode.js';
+import { NOOP, type Connection, type Transport, type TransportHandlers, type TransportRequest } from './transport.js';
 import type { StreamPositions } from './types.js';
 import { CloseCodes, isEvent, type ClientMessage } from './wire.js';
 
@@ -173,7 +174,7 @@ export class SseTransport implements Connection {
   }
 
   private received(data: unknown): void {
-    const message = parseMessage(data);
+    const message = decodeMessage(data);
     if (message === undefined) return;
     if (!isEvent(message)) {
       // Replays run stream after stream: `resumed` says they are all done.

@@ -3,7 +3,8 @@
  * refused upgrade, keep-alive pings with the silence check, and the pong that says a
  * subscribe's replay is complete.
  */
-import { NOOP, parseMessage, type Connection, type TransportHandlers, type TransportRequest } from './transport.js';
+import { decodeMessage } from './decode.js';
+import { NOOP, type Connection, type TransportHandlers, type TransportRequest } from './transport.js';
 import type { WebSocketConstructor, WebSocketLike } from './types.js';
 import { CloseCodes, isEvent, type ClientMessage } from './wire.js';
 
@@ -88,7 +89,7 @@ export class WebSocketTransport implements Connection {
 
   private received(data: unknown): void {
     this.lastHeard = Date.now();
-    const message = parseMessage(data);
+    const message = decodeMessage(data);
     if (message === undefined) return;
     if (!isEvent(message) && message.type === 'pong') {
       this.pongs++;

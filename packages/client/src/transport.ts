@@ -55,12 +55,3 @@ export interface Connection {
 }
 
 export const NOOP = (): void => undefined;
-
-/** Parses one message from the wire; undefined if it is not JSON. */
-export function parseMessage(data: unknown): IncomingMessage | undefined {
-  try {
-    return JSON.parse(String(data)) as IncomingMessage;
-  } catch {
-    return undefined;
-  }
-}

@@ -219,6 +219,9 @@ export interface ScheduleUpdateData extends MatchSnapshot {
 export const CHANNEL_PATTERN =
   /^(?:live:all|(?:user|purchase):[A-Za-z0-9_.-]{1,64}|(?:all|(?:match|team|league):[A-Za-z0-9_.-]{1,64})(?:\/(?:results|schedule|announcements|live))?)$/;
 
+/** Stream names (the keys of `resume`): all, and match|team|league|user|purchase:<id>. */
+export const STREAM_PATTERN = /^(?:all|(?:match|team|league|user|purchase):[A-Za-z0-9_.-]{1,64})$/;
+
 export function isEvent(message: ServerMessage): message is DeliveredMessage {
   return typeof (message as DeliveredMessage).stream === 'string' && typeof (message as DeliveredMessage).seq === 'number';
 }

@@ -32,6 +32,12 @@ describe('positions', () => {
     expect(p.accept('match:b', 11, 'all')).toBe('next');
   });
 
+  it('seeds only what a resume can carry: a stream name the server accepts and a non-negative integer seq', () => {
+    const p = new Positions();
+    p.seed({ 'match:ok': 1, 'match:bad name': 2, 'nope': 3, 'match:f': 1.5, 'match:n': -1, 'match:big': 2 ** 60 });
+    expect(p.resume(new Set(['all']), 100)).toEqual({ 'match:ok': 1 });
+  });
+
   it('forgets a stream so that it starts again from the next event or seed', () => {
     const p = new Positions();
     p.accept('match:a', 5, 'all');

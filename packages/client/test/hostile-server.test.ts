@@ -1,0 +1,187 @@
+/**
+ * The client against a hostile or buggy server, in-process (a real `ws` server and a real
+ * socket, no Postgres): malformed frames, forged positions, connections that close at once
+ * or never answer the handshake. The client must not throw into the app, must not corrupt its
+ * resume positions and must back off rather than loop.
+ */
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import WebSocket, { WebSocketServer } from 'ws';
+import { MatchcastClient } from '../src/client';
+import type { MatchcastClientOptions, MatchcastError } from '../src/types';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Server {
+  wss: WebSocketServer;
+  url: string;
+  sockets: WebSocket[];
+  /** Every client frame, parsed, per connection (index = connection number). */
+  frames: unknown[][];
+  close(): Promise<void>;
+}
+
+/** A ws server that plays the gateway as the test scripts it: `onConnection(socket, index)`. */
+async function server(onConnection: (socket: WebSocket, index: number, frames: unknown[]) => void): Promise<Server> {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await new Promise((resolve) => wss.once('listening', resolve));
+  const sockets: WebSocket[] = [];
+  const frames: unknown[][] = [];
+  wss.on('connection', (socket) => {
+    const index = sockets.length;
+    sockets.push(socket);
+    const mine: unknown[] = [];
+    frames.push(mine);
+    socket.on('message', (data) => mine.push(JSON.parse(String(data))));
+    onConnection(socket, index, mine);
+  });
+  return {
+    wss,
+    url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/ws`,
+    sockets,
+    frames,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of wss.clients) socket.terminate();
+        wss.close(() => resolve());
+      }),
+  };
+}
+
+/** Answers subscribe with subscribed and ping with pong, like the gateway. */
+function polite(socket: WebSocket): void {
+  socket.send(JSON.stringify({ type: 'connection_status', status: 'connected', connection_id: 'c', server_time: new Date().toISOString() }));
+  socket.on('message', (data) => {
+    const message = JSON.parse(String(data)) as { action: string; channels?: string[] };
+    if (message.action === 'subscribe') socket.send(JSON.stringify({ type: 'subscribed', channels: message.channels }));
+    if (message.action === 'ping') socket.send(JSON.stringify({ type: 'pong', timestamp: new Date().toISOString() }));
+  });
+}
+
+const event = (stream: string, seq: unknown, extra: Record<string, unknown> = {}) => ({
+  type: 'match_update',
+  match_id: stream.slice(6),
+  data: {},
+  timestamp: new Date().toISOString(),
+  channel: 'all',
+  stream,
+  seq,
+  id: `${stream}:${String(seq)}`,
+  ...extra,
+});
+
+async function until(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+function client(url: string, options: Partial<MatchcastClientOptions> = {}) {
+  const errors: MatchcastError[] = [];
+  const c = new MatchcastClient({ url, WebSocket, transports: ['websocket'], pingIntervalMs: 0, onError: (e) => errors.push(e), ...options });
+  return { client: c, errors };
+}
+
+let uncaught: unknown[] = [];
+const onUncaught = (error: unknown) => uncaught.push(error);
+beforeEach(() => {
+  uncaught = [];
+  process.on('uncaughtException', onUncaught);
+});
+afterEach(() => {
+  process.off('uncaughtException', onUncaught);
+});
+
+describe('malformed frames', () => {
+  it('frames that are not objects (null, numbers, strings, arrays) or lack fields are dropped, nothing throws, and later events still arrive', async () => {
+    const junk = ['null', '42', '"text"', '[]', '[1,2]', 'true', '{"type":"unsubscribed"}', '{"type":"unsubscribed","channels":"all"}',
+      '{"type":"unsubscribed","channels":[1,null]}', '{"type":"error"}', '{"type":"error","code":{"x":1},"stream":7}', '{not json', ''];
+    const s = await server((socket) => {
+      polite(socket);
+      socket.on('message', (data) => {
+        if ((JSON.parse(String(data)) as { action: string }).action !== 'subscribe') return;
+        for (const frame of junk) socket.send(frame);
+        socket.send(JSON.stringify(event('match:a', 1)));
+      });
+    });
+    const { client: c } = client(s.url);
+    const seen: number[] = [];
+    c.subscribe('all', (e) => seen.push(e.seq));
+    c.connect();
+    try {
+      await until('the event after the junk', () => seen.length === 1);
+      await sleep(50);
+      expect(uncaught).toEqual([]);
+      expect(c.channels).toEqual(['all']);
+      expect(c.state).toBe('live');
+    } finally {
+      c.close();
+      await s.close();
+    }
+  });
+
+  it('an event with a malformed seq or stream (1.5, -1, 1e300, "3", a stream the server would refuse) is dropped: it moves no position, and the next reconnect is not refused', async () => {
+    const bad = [
+      event('match:a', 1e300),
+      event('match:a', 2.5),
+      event('match:a', -1),
+      event('match:a', '9'),
+      event('match:a', 2 ** 60),
+      { ...event('match:a', 5), stream: 'match:has spaces!' },
+      { ...event('match:a', 5), stream: 'x'.repeat(200) },
+      { ...event('match:a', 5), timestamp: 12345 },
+    ];
+    const s = await server((socket, index) => {
+      polite(socket);
+      socket.on('message', (data) => {
+        const message = JSON.parse(String(data)) as { action: string; resume?: Record<string, number> };
+        if (message.action !== 'subscribe') return;
+        if (index === 0) {
+          socket.send(JSON.stringify(event('match:a', 1)));
+          for (const frame of bad) socket.send(JSON.stringify(frame));
+          socket.send(JSON.stringify(event('match:a', 2)));
+          setTimeout(() => socket.close(1011), 50);
+        }
+      });
+    });
+    const { client: c, errors } = client(s.url, { backoff: { lostJitterMs: 10 } });
+    const seen: unknown[] = [];
+    c.subscribe('all', (e) => seen.push(e.seq));
+    c.connect();
+    try {
+      await until('the reconnect', () => s.frames.length >= 2 && s.frames[1]!.length > 0);
+      expect(seen).toEqual([1, 2]);
+      expect(c.position('match:a')).toBe(2);
+      const resubscribe = s.frames[1]![0] as { resume: Record<string, unknown>; since?: unknown };
+      expect(resubscribe.resume).toEqual({ 'match:a': 2 });
+      expect(typeof resubscribe.since).toBe('string');
+      expect(errors.filter((e) => e.fatal)).toEqual([]);
+    } finally {
+      c.close();
+      await s.close();
+    }
+  });
+
+  it('a connection_status whose server_time is not a string does not become `since`', async () => {
+    const s = await server((socket, index) => {
+      socket.send(JSON.stringify({ type: 'connection_status', status: 'connected', connection_id: 'c', server_time: 123 }));
+      socket.on('message', (data) => {
+        const message = JSON.parse(String(data)) as { action: string; channels: string[] };
+        if (message.action === 'subscribe') socket.send(JSON.stringify({ type: 'subscribed', channels: message.channels }));
+        if (index === 0 && message.action === 'subscribe') setTimeout(() => socket.close(1011), 20);
+      });
+    });
+    const { client: c } = client(s.url, { backoff: { lostJitterMs: 10 } });
+    c.subscribe('all', () => undefined);
+    c.connect();
+    try {
+      await until('the reconnect', () => s.frames.length >= 2 && s.frames[1]!.length > 0);
+      expect((s.frames[1]![0] as { since?: unknown }).since).toBeUndefined();
+    } finally {
+      c.close();
+      await s.close();
+    }
+  });
+});
