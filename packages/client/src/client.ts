@@ -18,6 +18,11 @@ import type {
 } from './types.js';
 import { CHANNEL_PATTERN, CloseCodes, isEvent, type ClientMessage, type ControlMessage, type DeliveredMessage, type ErrorCode } from './wire.js';
 
+/**
+ * A connection must have been live this long for its end to reset the backoff: a server that
+ * accepts (even subscribes) and then drops or drains every connection gets exponential backoff.
+ */
+const STABLE_LIVE_MS = 5000;
 /** Channel changes on SSE are gathered this long into one reopen of the stream. */
 const REOPEN_DEBOUNCE_MS = 50;
 /** Errors that refuse a whole subscribe message (it is all-or-nothing). */
@@ -80,6 +85,10 @@ export class MatchcastClient {
   private closed = false;
   private everLive = false;
   private attempt = 0;
+  /** When the client last became live (undefined: not live since the last reconnect). */
+  private liveSince: number | undefined;
+  /** The one quick reconnect (drain or lost jitter) since the client was stably live is spent. */
+  private quickSpent = false;
   private urlIndex = 0;
   /** Bumped whenever an attempt starts or stops, so that stale async steps give up. */
   private generation = 0;
@@ -163,6 +172,8 @@ export class MatchcastClient {
     this.running = true;
     this.everLive = false;
     this.attempt = 0;
+    this.liveSince = undefined;
+    this.quickSpent = false;
     this.setState('connecting');
     void this.open();
     return this;
@@ -358,8 +369,17 @@ export class MatchcastClient {
 
   private retry(action: 'drain' | 'lost' | 'retry'): void {
     this.setState(this.everLive ? 'reconnecting' : 'connecting');
-    const delay = reconnectDelay(action, this.attempt, this.backoff);
-    if (action !== 'drain') this.attempt++;
+    if (this.liveSince !== undefined && Date.now() - this.liveSince >= STABLE_LIVE_MS) {
+      this.attempt = 0;
+      this.quickSpent = false;
+    }
+    this.liveSince = undefined;
+    // After a drain or a lost connection the first reconnect is quick (jitter only); another
+    // before the client was stably live again is a failed attempt like any other.
+    const quick = action !== 'retry' && !this.quickSpent;
+    if (quick) this.quickSpent = true;
+    const delay = reconnectDelay(quick ? action : 'retry', this.attempt, this.backoff);
+    if (!(quick && action === 'drain')) this.attempt++;
     this.urlIndex++;
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => {
@@ -370,7 +390,7 @@ export class MatchcastClient {
 
   private becameLive(): void {
     this.everLive = true;
-    this.attempt = 0;
+    this.liveSince ??= Date.now();
     this.setState('live');
   }
 

@@ -185,3 +185,36 @@ describe('malformed frames', () => {
     }
   });
 });
+
+describe('a server that ends every connection at once', () => {
+  const backoff = { baseMs: 100, maxMs: 10_000, lostJitterMs: 100, drainJitterMs: 100 };
+  // Without escalation these come back every ~50 ms (60 connections in 3 s); with exponential
+  // backoff from 100 ms the expected count is about 6.
+  const cases: [string, (socket: WebSocket) => void][] = [
+    ['closes with 1011 right after the upgrade', (socket) => socket.close(1011)],
+    ['drains (1012) right after the upgrade', (socket) => socket.close(1012)],
+    ['answers the subscribe, then closes with 1011', (socket) => {
+      polite(socket);
+      socket.on('message', () => setImmediate(() => socket.close(1011)));
+    }],
+    ['answers the subscribe, then terminates the TCP connection', (socket) => {
+      polite(socket);
+      socket.on('message', () => setImmediate(() => socket.terminate()));
+    }],
+  ];
+  it.each(cases)('%s: the client backs off exponentially (with jitter), no reconnect loop', async (_name, behave) => {
+    const s = await server((socket) => behave(socket));
+    const { client: c } = client(s.url, { backoff });
+    c.subscribe('all', () => undefined);
+    c.connect();
+    try {
+      await sleep(3000);
+      expect(s.sockets.length).toBeGreaterThanOrEqual(2);
+      expect(s.sockets.length).toBeLessThan(15);
+      expect(uncaught).toEqual([]);
+    } finally {
+      c.close();
+      await s.close();
+    }
+  });
+});
