@@ -51,6 +51,7 @@ export class MatchcastClient {
   private readonly backoff: BackoffOptions;
   private readonly maxResume: number;
   private readonly pingIntervalMs: number;
+  private readonly connectTimeoutMs: number;
   private readonly refreshTimer: RefreshTimer;
 
   /** What the transports report back; stale connections are ignored. */
@@ -73,6 +74,8 @@ export class MatchcastClient {
   /** Consecutive WebSocket attempts that failed before `open`. */
   private wsFailures = 0;
   private reopenTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Abandons an attempt that is not live within connectTimeoutMs. */
+  private liveTimer: ReturnType<typeof setTimeout> | undefined;
   /** The token of the current (or last) connection; `refreshing` the one sent in a refresh. */
   private token: string | undefined;
   private refreshing: string | undefined;
@@ -115,6 +118,7 @@ export class MatchcastClient {
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.maxResume = options.maxResume ?? 100;
     this.pingIntervalMs = options.pingIntervalMs ?? 25_000;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     this.refreshTimer = new RefreshTimer(options.refreshLeadMs ?? 30_000, () => void this.refresh());
     if (options.onReset) this.resetHandlers.add(options.onReset);
     if (options.onState) this.on('state', options.onState);
@@ -245,6 +249,7 @@ export class MatchcastClient {
     }
     this.connection = connection;
     this.token = token;
+    this.awaitLive(connection);
   }
 
   /**
@@ -270,12 +275,28 @@ export class MatchcastClient {
       return this.fail({ code: 'BAD_REQUEST', message: `cannot open an EventSource: ${String(cause)}`, cause });
     }
     this.connection = connection;
+    this.awaitLive(connection);
     this.pendingSubscribes.push({ channels, initial: true });
     if (Object.keys(resume).length > 0 || since !== undefined || this.positions.isHolding) {
       // Replays run stream after stream: `since` may move only once the server says they are
       // all done (`resumed`; SSE has no ping/pong to mark it as the WebSocket transport does).
       this.positions.holdTimes();
     }
+  }
+
+  /**
+   * A server that never answers the handshake (or the SSE request, or the subscribe) would
+   * leave the client `connecting` for ever: the attempt is abandoned as a failed one.
+   */
+  private awaitLive(connection: Connection): void {
+    if (this.connectTimeoutMs <= 0) return;
+    clearTimeout(this.liveTimer);
+    this.liveTimer = setTimeout(() => {
+      this.liveTimer = undefined;
+      if (connection !== this.connection) return;
+      connection.close();
+      this.lost(connection, CloseCodes.ABNORMAL, undefined);
+    }, this.connectTimeoutMs);
   }
 
   private onSse(): boolean {
@@ -327,6 +348,7 @@ export class MatchcastClient {
     this.setState(this.everLive ? 'reconnecting' : 'connecting');
     this.pendingSubscribes = [{ channels: this.channels, initial: true }];
     this.positions.holdTimes();
+    this.awaitLive(connection);
   }
 
   private lost(connection: Connection, closeCode: number, httpStatus: number | undefined): void {
@@ -389,6 +411,8 @@ export class MatchcastClient {
   }
 
   private becameLive(): void {
+    clearTimeout(this.liveTimer);
+    this.liveTimer = undefined;
     this.everLive = true;
     this.liveSince ??= Date.now();
     this.setState('live');
@@ -419,6 +443,8 @@ export class MatchcastClient {
     this.sseIdle = false;
     clearTimeout(this.reopenTimer);
     this.reopenTimer = undefined;
+    clearTimeout(this.liveTimer);
+    this.liveTimer = undefined;
     this.refreshTimer.cancel();
     this.pendingSubscribes = [];
     this.unsubscribing.clear();

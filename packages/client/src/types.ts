@@ -80,6 +80,11 @@ export interface MatchcastClientOptions {
   maxResume?: number;
   /** Refresh the token this long before it expires (at most half its remaining life). Default 30 s. */
   refreshLeadMs?: number;
+  /**
+   * An attempt that is not live this long after it started (no answer to the handshake, the
+   * request or the subscribe) is abandoned and counts as failed. 0 = off. Default 10 s.
+   */
+  connectTimeoutMs?: number;
   /** Send a ping this often while idle; a connection silent for twice this long is dropped. 0 = off. Default 25 s. */
   pingIntervalMs?: number;
 }

@@ -218,3 +218,72 @@ describe('a server that ends every connection at once', () => {
     }
   });
 });
+
+describe('a server that never answers', () => {
+  /** A TCP server that accepts connections and never says a word. */
+  async function silentTcp(): Promise<{ url: string; connections: net.Socket[]; ended: Set<net.Socket>; close(): Promise<void> }> {
+    const connections: net.Socket[] = [];
+    const ended = new Set<net.Socket>();
+    const tcp = net.createServer((socket) => {
+      connections.push(socket);
+      socket.on('error', () => undefined);
+      socket.on('data', () => undefined);
+      socket.on('end', () => ended.add(socket));
+      socket.on('close', () => ended.add(socket));
+    });
+    await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
+    return {
+      url: `ws://127.0.0.1:${(tcp.address() as AddressInfo).port}/ws`,
+      connections,
+      ended,
+      close: () => {
+        for (const socket of connections) socket.destroy();
+        return new Promise<void>((resolve) => tcp.close(() => resolve()));
+      },
+    };
+  }
+
+  it('the WebSocket handshake: the attempt is abandoned after connectTimeoutMs and retried', async () => {
+    const tcp = await silentTcp();
+    const { client: c } = client(tcp.url, { connectTimeoutMs: 300, backoff: { baseMs: 50, maxMs: 100 } });
+    c.subscribe('all', () => undefined);
+    c.connect();
+    try {
+      await until('a second attempt', () => tcp.connections.length >= 2, 3000);
+      await until('the first socket closed', () => tcp.ended.has(tcp.connections[0]!), 3000);
+      expect(c.state).toBe('connecting');
+    } finally {
+      c.close();
+      await tcp.close();
+    }
+  });
+
+  it('the SSE request (no response headers): the attempt is abandoned after connectTimeoutMs and retried', async () => {
+    const tcp = await silentTcp();
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const EventSource = require('eventsource');
+    const c = new MatchcastClient({ url: tcp.url, EventSource, transports: ['sse'], connectTimeoutMs: 300, backoff: { baseMs: 50, maxMs: 100 } });
+    c.subscribe('all', () => undefined);
+    c.connect();
+    try {
+      await until('a second attempt', () => tcp.connections.length >= 2, 3000);
+    } finally {
+      c.close();
+      await tcp.close();
+    }
+  });
+
+  it('the subscribe (the upgrade succeeds, nothing follows): the attempt is abandoned and retried', async () => {
+    const s = await server(() => undefined);
+    const { client: c } = client(s.url, { connectTimeoutMs: 300, backoff: { baseMs: 50, maxMs: 100, lostJitterMs: 50 } });
+    c.subscribe('all', () => undefined);
+    c.connect();
+    try {
+      await until('a second connection', () => s.sockets.length >= 2, 3000);
+      expect(s.sockets[0]!.readyState).toBeGreaterThanOrEqual(WebSocket.CLOSING);
+    } finally {
+      c.close();
+      await s.close();
+    }
+  });
+});
