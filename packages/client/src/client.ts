@@ -293,10 +293,14 @@ export class MatchcastClient {
     clearTimeout(this.liveTimer);
     this.liveTimer = setTimeout(() => {
       this.liveTimer = undefined;
-      if (connection !== this.connection) return;
-      connection.close();
-      this.lost(connection, CloseCodes.ABNORMAL, undefined);
+      if (connection === this.connection) this.abandon(connection, CloseCodes.ABNORMAL);
     }, this.connectTimeoutMs);
+  }
+
+  /** Ends a connection from this side and reconnects as if the server had closed it with `code`. */
+  private abandon(connection: Connection, code: number): void {
+    connection.close();
+    this.lost(connection, code, undefined);
   }
 
   private onSse(): boolean {
@@ -537,6 +541,13 @@ export class MatchcastClient {
       if (request.initial) return this.fail(error);
       for (const channel of request.channels) this.handlers.delete(channel);
       return this.report(error);
+    }
+    if (message.code === 'UNAVAILABLE' && this.connection) {
+      // The server could not read what a subscribe, resume or replay needs (its database): what
+      // was asked is not (all) in place. Reconnect — with backoff if it goes on — and every
+      // channel is asked for again, with resume.
+      this.report(error);
+      return this.abandon(this.connection, CloseCodes.TRY_AGAIN_LATER);
     }
     if (message.code === 'UNAUTHORIZED' && this.refreshing !== undefined) {
       // The refresh was refused; the connection ends at the old token's expiry (then 4001).

@@ -287,3 +287,55 @@ describe('a server that never answers', () => {
     }
   });
 });
+
+describe('UNAVAILABLE (the database cannot answer the subscribe: "retry with backoff")', () => {
+  it('answering the reconnect subscription: the client reconnects with backoff and subscribes again', async () => {
+    const s = await server((socket, index) => {
+      if (index > 0) return polite(socket);
+      socket.on('message', (data) => {
+        const message = JSON.parse(String(data)) as { action: string };
+        if (message.action === 'subscribe') socket.send(JSON.stringify({ type: 'error', code: 'UNAVAILABLE', message: 'service temporarily unavailable; retry' }));
+      });
+    });
+    const { client: c, errors } = client(s.url, { connectTimeoutMs: 0, backoff: { baseMs: 50, maxMs: 100, lostJitterMs: 50 } });
+    c.subscribe('all', () => undefined);
+    c.connect();
+    try {
+      await until('live on a second connection', () => c.state === 'live', 3000);
+      expect(s.sockets.length).toBe(2);
+      expect(errors.map((e) => e.code)).toEqual(['UNAVAILABLE']);
+    } finally {
+      c.close();
+      await s.close();
+    }
+  });
+
+  it('answering a channel added while live: the subscribe is sent again, the channel is not silently dead', async () => {
+    let refusals = 0;
+    const s = await server((socket) => {
+      socket.send(JSON.stringify({ type: 'connection_status', status: 'connected', connection_id: 'c', server_time: new Date().toISOString() }));
+      socket.on('message', (data) => {
+        const message = JSON.parse(String(data)) as { action: string; channels: string[] };
+        if (message.action !== 'subscribe') return;
+        if (message.channels.includes('match:late') && refusals++ === 0) {
+          return socket.send(JSON.stringify({ type: 'error', code: 'UNAVAILABLE', message: 'retry' }));
+        }
+        socket.send(JSON.stringify({ type: 'subscribed', channels: message.channels }));
+        if (message.channels.includes('match:late')) socket.send(JSON.stringify({ ...event('match:late', 1), channel: 'match:late' }));
+      });
+    });
+    const { client: c } = client(s.url, { connectTimeoutMs: 0, backoff: { baseMs: 50, maxMs: 100, lostJitterMs: 50 } });
+    const late: number[] = [];
+    c.subscribe('all', () => undefined);
+    c.connect();
+    try {
+      await until('live', () => c.state === 'live');
+      c.subscribe('match:late', (e) => late.push(e.seq));
+      await until('the late channel’s event', () => late.length === 1, 3000);
+      expect(c.channels.sort()).toEqual(['all', 'match:late']);
+    } finally {
+      c.close();
+      await s.close();
+    }
+  });
+});
