@@ -7,6 +7,13 @@ import { STREAM_PATTERN } from './wire.js';
 
 export type Verdict = 'next' | 'gap' | 'duplicate';
 
+/**
+ * Most streams remembered: a channel such as `all` carries every match's stream, and a long
+ * session (or a hostile server inventing stream names) would otherwise grow the map for ever.
+ * The least recently active go first; `resume` only ever sends the most recent `maxResume`.
+ */
+export const MAX_STREAMS = 10_000;
+
 interface Position {
   seq: number;
   /** The channel the stream's last event came on; undefined for a seeded position. */
@@ -31,8 +38,7 @@ export class Positions {
       this.duplicates++;
       return 'duplicate';
     }
-    this.streams.delete(stream);
-    this.streams.set(stream, { seq, channel });
+    this.remember(stream, { seq, channel });
     if (timestamp !== undefined) this.noteTime(timestamp);
     if (last && seq > last.seq + 1) {
       this.gaps++;
@@ -53,9 +59,15 @@ export class Positions {
       if (!Number.isSafeInteger(seq) || seq < 0 || !STREAM_PATTERN.test(stream)) continue;
       const last = this.streams.get(stream);
       if (last && last.seq >= seq) continue;
-      this.streams.delete(stream);
-      this.streams.set(stream, { seq, channel: last?.channel });
+      this.remember(stream, { seq, channel: last?.channel });
     }
+  }
+
+  /** Records a stream's position as the most recent, forgetting the least recent beyond MAX_STREAMS. */
+  private remember(stream: string, position: Position): void {
+    this.streams.delete(stream);
+    this.streams.set(stream, position);
+    if (this.streams.size > MAX_STREAMS) this.streams.delete(this.streams.keys().next().value!);
   }
 
   /** Forgets one stream (its history is gone; the next event or seed starts it again). */

@@ -1,4 +1,4 @@
-import { Positions } from '../../src/positions';
+import { MAX_STREAMS, Positions } from '../../src/positions';
 
 describe('positions', () => {
   it('accepts each seq once and in order, dropping seq ≤ last', () => {
@@ -36,6 +36,21 @@ describe('positions', () => {
     const p = new Positions();
     p.seed({ 'match:ok': 1, 'match:bad name': 2, 'nope': 3, 'match:f': 1.5, 'match:n': -1, 'match:big': 2 ** 60 });
     expect(p.resume(new Set(['all']), 100)).toEqual({ 'match:ok': 1 });
+  });
+
+  it('remembers at most MAX_STREAMS streams, forgetting the least recently active (a channel carrying endless new streams)', () => {
+    const p = new Positions();
+    p.accept('match:kept', 1, 'all');
+    for (let i = 0; i < MAX_STREAMS + 5000; i++) {
+      p.accept(`match:m${i}`, 1, 'all');
+      if (i % 1000 === 0) p.accept('match:kept', 2 + i, 'all');
+    }
+    p.seed({ 'match:seeded': 3 });
+    expect(p.size).toBe(MAX_STREAMS);
+    expect(p.get('match:m0')).toBeUndefined();
+    expect(p.get(`match:m${MAX_STREAMS + 4999}`)).toBe(1);
+    expect(p.get('match:kept')).toBeDefined();
+    expect(p.get('match:seeded')).toBe(3);
   });
 
   it('forgets a stream so that it starts again from the next event or seed', () => {
