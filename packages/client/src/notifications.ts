@@ -101,34 +101,41 @@ export function createNotifications(client: MatchcastClient, options: Notificati
     return typeof snapshot.stream_seq === 'number' ? { [stream()]: snapshot.stream_seq } : {};
   };
 
+  /** Every user event carries the new unread count; one that does not (a malformed event) changes nothing. */
+  const countOf = (data: { unread_count?: unknown }): number =>
+    typeof data.unread_count === 'number' && Number.isSafeInteger(data.unread_count) && data.unread_count >= 0 ? data.unread_count : unreadCount;
+
   const apply = (event: DeliveredMessage): void => {
+    // A notification, read or deletion names its notification by id: without one there is nothing to apply.
+    if (event.type !== 'notifications_read_all' && typeof event.data.id !== 'string') return;
     switch (event.type) {
       case 'notification': {
-        const { unread_count, ...notification } = event.data as unknown as UserEventData['notification'];
-        unreadCount = unread_count;
+        const { unread_count: _count, ...notification } = event.data as unknown as UserEventData['notification'];
+        unreadCount = countOf(event.data);
         // Only a stream event creates a notification, once: an id already listed is a reload's overlap.
         if (items.some((item) => item.id === notification.id)) break;
         total++;
-        items = [notification, ...items].sort(newestFirst);
+        // The newest `limit`, as a reload would list them: a long session does not grow the list.
+        items = [notification, ...items].sort(newestFirst).slice(0, limit);
         emitter.emit('change', { cause: 'event', event });
         emitter.emit('notification', notification);
         return;
       }
       case 'notification_read': {
         const data = event.data as unknown as UserEventData['notification_read'];
-        unreadCount = data.unread_count;
+        unreadCount = countOf(data);
         items = items.map((item) => (item.id === data.id && !item.is_read ? { ...item, is_read: true, read_at: data.read_at } : item));
         break;
       }
       case 'notifications_read_all': {
         const data = event.data as unknown as UserEventData['notifications_read_all'];
-        unreadCount = data.unread_count;
+        unreadCount = countOf(data);
         items = items.map((item) => (item.is_read ? item : { ...item, is_read: true, read_at: data.read_at }));
         break;
       }
       case 'notification_deleted': {
         const data = event.data as unknown as UserEventData['notification_deleted'];
-        unreadCount = data.unread_count;
+        unreadCount = countOf(data);
         total = Math.max(0, total - 1);
         items = items.filter((item) => item.id !== data.id);
         break;

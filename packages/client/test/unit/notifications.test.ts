@@ -194,3 +194,36 @@ it('fails `ready` when the snapshot cannot be loaded, and when no user is known'
   const anonymous = createNotifications(client, { baseUrl: 'http://app.test', token: () => 'not-a-jwt', fetch: api.fetch });
   await expect(anonymous.ready).rejects.toThrow(/no `userId`/);
 });
+
+it('keeps at most `limit` notifications, the newest, however many arrive live (total still counts them all)', async () => {
+  api.snapshot = { notifications: [note(2), note(1)], total: 2, unread_count: 2, stream_seq: 0 };
+  store = createNotifications(client, { baseUrl: 'http://app.test/', token: () => TOKEN, fetch: api.fetch, limit: 3 });
+  await store.ready;
+  client.connect();
+  await flush();
+  last().open();
+  last().message({ type: 'subscribed', channels: [STREAM] });
+  for (let id = 3; id <= 500; id++) last().message(userEvent('notification', { ...note(id), unread_count: id }));
+  expect(store.items.map((n) => n.id)).toEqual(['500', '499', '498']);
+  expect([store.unreadCount, store.total]).toEqual([500, 500]);
+});
+
+it('ignores a user event whose data is not what its type says: no throw, the unread count stays a number', async () => {
+  await startLive({ notifications: [note(2)], total: 1, unread_count: 1, stream_seq: 0 });
+  const thrown: unknown[] = [];
+  const onError = (error: unknown) => thrown.push(error);
+  process.on('uncaughtException', onError);
+  try {
+    last().message(userEvent('notification', { title: '<img src=x onerror=alert(1)>' }));
+    last().message(userEvent('notification', { id: 7, unread_count: 'many' }));
+    last().message(userEvent('notification_read', { id: '2' }));
+    last().message(userEvent('notification_deleted', { unread_count: null }));
+    last().message(userEvent('notifications_read_all', {}));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  } finally {
+    process.off('uncaughtException', onError);
+  }
+  expect(thrown).toEqual([]);
+  expect(typeof store.unreadCount).toBe('number');
+  expect(store.items.map((n) => n.id)).toEqual(['2']);
+});
