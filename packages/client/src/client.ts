@@ -42,6 +42,11 @@ export class MatchcastClient {
   private readonly held = new Map<string, DeliveredMessage[]>();
   /** Unsubscribe requests sent and not yet answered, per channel. */
   private readonly unsubscribing = new Map<string, number>();
+  /**
+   * Channel changes made while connected, sent together once the current task is done: one
+   * frame each way, however many the app made (the server limits frames per second).
+   */
+  private changes: { subscribe: Set<string>; unsubscribe: Set<string> } | undefined;
   private readonly urls: string[];
   private readonly WebSocketImpl: WebSocketConstructor | undefined;
   private readonly EventSourceImpl: EventSourceConstructor | undefined;
@@ -192,7 +197,7 @@ export class MatchcastClient {
     let set = this.handlers.get(channel);
     if (!set) {
       this.handlers.set(channel, (set = new Set()));
-      if (this.isOpen()) this.sendSubscribe([channel], false);
+      if (this.isOpen()) this.queueChanges().subscribe.add(channel);
       else if (this.onSse()) this.scheduleReopen();
     }
     set.add(handler);
@@ -208,11 +213,29 @@ export class MatchcastClient {
     if (set.size > 0) return;
     this.handlers.delete(channel);
     this.positions.forgetChannel(channel);
-    if (this.send({ action: 'unsubscribe', channels: [channel] })) {
-      this.unsubscribing.set(channel, (this.unsubscribing.get(channel) ?? 0) + 1);
+    if (this.isOpen()) {
+      const changes = this.queueChanges();
+      // Not sent yet: the server never heard of it. Else it is unsubscribed (and, if subscribed again, then subscribed).
+      if (!changes.subscribe.delete(channel)) changes.unsubscribe.add(channel);
     } else if (this.onSse()) {
       this.scheduleReopen();
     }
+  }
+
+  /** The channel changes to send at the end of the current task (see `changes`). */
+  private queueChanges(): { subscribe: Set<string>; unsubscribe: Set<string> } {
+    if (this.changes) return this.changes;
+    const changes = (this.changes = { subscribe: new Set<string>(), unsubscribe: new Set<string>() });
+    queueMicrotask(() => {
+      if (this.changes !== changes) return; // the connection ended: the next one subscribes what is left
+      this.changes = undefined;
+      const unsubscribe = [...changes.unsubscribe];
+      if (unsubscribe.length > 0 && this.send({ action: 'unsubscribe', channels: unsubscribe })) {
+        for (const channel of unsubscribe) this.unsubscribing.set(channel, (this.unsubscribing.get(channel) ?? 0) + 1);
+      }
+      if (changes.subscribe.size > 0) this.sendSubscribe([...changes.subscribe], false);
+    });
+    return changes;
   }
 
   /** Stops everything: the connection, timers and retries. Safe to call more than once. */
@@ -452,6 +475,7 @@ export class MatchcastClient {
     this.refreshTimer.cancel();
     this.pendingSubscribes = [];
     this.unsubscribing.clear();
+    this.changes = undefined;
     this.refreshing = undefined;
     connection?.detach();
   }

@@ -91,6 +91,7 @@ it('reconnects with backoff, resume of subscribed streams and since = newest tim
   last().message(event('match:a', 4, 'all', '2026-01-01T00:00:04.000Z'));
   last().message(event('match:b', 7, 'league:epl', '2026-01-01T00:00:07.000Z'));
   off();
+  await flush(); // channel changes go out at the end of the task
   expect(last().sent.at(-1)).toEqual({ action: 'unsubscribe', channels: ['league:epl'] });
   last().drop(1006);
   expect(client.state).toBe('reconnecting');
@@ -372,6 +373,7 @@ it('a refused reconnect subscription goes offline; a refused added channel is dr
   last().open();
   last().message({ type: 'subscribed', channels: ['all'] });
   client.subscribe('user:bob', () => undefined);
+  await flush();
   expect(last().sent.at(-1)).toEqual({ action: 'subscribe', channels: ['user:bob'] });
   last().message({ type: 'error', code: 'FORBIDDEN_CHANNEL', message: 'no' });
   expect(client.channels).toEqual(['all']);
@@ -420,6 +422,29 @@ it('a FORBIDDEN_CHANNEL naming a channel (a grant withdrawn) drops that channel 
   last().open();
   const resubscribe = last().sent.find((m: any) => m.action === 'subscribe');
   expect(resubscribe.channels.sort()).toEqual(['all', 'league:epl']);
+  client.close();
+});
+
+it('sends the channel changes of one task together: one subscribe, one unsubscribe, in that order of effect', async () => {
+  const { client } = makeClient();
+  client.subscribe('all', () => undefined);
+  client.subscribe('match:kept', () => undefined);
+  client.connect();
+  await flush();
+  last().open();
+  last().message({ type: 'subscribed', channels: ['all', 'match:kept'] });
+  const before = last().sent.length;
+  for (let i = 0; i < 50; i++) client.subscribe(`match:m${i}`, () => undefined);
+  const stop = client.subscribe('match:brief', () => undefined);
+  stop(); // never sent: nothing to unsubscribe
+  client.unsubscribe('match:kept');
+  client.subscribe('match:kept', () => undefined); // unsubscribed, then subscribed again
+  client.unsubscribe('all');
+  await flush();
+  expect(last().sent.slice(before)).toEqual([
+    { action: 'unsubscribe', channels: ['match:kept', 'all'] },
+    { action: 'subscribe', channels: [...Array.from({ length: 50 }, (_, i) => `match:m${i}`), 'match:kept'] },
+  ]);
   client.close();
 });
 

@@ -1,0 +1,59 @@
+/**
+ * The client's API used the way apps do, against a real gateway (PG-LISTEN mode): many
+ * subscribes in a row while connected (a follow list of 60 matches), then unsubscribes.
+ * Each channel must be subscribed on the server (its events reach its handler), without the
+ * client tripping the gateway's per-connection message rate (WS_MESSAGES_PER_SECOND, burst 2×).
+ */
+import type { MatchcastError } from '../src/types';
+import type { DeliveredMessage } from '../src/wire';
+import { GatewayProcess, Infra, ServiceProcess, freePort, goal, recordingClient, seedMatches, sleep, waitFor, waitForState } from './support';
+
+describe('MatchcastClient API misuse against a real gateway', () => {
+  const infra = new Infra();
+  const processes: ServiceProcess[] = [];
+  let gateway: GatewayProcess;
+
+  beforeAll(async () => {
+    await infra.start(false);
+    gateway = new GatewayProcess(await freePort(), await freePort(), { DATABASE_URL: infra.postgres.url }, 'client-gateway-misuse');
+    processes.push(gateway.start());
+    await gateway.ready();
+  });
+
+  afterAll(async () => {
+    await Promise.all(processes.map((p) => p.stop()));
+    await infra.destroy();
+  });
+
+  it('60 subscribes in a row while live: every channel is subscribed, none rate-limited; 60 unsubscribes leave only `all`', async () => {
+    const matches = await seedMatches(infra.db, 'mis', 60);
+    const { client } = recordingClient({ url: gateway.wsUrl, pingIntervalMs: 0 });
+    const errors: MatchcastError[] = [];
+    client.on('error', (e) => errors.push(e));
+    const onAll: DeliveredMessage[] = [];
+    client.subscribe('all', (e) => onAll.push(e));
+    client.connect();
+    await waitForState(client, 'live');
+
+    const perChannel = new Map<string, number>();
+    const stops = matches.map((id) => client.subscribe(`match:${id}`, () => perChannel.set(id, (perChannel.get(id) ?? 0) + 1)));
+    await sleep(500);
+    for (const id of matches) await goal(infra.db, id);
+    await waitFor('an event for every match', async () => (perChannel.size + new Set(onAll.map((e) => e.match_id)).size >= matches.length ? true : undefined), 15_000);
+    await sleep(300);
+    expect(errors.map((e) => e.code)).toEqual([]);
+    // Each event on its match's channel (the most specific one), none left to `all`.
+    expect(onAll.filter((e) => matches.includes(e.match_id!))).toEqual([]);
+    expect(perChannel.size).toBe(matches.length);
+
+    for (const stop of stops) stop();
+    await sleep(500);
+    onAll.length = 0;
+    for (const id of matches.slice(0, 5)) await goal(infra.db, id);
+    await waitFor('the events on `all` again', async () => (onAll.length >= 5 ? true : undefined), 15_000);
+    expect(errors.map((e) => e.code)).toEqual([]);
+    expect(client.channels).toEqual(['all']);
+    expect(client.state).toBe('live');
+    client.close();
+  });
+});
