@@ -312,8 +312,8 @@ export class MatchcastClient {
    * leave the client `connecting` for ever: the attempt is abandoned as a failed one.
    */
   private awaitLive(connection: Connection): void {
-    if (this.connectTimeoutMs <= 0) return;
-    clearTimeout(this.liveTimer);
+    // Armed already (an SSE stream interrupted again while the browser reconnects): the first deadline holds.
+    if (this.connectTimeoutMs <= 0 || this.liveTimer !== undefined) return;
     this.liveTimer = setTimeout(() => {
       this.liveTimer = undefined;
       if (connection === this.connection) this.abandon(connection, CloseCodes.ABNORMAL);

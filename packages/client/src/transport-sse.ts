@@ -97,6 +97,12 @@ const CONNECTING = 0;
 const CLOSED = 2;
 /** Browser reconnects in a row that do not reach the server before the client takes over (its backoff, its other URLs). */
 export const BROWSER_RETRIES = 5;
+/**
+ * A stream that ends sooner than this after it opened counts as a failed retry too: a server
+ * (or proxy) that answers 200 and ends at once, with `retry: 0`, would otherwise have the
+ * EventSource reconnect in a tight loop, each open resetting the count.
+ */
+export const SHORT_STREAM_MS = 1000;
 
 /**
  * One SSE stream: the subscribe (channels, resume, since, token) is its URL. Once open, a
@@ -115,8 +121,9 @@ export class SseTransport implements Connection {
   /** The close code the stream's final `error` event named (e.g. 1012 for SERVER_DRAINING). */
   private streamEnd: number | undefined;
   private everOpened = false;
-  /** Errors since the stream was last open: the browser's failed reconnects. */
+  /** The browser's failed reconnects in a row (streams that did not open, or ended within SHORT_STREAM_MS). */
   private retries = 0;
+  private openedAt: number | undefined;
 
   constructor(
     private readonly EventSourceImpl: EventSourceConstructor,
@@ -130,12 +137,14 @@ export class SseTransport implements Connection {
     this.streamEnd = undefined;
     source.onopen = () => {
       this.everOpened = true;
-      this.retries = 0;
+      this.openedAt = Date.now();
       this.streamEnd = undefined;
       this.handlers.open(this);
     };
     source.onmessage = (event) => this.received(event.data);
     source.onerror = (event) => {
+      if (this.openedAt !== undefined && Date.now() - this.openedAt >= SHORT_STREAM_MS) this.retries = 0;
+      this.openedAt = undefined;
       const browserRetries =
         source.readyState === CONNECTING &&
         sseHttpStatusOf(event) === undefined &&

@@ -4,6 +4,7 @@
  * or never answer the handshake. The client must not throw into the app, must not corrupt its
  * resume positions and must back off rather than loop.
  */
+import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -336,6 +337,91 @@ describe('UNAVAILABLE (the database cannot answer the subscribe: "retry with bac
     } finally {
       c.close();
       await s.close();
+    }
+  });
+});
+
+describe('a hostile SSE endpoint', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const EventSource = require('eventsource');
+  const backoff = { baseMs: 100, maxMs: 10_000, lostJitterMs: 100, drainJitterMs: 100 };
+
+  async function sse(respond: (req: http.IncomingMessage, res: http.ServerResponse, index: number) => void) {
+    let requests = 0;
+    const server = http.createServer((req, res) => respond(req, res, requests++));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/sse`,
+      get requests() {
+        return requests;
+      },
+      close: () => {
+        server.closeAllConnections();
+        return new Promise<void>((resolve) => server.close(() => resolve()));
+      },
+    };
+  }
+  const sseClient = (url: string, options: Partial<MatchcastClientOptions> = {}) => {
+    const errors: MatchcastError[] = [];
+    const c = new MatchcastClient({ url: 'ws://unused/ws', sseUrl: url, EventSource, transports: ['sse'], backoff, onError: (e) => errors.push(e), ...options });
+    return { client: c, errors };
+  };
+  const head = (res: http.ServerResponse) => res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  const data = (message: unknown) => `data: ${JSON.stringify(message)}\n\n`;
+
+  it.each([500, 502, 503, 400, 404])('answering %i to every request: the client backs off, no loop', async (status) => {
+    const server = await sse((_req, res) => res.writeHead(status, { 'content-type': 'application/json' }).end('{"error":"X"}'));
+    const { client: c } = sseClient(server.url);
+    c.subscribe('all', () => undefined);
+    c.connect();
+    try {
+      await sleep(3000);
+      expect(server.requests).toBeGreaterThanOrEqual(2);
+      expect(server.requests).toBeLessThan(15);
+    } finally {
+      c.close();
+      await server.close();
+    }
+  });
+
+  it('a stream that opens with `retry: 0` and ends at once, every time, never answering the subscribe: not a loop', async () => {
+    const server = await sse((_req, res) => {
+      head(res);
+      res.end('retry: 0\n\n');
+    });
+    const { client: c } = sseClient(server.url, { connectTimeoutMs: 500 });
+    c.subscribe('all', () => undefined);
+    c.connect();
+    try {
+      await sleep(3000);
+      expect(server.requests).toBeLessThan(60);
+    } finally {
+      c.close();
+      await server.close();
+    }
+  });
+
+  it('garbage lines, events without ids, forged ids and malformed data are skipped; the stream goes on', async () => {
+    const server = await sse((_req, res) => {
+      head(res);
+      res.write(data({ type: 'subscribed', channels: ['all'] }));
+      res.write('garbage without a colon\n\n: a comment\n\nevent: weird\ndata: {}\n\nid: forged-token\ndata: not json\n\ndata: null\n\ndata: [1,2]\n\n');
+      res.write(`id: \u0000\ndata: ${JSON.stringify(event('match:a', 'x'))}\n\n`);
+      res.write(data(event('match:a', 1)));
+      res.write(`id: ${'A'.repeat(100_000)}\n${data(event('match:a', 2))}`);
+    });
+    const { client: c } = sseClient(server.url);
+    const seen: unknown[] = [];
+    c.subscribe('all', (e) => seen.push(e.seq));
+    c.connect();
+    try {
+      await until('both events', () => seen.length === 2);
+      expect(seen).toEqual([1, 2]);
+      expect(c.state).toBe('live');
+      expect(uncaught).toEqual([]);
+    } finally {
+      c.close();
+      await server.close();
     }
   });
 });
