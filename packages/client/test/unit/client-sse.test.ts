@@ -92,6 +92,7 @@ function makeClient(options: Partial<MatchcastClientOptions> = {}) {
     EventSource: FakeSource,
     transports: ['sse'],
     backoff: { baseMs: 100, maxMs: 1000, drainJitterMs: 200, lostJitterMs: 100 },
+    connectTimeoutMs: 0, // on in the tests of it only: others leave attempts hanging on purpose
     onState: (s) => states.push(s),
     onError: (e) => errors.push(e),
     ...options,

@@ -29,6 +29,7 @@ function makeClient(options: Partial<MatchcastClientOptions> = {}) {
     WebSocket: FakeSocket,
     backoff: { baseMs: 100, maxMs: 1000, lostJitterMs: 100 },
     pingIntervalMs: 0,
+    connectTimeoutMs: 0, // on in the tests of it only: others leave attempts hanging on purpose
     onState: (s) => states.push(s),
     onError: (e) => errors.push(e),
     ...options,
@@ -445,6 +446,30 @@ it('sends the channel changes of one task together: one subscribe, one unsubscri
     { action: 'unsubscribe', channels: ['match:kept', 'all'] },
     { action: 'subscribe', channels: [...Array.from({ length: 50 }, (_, i) => `match:m${i}`), 'match:kept'] },
   ]);
+  client.close();
+});
+
+it('abandons an attempt not live within connectTimeoutMs (no answer to the handshake, or to the subscribe) and retries with backoff', async () => {
+  const { client } = makeClient({ connectTimeoutMs: 5000 });
+  client.subscribe('all', () => undefined);
+  client.connect();
+  await flush();
+  await jest.advanceTimersByTimeAsync(4999);
+  expect(FakeSocket.all).toHaveLength(1);
+  await jest.advanceTimersByTimeAsync(1);
+  expect(FakeSocket.all[0]!.closedWith).toBeDefined();
+  await jest.advanceTimersByTimeAsync(100); // backoff from attempt 0: under baseMs
+  expect(FakeSocket.all).toHaveLength(2);
+  last().open(); // the upgrade, then silence: no `subscribed`
+  await jest.advanceTimersByTimeAsync(5000);
+  expect(FakeSocket.all[1]!.closedWith).toBeDefined();
+  await jest.advanceTimersByTimeAsync(200);
+  expect(FakeSocket.all).toHaveLength(3);
+  last().open();
+  last().message({ type: 'subscribed', channels: ['all'] });
+  await jest.advanceTimersByTimeAsync(60_000);
+  expect(FakeSocket.all).toHaveLength(3); // live: no deadline any more
+  expect(client.state).toBe('live');
   client.close();
 });
 
