@@ -84,7 +84,7 @@ export function createScoreboard(client: MatchcastClient, options: ScoreboardOpt
     emitter.emit('change', { match: next, event });
   };
 
-  const removeReset = client.addResetHandler(() => (closed ? undefined : load()));
+  const removeReset = client.addResetHandler(coalesced(() => (closed ? Promise.resolve({}) : load())));
   const ready = load().then((positions) => {
     if (closed) return;
     client.seed(positions);
@@ -112,6 +112,37 @@ export function createScoreboard(client: MatchcastClient, options: ScoreboardOpt
       followed.clear();
       emitter.clear();
     },
+  };
+}
+
+/**
+ * One snapshot reload for many resets: a reconnect after a long absence can bring a
+ * RESUME_TOO_OLD for each of up to `maxResume` streams at once, and each would reload the whole
+ * snapshot. Calls while a reload runs share the next one, started when it ends (a snapshot
+ * requested before a stream's reset may predate what that stream needs): two reloads at most.
+ */
+function coalesced<T>(run: () => Promise<T>): () => Promise<T> {
+  let running: Promise<T> | undefined;
+  let next: Promise<T> | undefined;
+  const start = (): Promise<T> => {
+    const current = run();
+    running = current;
+    const done = () => {
+      if (running === current) running = undefined;
+    };
+    current.then(done, done);
+    return current;
+  };
+  return () => {
+    if (!running) return start();
+    next ??= running.then(
+      () => undefined,
+      () => undefined,
+    ).then(() => {
+      next = undefined;
+      return start();
+    });
+    return next;
   };
 }
 

@@ -52,3 +52,40 @@ describe('scoreboard: schedule_update', () => {
     board.close();
   });
 });
+
+describe('scoreboard: RESUME_TOO_OLD for many streams at once', () => {
+  it('reloads the snapshot once for the resets that arrive together (and once more for those that came during that reload), not once per stream', async () => {
+    const { MatchcastClient } = await import('../../src/client');
+    const { FakeSocket } = await import('./fake-socket');
+    FakeSocket.all = [];
+    const client = new MatchcastClient({ url: 'ws://gw/ws', WebSocket: FakeSocket, pingIntervalMs: 0 });
+    const ids = Array.from({ length: 50 }, (_, i) => `m${i}`);
+    let loads = 0;
+    let seq = 10;
+    const fetchSnapshot = async () => {
+      loads++;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      seq++;
+      return { matches: ids.map((id) => ({ match: { ...SNAPSHOT, match_id: id }, stream: `match:${id}`, seq })) };
+    };
+    const board = createScoreboard(client, { fetchSnapshot });
+    await board.ready;
+    client.connect();
+    await new Promise((resolve) => setImmediate(resolve));
+    const socket = FakeSocket.all.at(-1)!;
+    socket.open();
+    socket.message({ type: 'subscribed', channels: ['all'] });
+    loads = 0;
+    for (const id of ids.slice(0, 40)) socket.message({ type: 'error', code: 'RESUME_TOO_OLD', message: 'too old', stream: `match:${id}` });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    for (const id of ids.slice(40)) socket.message({ type: 'error', code: 'RESUME_TOO_OLD', message: 'too old', stream: `match:${id}` });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(loads).toBe(2);
+    expect(client.diagnostics.resets).toBe(50);
+    // Streams reset by the second reload continue from its (newer) snapshot.
+    expect(client.position('match:m0')).toBe(13);
+    expect(client.position('match:m49')).toBe(13);
+    board.close();
+    client.close();
+  });
+});
