@@ -43,7 +43,7 @@ function api(path: string): unknown {
     case '/api/matches':
       return { matches: [{ match, stream: 'match:m1', seq: 1 }] };
     case '/api/leagues/l1/table':
-      return { league: match.league, stream_seq: 0, rows: [{ position: 1, team: match.home_team, played: 1, won: 1, drawn: 0, lost: 0, goals_for: 1, goals_against: 0, goal_difference: 1, points: 3 }] };
+      return { league: match.league, stream_seq: 0, rows: [{ position: 1, team: match.home_team, played: XSS, won: 1, drawn: 0, lost: 0, goals_for: 1, goals_against: 0, goal_difference: XSS, points: XSS }] };
     case '/api/announcements':
       return { announcements: [announcement], stream: 'all', stream_seq: 0 };
     case '/api/dev/users':
@@ -63,7 +63,8 @@ function events(channels: string[]): unknown[] {
   if (channels.includes('all')) {
     out.push({
       type: 'match_event', match_id: 'm1', channel: 'all', stream: 'match:m1', seq: 2, id: 'e2', timestamp: new Date().toISOString(),
-      data: { ...match, score: { home: 2, away: 0 }, event: { type: 'goal', minute: 13, team: 'away', player: `${RLO}${XSS}` } },
+      // Numbers where the page expects them are text too: a score that is markup must not become elements.
+      data: { ...match, score: { home: 2, away: XSS }, event: { type: 'goal', minute: 13, team: 'away', player: `${RLO}${XSS}` } },
     });
   }
   if (channels.includes('user:alice')) {

@@ -40,8 +40,8 @@ function render(m, flash) {
   const minute = m.status === 'live' ? m.minute + "'" : m.status.replace('_', ' ');
   el.classList.toggle('off', m.status === 'postponed' || m.status === 'cancelled');
   el.innerHTML = `<div class="meta"><span>${esc(m.league?.name)}</span><span class="status ${esc(m.status)}">${esc(minute)}</span></div>
-    <div class="row"><span class="team">${esc(m.home_team?.name)}${account.followButton(m.home_team)}</span><span class="score home" data-testid="home-score">${m.score?.home ?? 0}</span></div>
-    <div class="row"><span class="team">${esc(m.away_team?.name)}${account.followButton(m.away_team)}</span><span class="score away" data-testid="away-score">${m.score?.away ?? 0}</span></div>
+    <div class="row"><span class="team">${esc(m.home_team?.name)}${account.followButton(m.home_team)}</span><span class="score home" data-testid="home-score">${esc(m.score?.home ?? 0)}</span></div>
+    <div class="row"><span class="team">${esc(m.away_team?.name)}${account.followButton(m.away_team)}</span><span class="score away" data-testid="away-score">${esc(m.score?.away ?? 0)}</span></div>
     ${scheduleNote(m)}`;
   if (flash) { el.classList.add('flash'); setTimeout(() => el.classList.remove('flash'), 1200); }
 }
@@ -85,8 +85,8 @@ function renderTable(store, moved) {
   el.innerHTML = `<caption>${esc(league.name)}</caption>
     <thead><tr><th>#</th><th class="team">Team</th><th title="played">P</th><th title="won">W</th><th title="drawn">D</th><th title="lost">L</th><th title="goal difference">GD</th><th title="points">Pts</th></tr></thead>
     <tbody>${store.rows.map((r) => `<tr data-team="${esc(r.team.id)}" class="${moved.has(r.team.id) ? 'moved' : ''}">
-      <td class="pos">${r.position}</td><td class="team">${esc(r.team.name)}</td><td class="played">${r.played}</td><td>${r.won}</td><td>${r.drawn}</td><td>${r.lost}</td>
-      <td class="gd">${r.goal_difference > 0 ? '+' : ''}${r.goal_difference}</td><td class="pts">${r.points}</td></tr>`).join('')}</tbody>`;
+      <td class="pos">${esc(r.position)}</td><td class="team">${esc(r.team.name)}</td><td class="played">${esc(r.played)}</td><td>${esc(r.won)}</td><td>${esc(r.drawn)}</td><td>${esc(r.lost)}</td>
+      <td class="gd">${r.goal_difference > 0 ? '+' : ''}${esc(r.goal_difference)}</td><td class="pts">${esc(r.points)}</td></tr>`).join('')}</tbody>`;
   if (moved.size > 0) setTimeout(() => el.querySelectorAll('tr.moved').forEach((tr) => tr.classList.remove('moved')), 1500);
 }
 
