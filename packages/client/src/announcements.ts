@@ -44,6 +44,11 @@ interface ListResponse {
   stream_seq: number;
 }
 
+/** What the store sorts and shows of an announcement event's data: anything else is not one and is ignored. */
+function isAnnouncement(data: Record<string, unknown>): boolean {
+  return ['id', 'title', 'message', 'priority', 'created_at'].every((field) => typeof data[field] === 'string');
+}
+
 /** Most urgent first, then newest (the API's order), so a live change keeps the list as the API would answer it. */
 function byUrgency(a: AnnouncementData, b: AnnouncementData): number {
   return (PRIORITY_RANK[a.priority] ?? 9) - (PRIORITY_RANK[b.priority] ?? 9) || b.created_at.localeCompare(a.created_at) || Number(b.id) - Number(a.id);
@@ -121,7 +126,7 @@ export function createAnnouncements(client: MatchcastClient, options: Announceme
   };
 
   const onEvent = (event: DeliveredMessage): void => {
-    if (!ANNOUNCEMENT_TYPES.has(event.type) || event.stream !== stream) return;
+    if (!ANNOUNCEMENT_TYPES.has(event.type) || event.stream !== stream || !isAnnouncement(event.data)) return;
     if (buffer) return void buffer.push(event);
     if (event.seq <= seq) return;
     applyEvent(event);

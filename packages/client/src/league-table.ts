@@ -77,6 +77,8 @@ export function createLeagueTable(client: MatchcastClient, options: LeagueTableO
   const apply = (event: DeliveredMessage): void => {
     if (event.type !== 'league_table' || event.stream !== stream) return;
     const data = event.data as unknown as LeagueTableData;
+    // Not a table (it carries the whole table, so nothing of it can be applied): ignored.
+    if (!Array.isArray(data.rows) || typeof data.league !== 'object' || data.league === null) return;
     league = data.league;
     rows = data.rows;
     seq = event.seq;

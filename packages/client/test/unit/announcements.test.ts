@@ -119,3 +119,22 @@ it("a match's, taken from another channel (its league's): only the match stream'
   last().message({ ...event('announcement', 3, announcement('4', 'low', { target: 'match', target_id: 'm1' }), 'match:m1'), channel: STREAM });
   expect([shown(store), store.seq]).toEqual(['4l:t4', 3]);
 });
+
+it('ignores an announcement event whose data is not an announcement: the store keeps working', async () => {
+  store = createAnnouncements(client, { baseUrl: 'http://app.test/', target: 'league', targetId: 'epl', fetch: fetchImpl });
+  await store.ready;
+  await connect([STREAM]);
+  const thrown: unknown[] = [];
+  const onError = (error: unknown) => thrown.push(error);
+  process.on('uncaughtException', onError);
+  try {
+    last().message(event('announcement', 4, { id: 'x' } as unknown as AnnouncementData));
+    last().message(event('announcement', 5, { title: 'no id' } as unknown as AnnouncementData));
+    last().message(event('announcement', 6, announcement('2', 'urgent')));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  } finally {
+    process.off('uncaughtException', onError);
+  }
+  expect(thrown).toEqual([]);
+  expect(shown(store)).toBe('2u:t2 1n:t1');
+});

@@ -112,3 +112,12 @@ it('Scoreboard.follow applies the match events arriving on the league channel', 
   expect(client.channels.sort()).toEqual(['all', STREAM]);
   scoreboard.close();
 });
+
+it('ignores a league_table whose data is not a table: the rows stay an array', async () => {
+  await startLive();
+  last().message({ type: 'league_table', match_id: null, data: { league: LEAGUE, rows: 'nope' }, timestamp: 't', channel: STREAM, stream: STREAM, seq: 5, id: 'x' });
+  last().message({ type: 'league_table', match_id: null, data: {}, timestamp: 't', channel: STREAM, stream: STREAM, seq: 6, id: 'y' });
+  expect([store.league, order(store), store.seq]).toEqual([LEAGUE, '1ars0 2che0', 4]);
+  last().message(tableEvent(7, [row(1, 'che', 3), row(2, 'ars', 0)]));
+  expect([order(store), store.seq]).toEqual(['1che3 2ars0', 7]);
+});
