@@ -425,3 +425,44 @@ describe('a hostile SSE endpoint', () => {
     }
   });
 });
+
+describe('close codes of every class', () => {
+  const reconnecting = [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4002, 4008, 4999];
+  it.each(reconnecting)('%i after the subscribe: the client reconnects and resubscribes (nothing thrown, not offline)', async (code) => {
+    const s = await server((socket, index) => {
+      polite(socket);
+      if (index === 0) socket.on('message', () => setImmediate(() => socket.close(code)));
+    });
+    const { client: c, errors } = client(s.url, { backoff: { baseMs: 20, maxMs: 50, lostJitterMs: 20, drainJitterMs: 20 } });
+    c.subscribe('all', () => undefined);
+    c.connect();
+    try {
+      await until('the second connection live', () => s.sockets.length === 2 && c.state === 'live', 3000);
+      expect(errors.filter((e) => e.fatal)).toEqual([]);
+      expect(uncaught).toEqual([]);
+    } finally {
+      c.close();
+      await s.close();
+    }
+  });
+
+  it('4003 (forbidden) goes offline with a fatal error; close() after it is safe, twice', async () => {
+    const s = await server((socket) => {
+      polite(socket);
+      socket.on('message', () => setImmediate(() => socket.close(4003)));
+    });
+    const { client: c, errors } = client(s.url);
+    c.subscribe('all', () => undefined);
+    c.connect();
+    try {
+      await until('offline', () => c.state === 'offline');
+      expect(errors.at(-1)).toMatchObject({ fatal: true, closeCode: 4003 });
+      await sleep(200);
+      expect(s.sockets.length).toBe(1);
+    } finally {
+      c.close();
+      c.close();
+      await s.close();
+    }
+  });
+});
