@@ -249,6 +249,7 @@ export class MatchcastClient {
 
   private async open(): Promise<void> {
     const generation = ++this.generation;
+    this.armDeadline();
     let token = this.nextToken;
     this.nextToken = undefined;
     if (token === undefined && this.options.token) {
@@ -272,7 +273,6 @@ export class MatchcastClient {
     }
     this.connection = connection;
     this.token = token;
-    this.awaitLive(connection);
   }
 
   /**
@@ -298,7 +298,6 @@ export class MatchcastClient {
       return this.fail({ code: 'BAD_REQUEST', message: `cannot open an EventSource: ${String(cause)}`, cause });
     }
     this.connection = connection;
-    this.awaitLive(connection);
     this.pendingSubscribes.push({ channels, initial: true });
     if (Object.keys(resume).length > 0 || since !== undefined || this.positions.isHolding) {
       // Replays run stream after stream: `since` may move only once the server says they are
@@ -308,16 +307,27 @@ export class MatchcastClient {
   }
 
   /**
-   * A server that never answers the handshake (or the SSE request, or the subscribe) would
-   * leave the client `connecting` for ever: the attempt is abandoned as a failed one.
+   * A token provider, handshake, SSE request or subscribe that is never answered would leave
+   * the client `connecting` for ever: an attempt not live within connectTimeoutMs is abandoned
+   * as a failed one. Cleared when the server answers the subscribe, or the attempt ends.
    */
-  private awaitLive(connection: Connection): void {
-    // Armed already (an SSE stream interrupted again while the browser reconnects): the first deadline holds.
-    if (this.connectTimeoutMs <= 0 || this.liveTimer !== undefined) return;
+  private armDeadline(): void {
+    this.clearDeadline();
+    if (this.connectTimeoutMs <= 0) return;
     this.liveTimer = setTimeout(() => {
       this.liveTimer = undefined;
-      if (connection === this.connection) this.abandon(connection, CloseCodes.ABNORMAL);
+      if (this.connection) return this.abandon(this.connection, CloseCodes.ABNORMAL);
+      if (!this.running) return;
+      // Still waiting for the token provider: that answer, if it ever comes, is ignored.
+      this.generation++;
+      this.report({ code: 'TOKEN_PROVIDER_FAILED', message: `the token provider did not answer within ${this.connectTimeoutMs} ms; retrying` });
+      this.retry('retry');
     }, this.connectTimeoutMs);
+  }
+
+  private clearDeadline(): void {
+    clearTimeout(this.liveTimer);
+    this.liveTimer = undefined;
   }
 
   /** Ends a connection from this side and reconnects as if the server had closed it with `code`. */
@@ -375,7 +385,8 @@ export class MatchcastClient {
     this.setState(this.everLive ? 'reconnecting' : 'connecting');
     this.pendingSubscribes = [{ channels: this.channels, initial: true }];
     this.positions.holdTimes();
-    this.awaitLive(connection);
+    // Interrupted again while the browser reconnects: the first deadline holds.
+    if (this.liveTimer === undefined) this.armDeadline();
   }
 
   private lost(connection: Connection, closeCode: number, httpStatus: number | undefined): void {
@@ -417,6 +428,7 @@ export class MatchcastClient {
   }
 
   private retry(action: 'drain' | 'lost' | 'retry'): void {
+    this.clearDeadline();
     this.setState(this.everLive ? 'reconnecting' : 'connecting');
     if (this.liveSince !== undefined && Date.now() - this.liveSince >= STABLE_LIVE_MS) {
       this.attempt = 0;
@@ -438,8 +450,7 @@ export class MatchcastClient {
   }
 
   private becameLive(): void {
-    clearTimeout(this.liveTimer);
-    this.liveTimer = undefined;
+    this.clearDeadline();
     this.everLive = true;
     this.liveSince ??= Date.now();
     this.setState('live');
@@ -470,8 +481,7 @@ export class MatchcastClient {
     this.sseIdle = false;
     clearTimeout(this.reopenTimer);
     this.reopenTimer = undefined;
-    clearTimeout(this.liveTimer);
-    this.liveTimer = undefined;
+    this.clearDeadline();
     this.refreshTimer.cancel();
     this.pendingSubscribes = [];
     this.unsubscribing.clear();
@@ -525,6 +535,8 @@ export class MatchcastClient {
         return;
       case 'subscribed':
         this.pendingSubscribes.shift();
+        // Answered (also a stream reopened while live): no deadline.
+        this.clearDeadline();
         if (this.currentState !== 'live') this.becameLive();
         return;
       case 'unsubscribed':

@@ -245,6 +245,23 @@ it('subscribe and unsubscribe on SSE reopen the stream once (debounced) with the
   client.close();
 });
 
+it('a stream reopened while live (a channel added) that the server answers keeps no connect deadline', async () => {
+  const { client, states } = makeClient({ connectTimeoutMs: 5000 });
+  client.subscribe('all', () => undefined);
+  client.connect();
+  await flush();
+  last().open();
+  client.subscribe('match:x', () => undefined);
+  await jest.advanceTimersByTimeAsync(50);
+  expect(FakeSource.all).toHaveLength(2);
+  last().open();
+  await jest.advanceTimersByTimeAsync(60_000);
+  expect(FakeSource.all).toHaveLength(2);
+  expect(last().closed).toBe(false);
+  expect(states).toEqual(['connecting', 'live']);
+  client.close();
+});
+
 it('with no channel on SSE it is live without a stream; the first subscribe opens one', async () => {
   const { client } = makeClient();
   client.connect();

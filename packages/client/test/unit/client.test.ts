@@ -473,6 +473,20 @@ it('abandons an attempt not live within connectTimeoutMs (no answer to the hands
   client.close();
 });
 
+it('a token provider that never answers: the attempt is abandoned after connectTimeoutMs, reported, and retried', async () => {
+  let calls = 0;
+  const { client, errors } = makeClient({ connectTimeoutMs: 5000, token: () => (++calls === 1 ? new Promise<string>(() => undefined) : 'tok') });
+  client.subscribe('all', () => undefined);
+  client.connect();
+  await jest.advanceTimersByTimeAsync(5000);
+  expect(errors.map((e) => e.code)).toEqual(['TOKEN_PROVIDER_FAILED']);
+  await jest.advanceTimersByTimeAsync(100);
+  expect(calls).toBe(2);
+  expect(FakeSocket.all).toHaveLength(1);
+  expect(last().url).toContain('token=tok');
+  client.close();
+});
+
 it('rejects malformed channel names at once', () => {
   const { client } = makeClient();
   expect(() => client.subscribe('match:a b', () => undefined)).toThrow(TypeError);
