@@ -23,6 +23,12 @@ import { CHANNEL_PATTERN, CloseCodes, isEvent, type ClientMessage, type ControlM
  * accepts (even subscribes) and then drops or drains every connection gets exponential backoff.
  */
 const STABLE_LIVE_MS = 5000;
+/**
+ * The longest a stream's events are held for the reset handlers (a snapshot fetch that never
+ * answers would otherwise freeze the stream for good while its events pile up): then the reset
+ * fails (RESET_FAILED) and the stream starts again at the held events.
+ */
+export const RESET_TIMEOUT_MS = 30_000;
 /** Channel changes on SSE are gathered this long into one reopen of the stream. */
 const REOPEN_DEBOUNCE_MS = 50;
 /** Errors that refuse a whole subscribe message (it is all-or-nothing). */
@@ -643,13 +649,21 @@ export class MatchcastClient {
     this.positions.forget(stream);
     this.resets++;
     const positions: StreamPositions = {};
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      const answers = await Promise.all([...this.resetHandlers].map(async (handler) => (await handler(stream)) ?? {}));
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${RESET_TIMEOUT_MS} ms`)), RESET_TIMEOUT_MS);
+        // Not cleared by close() (the handlers may still be running): it must not keep a Node process alive.
+        (timer as { unref?: () => void }).unref?.();
+      });
+      const answers = await Promise.race([Promise.all([...this.resetHandlers].map(async (handler) => (await handler(stream)) ?? {})), timeout]);
       for (const answer of answers) {
         for (const [key, seq] of Object.entries(answer)) positions[key] = Math.max(seq, positions[key] ?? 0);
       }
     } catch (cause) {
       this.report({ code: 'RESET_FAILED', message: `the reset handler failed for ${stream}`, stream, cause });
+    } finally {
+      clearTimeout(timer);
     }
     const held = this.held.get(stream) ?? [];
     this.held.delete(stream);

@@ -2,7 +2,7 @@
  * MatchcastClient's decisions against a scripted WebSocket (no network): what it sends on
  * (re)connect, dedup, close-code handling, token refresh, resets and close().
  */
-import { MatchcastClient } from '../../src/client';
+import { MatchcastClient, RESET_TIMEOUT_MS } from '../../src/client';
 import type { MatchcastClientOptions, MatchcastError } from '../../src/types';
 import { FakeSocket } from './fake-socket';
 
@@ -346,6 +346,26 @@ describe('RESUME_TOO_OLD', () => {
     last().message(event('match:a', 12));
     expect(seen.at(-1)).toBe('match:a@12');
     expect(client.diagnostics).toMatchObject({ gaps: 0, resets: 1 });
+    client.close();
+  });
+
+  it('a reset handler that never answers (a snapshot fetch that hangs) does not freeze the stream: after RESET_TIMEOUT_MS it is RESET_FAILED and the held events go on', async () => {
+    const { client, errors } = makeClient({ onReset: () => new Promise(() => undefined) });
+    const seen: number[] = [];
+    client.subscribe('all', (e) => seen.push(e.seq));
+    client.connect();
+    await flush();
+    last().open();
+    last().message(event('match:a', 3));
+    last().message({ type: 'error', code: 'RESUME_TOO_OLD', message: 'reload', stream: 'match:a' });
+    for (const seq of [41, 42]) last().message(event('match:a', seq));
+    await jest.advanceTimersByTimeAsync(RESET_TIMEOUT_MS - 1);
+    expect(seen).toEqual([3]);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(seen).toEqual([3, 41, 42]);
+    expect(errors.map((e) => e.code)).toEqual(['RESUME_TOO_OLD', 'RESET_FAILED']);
+    last().message(event('match:a', 43));
+    expect(seen).toEqual([3, 41, 42, 43]);
     client.close();
   });
 
