@@ -62,13 +62,21 @@ describe('scoreboard: RESUME_TOO_OLD for many streams at once', () => {
     const ids = Array.from({ length: 50 }, (_, i) => `m${i}`);
     let loads = 0;
     let seq = 10;
+    /** Each load waits until the test releases it. */
+    const pending: (() => void)[] = [];
+    const release = async () => {
+      while (pending.length === 0) await new Promise((resolve) => setImmediate(resolve));
+      pending.shift()!();
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    };
     const fetchSnapshot = async () => {
       loads++;
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await new Promise<void>((resolve) => pending.push(resolve));
       seq++;
       return { matches: ids.map((id) => ({ match: { ...SNAPSHOT, match_id: id }, stream: `match:${id}`, seq })) };
     };
     const board = createScoreboard(client, { fetchSnapshot });
+    await release();
     await board.ready;
     client.connect();
     await new Promise((resolve) => setImmediate(resolve));
@@ -77,9 +85,11 @@ describe('scoreboard: RESUME_TOO_OLD for many streams at once', () => {
     socket.message({ type: 'subscribed', channels: ['all'] });
     loads = 0;
     for (const id of ids.slice(0, 40)) socket.message({ type: 'error', code: 'RESUME_TOO_OLD', message: 'too old', stream: `match:${id}` });
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setImmediate(resolve));
+    // These come while the first reload runs.
     for (const id of ids.slice(40)) socket.message({ type: 'error', code: 'RESUME_TOO_OLD', message: 'too old', stream: `match:${id}` });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await release();
+    await release();
     expect(loads).toBe(2);
     expect(client.diagnostics.resets).toBe(50);
     // Streams reset by the second reload continue from its (newer) snapshot.
