@@ -146,10 +146,13 @@ function coalesced<T>(run: () => Promise<T>): () => Promise<T> {
   };
 }
 
-/** A `fetchSnapshot` for `createScoreboard` using the global fetch: GET `<baseUrl>/api/matches`. */
-export function httpSnapshot(baseUrl: string, query = ''): () => Promise<MatchesResponse> {
+/**
+ * A `fetchSnapshot` for `createScoreboard` using the global fetch: GET `<baseUrl>/api/matches`.
+ * A request not answered within `timeoutMs` fails (a hung one would hold every later reload).
+ */
+export function httpSnapshot(baseUrl: string, query = '', timeoutMs = 20_000): () => Promise<MatchesResponse> {
   return async () => {
-    const response = await fetch(`${baseUrl.replace(/\/$/, '')}/api/matches${query ? `?${query}` : ''}`);
+    const response = await fetch(`${baseUrl.replace(/\/$/, '')}/api/matches${query ? `?${query}` : ''}`, { signal: AbortSignal.timeout(timeoutMs) });
     if (!response.ok) throw new Error(`GET /api/matches answered ${response.status}`);
     return (await response.json()) as MatchesResponse;
   };

@@ -466,3 +466,20 @@ describe('close codes of every class', () => {
     }
   });
 });
+
+describe('httpSnapshot against an API that never answers', () => {
+  it('fails after its timeout instead of hanging (a hung reload would hold every later one)', async () => {
+    const { httpSnapshot } = await import('../src/scoreboard');
+    const sockets: net.Socket[] = [];
+    const tcp = net.createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
+    try {
+      const started = Date.now();
+      await expect(httpSnapshot(`http://127.0.0.1:${(tcp.address() as AddressInfo).port}`, '', 300)()).rejects.toThrow();
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => tcp.close(resolve));
+    }
+  });
+});
