@@ -17,6 +17,7 @@ import { startKeepAlive } from './delivery/keep-alive';
 import { SubscriptionRegistry } from './delivery/registry';
 import { Sequencer } from './delivery/sequencer';
 import { readinessProbe } from './http/readiness';
+import { setPageHeaders } from './http/page-headers';
 import { restRoutes } from './http/rest';
 import { createGatewayMetrics, memoryHistoryGauge, trackedStreamsGauge } from './metrics';
 import { startRetention } from './retention';
@@ -152,7 +153,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     notificationStreamHandler(config.ws, admission, sessions, positionSources, (alive, work) => replayer.run(alive, work), metrics, logger),
   );
   app.use(restRoutes(db, verifier));
-  app.use(express.static(join(__dirname, '..', 'public')));
+  app.use(express.static(join(__dirname, '..', 'public'), { setHeaders: setPageHeaders }));
   app.use(errorResponder(logger));
 
   const server = createServer(app);

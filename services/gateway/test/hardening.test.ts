@@ -165,6 +165,18 @@ describe('a gateway under hostile input', () => {
     });
   });
 
+  it('serves the page so that no other site may frame it and no file is sniffed as another type', async () => {
+    for (const path of ['/', '/scoreboard.js']) {
+      const answer = await fetch(`${base}${path}`);
+      expect([path, answer.status]).toEqual([path, 200]);
+      expect(answer.headers.get('content-security-policy')).toBe("frame-ancestors 'none'");
+      expect(answer.headers.get('x-frame-options')).toBe('DENY');
+      expect(answer.headers.get('x-content-type-options')).toBe('nosniff');
+    }
+    // The page's own policy (scripts from this origin only) is in its <meta>.
+    expect(await (await fetch(`${base}/`)).text()).toMatch(/<meta http-equiv="Content-Security-Policy" content="default-src 'self'; script-src 'self';/);
+  });
+
   it('counts and drops garbage on the Redis bus; a forged seq cannot wedge a stream', async () => {
     const client = await subscribed(['match:m1']);
     const publisher = new Redis(redis.url);
