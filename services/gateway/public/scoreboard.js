@@ -184,7 +184,7 @@ function addEvent(msg) {
   const div = document.createElement('div');
   div.className = 'event';
   const who = e.team === 'home' ? msg.data.home_team?.name : msg.data.away_team?.name;
-  div.innerHTML = `<span class="min">${esc(e.minute)}'</span> ${ICON[e.type] || text(e.type)} ${text(e.player || e.player_in || '')} <small>(${text(who)})</small>`;
+  div.innerHTML = `<span class="min">${esc(e.minute)}'</span> ${Object.hasOwn(ICON, e.type) ? ICON[e.type] : text(e.type)} ${text(e.player || e.player_in || '')} <small>(${text(who)})</small>`;
   eventsEl.prepend(div);
   while (eventsEl.children.length > 50) eventsEl.lastChild.remove();
 }
