@@ -18,6 +18,8 @@ type Env = Record<string, string | undefined>;
 export interface IntOptions {
   min?: number;
   max?: number;
+  /** 0 is accepted besides [min, max]: it turns the thing off (an interval of 0 = never). */
+  zeroIsOff?: boolean;
 }
 
 export class EnvReader {
@@ -49,12 +51,13 @@ export class EnvReader {
     return value as T;
   }
 
-  int(name: string, fallback: number, { min = 0, max = Number.MAX_SAFE_INTEGER }: IntOptions = {}): number {
+  int(name: string, fallback: number, { min = 0, max = Number.MAX_SAFE_INTEGER, zeroIsOff = false }: IntOptions = {}): number {
     const value = this.raw(name, fallback);
     if (value === undefined) return fallback;
     if (!/^-?\d+$/.test(value)) throw new ConfigError(name, `must be an integer, got "${value}"`);
     const n = Number(value);
-    if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+    if (zeroIsOff && n === 0) return 0;
+    if (n < min || n > max) throw new ConfigError(name, `must be ${zeroIsOff ? '0 (off) or ' : ''}between ${min} and ${max}, got ${n}`);
     return n;
   }
 

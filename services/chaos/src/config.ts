@@ -61,11 +61,11 @@ export function loadConfig(env = new EnvReader()): Config {
           }
         : undefined,
       listenerLockKey: env.int('LISTENER_LOCK_KEY', DEFAULT_LISTENER_LOCK_KEY, { min: Number.MIN_SAFE_INTEGER }),
-      readyTimeoutMs: env.int('CHAOS_READY_TIMEOUT_MS', 120_000, { min: 1000 }),
+      readyTimeoutMs: env.durationMs('CHAOS_READY_TIMEOUT_MS', 120_000, { min: 1000 }),
     },
-    warmupMs: env.int('CHAOS_WARMUP_MS', 2000),
-    deliveryTimeoutMs: env.int('CHAOS_DELIVERY_TIMEOUT_MS', 60_000, { min: 1000 }),
-    steadyTimeoutMs: env.int('CHAOS_STEADY_TIMEOUT_MS', 60_000, { min: 1000 }),
+    warmupMs: env.durationMs('CHAOS_WARMUP_MS', 2000),
+    deliveryTimeoutMs: env.durationMs('CHAOS_DELIVERY_TIMEOUT_MS', 60_000, { min: 1000 }),
+    steadyTimeoutMs: env.durationMs('CHAOS_STEADY_TIMEOUT_MS', 60_000, { min: 1000 }),
     // The probe writes a "Chaos probe" match that every `all` subscriber sees: off in production.
     probe: env.bool('CHAOS_PROBE', true),
   });

@@ -77,6 +77,12 @@ export function loadConfig(env = new EnvReader()): Config {
   const maxConnections = env.int('WS_MAX_CONNECTIONS', 10_000, { min: 1 });
   const readyRatio = env.number('READY_MAX_CONNECTIONS_RATIO', 0.9, { min: 0.01, max: 1 });
   const pingIntervalMs = env.durationMs('WS_PING_INTERVAL_MS', 25_000, { min: 1000, secondsAlias: 'WS_PING_INTERVAL' });
+  const shutdownTimeoutMs = env.durationMs('SHUTDOWN_TIMEOUT_MS', 25_000, { min: 1000 });
+  const drainDelayMs = env.durationMs('DRAIN_DELAY_MS', 5000);
+  // The drain runs inside the shutdown deadline: a delay as long as it ends the process before any client is told to reconnect.
+  if (drainDelayMs >= shutdownTimeoutMs) {
+    throw new ConfigError('DRAIN_DELAY_MS', `must be less than SHUTDOWN_TIMEOUT_MS (${shutdownTimeoutMs}), got ${drainDelayMs}`);
+  }
   const config: Config = {
     gatewayId: gatewayId(env.string('GATEWAY_ID', defaultGatewayId())),
     port: env.int('PORT', 8080, { min: 0, max: 65535 }),
@@ -98,18 +104,18 @@ export function loadConfig(env = new EnvReader()): Config {
       messagesPerSecond: env.int('WS_MESSAGES_PER_SECOND', 20, { min: 1 }),
     },
     broker: {
-      heartbeatTimeoutMs: env.int('HEARTBEAT_TIMEOUT_MS', 1000, { min: 100 }),
-      redisProbeIntervalMs: env.int('REDIS_PROBE_INTERVAL_MS', 2000, { min: 100 }),
-      redisCommandTimeoutMs: env.int('REDIS_COMMAND_TIMEOUT_MS', 500, { min: 50 }),
-      catchUpMarginMs: env.int('CATCH_UP_MARGIN_MS', 60_000, { min: 1000 }),
+      heartbeatTimeoutMs: env.durationMs('HEARTBEAT_TIMEOUT_MS', 1000, { min: 100 }),
+      redisProbeIntervalMs: env.durationMs('REDIS_PROBE_INTERVAL_MS', 2000, { min: 100 }),
+      redisCommandTimeoutMs: env.durationMs('REDIS_COMMAND_TIMEOUT_MS', 500, { min: 50 }),
+      catchUpMarginMs: env.durationMs('CATCH_UP_MARGIN_MS', 60_000, { min: 1000 }),
       busSignature: BusSignature.fromEnv(env),
     },
     history: {
       // The resume window: rows younger than retention OR among a stream's last
       // maxReplayEvents are kept; a client further behind gets RESUME_TOO_OLD.
       maxReplayEvents: env.int('HISTORY_MAX_EVENTS_PER_STREAM', 10_000, { min: 1 }),
-      retentionMs: env.int('HISTORY_RETENTION_MS', 3_600_000, { min: 60_000 }),
-      pruneIntervalMs: env.int('OUTBOX_PRUNE_INTERVAL_MS', 60_000),
+      retentionMs: env.durationMs('HISTORY_RETENTION_MS', 3_600_000, { min: 60_000, max: 30 * 86_400_000 }),
+      pruneIntervalMs: env.durationMs('OUTBOX_PRUNE_INTERVAL_MS', 60_000, { min: 1000, zeroIsOff: true }),
     },
     auth: readAuthConfig(env),
     edge: {
@@ -120,7 +126,7 @@ export function loadConfig(env = new EnvReader()): Config {
     },
     replay: {
       concurrency: env.int('REPLAY_CONCURRENCY', 4, { min: 1, max: 64 }),
-      statementTimeoutMs: env.int('REPLAY_STATEMENT_TIMEOUT_MS', 5000, { min: 100 }),
+      statementTimeoutMs: env.durationMs('REPLAY_STATEMENT_TIMEOUT_MS', 5000, { min: 100 }),
       pageSize: env.int('REPLAY_PAGE_SIZE', 1000, { min: 10, max: 10_000 }),
     },
     memoryHistory: {
@@ -134,16 +140,16 @@ export function loadConfig(env = new EnvReader()): Config {
       maxTokenLength: env.int('SSE_MAX_TOKEN_LENGTH', 4096, { min: 256, max: 8192 }),
     },
     drain: {
-      delayMs: env.int('DRAIN_DELAY_MS', 5000),
+      delayMs: drainDelayMs,
       batchSize: env.int('DRAIN_BATCH_SIZE', 500, { min: 1 }),
-      batchIntervalMs: env.int('DRAIN_BATCH_INTERVAL_MS', 100),
+      batchIntervalMs: env.durationMs('DRAIN_BATCH_INTERVAL_MS', 100),
     },
     canary: {
-      intervalMs: env.durationMs('CANARY_INTERVAL_MS', 5000),
+      intervalMs: env.durationMs('CANARY_INTERVAL_MS', 5000, { min: 100, zeroIsOff: true }),
       timeoutMs: env.durationMs('CANARY_TIMEOUT_MS', 2000, { min: 50 }),
     },
-    presenceIntervalMs: env.durationMs('PRESENCE_INTERVAL_MS', 5000),
-    shutdownTimeoutMs: env.int('SHUTDOWN_TIMEOUT_MS', 25_000, { min: 1000 }),
+    presenceIntervalMs: env.durationMs('PRESENCE_INTERVAL_MS', 5000, { min: 100, zeroIsOff: true }),
+    shutdownTimeoutMs,
     logLevel: env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
   };
   return Object.freeze(config);

@@ -1,0 +1,85 @@
+import { ConfigError, EnvReader } from '@matchcast/runtime';
+import { loadConfig } from '../../src/config';
+
+const load = (env: Record<string, string>) => loadConfig(new EnvReader({ DATABASE_URL: 'postgres://u@h/db', ...env }));
+
+/** The message loadConfig fails with, or undefined when it takes the value. */
+function refusal(env: Record<string, string>): string | undefined {
+  try {
+    load(env);
+    return undefined;
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+}
+
+/** Node's timers take at most 2^31 - 1 ms: a longer delay overflows and fires after 1 ms. */
+const OVER_TIMER_MAX = '3000000000';
+
+describe('gateway config', () => {
+  it('has the documented defaults', () => {
+    expect(load({})).toMatchObject({
+      broker: { heartbeatTimeoutMs: 1000, redisProbeIntervalMs: 2000, redisCommandTimeoutMs: 500, catchUpMarginMs: 60_000 },
+      history: { retentionMs: 3_600_000, pruneIntervalMs: 60_000 },
+      replay: { statementTimeoutMs: 5000 },
+      drain: { delayMs: 5000, batchSize: 500, batchIntervalMs: 100 },
+      canary: { intervalMs: 5000, timeoutMs: 2000 },
+      presenceIntervalMs: 5000,
+      shutdownTimeoutMs: 25_000,
+    });
+  });
+
+  // Before: these were read as plain integers up to 2^53, so a value past setTimeout's maximum
+  // was taken and then fired at once: a prune or a Redis probe every millisecond, an immediate
+  // shutdown deadline (exit 1 with no drain), a Redis connect timeout of 1 ms.
+  it.each([
+    'HEARTBEAT_TIMEOUT_MS',
+    'REDIS_PROBE_INTERVAL_MS',
+    'REDIS_COMMAND_TIMEOUT_MS',
+    'CATCH_UP_MARGIN_MS',
+    'HISTORY_RETENTION_MS',
+    'OUTBOX_PRUNE_INTERVAL_MS',
+    'REPLAY_STATEMENT_TIMEOUT_MS',
+    'DRAIN_DELAY_MS',
+    'DRAIN_BATCH_INTERVAL_MS',
+    'CANARY_INTERVAL_MS',
+    'PRESENCE_INTERVAL_MS',
+    'SHUTDOWN_TIMEOUT_MS',
+  ])('refuses %s past what a timer can hold, naming it', (name) => {
+    expect(refusal({ [name]: OVER_TIMER_MAX })).toMatch(new RegExp(`^invalid configuration: ${name} must be .*between \\d+ and \\d+, got ${OVER_TIMER_MAX}$`));
+  });
+
+  // Before: any value from 1 ms was taken: a prune round, a canary commit or a presence write
+  // to Redis every millisecond.
+  it.each([
+    ['OUTBOX_PRUNE_INTERVAL_MS', '1', 1000],
+    ['CANARY_INTERVAL_MS', '1', 100],
+    ['PRESENCE_INTERVAL_MS', '1', 100],
+  ])('takes %s as 0 (off) or a sane interval, never a busy loop', (name, value, min) => {
+    expect(refusal({ [name]: value })).toBe(`invalid configuration: ${name} must be 0 (off) or between ${min} and 86400000, got ${value}`);
+    expect(refusal({ [name]: '0' })).toBeUndefined();
+    expect(refusal({ [name]: String(min) })).toBeUndefined();
+  });
+
+  // Before: the drain's delay could reach the shutdown deadline, which then ended the process
+  // (exit 1) before any client was closed with SERVER_DRAINING.
+  it('refuses a drain delay that does not fit in the shutdown deadline', () => {
+    expect(refusal({ DRAIN_DELAY_MS: '25000' })).toBe('invalid configuration: DRAIN_DELAY_MS must be less than SHUTDOWN_TIMEOUT_MS (25000), got 25000');
+    expect(refusal({ DRAIN_DELAY_MS: '5000', SHUTDOWN_TIMEOUT_MS: '4000' })).toMatch(/DRAIN_DELAY_MS must be less than SHUTDOWN_TIMEOUT_MS \(4000\)/);
+    expect(refusal({ DRAIN_DELAY_MS: '0', SHUTDOWN_TIMEOUT_MS: '1000' })).toBeUndefined();
+  });
+
+  it.each([
+    ['WS_MAX_CONNECTIONS', '1e3'],
+    ['WS_MAX_CONNECTIONS', 'NaN'],
+    ['WS_MAX_CONNECTIONS', '0'],
+    ['WS_PING_INTERVAL_MS', '-1'],
+    ['PORT', '65536'],
+    ['USE_REDIS_NOTIFIER', 'maybe'],
+    ['REDIS_URL', 'not a url'],
+    ['LOG_LEVEL', 'loud'],
+  ])('refuses %s=%j with its name', (name, value) => {
+    expect(refusal({ [name]: value })).toMatch(new RegExp(`^invalid configuration: ${name} `));
+  });
+});
