@@ -22,6 +22,13 @@ export interface IntOptions {
   zeroIsOff?: boolean;
 }
 
+export interface ListOptions {
+  /** Every entry must match this. */
+  pattern?: RegExp;
+  /** At least one entry (an empty value or only commas is refused, not taken as an empty list). */
+  nonEmpty?: boolean;
+}
+
 export class EnvReader {
   /** Every variable read so far with its default: the deploy checks compare these with the chart. */
   readonly read = new Map<string, string | undefined>();
@@ -91,10 +98,14 @@ export class EnvReader {
     return this.int(name, fallback, { max: 8.64e7, ...range });
   }
 
-  list(name: string, fallback: readonly string[]): string[] {
+  list(name: string, fallback: readonly string[], { pattern, nonEmpty = false }: ListOptions = {}): string[] {
     const value = this.raw(name, fallback);
     if (value === undefined) return [...fallback];
-    return value.split(',').map((part) => part.trim()).filter(Boolean);
+    const list = value.split(',').map((part) => part.trim()).filter(Boolean);
+    if (nonEmpty && list.length === 0) throw new ConfigError(name, `must name at least one entry, got "${value}"`);
+    const bad = pattern && list.find((entry) => !pattern.test(entry));
+    if (bad !== undefined) throw new ConfigError(name, `has an entry that does not match ${pattern!.source}: "${bad}"`);
+    return list;
   }
 
   url(name: string, protocols: readonly string[]): string | undefined {

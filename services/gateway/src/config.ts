@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { ID_PATTERN, NOTIFY_CHANNELS } from '@matchcast/protocol';
+import { ID_PATTERN, NOTIFY_CHANNELS, NOTIFY_CHANNEL_PATTERN } from '@matchcast/protocol';
 import { BusSignature, EnvReader, ConfigError, POSTGRES_PROTOCOLS, REDIS_PROTOCOLS, LOG_LEVELS, parseAllowedOrigins } from '@matchcast/runtime';
 import { readAuthConfig, type AuthConfig } from '@matchcast/auth';
 
@@ -92,7 +92,7 @@ export function loadConfig(env = new EnvReader()): Config {
     databaseUrl: env.requiredUrl('DATABASE_URL', POSTGRES_PROTOCOLS),
     pgPoolMax: env.int('PG_POOL_MAX', 8, { min: 1, max: 200 }),
     redisUrl: useRedis ? redisUrl : undefined,
-    notifyChannels: env.list('NOTIFY_CHANNELS', NOTIFY_CHANNELS),
+    notifyChannels: env.list('NOTIFY_CHANNELS', NOTIFY_CHANNELS, { pattern: NOTIFY_CHANNEL_PATTERN, nonEmpty: true }),
     ws: {
       maxConnections,
       readyMaxConnections: Math.max(1, Math.floor(maxConnections * readyRatio)),

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
-import { BusSignature, ConfigError, EnvReader, POSTGRES_PROTOCOLS, REDIS_PROTOCOLS, LOG_LEVELS } from '@matchcast/runtime';
-import { NOTIFY_CHANNELS } from '@matchcast/protocol';
+import { BusSignature, EnvReader, POSTGRES_PROTOCOLS, REDIS_PROTOCOLS, LOG_LEVELS } from '@matchcast/runtime';
+import { NOTIFY_CHANNELS, NOTIFY_CHANNEL_PATTERN } from '@matchcast/protocol';
 
 
 export interface Config {
@@ -30,15 +30,9 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
 }
 
-const CHANNEL_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
-
 /** Reads the listener's configuration once; a bad value fails with the variable's name. */
 export function loadConfig(env = new EnvReader()): Config {
-  const notifyChannels = env.list('NOTIFY_CHANNELS', NOTIFY_CHANNELS);
-  if (notifyChannels.length === 0) throw new ConfigError('NOTIFY_CHANNELS', 'must name at least one channel');
-  for (const channel of notifyChannels) {
-    if (!CHANNEL_NAME.test(channel)) throw new ConfigError('NOTIFY_CHANNELS', `has an invalid channel name "${channel}"`);
-  }
+  const notifyChannels = env.list('NOTIFY_CHANNELS', NOTIFY_CHANNELS, { pattern: NOTIFY_CHANNEL_PATTERN, nonEmpty: true });
   return Object.freeze({
     databaseUrl: env.requiredUrl('DATABASE_URL', POSTGRES_PROTOCOLS),
     redisUrl: env.requiredUrl('REDIS_URL', REDIS_PROTOCOLS),

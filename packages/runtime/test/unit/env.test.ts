@@ -16,4 +16,25 @@ describe('EnvReader', () => {
       expect(() => reader({ X_MS: '0' }).int('X_MS', 5000, { min: 1000 })).toThrow('invalid configuration: X_MS must be between 1000 and');
     });
   });
+
+  describe('list with a pattern and nonEmpty', () => {
+    const options = { pattern: /^[a-z]+$/, nonEmpty: true };
+
+    it('trims entries and drops empty ones', () => {
+      expect(reader({ L: ' a , b,,' }).list('L', ['z'], options)).toEqual(['a', 'b']);
+      expect(reader({}).list('L', ['z'], options)).toEqual(['z']);
+    });
+
+    it('refuses a value that names nothing', () => {
+      expect(() => reader({ L: ' , ' }).list('L', ['z'], options)).toThrow('invalid configuration: L must name at least one entry, got ","');
+    });
+
+    it('refuses an entry that does not match, naming it', () => {
+      expect(() => reader({ L: 'a,B-2' }).list('L', ['z'], options)).toThrow('invalid configuration: L has an entry that does not match ^[a-z]+$: "B-2"');
+    });
+
+    it('without options keeps the old behaviour (an empty list is allowed)', () => {
+      expect(reader({ L: ',' }).list('L', ['z'])).toEqual([]);
+    });
+  });
 });

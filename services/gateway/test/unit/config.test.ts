@@ -70,6 +70,16 @@ describe('gateway config', () => {
     expect(refusal({ DRAIN_DELAY_MS: '0', SHUTDOWN_TIMEOUT_MS: '1000' })).toBeUndefined();
   });
 
+  // Before: the gateway took any list here (the listener and the chart refused it), so its
+  // fallback LISTEN heard nothing (",") or listened on channels nobody notifies.
+  it.each([',', ' , ', 'match_change,Match-Change', 'match_change;drop'])('refuses NOTIFY_CHANNELS=%j as the listener and the chart do', (value) => {
+    expect(refusal({ NOTIFY_CHANNELS: value })).toMatch(/^invalid configuration: NOTIFY_CHANNELS /);
+  });
+
+  it('takes a valid NOTIFY_CHANNELS list', () => {
+    expect(load({ NOTIFY_CHANNELS: 'match_change, canary_change' }).notifyChannels).toEqual(['match_change', 'canary_change']);
+  });
+
   it.each([
     ['WS_MAX_CONNECTIONS', '1e3'],
     ['WS_MAX_CONNECTIONS', 'NaN'],
