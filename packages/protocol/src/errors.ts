@@ -6,6 +6,8 @@
 export const ErrorCodes = {
   BAD_REQUEST: { message: 'request is malformed', close: 1008, http: 400 },
   NOT_FOUND: { message: 'no such endpoint', close: 1008, http: 404 },
+  REQUEST_TIMEOUT: { message: 'request not received in time', close: 1008, http: 408 },
+  HEADERS_TOO_LARGE: { message: 'request headers are too large', close: 1008, http: 431 },
   BAD_JSON: { message: 'frame is not valid JSON', close: 1007, http: 400 },
   BAD_MESSAGE: { message: 'message does not match the protocol', close: 1008, http: 400 },
   UNKNOWN_ACTION: { message: 'unknown action', close: 1008, http: 400 },

@@ -10,3 +10,4 @@ export { clientAddress } from './http/client-address';
 export { OriginPolicy, parseAllowedOrigins, type CorsOptions } from './http/origins';
 export { endSocket, errorResponder, onClientError, requestFailure } from './http/http-errors';
 export { BusSignature } from './bus-signature';
+export { HTTP_SERVER_TIMEOUTS } from './http/server-timeouts';

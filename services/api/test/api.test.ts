@@ -236,6 +236,34 @@ describe('api', () => {
   });
 
   describe('hostile HTTP', () => {
+    // Before: a connection trickling its headers (or sending nothing) lived 66-96 s, one trickling
+    // its body 300 s, each a file descriptor under no cap; headers over 16 KiB got 400 BAD_REQUEST.
+    it('cuts a slowloris connection within seconds with 408 REQUEST_TIMEOUT (keep-alive between requests stays), 431 for huge headers', async () => {
+      const { connect } = await import('node:net');
+      const begun = Date.now();
+      const slow = connect(api.port, '127.0.0.1');
+      let answer = '';
+      slow.on('data', (chunk) => (answer += chunk.toString()));
+      slow.on('error', () => undefined);
+      slow.write('GET /api/me HTTP/1.1\r\nHost: x\r\nX-Pad: ');
+      const trickle = setInterval(() => slow.write('a'), 1000);
+      // A kept-alive connection idle between requests is under keepAliveTimeout (65 s), not the header timeout.
+      const kept = connect(api.port, '127.0.0.1');
+      let keptAnswer = '';
+      kept.on('data', (chunk) => (keptAnswer += chunk.toString()));
+      kept.write('GET /api/me HTTP/1.1\r\nHost: x\r\n\r\n');
+      const closedAfter = await new Promise<number>((resolve) => slow.on('close', () => resolve(Date.now() - begun)));
+      clearInterval(trickle);
+      expect(closedAfter).toBeLessThan(13_000);
+      expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 408 REQUEST_TIMEOUT');
+      kept.write('GET /api/me HTTP/1.1\r\nHost: x\r\n\r\n');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(keptAnswer.match(/HTTP\/1\.1 401/g)).toHaveLength(2);
+      kept.destroy();
+      const big = await rawRequest(api.port, `GET /api/me HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+      expect(big.split('\r\n')[0]).toBe('HTTP/1.1 431 HEADERS_TOO_LARGE');
+    }, 20_000);
+
     it('malformed JSON: 400 BAD_JSON', async () => {
       const answer = await call(api.url, 'POST', '/api/dev/sign-in', { raw: '{"user": "bob",', headers: { 'content-type': 'application/json' } });
       expect(answer).toMatchObject({ status: 400, body: { error: 'BAD_JSON', message: 'request body is not valid JSON' } });

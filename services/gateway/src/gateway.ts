@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { outboxReader } from '@matchcast/db';
-import { createRegistry, listenOps, opsRoutes, sleep, type Logger, type OpsServer } from '@matchcast/runtime';
+import { HTTP_SERVER_TIMEOUTS, createRegistry, listenOps, opsRoutes, sleep, type Logger, type OpsServer } from '@matchcast/runtime';
 import express from 'express';
 import pg from 'pg';
 import { PgBroker } from './brokers/pg-broker';
@@ -156,7 +156,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   app.use(express.static(join(__dirname, '..', 'public'), { setHeaders: setPageHeaders }));
   app.use(errorResponder(logger));
 
-  const server = createServer(app);
+  const server = createServer(HTTP_SERVER_TIMEOUTS, app);
   server.on('clientError', onClientError);
   wsServer.attach(server);
   supervisor.start();

@@ -47,8 +47,13 @@ export function errorResponder(logger: Logger) {
   };
 }
 
-/** A request Node cannot even parse never reaches express: answered here, never a crash. */
+/**
+ * A request Node cannot even parse, or that does not arrive in time (HTTP_SERVER_TIMEOUTS),
+ * never reaches express: answered here, never a crash.
+ */
 export function onClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
   if (error.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return endSocket(socket, new ProtocolError('REQUEST_TIMEOUT'));
+  if (error.code === 'HPE_HEADER_OVERFLOW') return endSocket(socket, new ProtocolError('HEADERS_TOO_LARGE'));
   endSocket(socket, new ProtocolError('BAD_REQUEST', `malformed HTTP request (${error.code ?? 'unknown'})`));
 }

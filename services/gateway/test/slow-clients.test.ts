@@ -1,0 +1,128 @@
+/**
+ * Connections that never finish a request, against a running gateway (real Postgres): bare
+ * TCP connects that send nothing, headers trickled a byte a second (slowloris), a WebSocket
+ * upgrade whose headers never end, a body that never ends. Each costs a file descriptor and is
+ * under no per-address cap (those count admitted streams), so each must be cut within seconds,
+ * on the client port and on the ops port, while subscribed clients keep receiving.
+ */
+import { connect, type Socket } from 'node:net';
+import { migrate } from '@matchcast/db';
+import { EnvReader, createLogger } from '@matchcast/runtime';
+import { PostgresServer } from '@matchcast/testkit';
+import pg from 'pg';
+import { loadConfig } from '../src/config';
+import { startGateway, type Gateway } from '../src/gateway';
+import { TestClient, rawRequest } from './support';
+
+/** Headers must be complete within 10 s, the whole request within 30 s (HTTP_SERVER_TIMEOUTS), checked every second. */
+const HEADERS_CUT_MS = 13_000;
+const REQUEST_CUT_MS = 33_000;
+
+interface Slow {
+  /** The first line of what the server answered, and when (ms after connecting) it closed. */
+  closed: Promise<{ status: string; afterMs: number }>;
+  stop(): void;
+}
+
+/** A connection that sends `start` and then one byte of `trickle` a second, forever. */
+function slowClient(port: number, start: string, trickle = 'a'): Slow {
+  const socket: Socket = connect(port, '127.0.0.1');
+  const begun = Date.now();
+  let answer = '';
+  let timer: NodeJS.Timeout | undefined;
+  socket.on('connect', () => {
+    if (start === '') return;
+    socket.write(start);
+    timer = setInterval(() => socket.write(trickle), 1000);
+  });
+  socket.on('data', (chunk) => (answer += chunk.toString()));
+  socket.on('error', () => undefined);
+  const closed = new Promise<{ status: string; afterMs: number }>((resolve) =>
+    socket.on('close', () => {
+      clearInterval(timer);
+      resolve({ status: answer.split('\r\n')[0] ?? '', afterMs: Date.now() - begun });
+    }),
+  );
+  return { closed, stop: () => (clearInterval(timer), socket.destroy()) };
+}
+
+const within = <T>(promise: Promise<T>, ms: number): Promise<T | 'still open'> =>
+  Promise.race([promise, new Promise<'still open'>((resolve) => setTimeout(() => resolve('still open'), ms).unref())]);
+
+describe('gateway: connections that never finish a request', () => {
+  let server: PostgresServer;
+  let db: pg.Client;
+  let gateway: Gateway;
+
+  beforeAll(async () => {
+    server = await new PostgresServer().start();
+    db = new pg.Client(server.url);
+    await db.connect();
+    await migrate(db);
+    await db.query(`INSERT INTO league VALUES ('epl', 'Premier League');
+      INSERT INTO team (id, league_id, name) VALUES ('ars', 'epl', 'Arsenal'), ('che', 'epl', 'Chelsea');
+      INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at) VALUES ('m1', 'epl', 'ars', 'che', now())`);
+    const config = loadConfig(
+      new EnvReader({ DATABASE_URL: server.url, PORT: '0', OPS_PORT: '0', HOST: '127.0.0.1', CANARY_INTERVAL_MS: '0', LOG_LEVEL: 'silent' }),
+    );
+    gateway = await startGateway(config, createLogger('gateway', 'silent'));
+  });
+
+  afterAll(async () => {
+    await gateway?.close();
+    await db?.end();
+    await server?.destroy();
+  });
+
+  // Before: each of these lived 60-90 s (Node's headersTimeout, checked every 30 s), a body 300 s.
+  it('cuts idle, slowloris, half-sent upgrade and trickled-body connections within seconds on both ports; subscribers keep receiving', async () => {
+    const client = new TestClient(`ws://127.0.0.1:${gateway.port}/ws`);
+    await client.opened();
+    client.send({ action: 'subscribe', channels: ['match:m1'] });
+    await client.next((m) => m.type === 'subscribed');
+
+    const slow: Record<string, Slow> = {};
+    for (const [port, name] of [
+      [gateway.port, 'client'],
+      [gateway.opsPort, 'ops'],
+    ] as const) {
+      slow[`${name} idle`] = slowClient(port, '');
+      slow[`${name} slowloris`] = slowClient(port, 'GET / HTTP/1.1\r\nHost: x\r\nX-Pad: ');
+      slow[`${name} upgrade`] = slowClient(
+        port,
+        'GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nX-Pad: ',
+      );
+      slow[`${name} body`] = slowClient(port, 'POST /api/matches HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n', ' ');
+    }
+    try {
+      // Meanwhile, the subscribed client is served as ever.
+      await db.query(`UPDATE match SET status = 'live' WHERE id = 'm1'`);
+      await client.next((m) => m.channel === 'match:m1' && m.type === 'match_status');
+
+      const results = Object.fromEntries(
+        await Promise.all(Object.entries(slow).map(async ([name, connection]) => [name, await within(connection.closed, REQUEST_CUT_MS + 1000)] as const)),
+      );
+      for (const [name, result] of Object.entries(results)) {
+        const bound = name.endsWith('body') ? REQUEST_CUT_MS : HEADERS_CUT_MS;
+        expect([name, result === 'still open' ? result : result.afterMs <= bound]).toEqual([name, true]);
+      }
+      // A request whose headers never end is told so: 408, not a bare close or a 400.
+      for (const name of ['client slowloris', 'client upgrade', 'ops slowloris', 'ops upgrade']) {
+        expect([name, (results[name] as { status: string }).status]).toEqual([name, expect.stringMatching(/^HTTP\/1\.1 408 /)]);
+      }
+      await db.query(`INSERT INTO scoreboard (match_id, home_score) VALUES ('m1', 1)`);
+      await client.next((m) => m.channel === 'match:m1' && m.type === 'match_update');
+      expect(client.ws.readyState).toBe(client.ws.OPEN);
+    } finally {
+      for (const connection of Object.values(slow)) connection.stop();
+      client.ws.close();
+    }
+  }, 60_000);
+
+  // Before: 400 BAD_REQUEST "malformed HTTP request (HPE_HEADER_OVERFLOW)".
+  it('answers headers over 16 KiB with 431 HEADERS_TOO_LARGE and closes', async () => {
+    const answer = await rawRequest(gateway.port, `GET /api/matches HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 431 HEADERS_TOO_LARGE');
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: 'HEADERS_TOO_LARGE' });
+  });
+});
