@@ -1,7 +1,7 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Router } from 'express';
-import { HTTP_SERVER_TIMEOUTS } from './http/server-timeouts';
+import { createHttpServer } from './http/server-timeouts';
 
 export interface OpsServer {
   readonly server: Server;
@@ -20,7 +20,7 @@ export function listenOps(router: Router, port: number, host = '0.0.0.0'): Promi
   app.disable('x-powered-by');
   app.use(router);
   return new Promise((resolve, reject) => {
-    const server = createServer(HTTP_SERVER_TIMEOUTS, app).listen(port, host);
+    const server = createHttpServer(app).listen(port, host);
     server.once('error', reject);
     server.once('listening', () => {
       server.off('error', reject);

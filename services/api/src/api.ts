@@ -1,6 +1,6 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { hasKeys } from '@matchcast/auth';
-import { HTTP_SERVER_TIMEOUTS, clientAddress, createRegistry, listenOps, onClientError, opsRoutes, type Logger, type OpsServer } from '@matchcast/runtime';
+import { clientAddress, createHttpServer, createRegistry, listenOps, onClientError, opsRoutes, type Logger, type OpsServer } from '@matchcast/runtime';
 import pg from 'pg';
 import { createApp } from './app';
 import type { Config } from './config';
@@ -76,7 +76,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   const presence = config.redisUrl ? new PresenceStore(config.redisUrl, REDIS_COMMAND_TIMEOUT_MS) : undefined;
   presence?.start();
   const app = createApp({ config, db, metrics, logger, presence });
-  const server = createServer({ ...HTTP_SERVER_TIMEOUTS, keepAliveTimeout: KEEP_ALIVE_MS }, app);
+  const server = createHttpServer(app, { keepAliveTimeout: KEEP_ALIVE_MS });
   server.on('clientError', onClientError);
   // Request logs at debug carry the client's address as the trusted proxies saw it.
   if (logger.isLevelEnabled('debug')) {

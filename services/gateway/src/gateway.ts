@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { outboxReader } from '@matchcast/db';
-import { HTTP_SERVER_TIMEOUTS, createRegistry, listenOps, opsRoutes, sleep, type Logger, type OpsServer } from '@matchcast/runtime';
+import { createHttpServer, createRegistry, listenOps, opsRoutes, sleep, type Logger, type OpsServer } from '@matchcast/runtime';
 import express from 'express';
 import pg from 'pg';
 import { PgBroker } from './brokers/pg-broker';
@@ -156,7 +156,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   app.use(express.static(join(__dirname, '..', 'public'), { setHeaders: setPageHeaders }));
   app.use(errorResponder(logger));
 
-  const server = createServer(HTTP_SERVER_TIMEOUTS, app);
+  const server = createHttpServer(app);
   server.on('clientError', onClientError);
   wsServer.attach(server);
   supervisor.start();

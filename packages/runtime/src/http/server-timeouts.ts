@@ -1,4 +1,5 @@
-import type { ServerOptions } from 'node:http';
+import { createServer, type RequestListener, type Server, type ServerOptions } from 'node:http';
+import { limitPipelining } from './pipelining';
 
 /**
  * The timeouts of every HTTP server a service listens with (client, API and ops ports). Node's
@@ -14,3 +15,11 @@ export const HTTP_SERVER_TIMEOUTS: Readonly<Pick<ServerOptions, 'headersTimeout'
   requestTimeout: 30_000,
   connectionsCheckingInterval: 1000,
 });
+
+/**
+ * An HTTP server as every service runs one: these timeouts (plus `options`, e.g. the API's
+ * keepAliveTimeout) and no more than MAX_PIPELINED_REQUESTS requests in flight per connection.
+ */
+export function createHttpServer(listener: RequestListener, options: ServerOptions = {}): Server {
+  return createServer({ ...HTTP_SERVER_TIMEOUTS, ...options }, limitPipelining(listener));
+}
