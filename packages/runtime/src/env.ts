@@ -71,8 +71,9 @@ export class EnvReader {
   number(name: string, fallback: number, { min = 0, max = Number.MAX_VALUE }: IntOptions = {}): number {
     const value = this.raw(name, fallback);
     if (value === undefined) return fallback;
+    // Plain decimals only, as the chart's schema takes them: Number() would also take 0x10, 0b1, 1e3 and .5.
+    if (!/^-?\d+(\.\d+)?$/.test(value)) throw new ConfigError(name, `must be a decimal number, got "${value}"`);
     const n = Number(value);
-    if (!Number.isFinite(n)) throw new ConfigError(name, `must be a number, got "${value}"`);
     if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
     return n;
   }

@@ -3,6 +3,17 @@ import { ConfigError, EnvReader } from '../../src/env';
 const reader = (env: Record<string, string>) => new EnvReader(env);
 
 describe('EnvReader', () => {
+  // Before: Number() took these (0x1e = 30, 1e3 = 1000) where the chart's schema refuses them.
+  it.each(['0x1e', '0b11', '1e3', '.5', '5.', 'NaN', 'Infinity', '1,5'])('number refuses %j, naming the variable', (value) => {
+    expect(() => reader({ RATIO: value }).number('RATIO', 1)).toThrow(`invalid configuration: RATIO must be a decimal number, got "${value}"`);
+  });
+
+  it('number takes plain decimals, and the seconds aliases of durations too', () => {
+    expect(reader({ RATIO: ' 0.25 ' }).number('RATIO', 1)).toBe(0.25);
+    expect(reader({ WS_PING_INTERVAL: '2.5' }).durationMs('WS_PING_INTERVAL_MS', 1000, { secondsAlias: 'WS_PING_INTERVAL' })).toBe(2500);
+    expect(() => reader({ WS_PING_INTERVAL: '0x1e' }).durationMs('WS_PING_INTERVAL_MS', 1000, { secondsAlias: 'WS_PING_INTERVAL' })).toThrow(/WS_PING_INTERVAL must be a decimal number/);
+  });
+
   describe('int with zeroIsOff', () => {
     it('takes 0 (off) and values in range, and refuses what is between', () => {
       expect(reader({ X_MS: '0' }).int('X_MS', 5000, { min: 1000, zeroIsOff: true })).toBe(0);
