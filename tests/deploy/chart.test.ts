@@ -121,6 +121,13 @@ describeWithHelm('gateway pods', () => {
     expect(() => helmTemplate(['--set-string', 'gateway.config.SHUTDOWN_TIMEOUT_MS=40000'])).toThrow(/terminationGracePeriodSeconds/);
   });
 
+  // Before: rendered, and every gateway then fell back to Postgres LISTEN between two heartbeats.
+  it('refuse to render a listener heartbeat interval the gateways would time out between', () => {
+    expect(() => helmTemplate(['--set-string', 'notifyListener.config.LISTENER_HEARTBEAT_INTERVAL_MS=1000'])).toThrow(/LISTENER_HEARTBEAT_INTERVAL_MS \(1000\) must be at most half of gateway.config.HEARTBEAT_TIMEOUT_MS \(1000\)/);
+    expect(() => helmTemplate(['--set-string', 'gateway.config.HEARTBEAT_TIMEOUT_MS=400'])).toThrow(/HEARTBEAT_TIMEOUT_MS \(400\)/);
+    expect(() => helmTemplate(['--set-string', 'gateway.config.HEARTBEAT_TIMEOUT_MS=500'])).not.toThrow();
+  });
+
   it('roll when their ConfigMaps or Secret change (checksum annotations)', () => {
     const annotations = (d: Manifest) => (d.spec as { template: { metadata: { annotations: Record<string, string> } } }).template.metadata.annotations;
     const before = annotations(deployment);

@@ -447,6 +447,13 @@ latest (it includes DRAIN_DELAY_MS and the batched close).
 {{- if lt (mul $grace 1000) (add (mul $preStop 1000) $shutdownMs) -}}
 {{- fail (printf "gateway.terminationGracePeriodSeconds (%d) must be at least preStopSleepSeconds (%d) + SHUTDOWN_TIMEOUT_MS/1000 (%d)" $grace $preStop (div $shutdownMs 1000)) -}}
 {{- end -}}
+{{- /* The gateways take the listener for dead after HEARTBEAT_TIMEOUT_MS without a heartbeat: one
+interval of it or more, and every gateway falls back to Postgres LISTEN between heartbeats. */ -}}
+{{- $heartbeatMs := int (default "250" .Values.notifyListener.config.LISTENER_HEARTBEAT_INTERVAL_MS) -}}
+{{- $heartbeatTimeoutMs := int (default "1000" .Values.gateway.config.HEARTBEAT_TIMEOUT_MS) -}}
+{{- if gt (mul $heartbeatMs 2) $heartbeatTimeoutMs -}}
+{{- fail (printf "notifyListener.config.LISTENER_HEARTBEAT_INTERVAL_MS (%d) must be at most half of gateway.config.HEARTBEAT_TIMEOUT_MS (%d), or gateways fall back to Postgres LISTEN between heartbeats" $heartbeatMs $heartbeatTimeoutMs) -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
