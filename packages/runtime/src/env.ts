@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+
 /**
  * Typed, validated reads of environment variables. Every service reads its config once,
  * at start-up, through these; a bad value fails fast with the variable's name in the message.
@@ -99,6 +101,13 @@ export class EnvReader {
     return this.int(name, fallback, { max: 8.64e7, ...range });
   }
 
+  /** A listen address: an IP address or a host name (checked as such here; that it resolves, at listen). */
+  host(name: string, fallback: string): string {
+    const value = this.string(name, fallback);
+    if (isIP(value) === 0 && !HOST_NAME.test(value)) throw new ConfigError(name, `must be an IP address or a host name, got "${value}"`);
+    return value;
+  }
+
   list(name: string, fallback: readonly string[], { pattern, nonEmpty = false }: ListOptions = {}): string[] {
     const value = this.raw(name, fallback);
     if (value === undefined) return [...fallback];
@@ -130,6 +139,9 @@ export class EnvReader {
     return value;
   }
 }
+
+/** RFC 1123 host names: dot-separated labels of letters, digits and inner hyphens. */
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 export const POSTGRES_PROTOCOLS = ['postgres:', 'postgresql:'] as const;
 export const REDIS_PROTOCOLS = ['redis:', 'rediss:'] as const;

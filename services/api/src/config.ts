@@ -32,7 +32,7 @@ export function loadConfig(env = new EnvReader()): Config {
   if (devSignIn && !auth.jwtSecret) throw new ConfigError('DEV_SIGN_IN', 'needs AUTH_JWT_SECRET (it signs the tokens it mints)');
   return Object.freeze({
     port: env.int('PORT', 8090, { min: 0, max: 65_535 }),
-    host: env.string('HOST', '0.0.0.0'),
+    host: env.host('HOST', '0.0.0.0'),
     opsPort: env.int('OPS_PORT', 8091, { min: 0, max: 65_535 }),
     databaseUrl: env.requiredUrl('DATABASE_URL', POSTGRES_PROTOCOLS),
     pgPoolMax: env.int('PG_POOL_MAX', 10, { min: 1, max: 200 }),

@@ -87,7 +87,7 @@ export function loadConfig(env = new EnvReader()): Config {
     gatewayId: gatewayId(env.string('GATEWAY_ID', defaultGatewayId())),
     port: env.int('PORT', 8080, { min: 0, max: 65535 }),
     opsPort: env.int('OPS_PORT', 8083, { min: 0, max: 65535 }),
-    host: env.string('HOST', '0.0.0.0'),
+    host: env.host('HOST', '0.0.0.0'),
     listenBacklog: env.int('LISTEN_BACKLOG', 4096, { min: 1, max: 65_535 }),
     databaseUrl: env.requiredUrl('DATABASE_URL', POSTGRES_PROTOCOLS),
     pgPoolMax: env.int('PG_POOL_MAX', 8, { min: 1, max: 200 }),

@@ -37,7 +37,7 @@ export function loadConfig(env = new EnvReader()): Config {
     databaseUrl: env.requiredUrl('DATABASE_URL', POSTGRES_PROTOCOLS),
     redisUrl: env.requiredUrl('REDIS_URL', REDIS_PROTOCOLS),
     notifyChannels: Object.freeze(notifyChannels),
-    host: env.string('LISTENER_HOST', '0.0.0.0'),
+    host: env.host('LISTENER_HOST', '0.0.0.0'),
     port: env.int('LISTENER_PORT', 8081, { min: 0, max: 65_535 }),
     lockKey: env.int('LISTENER_LOCK_KEY', 7_246_102, { min: Number.MIN_SAFE_INTEGER }),
     heartbeatIntervalMs: env.durationMs('LISTENER_HEARTBEAT_INTERVAL_MS', 250, { min: 10 }),

@@ -3,6 +3,15 @@ import { ConfigError, EnvReader } from '../../src/env';
 const reader = (env: Record<string, string>) => new EnvReader(env);
 
 describe('EnvReader', () => {
+  // Before: HOST was any string; a bad one failed only at listen() (getaddrinfo ENOTFOUND), without the variable's name.
+  it.each(['no such host!', 'http://x', 'a..b', '-x', 'host:8080', '[::1]'])('host refuses %j, naming the variable', (value) => {
+    expect(() => reader({ HOST: value }).host('HOST', '0.0.0.0')).toThrow(`invalid configuration: HOST must be an IP address or a host name, got "${value}"`);
+  });
+
+  it.each(['0.0.0.0', '127.0.0.1', '::', '::1', 'localhost', 'gateway.matchcast.svc.cluster.local'])('host takes %j', (value) => {
+    expect(reader({ HOST: value }).host('HOST', '0.0.0.0')).toBe(value);
+  });
+
   // Before: Number() took these (0x1e = 30, 1e3 = 1000) where the chart's schema refuses them.
   it.each(['0x1e', '0b11', '1e3', '.5', '5.', 'NaN', 'Infinity', '1,5'])('number refuses %j, naming the variable', (value) => {
     expect(() => reader({ RATIO: value }).number('RATIO', 1)).toThrow(`invalid configuration: RATIO must be a decimal number, got "${value}"`);
