@@ -1,0 +1,115 @@
+/**
+ * Frame-level floods against a running gateway (real Postgres): pings by the thousand, fragments of a message that never ends, continuation frames with
+ * nothing in them, and protocol violations. Each connection is ended in bounded time and
+ * memory (ws 8.23's maxPendingAutoPongs, maxFragments, maxPayload; the gateway's rate limit),
+ * with a close code where the peer can still read one, and a subscribed client keeps receiving.
+ */
+import { randomBytes } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
+import { migrate } from '@matchcast/db';
+import { EnvReader, createLogger } from '@matchcast/runtime';
+import { PostgresServer } from '@matchcast/testkit';
+import pg from 'pg';
+import { loadConfig } from '../src/config';
+import { startGateway, type Gateway } from '../src/gateway';
+import { TestClient } from './support';
+
+/** A masked client frame (zero mask key: the payload goes as is). */
+function frame(opcode: number, payload: Buffer, { fin = true, rsv1 = false, masked = true } = {}): Buffer {
+  const head = Buffer.from([(fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode, (masked ? 0x80 : 0) | payload.length]);
+  return Buffer.concat([head, masked ? Buffer.alloc(4) : Buffer.alloc(0), payload]);
+}
+
+/** A raw WebSocket connection past its handshake; `ended` resolves with the close code sent (or 'none') once the socket closes. */
+function rawWs(port: number): Promise<{ socket: Socket; ended: Promise<number | 'none'> }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let received = Buffer.alloc(0);
+    socket.on('error', () => undefined);
+    socket.write(
+      `GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
+    const ended = new Promise<number | 'none'>((done) =>
+      socket.on('close', () => {
+        // Server frames are unmasked: a close frame is 0x88, length, code.
+        const at = received.lastIndexOf(Buffer.from([0x88]));
+        done(at >= 0 && received.length >= at + 4 ? received.readUInt16BE(at + 2) : 'none');
+      }),
+    );
+    socket.on('data', (chunk) => {
+      if (received.length === 0 && !chunk.toString('latin1').startsWith('HTTP/1.1 101')) reject(new Error(chunk.toString()));
+      received = Buffer.concat([received, chunk]);
+      if (received.length === chunk.length) resolve({ socket, ended });
+    });
+  });
+}
+
+const within = <T>(promise: Promise<T>, ms: number): Promise<T | 'still open'> =>
+  Promise.race([promise, new Promise<'still open'>((resolve) => setTimeout(() => resolve('still open'), ms).unref())]);
+
+describe('gateway: frame floods', () => {
+  let server: PostgresServer;
+  let db: pg.Client;
+  let gateway: Gateway;
+
+  beforeAll(async () => {
+    server = await new PostgresServer().start();
+    db = new pg.Client(server.url);
+    await db.connect();
+    await migrate(db);
+    await db.query(`INSERT INTO league VALUES ('epl', 'Premier League');
+      INSERT INTO team (id, league_id, name) VALUES ('ars', 'epl', 'Arsenal'), ('che', 'epl', 'Chelsea');
+      INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at) VALUES ('m1', 'epl', 'ars', 'che', now())`);
+    const config = loadConfig(
+      new EnvReader({ DATABASE_URL: server.url, PORT: '0', OPS_PORT: '0', HOST: '127.0.0.1', CANARY_INTERVAL_MS: '0', LOG_LEVEL: 'silent' }),
+    );
+    gateway = await startGateway(config, createLogger('gateway', 'silent'));
+  });
+
+  afterAll(async () => {
+    await gateway?.close();
+    await db?.end();
+    await server?.destroy();
+  });
+
+  it('ends each flooding or violating connection quickly; a subscriber keeps receiving', async () => {
+    const client = new TestClient(`ws://127.0.0.1:${gateway.port}/ws`);
+    await client.opened();
+    client.send({ action: 'subscribe', channels: ['match:m1'] });
+    await client.next((m) => m.type === 'subscribed');
+
+    const floods: Record<string, (socket: Socket) => void> = {
+      // 10,000 pings in one write: ws drops the connection once 60 pongs wait to be written (no close frame).
+      'ping flood': (socket) => socket.write(Buffer.concat(Array.from({ length: 10_000 }, () => frame(0x9, Buffer.alloc(125, 0x61))))),
+      'empty continuation flood': (socket) =>
+        socket.write(Buffer.concat([frame(0x1, Buffer.from('{'), { fin: false }), ...Array.from({ length: 20_000 }, () => frame(0x0, Buffer.alloc(0), { fin: false }))])),
+      'fragments past maxPayload': (socket) =>
+        socket.write(Buffer.concat([frame(0x1, Buffer.from('{'), { fin: false }), ...Array.from({ length: 100 }, () => frame(0x0, Buffer.alloc(100, 0x20), { fin: false }))])),
+      'RSV1 without deflate': (socket) => socket.write(frame(0x1, Buffer.from('{"action":"ping"}'), { rsv1: true })),
+      'unmasked frame': (socket) => socket.write(frame(0x1, Buffer.from('{"action":"ping"}'), { masked: false })),
+      'invalid UTF-8': (socket) => socket.write(frame(0x1, Buffer.from([0x7b, 0xff, 0xfe, 0x7d]))),
+      'fragmented ping': (socket) => socket.write(frame(0x9, Buffer.alloc(4), { fin: false })),
+    };
+    const expected: Record<string, number | 'none'> = {
+      'ping flood': 'none',
+      'empty continuation flood': 1008,
+      'fragments past maxPayload': 1009,
+      'RSV1 without deflate': 1002,
+      'unmasked frame': 1002,
+      'invalid UTF-8': 1007,
+      'fragmented ping': 1002,
+    };
+    const results: Record<string, unknown> = {};
+    for (const [name, flood] of Object.entries(floods)) {
+      const { socket, ended } = await rawWs(gateway.port);
+      flood(socket);
+      results[name] = await within(ended, 5000);
+      socket.destroy();
+    }
+    expect(results).toEqual(expected);
+
+    await db.query(`UPDATE match SET status = 'live' WHERE id = 'm1'`);
+    await client.next((m) => m.channel === 'match:m1' && m.type === 'match_status');
+    client.ws.close();
+  }, 60_000);
+});
