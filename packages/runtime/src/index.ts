@@ -10,5 +10,5 @@ export { clientAddress } from './http/client-address';
 export { OriginPolicy, parseAllowedOrigins, type CorsOptions } from './http/origins';
 export { endSocket, errorResponder, onClientError, requestFailure } from './http/http-errors';
 export { BusSignature } from './bus-signature';
-export { HTTP_SERVER_TIMEOUTS, createHttpServer } from './http/server-timeouts';
+export { HTTP_SERVER_TIMEOUTS, createHttpServer } from './http/server';
 export { MAX_PIPELINED_REQUESTS, limitPipelining } from './http/pipelining';

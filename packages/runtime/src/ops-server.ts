@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Router } from 'express';
-import { createHttpServer } from './http/server-timeouts';
+import { createHttpServer } from './http/server';
 
 export interface OpsServer {
   readonly server: Server;
