@@ -416,6 +416,8 @@ export class MatchcastClient {
   /** 401 / 4001: retries only if the token provider now gives a different token. */
   private async retryWithNewToken(closeCode: number, httpStatus: number | undefined): Promise<void> {
     const generation = ++this.generation;
+    // A provider that never answers is abandoned as in open(), not waited for for ever.
+    this.armDeadline();
     this.setState(this.everLive ? 'reconnecting' : 'connecting');
     const code: ErrorCode = closeCode === CloseCodes.TOKEN_EXPIRED ? 'TOKEN_EXPIRED' : 'UNAUTHORIZED';
     const about = { closeCode, ...(httpStatus ? { httpStatus } : {}) };
@@ -581,6 +583,16 @@ export class MatchcastClient {
       error.channels = request.channels;
       // A refused reconnect subscription would be refused again: stop rather than loop.
       if (request.initial) return this.fail(error);
+      // The server refuses a subscribe message as a whole, and subscribe() calls of one task
+      // share a message: ask again in halves until the refused channels are found alone, so
+      // one channel a user may not see costs none of the others.
+      const wanted = request.channels.filter((channel) => this.handlers.has(channel));
+      if (wanted.length > 1) {
+        const half = Math.ceil(wanted.length / 2);
+        this.sendSubscribe(wanted.slice(0, half), false);
+        this.sendSubscribe(wanted.slice(half), false);
+        return;
+      }
       for (const channel of request.channels) this.handlers.delete(channel);
       return this.report(error);
     }

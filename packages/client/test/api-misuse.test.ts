@@ -60,4 +60,27 @@ describe('MatchcastClient API misuse against a real gateway', () => {
     expect(client.state).toBe('live');
     client.close();
   });
+
+  it('one channel it may not see among many subscribed in one task costs only that channel', async () => {
+    const matches = await seedMatches(infra.db, 'mix', 6);
+    const { client } = recordingClient({ url: gateway.wsUrl, pingIntervalMs: 0 });
+    const errors: MatchcastError[] = [];
+    client.on('error', (e) => errors.push(e));
+    client.subscribe('all', () => undefined);
+    client.connect();
+    await waitForState(client, 'live');
+
+    const got = new Set<string>();
+    for (const id of matches.slice(0, 3)) client.subscribe(`match:${id}`, () => got.add(id));
+    client.subscribe('user:bob', () => undefined); // anonymous: not its stream
+    for (const id of matches.slice(3)) client.subscribe(`match:${id}`, () => got.add(id));
+    await waitFor('the refusal', async () => (errors.length > 0 ? true : undefined), 10_000);
+    await sleep(300);
+    expect(errors.map((e) => [e.code, e.channels])).toEqual([['FORBIDDEN_CHANNEL', ['user:bob']]]);
+    expect(client.channels.sort()).toEqual(['all', ...matches.map((id) => `match:${id}`)].sort());
+    for (const id of matches) await goal(infra.db, id);
+    await waitFor('an event on every match channel', async () => (got.size === matches.length ? true : undefined), 15_000);
+    expect(client.state).toBe('live');
+    client.close();
+  });
 });

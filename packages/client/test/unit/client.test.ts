@@ -507,6 +507,22 @@ it('a token provider that never answers: the attempt is abandoned after connectT
   client.close();
 });
 
+it('a token provider that never answers after a 401: abandoned after connectTimeoutMs too, reported, and asked again', async () => {
+  let calls = 0;
+  const { client, errors } = makeClient({ connectTimeoutMs: 5000, token: () => (++calls === 2 ? new Promise<string>(() => undefined) : `tok${calls}`) });
+  client.subscribe('all', () => undefined);
+  client.connect();
+  await flush();
+  last().refuse(401);
+  await jest.advanceTimersByTimeAsync(5000);
+  expect(errors.map((e) => e.code)).toEqual(['TOKEN_PROVIDER_FAILED']);
+  await jest.advanceTimersByTimeAsync(1000);
+  expect(calls).toBe(3);
+  expect(FakeSocket.all).toHaveLength(2);
+  expect(last().url).toContain('token=tok3');
+  client.close();
+});
+
 it('rejects malformed channel names at once', () => {
   const { client } = makeClient();
   expect(() => client.subscribe('match:a b', () => undefined)).toThrow(TypeError);
