@@ -14,7 +14,7 @@ const MIN_KEY_BYTES = 32;
  * A signed message is `mc1.<HMAC-SHA256 of "<channel>\n<message>", base64url>.<message>`; the
  * channel is signed too, so a message cannot be moved to another channel. The first key signs
  * and every key verifies, so a key is rotated by adding the new one second, then moving it
- * first, then dropping the old one (docs/operations.md).
+ * first, then dropping the old one (docs/security.md, "Signed bus messages").
  */
 export class BusSignature {
   private constructor(private readonly keys: readonly Buffer[]) {}

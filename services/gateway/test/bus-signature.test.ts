@@ -111,24 +111,37 @@ describe('signed bus messages', () => {
     client.ws.close();
   });
 
-  it('falls back to Postgres when the listener dies, whatever heartbeats are forged or sent again', async () => {
-    // Record the genuine (signed) heartbeats as they pass.
+  it('falls back to Postgres when the listeners die, whatever heartbeats are forged or sent again', async () => {
+    // Record the genuine (signed) heartbeats of two listeners, as a leader change leaves them.
     const recorder = new Redis(redis.url);
-    const recorded: string[] = [];
-    recorder.on('message', (_channel: string, message: string) => recorded.push(message));
+    const recorded = new Map<string, string[]>();
+    const idOf = (signed: string) => (JSON.parse(signed.slice(signed.indexOf('.', 4) + 1)) as { listener_id: string }).listener_id;
+    recorder.on('message', (_channel: string, message: string) => recorded.set(idOf(message), [...(recorded.get(idOf(message)) ?? []), message]));
     await recorder.subscribe(REDIS_HEARTBEAT_CHANNEL);
-    await waitFor('heartbeats recorded', async () => (recorded.length >= 3 ? true : undefined));
+    const standby = await startListener(
+      loadListenerConfig(new EnvReader({ ...env(), LISTENER_HEARTBEAT_INTERVAL_MS: '100', BUS_SIGNING_KEYS: KEY, LISTENER_ID: 'standby' })),
+      createLogger('listener', 'silent'),
+    );
+    await waitFor('the leader\'s heartbeats recorded', async () => (recorded.size === 1 && [...recorded.values()][0]!.length >= 3 ? true : undefined));
+    await listener!.close(); // the standby takes over
+    listener = undefined;
+    await waitFor('the new leader\'s heartbeats recorded', async () => ((recorded.get('standby')?.length ?? 0) >= 3 ? true : undefined), 10_000);
     recorder.disconnect();
+    await onRedis();
 
     const stranger = BusSignature.fromEnv(new EnvReader({ BUS_SIGNING_KEYS: 'somebody-elses-key-0123456789abcdefgh' }))!;
     const before = await metric('matchcast_gateway_invalid_messages_total', 'source="heartbeat"');
-    await listener!.close();
-    listener = undefined;
+    await standby.close();
+    const [first, second] = [...recorded.values()] as [string[], string[]];
+    let turn = 0;
     const forging = setInterval(() => {
       const beat = JSON.stringify({ listener_id: 'forger', sent_at: Date.now(), published: 1, dropped: 0 });
       void publisher.publish(REDIS_HEARTBEAT_CHANNEL, beat);
       void publisher.publish(REDIS_HEARTBEAT_CHANNEL, stranger.sign(REDIS_HEARTBEAT_CHANNEL, beat));
-      for (const message of recorded) void publisher.publish(REDIS_HEARTBEAT_CHANNEL, message);
+      // The two listeners' genuine heartbeats in turn, each newer than the other's.
+      const i = turn++;
+      void publisher.publish(REDIS_HEARTBEAT_CHANNEL, first[i % first.length]!);
+      void publisher.publish(REDIS_HEARTBEAT_CHANNEL, second[i % second.length]!);
     }, 100);
     try {
       await waitFor('the fallback', async () => ((await metric('matchcast_gateway_broker_mode', 'mode="postgres"')) === 1 ? true : undefined), 10_000);

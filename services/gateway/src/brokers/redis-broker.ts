@@ -11,7 +11,9 @@ import { Redis } from 'ioredis';
 import type { Broker, BrokerListener } from './broker';
 
 /** How old a signed heartbeat may be (by its sender's clock) and still count. */
-const MAX_SIGNED_HEARTBEAT_AGE_MS = 30_000;
+const MAX_SIGNED_HEARTBEAT_AGE_MS = 10_000;
+/** Listeners whose last signed heartbeat is remembered (each pod runs one; the oldest is forgotten first). */
+const MAX_REMEMBERED_LISTENERS = 1000;
 
 export interface RedisBrokerOptions {
   url: string;
@@ -31,7 +33,9 @@ export class RedisBroker implements Broker {
   private readonly client: Redis;
   private lastHeartbeatAt = 0;
   /** Who sent the last heartbeat, and its published and dropped counts then. */
-  private leader: { id: string; published: number; dropped: number; sentAt: number } | undefined;
+  private leader: { id: string; published: number; dropped: number } | undefined;
+  /** With signed heartbeats: each listener's last sent_at taken, so none of its heartbeats counts twice. */
+  private readonly lastSentAt = new Map<string, number>();
   private wasHealthy = false;
   private watchdog: NodeJS.Timeout | undefined;
   private closed = false;
@@ -102,15 +106,10 @@ export class RedisBroker implements Broker {
    * otherwise wait for the next switch.
    */
   private onHeartbeat(beat: Heartbeat): void {
-    // A signature does not stop a recorded heartbeat from being sent again, to keep this path
-    // looking alive after its listener died: a beat no newer than its sender's last, or older
-    // than MAX_SIGNED_HEARTBEAT_AGE_MS (clocks of pods may differ a little), proves nothing.
-    const previous = this.leader;
-    if (this.options.signature && (beat.sent_at < Date.now() - MAX_SIGNED_HEARTBEAT_AGE_MS || (previous?.id === beat.listener_id && beat.sent_at <= previous.sentAt))) {
-      throw new InvalidBusMessage('heartbeat is a replay or too old');
-    }
+    if (this.options.signature) this.refuseReplay(beat);
     this.lastHeartbeatAt = Date.now();
-    const current = { id: beat.listener_id, published: beat.published, dropped: beat.dropped, sentAt: beat.sent_at };
+    const previous = this.leader;
+    const current = { id: beat.listener_id, published: beat.published, dropped: beat.dropped };
     this.leader = current;
     const newLeader = previous !== undefined && (previous.id !== current.id || current.published < previous.published);
     const dropped = previous !== undefined && !newLeader && current.dropped > previous.dropped;
@@ -122,6 +121,22 @@ export class RedisBroker implements Broker {
         message: newLeader ? 'new notify-listener leader; catching up from the outbox' : 'listener dropped publishes; catching up from the outbox',
       });
     }
+  }
+
+  /**
+   * A signature does not stop a recorded heartbeat from being sent again, to keep this path
+   * looking alive after its listener died (heartbeats of several listeners in turn, after a
+   * leader change): one no newer than its own sender's last, or older than
+   * MAX_SIGNED_HEARTBEAT_AGE_MS (pods' clocks may differ a little), proves nothing.
+   */
+  private refuseReplay(beat: Heartbeat): void {
+    const last = this.lastSentAt.get(beat.listener_id);
+    if (beat.sent_at < Date.now() - MAX_SIGNED_HEARTBEAT_AGE_MS || (last !== undefined && beat.sent_at <= last)) {
+      throw new InvalidBusMessage('heartbeat is a replay or too old');
+    }
+    this.lastSentAt.delete(beat.listener_id); // re-inserted last: the map's order is the forgetting order
+    this.lastSentAt.set(beat.listener_id, beat.sent_at);
+    if (this.lastSentAt.size > MAX_REMEMBERED_LISTENERS) this.lastSentAt.delete(this.lastSentAt.keys().next().value!);
   }
 
   /**
