@@ -16,7 +16,11 @@ export interface StartedServer {
  */
 const diagnosticArgs = process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
 const diagnosticEnv = Object.fromEntries(
-  (process.env.BENCH_GATEWAY_ENV?.split(' ').filter(Boolean) ?? []).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+  (process.env.BENCH_GATEWAY_ENV?.split(' ').filter(Boolean) ?? []).map((pair) => {
+    const equals = pair.indexOf('=');
+    if (equals < 1) throw new Error(`BENCH_GATEWAY_ENV: "${pair}" is not NAME=value`);
+    return [pair.slice(0, equals), pair.slice(equals + 1)];
+  }),
 );
 
 export interface GatewayStart {

@@ -6,12 +6,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
-import { migrate } from '@matchcast/db';
-import { EnvReader, createLogger } from '@matchcast/runtime';
-import { PostgresServer } from '@matchcast/testkit';
-import pg from 'pg';
-import { loadConfig } from '../src/config';
-import { startGateway, type Gateway } from '../src/gateway';
+import type { Client } from 'pg';
+import type { Gateway } from '../src/gateway';
+import { startOneMatchGateway, within } from './one-match-gateway';
 import { TestClient } from './support';
 
 /** A masked client frame (zero mask key: the payload goes as is). */
@@ -44,33 +41,16 @@ function rawWs(port: number): Promise<{ socket: Socket; ended: Promise<number | 
   });
 }
 
-const within = <T>(promise: Promise<T>, ms: number): Promise<T | 'still open'> =>
-  Promise.race([promise, new Promise<'still open'>((resolve) => setTimeout(() => resolve('still open'), ms).unref())]);
-
 describe('gateway: frame floods', () => {
-  let server: PostgresServer;
-  let db: pg.Client;
   let gateway: Gateway;
+  let db: Client;
+  let close: () => Promise<void>;
 
   beforeAll(async () => {
-    server = await new PostgresServer().start();
-    db = new pg.Client(server.url);
-    await db.connect();
-    await migrate(db);
-    await db.query(`INSERT INTO league VALUES ('epl', 'Premier League');
-      INSERT INTO team (id, league_id, name) VALUES ('ars', 'epl', 'Arsenal'), ('che', 'epl', 'Chelsea');
-      INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at) VALUES ('m1', 'epl', 'ars', 'che', now())`);
-    const config = loadConfig(
-      new EnvReader({ DATABASE_URL: server.url, PORT: '0', OPS_PORT: '0', HOST: '127.0.0.1', CANARY_INTERVAL_MS: '0', LOG_LEVEL: 'silent' }),
-    );
-    gateway = await startGateway(config, createLogger('gateway', 'silent'));
+    ({ gateway, db, close } = await startOneMatchGateway());
   });
 
-  afterAll(async () => {
-    await gateway?.close();
-    await db?.end();
-    await server?.destroy();
-  });
+  afterAll(() => close?.());
 
   it('ends each flooding or violating connection quickly; a subscriber keeps receiving', async () => {
     const client = new TestClient(`ws://127.0.0.1:${gateway.port}/ws`);

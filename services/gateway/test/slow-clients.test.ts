@@ -6,12 +6,9 @@
  * on the client port and on the ops port, while subscribed clients keep receiving.
  */
 import { connect, type Socket } from 'node:net';
-import { migrate } from '@matchcast/db';
-import { EnvReader, createLogger } from '@matchcast/runtime';
-import { PostgresServer } from '@matchcast/testkit';
-import pg from 'pg';
-import { loadConfig } from '../src/config';
-import { startGateway, type Gateway } from '../src/gateway';
+import type { Client } from 'pg';
+import type { Gateway } from '../src/gateway';
+import { startOneMatchGateway, within } from './one-match-gateway';
 import { TestClient, rawRequest } from './support';
 
 /** Headers must be complete within 10 s, the whole request within 30 s (HTTP_SERVER_TIMEOUTS), checked every second. */
@@ -46,33 +43,16 @@ function slowClient(port: number, start: string, trickle = 'a'): Slow {
   return { closed, stop: () => (clearInterval(timer), socket.destroy()) };
 }
 
-const within = <T>(promise: Promise<T>, ms: number): Promise<T | 'still open'> =>
-  Promise.race([promise, new Promise<'still open'>((resolve) => setTimeout(() => resolve('still open'), ms).unref())]);
-
 describe('gateway: connections that never finish a request', () => {
-  let server: PostgresServer;
-  let db: pg.Client;
   let gateway: Gateway;
+  let db: Client;
+  let close: () => Promise<void>;
 
   beforeAll(async () => {
-    server = await new PostgresServer().start();
-    db = new pg.Client(server.url);
-    await db.connect();
-    await migrate(db);
-    await db.query(`INSERT INTO league VALUES ('epl', 'Premier League');
-      INSERT INTO team (id, league_id, name) VALUES ('ars', 'epl', 'Arsenal'), ('che', 'epl', 'Chelsea');
-      INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at) VALUES ('m1', 'epl', 'ars', 'che', now())`);
-    const config = loadConfig(
-      new EnvReader({ DATABASE_URL: server.url, PORT: '0', OPS_PORT: '0', HOST: '127.0.0.1', CANARY_INTERVAL_MS: '0', LOG_LEVEL: 'silent' }),
-    );
-    gateway = await startGateway(config, createLogger('gateway', 'silent'));
+    ({ gateway, db, close } = await startOneMatchGateway());
   });
 
-  afterAll(async () => {
-    await gateway?.close();
-    await db?.end();
-    await server?.destroy();
-  });
+  afterAll(() => close?.());
 
   // Before: each of these lived 60-90 s (Node's headersTimeout, checked every 30 s), a body 300 s.
   it('cuts idle, slowloris, half-sent upgrade and trickled-body connections within seconds on both ports; subscribers keep receiving', async () => {
