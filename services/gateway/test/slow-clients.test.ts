@@ -130,7 +130,9 @@ describe('gateway: connections that never finish a request', () => {
     const started = Date.now();
     const bystander = await fetch(`http://127.0.0.1:${gateway.port}/api/matches?limit=1`);
     expect(bystander.status).toBe(200);
-    expect(Date.now() - started).toBeLessThan(1000);
+    // Before, 4-14 s; on a quiet machine now a few ms. The bound leaves room for a loaded CI
+    // machine (1.2 s seen once), not for the requests of the floods.
+    expect(Date.now() - started).toBeLessThan(3000);
     expect(await Promise.all(floods)).toEqual([true, true, true, true]);
   }, 20_000);
 });
