@@ -4,6 +4,7 @@
  * a user's connections — and refuses everyone else and every malformed request with a stable
  * code. Redis away: 503 UNAVAILABLE, and back when it returns.
  */
+import { readFileSync } from 'node:fs';
 import { mintToken } from '@matchcast/auth';
 import { PRESENCE_GATEWAYS_KEY, presenceKeys } from '@matchcast/protocol';
 import { Redis } from 'ioredis';
@@ -74,6 +75,10 @@ describe('admin: who is listening', () => {
     for (const service of services.reverse()) await service.stop();
     await infra.destroy();
   }, 30_000);
+
+  it('starts writing without a failed write (it once wrote before its Redis connection was ready, and warned at every start)', () => {
+    for (const gateway of gateways) expect(readFileSync(gateway.logFile, 'utf8')).not.toContain('presence snapshot not written');
+  });
 
   it('merges every gateway: channels with subscribers per transport, busiest first, and connections per gateway', async () => {
     const [a, b] = gateways as [GatewayProcess, GatewayProcess];

@@ -46,10 +46,11 @@ export class PresencePublisher {
 
   start(): void {
     if (this.timer) return;
-    this.redis.connect().catch(() => undefined);
+    // The first snapshot once connected: written at once, it failed (no offline queue) and
+    // logged a warning with a stack at every start.
+    this.redis.connect().then(() => void this.write(), () => undefined);
     this.timer = setInterval(() => void this.write(), this.options.intervalMs);
     this.timer.unref();
-    void this.write();
   }
 
   /** Writes one snapshot now (the interval calls it; tests too). Resolves false when Redis refused. */
