@@ -29,6 +29,7 @@ import { Sessions, type Client } from './sessions/session';
 import type { AdmissionRules } from './transport/admission';
 import { ConnectionLimits } from './transport/connection-limits';
 import { errorResponder, onClientError } from './transport/http-errors';
+import { capSockets } from './transport/socket-cap';
 import { OriginPolicy } from './transport/origins';
 import { SSE_PATH, sseHandler } from './transport/sse';
 import { PositionTokens } from './transport/sse-positions';
@@ -158,6 +159,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 
   const server = createHttpServer(app);
   server.on('clientError', onClientError);
+  capSockets(server, config.ws.maxConnections, metrics.socketsDropped, logger);
   wsServer.attach(server);
   supervisor.start();
   canary?.start();

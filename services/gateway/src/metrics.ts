@@ -21,6 +21,11 @@ export function createGatewayMetrics(registry: Registry) {
       labelNames: ['code'] as const,
       registers,
     }),
+    socketsDropped: new Counter({
+      name: 'matchcast_gateway_sockets_dropped_total',
+      help: 'TCP connections closed at accept because the client port held its most (WS_MAX_CONNECTIONS and half again, at least 1,000 more)',
+      registers,
+    }),
     delivered: new Counter({
       name: 'matchcast_gateway_messages_delivered_total',
       help: 'Event messages written to clients',

@@ -409,6 +409,43 @@ describe('a gateway under hostile input', () => {
     });
   });
 
+  it('closes TCP connections past its socket cap at accept: a flood of bare connects holds no more, and clients already connected go on', async () => {
+    // WS_MAX_CONNECTIONS 10: at most 10 + 1,000 sockets (socket-cap.ts).
+    const small = await start({ WS_MAX_CONNECTIONS: '10' });
+    try {
+      const smallUrl = `ws://127.0.0.1:${small.port}/ws`;
+      const client = new TestClient(smallUrl);
+      await client.opened();
+      client.send({ action: 'subscribe', channels: ['match:m3'] });
+      await client.next((m) => m.type === 'subscribed');
+      let closedByServer = 0;
+      const flood = await Promise.all(
+        Array.from({ length: 1100 }, () => new Promise<Socket>((resolve) => {
+          const socket: Socket = connect(small.port, '127.0.0.1', () => resolve(socket));
+          socket.on('error', () => undefined);
+          socket.on('close', () => closedByServer++);
+        })),
+      );
+      await waitFor('the sockets past the cap closed', async () => (closedByServer >= 89 ? true : undefined), 5000, 20);
+      await sleep(200);
+      const text = await (await fetch(`http://127.0.0.1:${small.opsPort}/metrics`)).text();
+      const dropped = Number(/^matchcast_gateway_sockets_dropped_total(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1]);
+      expect(dropped).toBe(closedByServer);
+      expect(closedByServer).toBeGreaterThanOrEqual(89);
+      expect(closedByServer).toBeLessThanOrEqual(92);
+      // Full: a newcomer is closed at accept too, while the client already in gets its goal.
+      expect(await attempt(smallUrl)).not.toBe(101);
+      await goal('m3', 7);
+      await client.next((m) => m.type === 'match_update' && m.channel === 'match:m3' && m.data.score.home === 7);
+      // The flood gone, newcomers are taken again.
+      for (const socket of flood) socket.destroy();
+      await waitFor('a newcomer taken', async () => ((await attempt(smallUrl)) === 101 ? true : undefined), 5000, 50);
+      client.ws.close();
+    } finally {
+      await small.close();
+    }
+  });
+
   it('takes a flood of bare TCP connects, bad handshakes or refused requests for no reconnect storm; streams opened at once are one', async () => {
     const storms = () => metric('matchcast_gateway_reconnect_storms_total');
     await sleep(200); // any earlier storm has ended
