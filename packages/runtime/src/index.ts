@@ -11,4 +11,5 @@ export { OriginPolicy, parseAllowedOrigins, type CorsOptions } from './http/orig
 export { endSocket, errorResponder, onClientError, requestFailure } from './http/http-errors';
 export { BusSignature } from './bus-signature';
 export { HTTP_SERVER_TIMEOUTS, createHttpServer } from './http/server';
+export { capConnections } from './http/connection-cap';
 export { MAX_PIPELINED_REQUESTS, limitPipelining } from './http/pipelining';

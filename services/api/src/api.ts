@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { hasKeys } from '@matchcast/auth';
-import { clientAddress, createHttpServer, createRegistry, listenOps, onClientError, opsRoutes, type Logger, type OpsServer } from '@matchcast/runtime';
+import { capConnections, clientAddress, createHttpServer, createRegistry, listenOps, onClientError, opsRoutes, type Logger, type OpsServer } from '@matchcast/runtime';
 import pg from 'pg';
 import { createApp } from './app';
 import type { Config } from './config';
@@ -78,6 +78,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   const app = createApp({ config, db, metrics, logger, presence });
   const server = createHttpServer(app, { keepAliveTimeout: KEEP_ALIVE_MS });
   server.on('clientError', onClientError);
+  capConnections(server, config.maxConnections, metrics.socketsDropped, logger);
   // Request logs at debug carry the client's address as the trusted proxies saw it.
   if (logger.isLevelEnabled('debug')) {
     server.on('request', (req, res) => {

@@ -5,6 +5,11 @@ import type { Pool } from 'pg';
 export function createApiMetrics(registry: Registry, db: Pool) {
   const registers = [registry];
   return {
+    socketsDropped: new Counter({
+      name: 'matchcast_api_sockets_dropped_total',
+      help: 'TCP connections closed at accept because the REST port held API_MAX_CONNECTIONS',
+      registers,
+    }),
     requests: new Counter({
       name: 'matchcast_api_requests_total',
       help: 'Requests answered, by method, route pattern and status',

@@ -3,7 +3,10 @@
  * matchcast_api: identity and tokens, the development sign-in, follows, and hostile HTTP
  * (every bad input a 4xx with a code, never a 500 or a crash). Notifications: notifications.test.ts.
  */
+import { Agent, get } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
+import { waitFor } from '@matchcast/testkit';
 import type pg from 'pg';
 import { MAX_FOLLOWS_PER_USER } from '../src/app';
 import { apiEnv, call, handMadeToken, rawRequest, startDatabase, startTestApi, token, type PostgresServer } from './support';
@@ -14,9 +17,9 @@ describe('api', () => {
   let api: Awaited<ReturnType<typeof startTestApi>>;
   let closedApi: Awaited<ReturnType<typeof startTestApi>>;
   let alice: string;
+  let apiUrl: string;
 
   beforeAll(async () => {
-    let apiUrl: string;
     ({ server, admin, apiUrl } = await startDatabase());
     api = await startTestApi(apiUrl, { DEV_SIGN_IN: 'true', API_MAX_BODY_BYTES: '2048' });
     // A second instance as production runs it: no dev sign-in, an origin allow-list.
@@ -290,6 +293,40 @@ describe('api', () => {
       const answer = await call(api.url, 'POST', '/api/dev/sign-in', { json: { user: 'bob', pad: 'x'.repeat(4096) } });
       expect(answer).toMatchObject({ status: 413, body: { error: 'PAYLOAD_TOO_LARGE', message: 'request body exceeds the maximum size' } });
       expect((await call(api.url, 'GET', '/api/me', { token: alice })).status).toBe(200);
+    });
+
+    it('past API_MAX_CONNECTIONS a TCP connection is closed at accept and counted; a connection already open is served on', async () => {
+      const capped = await startTestApi(apiUrl, { API_MAX_CONNECTIONS: '20' });
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      const me = () =>
+        new Promise<number>((resolve, reject) => {
+          get(`${capped.url}/api/me`, { agent, headers: { authorization: `Bearer ${alice}` } }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          }).on('error', reject);
+        });
+      try {
+        expect(await me()).toBe(200); // its connection is kept open
+        let closedByServer = 0;
+        const flood = await Promise.all(
+          Array.from({ length: 40 }, () => new Promise<Socket>((resolve) => {
+            const socket: Socket = connect(capped.port, '127.0.0.1', () => resolve(socket));
+            socket.on('error', () => undefined);
+            socket.on('close', () => closedByServer++);
+          })),
+        );
+        await waitFor('the connections past the cap closed', async () => (closedByServer >= 21 ? true : undefined), 5000, 20);
+        const metrics = await (await fetch(`${capped.opsUrl}/metrics`)).text();
+        expect(Number(/^matchcast_api_sockets_dropped_total(?:\{[^}]*\})? (\d+)/m.exec(metrics)?.[1])).toBe(21);
+        expect(closedByServer).toBe(21);
+        expect(await me()).toBe(200);
+        await expect(fetch(`${capped.url}/api/me`)).rejects.toThrow(); // a newcomer, while full
+        for (const socket of flood) socket.destroy();
+        await waitFor('a newcomer served', async () => ((await fetch(`${capped.url}/api/me`).then((r) => r.status, () => 0)) === 401 ? true : undefined), 5000, 50);
+      } finally {
+        agent.destroy();
+        await capped.close();
+      }
     });
 
     it('a compressed body is measured inflated (no gzip bomb); an unknown encoding is 415', async () => {

@@ -20,6 +20,13 @@ export interface Config {
   notifyChannels: string[];
   ws: {
     maxConnections: number;
+    /**
+     * TCP connections the client port holds in all, whatever they are doing (capConnections):
+     * the stream cap and half again, at least 1,000 more, for handshakes in flight and REST
+     * requests. Admission answers SERVER_FULL at the stream cap; this bites only on connections
+     * that never become streams.
+     */
+    maxSockets: number;
     /** Readiness fails at this many clients (READY_MAX_CONNECTIONS_RATIO of maxConnections). */
     readyMaxConnections: number;
     pingIntervalMs: number;
@@ -95,6 +102,7 @@ export function loadConfig(env = new EnvReader()): Config {
     notifyChannels: env.list('NOTIFY_CHANNELS', NOTIFY_CHANNELS, { pattern: NOTIFY_CHANNEL_PATTERN, nonEmpty: true }),
     ws: {
       maxConnections,
+      maxSockets: maxConnections + Math.max(1000, Math.ceil(maxConnections / 2)),
       readyMaxConnections: Math.max(1, Math.floor(maxConnections * readyRatio)),
       pingIntervalMs,
       pingTimeoutMs: env.durationMs('WS_PING_TIMEOUT_MS', 60_000, { min: 1000, secondsAlias: 'WS_PING_TIMEOUT' }),

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { outboxReader } from '@matchcast/db';
-import { createHttpServer, createRegistry, listenOps, opsRoutes, sleep, type Logger, type OpsServer } from '@matchcast/runtime';
+import { capConnections, createHttpServer, createRegistry, listenOps, opsRoutes, sleep, type Logger, type OpsServer } from '@matchcast/runtime';
 import express from 'express';
 import pg from 'pg';
 import { PgBroker } from './brokers/pg-broker';
@@ -29,7 +29,6 @@ import { Sessions, type Client } from './sessions/session';
 import type { AdmissionRules } from './transport/admission';
 import { ConnectionLimits } from './transport/connection-limits';
 import { errorResponder, onClientError } from './transport/http-errors';
-import { capSockets } from './transport/socket-cap';
 import { OriginPolicy } from './transport/origins';
 import { SSE_PATH, sseHandler } from './transport/sse';
 import { PositionTokens } from './transport/sse-positions';
@@ -159,7 +158,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 
   const server = createHttpServer(app);
   server.on('clientError', onClientError);
-  capSockets(server, config.ws.maxConnections, metrics.socketsDropped, logger);
+  capConnections(server, config.ws.maxSockets, metrics.socketsDropped, logger);
   wsServer.attach(server);
   supervisor.start();
   canary?.start();

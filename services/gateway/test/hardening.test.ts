@@ -410,7 +410,7 @@ describe('a gateway under hostile input', () => {
   });
 
   it('closes TCP connections past its socket cap at accept: a flood of bare connects holds no more, and clients already connected go on', async () => {
-    // WS_MAX_CONNECTIONS 10: at most 10 + 1,000 sockets (socket-cap.ts).
+    // WS_MAX_CONNECTIONS 10: at most 10 + 1,000 sockets (config.ts, ws.maxSockets).
     const small = await start({ WS_MAX_CONNECTIONS: '10' });
     try {
       const smallUrl = `ws://127.0.0.1:${small.port}/ws`;

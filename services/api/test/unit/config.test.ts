@@ -28,7 +28,7 @@ describe('api config', () => {
     loadConfig(env);
     expect([...env.read.keys()]).toEqual(
       expect.arrayContaining(['PORT', 'HOST', 'OPS_PORT', 'DATABASE_URL', 'PG_POOL_MAX', 'AUTH_JWT_SECRET', 'DEV_SIGN_IN', 'DEV_SIGN_IN_TTL_MS',
-        'ALLOWED_ORIGINS', 'TRUSTED_PROXY_HOPS', 'API_MAX_BODY_BYTES', 'LOG_LEVEL', 'SHUTDOWN_TIMEOUT_MS']),
+        'ALLOWED_ORIGINS', 'TRUSTED_PROXY_HOPS', 'API_MAX_BODY_BYTES', 'API_MAX_CONNECTIONS', 'LOG_LEVEL', 'SHUTDOWN_TIMEOUT_MS']),
     );
   });
 

@@ -1,0 +1,21 @@
+import type { Server } from 'node:http';
+import type { Logger } from '../logger';
+import { throttledWarn } from '../throttled-log';
+
+/**
+ * Caps how many TCP connections a public port holds at once, whatever they are doing; one past
+ * the cap is closed at accept, counted and (throttled) logged. The request timeouts bound how
+ * long a connection that never finishes a request lives, not how many there are: a flood of
+ * bare connects held a file descriptor and ~6 KB each until the headers timeout, and 19,000 of
+ * them took a gateway to its open-file limit (20,000 on that machine: new clients then got no
+ * answer at all) and +120 MB of RSS; where the limit is a container's million, to its memory
+ * limit, and with it every client (docs/security.md).
+ */
+export function capConnections(server: Server, max: number, dropped: { inc(): void }, logger: Logger): void {
+  const warn = throttledWarn(logger);
+  server.maxConnections = max;
+  server.on('drop', (socket?: { remoteAddress?: string }) => {
+    dropped.inc();
+    warn({ remote_address: socket?.remoteAddress, max_connections: max }, 'connection closed at accept: the port holds its most TCP connections');
+  });
+}
