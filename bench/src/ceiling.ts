@@ -117,7 +117,7 @@ async function main(): Promise<void> {
 
   const steps: Step[] = [];
   for (let rate = o.start; rate <= o.max; rate += o.step) {
-    const spec = { label: `ceiling-${rate}`, clients: o.clients, channelOf: (i: number) => `match:${matchIds[i % matchIds.length]}`, rate, seconds: o.seconds, workers: 2 };
+    const spec = { label: `ceiling-${rate}`, clients: o.clients, channelOf: (i: number) => `match:${matchIds[i % matchIds.length]}`, rate, seconds: o.seconds, workers: 2, idleSeconds: 2 };
     const r = await runScenario(spec, target, writer, components, () => undefined);
     const step: Step = {
       rate,

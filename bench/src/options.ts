@@ -35,6 +35,11 @@ export interface Options {
    * same events, instead of in turn: their figures then come from the same seconds of the machine.
    */
   sideBySide: boolean;
+  /**
+   * How long each scenario's servers sit with their clients connected and no events before the
+   * events start: their CPU then (idleCpuMsPerS) is what each costs when nothing happens.
+   */
+  idleSeconds: number;
   /** Also run the latency-target check: 100 subscribers on `all`, 1k events/s, Redis mode. */
   target: boolean;
   notifyCost: boolean;
@@ -59,6 +64,8 @@ const HELP = `usage: node bench/dist/run.js [options]   (or make bench BENCH_ARG
                       median of each round's gateway-to-peer CPU ratio (default 1)
   --side-by-side      in the fan-out scenario, run the gateway and the peers at the same time, each with
                       --clients clients of its own, instead of in turn (needs the cores for both)
+  --idle-seconds N    connected clients and no events for N s before each scenario's events, to measure
+                      each server's CPU when nothing happens (default 2)
   --no-load           skip the load scenario (gateway only)
   --no-fanout         skip the fan-out scenario (gateway side by side with the peers)
   --workers N         client worker processes (default max(2, ceil(clients/8000)))
@@ -103,7 +110,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv, defaultOutD
     flags.set(key, value);
   }
   const get = (name: string): string | undefined => flags.get(name) ?? env[`BENCH_${name.toUpperCase().replace(/-/g, '_')}`];
-  const known = ['load', 'fanout', 'fanout-rate', 'rounds', 'side-by-side', 'clients', 'rate', 'seconds', 'mode', 'peers', 'transport', 'channel', 'matches', 'workers', 'writers', 'target', 'notify-cost', 'notify-cost-seconds', 'out', 'max-minutes'];
+  const known = ['load', 'fanout', 'fanout-rate', 'rounds', 'side-by-side', 'idle-seconds', 'clients', 'rate', 'seconds', 'mode', 'peers', 'transport', 'channel', 'matches', 'workers', 'writers', 'target', 'notify-cost', 'notify-cost-seconds', 'out', 'max-minutes'];
   for (const key of flags.keys()) if (!known.includes(key)) throw new Error(`unknown option --${key}\n${HELP}`);
 
   const clients = intIn('clients', get('clients'), 1000, 1, 19_000);
@@ -132,6 +139,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv, defaultOutD
     fanoutRate: intIn('fanout-rate', get('fanout-rate'), 20, 1, 5000),
     rounds: intIn('rounds', get('rounds'), 1, 1, 20),
     sideBySide: bool('side-by-side', false),
+    idleSeconds: intIn('idle-seconds', get('idle-seconds'), 2, 1, 600),
     workers: intIn('workers', get('workers'), Math.max(2, Math.ceil(clients / 8000)), 1, 16),
     writers,
     target: bool('target'),

@@ -55,6 +55,7 @@ async function main(): Promise<void> {
     rate: options.rate,
     seconds: options.seconds,
     workers: options.workers,
+    idleSeconds: options.idleSeconds,
   };
   // Side by side with the peers: every client on 'all' at a low rate, so each event fans out
   // to every client and per-event costs (wake-up, parse) vanish next to per-delivery costs.
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
     rate: 1000,
     seconds: options.seconds,
     workers: 2,
+    idleSeconds: options.idleSeconds,
   };
   const results: ScenarioResult[] = [];
   let listener: Service | undefined;
@@ -86,6 +88,7 @@ async function main(): Promise<void> {
       const redis = result.commitToRedisMs ? ` (commit→Redis p50 ${result.commitToRedisMs.p50.toFixed(2)}, p99 ${result.commitToRedisMs.p99.toFixed(2)})` : '';
       log(`  ${result.server}: p50 ${result.latencyMs?.p50.toFixed(2)} ms, p99 ${result.latencyMs?.p99.toFixed(2)} ms${redis}, ${(result.deliveredRatio * 100).toFixed(2)}% delivered, ${result.cpuPerDeliveryUs.toFixed(2)} µs CPU/delivery`);
       const k = result.kernelPerDelivery;
+      log(`    idle (clients connected, no events, ${spec.idleSeconds} s): ${result.idleCpuMsPerS.toFixed(1)} ms of CPU per second`);
       log(`    per delivery: ${k.writes.toFixed(3)} write and ${k.reads.toFixed(3)} read syscalls, ${k.minorFaults.toFixed(4)} page faults, ${k.contextSwitches.toFixed(4)} context switches`);
     }
   };

@@ -27,6 +27,8 @@ export interface ScenarioSpec {
   rate: number;
   seconds: number;
   workers: number;
+  /** Clients connected and no events for this long before the events: the idle CPU reading. */
+  idleSeconds: number;
 }
 
 export interface ScenarioResult {
@@ -67,7 +69,8 @@ export interface ScenarioResult {
   /** The server's syscalls, page faults and context switches per delivery, over the same window as serverCpu. */
   kernelPerDelivery: KernelCounters;
   cpuPerDeliveryUs: number;
-  idleCpuPercent: number;
+  /** The server's CPU (ms per second) with its clients connected and no events (ScenarioSpec.idleSeconds). */
+  idleCpuMsPerS: number;
   upstreamCpuPerEventUs: number | undefined;
   rssBeforeKb: number;
   rssIdleKb: number;
@@ -143,7 +146,7 @@ export async function runSideBySide(
     for (const target of targets) stages.push(await connectClients(spec, target, channels, components, log));
     // Let handshake garbage be collected and timers settle before reading idle memory and CPU.
     const idleFrom = stages.map((stage) => cpuTime(stage.pid));
-    await sleep(2000);
+    await sleep(spec.idleSeconds * 1000);
     const rssIdleKb = stages.map((stage) => rssKb(stage.pid));
     const idleCpu = stages.map((stage, i) => cpuDelta(idleFrom[i]!, cpuTime(stage.pid)));
 
@@ -183,7 +186,6 @@ export async function runSideBySide(
       const cpu = cpuDelta(before.cpu, after.cpu);
       const closed: Record<string, number> = {};
       for (const r of collected) for (const [code, n] of Object.entries(r.closeCodes)) closed[code] = (closed[code] ?? 0) + n;
-      const idleSeconds = 2;
       const upstream = before.upstream && after.upstream ? cpuDelta(before.upstream, after.upstream) : undefined;
       results.push({
         label: spec.label,
@@ -220,7 +222,7 @@ export async function runSideBySide(
         serverCpu: { ...cpu, utilization: cpu.totalS / windowS },
         cpuPerDeliveryUs: uniqueTotal > 0 ? (cpu.totalS * 1e6) / uniqueTotal : NaN,
         kernelPerDelivery: kernelCountersPer(before.kernel, after.kernel, uniqueTotal),
-        idleCpuPercent: (idleCpu[i]!.totalS / idleSeconds) * 100,
+        idleCpuMsPerS: (idleCpu[i]!.totalS * 1000) / spec.idleSeconds,
         upstreamCpuPerEventUs: upstream ? (upstream.totalS * 1e6) / write.committed : undefined,
         rssBeforeKb: stage.rssBeforeKb,
         rssIdleKb: rssIdleKb[i]!,

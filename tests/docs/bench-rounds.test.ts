@@ -47,4 +47,11 @@ describe('bench fan-out rounds', () => {
     expect(parseOptions(['--side-by-side=false'], {}, '/tmp').sideBySide).toBe(false);
     expect(parseOptions([], { BENCH_SIDE_BY_SIDE: '1' }, '/tmp').sideBySide).toBe(true);
   });
+
+  it('takes --idle-seconds from 1 to 600, 2 by default', () => {
+    expect(parseOptions([], {}, '/tmp').idleSeconds).toBe(2);
+    expect(parseOptions(['--idle-seconds', '30'], {}, '/tmp').idleSeconds).toBe(30);
+    expect(parseOptions([], { BENCH_IDLE_SECONDS: '10' }, '/tmp').idleSeconds).toBe(10);
+    expect(() => parseOptions(['--idle-seconds', '0'], {}, '/tmp')).toThrow(/--idle-seconds must be an integer in \[1, 600\]/);
+  });
 });
