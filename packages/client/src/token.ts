@@ -44,9 +44,18 @@ export function refreshDelay(expiresAtMs: number, nowMs: number, leadMs: number)
   return Math.max(0, remaining - Math.min(leadMs, remaining / 2));
 }
 
+/**
+ * The least time between two refreshes, whatever expiry a `refreshed` answer names: a server
+ * that answered every refresh with an expiry already past (or a millisecond away) got a new
+ * provider call and a refresh frame per round trip, for as long as the connection lasted.
+ */
+export const MIN_REFRESH_INTERVAL_MS = 5000;
+
 /** One pending refresh at a time: scheduling again replaces the previous timer. */
 export class RefreshTimer {
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the last refresh was due (onDue ran); none yet: -Infinity. */
+  private lastDueAt = -Infinity;
 
   constructor(
     private readonly leadMs: number,
@@ -59,12 +68,13 @@ export class RefreshTimer {
     this.cancel();
     if (expiresAtMs === undefined) return;
     // setTimeout's limit is 2^31-1 ms (~24.8 days); longer waits re-arm.
-    const delay = refreshDelay(expiresAtMs, this.now(), this.leadMs);
+    const now = this.now();
+    const delay = Math.max(refreshDelay(expiresAtMs, now, this.leadMs), this.lastDueAt + MIN_REFRESH_INTERVAL_MS - now);
     const capped = Math.min(delay, 2_147_483_647);
     this.timer = setTimeout(() => {
       this.timer = undefined;
       if (capped < delay) this.schedule(expiresAtMs);
-      else this.onDue();
+      else this.due();
     }, capped);
   }
 
@@ -73,8 +83,13 @@ export class RefreshTimer {
     this.cancel();
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.onDue();
+      this.due();
     }, delayMs);
+  }
+
+  private due(): void {
+    this.lastDueAt = this.now();
+    this.onDue();
   }
 
   get pending(): boolean {

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { MatchcastClient } from '../src/client';
 import type { MatchcastClientOptions, MatchcastError } from '../src/types';
+import { sign } from './support';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -461,6 +462,35 @@ describe('close codes of every class', () => {
       expect(s.sockets.length).toBe(1);
     } finally {
       c.close();
+      c.close();
+      await s.close();
+    }
+  });
+});
+
+describe('a server that answers every token refresh with an expiry already past', () => {
+  it('gets one refresh per MIN_REFRESH_INTERVAL_MS, not one per round trip', async () => {
+    const s = await server((socket) => {
+      polite(socket);
+      socket.on('message', (data) => {
+        const message = JSON.parse(String(data)) as { action: string };
+        if (message.action === 'refresh') socket.send(JSON.stringify({ type: 'refreshed', expires_at: new Date(Date.now() - 60_000).toISOString() }));
+      });
+    });
+    let calls = 0;
+    // The first token lives 2 s: its refresh is due at half-life; every later one lives 10 minutes.
+    const { client: c, errors } = client(s.url, { token: () => sign('alice', calls++ === 0 ? 2 : 600, calls) });
+    c.subscribe('all', () => undefined);
+    c.connect();
+    try {
+      await until('the first refresh', () => (s.frames[0] ?? []).some((f) => (f as { action: string }).action === 'refresh'), 3000);
+      await sleep(3000);
+      const refreshes = (s.frames[0] ?? []).filter((f) => (f as { action: string }).action === 'refresh').length;
+      expect(refreshes).toBe(1);
+      expect(s.sockets.length).toBe(1);
+      expect(errors.filter((e) => e.fatal)).toEqual([]);
+      expect(uncaught).toEqual([]);
+    } finally {
       c.close();
       await s.close();
     }

@@ -1,4 +1,4 @@
-import { RefreshTimer, refreshDelay, tokenExpiryMs } from '../../src/token';
+import { MIN_REFRESH_INTERVAL_MS, RefreshTimer, refreshDelay, tokenExpiryMs } from '../../src/token';
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 const jwt = (claims: Record<string, unknown>) => `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}.c2ln`;
@@ -56,6 +56,22 @@ describe('refresh scheduling', () => {
       expect(due).not.toHaveBeenCalled();
       jest.advanceTimersByTime(570_000);
       expect(due).toHaveBeenCalledTimes(1);
+    });
+
+    it('never refreshes twice within MIN_REFRESH_INTERVAL_MS, whatever expiry it is given next', () => {
+      const due = jest.fn();
+      const timer = new RefreshTimer(30_000, due);
+      timer.schedule(Date.now() + 4_000); // half-life: due in 2 s
+      jest.advanceTimersByTime(2_000);
+      expect(due).toHaveBeenCalledTimes(1);
+      timer.schedule(Date.now() - 60_000); // "refreshed" with an expiry already past
+      jest.advanceTimersByTime(MIN_REFRESH_INTERVAL_MS - 1);
+      expect(due).toHaveBeenCalledTimes(1);
+      jest.advanceTimersByTime(1);
+      expect(due).toHaveBeenCalledTimes(2);
+      timer.schedule(Date.now() + 1); // a millisecond away
+      jest.advanceTimersByTime(MIN_REFRESH_INTERVAL_MS - 1);
+      expect(due).toHaveBeenCalledTimes(2);
     });
 
     it('cancel and an unknown expiry leave nothing pending', () => {
