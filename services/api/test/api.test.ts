@@ -329,6 +329,34 @@ describe('api', () => {
       }
     });
 
+    it('a Content-Length over API_MAX_BODY_BYTES is answered 413 at once, before the body, and the connection is closed soon after', async () => {
+      const socket = connect(api.port, '127.0.0.1');
+      let answer = '';
+      let answeredAt = 0;
+      socket.on('data', (chunk) => {
+        answer += chunk.toString();
+        answeredAt ||= Date.now();
+      });
+      const closed = new Promise<number>((resolve) => socket.on('close', () => resolve(Date.now())));
+      socket.on('error', () => undefined);
+      const started = Date.now();
+      socket.write('POST /api/dev/sign-in HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n{"user":');
+      // A client that goes on sending the body it announced, slowly.
+      const trickle = setInterval(() => socket.writable && socket.write('x'.repeat(1024)), 50);
+      try {
+        await waitFor('an answer', async () => (answer.includes('\r\n\r\n') ? true : undefined), 2000, 10);
+        expect(answeredAt - started).toBeLessThan(1000);
+        expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+        expect(answer).toMatch(/connection: close/i);
+        expect(answer).toContain('"error":"PAYLOAD_TOO_LARGE"');
+        expect((await closed) - started).toBeLessThan(5000);
+      } finally {
+        clearInterval(trickle);
+        socket.destroy();
+      }
+      expect((await call(api.url, 'GET', '/api/me', { token: alice })).status).toBe(200);
+    });
+
     it('a compressed body is measured inflated (no gzip bomb); an unknown encoding is 415', async () => {
       const bomb = gzipSync(Buffer.from(`{"user":"bob","pad":"${' '.repeat(1_000_000)}"}`));
       expect(bomb.length).toBeLessThan(2048);
