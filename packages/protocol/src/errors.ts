@@ -34,6 +34,7 @@ export const ErrorCodes = {
   UNSUPPORTED_MEDIA_TYPE: { message: 'request body must be application/json', close: 1003, http: 415 },
   INVALID_TRANSITION: { message: 'the purchase cannot move to that status from its current one', close: 1008, http: 409 },
   IDEMPOTENCY_KEY_REUSED: { message: 'this idempotency key was used for a different request', close: 1008, http: 409 },
+  TOO_MANY_PENDING_PURCHASES: { message: 'too many purchases are waiting for payment', close: 1008, http: 409 },
   MATCH_NOT_ON_SALE: { message: 'tickets are not on sale for this match', close: 1008, http: 409 },
   ANNOUNCEMENT_EXPIRED: { message: 'the announcement has expired and can no longer be edited', close: 1008, http: 409 },
   FOLLOW_LIMIT_REACHED: { message: 'follow limit reached; unfollow something first', close: 1008, http: 409 },

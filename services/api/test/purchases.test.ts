@@ -5,6 +5,7 @@
  * purchase's stream and in the buyer's notifications.
  */
 import type pg from 'pg';
+import { MAX_PENDING_PURCHASES } from '../src/routes/purchases';
 import { call, startDatabase, startTestApi, token, userStream, type PostgresServer } from './support';
 
 describe('purchases', () => {
@@ -88,6 +89,23 @@ describe('purchases', () => {
       expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 200, 200, 201]);
       expect(new Set(answers.map((a) => a.body.id)).size).toBe(1);
       expect(await stream(answers[0]!.body.id)).toHaveLength(1);
+    });
+
+    it(`refuses a buyer's purchase past ${MAX_PENDING_PURCHASES} pending ones, also when they come at once, until one is paid`, async () => {
+      const erin = await token('erin');
+      const burst = await Promise.all(Array.from({ length: 30 }, (_, i) => buy({ match_id: 'm1', quantity: 1, idempotency_key: `e${i}` }, erin)));
+      const created = burst.filter((answer) => answer.status === 201);
+      expect(created).toHaveLength(MAX_PENDING_PURCHASES);
+      expect(burst.filter((answer) => answer.status === 409).map((answer) => answer.body.error)).toEqual(Array(10).fill('TOO_MANY_PENDING_PURCHASES'));
+      expect((await admin.query(`SELECT count(*)::int AS n FROM purchase WHERE user_id = 'erin'`)).rows[0].n).toBe(MAX_PENDING_PURCHASES);
+      // A retry of a key that made a purchase still answers with it; another buyer is not affected.
+      const first = burst.findIndex((answer) => answer.status === 201);
+      expect(await buy({ match_id: 'm1', quantity: 1, idempotency_key: `e${first}` }, erin)).toMatchObject({ status: 200, body: { id: burst[first]!.body.id } });
+      expect((await buy({ match_id: 'm1', quantity: 1 }, await token('dave'))).status).toBe(201);
+      // Paid, a purchase no longer waits: room for one more.
+      expect((await patch(created[0]!.body.id, { status: 'paid' })).status).toBe(200);
+      expect((await buy({ match_id: 'm1', quantity: 1 }, erin)).status).toBe(201);
+      expect(await buy({ match_id: 'm1', quantity: 1 }, erin)).toMatchObject({ status: 409, body: { error: 'TOO_MANY_PENDING_PURCHASES' } });
     });
 
     it('404s an unknown match and 409s a finished or cancelled one; a postponed match is on sale', async () => {

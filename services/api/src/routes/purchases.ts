@@ -8,6 +8,8 @@ import type { PurchaseStore } from '../store/purchases';
 import { parsePurchaseInput, parseStatusInput } from '../validate/purchase-input';
 
 export const MAX_PAGE = 100;
+/** A buyer's purchases that may be pending at once (migration 016 counts them). */
+export const MAX_PENDING_PURCHASES = 20;
 
 const notFound = () => new ProtocolError('NOT_FOUND', 'no such purchase');
 
@@ -26,6 +28,8 @@ export function purchaseRoutes(authenticated: RequestHandler, store: PurchaseSto
         throw new ProtocolError('NOT_FOUND', `no match "${input.matchId}"`);
       case 'not_on_sale':
         throw new ProtocolError('MATCH_NOT_ON_SALE', `match "${input.matchId}" is finished or cancelled: tickets are not on sale`);
+      case 'too_many_pending':
+        throw new ProtocolError('TOO_MANY_PENDING_PURCHASES', `at most ${MAX_PENDING_PURCHASES} purchases may wait for payment at once`);
       case 'key_reused':
         throw new ProtocolError('IDEMPOTENCY_KEY_REUSED', 'this idempotency_key was used for a purchase of another match or quantity');
       default:

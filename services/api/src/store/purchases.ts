@@ -3,7 +3,7 @@ import type { Pool } from 'pg';
 /** A purchase as the API and its stream carry it (matchcast_purchase_json). */
 export type PurchaseJson = Record<string, unknown> & { id: string; user_id: string; status: string };
 
-export type CreateOutcome = 'created' | 'existing' | 'key_reused' | 'no_match' | 'not_on_sale';
+export type CreateOutcome = 'created' | 'existing' | 'key_reused' | 'no_match' | 'not_on_sale' | 'too_many_pending';
 export type StatusOutcome = 'changed' | 'unchanged' | 'invalid_transition' | 'not_found';
 
 
