@@ -147,6 +147,15 @@ describe('api: private leagues', () => {
     expect(events[events.length - 1].data).toEqual({ league_id: 'cup', change: 'member_removed', private: true, user_id: 'member' });
   });
 
+  it("a removed member still hears of the purchase they made: cancelled by the payment side, it is on the buyer's own stream", async () => {
+    const [purchase] = (await admin.query(`SELECT id::text FROM purchase WHERE user_id = 'member' AND match_id = 'c1'`)).rows;
+    const payments = await token('payments', ['service']);
+    expect((await call(api.url, 'PATCH', `/api/purchases/${purchase.id}`, { token: payments, json: { status: 'cancelled' } })).status).toBe(200);
+    const notes = (await userStream(admin, 'member')).filter((e) => e.data.data?.purchase_id === purchase.id);
+    expect(notes.map((e) => e.data.data.status)).toEqual(['pending', 'cancelled']);
+    expect((await call(api.url, 'GET', '/api/notifications', { token: member })).body.notifications.map((n: any) => n.title)).toContain('Purchase cancelled');
+  });
+
   it('making it public again opens it to everyone', async () => {
     expect((await call(api.url, 'PATCH', '/api/leagues/cup', { token: boss, json: { private: false } })).body.private).toBe(false);
     expect((await call(api.url, 'GET', '/api/leagues/cup/table', { token: outsider })).status).toBe(200);
