@@ -70,6 +70,7 @@ describeWithHelm('alert rules (PrometheusRule)', () => {
       'MatchcastCanarySlow',
       'MatchcastCanaryStale',
       'MatchcastCommitToSendSlow',
+      'MatchcastConnectionsDroppedAtAccept',
       'MatchcastGatewayInPostgresFallback',
       'MatchcastNoListenerLeader',
       'MatchcastNotifierLagging',
@@ -139,6 +140,7 @@ describeWithHelm('alert rules (PrometheusRule)', () => {
       '--set', 'metrics.prometheusRule.postgresFallbackFor=1h',
       '--set', 'metrics.prometheusRule.slowConsumerCutoffs=100000',
       '--set', 'metrics.prometheusRule.resumeTooOld=100000',
+      '--set', 'metrics.prometheusRule.connectionsDroppedAtAccept=100000',
       '--set', 'metrics.prometheusRule.outboxNotPrunedSeconds=100000',
       '--set', 'metrics.prometheusRule.notifierLagSeconds=100000',
     ])!;
