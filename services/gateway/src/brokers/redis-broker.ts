@@ -68,9 +68,6 @@ export class RedisBroker implements Broker {
     this.client.connect().catch((error: Error) => this.lose(error));
     // Queued until connected, then replayed by ioredis after every reconnect.
     this.client.subscribe(REDIS_EVENTS_CHANNEL, REDIS_HEARTBEAT_CHANNEL).catch((error: Error) => this.lose(error));
-    // Heartbeat loss has no event of its own: check for it.
-    this.watchdog = setInterval(() => this.check(), Math.max(50, this.options.heartbeatTimeoutMs / 10));
-    this.watchdog.unref();
   }
 
   /** A fresh heartbeat also proves the subscription is in place. */
@@ -85,6 +82,23 @@ export class RedisBroker implements Broker {
       this.listener?.down('redis', new Error(`no listener heartbeat for ${Date.now() - this.lastHeartbeatAt} ms`));
     }
     this.wasHealthy = healthy;
+    if (healthy) this.watch();
+  }
+
+  /**
+   * Heartbeat loss has no event of its own: while healthy, one timer waits for the moment the
+   * last heartbeat goes stale, and re-arms from the newest one when it fires. A poll every tenth
+   * of the timeout did the same with ten wake-ups a second of an idle gateway (docs/benchmarks.md,
+   * "What the gateway costs when nothing happens").
+   */
+  private watch(): void {
+    if (this.watchdog !== undefined || this.closed) return;
+    const wait = this.lastHeartbeatAt + this.options.heartbeatTimeoutMs - Date.now();
+    this.watchdog = setTimeout(() => {
+      this.watchdog = undefined;
+      this.check();
+    }, Math.max(1, wait));
+    this.watchdog.unref();
   }
 
   private lose(error: Error): void {
@@ -183,7 +197,7 @@ export class RedisBroker implements Broker {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.watchdog);
+    clearTimeout(this.watchdog);
     clearTimeout(this.heldTimer);
     this.client.disconnect();
   }
