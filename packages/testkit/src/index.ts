@@ -2,3 +2,4 @@ export { freePort, waitFor } from './ports';
 export { startChild, type ManagedChild } from './child';
 export { PostgresServer, type PostgresServerOptions } from './postgres-server';
 export { RedisServer, type RedisServerOptions } from './redis-server';
+export { bareConnections, type BareConnections } from './bare-connections';

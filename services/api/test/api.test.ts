@@ -4,9 +4,9 @@
  * (every bad input a 4xx with a code, never a 500 or a crash). Notifications: notifications.test.ts.
  */
 import { Agent, get } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { waitFor } from '@matchcast/testkit';
+import { bareConnections, waitFor } from '@matchcast/testkit';
 import type pg from 'pg';
 import { MAX_FOLLOWS_PER_USER } from '../src/app';
 import { apiEnv, call, handMadeToken, rawRequest, startDatabase, startTestApi, token, type PostgresServer } from './support';
@@ -307,21 +307,14 @@ describe('api', () => {
         });
       try {
         expect(await me()).toBe(200); // its connection is kept open
-        let closedByServer = 0;
-        const flood = await Promise.all(
-          Array.from({ length: 40 }, () => new Promise<Socket>((resolve) => {
-            const socket: Socket = connect(capped.port, '127.0.0.1', () => resolve(socket));
-            socket.on('error', () => undefined);
-            socket.on('close', () => closedByServer++);
-          })),
-        );
-        await waitFor('the connections past the cap closed', async () => (closedByServer >= 21 ? true : undefined), 5000, 20);
+        const flood = await bareConnections(capped.port, 40);
+        await waitFor('the connections past the cap closed', async () => (flood.closedByServer() >= 21 ? true : undefined), 5000, 20);
         const metrics = await (await fetch(`${capped.opsUrl}/metrics`)).text();
         expect(Number(/^matchcast_api_sockets_dropped_total(?:\{[^}]*\})? (\d+)/m.exec(metrics)?.[1])).toBe(21);
-        expect(closedByServer).toBe(21);
+        expect(flood.closedByServer()).toBe(21);
         expect(await me()).toBe(200);
         await expect(fetch(`${capped.url}/api/me`)).rejects.toThrow(); // a newcomer, while full
-        for (const socket of flood) socket.destroy();
+        flood.destroy();
         await waitFor('a newcomer served', async () => ((await fetch(`${capped.url}/api/me`).then((r) => r.status, () => 0)) === 401 ? true : undefined), 5000, 50);
       } finally {
         agent.destroy();

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { REDIS_EVENTS_CHANNEL, REDIS_HEARTBEAT_CHANNEL } from '@matchcast/protocol';
 import { migrate } from '@matchcast/db';
 import { EnvReader, createLogger } from '@matchcast/runtime';
-import { PostgresServer, RedisServer, waitFor } from '@matchcast/testkit';
+import { PostgresServer, RedisServer, bareConnections, waitFor } from '@matchcast/testkit';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import WebSocket from 'ws';
@@ -418,27 +418,20 @@ describe('a gateway under hostile input', () => {
       await client.opened();
       client.send({ action: 'subscribe', channels: ['match:m3'] });
       await client.next((m) => m.type === 'subscribed');
-      let closedByServer = 0;
-      const flood = await Promise.all(
-        Array.from({ length: 1100 }, () => new Promise<Socket>((resolve) => {
-          const socket: Socket = connect(small.port, '127.0.0.1', () => resolve(socket));
-          socket.on('error', () => undefined);
-          socket.on('close', () => closedByServer++);
-        })),
-      );
-      await waitFor('the sockets past the cap closed', async () => (closedByServer >= 89 ? true : undefined), 5000, 20);
+      const flood = await bareConnections(small.port, 1100);
+      await waitFor('the sockets past the cap closed', async () => (flood.closedByServer() >= 89 ? true : undefined), 5000, 20);
       await sleep(200);
       const text = await (await fetch(`http://127.0.0.1:${small.opsPort}/metrics`)).text();
       const dropped = Number(/^matchcast_gateway_sockets_dropped_total(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1]);
-      expect(dropped).toBe(closedByServer);
-      expect(closedByServer).toBeGreaterThanOrEqual(89);
-      expect(closedByServer).toBeLessThanOrEqual(92);
+      expect(dropped).toBe(flood.closedByServer());
+      expect(flood.closedByServer()).toBeGreaterThanOrEqual(89);
+      expect(flood.closedByServer()).toBeLessThanOrEqual(92);
       // Full: a newcomer is closed at accept too, while the client already in gets its goal.
       expect(await attempt(smallUrl)).not.toBe(101);
       await goal('m3', 7);
       await client.next((m) => m.type === 'match_update' && m.channel === 'match:m3' && m.data.score.home === 7);
       // The flood gone, newcomers are taken again.
-      for (const socket of flood) socket.destroy();
+      flood.destroy();
       await waitFor('a newcomer taken', async () => ((await attempt(smallUrl)) === 101 ? true : undefined), 5000, 50);
       client.ws.close();
     } finally {
