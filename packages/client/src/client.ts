@@ -552,8 +552,10 @@ export class MatchcastClient {
       case 'refreshed': {
         if (this.refreshing !== undefined) this.token = this.refreshing;
         this.refreshing = undefined;
-        const at = message.expires_at ? Date.parse(message.expires_at) : undefined;
-        this.refreshTimer.schedule(at !== undefined && !Number.isNaN(at) ? at : this.token === undefined ? undefined : tokenExpiryMs(this.token));
+        // The server's expiry counts while it is ahead; one already past (or not a date) is no
+        // reason to refresh at once: the token's own then counts.
+        const at = message.expires_at ? Date.parse(message.expires_at) : NaN;
+        this.refreshTimer.schedule(at > Date.now() ? at : this.token === undefined ? undefined : tokenExpiryMs(this.token));
         return;
       }
       case 'error':

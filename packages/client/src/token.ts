@@ -46,10 +46,11 @@ export function refreshDelay(expiresAtMs: number, nowMs: number, leadMs: number)
 
 /**
  * The least time between two refreshes, whatever expiry a `refreshed` answer names: a server
- * that answered every refresh with an expiry already past (or a millisecond away) got a new
+ * that answered every refresh with an expiry a millisecond away (or already past) got a new
  * provider call and a refresh frame per round trip, for as long as the connection lasted.
+ * Short enough for tokens of a few seconds, which refresh at half-life.
  */
-export const MIN_REFRESH_INTERVAL_MS = 5000;
+export const MIN_REFRESH_INTERVAL_MS = 1000;
 
 /** One pending refresh at a time: scheduling again replaces the previous timer. */
 export class RefreshTimer {

@@ -11,6 +11,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { MatchcastClient } from '../src/client';
 import type { MatchcastClientOptions, MatchcastError } from '../src/types';
 import { sign } from './support';
+import { MIN_REFRESH_INTERVAL_MS } from '../src/token';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -468,13 +469,14 @@ describe('close codes of every class', () => {
   });
 });
 
-describe('a server that answers every token refresh with an expiry already past', () => {
-  it('gets one refresh per MIN_REFRESH_INTERVAL_MS, not one per round trip', async () => {
+describe('a server that answers every token refresh with a bogus expiry', () => {
+  /** A server answering each refresh with `expires_at` of `expiry()`; the client's refresh frames over 3 s after the first. */
+  async function refreshesAgainst(expiry: () => string): Promise<number> {
     const s = await server((socket) => {
       polite(socket);
       socket.on('message', (data) => {
         const message = JSON.parse(String(data)) as { action: string };
-        if (message.action === 'refresh') socket.send(JSON.stringify({ type: 'refreshed', expires_at: new Date(Date.now() - 60_000).toISOString() }));
+        if (message.action === 'refresh') socket.send(JSON.stringify({ type: 'refreshed', expires_at: expiry() }));
       });
     });
     let calls = 0;
@@ -485,15 +487,24 @@ describe('a server that answers every token refresh with an expiry already past'
     try {
       await until('the first refresh', () => (s.frames[0] ?? []).some((f) => (f as { action: string }).action === 'refresh'), 3000);
       await sleep(3000);
-      const refreshes = (s.frames[0] ?? []).filter((f) => (f as { action: string }).action === 'refresh').length;
-      expect(refreshes).toBe(1);
       expect(s.sockets.length).toBe(1);
       expect(errors.filter((e) => e.fatal)).toEqual([]);
       expect(uncaught).toEqual([]);
+      return (s.frames[0] ?? []).filter((f) => (f as { action: string }).action === 'refresh').length;
     } finally {
       c.close();
       await s.close();
     }
+  }
+
+  it('already past: the token\'s own expiry counts, not a refresh per round trip', async () => {
+    expect(await refreshesAgainst(() => new Date(Date.now() - 60_000).toISOString())).toBe(1);
+  });
+
+  it(`a millisecond away: one refresh per MIN_REFRESH_INTERVAL_MS (${MIN_REFRESH_INTERVAL_MS} ms) at most`, async () => {
+    const refreshes = await refreshesAgainst(() => new Date(Date.now() + 1).toISOString());
+    expect(refreshes).toBeGreaterThanOrEqual(2);
+    expect(refreshes).toBeLessThanOrEqual(1 + Math.ceil(3000 / MIN_REFRESH_INTERVAL_MS));
   });
 });
 
