@@ -501,9 +501,9 @@ describe('a server that answers every token refresh with a bogus expiry', () => 
     expect(await refreshesAgainst(() => new Date(Date.now() - 60_000).toISOString())).toBe(1);
   });
 
-  it(`a millisecond away: one refresh per MIN_REFRESH_INTERVAL_MS (${MIN_REFRESH_INTERVAL_MS} ms) at most`, async () => {
-    const refreshes = await refreshesAgainst(() => new Date(Date.now() + 1).toISOString());
-    expect(refreshes).toBeGreaterThanOrEqual(2);
+  it(`100 ms away: one refresh per MIN_REFRESH_INTERVAL_MS (${MIN_REFRESH_INTERVAL_MS} ms) at most`, async () => {
+    // Without the floor: one every ~50 ms. (An answer that arrives after its expiry leaves the token's own.)
+    const refreshes = await refreshesAgainst(() => new Date(Date.now() + 100).toISOString());
     expect(refreshes).toBeLessThanOrEqual(1 + Math.ceil(3000 / MIN_REFRESH_INTERVAL_MS));
   });
 });
