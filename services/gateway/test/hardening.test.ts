@@ -443,11 +443,7 @@ describe('a gateway under hostile input', () => {
     const storms = () => metric('matchcast_gateway_reconnect_storms_total');
     await sleep(200); // any earlier storm has ended
     const before = await storms();
-    const bare = await Promise.all(
-      Array.from({ length: 60 }, () => new Promise<Socket>((resolve) => {
-        const socket: Socket = connect(gateway.port, '127.0.0.1', () => resolve(socket));
-      })),
-    );
+    const bare = await bareConnections(gateway.port, 60);
     const refused = await Promise.all(Array.from({ length: 30 }, () => refusal(url, { origin: 'http://evil.example' })));
     expect(refused.every((answer) => answer.status === 403)).toBe(true);
     // Past the door, refused by the WebSocket handshake or by the SSE endpoint's own checks.
@@ -464,7 +460,7 @@ describe('a gateway under hostile input', () => {
     const clients = Array.from({ length: 40 }, () => new TestClient(url));
     await Promise.all(clients.map((client) => client.opened()));
     expect(await storms()).toBeGreaterThan(before);
-    for (const socket of bare) socket.destroy();
+    bare.destroy();
     for (const client of clients) client.ws.close();
   });
 });

@@ -5,8 +5,10 @@ import pg from 'pg';
 import { loadConfig } from '../src/config';
 import { startGateway, type Gateway } from '../src/gateway';
 
-/** A gateway on its own Postgres (no Redis, no canary) with one match, m1 (epl: ars v che). */
-/** `db` writes as the schema owner (the tests' events); close() ends it all. */
+/**
+ * A gateway on its own Postgres (no Redis, no canary) with one match, m1 (epl: ars v che).
+ * `db` writes as the schema owner (the tests' events); close() ends it all.
+ */
 export async function startOneMatchGateway(): Promise<{ gateway: Gateway; db: pg.Client; close(): Promise<void> }> {
   const server = await new PostgresServer().start();
   const db = new pg.Client(server.url);
