@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { migrate } from '@matchcast/db';
@@ -39,6 +39,12 @@ export class ServiceProcess {
   kill(): Promise<void> {
     return this.stop('SIGKILL');
   }
+
+  /** The last lines of this service's log, for an error that says why it did not come up. */
+  logTail(lines = 20): string {
+    const text = existsSync(this.logFile) ? readFileSync(this.logFile, 'utf8') : '';
+    return text.trimEnd().split('\n').slice(-lines).join('\n');
+  }
 }
 
 export class GatewayProcess extends ServiceProcess {
@@ -69,8 +75,25 @@ export class GatewayProcess extends ServiceProcess {
     }
   }
 
+  /** Fails at once, with the log's tail, if the process exits first (a port taken, bad config). */
   async ready(timeoutMs = 20_000): Promise<void> {
-    await waitFor(`${this.name} ready`, async () => ((await this.readyz()).status === 200 ? true : undefined), timeoutMs);
+    const child = this.child!;
+    let exitCode: number | null | undefined;
+    void child.exited.then((code) => (exitCode = code));
+    try {
+      await waitFor(
+        `${this.name} ready`,
+        async () => {
+          if (exitCode !== undefined) return 'exited';
+          return (await this.readyz()).status === 200 ? 'ready' : undefined;
+        },
+        timeoutMs,
+      ).then((outcome) => {
+        if (outcome === 'exited') throw new Error(`${this.name} exited with code ${exitCode} before it was ready`);
+      });
+    } catch (error) {
+      throw new Error(`${(error as Error).message}; the end of ${this.logFile}:\n${this.logTail()}`, { cause: error });
+    }
   }
 }
 

@@ -10,6 +10,6 @@ export { clientAddress } from './http/client-address';
 export { OriginPolicy, parseAllowedOrigins, type CorsOptions } from './http/origins';
 export { endSocket, errorResponder, onClientError, requestFailure } from './http/http-errors';
 export { BusSignature } from './bus-signature';
-export { HTTP_SERVER_TIMEOUTS, createHttpServer } from './http/server';
+export { HTTP_SERVER_TIMEOUTS, createHttpServer, listen } from './http/server';
 export { capConnections } from './http/connection-cap';
 export { MAX_PIPELINED_REQUESTS, limitPipelining } from './http/pipelining';

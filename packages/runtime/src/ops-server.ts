@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Router } from 'express';
-import { createHttpServer } from './http/server';
+import { createHttpServer, listen } from './http/server';
 
 export interface OpsServer {
   readonly server: Server;
@@ -15,27 +15,22 @@ export interface OpsServer {
  * A standalone HTTP server for a worker that has no HTTP API of its own (the crawler):
  * serves the opsRoutes router (/healthz /readyz /metrics) and nothing else.
  */
-export function listenOps(router: Router, port: number, host = '0.0.0.0'): Promise<OpsServer> {
+export async function listenOps(router: Router, port: number, host = '0.0.0.0'): Promise<OpsServer> {
   const app = express();
   app.disable('x-powered-by');
   app.use(router);
-  return new Promise((resolve, reject) => {
-    const server = createHttpServer(app).listen(port, host);
-    server.once('error', reject);
-    server.once('listening', () => {
-      server.off('error', reject);
-      let closing: Promise<void> | undefined;
-      resolve({
-        server,
-        port: (server.address() as AddressInfo).port,
-        close() {
-          closing ??= new Promise<void>((done) => {
-            server.close(() => done());
-            server.closeIdleConnections();
-          });
-          return closing;
-        },
+  const server = createHttpServer(app);
+  await listen(server, port, host);
+  let closing: Promise<void> | undefined;
+  return {
+    server,
+    port: (server.address() as AddressInfo).port,
+    close() {
+      closing ??= new Promise<void>((done) => {
+        server.close(() => done());
+        server.closeIdleConnections();
       });
-    });
-  });
+      return closing;
+    },
+  };
 }

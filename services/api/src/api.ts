@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { hasKeys } from '@matchcast/auth';
-import { capConnections, clientAddress, createHttpServer, createRegistry, listenOps, onClientError, opsRoutes, type Logger, type OpsServer } from '@matchcast/runtime';
+import { capConnections, clientAddress, createHttpServer, createRegistry, listen, listenOps, onClientError, opsRoutes, type Logger, type OpsServer } from '@matchcast/runtime';
 import pg from 'pg';
 import { createApp } from './app';
 import type { Config } from './config';
@@ -92,13 +92,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     });
   }
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.port, config.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listen(server, config.port, config.host);
   } catch (error) {
     clearInterval(dbTimer);
     await Promise.all([db.end(), presence?.close()]);

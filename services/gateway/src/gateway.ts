@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { outboxReader } from '@matchcast/db';
-import { capConnections, createHttpServer, createRegistry, listenOps, opsRoutes, sleep, type Logger, type OpsServer } from '@matchcast/runtime';
+import { capConnections, createHttpServer, createRegistry, listen, listenOps, opsRoutes, sleep, type Logger, type OpsServer } from '@matchcast/runtime';
 import express from 'express';
 import pg from 'pg';
 import { PgBroker } from './brokers/pg-broker';
@@ -185,7 +185,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     }),
     config.ws.readyMaxConnections,
   );
-  await new Promise<void>((resolve) => server.listen(config.port, config.host, config.listenBacklog, resolve));
+  await listen(server, config.port, config.host, config.listenBacklog);
   // Only now: a ready answer on the ops port means the client port is listening.
   const ops = await listenOps(opsRoutes(metricsRegistry, () => ({ ok: true }), ready), config.opsPort, config.host);
   const address = server.address();

@@ -1,4 +1,5 @@
 import { createServer, type RequestListener, type Server, type ServerOptions } from 'node:http';
+import type { Server as NetServer } from 'node:net';
 import { limitPipelining } from './pipelining';
 
 /**
@@ -22,4 +23,19 @@ export const HTTP_SERVER_TIMEOUTS: Readonly<Pick<ServerOptions, 'headersTimeout'
  */
 export function createHttpServer(listener: RequestListener, options: ServerOptions = {}): Server {
   return createServer({ ...HTTP_SERVER_TIMEOUTS, ...options }, limitPipelining(listener));
+}
+
+/**
+ * Starts listening; rejects when the port cannot be had (EADDRINUSE, EACCES, EADDRNOTAVAIL),
+ * so the service ends with a fatal log line naming it: an unhandled 'error' event was a crash
+ * dump. `backlog` undefined is Node's default.
+ */
+export function listen(server: NetServer, port: number, host: string, backlog?: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, backlog, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { listen } from '@matchcast/runtime';
 import { DEMO_COMPETITION, type DemoFeed } from './demo-feed';
 
 export interface FeedServer {
@@ -43,10 +44,7 @@ export async function startFeedServer(feed: DemoFeed, port: number, host = '127.
     if (req.headers['if-none-match'] === etag) return void res.writeHead(304, { etag, ...quota }).end();
     res.writeHead(200, { 'content-type': 'application/json', etag, ...quota }).end(text);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, resolve);
-  });
+  await listen(server, port, host);
   return {
     port: (server.address() as AddressInfo).port,
     close: () =>
