@@ -13,3 +13,4 @@ export { BusSignature } from './bus-signature';
 export { HTTP_SERVER_TIMEOUTS, createHttpServer, listen } from './http/server';
 export { capConnections } from './http/connection-cap';
 export { MAX_PIPELINED_REQUESTS, limitPipelining } from './http/pipelining';
+export { TokenBucket } from './token-bucket';

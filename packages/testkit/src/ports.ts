@@ -15,7 +15,7 @@ const SLICES = 16;
  * worker has its own slice, and a slice is walked in turn, so no two tests get the same port.
  */
 export async function freePort(): Promise<number> {
-  const slice = (portSlice ??= ownSlice());
+  const slice = portSlice;
   if (!slice) return kernelPort();
   for (let tried = 0; tried < slice.size; tried++) {
     const port = slice.first + (slice.next++ % slice.size);
@@ -24,10 +24,8 @@ export async function freePort(): Promise<number> {
   throw new Error(`no free port in ${slice.first}..${slice.first + slice.size - 1}`);
 }
 
-let portSlice: { first: number; size: number; next: number } | undefined;
-
 /** Undefined where the kernel's ephemeral range cannot be read or leaves too little below it. */
-function ownSlice(): typeof portSlice {
+function ownSlice(): { first: number; size: number; next: number } | undefined {
   let ephemeralLow: number;
   try {
     ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
@@ -40,6 +38,8 @@ function ownSlice(): typeof portSlice {
   // A random start: a worker restarted with the same id does not walk its predecessor's ports first.
   return { first: FIRST_PORT + worker * size, size, next: Math.floor(Math.random() * size) };
 }
+
+const portSlice = ownSlice();
 
 function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {

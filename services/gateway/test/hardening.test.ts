@@ -337,6 +337,29 @@ describe('a gateway under hostile input', () => {
     bystander.ws.close();
   });
 
+  it('answers a flood of resuming subscribes past the budget with RATE_LIMITED at once, without reading the outbox for them', async () => {
+    const readsBefore = await metric('matchcast_gateway_outbox_reads_total', 'changed_since');
+    const flooder = await subscribed(['all']);
+    const since = new Date(Date.now() - 3_600_000).toISOString();
+    // 30 is within the message rate's burst (twice WS_MESSAGES_PER_SECOND): only the resume budget refuses.
+    for (let i = 0; i < 30; i++) flooder.send({ action: 'subscribe', channels: ['all'], since });
+    flooder.send({ action: 'ping' });
+    await flooder.next((m) => m.type === 'pong');
+    const answers = flooder.messages.filter((m) => m.type === 'subscribed' || m.type === 'error').slice(1);
+    expect(answers.filter((m) => m.type === 'subscribed')).toHaveLength(10);
+    // (Earlier tests pruned rows: an accepted one may answer RESUME_TOO_OLD too.)
+    expect(answers.filter((m) => m.code === 'RATE_LIMITED')).toHaveLength(20);
+    expect((await metric('matchcast_gateway_outbox_reads_total', 'changed_since')) - readsBefore).toBe(10);
+    // Subscribing without since or resume is not held back, and the budget refills.
+    flooder.send({ action: 'subscribe', channels: ['match:m1'] });
+    await flooder.next((m) => m.type === 'subscribed' && m.channels[0] === 'match:m1');
+    await new Promise((r) => setTimeout(r, 1100));
+    flooder.send({ action: 'subscribe', channels: ['match:m2'], since });
+    await flooder.next((m) => m.type === 'resumed' && m.channels[0] === 'match:m2');
+    expect(flooder.ws.readyState).toBe(WebSocket.OPEN);
+    flooder.ws.close();
+  });
+
   it('answers bad REST parameters with 400 and a code, never 500', async () => {
     for (const query of ['limit=-1', 'limit=1.5', 'limit=abc', 'limit=0', 'limit=501', 'limit=1e999', 'status=%00', 'status=live,bogus', 'limit=1&limit=2', 'status=live&status=half_time']) {
       const res = await fetch(`${base}/api/matches?${query}`);

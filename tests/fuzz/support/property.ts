@@ -158,7 +158,9 @@ export async function fuzz<T>(
     numRuns: Math.max(1, Math.round(options.numRuns * TIME_SCALE)),
     examples: (options.examples ?? []).map((example) => [example] as [T]),
   } as fc.Parameters<[T]>;
-  const replay = `FUZZ_SEED=${BASE_SEED} pnpm exec jest tests/fuzz -t '${name.replace(/'/g, '')}'`;
+  // -t takes the jest test's name (the property's name is not in it).
+  const testName = expect.getState().currentTestName ?? name;
+  const replay = `FUZZ_SEED=${BASE_SEED} pnpm exec jest tests/fuzz -t '${testName.replace(/'/g, '').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}'`;
   try {
     await fc.assert(property, parameters);
   } catch (error) {

@@ -1,6 +1,6 @@
 import { ProtocolError, baseChannel, type PresenceTransport, isOwnChannelStream, isPrivateLeagueEvent, isPrivateStream, privateLeagueOf, routeEvent, type ClientMessage, type OutboxEvent } from '@matchcast/protocol';
 import { unavailable } from '@matchcast/db';
-import type { Logger } from '@matchcast/runtime';
+import { TokenBucket, type Logger } from '@matchcast/runtime';
 import { handOver } from '../delivery/fanout';
 import { ReplayFrames, type EventFrames } from '../delivery/frames';
 import type { SubscriptionRegistry } from '../delivery/registry';
@@ -16,6 +16,16 @@ export type History = Pick<Replayer, 'replay' | 'changedSince' | 'committedHeads
 
 /** Transactions rarely run longer than this between an event's creation and its commit. */
 const SINCE_MARGIN_MS = 5000;
+/**
+ * Subscribes that resume (with `since` or `resume`) per connection: RESUME_BURST at once, then
+ * RESUMES_PER_SECOND. Where memory does not reach back, each is a `since` look-up and stream
+ * replays on the outbox pool every client's resume shares, and a client's requests run one
+ * after another: a flood of them (2,500 took 20 s on a gateway a second old) answered its
+ * sender seconds late and queued others' resumes behind it. A client resumes once per
+ * connection, then adds channels; past the budget it gets RATE_LIMITED at once.
+ */
+const RESUME_BURST = 10;
+const RESUMES_PER_SECOND = 1;
 /** setTimeout's longest delay; a later expiry is re-armed from there. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -57,6 +67,8 @@ export interface StreamPositions {
  */
 export class Sessions {
   private readonly expiries = new Map<Client, NodeJS.Timeout>();
+  /** Only for clients that have resumed: most connections never hold one. */
+  private readonly resumeBudgets = new WeakMap<Client, TokenBucket>();
   /** Replayed events' frames, built once for all clients replaying the same event. */
   private readonly replayFrames = new ReplayFrames();
 
@@ -228,6 +240,9 @@ export class Sessions {
   }
 
   async subscribe(client: Client, request: SubscribeRequest): Promise<void> {
+    if ((request.since !== undefined || request.resume.size > 0) && !this.mayResume(client)) {
+      throw new ProtocolError('RATE_LIMITED', `too many subscribes with since or resume (${RESUME_BURST} at once, then ${RESUMES_PER_SECOND} a second); resume once, then subscribe without them`);
+    }
     const looked = this.lookUps(client.identity, [...request.channels, ...request.resume.keys()]);
     const owners = looked instanceof Promise ? await looked : looked;
     if (!this.registry.has(client)) return;
@@ -293,6 +308,12 @@ export class Sessions {
     if ((request.resume.size > 0 || request.since !== undefined) && alive()) {
       client.send({ type: 'resumed', channels: request.channels.filter((name) => client.channels.has(name)) });
     }
+  }
+
+  private mayResume(client: Client): boolean {
+    let budget = this.resumeBudgets.get(client);
+    if (!budget) this.resumeBudgets.set(client, (budget = new TokenBucket(RESUMES_PER_SECOND, RESUME_BURST)));
+    return budget.take();
   }
 
   /**

@@ -1,5 +1,5 @@
 import { ProtocolError } from '@matchcast/protocol';
-import { TokenBucket } from './rate-limiter';
+import { TokenBucket } from '@matchcast/runtime';
 
 export interface ConnectionLimitOptions {
   /** Open connections per address; 0 = no limit. */
