@@ -5,12 +5,12 @@
  * log since a point (for crash stacks), and a restart after a crash so later runs (and
  * fast-check's shrinking) see a fresh gateway. Only 127.0.0.1 is ever used.
  */
-import { readFileSync, statSync } from 'node:fs';
 import { createHmac } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { GatewayProcess, Infra, ServiceProcess, freePort, waitFor, LOG_DIR } from '../../harness/stack';
+import { ProcessUnderFuzz, sleep } from './process-under-fuzz';
 
-export { LOG_DIR, waitFor };
+export { LOG_DIR, sleep, waitFor };
 
 /** 32+ characters, so the gateway accepts tokens and the fuzz can sign some of its own. */
 export const JWT_SECRET = 'fuzz-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
@@ -44,29 +44,12 @@ export function pct(value: string): string {
   return out;
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-export interface ProcSample {
-  pid: number;
-  rssKb: number;
-  cpuTicks: number;
-}
-
-export class FuzzStack {
+export class FuzzStack extends ProcessUnderFuzz {
   readonly infra = new Infra();
   listener!: ServiceProcess;
   gateway!: GatewayProcess;
   redis!: Redis;
   port = 0;
-  /** Gateway (re)starts, each with the reason. */
-  readonly restarts: { at: string; reason: string; pid: number | undefined }[] = [];
-  /** RSS (kB) of each gateway pid shortly after it became ready (and, for the first, warmed up). */
-  readonly baselines = new Map<number, number>();
-
-  recordBaseline(): void {
-    const sample = this.sample();
-    if (sample) this.baselines.set(sample.pid, sample.rssKb);
-  }
 
   async start(): Promise<void> {
     await this.infra.start(true);
@@ -108,62 +91,13 @@ export class FuzzStack {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  protected get service(): GatewayProcess {
+    return this.gateway;
+  }
+
   /** The gateway's ops port: /healthz, /readyz, /metrics. */
   get opsBase(): string {
     return `http://127.0.0.1:${this.gateway.opsPort}`;
-  }
-
-  get pid(): number | undefined {
-    return this.gateway.child?.process.pid;
-  }
-
-  /** True while the gateway child has not exited. */
-  alive(): boolean {
-    const child = this.gateway.child?.process;
-    return !!child && child.exitCode === null && child.signalCode === null;
-  }
-
-  /** How the gateway ended, once it has. */
-  exitDescription(): string {
-    const child = this.gateway.child?.process;
-    return `exit code ${child?.exitCode ?? 'none'}, signal ${child?.signalCode ?? 'none'}`;
-  }
-
-  logOffset(): number {
-    try {
-      return statSync(this.gateway.logFile).size;
-    } catch {
-      return 0;
-    }
-  }
-
-  /** The gateway's log since `offset`: the last `maxLines` lines (a crash's stack ends there). */
-  logSince(offset: number, maxLines = 25): string {
-    try {
-      const text = readFileSync(this.gateway.logFile).subarray(offset).toString('utf8');
-      const lines = text.split('\n').filter((line) => line.trim() !== '');
-      return lines.slice(-maxLines).map((line) => (line.length > 600 ? `${line.slice(0, 600)}…` : line)).join('\n');
-    } catch {
-      return '(no log)';
-    }
-  }
-
-  logLinesSince(offset: number): string[] {
-    try {
-      return readFileSync(this.gateway.logFile).subarray(offset).toString('utf8').split('\n').filter((line) => line.trim() !== '');
-    } catch {
-      return [];
-    }
-  }
-
-  async healthz(timeoutMs = 3000): Promise<number | string> {
-    try {
-      const res = await fetch(`${this.opsBase}/healthz`, { signal: AbortSignal.timeout(timeoutMs) });
-      await res.arrayBuffer();
-      return res.status;
-    } catch (error) {
-      return `unreachable (${(error as Error).message})`;
-    }
   }
 
   /** Open connections as the gateway counts them (GET /readyz). */
@@ -176,29 +110,6 @@ export class FuzzStack {
     } catch {
       return undefined;
     }
-  }
-
-  /** RSS (VmRSS) and CPU time (utime + stime, clock ticks) of the gateway process, from /proc. */
-  sample(): ProcSample | undefined {
-    const pid = this.pid;
-    if (!pid || !this.alive()) return undefined;
-    try {
-      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      const rssKb = Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1]);
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const cpuTicks = Number(fields[11]) + Number(fields[12]); // fields 14 and 15 of stat(5)
-      return { pid, rssKb, cpuTicks };
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** Waits a little for a dying process's exit to be observed. */
-  async settleExit(ms = 300): Promise<void> {
-    const child = this.gateway.child;
-    if (!child || ms <= 0) return;
-    await Promise.race([child.exited, sleep(ms)]);
   }
 
   /** Kills (if needed) and starts the gateway again on the same port, then waits for readiness. */

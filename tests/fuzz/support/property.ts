@@ -1,11 +1,11 @@
 /**
- * Seeded, bounded fast-check runs against the live gateway.
+ * Seeded, bounded fast-check runs against a live service (the gateway, the API).
  *
  * - One base seed per suite: FUZZ_SEED from the environment, or a fresh one that is printed.
  *   Each property derives its own seed from it and its name, so one FUZZ_SEED replays all.
- * - Every run is one batch of generated input; after it the gateway must still be alive and
- *   answer /healthz 200. A crash is reported with the end of the gateway's log (the stack),
- *   and the gateway is restarted so the next run (and shrinking) starts from a live process.
+ * - Every run is one batch of generated input; after it the service must still be alive and
+ *   answer /healthz 200. A crash is reported with the end of the service's log (the stack),
+ *   and the service is restarted so the next run (and shrinking) starts from a live process.
  * - Bounded: numRuns and a time limit per property (FUZZ_TIME_SCALE multiplies both limits).
  * - FUZZ_REPORT_ALL=1: record every violating run (to LOG_DIR/fuzz-violations.jsonl and the
  *   console) instead of stopping at the first; the property still fails at the end.
@@ -14,7 +14,8 @@ import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { ErrorCodes } from '@matchcast/protocol';
-import { LOG_DIR, type FuzzStack } from './fuzz-stack';
+import { LOG_DIR } from '../../harness/stack';
+import type { ProcessUnderFuzz } from './process-under-fuzz';
 
 export const BASE_SEED: number = (() => {
   const raw = process.env.FUZZ_SEED;
@@ -51,7 +52,7 @@ export const seedFor = (name: string): number => (BASE_SEED ^ hash(name)) | 0;
 /** Problems found during one run. */
 export class Check {
   readonly problems: string[] = [];
-  /** Restart the gateway after this run even if it is alive (state a later run must not inherit). */
+  /** Restart the service after this run even if it is alive (state a later run must not inherit). */
   restart = false;
 
   fail(problem: string): void {
@@ -95,11 +96,11 @@ export interface FuzzOptions<T> {
 export const summaries: string[] = [];
 
 /**
- * Runs `body` for generated values; after each run checks the gateway is alive and healthy.
+ * Runs `body` for generated values; after each run checks the service is alive and healthy.
  * Throws (failing the jest test) with the seed, replay command and fast-check's counterexample.
  */
 export async function fuzz<T>(
-  stack: FuzzStack,
+  stack: ProcessUnderFuzz,
   name: string,
   arbitrary: fc.Arbitrary<T>,
   body: (value: T, check: Check) => Promise<void>,
@@ -134,7 +135,7 @@ export async function fuzz<T>(
     await stack.settleExit(health === 200 ? 0 : 1500);
     if (!stack.alive()) {
       await new Promise((resolve) => setTimeout(resolve, 150));
-      check.fail(`gateway CRASHED (${stack.exitDescription()}); log since the batch:\n${stack.logSince(offset)}`);
+      check.fail(`${stack.name} CRASHED (${stack.exitDescription()}); log since the batch:\n${stack.logSince(offset)}`);
     } else if (health !== 200) {
       check.fail(`/healthz answered ${health} after the batch; log since the batch:\n${stack.logSince(offset)}`);
     }
@@ -168,7 +169,7 @@ export async function fuzz<T>(
     const cause = (error as { cause?: unknown }).cause;
     const why = cause instanceof Error ? cause.message : cause !== undefined ? String(cause) : '';
     const message = `fuzz property "${name}" FAILED (base seed ${BASE_SEED}, property seed ${seed}).\n` +
-      `Replay: ${replay}\nGateway log dir: ${LOG_DIR}\n\n${(error as Error).message}${why ? `\n\nViolations of the counterexample:\n${why}` : ''}`;
+      `Replay: ${replay}\nLog dir: ${LOG_DIR}\n\n${(error as Error).message}${why ? `\n\nViolations of the counterexample:\n${why}` : ''}`;
     summaries.push(`${name}: FAILED after ${runs} runs in ${Date.now() - started} ms`);
     console.error(message);
     throw new Error(message);
