@@ -77,23 +77,19 @@ export class GatewayProcess extends ServiceProcess {
 
   /** Fails at once, with the log's tail, if the process exits first (a port taken, bad config). */
   async ready(timeoutMs = 20_000): Promise<void> {
-    const child = this.child!;
     let exitCode: number | null | undefined;
-    void child.exited.then((code) => (exitCode = code));
-    try {
-      await waitFor(
-        `${this.name} ready`,
-        async () => {
-          if (exitCode !== undefined) return 'exited';
-          return (await this.readyz()).status === 200 ? 'ready' : undefined;
-        },
-        timeoutMs,
-      ).then((outcome) => {
-        if (outcome === 'exited') throw new Error(`${this.name} exited with code ${exitCode} before it was ready`);
-      });
-    } catch (error) {
-      throw new Error(`${(error as Error).message}; the end of ${this.logFile}:\n${this.logTail()}`, { cause: error });
-    }
+    void this.child!.exited.then((code) => (exitCode = code));
+    const outcome = await waitFor(
+      `${this.name} ready`,
+      async () => {
+        if (exitCode !== undefined) return 'exited';
+        return (await this.readyz()).status === 200 ? 'ready' : undefined;
+      },
+      timeoutMs,
+    ).catch((error: Error) => error);
+    if (outcome === 'ready') return;
+    const why = outcome === 'exited' ? `${this.name} exited with code ${exitCode} before it was ready` : outcome.message;
+    throw new Error(`${why}; the end of ${this.logFile}:\n${this.logTail()}`, { cause: outcome });
   }
 }
 

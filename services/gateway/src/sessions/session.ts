@@ -67,7 +67,7 @@ export interface StreamPositions {
  */
 export class Sessions {
   private readonly expiries = new Map<Client, NodeJS.Timeout>();
-  /** Only for clients that have resumed: most connections never hold one. */
+  /** Made at a connection's first subscribe with since or resume; goes with the client. */
   private readonly resumeBudgets = new WeakMap<Client, TokenBucket>();
   /** Replayed events' frames, built once for all clients replaying the same event. */
   private readonly replayFrames = new ReplayFrames();
