@@ -17,6 +17,12 @@ export class TokenBucket {
     return true;
   }
 
+  /** Whether take() would succeed now (it takes nothing). */
+  available(now = Date.now()): boolean {
+    this.refill(now);
+    return this.tokens >= 1;
+  }
+
   /** Back at full burst: the bucket holds no information and can be forgotten. */
   full(now = Date.now()): boolean {
     this.refill(now);

@@ -360,6 +360,37 @@ describe('a gateway under hostile input', () => {
     flooder.ws.close();
   });
 
+  it('answers a flood of subscribes to made-up matches past the budget with RATE_LIMITED, without reading for them; real matches are not limited', async () => {
+    const reads = () => metric('matchcast_gateway_league_access_reads_total');
+    const readsBefore = await reads();
+    const flooder = new TestClient(url);
+    await flooder.opened();
+    // A missing id is read every time it is named (it may be created a moment later).
+    for (let i = 0; i < 30; i++) flooder.send({ action: 'subscribe', channels: [`match:made-up-${i}`] });
+    flooder.send({ action: 'ping' });
+    await flooder.next((m) => m.type === 'pong');
+    const subscribed = flooder.messages.filter((m) => m.type === 'subscribed').length;
+    // The budget: 10 at once, then one a second (the flood takes well under one).
+    expect(subscribed).toBeGreaterThanOrEqual(10);
+    expect(subscribed).toBeLessThanOrEqual(11);
+    expect(flooder.messages.filter((m) => m.code === 'RATE_LIMITED')).toHaveLength(30 - subscribed);
+    expect((await reads()) - readsBefore).toBe(subscribed);
+    flooder.ws.close();
+    // Matches that exist cost nothing from the budget, however many are named one by one.
+    await db.query(`INSERT INTO league VALUES ('many', 'Many');
+      INSERT INTO team (id, league_id, name) VALUES ('many-a', 'many', 'A'), ('many-b', 'many', 'B');
+      INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at)
+        SELECT 'many-' || n, 'many', 'many-a', 'many-b', now() FROM generate_series(1, 20) AS n`);
+    const browser = new TestClient(url);
+    await browser.opened();
+    for (let n = 1; n <= 20; n++) browser.send({ action: 'subscribe', channels: [`match:many-${n}`] });
+    browser.send({ action: 'ping' });
+    await browser.next((m) => m.type === 'pong');
+    expect(browser.messages.filter((m) => m.type === 'subscribed')).toHaveLength(20);
+    expect(browser.messages.filter((m) => m.type === 'error')).toEqual([]);
+    browser.ws.close();
+  });
+
   it('answers bad REST parameters with 400 and a code, never 500', async () => {
     for (const query of ['limit=-1', 'limit=1.5', 'limit=abc', 'limit=0', 'limit=501', 'limit=1e999', 'status=%00', 'status=live,bogus', 'limit=1&limit=2', 'status=live&status=half_time']) {
       const res = await fetch(`${base}/api/matches?${query}`);

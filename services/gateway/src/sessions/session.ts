@@ -17,15 +17,21 @@ export type History = Pick<Replayer, 'replay' | 'changedSince' | 'committedHeads
 /** Transactions rarely run longer than this between an event's creation and its commit. */
 const SINCE_MARGIN_MS = 5000;
 /**
- * Subscribes that resume (with `since` or `resume`) per connection: RESUME_BURST at once, then
- * RESUMES_PER_SECOND. Where memory does not reach back, each is a `since` look-up and stream
- * replays on the outbox pool every client's resume shares, and a client's requests run one
- * after another: a flood of them (2,500 took 20 s on a gateway a second old) answered its
- * sender seconds late and queued others' resumes behind it. A client resumes once per
- * connection, then adds channels; past the budget it gets RATE_LIMITED at once.
+ * Per connection, the subscribes that cost the database what a well-behaved client does not
+ * repeat: READ_BURST at once, then READS_PER_SECOND; past that, RATE_LIMITED at once, before any
+ * read. Each takes from the pool every client's resumes share, and one connection's requests
+ * run one after another:
+ * - one that resumes (`since`, `resume`): where memory does not reach back, a `since` look-up
+ *   and stream replays on the outbox (2,500 of them on a gateway a second old took 20 s to
+ *   answer and read the outbox 4,000 times). A client resumes once per connection;
+ * - one that named a match, team, league or purchase the database does not have: a read
+ *   every time, since a missing id is not remembered (it may be created a moment later) — a
+ *   flood of subscribes to made-up matches was a read per message. A client names what exists.
  */
-const RESUME_BURST = 10;
-const RESUMES_PER_SECOND = 1;
+const READ_BURST = 10;
+const READS_PER_SECOND = 1;
+const READ_BUDGET_MESSAGE =
+  `too many subscribes that resume or name what does not exist (${READ_BURST} at once, then ${READS_PER_SECOND} a second); resume once per connection`;
 /** setTimeout's longest delay; a later expiry is re-armed from there. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -67,8 +73,8 @@ export interface StreamPositions {
  */
 export class Sessions {
   private readonly expiries = new Map<Client, NodeJS.Timeout>();
-  /** Made at a connection's first subscribe with since or resume; goes with the client. */
-  private readonly resumeBudgets = new WeakMap<Client, TokenBucket>();
+  /** Made at a connection's first subscribe that may cost one (see READ_BURST); goes with the client. */
+  private readonly readBudgets = new WeakMap<Client, TokenBucket>();
   /** Replayed events' frames, built once for all clients replaying the same event. */
   private readonly replayFrames = new ReplayFrames();
 
@@ -92,21 +98,25 @@ export class Sessions {
   }
 
   /**
-   * The league states these names need, read when not all are cached (one query); undefined
-   * (synchronous) when none is needed — an admin's decision needs none.
+   * What a decision on these names needs: the buyers of the purchases among them and the
+   * league states (none for an admin), read together (one query each) for those not cached;
+   * synchronous when nothing is read, so a subscribe of cached channels stays within its turn.
+   * For a `client`, a read that finds an id missing takes from its read budget, and none starts
+   * when that is spent.
    */
-  private leaguesFor(identity: Identity, names: Iterable<string>): Promise<void> | undefined {
-    if (!this.leagueAccess || identity.roles.has('admin')) return undefined;
-    const list = [...names];
-    return this.leagueAccess.missing(list) ? this.leagueAccess.load(list) : undefined;
-  }
-
-  /** Both look-ups a decision on these names needs, run together; synchronous when neither reads. */
-  private lookUps(identity: Identity, names: string[]): KnownOwners | undefined | Promise<KnownOwners | undefined> {
-    const owners = this.owners(identity, names);
-    const leagues = this.leaguesFor(identity, names);
-    if (!(owners instanceof Promise) && leagues === undefined) return owners;
-    return Promise.all([owners, leagues]).then(([known]) => known);
+  private lookUps(identity: Identity, names: string[], client?: Client): KnownOwners | undefined | Promise<KnownOwners | undefined> {
+    const { purchaseOwners, leagueAccess } = this;
+    const ids = purchaseOwners ? ownersNeeded(identity, names) : [];
+    const cached = ids.length > 0 ? purchaseOwners!.known(ids) : undefined;
+    const readOwners = ids.length > 0 && cached === undefined;
+    const readLeagues = leagueAccess !== undefined && !identity.roles.has('admin') && leagueAccess.missing(names) !== undefined;
+    if (!readOwners && !readLeagues) return cached;
+    if (client && this.readBudgets.get(client)?.available() === false) throw new ProtocolError('RATE_LIMITED', READ_BUDGET_MESSAGE);
+    return Promise.all([readOwners ? purchaseOwners!.load(ids) : cached, readLeagues ? leagueAccess!.load(names) : undefined]).then(([owners]) => {
+      const missed = (readOwners && purchaseOwners!.known(ids) === undefined) || (readLeagues && leagueAccess!.missing(names) !== undefined);
+      if (missed && client) this.spend(client);
+      return owners;
+    });
   }
 
   /**
@@ -228,22 +238,9 @@ export class Sessions {
     return this.check(identity, current, request, await this.lookUps(identity, [...request.channels, ...request.resume.keys()]));
   }
 
-  /**
-   * The buyers of the purchases among these channel names that the decision needs: one query
-   * for those not cached, none when there are none — then the answer is synchronous, so a
-   * subscribe of other channels stays within its turn.
-   */
-  private owners(identity: Identity, names: Iterable<string>): KnownOwners | Promise<KnownOwners> | undefined {
-    const ids = ownersNeeded(identity, names);
-    if (ids.length === 0 || !this.purchaseOwners) return undefined;
-    return this.purchaseOwners.known(ids) ?? this.purchaseOwners.load(ids);
-  }
-
   async subscribe(client: Client, request: SubscribeRequest): Promise<void> {
-    if ((request.since !== undefined || request.resume.size > 0) && !this.mayResume(client)) {
-      throw new ProtocolError('RATE_LIMITED', `too many subscribes with since or resume (${RESUME_BURST} at once, then ${RESUMES_PER_SECOND} a second); resume once, then subscribe without them`);
-    }
-    const looked = this.lookUps(client.identity, [...request.channels, ...request.resume.keys()]);
+    if ((request.since !== undefined || request.resume.size > 0) && !this.spend(client)) throw new ProtocolError('RATE_LIMITED', READ_BUDGET_MESSAGE);
+    const looked = this.lookUps(client.identity, [...request.channels, ...request.resume.keys()], client);
     const owners = looked instanceof Promise ? await looked : looked;
     if (!this.registry.has(client)) return;
     const added = this.check(client.identity, client.channels, request, owners);
@@ -310,9 +307,10 @@ export class Sessions {
     }
   }
 
-  private mayResume(client: Client): boolean {
-    let budget = this.resumeBudgets.get(client);
-    if (!budget) this.resumeBudgets.set(client, (budget = new TokenBucket(RESUMES_PER_SECOND, RESUME_BURST)));
+  /** Takes one from the client's read budget; false when it is spent. */
+  private spend(client: Client): boolean {
+    let budget = this.readBudgets.get(client);
+    if (!budget) this.readBudgets.set(client, (budget = new TokenBucket(READS_PER_SECOND, READ_BURST)));
     return budget.take();
   }
 
