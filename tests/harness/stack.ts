@@ -40,10 +40,16 @@ export class ServiceProcess {
     return this.stop('SIGKILL');
   }
 
-  /** The last lines of this service's log, for an error that says why it did not come up. */
-  logTail(lines = 20): string {
-    const text = existsSync(this.logFile) ? readFileSync(this.logFile, 'utf8') : '';
-    return text.trimEnd().split('\n').slice(-lines).join('\n');
+  /** The log's non-empty lines from byte `offset` on. */
+  logLines(offset = 0): string[] {
+    if (!existsSync(this.logFile)) return [];
+    return readFileSync(this.logFile).subarray(offset).toString('utf8').split('\n').filter((line) => line.trim() !== '');
+  }
+
+  /** The log's last lines from byte `offset` on (long ones cut), for an error that says why the service failed. */
+  logTail(maxLines = 20, offset = 0): string {
+    const lines = this.logLines(offset).slice(-maxLines);
+    return lines.length === 0 ? '(no log)' : lines.map((line) => (line.length > 600 ? `${line.slice(0, 600)}…` : line)).join('\n');
   }
 }
 

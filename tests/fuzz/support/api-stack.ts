@@ -24,7 +24,7 @@ export class ApiFuzzStack extends ProcessUnderFuzz {
   /** Ids the seed made, for requests that name real rows. */
   readonly ids = { notification: '', purchase: '', announcement: '' };
 
-  protected get service(): ServiceProcess {
+  get service(): ServiceProcess {
     return this.api;
   }
 
@@ -71,7 +71,7 @@ export class ApiFuzzStack extends ProcessUnderFuzz {
 
   private async ready(): Promise<void> {
     await waitFor('api ready', async () => {
-      if (!this.alive()) throw new Error(`the api exited: ${this.logSince(0)}`);
+      if (!this.alive()) throw new Error(`the api exited: ${this.api.logTail()}`);
       const res = await fetch(`${this.opsBase}/readyz`).catch(() => undefined);
       return res?.status === 200 ? true : undefined;
     }, 30_000);

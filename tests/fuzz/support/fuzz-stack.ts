@@ -91,7 +91,7 @@ export class FuzzStack extends ProcessUnderFuzz {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  protected get service(): GatewayProcess {
+  get service(): GatewayProcess {
     return this.gateway;
   }
 

@@ -20,7 +20,8 @@ export abstract class ProcessUnderFuzz {
   /** RSS (kB) of each pid shortly after it became ready (and, for the first, warmed up). */
   readonly baselines = new Map<number, number>();
 
-  protected abstract get service(): ServiceProcess;
+  /** The process under fuzz (its log: logLines, logTail). */
+  abstract get service(): ServiceProcess;
   /** Where /healthz answers. */
   abstract get opsBase(): string;
   /** Kills (if needed) and starts the process again on the same ports, then waits for readiness. */
@@ -56,25 +57,6 @@ export abstract class ProcessUnderFuzz {
       return statSync(this.service.logFile).size;
     } catch {
       return 0;
-    }
-  }
-
-  /** The process's log since `offset`: the last `maxLines` lines (a crash's stack ends there). */
-  logSince(offset: number, maxLines = 25): string {
-    try {
-      const text = readFileSync(this.service.logFile).subarray(offset).toString('utf8');
-      const lines = text.split('\n').filter((line) => line.trim() !== '');
-      return lines.slice(-maxLines).map((line) => (line.length > 600 ? `${line.slice(0, 600)}…` : line)).join('\n');
-    } catch {
-      return '(no log)';
-    }
-  }
-
-  logLinesSince(offset: number): string[] {
-    try {
-      return readFileSync(this.service.logFile).subarray(offset).toString('utf8').split('\n').filter((line) => line.trim() !== '');
-    } catch {
-      return [];
     }
   }
 

@@ -135,9 +135,9 @@ export async function fuzz<T>(
     await stack.settleExit(health === 200 ? 0 : 1500);
     if (!stack.alive()) {
       await new Promise((resolve) => setTimeout(resolve, 150));
-      check.fail(`${stack.name} CRASHED (${stack.exitDescription()}); log since the batch:\n${stack.logSince(offset)}`);
+      check.fail(`${stack.name} CRASHED (${stack.exitDescription()}); log since the batch:\n${stack.service.logTail(25, offset)}`);
     } else if (health !== 200) {
-      check.fail(`/healthz answered ${health} after the batch; log since the batch:\n${stack.logSince(offset)}`);
+      check.fail(`/healthz answered ${health} after the batch; log since the batch:\n${stack.service.logTail(25, offset)}`);
     }
     if (!stack.alive() || health !== 200 || check.restart) {
       await stack.restart(`after a run of "${name}": ${check.problems[0]?.split('\n')[0] ?? 'requested'}`);
