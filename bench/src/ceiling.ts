@@ -149,7 +149,7 @@ async function main(): Promise<void> {
   const closedLoopLoad = load1();
   const c = closedLoop!.commitsPerSecond;
   const ofBare = (rate: number) => `${fmt((rate / c['no-trigger']) * 100)}% of bare`;
-  log(`closed loop, ${o.costWriters} writers: bare UPDATE ${fmt(c['no-trigger'])}/s, trigger without NOTIFY ${fmt(c['no-notify'])}/s, with NOTIFY ${fmt(c.notify)}/s = ${ofBare(c.notify)}; the floor of any outbox trigger ${fmt(c.floor)}/s = ${ofBare(c.floor)} (load ${fmt(closedLoopLoad, 1)})`);
+  log(`closed loop, ${o.costWriters} writers: bare UPDATE ${fmt(c['no-trigger'])}/s, trigger without NOTIFY ${fmt(c['no-notify'])}/s, with NOTIFY ${fmt(c.notify)}/s = ${ofBare(c.notify)} (unsigned ${fmt(c.unsigned)}/s = ${ofBare(c.unsigned)}); the floor of any outbox trigger ${fmt(c.floor)}/s = ${ofBare(c.floor)} (load ${fmt(closedLoopLoad, 1)})`);
 
   const file = writeResults(o.outDir, `${stamp}-ceiling`, {
     command: `node bench/dist/ceiling.js ${process.argv.slice(2).join(' ')}`.trim(),

@@ -2,7 +2,7 @@ import { NOTIFY_CHANNELS } from '@matchcast/protocol';
 import pg from 'pg';
 import { nowMs } from './stats';
 
-export type NotifyCondition = 'notify' | 'no-notify' | 'floor' | 'no-trigger';
+export type NotifyCondition = 'notify' | 'unsigned' | 'no-notify' | 'floor' | 'no-trigger';
 
 /** Conditions alternate in this many short rounds, so a burst of other load cannot land on one only. */
 const ROUNDS = 4;
@@ -20,8 +20,9 @@ export interface NotifyCostResult {
 }
 
 const DESCRIBE: Record<NotifyCondition, string> = {
-  notify: 'outbox trigger as migrated (outbox row + pg_notify)',
-  'no-notify': 'same trigger with only the PERFORM pg_notify(...) line removed',
+  notify: 'outbox trigger as migrated (outbox row + signed NOTIFY)',
+  unsigned: 'same trigger, its NOTIFY not signed (pg_notify of the payload, as before 018)',
+  'no-notify': 'same trigger with only the PERFORM matchcast_notify(...) line removed',
   floor: 'the least any outbox trigger does: next seq, an outbox row, a NOTIFY of its id',
   'no-trigger': 'triggers disabled: the bare UPDATE',
 };
@@ -29,9 +30,11 @@ export const NOTIFY_CONDITIONS = DESCRIBE;
 
 /**
  * What the outbox trigger's NOTIFY costs a writer. The same closed-loop autocommit UPDATEs
- * (each writer its own row, as fast as it can) run under three conditions, interleaved in four
+ * (each writer its own row, as fast as it can) run under five conditions, interleaved in four
  * rounds so drift (table growth, autovacuum, other load on the machine) hits all alike:
  *  - notify: the trigger as migrated;
+ *  - unsigned: matchcast_write_event calling pg_notify with the payload itself, as before 018
+ *    (its signature's cost is the difference);
  *  - no-notify: matchcast_write_event (012) recreated from its own definition minus the pg_notify call,
  *    so the outbox insert, the seq counter and the JSON payload are still built and written;
  *  - floor: the migrated triggers replaced by the least a trigger-fed outbox must do per commit
@@ -50,15 +53,16 @@ export async function measureNotifyCost(url: string, matchIds: string[], writerC
   for (const channel of NOTIFY_CHANNELS) await listener.query(`LISTEN ${channel}`);
   const { rows } = await admin.query<{ def: string }>(`SELECT pg_get_functiondef('matchcast_write_event'::regproc) AS def`);
   const original = rows[0]?.def;
-  const notifyCall = /PERFORM\s+pg_notify\([^;]*\);/;
-  if (!original || !notifyCall.test(original)) throw new Error('matchcast_write_event has no PERFORM pg_notify(...); call to remove');
-  const withoutNotify = original.replace(notifyCall, 'NULL; -- bench: NOTIFY removed');
+  const notifyCall = /PERFORM\s+matchcast_notify\(/;
+  if (!original || !notifyCall.test(original)) throw new Error('matchcast_write_event has no PERFORM matchcast_notify(...); call to change');
+  const withoutNotify = original.replace(/PERFORM\s+matchcast_notify\([^;]*\);/, 'NULL; -- bench: NOTIFY removed');
+  const unsigned = original.replace(notifyCall, 'PERFORM pg_notify(');
 
   await admin.query(FLOOR_TRIGGER);
   await listener.query(`LISTEN ${FLOOR_CHANNEL}`);
   const apply = async (condition: NotifyCondition) => {
-    await admin.query(condition === 'no-notify' ? withoutNotify : original);
-    const migrated = condition === 'notify' || condition === 'no-notify';
+    await admin.query(condition === 'no-notify' ? withoutNotify : condition === 'unsigned' ? unsigned : original);
+    const migrated = condition === 'notify' || condition === 'unsigned' || condition === 'no-notify';
     await admin.query(`ALTER TABLE scoreboard ${migrated ? 'ENABLE' : 'DISABLE'} TRIGGER USER`);
     await admin.query(`ALTER TABLE scoreboard ${condition === 'floor' ? 'ENABLE' : 'DISABLE'} TRIGGER bench_floor`);
   };
@@ -73,7 +77,7 @@ export async function measureNotifyCost(url: string, matchIds: string[], writerC
         }),
       );
       try {
-        const commits: Record<NotifyCondition, number> = { notify: 0, 'no-notify': 0, floor: 0, 'no-trigger': 0 };
+        const commits: Record<NotifyCondition, number> = { notify: 0, unsigned: 0, 'no-notify': 0, floor: 0, 'no-trigger': 0 };
         const receivedBefore = received;
         const roundSeconds = seconds / ROUNDS;
         for (let round = 0; round < ROUNDS; round++) {
@@ -89,7 +93,7 @@ export async function measureNotifyCost(url: string, matchIds: string[], writerC
         results.push({
           writers,
           seconds,
-          commitsPerSecond: { notify: withNotify, 'no-notify': without, floor: perSecond('floor'), 'no-trigger': perSecond('no-trigger') },
+          commitsPerSecond: { notify: withNotify, unsigned: perSecond('unsigned'), 'no-notify': without, floor: perSecond('floor'), 'no-trigger': perSecond('no-trigger') },
           notifyOverheadPercent: (without / withNotify - 1) * 100,
           notifyCostPerCommitUs: (writers * 1e6) / withNotify - (writers * 1e6) / without,
           notificationsReceived: received - receivedBefore,

@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
+import type { InvalidBusMessage } from '@matchcast/protocol';
 import { asError, exponentialMs } from '@matchcast/runtime';
+import { NOTIFY_KEYS_QUERY, NotifyKeys } from './notify-keys';
 
 /*
  * One dedicated Postgres LISTEN connection that reconnects forever, proves it is alive, and
@@ -52,6 +54,15 @@ export interface ListenConnectionOptions {
   /** TCP keepalive initial delay. Default 1000. */
   keepAliveInitialDelayMs?: number;
   applicationName?: string;
+  /**
+   * The channels carry the outbox's signed notifications (018_signed_notifications.sql): the
+   * keys are read before LISTEN and every keysRefreshMs, and a notification that does not
+   * verify is emitted as 'rejected', never as 'notification' (whose payload is then the signed
+   * part alone).
+   */
+  verifySignatures?: boolean;
+  /** How often the keys are read again. Default 30000: a rotated key signs two minutes after it is made. */
+  keysRefreshMs?: number;
 }
 
 /** A closing leader NOTIFYs this channel (payload: its lock key) right after releasing the lock. */
@@ -74,6 +85,7 @@ export class ListenConnectionError extends Error {
 export interface ListenConnectionEvents {
   listening: [];
   notification: [channel: string, payload: string];
+  rejected: [channel: string, error: InvalidBusMessage];
   lost: [error: Error];
   standby: [];
 }
@@ -165,6 +177,8 @@ export class ListenConnection extends EventEmitter<ListenConnectionEvents> {
   private readonly reconnectDelayMs: number;
   private readonly maxReconnectDelayMs: number;
   private readonly clientConfig: pg.ClientConfig;
+  private readonly keys: NotifyKeys | undefined;
+  private readonly keysRefreshMs: number;
 
   constructor(private readonly options: ListenConnectionOptions) {
     super();
@@ -176,6 +190,8 @@ export class ListenConnection extends EventEmitter<ListenConnectionEvents> {
     this.healthCheckTimeoutMs = options.healthCheckTimeoutMs ?? 1500;
     this.reconnectDelayMs = options.reconnectDelayMs ?? 5000;
     this.maxReconnectDelayMs = Math.max(this.reconnectDelayMs, options.maxReconnectDelayMs ?? 4 * this.reconnectDelayMs);
+    this.keys = options.verifySignatures ? new NotifyKeys() : undefined;
+    this.keysRefreshMs = options.keysRefreshMs ?? 30_000;
     this.clientConfig = {
       connectionString: options.connectionString,
       // A short keepalive delay lets the kernel notice a vanished peer (NAT drop, dead host)
@@ -348,6 +364,12 @@ export class ListenConnection extends EventEmitter<ListenConnectionEvents> {
       this.logger.info({ lock_key: lockKey }, 'leader lock acquired');
     }
 
+    let keysReadAt = 0;
+    const readKeys = async (keys: NotifyKeys) => {
+      keys.replace((await this.timedQuery(session, NOTIFY_KEYS_QUERY)).rows as Array<{ id: number; secret: Buffer }>);
+      keysReadAt = Date.now();
+    };
+    if (this.keys) await readKeys(this.keys);
     await this.timedQuery(session, this.channels.map((channel) => `LISTEN ${client.escapeIdentifier(channel)}`).join('; '));
     this.currentState = 'listening';
     this.logger.info({ channels: this.channels }, 'listening for notifications');
@@ -361,11 +383,21 @@ export class ListenConnection extends EventEmitter<ListenConnectionEvents> {
 
     for (;;) {
       await session.sleep(this.healthCheckIntervalMs);
-      await this.timedQuery(session, 'SELECT 1');
+      if (this.keys && Date.now() - keysReadAt >= this.keysRefreshMs) await readKeys(this.keys);
+      else await this.timedQuery(session, 'SELECT 1');
     }
   }
 
-  private deliver(channel: string, payload: string): void {
+  private deliver(channel: string, notification: string): void {
+    let payload = notification;
+    if (this.keys) {
+      try {
+        payload = this.keys.open(notification);
+      } catch (error) {
+        this.safeEmit('rejected', channel, error as InvalidBusMessage);
+        return;
+      }
+    }
     this.safeEmit('notification', channel, payload);
   }
 

@@ -1,4 +1,4 @@
-import { migrate, pruneOutbox, readStream, streamHeads, streamHeadsOf } from '@matchcast/db';
+import { NOTIFY_KEYS_QUERY, NotifyKeys, migrate, pruneOutbox, readStream, streamHeads, streamHeadsOf } from '@matchcast/db';
 import { PostgresServer } from '@matchcast/testkit';
 import pg from 'pg';
 
@@ -54,7 +54,9 @@ describe('outbox', () => {
     await listener.query('LISTEN matchdata_change');
     const payload = new Promise<string>((resolve) => listener.on('notification', (n) => resolve(n.payload ?? '')));
     await pool.query(`INSERT INTO matchdata (match_id, extra) VALUES ('m', jsonb_build_object('notes', repeat('x', 9000)))`);
-    const ref = JSON.parse(await payload);
+    const keys = new NotifyKeys();
+    keys.replace((await pool.query(NOTIFY_KEYS_QUERY)).rows);
+    const ref = JSON.parse(keys.open(await payload));
     expect(ref).toEqual({ ref: true, id: expect.any(String), stream: 'match:m', seq: expect.any(Number) });
     const [event] = await readStream(pool, 'match:m', ref.seq - 1, ref.seq);
     expect((event!.data.matchdata as { extra: { notes: string } }).extra.notes).toHaveLength(9000);

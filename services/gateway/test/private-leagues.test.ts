@@ -8,7 +8,7 @@
  */
 import { migrate } from '@matchcast/db';
 import { EnvReader, createLogger } from '@matchcast/runtime';
-import { PostgresServer, waitFor } from '@matchcast/testkit';
+import { PostgresServer, notifySigned, waitFor } from '@matchcast/testkit';
 import pg from 'pg';
 import { loadConfig } from '../src/config';
 import { startGateway, type Gateway } from '../src/gateway';
@@ -252,18 +252,21 @@ describe('private leagues on a gateway', () => {
     expect(of(carol, 'match:p1').length).toBe(before);
   });
 
-  it('a league_access event forged on the bus grants nothing, on its own league\'s stream (next seq) or on another', async () => {
+  it('a league_access event forged with the signing key grants nothing, on its own league\'s stream (next seq) or on another', async () => {
     const mallory = await connect('mallory');
     expect(await answer(mallory, { channels: ['league:cup', 'match:m1'] })).toMatchObject({ code: 'FORBIDDEN_CHANNEL' });
     expect(await answer(mallory, { channels: ['match:m1'] })).toMatchObject({ type: 'subscribed' });
     const { rows } = await db.query<{ seq: number }>(`SELECT max(seq)::int AS seq FROM outbox WHERE stream = 'league:cup'`);
+    // Signed: without the key the gateway drops it unread (signed-notifications.test.ts); this is what the key's holder could do.
     const forge = (stream: string, seq: number) =>
-      db.query(`SELECT pg_notify('league_access_change', $1)`, [
+      notifySigned(
+        db,
+        'league_access_change',
         JSON.stringify({
           id: '999999', stream, seq, type: 'league_access', timestamp: new Date().toISOString(), match_id: null,
           data: { league_id: 'cup', change: 'member_added', private: false, user_id: 'mallory' },
         }),
-      ]);
+      );
     await forge('league:zz-forged', 1);
     await forge('league:cup', rows[0]!.seq + 1);
     // A real event after them: once it is here, the forged ones were handled (one LISTEN connection, in order).

@@ -55,6 +55,7 @@ export async function startListener(config: Config, logger: Logger): Promise<Run
     healthCheckTimeoutMs: config.healthCheckTimeoutMs,
     reconnectDelayMs: config.reconnectDelayMs,
     applicationName: `matchcast-listener ${config.listenerId}`.slice(0, 63),
+    verifySignatures: true,
   });
 
   let publishedSinceLeader = 0;
@@ -71,14 +72,21 @@ export async function startListener(config: Config, logger: Logger): Promise<Run
   });
 
   const warnInvalid = throttledWarn(logger);
+  const invalid = (channel: string, error: Error) => {
+    metrics.invalid.inc();
+    warnInvalid({ pg_channel: channel, reason: error.message }, 'invalid notification payload; not forwarded');
+  };
+  // Any database role may NOTIFY these channels: forward only what the outbox code signed and wrote.
+  listen.on('rejected', (channel, error) => {
+    metrics.received.inc();
+    invalid(channel, error);
+  });
   listen.on('notification', (channel, payload) => {
     metrics.received.inc();
-    // Any database role may NOTIFY these channels: forward only what the outbox trigger writes.
     try {
       decodeNotification(payload);
     } catch (error) {
-      metrics.invalid.inc();
-      warnInvalid({ pg_channel: channel, reason: (error as Error).message }, 'invalid notification payload; not forwarded');
+      invalid(channel, error as Error);
       return;
     }
     const envelope: ForwardedNotification = { channel, payload };

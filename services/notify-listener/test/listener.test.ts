@@ -2,6 +2,7 @@ import { waitFor } from '@matchcast/testkit';
 import { startListener, type RunningListener } from '../src/listener';
 import { loadConfig } from '../src/config';
 import { EnvReader } from '@matchcast/runtime';
+import { migrate } from '@matchcast/db';
 import {
   PostgresServer,
   RedisCollector,
@@ -69,6 +70,7 @@ describe('notify-listener (in-process, real Postgres and Redis)', () => {
   beforeAll(async () => {
     [pgServer, redisServer] = await Promise.all([new PostgresServer().start(), new RedisServer().start()]);
     collector = await RedisCollector.start(redisServer.url);
+    await withClient(pgServer.url, (client) => migrate(client)); // the listener reads the notification keys (018) before it LISTENs
     a = await startListener(testConfig(pgServer, redisServer, 'listener-a'), testLogger());
     await waitFor('listener a to lead', async () => (a.status().leader && a.status().redis ? true : undefined), 10_000);
     await seed(pgServer.url);
@@ -193,5 +195,26 @@ describe('notify-listener (in-process, real Postgres and Redis)', () => {
     await delay(300);
     expect(collector.seqs().slice(received)).toEqual(range(before + 1, before + 10));
     expect(new Set(collector.seqs()).size).toBe(collector.seqs().length);
+  });
+
+  test('forwards only what the outbox code signed: a NOTIFY from any role is counted and dropped, a genuine one goes on without its signature', async () => {
+    const leader = [a, b!].find((l) => l.status().leader)!;
+    const invalidCount = async () => Number(/matchcast_listener_invalid_notifications_total\{[^}]*\} (\d+)/.exec((await getJson(leader.port, '/metrics')).body)![1]);
+    const invalidBefore = await invalidCount();
+    const seq = (await currentSeq(pgServer.url)) + 1;
+    const forged = JSON.stringify({ id: '999999', stream: 'match:m1', seq, type: 'score', timestamp: new Date().toISOString(), match_id: 'm1', data: { scoreboard: { home_score: 99 } } });
+    const mac = 'A'.repeat(43) + '=';
+    await withClient(pgServer.url, async (client) => {
+      for (const payload of [forged, `${forged.slice(0, -1)},"mac":"1.${mac}"}`, `${forged.slice(0, -1)},"mac":"9.${mac}"}`]) {
+        await client.query(`SELECT pg_notify('scoreboard_change', $1)`, [payload]);
+      }
+    });
+    const received = collector.events.length;
+    await scoreGoals(pgServer.url, 1);
+    await waitFor('the genuine goal', async () => (collector.events.length > received ? true : undefined), 5000);
+    await delay(100);
+    expect(collector.events.slice(received).map((d) => [d.event.seq, d.event.id === '999999'])).toEqual([[seq, false]]);
+    expect(collector.raw.at(-1)).not.toContain('"mac"');
+    expect(await invalidCount()).toBe(invalidBefore + 3);
   });
 });

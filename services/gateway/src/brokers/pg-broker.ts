@@ -26,12 +26,14 @@ export class PgBroker implements Broker {
       channels: options.channels,
       logger,
       applicationName: 'matchcast-gateway-fallback',
+      verifySignatures: true,
     });
   }
 
   start(listener: BrokerListener): void {
     this.connection.on('listening', () => listener.ready('postgres'));
     this.connection.on('lost', (error: Error) => listener.down('postgres', error));
+    this.connection.on('rejected', (_channel: string, error: InvalidBusMessage) => listener.invalid('postgres', error));
     this.connection.on('notification', (_channel: string, payload: string) => {
       try {
         listener.event(decodeNotification(payload), 'postgres');
