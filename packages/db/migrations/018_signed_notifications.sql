@@ -7,9 +7,9 @@
 --   {…the event's members…,"mac":"<key id>.<base64 HMAC-SHA256 of the payload without this member>"}
 --
 -- computed in the owner-rights code that writes the outbox row, with a key that only the owner
--- can read. The notify-listener and the gateway's own LISTEN fallback read the keys through
--- matchcast_notify_keys() (EXECUTE granted to their roles only), check every notification and
--- drop what does not verify. No one else can sign: the writers' roles cause notifications only
+-- can read. The notify-listener, the gateway's own LISTEN fallback and the notifier's wake-up
+-- read the keys through matchcast_notify_keys() (EXECUTE granted to their roles only), check
+-- every notification and drop what does not verify. No one else can sign: the writers' roles cause notifications only
 -- through the triggers, which sign only rows they really wrote. The signature is one more JSON
 -- member, which releases before this one ignore (their decoder takes the members it knows), so
 -- the release before keeps working beside a migrated database through a rolling upgrade and
@@ -70,7 +70,8 @@ BEGIN
   EXECUTE format('ALTER FUNCTION matchcast_notify_keys() SECURITY DEFINER SET search_path = %I, pg_temp', current_schema());
 END $$;
 REVOKE ALL ON FUNCTION matchcast_notify_keys() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION matchcast_notify_keys() TO matchcast_listener, matchcast_gateway;
+-- The notifier LISTENs too (a wake-up to read the outbox): a forged NOTIFY must not make it read.
+GRANT EXECUTE ON FUNCTION matchcast_notify_keys() TO matchcast_listener, matchcast_gateway, matchcast_notifier;
 
 -- NOTIFY of a JSON object payload with its "mac" member added last, by the newest key that
 -- signs now. Runs inside the owner-rights functions that write the outbox; no one else may call it.

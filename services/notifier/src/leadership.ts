@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { ListenConnection, type ListenState } from '@matchcast/db';
-import type { Logger } from '@matchcast/runtime';
+import { throttledWarn, type Logger } from '@matchcast/runtime';
 
 /** One active notifier per database: the holder of this session advisory lock. */
 export const NOTIFIER_LOCK_KEY = 7_246_104;
@@ -50,6 +50,8 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
       healthCheckIntervalMs: options.healthCheckIntervalMs ?? 2000,
       healthCheckTimeoutMs: options.healthCheckTimeoutMs ?? 1500,
       applicationName: `matchcast-notifier ${options.notifierId}`.slice(0, 63),
+      // Any role may NOTIFY: only what the outbox code signed wakes the worker (018), so a flood of forged ones costs no outbox reads.
+      verifySignatures: true,
     });
     this.connection.on('listening', () => {
       this.leading = true;
@@ -58,6 +60,8 @@ export class Leadership extends EventEmitter<LeadershipEvents> {
     this.connection.on('lost', () => this.demote());
     this.connection.on('standby', () => this.demote());
     this.connection.on('notification', () => this.emit('wake'));
+    const warnForged = throttledWarn(options.logger);
+    this.connection.on('rejected', (channel, error) => warnForged({ pg_channel: channel, reason: error.message }, 'unsigned notification ignored; not a wake-up'));
   }
 
   get isLeader(): boolean {

@@ -4,7 +4,7 @@
  * events; the cursor's horizon against transactions that commit out of order; cleanup.
  */
 import pg from 'pg';
-import { NOTIFIER_LOCK_KEY } from '../src/leadership';
+import { Leadership, NOTIFIER_LOCK_KEY } from '../src/leadership';
 import { startNotifier, type RunningNotifier } from '../src/notifier';
 import {
   NOTIFIER_USER,
@@ -13,6 +13,7 @@ import {
   createMatch,
   delay,
   notificationsFor,
+  notifierUrl,
   scoreGoal,
   setStatus,
   startDatabase,
@@ -261,6 +262,25 @@ describe('notifier', () => {
     await start();
     await caughtUp();
     expect((await notificationsFor(admin, match, 'r-')).map((row) => row.data.minute)).toEqual([1, 2]);
+  });
+
+  it('wakes only for notifications the outbox code signed: a flood of forged ones makes it read nothing', async () => {
+    const match = await createMatch(admin, 'rma', 'fcb', 'liga');
+    const leadership = new Leadership({ connectionString: notifierUrl(server), logger: testLogger(), notifierId: 'wake-test' });
+    let wakes = 0;
+    leadership.on('wake', () => wakes++);
+    leadership.start();
+    try {
+      await waitFor('leadership', async () => leadership.isLeader || undefined);
+      const forged = JSON.stringify({ id: '999999', stream: `match:${match}`, seq: 99, type: 'match_event', timestamp: new Date().toISOString(), match_id: match, data: { event: { type: 'goal' } } });
+      for (let i = 0; i < 300; i++) await admin.query(`SELECT pg_notify($1, $2)`, [i % 2 ? 'match_change' : 'football_event_change', forged]);
+      await scoreGoal(admin, match, 'home', 5); // a genuine football_event_change, after the forged ones on the same connection
+      await waitFor('the genuine wake-up', async () => (wakes > 0 ? true : undefined), 5000);
+      await delay(200);
+      expect(wakes).toBe(1);
+    } finally {
+      await leadership.close();
+    }
   });
 
   it('a leader whose lock connection is cut stops at once; the standby takes over; nobody is notified twice', async () => {
