@@ -85,8 +85,8 @@ export async function measureNotifyCost(url: string, matchIds: string[], writerC
         const commits: Record<NotifyCondition, number> = { notify: 0, unsigned: 0, 'no-notify': 0, floor: 0, 'no-trigger': 0 };
         const receivedBefore = received;
         const roundSeconds = seconds / ROUNDS;
+        const conditions = Object.keys(DESCRIBE) as NotifyCondition[];
         for (let round = 0; round < ROUNDS; round++) {
-          const conditions = Object.keys(DESCRIBE) as NotifyCondition[];
           for (const condition of [...conditions.slice(round % conditions.length), ...conditions.slice(0, round % conditions.length)]) {
             await apply(condition);
             await burst(clients, matchIds, 0.2); // warm-up: plans cached, pages in memory

@@ -3,4 +3,4 @@ export { startChild, type ManagedChild } from './child';
 export { PostgresServer, type PostgresServerOptions } from './postgres-server';
 export { RedisServer, type RedisServerOptions } from './redis-server';
 export { bareConnections, type BareConnections } from './bare-connections';
-export { notifySigned } from './signed-notify';
+export { notifySigned, signedNotification } from './signed-notify';

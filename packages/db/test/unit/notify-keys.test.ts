@@ -1,13 +1,14 @@
 /**
  * NotifyKeys, the check every LISTEN path makes of an outbox notification (018). Signing here
- * is Node's HMAC, as the testkit's; signed-notifications.test.ts checks it against the SQL.
+ * is the testkit's (Node's HMAC); signed-notifications.test.ts checks it against the SQL.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { InvalidBusMessage } from '@matchcast/protocol';
+import { signedNotification } from '@matchcast/testkit';
 import { NotifyKeys } from '../../src/notify-keys';
 
 const secret = randomBytes(32);
-const sign = (payload: string, id = 3, key = secret) => `${payload.slice(0, -1)},"mac":"${id}.${createHmac('sha256', key).update(payload).digest('base64')}"}`;
+const sign = (payload: string, id = 3, key = secret) => signedNotification(payload, id, key);
 const payload = JSON.stringify({ id: '12', stream: 'match:m1', seq: 7, type: 'match_update', match_id: 'm1', data: { note: 'Gól ⚽ — 1–0' } });
 
 describe('NotifyKeys', () => {
