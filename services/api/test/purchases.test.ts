@@ -22,6 +22,12 @@ describe('purchases', () => {
   const patch = (id: string, body: unknown, as = service) => call(api.url, 'PATCH', `/api/purchases/${id}`, { token: as, json: body });
   const stream = async (id: string) =>
     (await admin.query(`SELECT seq::int, type, match_id, data FROM outbox WHERE stream = $1 ORDER BY seq`, [`purchase:${id}`])).rows;
+  /** Until `n` of the API's database sessions wait for a lock (at most 5 s). */
+  const waitForLockWaiters = async (n: number) => {
+    const waiting = `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'matchcast-api' AND wait_event_type = 'Lock'`;
+    for (let i = 0; i < 100 && (await admin.query(waiting)).rows[0].n < n; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect((await admin.query(waiting)).rows[0].n).toBe(n);
+  };
 
   beforeAll(async () => {
     let apiUrl: string;
@@ -106,6 +112,25 @@ describe('purchases', () => {
       expect((await patch(created[0]!.body.id, { status: 'paid' })).status).toBe(200);
       expect((await buy({ match_id: 'm1', quantity: 1 }, erin)).status).toBe(201);
       expect(await buy({ match_id: 'm1', quantity: 1 }, erin)).toMatchObject({ status: 409, body: { error: 'TOO_MANY_PENDING_PURCHASES' } });
+    });
+
+    it(`answers concurrent retries of one key with its purchase, also when it is the ${MAX_PENDING_PURCHASES}th pending one`, async () => {
+      const frank = await token('frank');
+      for (let i = 1; i < MAX_PENDING_PURCHASES; i++) expect((await buy({ match_id: 'm1', quantity: 1 }, frank)).status).toBe(201);
+      // The buyer's stream lock held elsewhere: every retry has looked for the key before any inserts.
+      const holder = await admin.connect();
+      try {
+        await holder.query('BEGIN');
+        await holder.query(`SELECT 1 FROM stream_counter WHERE stream = 'user:frank' FOR UPDATE`);
+        const retries = Promise.all(Array.from({ length: 3 }, () => buy({ match_id: 'm1', quantity: 1, idempotency_key: 'checkout-last' }, frank)));
+        await waitForLockWaiters(3);
+        await holder.query('COMMIT');
+        const answers = await retries;
+        expect(answers.map((answer) => answer.status).sort()).toEqual([200, 200, 201]);
+        expect(new Set(answers.map((answer) => answer.body.id)).size).toBe(1);
+      } finally {
+        holder.release();
+      }
     });
 
     it('404s an unknown match and 409s a finished or cancelled one; a postponed match is on sale', async () => {
