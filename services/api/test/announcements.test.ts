@@ -23,6 +23,10 @@ describe('announcements', () => {
   const stream = async (name: string) =>
     (await admin.query(`SELECT seq::int, type, match_id, data FROM outbox WHERE stream = $1 ORDER BY seq`, [name])).rows;
   const future = (ms: number) => new Date(Date.now() + ms).toISOString();
+  /** What the notifier's rounds do: urgent announcements' followers notified, a batch at a time, until none is queued. */
+  const fanOut = async (batch = 1000) => {
+    while ((await admin.query(`SELECT more FROM matchcast_run_announcement_fanout($1)`, [batch])).rows[0].more);
+  };
 
   let apiUrl: string;
 
@@ -201,6 +205,8 @@ describe('announcements', () => {
         `INSERT INTO announcement (title, message, type, target, created_by, state) VALUES ('t', 'm', 'general', 'everyone', 'x', 'published')`,
         `UPDATE announcement SET state = 'expired'`,
         `SELECT matchcast_run_announcements(10)`,
+        `SELECT matchcast_run_announcement_fanout(10)`,
+        `DELETE FROM announcement_fanout`,
         `SELECT matchcast_append('all', 'announcement', 'announcement', NULL, '{}')`,
       ]) {
         await expect(asApi.query(sql)).rejects.toThrow(/permission denied/);
@@ -215,7 +221,9 @@ describe('announcements', () => {
       await admin.query(`INSERT INTO follow (user_id, kind, target_id) VALUES
         ('fan1', 'match', 'm1'), ('fan2', 'team', 'che'), ('fan3', 'league', 'epl'), ('fan3', 'team', 'ars'), ('other', 'league', 'liga')`);
       const a = (await create({ ...base, priority: 'urgent', type: 'emergency', target: 'match', target_id: 'm1' })).body;
+      await fanOut(1);
       await patch(a.id, { message: 'Stadium evacuated: follow the stewards.' });
+      await fanOut(2);
       for (const fan of ['fan1', 'fan2', 'fan3']) {
         const notes = (await userStream(admin, fan)).filter((e) => e.data.data?.announcement_id === a.id);
         expect(notes).toHaveLength(1);
@@ -228,9 +236,32 @@ describe('announcements', () => {
       await admin.query(`INSERT INTO follow (user_id, kind, target_id) VALUES ('fan4', 'team', 'ars')`);
       const a = (await create({ ...base, target: 'team', target_id: 'ars' })).body;
       expect((await userStream(admin, 'fan4')).filter((e) => e.data.data?.announcement_id === a.id)).toEqual([]);
+      await fanOut();
+      expect((await userStream(admin, 'fan4')).filter((e) => e.data.data?.announcement_id === a.id)).toEqual([]);
       await patch(a.id, { priority: 'urgent' });
+      await fanOut();
       await patch(a.id, { title: 'Still urgent' });
+      await fanOut();
       expect((await userStream(admin, 'fan4')).filter((e) => e.data.data?.announcement_id === a.id)).toHaveLength(1);
+    });
+
+    it('publish at once to a league of 20,000 followers; the fan-out is queued for the notifier, which stops when it is withdrawn', async () => {
+      await admin.query(`INSERT INTO league (id, name) VALUES ('big', 'Big League')`);
+      await admin.query(`INSERT INTO follow (user_id, kind, target_id) SELECT 'crowd' || lpad(g::text, 5, '0'), 'league', 'big' FROM generate_series(1, 20000) g`);
+      // Notifying all of them in the request took longer than the API's 5 s statement timeout: 503, rolled back, every time.
+      const created = await create({ ...base, type: 'emergency', priority: 'urgent', target: 'league', target_id: 'big' });
+      expect(created.status).toBe(201);
+      expect((await admin.query(`SELECT after_user FROM announcement_fanout WHERE announcement_id = $1`, [created.body.id])).rows).toEqual([{ after_user: '' }]);
+      const batch = (await admin.query(`SELECT notified, more FROM matchcast_run_announcement_fanout(1000)`)).rows[0];
+      expect(batch).toEqual({ notified: 1000, more: true });
+      const notified = async () =>
+        (await admin.query(`SELECT min(user_id), max(user_id), count(*)::int AS n FROM notification WHERE source_key = $1`, [`announcement:${created.body.id}`])).rows[0];
+      expect(await notified()).toEqual({ min: 'crowd00001', max: 'crowd01000', n: 1000 });
+      // Withdrawn: the rest is never notified, and the queue is empty.
+      expect((await remove(created.body.id)).status).toBe(200);
+      await fanOut();
+      expect((await notified()).n).toBe(1000);
+      expect((await admin.query(`SELECT count(*)::int AS n FROM announcement_fanout`)).rows[0].n).toBe(0);
     });
   });
 });

@@ -78,6 +78,8 @@ describe('api: private leagues', () => {
     const created = await call(api.url, 'POST', '/api/announcements', {
       token: boss, json: { title: 'Members only', message: 'Gates open at 6', type: 'general', priority: 'urgent', target: 'match', target_id: 'c1' },
     });
+    // The notifier's round (migration 020): the followers' notifications.
+    await admin.query(`SELECT matchcast_run_announcement_fanout(1000)`);
     expect((await userStream(admin, 'member')).map((e) => e.data.title)).toEqual(['Members only']);
     expect(await userStream(admin, 'outsider')).toEqual([]);
     expect(created.status).toBe(201);

@@ -15,7 +15,10 @@ export interface AnnouncementOptions {
  * One round: publishes the scheduled announcements whose start has come and expires the
  * published ones whose expiry has, through matchcast_run_announcements (one transaction: the
  * state change and its event on the target's stream commit together, so a crash or a second
- * leader cannot publish twice). Returns whether the round was full (more may be due).
+ * leader cannot publish twice); then notifies one batch of `limit` followers of a published
+ * urgent announcement (matchcast_run_announcement_fanout, migration 020: queued by whoever
+ * published it, API or this loop, so a league's tens of thousands of followers are never one
+ * transaction). Returns whether the round was full (more may be due).
  */
 export async function runAnnouncementRound(options: AnnouncementOptions): Promise<boolean> {
   const { pool, logger, metrics, limit } = options;
@@ -28,7 +31,10 @@ export async function runAnnouncementRound(options: AnnouncementOptions): Promis
     metrics.announcements.inc({ change: 'published' }, published);
     metrics.announcements.inc({ change: 'expired' }, expired);
     if (published + expired > 0) logger.info({ published, expired }, 'announcements published / expired on time');
-    return published >= limit || expired >= limit;
+    const fanout = await pool.query<{ notified: number; more: boolean }>('SELECT notified, more FROM matchcast_run_announcement_fanout($1)', [limit]);
+    const { notified, more } = fanout.rows[0]!;
+    metrics.notifications.inc(notified);
+    return published >= limit || expired >= limit || more;
   } catch (error) {
     metrics.errors.inc({ kind: 'transient' });
     logger.warn({ err: asError(error) }, 'announcement round failed; the next retries');

@@ -38,7 +38,7 @@ export function createNotifierMetrics(registry: Registry): NotifierMetrics {
     events,
     notifications: new Counter({
       name: 'matchcast_notifier_notifications_total',
-      help: 'Notifications created (one per follower per event)',
+      help: 'Notifications created (one per follower per match event or urgent announcement)',
       registers,
     }),
     batchDuration: new Histogram({

@@ -74,6 +74,22 @@ describe('announcement rounds', () => {
     expect(await events('team:ars', a.id)).toEqual([]);
   });
 
+  it("notifies an urgent announcement's followers, a batch per round, each once (migration 020: never in the publishing transaction)", async () => {
+    for (const notifier of running.splice(0)) await notifier.close();
+    await admin.query(`INSERT INTO follow (user_id, kind, target_id) SELECT 'fan' || lpad(g::text, 2, '0'), 'league', 'liga' FROM generate_series(1, 25) g`);
+    const { rows } = await admin.query(
+      `SELECT announcement->>'id' AS id FROM matchcast_create_announcement('Stadium closed', 'Storm damage.', 'emergency', 'urgent', 'league', 'liga', NULL, NULL, 'root')`,
+    );
+    const key = `announcement:${rows[0].id}`;
+    const notified = async () => (await admin.query(`SELECT count(DISTINCT user_id)::int AS users, count(*)::int AS n FROM notification WHERE source_key = $1`, [key])).rows[0];
+    expect(await notified()).toEqual({ users: 0, n: 0 });
+    const notifier = await startNotifier(testConfig(server, { ANNOUNCEMENT_INTERVAL_MS: '100', NOTIFIER_BATCH_SIZE: '10' }), testLogger());
+    running.push(notifier);
+    await waitFor('every follower notified', async () => ((await notified()).n === 25 ? true : undefined), 5000);
+    expect(await notified()).toEqual({ users: 25, n: 25 });
+    expect((await admin.query(`SELECT count(*)::int AS n FROM announcement_fanout`)).rows[0].n).toBe(0);
+  });
+
   it('the notifier role runs rounds only: it cannot create, edit or withdraw announcements, nor write the table', async () => {
     const asNotifier = new pg.Client({ connectionString: notifierUrl(server) });
     await asNotifier.connect();
@@ -87,6 +103,7 @@ describe('announcement rounds', () => {
         await expect(asNotifier.query(sql)).rejects.toThrow(/permission denied/);
       }
       expect((await asNotifier.query('SELECT published, expired FROM matchcast_run_announcements(10)')).rows).toHaveLength(1);
+      expect((await asNotifier.query('SELECT notified, more FROM matchcast_run_announcement_fanout(10)')).rows).toHaveLength(1);
     } finally {
       await asNotifier.end();
     }
