@@ -117,7 +117,7 @@ describe('purchases', () => {
     it(`answers concurrent retries of one key with its purchase, also when it is the ${MAX_PENDING_PURCHASES}th pending one`, async () => {
       const frank = await token('frank');
       for (let i = 1; i < MAX_PENDING_PURCHASES; i++) expect((await buy({ match_id: 'm1', quantity: 1 }, frank)).status).toBe(201);
-      // The buyer's stream lock held elsewhere: every retry has looked for the key before any inserts.
+      // The buyer's stream lock held elsewhere: the three queue behind it at once, as a retry racing its first request does.
       const holder = await admin.connect();
       try {
         await holder.query('BEGIN');
