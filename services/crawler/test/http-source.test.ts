@@ -160,6 +160,19 @@ describe('HttpSource', () => {
     });
   });
 
+  it("one competition that always fails backs off alone: the others' live matches (and their details) are still polled at the live interval", async () => {
+    server.script(LIST, [{ body: fdMatchList(COMPETITION, [fd(7, 'IN_PLAY')]) }]);
+    server.script('/v4/matches/7', [{ body: fd(7, 'IN_PLAY') }]);
+    server.script('/v4/competitions/CL/matches', [{ status: 500, raw: 'down' }]);
+    const { src } = source({ competitions: ['PL', 'CL'], matchDetails: true, liveIntervalMs: 50, backoffBaseMs: 400, backoffMaxMs: 5000 });
+    await collect(src, 1500);
+    const count = (path: string) => server.requests.filter((r) => r.path === path).length;
+    // Before: every round waited the failing list's backoff (400, 800, 1600 ms…): 3 polls of PL, no details.
+    expect(count(LIST)).toBeGreaterThanOrEqual(10);
+    expect(count('/v4/matches/7')).toBeGreaterThanOrEqual(10);
+    expect(count('/v4/competitions/CL/matches')).toBeLessThanOrEqual(4);
+  });
+
   describe('memory follows the provider: what it stops listing is forgotten', () => {
     /** What the source remembers: the size of each of its maps (per match, and `resources` per URL). */
     const remembered = (src: HttpSource) =>
@@ -191,7 +204,7 @@ describe('HttpSource', () => {
       const { src } = source({ matchDetails: true });
       const ops = await runChurn(src, 10);
       expect(new Set(ops.map((o) => o.match_id)).size).toBe(30);
-      expect(remembered(src)).toEqual({ resources: 2, previous: 1, emitted: 1, lastListed: 1 });
+      expect(remembered(src)).toEqual({ resources: 2, backoffs: 0, previous: 1, emitted: 1, lastListed: 1 });
     });
 
     it('also when another list fails on every poll', async () => {
@@ -199,7 +212,7 @@ describe('HttpSource', () => {
       server.script('/v4/competitions/CL/matches', [{ status: 500, raw: 'down' }]);
       const { src } = source({ competitions: ['PL', 'CL'] });
       await runChurn(src, 10);
-      expect(remembered(src)).toEqual({ resources: 1, previous: 1, emitted: 1, lastListed: 1 });
+      expect(remembered(src)).toEqual({ resources: 1, backoffs: 1, previous: 1, emitted: 1, lastListed: 1 });
     });
 
     it('a match listed again after it was forgotten is handed on again, unconfirmed', async () => {

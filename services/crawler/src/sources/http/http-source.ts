@@ -7,8 +7,9 @@
  * Politeness: conditional requests (the last ETag / Last-Modified of each URL; a 304 re-uses
  * the last answer), a request budget per rolling minute, the provider's quota headers and
  * Retry-After (request-gate.ts), a short interval while a match is live or about to start and
- * a long one otherwise, exponential backoff with jitter after a failed round, and a timeout
- * and a body-size cap on every request (fetch-json.ts).
+ * a long one otherwise, exponential backoff with jitter for a resource whose request failed
+ * (that resource alone: one competition the provider keeps failing must not slow the others'
+ * live matches to its backoff), and a timeout and a body-size cap on every request (fetch-json.ts).
  *
  * Memory follows the provider's current answers: a match no answer has listed for
  * FORGET_AFTER_ROUNDS rounds is forgotten, and so is a resource not asked for as long.
@@ -70,10 +71,19 @@ interface Resource {
   round: number;
 }
 
+/** A resource whose last request failed: not asked for again before `retryAt`. */
+interface Backoff {
+  failures: number;
+  retryAt: number;
+  /** The last round that asked for it. */
+  round: number;
+}
+
 export class HttpSource implements FeedSource {
   readonly name = 'http';
   private readonly queue: SnapshotOp[] = [];
   private readonly resources = new Map<string, Resource>();
+  private readonly backoffs = new Map<string, Backoff>();
   /** Status and score of each match at the previous poll: the same again confirms a regression. */
   private readonly previous = new Map<string, string>();
   /** The last snapshot handed on for each match (JSON): an unchanged one is not handed on again. */
@@ -85,7 +95,6 @@ export class HttpSource implements FeedSource {
   private readonly headers: Record<string, string>;
   private readonly now: () => number;
   private nextPollAt = 0;
-  private failedRounds = 0;
   /** The last request was refused for the rate limit: the rest of the round waits for the next. */
   private rateLimited = false;
 
@@ -115,43 +124,48 @@ export class HttpSource implements FeedSource {
     const { adapter, competitions, matchDetails } = this.options;
     const matches = new Map<string, Listed>();
     this.rounds++;
-    let failed = false;
+    let answered = false;
     for (const path of adapter.listPaths(competitions)) {
       const result = await this.poll(path, (body) => adapter.mapList(body), signal);
       if (result === 'aborted') return;
-      if (result === 'failed') failed = true;
-      else for (const listed of result) matches.set(listed.snapshot.match_id, listed);
-      if (failed && this.rateLimited) break;
+      if (Array.isArray(result)) {
+        answered = true;
+        for (const listed of result) matches.set(listed.snapshot.match_id, listed);
+      }
+      if (this.rateLimited) break;
     }
-    if (matchDetails && adapter.detailPath && adapter.mapDetail && !failed) {
+    if (matchDetails && adapter.detailPath && adapter.mapDetail && !this.rateLimited) {
       for (const [matchId, { providerId, snapshot }] of matches) {
         if (!LIVE_STATUSES.has(snapshot.status) && !this.wasLive(matchId)) continue;
         const result = await this.poll(adapter.detailPath(providerId), (body) => [adapter.mapDetail!(body)], signal);
         if (result === 'aborted') return;
-        if (result === 'failed') {
-          failed = true;
-          if (this.rateLimited) break;
-        } else if (result[0]) matches.set(matchId, result[0]);
+        if (this.rateLimited) break;
+        if (Array.isArray(result) && result[0]) matches.set(matchId, result[0]);
       }
     }
     const snapshots = [...matches.values()].map((listed) => listed.snapshot);
     this.queueChanges(snapshots);
     for (const matchId of matches.keys()) this.lastListed.set(matchId, this.rounds);
     this.forgetStale();
-    this.failedRounds = failed ? this.failedRounds + 1 : 0;
-    const delay = failed
-      ? backoffMs(this.failedRounds - 1, this.options.backoffBaseMs, this.options.backoffMaxMs)
-      : this.anyLive(snapshots)
-        ? this.options.liveIntervalMs
-        : this.options.idleIntervalMs;
-    this.nextPollAt = this.now() + delay;
+    const interval = this.anyLive(snapshots) ? this.options.liveIntervalMs : this.options.idleIntervalMs;
+    // Nothing answered: the next round when the first resource's backoff is up; otherwise the
+    // usual interval, or sooner if a failed resource is due before it.
+    const asked = [...this.backoffs.values()].filter((b) => b.round === this.rounds);
+    const untilRetry = Math.min(...asked.map((b) => b.retryAt - this.now()));
+    const delay = answered ? Math.min(interval, untilRetry) : Number.isFinite(untilRetry) ? untilRetry : this.options.backoffBaseMs;
+    this.nextPollAt = this.now() + Math.max(0, delay);
   }
 
   /** GETs one resource through the gate; maps and validates a new answer, re-uses the last on 304. */
-  private async poll(path: string, map: (body: unknown) => MappedMatch[], signal: AbortSignal): Promise<Listed[] | 'failed' | 'aborted'> {
+  private async poll(path: string, map: (body: unknown) => MappedMatch[], signal: AbortSignal): Promise<Listed[] | 'failed' | 'backing_off' | 'aborted'> {
     const { logger, metrics } = this.options;
     const url = this.options.baseUrl.replace(/\/+$/, '') + path;
     this.rateLimited = false;
+    const backoff = this.backoffs.get(url);
+    if (backoff) {
+      backoff.round = this.rounds;
+      if (backoff.retryAt > this.now()) return 'backing_off';
+    }
     const waited = await this.gate.acquire(signal);
     if (waited.reason) {
       metrics?.rateLimitWaits.inc({ reason: waited.reason });
@@ -170,6 +184,7 @@ export class HttpSource implements FeedSource {
       });
       if (answer === undefined) return 'aborted';
       this.gate.noteQuota(this.options.adapter.quota(answer.headers));
+      this.backoffs.delete(url);
       if (answer.kind === 'not_modified') {
         metrics?.polls.inc({ result: 'not_modified' });
         if (cached) return cached.matches;
@@ -184,9 +199,12 @@ export class HttpSource implements FeedSource {
       metrics?.polls.inc({ result: 'error' });
       metrics?.providerErrors.inc({ code: error.code });
       const { status, retryAfterMs } = error.details;
+      const failures = (backoff?.failures ?? 0) + 1;
+      const delay = backoffMs(failures - 1, this.options.backoffBaseMs, this.options.backoffMaxMs);
+      this.backoffs.set(url, { failures, retryAt: this.now() + delay, round: this.rounds });
       if (status === 429 || retryAfterMs !== undefined) {
         this.rateLimited = true;
-        this.gate.noteRetryAfter(retryAfterMs ?? backoffMs(this.failedRounds, this.options.backoffBaseMs, this.options.backoffMaxMs));
+        this.gate.noteRetryAfter(retryAfterMs ?? delay);
       }
       logger.warn({ path, code: error.code, status, retry_after_ms: retryAfterMs, err: error.message }, 'provider request failed');
       return 'failed';
@@ -246,6 +264,7 @@ export class HttpSource implements FeedSource {
       for (const matchId of byMatch.keys()) if (stale(this.lastListed.get(matchId))) byMatch.delete(matchId);
     }
     for (const [url, resource] of this.resources) if (stale(resource.round)) this.resources.delete(url);
+    for (const [url, backoff] of this.backoffs) if (stale(backoff.round)) this.backoffs.delete(url);
   }
 
   private wasLive(matchId: string): boolean {
