@@ -140,7 +140,9 @@ export class HttpSource implements FeedSource {
         const result = await this.poll(adapter.detailPath(providerId), (body) => [adapter.mapDetail!(body)], signal);
         if (result === 'aborted') return;
         if (this.rateLimited) break;
-        if (Array.isArray(result) && result[0]) matches.set(matchId, result[0]);
+        const detail = Array.isArray(result) ? result[0] : undefined;
+        if (detail && detail.snapshot.match_id !== matchId) this.refuseDetail(matchId, detail.snapshot.match_id);
+        else if (detail) matches.set(matchId, detail);
       }
     }
     const snapshots = [...matches.values()].map((listed) => listed.snapshot);
@@ -241,6 +243,16 @@ export class HttpSource implements FeedSource {
       }
     }
     return valid;
+  }
+
+  /**
+   * A match's own resource answered about another match (a mixed-up cache, a hostile provider):
+   * taken, it would have replaced the match asked for and written over the other one, which
+   * may not even be in the competitions followed. The listed snapshot stays.
+   */
+  private refuseDetail(asked: string, answered: string): void {
+    this.options.metrics?.providerErrors.inc({ code: 'PROVIDER_INVALID' });
+    this.options.logger.warn({ code: 'PROVIDER_INVALID', match_id: asked, answered_match_id: answered }, 'provider detail is about another match; ignored');
   }
 
   /** Queues each snapshot that differs from the last one queued for its match. */
