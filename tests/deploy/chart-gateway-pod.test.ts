@@ -34,6 +34,16 @@ describeWithHelm('gateway ops port', () => {
     expect(clientPorts.map((p) => p.targetPort)).toEqual(['http']);
   });
 
+  // Before: rendered; in the pod the second process to bind the port died with EADDRINUSE and
+  // crash-looped (one pod network), naming no value.
+  it('refuses two of the gateway pod\'s ports on one number (client, ops, and the listener beside them)', () => {
+    expect(() => helmTemplate(['--set', 'notifyListener.containerPorts.http=8083'])).toThrow(/notifyListener.containerPorts.http \(8083\) must differ from gateway.containerPorts.ops/);
+    expect(() => helmTemplate(['--set', 'gateway.containerPorts.ops=8080'])).toThrow(/gateway.containerPorts.ops \(8080\) must differ from gateway.containerPorts.http/);
+    expect(() => helmTemplate(['--set', 'api.containerPorts.ops=8090'])).toThrow(/api.containerPorts.ops \(8090\) must differ from api.containerPorts.http/);
+    // A standalone listener has its own pod.
+    expect(() => helmTemplate(['--set', 'notifyListener.placement=standalone', '--set', 'notifyListener.containerPorts.http=8083'])).not.toThrow();
+  });
+
   it('a moved ops port moves everything with it', () => {
     const moved = helmTemplate(['--set', 'gateway.containerPorts.ops=9100']);
     const gateway = container(find(moved, 'Deployment', 'matchcast-gateway'), 'gateway');

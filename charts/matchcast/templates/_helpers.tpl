@@ -432,6 +432,32 @@ environment (\getenv), never its command line. External databases: see docs/depl
 {{- end -}}
 
 {{/*
+Fails the render when two ports of one pod (one network namespace) are the same number: the
+second process to bind it dies with EADDRINUSE and the pod crash-loops. The gateway pod holds the
+client and ops ports, and the listener's unless it runs standalone; the API pod its two.
+*/}}
+{{- define "matchcast.validatePorts" -}}
+{{- $ports := list (list "gateway.containerPorts.http" .Values.gateway.containerPorts.http) (list "gateway.containerPorts.ops" .Values.gateway.containerPorts.ops) -}}
+{{- if ne .Values.notifyListener.placement "standalone" -}}
+{{- $ports = append $ports (list "notifyListener.containerPorts.http" .Values.notifyListener.containerPorts.http) -}}
+{{- end -}}
+{{- include "matchcast.distinctPorts" $ports -}}
+{{- if .Values.api.enabled -}}
+{{- include "matchcast.distinctPorts" (list (list "api.containerPorts.http" .Values.api.containerPorts.http) (list "api.containerPorts.ops" .Values.api.containerPorts.ops)) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "matchcast.distinctPorts" -}}
+{{- range $i, $port := . -}}
+{{- range $j, $earlier := $ -}}
+{{- if and (lt $j $i) (eq (int (index $port 1)) (int (index $earlier 1))) -}}
+{{- fail (printf "%s (%d) must differ from %s: one pod, one network" (index $port 0) (int (index $port 1)) (index $earlier 0)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 Fails the render when the gateway's grace period cannot hold the drain: the preStop sleep runs
 first, then SIGTERM starts the gateway's own shutdown, which ends by SHUTDOWN_TIMEOUT_MS at the
 latest (it includes DRAIN_DELAY_MS and the batched close).

@@ -140,6 +140,20 @@ export class EnvReader {
   }
 }
 
+/**
+ * Refuses two listening ports of one process set to the same number (0, a free port each, may
+ * repeat): the second listen() would fail with EADDRINUSE, which names neither variable and
+ * reads as another process holding the port.
+ */
+export function distinctPorts(ports: Record<string, number>): void {
+  const seen = new Map<number, string>();
+  for (const [name, port] of Object.entries(ports)) {
+    const other = seen.get(port);
+    if (port !== 0 && other !== undefined) throw new ConfigError(name, `must differ from ${other} (both ${port})`);
+    seen.set(port, name);
+  }
+}
+
 /** RFC 1123 host names: dot-separated labels of letters, digits and inner hyphens. */
 const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 

@@ -1,4 +1,4 @@
-export { EnvReader, ConfigError, redactUrl, POSTGRES_PROTOCOLS, REDIS_PROTOCOLS, type IntOptions, type ListOptions } from './env';
+export { EnvReader, ConfigError, distinctPorts, redactUrl, POSTGRES_PROTOCOLS, REDIS_PROTOCOLS, type IntOptions, type ListOptions } from './env';
 export { createLogger, LOG_LEVELS, type Logger, type LogLevel } from './logger';
 export { createRegistry } from './metrics';
 export { opsRoutes, type Probe } from './ops-routes';

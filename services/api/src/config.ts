@@ -1,5 +1,5 @@
 import { readAuthConfig, type AuthConfig } from '@matchcast/auth';
-import { ConfigError, EnvReader, LOG_LEVELS, POSTGRES_PROTOCOLS, REDIS_PROTOCOLS, parseAllowedOrigins } from '@matchcast/runtime';
+import { ConfigError, EnvReader, LOG_LEVELS, distinctPorts, POSTGRES_PROTOCOLS, REDIS_PROTOCOLS, parseAllowedOrigins } from '@matchcast/runtime';
 
 export interface Config {
   /** The REST API (/api/…). Port 0 picks a free one (tests). */
@@ -32,10 +32,13 @@ export function loadConfig(env = new EnvReader()): Config {
   const devSignInTtlMs = env.durationMs('DEV_SIGN_IN_TTL_MS', 3_600_000, { min: 1000 });
   // The sign-in mints HS256 tokens with the shared secret, which the verifier must accept.
   if (devSignIn && !auth.jwtSecret) throw new ConfigError('DEV_SIGN_IN', 'needs AUTH_JWT_SECRET (it signs the tokens it mints)');
+  const port = env.int('PORT', 8090, { min: 0, max: 65_535 });
+  const opsPort = env.int('OPS_PORT', 8091, { min: 0, max: 65_535 });
+  distinctPorts({ PORT: port, OPS_PORT: opsPort });
   return Object.freeze({
-    port: env.int('PORT', 8090, { min: 0, max: 65_535 }),
+    port,
     host: env.host('HOST', '0.0.0.0'),
-    opsPort: env.int('OPS_PORT', 8091, { min: 0, max: 65_535 }),
+    opsPort,
     databaseUrl: env.requiredUrl('DATABASE_URL', POSTGRES_PROTOCOLS),
     pgPoolMax: env.int('PG_POOL_MAX', 10, { min: 1, max: 200 }),
     redisUrl: env.url('REDIS_URL', REDIS_PROTOCOLS),

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { ID_PATTERN, NOTIFY_CHANNELS, NOTIFY_CHANNEL_PATTERN } from '@matchcast/protocol';
-import { BusSignature, EnvReader, ConfigError, POSTGRES_PROTOCOLS, REDIS_PROTOCOLS, LOG_LEVELS, parseAllowedOrigins } from '@matchcast/runtime';
+import { BusSignature, EnvReader, ConfigError, distinctPorts, POSTGRES_PROTOCOLS, REDIS_PROTOCOLS, LOG_LEVELS, parseAllowedOrigins } from '@matchcast/runtime';
 import { readAuthConfig, type AuthConfig } from '@matchcast/auth';
 
 export interface Config {
@@ -90,10 +90,13 @@ export function loadConfig(env = new EnvReader()): Config {
   if (drainDelayMs >= shutdownTimeoutMs) {
     throw new ConfigError('DRAIN_DELAY_MS', `must be less than SHUTDOWN_TIMEOUT_MS (${shutdownTimeoutMs}), got ${drainDelayMs}`);
   }
+  const port = env.int('PORT', 8080, { min: 0, max: 65535 });
+  const opsPort = env.int('OPS_PORT', 8083, { min: 0, max: 65535 });
+  distinctPorts({ PORT: port, OPS_PORT: opsPort });
   const config: Config = {
     gatewayId: gatewayId(env.string('GATEWAY_ID', defaultGatewayId())),
-    port: env.int('PORT', 8080, { min: 0, max: 65535 }),
-    opsPort: env.int('OPS_PORT', 8083, { min: 0, max: 65535 }),
+    port,
+    opsPort,
     host: env.host('HOST', '0.0.0.0'),
     listenBacklog: env.int('LISTEN_BACKLOG', 4096, { min: 1, max: 65_535 }),
     databaseUrl: env.requiredUrl('DATABASE_URL', POSTGRES_PROTOCOLS),

@@ -55,6 +55,13 @@ describe('api config', () => {
     expect(() => load(env)).toThrow(new RegExp(`invalid configuration: ${variable} `));
   });
 
+  // Before: taken, and the second listen() died with EADDRINUSE, naming no variable.
+  it('refuses OPS_PORT equal to PORT (0, a free port each, may repeat)', () => {
+    expect(() => load({ PORT: '9000', OPS_PORT: '9000' })).toThrow('invalid configuration: OPS_PORT must differ from PORT (both 9000)');
+    expect(() => load({ OPS_PORT: '8090' })).toThrow(/OPS_PORT must differ from PORT/);
+    expect(load({ PORT: '0', OPS_PORT: '0' })).toMatchObject({ port: 0, opsPort: 0 });
+  });
+
   it('normalizes allowed origins; * allows any', () => {
     expect(load({ ALLOWED_ORIGINS: 'https://app.example:443/, http://localhost:8080' }).allowedOrigins).toEqual(['https://app.example', 'http://localhost:8080']);
     expect(load({ ALLOWED_ORIGINS: '*' }).allowedOrigins).toBeUndefined();

@@ -30,6 +30,13 @@ describe('gateway config', () => {
     });
   });
 
+  // Before: taken, and the ops server's listen() died with EADDRINUSE, naming no variable.
+  it('refuses OPS_PORT equal to PORT (0, a free port each, may repeat)', () => {
+    expect(refusal({ PORT: '9000', OPS_PORT: '9000' })).toBe('invalid configuration: OPS_PORT must differ from PORT (both 9000)');
+    expect(refusal({ OPS_PORT: '8080' })).toMatch(/OPS_PORT must differ from PORT/);
+    expect(refusal({ PORT: '0', OPS_PORT: '0' })).toBeUndefined();
+  });
+
   // Before: these were read as plain integers up to 2^53, so a value past setTimeout's maximum
   // was taken and then fired at once: a prune or a Redis probe every millisecond, an immediate
   // shutdown deadline (exit 1 with no drain), a Redis connect timeout of 1 ms.
