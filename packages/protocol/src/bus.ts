@@ -65,10 +65,13 @@ export function decodeForwarded(message: unknown): OutboxEvent | OutboxRef {
   return decodeNotification(envelope.payload);
 }
 
+/** The longest listener id a heartbeat may carry (the listener's LISTENER_ID is held to it). */
+export const LISTENER_ID_MAX_LENGTH = 200;
+
 /** Decodes the listener's heartbeat on REDIS_HEARTBEAT_CHANNEL. */
 export function decodeHeartbeat(message: unknown): Heartbeat {
   const v = parseObject(message, 'heartbeat');
-  if (typeof v.listener_id !== 'string' || v.listener_id.length === 0 || v.listener_id.length > 200) {
+  if (typeof v.listener_id !== 'string' || v.listener_id.length === 0 || v.listener_id.length > LISTENER_ID_MAX_LENGTH) {
     throw new InvalidBusMessage('listener_id is malformed');
   }
   if (!Number.isFinite(v.sent_at)) throw new InvalidBusMessage('sent_at is not a number');

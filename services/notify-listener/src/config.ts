@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
-import { BusSignature, EnvReader, POSTGRES_PROTOCOLS, REDIS_PROTOCOLS, LOG_LEVELS } from '@matchcast/runtime';
-import { NOTIFY_CHANNELS, NOTIFY_CHANNEL_PATTERN } from '@matchcast/protocol';
+import { BusSignature, ConfigError, EnvReader, POSTGRES_PROTOCOLS, REDIS_PROTOCOLS, LOG_LEVELS } from '@matchcast/runtime';
+import { LISTENER_ID_MAX_LENGTH, NOTIFY_CHANNELS, NOTIFY_CHANNEL_PATTERN } from '@matchcast/protocol';
 
 
 export interface Config {
@@ -33,6 +33,11 @@ export interface Config {
 /** Reads the listener's configuration once; a bad value fails with the variable's name. */
 export function loadConfig(env = new EnvReader()): Config {
   const notifyChannels = env.list('NOTIFY_CHANNELS', NOTIFY_CHANNELS, { pattern: NOTIFY_CHANNEL_PATTERN, nonEmpty: true });
+  const listenerId = env.string('LISTENER_ID', `${hostname()}-${process.pid}`);
+  // Every gateway drops a heartbeat with a longer id, so it would fall back to Postgres LISTEN for good.
+  if (listenerId.length > LISTENER_ID_MAX_LENGTH) {
+    throw new ConfigError('LISTENER_ID', `must be at most ${LISTENER_ID_MAX_LENGTH} characters (heartbeats carry it), got ${listenerId.length}`);
+  }
   return Object.freeze({
     databaseUrl: env.requiredUrl('DATABASE_URL', POSTGRES_PROTOCOLS),
     redisUrl: env.requiredUrl('REDIS_URL', REDIS_PROTOCOLS),
@@ -49,7 +54,7 @@ export function loadConfig(env = new EnvReader()): Config {
     redisConnectTimeoutMs: env.durationMs('REDIS_CONNECT_TIMEOUT_MS', 1000, { min: 10 }),
     redisReconnectMaxDelayMs: env.durationMs('REDIS_RECONNECT_MAX_DELAY_MS', 1000, { min: 10 }),
     busSignature: BusSignature.fromEnv(env),
-    listenerId: env.string('LISTENER_ID', `${hostname()}-${process.pid}`),
+    listenerId,
     logLevel: env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     shutdownTimeoutMs: env.durationMs('SHUTDOWN_TIMEOUT_MS', 10_000, { min: 100 }),
   });

@@ -58,6 +58,12 @@ describe('config', () => {
     expect(() => loadConfig(new EnvReader({ ...base, LISTENER_HEARTBEAT_INTERVAL_MS: 'soon' }))).toThrow(/LISTENER_HEARTBEAT_INTERVAL_MS/);
     expect(() => loadConfig(new EnvReader({ ...base, NOTIFY_CHANNELS: 'ok_change,bad;drop' }))).toThrow(/NOTIFY_CHANNELS/);
   });
+
+  // Before: taken, and every gateway dropped each heartbeat (listener_id is malformed) and stayed on Postgres LISTEN for good.
+  test('a LISTENER_ID longer than a heartbeat may carry is refused', () => {
+    expect(() => loadConfig(new EnvReader({ ...base, LISTENER_ID: 'l'.repeat(201) }))).toThrow('invalid configuration: LISTENER_ID must be at most 200 characters (heartbeats carry it), got 201');
+    expect(loadConfig(new EnvReader({ ...base, LISTENER_ID: 'l'.repeat(200) })).listenerId).toHaveLength(200);
+  });
 });
 
 describe('notify-listener (in-process, real Postgres and Redis)', () => {
