@@ -130,6 +130,9 @@ export class EnvReader {
     if (!protocols.includes(parsed.protocol)) {
       throw new ConfigError(name, `must use ${protocols.join(' or ')}, got ${parsed.protocol}`);
     }
+    // 'postgres:///db', 'redis://' parse, and the clients then connect to a local default (a
+    // local socket or localhost) nothing meant; a socket path given as ?host= still names one.
+    if (parsed.hostname === '' && !parsed.searchParams.has('host')) throw new ConfigError(name, 'must name a host');
     return value;
   }
 

@@ -12,6 +12,20 @@ describe('EnvReader', () => {
     expect(reader({ HOST: value }).host('HOST', '0.0.0.0')).toBe(value);
   });
 
+  // Before: taken, and pg / ioredis connected to a local default (a Postgres on the node's own
+  // socket, or retried ECONNREFUSED on localhost for ever, naming no variable).
+  it.each(['postgres://', 'postgres:///matchcast', 'postgresql:matchcast'])('url refuses %j, which names no host', (value) => {
+    expect(() => reader({ DATABASE_URL: value }).requiredUrl('DATABASE_URL', ['postgres:', 'postgresql:'])).toThrow('invalid configuration: DATABASE_URL must name a host');
+  });
+
+  it.each(['redis://', 'redis:', 'redis:///0'])('url refuses %j, which names no host', (value) => {
+    expect(() => reader({ REDIS_URL: value }).url('REDIS_URL', ['redis:', 'rediss:'])).toThrow('invalid configuration: REDIS_URL must name a host');
+  });
+
+  it.each(['postgres://u:p@db:5432/matchcast', 'postgres:///matchcast?host=/cloudsql/instance'])('url takes %j', (value) => {
+    expect(reader({ DATABASE_URL: value }).requiredUrl('DATABASE_URL', ['postgres:', 'postgresql:'])).toBe(value);
+  });
+
   // Before: Number() took these (0x1e = 30, 1e3 = 1000) where the chart's schema refuses them.
   it.each(['0x1e', '0b11', '1e3', '.5', '5.', 'NaN', 'Infinity', '1,5'])('number refuses %j, naming the variable', (value) => {
     expect(() => reader({ RATIO: value }).number('RATIO', 1)).toThrow(`invalid configuration: RATIO must be a decimal number, got "${value}"`);
