@@ -25,6 +25,8 @@ export interface HttpConfig {
 const DEFAULT_BASE_URLS: Record<ProviderName, string | undefined> = { 'football-data': 'https://api.football-data.org', generic: undefined };
 const COMPETITION_PATTERN = /^[A-Za-z0-9_.-]{1,32}$/;
 const HEADER_NAME_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
+/** What fetch() sends as a header value: printable ASCII, inner spaces allowed (e.g. "Bearer …"). */
+const HEADER_VALUE_PATTERN = /^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/;
 
 
 /** Prefixed ids must still fit the protocol's 64-character id pattern. */
@@ -107,12 +109,17 @@ function loadHttpConfig(env: EnvReader, used: boolean): HttpConfig | undefined {
   if (authHeader !== undefined && !HEADER_NAME_PATTERN.test(authHeader)) {
     throw new ConfigError('CRAWLER_HTTP_AUTH_HEADER', `must be a header name matching ${HEADER_NAME_PATTERN.source}`);
   }
+  // fetch() refused any other token at every request, and its error, logged each poll, quoted it.
+  const token = env.optionalString('CRAWLER_HTTP_TOKEN');
+  if (token !== undefined && !HEADER_VALUE_PATTERN.test(token)) {
+    throw new ConfigError('CRAWLER_HTTP_TOKEN', 'must be printable ASCII, as a header value (its value is not shown)');
+  }
   const backoffBaseMs = env.durationMs('CRAWLER_HTTP_BACKOFF_BASE_MS', 2000, { min: 1, max: 600_000 });
   const http: HttpConfig = Object.freeze({
     provider,
     baseUrl: baseUrl ?? '',
     competitions: Object.freeze(competitions),
-    token: env.optionalString('CRAWLER_HTTP_TOKEN'),
+    token,
     authHeader,
     liveIntervalMs: env.durationMs('CRAWLER_HTTP_LIVE_INTERVAL_MS', 15_000, { min: 10, max: 3_600_000 }),
     idleIntervalMs: env.durationMs('CRAWLER_HTTP_IDLE_INTERVAL_MS', 300_000, { min: 10, max: 86_400_000 }),

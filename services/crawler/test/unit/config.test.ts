@@ -69,6 +69,15 @@ describe('loadConfig', () => {
     expect(http({ CRAWLER_HTTP_BACKOFF_BASE_MS: '5000', CRAWLER_HTTP_BACKOFF_MAX_MS: '1000' })).toThrow(/CRAWLER_HTTP_BACKOFF_MAX_MS/);
   });
 
+  // Before: taken; fetch() then refused every request (PROVIDER_UNREACHABLE for ever), and for a
+  // line break its error, logged at every poll, quoted the token.
+  it.each(['top\nsecret', 'top\u200bsecret', 'tøp-secret', 'top\u0000secret'])('refuses a CRAWLER_HTTP_TOKEN fetch cannot send (%j) without showing it', (token) => {
+    expect(() => load({ CRAWLER_SOURCE: 'http', CRAWLER_HTTP_TOKEN: token })).toThrow(
+      'invalid configuration: CRAWLER_HTTP_TOKEN must be printable ASCII, as a header value (its value is not shown)',
+    );
+    expect(load({ CRAWLER_SOURCE: 'http', CRAWLER_HTTP_TOKEN: 'Bearer abc.DEF-123_~+/=' }).http?.token).toBe('Bearer abc.DEF-123_~+/=');
+  });
+
   it('reads every variable', () => {
     const config = load({
       CRAWLER_SOURCE: 'replay',
