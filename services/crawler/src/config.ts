@@ -93,12 +93,30 @@ export function loadConfig(env = new EnvReader()): Config {
 }
 
 /**
+ * The adapters' paths are appended to the base URL, so it is a scheme, a host and a path only:
+ * after a query (?key=…) or fragment they would land inside it, and every request went to the
+ * wrong resource; a user and password fetch() refuses at every request, and its error, logged
+ * at every poll, quoted them (the credential goes in CRAWLER_HTTP_TOKEN).
+ */
+function checkBaseUrl(baseUrl: string | undefined): void {
+  if (baseUrl === undefined) return;
+  const url = new URL(baseUrl);
+  if (url.username !== '' || url.password !== '') {
+    throw new ConfigError('CRAWLER_HTTP_BASE_URL', 'must not carry a user or password (put the credential in CRAWLER_HTTP_TOKEN)');
+  }
+  if (url.search !== '' || url.hash !== '' || baseUrl.includes('?') || baseUrl.includes('#')) {
+    throw new ConfigError('CRAWLER_HTTP_BASE_URL', `must have no query or fragment (the provider's paths are appended to it), got ${baseUrl}`);
+  }
+}
+
+/**
  * The CRAWLER_HTTP_* settings are read (and checked) whatever the source, so that manifests
  * may carry them all; they are used, and the base URL required, only when the source is http.
  */
 function loadHttpConfig(env: EnvReader, used: boolean): HttpConfig | undefined {
   const provider = env.oneOf('CRAWLER_HTTP_PROVIDER', PROVIDER_NAMES, 'football-data');
   const baseUrl = env.url('CRAWLER_HTTP_BASE_URL', ['http:', 'https:']) ?? DEFAULT_BASE_URLS[provider];
+  checkBaseUrl(baseUrl);
   if (used && baseUrl === undefined) throw new ConfigError('CRAWLER_HTTP_BASE_URL', `is required for CRAWLER_HTTP_PROVIDER=${provider}`);
   const competitions = env.list('CRAWLER_HTTP_COMPETITIONS', ['PL']);
   const bad = competitions.find((c) => !COMPETITION_PATTERN.test(c));

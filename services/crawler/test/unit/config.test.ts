@@ -69,6 +69,19 @@ describe('loadConfig', () => {
     expect(http({ CRAWLER_HTTP_BACKOFF_BASE_MS: '5000', CRAWLER_HTTP_BACKOFF_MAX_MS: '1000' })).toThrow(/CRAWLER_HTTP_BACKOFF_MAX_MS/);
   });
 
+  // Before: taken. With a user and password fetch() refused every request and its error, logged at
+  // every poll, quoted the password; with a query the paths were appended inside it (every request
+  // to the base URL's own path, '?key=abc/v4/competitions/PL/matches').
+  it('refuses a CRAWLER_HTTP_BASE_URL with credentials (not shown), a query or a fragment', () => {
+    const base = (url: string) => () => load({ CRAWLER_SOURCE: 'http', CRAWLER_HTTP_BASE_URL: url });
+    expect(base('https://bob:hunter2@api.example')).toThrow('invalid configuration: CRAWLER_HTTP_BASE_URL must not carry a user or password (put the credential in CRAWLER_HTTP_TOKEN)');
+    expect(base('https://bob@api.example')).toThrow(/must not carry a user or password/);
+    expect(base('https://api.example/v1?key=abc')).toThrow(/CRAWLER_HTTP_BASE_URL must have no query or fragment/);
+    expect(base('https://api.example/v1#x')).toThrow(/CRAWLER_HTTP_BASE_URL must have no query or fragment/);
+    expect(base('https://api.example/v1?')).toThrow(/CRAWLER_HTTP_BASE_URL must have no query or fragment/);
+    expect(load({ CRAWLER_SOURCE: 'http', CRAWLER_HTTP_BASE_URL: 'https://api.example/bridge/' }).http?.baseUrl).toBe('https://api.example/bridge/');
+  });
+
   // Before: taken; fetch() then refused every request (PROVIDER_UNREACHABLE for ever), and for a
   // line break its error, logged at every poll, quoted the token.
   it.each(['top\nsecret', 'top\u200bsecret', 'tøp-secret', 'top\u0000secret'])('refuses a CRAWLER_HTTP_TOKEN fetch cannot send (%j) without showing it', (token) => {
