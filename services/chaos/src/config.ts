@@ -35,7 +35,8 @@ export function loadConfig(env = new EnvReader()): Config {
       namespace,
       databaseUrl: env.requiredUrl('DATABASE_URL', POSTGRES_PROTOCOLS),
       redisUrl: env.url('REDIS_URL', REDIS_PROTOCOLS),
-      clientUrl: env.string('CHAOS_GATEWAY_URL', `ws://${fullname}-gateway.${namespace}.svc:${gatewayPort}/ws`),
+      // Checked here: a bad one failed only once the drill had waited for Redis mode and written its probe match.
+      clientUrl: env.url('CHAOS_GATEWAY_URL', ['ws:', 'wss:']) ?? `ws://${fullname}-gateway.${namespace}.svc:${gatewayPort}/ws`,
       gateway: {
         selector: gatewaySelector,
         workload: parseWorkload(gatewayWorkload),

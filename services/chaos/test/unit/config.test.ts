@@ -54,6 +54,15 @@ describe('runner config', () => {
     expect(() => loadConfig(new EnvReader({ DATABASE_URL: 'postgres://x/y', CHAOS_GATEWAY_WORKLOAD: 'pod/x' }))).toThrow(/deployment/);
   });
 
+  // Before: any string, which failed only at the clients' connect, after the drill's setup, naming no variable.
+  it('refuses a CHAOS_GATEWAY_URL that is not a ws: or wss: URL', () => {
+    const load = (url: string) => () => loadConfig(new EnvReader({ DATABASE_URL: 'postgres://x/y', CHAOS_GATEWAY_URL: url }));
+    expect(load('gateway:8080/ws')).toThrow('invalid configuration: CHAOS_GATEWAY_URL must use ws: or wss:, got gateway:');
+    expect(load('matchcast-gateway/ws')).toThrow('invalid configuration: CHAOS_GATEWAY_URL must be a URL');
+    expect(load('https://gw.example/ws')).toThrow(/CHAOS_GATEWAY_URL must use ws: or wss:/);
+    expect(load('wss://gw.example/ws')().cluster.clientUrl).toBe('wss://gw.example/ws');
+  });
+
   it('follows the chart fullname rule', () => {
     expect(chartFullname('matchcast')).toBe('matchcast');
     expect(chartFullname('matchcast-prod')).toBe('matchcast-prod');
