@@ -92,7 +92,10 @@ export class Worker {
   /** One pass; true when there is more to read right away. */
   async poll(term: AbortSignal): Promise<boolean> {
     const { pool, eventsPerPoll } = this.options;
-    if (!this.stored) this.stored = this.position = await loadCursor(pool);
+    if (!this.stored) {
+      this.stored = this.position = await loadCursor(pool);
+      await this.rewindIfAhead(term);
+    }
     let position = this.position as Cursor;
     if (position.afterUser !== '') {
       // Resume the row a previous leader (or this one, before an error) was in the middle of.
@@ -114,6 +117,23 @@ export class Worker {
     const done: Cursor = { horizon: maxXid(position.horizon, horizon), eventId: '0', afterUser: '' };
     if (!sameCursor(done, this.stored as Cursor)) await this.commitCursor(done, term);
     return false;
+  }
+
+  /**
+   * A stored position past every transaction the database has had cannot come from this
+   * database (it was restored from another cluster's dump, or written by hand): rows are read
+   * only above it, so not one would ever be notified again, silently. It starts again at the
+   * current horizon, as a fresh cursor does, and says so.
+   */
+  private async rewindIfAhead(term: AbortSignal): Promise<void> {
+    const stored = this.stored as Cursor;
+    const horizon = await currentHorizon(this.options.pool);
+    if (BigInt(stored.horizon) <= BigInt(horizon)) return;
+    this.options.logger.error(
+      { cursor_horizon: stored.horizon, database_horizon: horizon },
+      'notifier cursor is ahead of every transaction of this database (restored from another cluster?); starting again at the current horizon',
+    );
+    await this.commitCursor({ horizon, eventId: '0', afterUser: '' }, term);
   }
 
   private async process(row: PendingRow, afterUser: string, term: AbortSignal): Promise<void> {

@@ -76,6 +76,21 @@ describe('notifier cursor', () => {
     expect(await minutes('k-1')).toEqual([2, 3, 1]);
   });
 
+  // Before: rows are read only above the stored position, so a cursor from another cluster's dump
+  // (its transaction ids far past this one's) notified nobody, silently, until this database's
+  // ids caught up — a billion transactions later.
+  it('a stored cursor ahead of every transaction of the database starts again at the current horizon', async () => {
+    const m = await createMatch(admin, 'ars', 'che', 'epl');
+    await admin.query(`INSERT INTO follow (user_id, kind, target_id) VALUES ('a-1', 'match', $1)`, [m]);
+    await drain(worker(100));
+    await admin.query(`UPDATE notifier_cursor SET horizon = (pg_snapshot_xmin(pg_current_snapshot())::text::bigint + 1000000000)::text::xid8, event_id = 42`);
+    const w = worker(100);
+    await drain(w);
+    await scoreGoal(admin, m, 'home', 7);
+    await drain(w);
+    expect(await minutes('a-1')).toEqual([7]);
+  });
+
   it('a fresh cursor starts at the current horizon: history is not notified', async () => {
     await admin.query(`DELETE FROM notifier_cursor`);
     const m = await createMatch(admin, 'ars', 'che', 'epl');
