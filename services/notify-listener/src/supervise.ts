@@ -8,13 +8,15 @@
  */
 import { join } from 'node:path';
 import { EnvReader, createLogger, fatal } from '@matchcast/runtime';
+import { loadConfig } from './config';
 import { ProcessKeeper } from './process-keeper';
 
 function main(): void {
   const logger = createLogger('notify-listener-supervisor', 'info');
   try {
-    const env = new EnvReader();
-    const port = env.int('LISTENER_PORT', 8081, { min: 0, max: 65_535 });
+    // The listener's own configuration, checked before anything starts: a value it refuses
+    // would fail every restart below while the container stayed up (and its pod ready).
+    const { port } = loadConfig(new EnvReader());
     const keeper = new ProcessKeeper({
       script: join(__dirname, 'main.js'),
       // Port 0 (tests) is picked by the child: nothing to check then.

@@ -63,4 +63,18 @@ describe('notify-listener supervised (node dist/supervise.js, the sidecar placem
     expect(() => process.kill(second!, 0)).toThrow();
     expect(readFileSync(logFile, 'utf8')).toContain('PostgreSQL LISTEN connection closed');
   }, 60_000);
+
+  // Before: the supervisor started, and restarted the listener every 1-10 s for good, each start
+  // ending in CONFIG_INVALID; the container (and its gateway pod) stayed up and ready, so a bad
+  // value rolled out to every pod and left each gateway on Postgres LISTEN.
+  test('a configuration the listener refuses ends the supervisor at start, naming the variable', async () => {
+    const logFile = join(logDir, 'bad-config.log');
+    const env = { ...process.env, ...listenerEnv(pgServer, redisServer, 'bad-config', { LISTENER_PORT: String(await freePort()), LISTENER_ID: 'l'.repeat(201) }) };
+    supervisor = startChild(process.execPath, [SUPERVISE], logFile, { env });
+    const code = await Promise.race([supervisor.exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 5000))]);
+    expect(code).toBe(1);
+    const log = readFileSync(logFile, 'utf8');
+    expect(log).toContain('invalid configuration: LISTENER_ID must be at most 200 characters');
+    expect(startedPids(logFile)).toEqual([]);
+  }, 30_000);
 });
