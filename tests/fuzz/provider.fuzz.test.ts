@@ -67,6 +67,7 @@ describe('fuzz: the crawler survives hostile provider data', () => {
   let baseUrl: string;
   let runs = 0;
   let rejectedTotal = 0;
+  let conflictsTotal = 0;
   /** Operations written, and matches or events left out as invalid: how far the mutations got. */
   let committedTotal = 0;
   let leftOutTotal = 0;
@@ -79,7 +80,7 @@ describe('fuzz: the crawler survives hostile provider data', () => {
   }, 60_000);
 
   afterAll(async () => {
-    console.log(`[fuzz] provider: ${runs} runs; ${committedTotal} operations written, ${leftOutTotal} matches or events left out as invalid, ${rejectedTotal} rejected by the database`);
+    console.log(`[fuzz] provider: ${runs} runs; ${committedTotal} operations written, ${leftOutTotal} matches or events left out as invalid, ${rejectedTotal} rejected by the database, ${conflictsTotal} refused as conflicting with a stored match (MATCH_CONFLICT: a mutated team or competition id)`);
     await server?.close();
     await db?.close();
   });
@@ -119,8 +120,9 @@ describe('fuzz: the crawler survives hostile provider data', () => {
         } finally {
           await crawler.close();
         }
-        const { rejected, committed } = await run;
+        const { rejected, conflicts, committed } = await run;
         rejectedTotal += rejected;
+        conflictsTotal += conflicts;
         committedTotal += committed;
         leftOutTotal += (await metrics.http.providerErrors.get()).values.find((v) => v.labels.code === 'PROVIDER_INVALID')?.value ?? 0;
         expect(rejected).toBe(0);

@@ -37,6 +37,8 @@ export interface CrawlerStats {
   duplicates: number;
   /** Operations skipped because the database rejected them (not retryable). */
   rejected: number;
+  /** Snapshots skipped because their match id is stored with another league or other teams (MATCH_CONFLICT). */
+  conflicts: number;
   /** Operations given up on because close() came while they were waiting to retry. */
   abandoned: number;
   /** Transient failures that were retried. */
@@ -49,7 +51,7 @@ export class Crawler {
   private readonly abort = new AbortController();
   private readonly lanes = new Map<string, Promise<void>>();
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly stats: CrawlerStats = { dispatched: 0, committed: 0, duplicates: 0, rejected: 0, abandoned: 0, retries: 0 };
+  private readonly stats: CrawlerStats = { dispatched: 0, committed: 0, duplicates: 0, rejected: 0, conflicts: 0, abandoned: 0, retries: 0 };
   private readonly maxEvents: number;
   private readonly maxInFlight: number;
   private state: State = 'idle';
@@ -183,8 +185,10 @@ export class Crawler {
   }
 
   private reject(op: FeedOp, error: unknown): void {
-    this.options.metrics?.errors.inc({ kind: 'rejected' });
-    this.stats.rejected++;
+    const conflict = (error as { code?: string }).code === 'MATCH_CONFLICT';
+    this.options.metrics?.errors.inc({ kind: conflict ? 'conflict' : 'rejected' });
+    if (conflict) this.stats.conflicts++;
+    else this.stats.rejected++;
     this.options.logger.error(
       { op: op.op, match_id: op.match_id, code: (error as { code?: string }).code, err: error },
       'operation rejected; skipped',

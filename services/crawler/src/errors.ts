@@ -6,6 +6,7 @@ export const CrawlerErrorCodes = {
   FEED_UNREADABLE: 'the feed file cannot be read',
   UNKNOWN_MATCH: 'the operation names a match that does not exist',
   OP_REJECTED: 'the database rejected the operation',
+  MATCH_CONFLICT: 'a snapshot names a match id stored with another league or other teams (ids collide, or the provider moved it); nothing written',
   PROVIDER_TIMEOUT: 'the provider did not answer within CRAWLER_HTTP_TIMEOUT_MS',
   PROVIDER_UNREACHABLE: 'the provider could not be reached (DNS, connection refused or reset)',
   PROVIDER_HTTP_ERROR: 'the provider answered with an HTTP error status',

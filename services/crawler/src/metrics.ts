@@ -43,7 +43,7 @@ export function createCrawlerMetrics(registry: Registry): CrawlerMetrics {
     }),
     errors: new Counter({
       name: 'matchcast_crawler_errors_total',
-      help: 'Failed transaction attempts: transient (retried with backoff) or rejected (skipped).',
+      help: 'Failed transaction attempts: transient (retried with backoff), rejected (skipped) or conflict (a snapshot for a match id stored with another league or other teams; skipped).',
       labelNames: ['kind'],
       registers: [registry],
     }),
@@ -100,7 +100,7 @@ export function createCrawlerMetrics(registry: Registry): CrawlerMetrics {
   };
   // Every series exists from the start, so rates and alerts see zeros rather than gaps.
   for (const op of OP_NAMES) metrics.transactions.inc({ op }, 0);
-  for (const kind of ['transient', 'rejected'] as const) metrics.errors.inc({ kind }, 0);
+  for (const kind of ['transient', 'rejected', 'conflict'] as const) metrics.errors.inc({ kind }, 0);
   for (const result of POLL_RESULTS) metrics.http.polls.inc({ result }, 0);
   for (const code of Object.keys(CrawlerErrorCodes).filter((c) => c.startsWith('PROVIDER_'))) metrics.http.providerErrors.inc({ code }, 0);
   for (const reason of WAIT_REASONS) {

@@ -14,6 +14,7 @@
 import type { MatchStatus } from '@matchcast/protocol';
 import type { PoolClient } from 'pg';
 import type { ClockOp, GoalKind, Period, Side, SnapshotEvent, SnapshotOp } from './feed';
+import { CrawlerError } from './errors';
 import { applyIn, insertEvent, writeGoal, type WriteOutcome } from './writer';
 
 export type HeldField = 'status' | 'score';
@@ -34,6 +35,9 @@ export interface ReconcileObserver {
 const STATUS_RANK: Partial<Record<MatchStatus, number>> = { scheduled: 0, live: 1, half_time: 1, finished: 2 };
 
 interface Stored {
+  leagueId: string;
+  homeId: string;
+  awayId: string;
   status: MatchStatus;
   kickoffMs: number;
   home: number;
@@ -44,12 +48,14 @@ interface Stored {
 
 export async function reconcile(client: PoolClient, op: SnapshotOp, observer?: ReconcileObserver): Promise<WriteOutcome> {
   let stored = await readStored(client, op.match_id);
+  if (stored) checkSameMatch(op, stored);
   let changed = false;
   if (stored === undefined || stored.kickoffMs !== Date.parse(op.kickoff_at)) {
     await applyIn(client, { op: 'fixture', match_id: op.match_id, kickoff_at: op.kickoff_at, league: op.league, home: op.home, away: op.away });
     // Read again under the lock: a crawler that inserted the same match a moment earlier has
     // committed by now (our insert waited for it), and its events must not be written twice.
     stored = (await readStored(client, op.match_id)) as Stored;
+    checkSameMatch(op, stored);
     changed = true;
   }
 
@@ -84,6 +90,22 @@ export async function reconcile(client: PoolClient, op: SnapshotOp, observer?: R
   }
   if (statusChanges && !statusFirst) await applyIn(client, { op: 'status', match_id: op.match_id, status: op.status });
   return changed || statusChanges ? 'applied' : 'duplicate';
+}
+
+/**
+ * A snapshot is about the stored match only if it names the same league and the same teams on
+ * the same sides: the same id for another league's match (two providers, or a provider's ids
+ * meeting a replayed feed's) or with its sides swapped would write its score and events onto a
+ * match they do not belong to. Refused whole (the writer's transaction rolls back), logged and
+ * counted apart from the database's rejections.
+ */
+function checkSameMatch(op: SnapshotOp, stored: Stored): void {
+  if (stored.leagueId === op.league.id && stored.homeId === op.home.id && stored.awayId === op.away.id) return;
+  throw new CrawlerError(
+    'MATCH_CONFLICT',
+    `snapshot for match "${op.match_id}" (league ${op.league.id}, ${op.home.id} v ${op.away.id}) does not fit the stored match ` +
+      `(league ${stored.leagueId}, ${stored.homeId} v ${stored.awayId}): ids collide, or the provider moved it; nothing written`,
+  );
 }
 
 /** Whether a change may be written now: always, unless it is a regression not yet confirmed. */
@@ -146,6 +168,9 @@ function clockKey(clock: ClockOp): string {
 
 async function readStored(client: PoolClient, matchId: string): Promise<Stored | undefined> {
   const { rows } = await client.query<{
+    league_id: string;
+    home_team_id: string;
+    away_team_id: string;
     status: MatchStatus;
     kickoff_at: Date;
     home: number;
@@ -153,7 +178,7 @@ async function readStored(client: PoolClient, matchId: string): Promise<Stored |
     clock: string | null;
     event_ids: string[];
   }>(
-    `SELECT m.status, m.kickoff_at, COALESCE(s.home_score, 0) AS home, COALESCE(s.away_score, 0) AS away,
+    `SELECT m.league_id, m.home_team_id, m.away_team_id, m.status, m.kickoff_at, COALESCE(s.home_score, 0) AS home, COALESCE(s.away_score, 0) AS away,
        g.minute || '/' || g.period AS clock,
        ARRAY(SELECT e.detail->>'event_id' FROM football_event e WHERE e.match_id = m.id AND e.detail ? 'event_id') AS event_ids
      FROM match m LEFT JOIN scoreboard s ON s.match_id = m.id LEFT JOIN gameclock g ON g.match_id = m.id
@@ -163,6 +188,9 @@ async function readStored(client: PoolClient, matchId: string): Promise<Stored |
   const row = rows[0];
   if (!row) return undefined;
   return {
+    leagueId: row.league_id,
+    homeId: row.home_team_id,
+    awayId: row.away_team_id,
     status: row.status,
     kickoffMs: row.kickoff_at.getTime(),
     home: row.home,

@@ -72,6 +72,25 @@ describe('reconcile (snapshot ops)', () => {
     expect(held).toEqual([]);
   });
 
+  // Before: a snapshot was applied to whatever match had its id: another league's match (two
+  // providers, or a provider's ids colliding with a replayed feed's) took its score, status,
+  // clock and events, under its own teams, while the snapshot's teams and league were upserted.
+  it("refuses a snapshot whose league or teams are not the stored match's (an id collision), writing nothing", async () => {
+    expect(await writer.apply(snapshot('x1'))).toBe('applied');
+    const before = await summary('x1');
+    const other = snapshot('x1', { league: { id: 'other-lg', name: 'Other' }, home: { id: 'o-h', name: 'O H' }, away: { id: 'o-a', name: 'O A' }, status: 'live', score: { home: 3, away: 0 } });
+    await expect(writer.apply(other)).rejects.toMatchObject({ code: 'MATCH_CONFLICT' });
+    await expect(writer.apply(other)).rejects.toThrow(/"x1" \(league other-lg, o-h v o-a\) does not fit the stored match \(league x1-lg, x1-h v x1-a\)/);
+    const swapped = snapshot('x1', { home: { id: 'x1-a', name: 'Away' }, away: { id: 'x1-h', name: 'Home' }, status: 'live', score: { home: 2, away: 0 } });
+    await expect(writer.apply(swapped)).rejects.toMatchObject({ code: 'MATCH_CONFLICT' });
+    expect(await summary('x1')).toEqual(before);
+    const { rows } = await db.pool.query(`SELECT m.status, s.home_score FROM match m LEFT JOIN scoreboard s ON s.match_id = m.id WHERE m.id = 'x1'`);
+    expect(rows).toEqual([{ status: 'scheduled', home_score: null }]);
+    expect((await db.pool.query(`SELECT 1 FROM league WHERE id = 'other-lg'`)).rowCount).toBe(0);
+    // The match's own snapshot still applies.
+    expect(await writer.apply(snapshot('x1', { status: 'live' }))).toBe('applied');
+  });
+
   it('holds a status going backwards and a score going down until confirmed, then writes them', async () => {
     await writer.apply(snapshot('r3', { status: 'live', score: { home: 2, away: 0 } }));
     const before = (await summary('r3')).length;
@@ -103,7 +122,7 @@ describe('reconcile (snapshot ops)', () => {
 describe('player_match totals', () => {
   it('goals, assists and cards add to the players named, from ops and snapshots alike', async () => {
     const ops: FeedOp[] = [
-      validateOp({ op: 'fixture', match_id: 'p1', kickoff_at: '2026-05-01T15:00:00Z', league: { id: 'p1-l', name: 'L' }, home: { id: 'p1-h', name: 'H' }, away: { id: 'p1-a', name: 'A' } }),
+      validateOp({ op: 'fixture', match_id: 'p1', kickoff_at: '2026-05-01T15:00:00Z', league: { id: 'p1-lg', name: 'L' }, home: { id: 'p1-h', name: 'H' }, away: { id: 'p1-a', name: 'A' } }),
       validateOp({
         op: 'lineup',
         match_id: 'p1',
