@@ -3,7 +3,7 @@
  * `node packages/db/dist/cli.js` — applies migrations to $DATABASE_URL (the schema owner's login,
  * not a service's). Exits 0 when the schema is current, 1 with a stable error code otherwise.
  */
-import { ConfigError, createLogger, EnvReader, POSTGRES_PROTOCOLS } from '@matchcast/runtime';
+import { ConfigError, createLogger, EnvReader, LOG_LEVELS, POSTGRES_PROTOCOLS } from '@matchcast/runtime';
 import { DEFAULT_MIGRATE_DATABASE_OPTIONS as DEFAULTS, migrateDatabase, type MigrateDatabaseOptions } from './migrate-database';
 import { MigrationError } from './migration-error';
 
@@ -21,9 +21,13 @@ export function loadMigrateConfig(env: EnvReader): MigrateDatabaseOptions {
 }
 
 async function main(): Promise<void> {
-  const log = createLogger('migrate');
+  // At info until LOG_LEVEL is read as every service reads it (pino took an empty or unknown one
+  // and threw its own stack before the first line).
+  let log = createLogger('migrate', 'info');
   try {
-    const config = loadMigrateConfig(new EnvReader());
+    const env = new EnvReader();
+    log = createLogger('migrate', env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'));
+    const config = loadMigrateConfig(env);
     const applied = await migrateDatabase({
       ...config,
       onRetry: ({ attempt, error, delayMs }) =>

@@ -256,5 +256,17 @@ describe('migrate', () => {
       expect(run.last).toMatchObject({ code: 'CONFIG_INVALID' });
       expect(String(run.last.err)).toContain('MIGRATE_LOCK_TIMEOUT_MS');
     });
+
+    // Before: LOG_LEVEL went to pino as given: empty (the documented "default") or unknown, the
+    // CLI died at its first line with pino's stack ("default level: must be included in custom
+    // levels"), naming no variable and migrating nothing.
+    it('takes an empty LOG_LEVEL as the default, and refuses an unknown one with CONFIG_INVALID naming it', async () => {
+      const url = await freshDatabase();
+      expect(cli({ DATABASE_URL: url, LOG_LEVEL: '' })).toMatchObject({ status: 0, last: { msg: 'migrations applied' } });
+      const run = cli({ DATABASE_URL: url, LOG_LEVEL: 'verbose' });
+      expect(run.status).toBe(1);
+      expect(run.last).toMatchObject({ level: 'error', code: 'CONFIG_INVALID' });
+      expect(String(run.last.err)).toContain('LOG_LEVEL must be one of');
+    });
   });
 });
