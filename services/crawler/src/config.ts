@@ -25,6 +25,13 @@ export interface HttpConfig {
 const DEFAULT_BASE_URLS: Record<ProviderName, string | undefined> = { 'football-data': 'https://api.football-data.org', generic: undefined };
 const COMPETITION_PATTERN = /^[A-Za-z0-9_.-]{1,32}$/;
 const HEADER_NAME_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
+/**
+ * Headers the credential may not ride in: fetch() refuses the framing and hop-by-hop ones at
+ * every request; Host would send the token as the host name; the source's own (Accept, the
+ * conditional-request validators, User-Agent) would replace or be replaced by it.
+ */
+const RESERVED_HEADERS = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive', 'upgrade', 'expect', 'te', 'trailer',
+  'proxy-connection', 'accept', 'if-none-match', 'if-modified-since', 'user-agent']);
 /** What fetch() sends as a header value: printable ASCII, inner spaces allowed (e.g. "Bearer …"). */
 const HEADER_VALUE_PATTERN = /^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/;
 
@@ -126,6 +133,9 @@ function loadHttpConfig(env: EnvReader, used: boolean): HttpConfig | undefined {
   const authHeader = env.optionalString('CRAWLER_HTTP_AUTH_HEADER');
   if (authHeader !== undefined && !HEADER_NAME_PATTERN.test(authHeader)) {
     throw new ConfigError('CRAWLER_HTTP_AUTH_HEADER', `must be a header name matching ${HEADER_NAME_PATTERN.source}`);
+  }
+  if (authHeader !== undefined && RESERVED_HEADERS.has(authHeader.toLowerCase())) {
+    throw new ConfigError('CRAWLER_HTTP_AUTH_HEADER', `cannot carry the credential: ${authHeader} is a header fetch or the crawler sets itself`);
   }
   // fetch() refused any other token at every request, and its error, logged each poll, quoted it.
   const token = env.optionalString('CRAWLER_HTTP_TOKEN');

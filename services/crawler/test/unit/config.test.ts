@@ -69,6 +69,18 @@ describe('loadConfig', () => {
     expect(http({ CRAWLER_HTTP_BACKOFF_BASE_MS: '5000', CRAWLER_HTTP_BACKOFF_MAX_MS: '1000' })).toThrow(/CRAWLER_HTTP_BACKOFF_MAX_MS/);
   });
 
+  // Before: taken. Connection, Content-Length, Expect…: fetch() refused every request
+  // (PROVIDER_UNREACHABLE for ever); Host sent the token as the host name; If-None-Match lost
+  // the token to the validator on every conditional request.
+  it.each(['Connection', 'content-length', 'Transfer-Encoding', 'Expect', 'Host', 'If-None-Match', 'Accept', 'User-Agent'])(
+    'refuses CRAWLER_HTTP_AUTH_HEADER=%s, a header fetch or the crawler sets itself',
+    (header) => {
+      expect(() => load({ CRAWLER_SOURCE: 'http', CRAWLER_HTTP_AUTH_HEADER: header })).toThrow(
+        `invalid configuration: CRAWLER_HTTP_AUTH_HEADER cannot carry the credential: ${header} is a header fetch or the crawler sets itself`,
+      );
+    },
+  );
+
   // Before: taken. With a user and password fetch() refused every request and its error, logged at
   // every poll, quoted the password; with a query the paths were appended inside it (every request
   // to the base URL's own path, '?key=abc/v4/competitions/PL/matches').
