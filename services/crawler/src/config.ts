@@ -1,3 +1,5 @@
+import { existsSync, realpathSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { ConfigError, EnvReader, POSTGRES_PROTOCOLS, LOG_LEVELS } from '@matchcast/runtime';
 import { PROVIDER_NAMES, type ProviderName } from './sources/http/adapters';
 
@@ -71,6 +73,12 @@ export function loadConfig(env = new EnvReader()): Config {
   if (source === 'replay' && replayFile === undefined) {
     throw new ConfigError('CRAWLER_REPLAY_FILE', 'is required when CRAWLER_SOURCE=replay');
   }
+  const recordFile = env.optionalString('CRAWLER_RECORD_FILE');
+  // The recording is appended to as the replay streams the file: it read its own output back
+  // and replayed it for ever, the file growing until the disk was full.
+  if (source === 'replay' && recordFile !== undefined && samePath(recordFile, replayFile as string)) {
+    throw new ConfigError('CRAWLER_RECORD_FILE', `must not be the file replayed (CRAWLER_REPLAY_FILE=${replayFile})`);
+  }
   const idPrefix = env.string('CRAWLER_ID_PREFIX', '');
   if (!ID_PREFIX_PATTERN.test(idPrefix)) {
     throw new ConfigError('CRAWLER_ID_PREFIX', `must match ${ID_PREFIX_PATTERN.source}, got "${idPrefix}"`);
@@ -87,7 +95,7 @@ export function loadConfig(env = new EnvReader()): Config {
     maxEvents: env.int('CRAWLER_MAX_EVENTS', 0, { min: 0 }),
     replayFile,
     replaySpeed: env.number('CRAWLER_REPLAY_SPEED', 1, { min: 0, max: 10_000 }),
-    recordFile: env.optionalString('CRAWLER_RECORD_FILE'),
+    recordFile,
     idPrefix,
     dbPoolSize: env.int('CRAWLER_DB_POOL_SIZE', 4, { min: 1, max: 100 }),
     port: env.int('CRAWLER_PORT', 8082, { min: 0, max: 65_535 }),
@@ -114,6 +122,12 @@ function checkBaseUrl(baseUrl: string | undefined): void {
   if (url.search !== '' || url.hash !== '' || baseUrl.includes('?') || baseUrl.includes('#')) {
     throw new ConfigError('CRAWLER_HTTP_BASE_URL', `must have no query or fragment (the provider's paths are appended to it), got ${baseUrl}`);
   }
+}
+
+/** Two paths naming one file (through a symbolic link too, once it exists). */
+function samePath(a: string, b: string): boolean {
+  const real = (path: string) => (existsSync(path) ? realpathSync(path) : resolve(path));
+  return real(a) === real(b);
 }
 
 /**

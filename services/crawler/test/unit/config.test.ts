@@ -69,6 +69,15 @@ describe('loadConfig', () => {
     expect(http({ CRAWLER_HTTP_BACKOFF_BASE_MS: '5000', CRAWLER_HTTP_BACKOFF_MAX_MS: '1000' })).toThrow(/CRAWLER_HTTP_BACKOFF_MAX_MS/);
   });
 
+  // Before: taken; the recording, appended to as the replay streamed the file, was read back and
+  // replayed for ever (16,800 lines grew past 60,000 in 40 s, the process never finished).
+  it('refuses to record into the file it replays, also through another spelling of its path', () => {
+    const replay = (record: string) => () => load({ CRAWLER_SOURCE: 'replay', CRAWLER_REPLAY_FILE: '/tmp/feeds/../feeds/day.jsonl', CRAWLER_RECORD_FILE: record });
+    expect(replay('/tmp/feeds/day.jsonl')).toThrow('invalid configuration: CRAWLER_RECORD_FILE must not be the file replayed (CRAWLER_REPLAY_FILE=/tmp/feeds/../feeds/day.jsonl)');
+    expect(replay('/tmp/feeds/./day.jsonl')).toThrow(/CRAWLER_RECORD_FILE must not be the file replayed/);
+    expect(replay('/tmp/feeds/day-recorded.jsonl')().recordFile).toBe('/tmp/feeds/day-recorded.jsonl');
+  });
+
   // Before: taken. Connection, Content-Length, Expect…: fetch() refused every request
   // (PROVIDER_UNREACHABLE for ever); Host sent the token as the host name; If-None-Match lost
   // the token to the validator on every conditional request.
