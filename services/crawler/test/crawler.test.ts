@@ -252,6 +252,8 @@ describe('Crawler', () => {
     writeFileSync(file, '{"op":"status","match_id":"x1","status":"live","minute":3}\n');
     await expect(ReplaySource.open(file, { speed: 0 })).rejects.toThrow(`${file}:1: minute is not a known field`);
     await expect(ReplaySource.open(join(tmp, 'missing.jsonl'), { speed: 0 })).rejects.toMatchObject({ code: 'FEED_UNREADABLE' });
+    // Before: a directory passed the access check and the crawler died with a bare "EISDIR: illegal operation on a directory, read".
+    await expect(ReplaySource.open(tmp, { speed: 0 })).rejects.toMatchObject({ code: 'FEED_UNREADABLE', message: `cannot read feed file ${tmp}: not a file` });
     const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM match WHERE id = 'x1'`);
     expect(rows[0].n).toBe(0);
   });

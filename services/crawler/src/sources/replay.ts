@@ -12,7 +12,7 @@
  * skipping a line (a fixture, say) would make every later line of that match fail too.
  */
 import { createReadStream } from 'node:fs';
-import { access, constants } from 'node:fs/promises';
+import { access, constants, stat } from 'node:fs/promises';
 import { createInterface, type Interface } from 'node:readline';
 import { CrawlerError } from '../errors';
 import { parseFeedLine, type FeedOp } from '../feed';
@@ -51,6 +51,8 @@ async function openLines(file: string): Promise<Interface> {
   } catch (error) {
     throw new CrawlerError('FEED_UNREADABLE', `cannot read feed file ${file}: ${(error as Error).message}`, { cause: error });
   }
+  // A directory passes the check above, and its read fails with a bare EISDIR naming nothing.
+  if (!(await stat(file)).isFile()) throw new CrawlerError('FEED_UNREADABLE', `cannot read feed file ${file}: not a file`);
   const stream = createReadStream(file, { encoding: 'utf8' });
   stream.on('error', () => undefined); // surfaced through the readline iterator
   return createInterface({ input: stream, crlfDelay: Infinity });
