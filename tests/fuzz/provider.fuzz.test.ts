@@ -36,7 +36,7 @@ const hostileValue = fc.oneof(
   fc.integer(),
   fc.constantFrom(-1, 0, 1.5, 1e308, -1e308, 2 ** 53, 2 ** 31, 121, 999, '', ' ', 'x'.repeat(5000), 'Ni\u0000ne', 'Sev\ud800en', '2026-13-45T99:99:99Z',
     '+275760-09-13T00:00:00.000Z', '1970-01-01T00:00:00Z', 'IN_PLAY', 'FINISHED', 'POSTPONED', 'PENALTY', 'OWN', 'YELLOW', 'RED', 'YELLOW_RED', 'GREEN',
-    null, true, [], {}, [null], { id: null }),
+    null, true, [], {}, [null], { id: null }, { toString: 1 }, 'constructor', '__proto__'),
 );
 
 /** A change at one place in a match: a value replaced, a key removed, or a key added. */

@@ -103,6 +103,27 @@ describe('football-data adapter', () => {
     expect(mapped.ok && mapped.droppedEvents).toEqual(['goals[1].team.id 99 plays in neither team', 'bookings[0].card "GREEN" is not a known card']);
   });
 
+  // Before: String() of {"toString": 1} throws a TypeError, which no Problem catch took: the answer
+  // as a whole threw out of the source and the crawler stopped ('feed source failed; stopping').
+  // "constructor" and "__proto__" named Object's own members, not a goal type or card.
+  it('leaves out events whose type or card is an object or an Object member, without throwing', () => {
+    const raw = fdMatch({ ...base, status: 'IN_PLAY', score: { home: 1, away: 0 }, goals: [{ minute: 10, team: 'home', scorer: { id: 1, name: 'Nine' } }] });
+    (raw.goals as unknown[]).push({ minute: 11, team: { id: 10 }, scorer: { id: 1, name: 'Nine' }, type: { toString: 1 } });
+    (raw.goals as unknown[]).push({ minute: 12, team: { id: 10 }, scorer: { id: 1, name: 'Nine' }, type: 'constructor' });
+    raw.bookings = [
+      { minute: 20, team: { id: 20 }, player: { id: 3, name: 'Four' }, card: { toString: 0, valueOf: 0 } },
+      { minute: 21, team: { id: 20 }, player: { id: 3, name: 'Four' }, card: '__proto__' },
+    ];
+    const mapped = adapter.mapDetail!(raw);
+    expect(mapped).toMatchObject({ ok: true, snapshot: { events: [{ event_id: 'fd-goal-10-0-10-1-0' }] } });
+    expect(mapped.ok && mapped.droppedEvents).toEqual([
+      'goals[1].type {"toString":1} is not a known goal type',
+      'goals[2].type "constructor" is not a known goal type',
+      'bookings[0].card {"toString":0,"valueOf":0} is not a known card',
+      'bookings[1].card "__proto__" is not a known card',
+    ]);
+  });
+
   it('keeps an unusable lastUpdated out of the snapshot rather than refusing the match', () => {
     const [mapped] = adapter.mapList({ matches: [{ ...fdMatch({ ...base, status: 'IN_PLAY', score: { home: 0, away: 0 } }), lastUpdated: '2026-02-30T10:00:00Z' }] });
     expect(mapped).toMatchObject({ ok: true });

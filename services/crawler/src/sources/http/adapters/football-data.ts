@@ -83,7 +83,7 @@ function mapMatch(value: unknown, competitionFallback?: Json): SnapshotCandidate
   const providerId = String(integer(m.id, 'id', 1, Number.MAX_SAFE_INTEGER));
   const competition = m.competition === undefined && competitionFallback ? competitionFallback : object(m.competition, 'competition');
   const code = text(competition.code, 'competition.code');
-  const status = STATUS_MAP[text(m.status, 'status')];
+  const status = entry(STATUS_MAP, text(m.status, 'status'));
   if (status === undefined || !STATUSES.includes(status)) throw new Problem(`status ${JSON.stringify(m.status)} is not a known status`);
   const utcDate = text(m.utcDate, 'utcDate');
   if (parseIsoTime(utcDate) === undefined) throw new Problem(`utcDate ${TIMESTAMP_RULE}`);
@@ -154,7 +154,7 @@ function mapEvents(m: Json, homeId: number, awayId: number, dropped: string[]): 
     add(
       `goals[${i}]`,
       g,
-      (e) => GOAL_TYPES[String(e.type ?? 'REGULAR')] ?? fail(`goals[${i}].type ${JSON.stringify(e.type)} is not a known goal type`),
+      (e) => entry(GOAL_TYPES, e.type ?? 'REGULAR') ?? fail(`goals[${i}].type ${JSON.stringify(e.type)} is not a known goal type`),
       (e) => {
         const scorer = person(e.scorer, `goals[${i}].scorer`);
         const assist = e.assist === null || e.assist === undefined ? undefined : person(e.assist, `goals[${i}].assist`);
@@ -166,7 +166,7 @@ function mapEvents(m: Json, homeId: number, awayId: number, dropped: string[]): 
     add(
       `bookings[${i}]`,
       b,
-      (e) => CARD_TYPES[String(e.card)] ?? fail(`bookings[${i}].card ${JSON.stringify(e.card)} is not a known card`),
+      (e) => entry(CARD_TYPES, e.card) ?? fail(`bookings[${i}].card ${JSON.stringify(e.card)} is not a known card`),
       (e) => {
         const player = person(e.player, `bookings[${i}].player`);
         return { key: player.id, player: player.name };
@@ -195,6 +195,14 @@ function mapEvents(m: Json, homeId: number, awayId: number, dropped: string[]): 
  */
 function eventId(full: string): string {
   return full.length <= 64 ? full : `fd-${createHash('sha256').update(full).digest('base64url')}`;
+}
+
+/**
+ * The table's entry for a provider's code: own keys only, and only for a string (String() of
+ * {"toString": 1} throws, and "constructor" would name Object's own member).
+ */
+function entry<T>(table: Record<string, T>, code: unknown): T | undefined {
+  return typeof code === 'string' && Object.hasOwn(table, code) ? table[code] : undefined;
 }
 
 function fail(problem: string): never {
