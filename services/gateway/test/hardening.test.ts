@@ -391,6 +391,34 @@ describe('a gateway under hostile input', () => {
     browser.ws.close();
   });
 
+  it('counts the reads a refresh makes for made-up channels against the same budget: a refresh flood is RATE_LIMITED, not a read per message', async () => {
+    const reads = () => metric('matchcast_gateway_league_access_reads_total');
+    const userToken = await token('refresher');
+    const flooder = new TestClient(`${url}?token=${userToken}`);
+    await flooder.opened();
+    // Made-up matches are accepted (as public) and read again whenever they are decided on.
+    flooder.send({ action: 'subscribe', channels: Array.from({ length: 20 }, (_, i) => `match:refresh-made-up-${i}`) });
+    await flooder.next((m) => m.type === 'subscribed');
+    const readsBefore = await reads();
+    // 30 is within the message rate's burst: only the read budget refuses.
+    for (let i = 0; i < 30; i++) flooder.send({ action: 'refresh', token: userToken });
+    flooder.send({ action: 'ping' });
+    await flooder.next((m) => m.type === 'pong');
+    const refreshed = flooder.messages.filter((m) => m.type === 'refreshed').length;
+    // The subscribe took one of the 10 at once; the flood takes well under a second.
+    expect(refreshed).toBeGreaterThanOrEqual(9);
+    expect(refreshed).toBeLessThanOrEqual(10);
+    expect(flooder.messages.filter((m) => m.code === 'RATE_LIMITED')).toHaveLength(30 - refreshed);
+    expect((await reads()) - readsBefore).toBe(refreshed);
+    // The budget refills: a refresh a while later is taken, and the connection kept its channels.
+    await sleep(1100);
+    flooder.send({ action: 'refresh', token: userToken });
+    await waitFor('a refresh taken again', async () => (flooder.messages.filter((m) => m.type === 'refreshed').length > refreshed ? true : undefined), 5000, 20);
+    expect(flooder.messages.filter((m) => m.type === 'unsubscribed')).toEqual([]);
+    expect(flooder.ws.readyState).toBe(WebSocket.OPEN);
+    flooder.ws.close();
+  });
+
   it('answers bad REST parameters with 400 and a code, never 500', async () => {
     for (const query of ['limit=-1', 'limit=1.5', 'limit=abc', 'limit=0', 'limit=501', 'limit=1e999', 'status=%00', 'status=live,bogus', 'limit=1&limit=2', 'status=live&status=half_time']) {
       const res = await fetch(`${base}/api/matches?${query}`);

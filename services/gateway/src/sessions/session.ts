@@ -402,7 +402,9 @@ export class Sessions {
     if (current !== undefined && identity.userId !== current) {
       throw new ProtocolError('UNAUTHORIZED', 'a refresh token must be for the same user');
     }
-    const looked = this.lookUps(identity, [...client.channels]);
+    // The connection's own read budget: its made-up ids are read again on every refresh, which
+    // is within the message rate, so a refresh flood read as often as a subscribe flood did.
+    const looked = this.lookUps(identity, [...client.channels], client);
     const owners = looked instanceof Promise ? await looked : looked;
     if (!this.registry.has(client)) return;
     client.identity = identity;
