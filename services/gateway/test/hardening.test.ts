@@ -254,10 +254,15 @@ describe('a gateway under hostile input', () => {
       ['channels=all&resume=%5B%5D', 400, 'BAD_RESUME'],
       ['channels=all&since=yesterday', 400, 'BAD_RESUME'],
       [`channels=all&token=${alice}x`, 401, 'UNAUTHORIZED'],
+      // A key named after Object.prototype's setter is a key like any other, refused as on WebSocket (it was dropped unseen).
+      [`channels=all&resume=${encodeURIComponent('{"__proto__":{"match:m1":0}}')}`, 404, 'UNKNOWN_CHANNEL'],
     ] as const) {
-      const res = await fetch(`${base}/sse?${query}`);
+      // (A stream opened by mistake would never end: the time limit makes it a failure.)
+      const res = await fetch(`${base}/sse?${query}`, { signal: AbortSignal.timeout(5000) });
       expect([res.status, ((await res.json()) as { error: string }).error]).toEqual([status, code]);
     }
+    const legacy = await fetch(`${base}/sse?channels=all`, { headers: { 'last-event-id': '__proto__@1' }, signal: AbortSignal.timeout(5000) });
+    expect([legacy.status, ((await legacy.json()) as { error: string }).error]).toEqual([404, 'UNKNOWN_CHANNEL']);
   });
 
   it('replays only streams routed to the client, clamps since, and pages through long replays', async () => {

@@ -185,7 +185,8 @@ export interface SseRequest {
  */
 function requestFrom(req: Request, maxChannels: number, tokens: PositionTokens): SseRequest {
   const query = (name: string) => (typeof req.query[name] === 'string' ? (req.query[name] as string) : undefined);
-  const resume: Record<string, unknown> = {};
+  // No prototype: a key named __proto__ (the query's or Last-Event-ID's) is a key, refused by the parser, not a setter that drops it.
+  const resume: Record<string, unknown> = Object.create(null);
   let since = query('since');
   const resumeQuery = query('resume');
   if (resumeQuery) {
