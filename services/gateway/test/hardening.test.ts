@@ -424,6 +424,29 @@ describe('a gateway under hostile input', () => {
     flooder.ws.close();
   });
 
+  it('counts adding a user channel against the read budget: subscribe and unsubscribe of one own stream in turn is RATE_LIMITED, not a head read per pair', async () => {
+    const cycler = new TestClient(`${url}?token=${await token('cycler')}`);
+    await cycler.opened();
+    // Each first subscriber of a user stream here has its head read; the unsubscribe forgets it.
+    // 15 pairs are within the message rate's burst: only the read budget refuses.
+    for (let i = 0; i < 15; i++) {
+      cycler.send({ action: 'subscribe', channels: ['user:cycler'] });
+      cycler.send({ action: 'unsubscribe', channels: ['user:cycler'] });
+    }
+    cycler.send({ action: 'ping' });
+    await cycler.next((m) => m.type === 'pong');
+    const subscribed = cycler.messages.filter((m) => m.type === 'subscribed').length;
+    expect(subscribed).toBeGreaterThanOrEqual(10);
+    expect(subscribed).toBeLessThanOrEqual(11);
+    expect(cycler.messages.filter((m) => m.code === 'RATE_LIMITED')).toHaveLength(15 - subscribed);
+    // The budget refills, and a user channel is subscribed and delivered as before.
+    await sleep(1100);
+    cycler.send({ action: 'subscribe', channels: ['user:cycler'] });
+    await waitFor('the user channel subscribed again', async () => (cycler.messages.filter((m) => m.type === 'subscribed').length > subscribed ? true : undefined), 5000, 20);
+    expect(cycler.ws.readyState).toBe(WebSocket.OPEN);
+    cycler.ws.close();
+  });
+
   it('answers bad REST parameters with 400 and a code, never 500', async () => {
     for (const query of ['limit=-1', 'limit=1.5', 'limit=abc', 'limit=0', 'limit=501', 'limit=1e999', 'status=%00', 'status=live,bogus', 'limit=1&limit=2', 'status=live&status=half_time']) {
       const res = await fetch(`${base}/api/matches?${query}`);

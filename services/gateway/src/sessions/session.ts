@@ -26,12 +26,16 @@ const SINCE_MARGIN_MS = 5000;
  *   answer and read the outbox 4,000 times). A client resumes once per connection;
  * - one that named a match, team, league or purchase the database does not have: a read
  *   every time, since a missing id is not remembered (it may be created a moment later) — a
- *   flood of subscribes to made-up matches was a read per message. A client names what exists.
+ *   flood of subscribes to made-up matches was a read per message. A client names what exists;
+ * - one that adds a user or purchase channel: the first local subscriber of a private stream
+ *   has its head read (on the sequencer's pool, which gap fills and catch-ups need), and the
+ *   last one's unsubscribe forgets it, so subscribe and unsubscribe of one's own user:<id> in
+ *   turn was a read per pair of messages. A client subscribes its own streams once.
  */
 const READ_BURST = 10;
 const READS_PER_SECOND = 1;
 const READ_BUDGET_MESSAGE =
-  `too many subscribes that resume or name what does not exist (${READ_BURST} at once, then ${READS_PER_SECOND} a second); resume once per connection`;
+  `too many subscribes that resume, name what does not exist or add user or purchase channels (${READ_BURST} at once, then ${READS_PER_SECOND} a second); resume once per connection`;
 /** setTimeout's longest delay; a later expiry is re-armed from there. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -239,7 +243,8 @@ export class Sessions {
   }
 
   async subscribe(client: Client, request: SubscribeRequest): Promise<void> {
-    if ((request.since !== undefined || request.resume.size > 0) && !this.spend(client)) throw new ProtocolError('RATE_LIMITED', READ_BUDGET_MESSAGE);
+    const reads = request.since !== undefined || request.resume.size > 0 || request.channels.some((name) => isPrivateStream(name) && !client.channels.has(name));
+    if (reads && !this.spend(client)) throw new ProtocolError('RATE_LIMITED', READ_BUDGET_MESSAGE);
     const looked = this.lookUps(client.identity, [...request.channels, ...request.resume.keys()], client);
     const owners = looked instanceof Promise ? await looked : looked;
     if (!this.registry.has(client)) return;
