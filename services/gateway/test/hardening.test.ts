@@ -511,6 +511,18 @@ describe('a gateway under hostile input', () => {
       for (const c of [...clients, neighbour, again]) c.ws.close();
     });
 
+    it('counts IPv6 addresses by their /64: one host cannot pass the caps with addresses of its own prefix', async () => {
+      const host = ['2001:db8:7:1::a', '2001:db8:7:1::b', '2001:0db8:0007:0001:ffff::1'];
+      const clients = host.map((address) => new TestClient(cappedUrl, from(address)));
+      await Promise.all(clients.map((c) => c.opened()));
+      expect(await refusal(cappedUrl, from('2001:db8:7:1:1234:5678:9abc:def0'))).toMatchObject({ status: 429, body: { error: 'TOO_MANY_CONNECTIONS' } });
+      // Another /64 is another host.
+      const neighbour = new TestClient(cappedUrl, from('2001:db8:7:2::a'));
+      await neighbour.opened();
+      for (const c of [...clients, neighbour]) c.ws.close();
+      await Promise.all([...clients, neighbour].map((c) => c.closed));
+    });
+
     it('caps the rate of new connections per address', async () => {
       const results: number[] = [];
       for (let i = 0; i < 6; i++) results.push(await attempt(cappedUrl, from('203.0.113.9')));

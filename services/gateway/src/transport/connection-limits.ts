@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import { ProtocolError } from '@matchcast/protocol';
 import { TokenBucket } from '@matchcast/runtime';
 
@@ -12,8 +13,8 @@ const SWEEP_INTERVAL_MS = 10_000;
 
 /**
  * Per-address caps on open connections and on the rate of new ones, for WebSocket and SSE
- * alike. State exists only for addresses with open connections or a recently used rate
- * bucket, so an address that goes away leaves nothing behind.
+ * alike; an IPv6 address counts as its /64 (limitedAs). State exists only for addresses with
+ * open connections or a recently used rate bucket, so an address that goes away leaves nothing behind.
  */
 export class ConnectionLimits {
   private readonly open = new Map<string, number>();
@@ -22,8 +23,9 @@ export class ConnectionLimits {
 
   constructor(private readonly options: ConnectionLimitOptions) {}
 
-  /** Counts a new connection from `address`, or throws; the returned release is safe to call twice. */
-  admit(address: string): () => void {
+  /** Counts a new connection from `client` (its address), or throws; the returned release is safe to call twice. */
+  admit(client: string): () => void {
+    const address = limitedAs(client);
     const now = Date.now();
     if (now - this.lastSweep > SWEEP_INTERVAL_MS) this.sweep(now);
     const { maxPerAddress, perAddressPerSecond } = this.options;
@@ -51,4 +53,22 @@ export class ConnectionLimits {
     this.lastSweep = now;
     for (const [address, bucket] of this.rates) if (bucket.full(now)) this.rates.delete(address);
   }
+}
+
+/**
+ * What an address counts as: an IPv6 address by its /64, the least a host is handed (a subscriber
+ * line, a VM), so that one host cannot take every connection with addresses of its own prefix,
+ * each a new address to these caps; an IPv4 address, or an IPv6 one carrying an IPv4 address
+ * (64:ff9b::1.2.3.4: a translator's, one per IPv4 host), as itself.
+ */
+export function limitedAs(address: string): string {
+  if (!isIPv6(address) || address.includes('.')) return address;
+  const plain = address.split('%')[0]!; // a zone id (fe80::1%eth0) is no part of the address
+  const groups = (part: string | undefined): string[] => (part ? part.split(':') : []);
+  const [left, right] = plain.split('::');
+  const head = groups(left);
+  const tail = groups(right);
+  const zeros = right === undefined ? [] : Array<string>(8 - head.length - tail.length).fill('0');
+  const prefix = [...head, ...zeros, ...tail].slice(0, 4).map((group) => parseInt(group, 16).toString(16));
+  return `${prefix.join(':')}::/64`;
 }
