@@ -96,7 +96,8 @@ export class TokenVerifier {
 
   /** The identity of a request: a token from `Authorization: Bearer …`, else `?token=` (browsers can't set WS headers). */
   async authenticate(authorization: string | undefined, queryToken: string | null | undefined): Promise<Identity> {
-    const bearer = authorization?.startsWith('Bearer ') ? authorization.slice(7).trim() : undefined;
+    // The scheme is case-insensitive (RFC 9110, 11.1), as the REST endpoints read it: `bearer <token>` was taken for no token.
+    const bearer = authorization !== undefined && /^bearer /i.test(authorization) ? authorization.slice(7).trim() : undefined;
     const token = bearer || queryToken || undefined;
     if (!token) {
       if (this.config.requireToken) throw new ProtocolError('UNAUTHORIZED', 'a token is required');

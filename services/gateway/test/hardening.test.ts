@@ -447,6 +447,23 @@ describe('a gateway under hostile input', () => {
     cycler.ws.close();
   });
 
+  it('reads the Authorization scheme in any case on the upgrade and SSE, as REST does: a user token sent as "bearer" is not taken for no token', async () => {
+    const headers = { authorization: `bearer ${await token('lower')}` };
+    const client = await subscribed(['user:lower'], {}, '');
+    expect(client.messages.find((m) => m.type === 'error')?.code).toBe('FORBIDDEN_CHANNEL'); // anonymous, for comparison
+    client.ws.close();
+    const user = new TestClient(url, { headers });
+    await user.opened();
+    user.send({ action: 'subscribe', channels: ['user:lower'] });
+    const answer = await user.next((m) => m.type === 'subscribed' || m.type === 'error');
+    expect(answer).toMatchObject({ type: 'subscribed', channels: ['user:lower'] });
+    user.ws.close();
+    const stream = await fetch(`${base}/api/notifications/stream`, { headers, signal: AbortSignal.timeout(5000) });
+    expect(stream.status).toBe(200);
+    await stream.body?.cancel();
+    expect((await fetch(`${base}/api/matches`, { headers })).status).toBe(200);
+  });
+
   it('answers bad REST parameters with 400 and a code, never 500', async () => {
     for (const query of ['limit=-1', 'limit=1.5', 'limit=abc', 'limit=0', 'limit=501', 'limit=1e999', 'status=%00', 'status=live,bogus', 'limit=1&limit=2', 'status=live&status=half_time']) {
       const res = await fetch(`${base}/api/matches?${query}`);
