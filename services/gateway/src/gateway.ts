@@ -26,7 +26,7 @@ import { Replayer } from './sessions/replay';
 import { LeagueAccess, leagueAccessReader } from './sessions/league-access';
 import { PurchaseOwners, purchaseOwnerReader } from './sessions/purchase-owners';
 import { Sessions, type Client } from './sessions/session';
-import type { AdmissionRules } from './transport/admission';
+import { Admitting, type AdmissionRules } from './transport/admission';
 import { ConnectionLimits } from './transport/connection-limits';
 import { errorResponder, onClientError } from './transport/http-errors';
 import { OriginPolicy } from './transport/origins';
@@ -126,6 +126,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   const admission: AdmissionRules = {
     isDraining: () => draining,
     connectionCount: () => registry.size,
+    admitting: new Admitting(),
     maxConnections: config.ws.maxConnections,
     trustedProxyHops: config.edge.trustedProxyHops,
     origins,

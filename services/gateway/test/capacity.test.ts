@@ -52,6 +52,29 @@ describe('gateway capacity settings', () => {
     expect(rows[0]!.n).toBe(2);
   });
 
+  it('WS_MAX_CONNECTIONS: a burst of SSE requests, each waiting on a read before its stream opens, opens no more streams than that', async () => {
+    const small = await startGateway(
+      loadConfig(new EnvReader({ DATABASE_URL: postgres.url, PORT: '0', OPS_PORT: '0', HOST: '127.0.0.1', WS_MAX_CONNECTIONS: '5', CANARY_INTERVAL_MS: '0', OUTBOX_PRUNE_INTERVAL_MS: '0' })),
+      createLogger('gateway', 'silent'),
+    );
+    const streams: Response[] = [];
+    try {
+      // Each names a match not read yet: its league is read before the 200.
+      const burst = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => fetch(`http://127.0.0.1:${small.port}/sse?channels=match:burst-${i}`, { signal: AbortSignal.timeout(10_000) })),
+      );
+      streams.push(...burst.filter((res) => res.status === 200));
+      const statuses = burst.map((res) => res.status).sort();
+      expect(statuses).toEqual([...Array<number>(5).fill(200), ...Array<number>(15).fill(503)]);
+      expect(small.registry.size).toBe(5);
+      const refused = burst.find((res) => res.status === 503)!;
+      expect(await refused.json()).toMatchObject({ error: 'SERVER_FULL' });
+    } finally {
+      for (const res of streams) await res.body?.cancel();
+      await small.close();
+    }
+  });
+
   it('LISTEN_BACKLOG: the client port listens with that accept queue', () => {
     const line = execFileSync('ss', ['-ltnH', `sport = :${gateway.port}`], { encoding: 'utf8' }).trim();
     // State Recv-Q Send-Q Local:Port Peer:Port; for a listening socket Send-Q is the backlog.

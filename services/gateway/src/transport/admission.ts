@@ -11,7 +11,10 @@ import { noteArrival } from './write-batch';
 
 export interface AdmissionRules {
   isDraining(): boolean;
+  /** Open streams (the registry's clients). */
   connectionCount(): number;
+  /** Connections past the door whose stream is not open yet: the process-wide cap counts them too. */
+  admitting: Admitting;
   maxConnections: number;
   trustedProxyHops: number;
   origins: OriginPolicy;
@@ -21,8 +24,35 @@ export interface AdmissionRules {
 
 export interface Admitted {
   identity: Identity;
-  /** Frees the connection's per-address slot; call when it closes (safe twice). */
+  /** Frees the connection's per-address slot (and its place among those admitting); call when it closes (safe twice). */
   release: () => void;
+  /** The stream is open and the registry counts it: its place among those admitting is freed (safe twice). */
+  opened: () => void;
+}
+
+/**
+ * How many connections are between the door and an open stream: the token check, the WebSocket
+ * handshake, an SSE endpoint's reads. The registry does not count them yet, and a burst of SSE
+ * requests, each waiting on a read, all passed the process-wide cap (60 streams opened at
+ * WS_MAX_CONNECTIONS=10).
+ */
+export class Admitting {
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** One more; the returned end is safe to call twice. */
+  begin(): () => void {
+    this.count++;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.count--;
+    };
+  }
 }
 
 /**
@@ -32,12 +62,17 @@ export interface Admitted {
  */
 export async function admit(rules: AdmissionRules, req: IncomingMessage, queryToken: string | null): Promise<Admitted> {
   if (rules.isDraining()) throw new ProtocolError('SERVER_DRAINING');
-  if (rules.connectionCount() >= rules.maxConnections) throw new ProtocolError('SERVER_FULL');
+  if (rules.connectionCount() + rules.admitting.size >= rules.maxConnections) throw new ProtocolError('SERVER_FULL');
   rules.origins.check(req.headers.origin);
-  const release = rules.limits.admit(clientAddress(req, rules.trustedProxyHops));
+  const releaseSlot = rules.limits.admit(clientAddress(req, rules.trustedProxyHops));
+  const opened = rules.admitting.begin();
+  const release = () => {
+    opened();
+    releaseSlot();
+  };
   try {
     const identity = await rules.verifier.authenticate(req.headers.authorization, queryToken);
-    return { identity, release };
+    return { identity, release, opened };
   } catch (error) {
     release();
     throw error;

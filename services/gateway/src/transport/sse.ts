@@ -288,12 +288,11 @@ export function sseEndpoint(
 ) {
   return async (req: Request, res: Response): Promise<void> => {
     let release: (() => void) | undefined;
+    let admitted: () => void;
     let identity: Identity;
     let prepared: PreparedStream;
     try {
-      const admitted = await admit(rules, req, typeof req.query.token === 'string' ? req.query.token : null);
-      release = admitted.release;
-      identity = admitted.identity;
+      ({ release, identity, opened: admitted } = await admit(rules, req, typeof req.query.token === 'string' ? req.query.token : null));
       prepared = await prepare(req, identity);
     } catch (error) {
       release?.();
@@ -311,6 +310,7 @@ export function sseEndpoint(
     const client = prepared.client(res, identity);
     client.start();
     sessions.open(client);
+    admitted();
     opened(metrics, 'sse');
     res.on('close', () => {
       release?.();
