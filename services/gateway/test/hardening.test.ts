@@ -256,6 +256,10 @@ describe('a gateway under hostile input', () => {
       [`channels=all&token=${alice}x`, 401, 'UNAUTHORIZED'],
       // A key named after Object.prototype's setter is a key like any other, refused as on WebSocket (it was dropped unseen).
       [`channels=all&resume=${encodeURIComponent('{"__proto__":{"match:m1":0}}')}`, 404, 'UNKNOWN_CHANNEL'],
+      // Given twice, a parameter is refused (it was read as absent: an anonymous stream, one that did not resume).
+      [`channels=user:alice&token=${alice}&token=${alice}`, 400, 'BAD_REQUEST'],
+      [`channels=all&since=${encodeURIComponent(new Date().toISOString())}&since=x`, 400, 'BAD_REQUEST'],
+      [`channels=all&resume=${encodeURIComponent('{"match:m1":0}')}&resume=%7B%7D`, 400, 'BAD_REQUEST'],
     ] as const) {
       // (A stream opened by mistake would never end: the time limit makes it a failure.)
       const res = await fetch(`${base}/sse?${query}`, { signal: AbortSignal.timeout(5000) });
