@@ -153,7 +153,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     NOTIFICATION_STREAM_PATH,
     notificationStreamHandler(config.ws, admission, sessions, positionSources, (alive, work) => replayer.run(alive, work), metrics, logger),
   );
-  app.use(restRoutes(db, verifier));
+  app.use(restRoutes((alive, work) => replayer.run(alive, work), verifier));
   app.use(express.static(join(__dirname, '..', 'public'), { setHeaders: setPageHeaders }));
   app.use(errorResponder(logger));
 

@@ -42,7 +42,7 @@ describe('a gateway under a flood of forged bus messages', () => {
       INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at) VALUES ('m1', 'l', 'a', 'b', now()), ('m2', 'l', 'b', 'a', now());
       INSERT INTO matchdata (match_id) VALUES ('m1')`);
     const env = { DATABASE_URL: postgres.url, REDIS_URL: redis.url, PORT: '0', OPS_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent' };
-    listener = await startListener(loadListenerConfig(new EnvReader({ ...env, LISTENER_HEARTBEAT_INTERVAL_MS: '100' })), createLogger('listener', 'silent'));
+    listener = await startListener(loadListenerConfig(new EnvReader({ ...env, LISTENER_PORT: '0', LISTENER_HOST: '127.0.0.1', LISTENER_HEARTBEAT_INTERVAL_MS: '100' })), createLogger('listener', 'silent'));
     gateway = await startGateway(
       loadConfig(new EnvReader({ ...env, AUTH_JWT_SECRET: TEST_SECRET, HEARTBEAT_TIMEOUT_MS: String(HEARTBEAT_TIMEOUT_MS), CANARY_INTERVAL_MS: '0' })),
       createLogger('gateway', 'silent'),

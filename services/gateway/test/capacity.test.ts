@@ -1,7 +1,8 @@
 /**
- * The gateway's capacity knobs on a real socket and a real PostgreSQL: PG_POOL_MAX bounds the
- * main pool's connections (the figure operators multiply by replicas), LISTEN_BACKLOG is the
- * client port's accept queue as the kernel reports it (`ss`: Send-Q of a listening socket).
+ * The gateway's capacity knobs on a real socket and a real PostgreSQL: PG_POOL_MAX and
+ * REPLAY_CONCURRENCY bound the main pool's and the client pool's connections (the figures
+ * operators multiply by replicas), LISTEN_BACKLOG is the client port's accept queue as the
+ * kernel reports it (`ss`: Send-Q of a listening socket).
  */
 import { execFileSync } from 'node:child_process';
 import { migrate } from '@matchcast/db';
@@ -31,6 +32,7 @@ describe('gateway capacity settings', () => {
         OPS_PORT: '0',
         HOST: '127.0.0.1',
         PG_POOL_MAX: '2',
+        REPLAY_CONCURRENCY: '3',
         LISTEN_BACKLOG: '77',
         CANARY_INTERVAL_MS: '0',
         OUTBOX_PRUNE_INTERVAL_MS: '0',
@@ -45,11 +47,13 @@ describe('gateway capacity settings', () => {
     await postgres?.destroy();
   });
 
-  it('PG_POOL_MAX: a burst of concurrent requests grows the main pool to exactly that many connections', async () => {
+  it('REPLAY_CONCURRENCY, PG_POOL_MAX: a burst of REST requests grows the client pool to exactly that many connections, and the main pool is not theirs', async () => {
     const burst = await Promise.all(Array.from({ length: 60 }, () => fetch(`http://127.0.0.1:${gateway.port}/api/matches`)));
     expect(burst.map((res) => res.status).filter((status) => status !== 200)).toEqual([]);
-    const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'matchcast-gateway'`);
-    expect(rows[0]!.n).toBe(2);
+    const connections = async (name: string) =>
+      (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1`, [name])).rows[0]!.n;
+    expect(await connections('matchcast-gateway-replay')).toBe(3);
+    expect(await connections('matchcast-gateway')).toBeLessThanOrEqual(2);
   });
 
   it('WS_MAX_CONNECTIONS: a burst of SSE requests, each waiting on a read before its stream opens, opens no more streams than that', async () => {

@@ -468,6 +468,26 @@ describe('a gateway under hostile input', () => {
     expect((await fetch(`${base}/api/matches`, { headers })).status).toBe(200);
   });
 
+  it('reads GET /api/matches on the pool for client work: a flood of them held up does not hold up the sequencer (a user stream head read)', async () => {
+    // Every REST read of the matches waits for this lock; the head of a user stream does not.
+    await db.query('BEGIN');
+    await db.query('LOCK TABLE match IN ACCESS EXCLUSIVE MODE');
+    const flood = Array.from({ length: 20 }, () => fetch(`${base}/api/matches`, { signal: AbortSignal.timeout(20_000) }).then((res) => res.status, () => 0));
+    try {
+      await sleep(300);
+      const user = new TestClient(`${url}?token=${await token('not-starved')}`);
+      await user.opened();
+      user.send({ action: 'subscribe', channels: ['user:not-starved'] });
+      // Its first subscriber here has the stream's head read, on the sequencer's pool (PG_POOL_MAX).
+      const answer = await user.next((m) => m.type === 'subscribed' || m.type === 'error', 3000);
+      expect(answer).toMatchObject({ type: 'subscribed', channels: ['user:not-starved'] });
+      user.ws.close();
+    } finally {
+      await db.query('ROLLBACK');
+    }
+    expect(await Promise.all(flood)).toEqual(Array<number>(20).fill(200));
+  });
+
   it('answers bad REST parameters with 400 and a code, never 500', async () => {
     for (const query of ['limit=-1', 'limit=1.5', 'limit=abc', 'limit=0', 'limit=501', 'limit=1e999', 'status=%00', 'status=live,bogus', 'limit=1&limit=2', 'status=live&status=half_time']) {
       const res = await fetch(`${base}/api/matches?${query}`);
