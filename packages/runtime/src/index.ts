@@ -8,7 +8,7 @@ export { listenOps, type OpsServer } from './ops-server';
 export { throttledWarn } from './throttled-log';
 export { clientAddress } from './http/client-address';
 export { OriginPolicy, parseAllowedOrigins, type CorsOptions } from './http/origins';
-export { endSocket, errorResponder, onClientError, requestFailure } from './http/http-errors';
+export { endSocket, errorResponder, notFound, onClientError, requestFailure } from './http/http-errors';
 export { BusSignature } from './bus-signature';
 export { HTTP_SERVER_TIMEOUTS, createHttpServer, listen } from './http/server';
 export { capConnections } from './http/connection-cap';

@@ -1,6 +1,5 @@
 import { TokenVerifier } from '@matchcast/auth';
-import { ProtocolError } from '@matchcast/protocol';
-import { OriginPolicy, errorResponder, requestFailure, type Logger } from '@matchcast/runtime';
+import { OriginPolicy, errorResponder, notFound, requestFailure, type Logger } from '@matchcast/runtime';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Pool } from 'pg';
 import type { Config } from './config';
@@ -67,7 +66,7 @@ export function createApp({ config, db, metrics, logger, presence }: AppDeps): E
   app.use(purchaseRoutes(authenticated, new PurchaseStore(db)));
   app.use(announcementRoutes(authenticated, optionallyAuthenticate(verifier), new AnnouncementStore(db)));
   app.use(adminRoutes(authenticated, presence));
-  app.use((_req: Request, _res: Response, next: NextFunction) => next(new ProtocolError('NOT_FOUND')));
+  app.use(notFound);
 
   app.use(databaseErrors(logger));
   app.use((error: unknown, _req: Request, _res: Response, next: NextFunction) => {

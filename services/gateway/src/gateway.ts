@@ -28,7 +28,7 @@ import { PurchaseOwners, purchaseOwnerReader } from './sessions/purchase-owners'
 import { Sessions, type Client } from './sessions/session';
 import { Admitting, type AdmissionRules } from './transport/admission';
 import { ConnectionLimits } from './transport/connection-limits';
-import { errorResponder, onClientError } from './transport/http-errors';
+import { errorResponder, notFound, onClientError } from './transport/http-errors';
 import { OriginPolicy } from './transport/origins';
 import { SSE_PATH, sseHandler } from './transport/sse';
 import { PositionTokens } from './transport/sse-positions';
@@ -155,6 +155,9 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   );
   app.use(restRoutes((alive, work) => replayer.run(alive, work), verifier));
   app.use(express.static(join(__dirname, '..', 'public'), { setHeaders: setPageHeaders }));
+  // Anything else (a GET of /ws without its Upgrade, as from a proxy that drops it, included) is
+  // a coded JSON answer, as the API's, not express's HTML page.
+  app.use(notFound);
   app.use(errorResponder(logger));
 
   const server = createHttpServer(app);

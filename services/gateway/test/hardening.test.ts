@@ -136,6 +136,11 @@ describe('a gateway under hostile input', () => {
       await waitFor('the stream closed', async () => ((gateway.registry.subscribers('match:m1')?.size ?? 0) === 0 ? true : undefined), 5000, 20);
       const unknown = await rawRequest(gateway.port, `GET /api/nothing-here HTTP/1.1\r\nHost: x\r\n${h2c}\r\n`);
       expect([head(unknown).split('\r\n')[0], body(unknown).error]).toEqual(['HTTP/1.1 404 Not Found', 'NOT_FOUND']);
+      // Paths no route has, /ws without its Upgrade among them: the coded JSON 404, not express's HTML page.
+      for (const path of ['/nothing-here', '/ws', '/index.html/x']) {
+        const answer = await rawRequest(gateway.port, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+        expect([path, head(answer).split('\r\n')[0], body(answer).error]).toEqual([path, 'HTTP/1.1 404 Not Found', 'NOT_FOUND']);
+      }
       // /ws with another Upgrade, a WebSocket upgrade to another path: the answers they get without one.
       expect(await status(`GET /ws HTTP/1.1\r\nHost: x\r\n${h2c}\r\n`)).toBe(await status('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
       expect(await status(`GET /api/matches HTTP/1.1\r\nHost: x\r\n${websocket}\r\n`)).toBe('HTTP/1.1 200 OK');

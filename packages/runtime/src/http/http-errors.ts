@@ -37,6 +37,11 @@ export function requestFailure(error: unknown): ProtocolError {
   return fault ? new ProtocolError(fault.code, fault.message, { cause: error }) : ProtocolError.from(error);
 }
 
+/** After the last route: a request no route answered is NOT_FOUND with the coded JSON body, not express's HTML page. */
+export function notFound(_req: Request, _res: Response, next: NextFunction): void {
+  next(new ProtocolError('NOT_FOUND'));
+}
+
 /** express's last handler: any failed request gets the coded JSON body, 4xx for the client's faults. */
 export function errorResponder(logger: Logger) {
   return (error: unknown, _req: Request, res: Response, _next: NextFunction): void => {

@@ -70,6 +70,5 @@ export function restRoutes(reads: ClientReads, verifier: TokenVerifier): Router 
       next(unavailable(error) ?? error);
     }
   });
-  router.use('/api', (_req: Request, _res: Response, next: NextFunction) => next(new ProtocolError('NOT_FOUND')));
   return router;
 }

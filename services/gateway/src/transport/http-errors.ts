@@ -1,7 +1,7 @@
 import { ProtocolError } from '@matchcast/protocol';
 
 // Shared with the API service: the one implementation lives in @matchcast/runtime.
-export { endSocket, errorResponder, onClientError } from '@matchcast/runtime';
+export { endSocket, errorResponder, notFound, onClientError } from '@matchcast/runtime';
 
 /** A request target as a URL, or BAD_REQUEST: `new URL()` throws on targets such as `//[`. */
 export function parseTarget(target: string | undefined): URL {
