@@ -5,7 +5,7 @@
  * the rest of its match (the score above all) is written; a bad match is left out, the others
  * written; no operation is rejected by the database.
  */
-import { createLogger } from '@matchcast/runtime';
+import { createLogger, type Logger } from '@matchcast/runtime';
 import { waitFor } from '@matchcast/testkit';
 import { Registry } from 'prom-client';
 import { ADAPTERS, Crawler, HttpSource, Writer, createCrawlerMetrics, type CrawlerMetrics } from '../src';
@@ -34,11 +34,16 @@ const match = (id: number, change: Partial<FdMatchSpec> = {}) =>
   fdMatch({ id, competition: COMPETITION, utcDate: '2026-05-01T15:00:00Z', status: 'IN_PLAY', home: { id: id * 10 + 1, name: 'Home' }, away: { id: id * 10 + 2, name: 'Away' }, score: { home: 0, away: 0 }, ...change });
 
 /** Runs a crawler over the scripted provider until `done` holds, then stops it. */
-async function crawl(steps: Step[], done: () => Promise<boolean>): Promise<{ metrics: CrawlerMetrics; rejected: number }> {
-  server.script(LIST, steps);
+async function crawl(
+  steps: Step[],
+  done: () => Promise<boolean>,
+  options: { logger?: Logger; adapter?: keyof typeof ADAPTERS } = {},
+): Promise<{ metrics: CrawlerMetrics; rejected: number }> {
+  const adapter = ADAPTERS[options.adapter ?? 'football-data'];
+  server.script(adapter.listPaths(['PL'])[0]!, steps);
   const metrics = createCrawlerMetrics(new Registry());
   const source = new HttpSource({
-    adapter: ADAPTERS['football-data'],
+    adapter,
     baseUrl,
     competitions: ['PL'],
     liveIntervalMs: 30,
@@ -49,10 +54,10 @@ async function crawl(steps: Step[], done: () => Promise<boolean>): Promise<{ met
     backoffBaseMs: 20,
     backoffMaxMs: 50,
     matchDetails: false,
-    logger,
+    logger: options.logger ?? logger,
     metrics: metrics.http,
   });
-  const crawler = new Crawler({ source, writer: new Writer(db.pool), logger, metrics });
+  const crawler = new Crawler({ source, writer: new Writer(db.pool), logger: options.logger ?? logger, metrics });
   const run = crawler.run();
   try {
     await waitFor('the expected state', async () => ((await done()) ? true : undefined), 15_000);
@@ -141,5 +146,41 @@ describe('HTTP source into Postgres: hostile provider data', () => {
     expect(rows).toEqual([{ id: 'fd-5' }]);
     expect(rejected).toBe(0);
     expect(await providerInvalid(metrics)).toBeGreaterThanOrEqual(3);
+  });
+
+  it('an answer of thousands of bad matches, with a card nested too deep to print and megabytes quoted, is a few short log lines a poll; the crawler goes on', async () => {
+    const lines: string[] = [];
+    // Each log call as the JSON line it would be.
+    const capture: Logger = new Proxy({} as Logger, {
+      get: (_target, name) => (name === 'child' ? () => capture : (fields: object | string, message?: string) => void lines.push(JSON.stringify({ ...(typeof fields === 'object' ? fields : {}), msg: message ?? fields }))),
+    });
+    // A card that is an array nested 10,000 deep: 20 KB of JSON, more than String() can print.
+    const cards = match(9, { score: { home: 1, away: 0 }, goals: [{ minute: 5, team: 'home', scorer: { id: 1, name: 'Nine' } }] });
+    cards.bookings = [{ minute: 7, team: { id: 91 }, player: { id: 2, name: 'Two' }, card: 'DEEP' }];
+    const bad = Array.from({ length: 1000 }, (_, i) => match(1000 + i, { utcDate: '2026-02-30T15:00:00Z' }));
+    const raw = JSON.stringify(fdMatchList(COMPETITION, [cards, ...bad, match(10)])).replace('"DEEP"', '['.repeat(10_000) + ']'.repeat(10_000));
+    const { metrics, rejected } = await crawl(
+      [{ raw }],
+      async () => (await events('fd-9')).length === 1 && (await status('fd-10')) === 'live' && server.requests.length >= 3,
+      { logger: capture },
+    );
+    expect(rejected).toBe(0);
+    expect(await score('fd-9')).toEqual({ home: 1, away: 0 });
+    // Every problem counted; per answer at most 5 logged and one line summing up the rest.
+    const polls = server.requests.filter((r) => r.status === 200).length;
+    expect(await providerInvalid(metrics)).toBe(1001 * polls);
+    const problemLines = lines.filter((line) => /provider (match rejected|event dropped|answer had more problems)/.test(line));
+    expect(problemLines.length).toBe(6 * polls);
+    expect(lines.filter((line) => line.includes('feed source failed'))).toEqual([]);
+
+    // A problem that quotes the provider (the generic mapping's unknown field, a 500 KB key) is cut in the log.
+    lines.length = 0;
+    const asked = server.requests.length;
+    const key = 'k'.repeat(500_000);
+    const generic = { id: 'g1', status: 'live', kickoff_at: '2026-05-01T15:00:00Z', home_team: { id: 'h', name: 'H' }, away_team: { id: 'a', name: 'A' }, league: { id: 'l', name: 'L' }, score: { home: 0, away: 0 }, [key]: 1 };
+    await crawl([{ body: { matches: [generic] } }], async () => server.requests.length >= asked + 2, { logger: capture, adapter: 'generic' });
+    const rejectedLine = lines.find((line) => line.includes('provider match rejected'));
+    expect(rejectedLine).toBeDefined();
+    expect(Math.max(...lines.map((line) => line.length))).toBeLessThan(2000);
   });
 });

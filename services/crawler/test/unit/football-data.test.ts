@@ -103,25 +103,29 @@ describe('football-data adapter', () => {
     expect(mapped.ok && mapped.droppedEvents).toEqual(['goals[1].team.id 99 plays in neither team', 'bookings[0].card "GREEN" is not a known card']);
   });
 
-  // Before: String() of {"toString": 1} throws a TypeError, which no Problem catch took: the answer
-  // as a whole threw out of the source and the crawler stopped ('feed source failed; stopping').
-  // "constructor" and "__proto__" named Object's own members, not a goal type or card.
-  it('leaves out events whose type or card is an object or an Object member, without throwing', () => {
+  it('a card or goal type nested too deep to print, huge, or named after an Object member is a dropped event with a short problem, never a throw', () => {
+    const deep = JSON.parse('['.repeat(10_000) + ']'.repeat(10_000)); // 20 KB of JSON: String() and JSON.stringify() overflow the stack
     const raw = fdMatch({ ...base, status: 'IN_PLAY', score: { home: 1, away: 0 }, goals: [{ minute: 10, team: 'home', scorer: { id: 1, name: 'Nine' } }] });
-    (raw.goals as unknown[]).push({ minute: 11, team: { id: 10 }, scorer: { id: 1, name: 'Nine' }, type: { toString: 1 } });
-    (raw.goals as unknown[]).push({ minute: 12, team: { id: 10 }, scorer: { id: 1, name: 'Nine' }, type: 'constructor' });
+    (raw.goals as unknown[]).push({ minute: 11, team: { id: 10 }, scorer: { id: 1, name: 'Nine' }, type: 'x'.repeat(1_000_000) });
     raw.bookings = [
-      { minute: 20, team: { id: 20 }, player: { id: 3, name: 'Four' }, card: { toString: 0, valueOf: 0 } },
-      { minute: 21, team: { id: 20 }, player: { id: 3, name: 'Four' }, card: '__proto__' },
+      { minute: 20, team: { id: 20 }, player: { id: 3, name: 'Four' }, card: deep },
+      { minute: 21, team: { id: 20 }, player: { id: 3, name: 'Four' }, card: 'constructor' },
+      { minute: 22, team: { id: 20 }, player: { id: 3, name: 'Four' }, card: { YELLOW: true } },
+      { minute: 23, team: { id: 20 }, player: { id: 3, name: 'Four' }, card: '__proto__' },
     ];
     const mapped = adapter.mapDetail!(raw);
-    expect(mapped).toMatchObject({ ok: true, snapshot: { events: [{ event_id: 'fd-goal-10-0-10-1-0' }] } });
+    expect(mapped).toMatchObject({ ok: true, snapshot: { score: { home: 1, away: 0 }, events: [{ event_id: 'fd-goal-10-0-10-1-0' }] } });
     expect(mapped.ok && mapped.droppedEvents).toEqual([
-      'goals[1].type {"toString":1} is not a known goal type',
-      'goals[2].type "constructor" is not a known goal type',
-      'bookings[0].card {"toString":0,"valueOf":0} is not a known card',
-      'bookings[1].card "__proto__" is not a known card',
+      `goals[1].type "${'x'.repeat(40)}…" is not a known goal type`,
+      'bookings[0].card an array is not a known card',
+      'bookings[1].card "constructor" is not a known card',
+      'bookings[2].card an object is not a known card',
+      'bookings[3].card "__proto__" is not a known card',
     ]);
+    // The same deep value as a match's status: that match refused, the list still mapped.
+    const [bad, good] = adapter.mapList(fdMatchList(COMPETITION, [{ ...fdMatch({ ...base, id: 6, status: 'IN_PLAY' }), status: deep }, fdMatch({ ...base, status: 'IN_PLAY' })]));
+    expect(bad).toEqual({ ok: false, providerId: '6', problem: 'status must be a non-empty string' });
+    expect(good).toMatchObject({ ok: true });
   });
 
   it('keeps an unusable lastUpdated out of the snapshot rather than refusing the match', () => {

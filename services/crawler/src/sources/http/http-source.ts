@@ -55,6 +55,11 @@ export interface HttpSourceOptions {
  */
 const FORGET_AFTER_ROUNDS = 3;
 
+/** Problems (bad matches and events) of one answer logged one by one; the rest are counted and summed up. */
+const MAX_PROBLEMS_LOGGED = 5;
+/** A problem's text in the log is cut here (it may quote the provider). */
+const MAX_PROBLEM_CHARS = 300;
+
 /** A validated snapshot, before the source decides whether it is confirmed. */
 type Unconfirmed = Omit<SnapshotOp, 'confirmed'>;
 
@@ -214,21 +219,28 @@ export class HttpSource implements FeedSource {
   }
 
   /**
-   * Each mapped match through the snapshot's validation; a bad one is logged, counted and left
-   * out. So is a bad event, alone: the rest of its match (the score above all) still counts.
+   * Each mapped match through the snapshot's validation; a bad one is counted and left out. So
+   * is a bad event, alone: the rest of its match (the score above all) still counts. Of one
+   * answer's problems the first MAX_PROBLEMS_LOGGED are logged, cut to MAX_PROBLEM_CHARS, and the
+   * rest summed up in one line: an answer of thousands of bad matches was a line each, at every
+   * poll, and a problem quotes the provider (an unknown key, a value), megabytes of it if it likes.
    */
   private validate(path: string, mapped: MappedMatch[]): Listed[] {
     const { logger, metrics } = this.options;
     const valid: Listed[] = [];
+    let problems = 0;
+    const report = (providerMatchId: string | undefined, problem: string, message: string) => {
+      metrics?.providerErrors.inc({ code: 'PROVIDER_INVALID' });
+      if (++problems > MAX_PROBLEMS_LOGGED) return;
+      const text = problem.length > MAX_PROBLEM_CHARS ? `${problem.slice(0, MAX_PROBLEM_CHARS)}…` : problem;
+      logger.warn({ path, code: 'PROVIDER_INVALID', provider_match_id: providerMatchId, problem: text }, message);
+    };
     for (const match of mapped) {
       let problem = match.ok ? undefined : match.problem;
       if (match.ok) {
         const dropped = [...(match.droppedEvents ?? [])];
         const candidate = match.snapshot.events === undefined ? match.snapshot : { ...match.snapshot, events: keepValidEvents(match.snapshot.events, dropped) };
-        for (const eventProblem of dropped) {
-          metrics?.providerErrors.inc({ code: 'PROVIDER_INVALID' });
-          logger.warn({ path, code: 'PROVIDER_INVALID', provider_match_id: match.providerId, problem: eventProblem }, 'provider event dropped');
-        }
+        for (const eventProblem of dropped) report(match.providerId, eventProblem, 'provider event dropped');
         try {
           const { confirmed: _unset, ...snapshot } = validateOp({ op: 'snapshot', ...candidate, confirmed: false }) as SnapshotOp;
           valid.push({ providerId: match.providerId, snapshot });
@@ -237,10 +249,10 @@ export class HttpSource implements FeedSource {
           problem = error.problem;
         }
       }
-      if (problem !== undefined) {
-        metrics?.providerErrors.inc({ code: 'PROVIDER_INVALID' });
-        logger.warn({ path, code: 'PROVIDER_INVALID', provider_match_id: match.providerId, problem }, 'provider match rejected');
-      }
+      if (problem !== undefined) report(match.providerId, problem, 'provider match rejected');
+    }
+    if (problems > MAX_PROBLEMS_LOGGED) {
+      logger.warn({ path, code: 'PROVIDER_INVALID', problems, logged: MAX_PROBLEMS_LOGGED }, 'provider answer had more problems than logged; all counted');
     }
     return valid;
   }

@@ -38,6 +38,25 @@ class Problem extends Error {}
 
 type Json = Record<string, unknown>;
 
+/**
+ * The table's entry for a provider's code; undefined for anything else. Never String(value):
+ * an array nested a few thousand deep (10 KB of JSON) overflows the stack in its toString, and
+ * that RangeError stopped the crawler. Own keys only: "constructor" is no card.
+ */
+function entry<T>(table: Record<string, T>, code: unknown): T | undefined {
+  return typeof code === 'string' && Object.hasOwn(table, code) ? table[code] : undefined;
+}
+
+/**
+ * A provider's value as a problem quotes it: a string cut short, anything else by its kind. Never
+ * the value whole: it can be megabytes (a log line each poll), or too deeply nested to print.
+ */
+function shown(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (value === null || typeof value !== 'object') return String(value);
+  return Array.isArray(value) ? 'an array' : 'an object';
+}
+
 function object(value: unknown, path: string): Json {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Problem(`${path} must be an object`);
   return value as Json;
@@ -84,7 +103,7 @@ function mapMatch(value: unknown, competitionFallback?: Json): SnapshotCandidate
   const competition = m.competition === undefined && competitionFallback ? competitionFallback : object(m.competition, 'competition');
   const code = text(competition.code, 'competition.code');
   const status = entry(STATUS_MAP, text(m.status, 'status'));
-  if (status === undefined || !STATUSES.includes(status)) throw new Problem(`status ${JSON.stringify(m.status)} is not a known status`);
+  if (status === undefined || !STATUSES.includes(status)) throw new Problem(`status ${shown(m.status)} is not a known status`);
   const utcDate = text(m.utcDate, 'utcDate');
   if (parseIsoTime(utcDate) === undefined) throw new Problem(`utcDate ${TIMESTAMP_RULE}`);
   const home = team(m.homeTeam, 'homeTeam');
@@ -154,7 +173,7 @@ function mapEvents(m: Json, homeId: number, awayId: number, dropped: string[]): 
     add(
       `goals[${i}]`,
       g,
-      (e) => entry(GOAL_TYPES, e.type ?? 'REGULAR') ?? fail(`goals[${i}].type ${JSON.stringify(e.type)} is not a known goal type`),
+      (e) => entry(GOAL_TYPES, e.type ?? 'REGULAR') ?? fail(`goals[${i}].type ${shown(e.type)} is not a known goal type`),
       (e) => {
         const scorer = person(e.scorer, `goals[${i}].scorer`);
         const assist = e.assist === null || e.assist === undefined ? undefined : person(e.assist, `goals[${i}].assist`);
@@ -166,7 +185,7 @@ function mapEvents(m: Json, homeId: number, awayId: number, dropped: string[]): 
     add(
       `bookings[${i}]`,
       b,
-      (e) => entry(CARD_TYPES, e.card) ?? fail(`bookings[${i}].card ${JSON.stringify(e.card)} is not a known card`),
+      (e) => entry(CARD_TYPES, e.card) ?? fail(`bookings[${i}].card ${shown(e.card)} is not a known card`),
       (e) => {
         const player = person(e.player, `bookings[${i}].player`);
         return { key: player.id, player: player.name };
@@ -195,14 +214,6 @@ function mapEvents(m: Json, homeId: number, awayId: number, dropped: string[]): 
  */
 function eventId(full: string): string {
   return full.length <= 64 ? full : `fd-${createHash('sha256').update(full).digest('base64url')}`;
-}
-
-/**
- * The table's entry for a provider's code: own keys only, and only for a string (String() of
- * {"toString": 1} throws, and "constructor" would name Object's own member).
- */
-function entry<T>(table: Record<string, T>, code: unknown): T | undefined {
-  return typeof code === 'string' && Object.hasOwn(table, code) ? table[code] : undefined;
 }
 
 function fail(problem: string): never {
