@@ -4,6 +4,7 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import type { Pool } from 'pg';
 import type { Config } from './config';
 import { authenticate, optionallyAuthenticate } from './http/auth';
+import { CallerSlots } from './http/caller-slots';
 import { jsonBody } from './http/body';
 import { databaseErrors } from './http/db-errors';
 import { requestMetrics } from './http/request-metrics';
@@ -24,6 +25,11 @@ import { PurchaseStore } from './store/purchases';
 
 /** Follows per user: enough for any fan, bounded so one account cannot grow the table without end. */
 export const MAX_FOLLOWS_PER_USER = 500;
+/** How long a caller's request waits for one of its slots before 429 (as long as one may wait for a pool connection). */
+export const CALLER_WAIT_MS = 5000;
+
+/** Requests one caller runs at once: half the pool (at least one), so no caller holds every connection. */
+export const slotsPerCaller = (pgPoolMax: number): number => Math.max(1, Math.floor(pgPoolMax / 2));
 
 export interface AppDeps {
   readonly config: Config;
@@ -56,15 +62,17 @@ export function createApp({ config, db, metrics, logger, presence }: AppDeps): E
   app.use(jsonBody(config.maxBodyBytes));
 
   const verifier = new TokenVerifier(config.auth);
-  const authenticated = authenticate(verifier);
+  const slots = new CallerSlots(slotsPerCaller(config.pgPoolMax), CALLER_WAIT_MS);
+  const authenticated = authenticate(verifier, slots);
+  const optionally = optionallyAuthenticate(verifier, slots, config.trustedProxyHops);
   if (config.devSignIn.enabled) {
     app.use(devRoutes({ auth: config.auth, secret: config.auth.jwtSecret!, ttlMs: config.devSignIn.ttlMs }));
   }
   app.use(meRoutes(authenticated, new FollowStore(db, MAX_FOLLOWS_PER_USER)));
   app.use(notificationRoutes(authenticated, new NotificationStore(db), metrics));
-  app.use(leagueRoutes(authenticated, optionallyAuthenticate(verifier), new LeagueStore(db)));
+  app.use(leagueRoutes(authenticated, optionally, new LeagueStore(db)));
   app.use(purchaseRoutes(authenticated, new PurchaseStore(db)));
-  app.use(announcementRoutes(authenticated, optionallyAuthenticate(verifier), new AnnouncementStore(db)));
+  app.use(announcementRoutes(authenticated, optionally, new AnnouncementStore(db)));
   app.use(adminRoutes(authenticated, presence));
   app.use(notFound);
 

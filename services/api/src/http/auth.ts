@@ -1,8 +1,10 @@
 import { ROLES } from '@matchcast/auth';
 import type { TokenVerifier } from '@matchcast/auth';
 import { ID_PATTERN, ProtocolError } from '@matchcast/protocol';
+import { clientAddress } from '@matchcast/runtime';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ANONYMOUS, type Viewer } from '../store/leagues';
+import type { CallerSlots } from './caller-slots';
 
 /** Who is calling: the token's subject (the user) and its roles. */
 export interface Caller {
@@ -13,9 +15,9 @@ export interface Caller {
 /**
  * Requires `Authorization: Bearer <jwt>` (never a query token: URLs end up in logs) and puts
  * the caller on res.locals. The subject must also be a valid user id, since it names the
- * user's rows and stream.
+ * user's rows and stream. The request then runs in one of the user's slots (CallerSlots).
  */
-export function authenticate(verifier: TokenVerifier): RequestHandler {
+export function authenticate(verifier: TokenVerifier, slots: CallerSlots): RequestHandler {
   return (req: Request, res: Response, next: NextFunction): void => {
     const header = req.get('authorization');
     const match = header === undefined ? null : /^Bearer +([^\s]+) *$/i.exec(header);
@@ -26,7 +28,7 @@ export function authenticate(verifier: TokenVerifier): RequestHandler {
           return next(new ProtocolError('UNAUTHORIZED', `token subject must be a user id matching ${ID_PATTERN.source}`));
         }
         res.locals.caller = { userId: identity.userId, roles: identity.roles } satisfies Caller;
-        next();
+        slots.admit(`user:${identity.userId}`, res, next);
       },
       (error: unknown) => next(error),
     );
@@ -34,14 +36,15 @@ export function authenticate(verifier: TokenVerifier): RequestHandler {
 }
 
 /**
- * For public reads: no Authorization header is an anonymous caller (nothing on res.locals);
- * a header present is verified exactly as `authenticate` does (a bad token is still 401), so a
- * route can later narrow what a signed-in caller may see (e.g. private competitions).
+ * For public reads: no Authorization header is an anonymous caller (nothing on res.locals),
+ * whose slots are its address's (as the trusted proxies saw it); a header present is verified
+ * exactly as `authenticate` does (a bad token is still 401), so a route can later narrow what a
+ * signed-in caller may see (e.g. private competitions).
  */
-export function optionallyAuthenticate(verifier: TokenVerifier): RequestHandler {
-  const required = authenticate(verifier);
+export function optionallyAuthenticate(verifier: TokenVerifier, slots: CallerSlots, trustedProxyHops: number): RequestHandler {
+  const required = authenticate(verifier, slots);
   return (req: Request, res: Response, next: NextFunction): void => {
-    if (req.get('authorization') === undefined) return next();
+    if (req.get('authorization') === undefined) return slots.admit(`address:${clientAddress(req, trustedProxyHops)}`, res, next);
     required(req, res, next);
   };
 }

@@ -1,0 +1,53 @@
+/**
+ * One caller cannot hold every database connection of the API (http/caller-slots.ts): its
+ * requests run at most half the pool at once, the rest wait in its own queue (429 RATE_LIMITED
+ * after 5 s), and everyone else's requests are answered meanwhile. The caller's requests are made
+ * slow the way a flood makes them: each waits on the caller's own follow lock, held here.
+ */
+import type pg from 'pg';
+import { call, startDatabase, startTestApi, token, type PostgresServer } from './support';
+
+let server: PostgresServer;
+let admin: pg.Pool;
+let apiUrl: string;
+beforeAll(async () => {
+  ({ server, admin, apiUrl } = await startDatabase());
+  const teams = Array.from({ length: 20 }, (_, i) => `('t${i}', 'epl', 'Team ${i}')`);
+  await admin.query(`INSERT INTO team (id, league_id, name) VALUES ${teams.join(', ')}`);
+});
+afterAll(async () => {
+  await admin?.end();
+  await server?.destroy();
+});
+
+describe('requests of one caller', () => {
+  it('hold at most half the pool: a bystander is answered at once while one account has 12 requests stuck on the database', async () => {
+    const api = await startTestApi(apiUrl, { PG_POOL_MAX: '10' });
+    const lock = await admin.connect();
+    try {
+      // What every PUT follow of mallory's takes first: held, each of them waits on the database.
+      await lock.query(`SELECT pg_advisory_lock(hashtextextended('matchcast.follow:' || $1, 0))`, ['mallory']);
+      const mallory = await token('mallory');
+      const flood = Array.from({ length: 12 }, (_, i) => call(api.url, 'PUT', `/api/me/follows/team/t${i}`, { token: mallory }));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+
+      const before = Date.now();
+      const bystander = await call(api.url, 'GET', '/api/notifications/unread-count', { token: await token('alice') });
+      expect(bystander).toMatchObject({ status: 200, body: { unread_count: 0 } });
+      // Before: all 10 connections were mallory's, and alice waited for one until the lock went.
+      expect(Date.now() - before).toBeLessThan(1000);
+      // Anonymous public reads too.
+      const anonymous = call(api.url, 'GET', '/api/announcements?target=everyone');
+      expect((await anonymous).status).toBe(200);
+      expect(Date.now() - before).toBeLessThan(2000);
+
+      // The lock goes: mallory's 5 running and 7 waiting requests are all served, in turn.
+      await lock.query('SELECT pg_advisory_unlock_all()');
+      expect((await Promise.all(flood)).map((answer) => answer.status)).toEqual(Array(12).fill(201));
+    } finally {
+      await lock.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
+      lock.release();
+      await api.close();
+    }
+  });
+});
