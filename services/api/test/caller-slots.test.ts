@@ -50,4 +50,28 @@ describe('requests of one caller', () => {
       await api.close();
     }
   });
+
+  it('without a token, a caller is its address, and an IPv6 address\'s /64: 12 addresses of one /64 hold half the pool', async () => {
+    const api = await startTestApi(apiUrl, { PG_POOL_MAX: '10', TRUSTED_PROXY_HOPS: '1' });
+    const lock = await admin.connect();
+    try {
+      // Every read of a league waits while it is locked.
+      await lock.query('BEGIN');
+      await lock.query('LOCK TABLE league IN ACCESS EXCLUSIVE MODE');
+      const flood = Array.from({ length: 12 }, (_, i) =>
+        call(api.url, 'GET', '/api/leagues/epl/table', { headers: { 'x-forwarded-for': `2001:db8:0:1::${i + 1}` } }),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const before = Date.now();
+      expect((await call(api.url, 'GET', '/api/notifications/unread-count', { token: await token('alice') })).status).toBe(200);
+      // Before: 12 callers of their own, 10 running: alice waited for the lock to go.
+      expect(Date.now() - before).toBeLessThan(1000);
+      await lock.query('COMMIT');
+      expect((await Promise.all(flood)).map((answer) => answer.status)).toEqual(Array(12).fill(200));
+    } finally {
+      await lock.query('ROLLBACK').catch(() => undefined);
+      lock.release();
+      await api.close();
+    }
+  });
 });

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { clientAddress } from '../../src/http/client-address';
+import { addressGroup, clientAddress } from '../../src/http/client-address';
 
 const request = (remoteAddress: string, forwardedFor?: string | string[]) =>
   ({ socket: { remoteAddress }, headers: forwardedFor === undefined ? {} : { 'x-forwarded-for': forwardedFor } }) as unknown as IncomingMessage;
@@ -20,5 +20,18 @@ describe('clientAddress', () => {
     expect(clientAddress(request('10.0.0.5'), 1)).toBe('10.0.0.5');
     expect(clientAddress(request('10.0.0.5', '6.6.6.6'), 2)).toBe('10.0.0.5');
     expect(clientAddress(request('10.0.0.5', 'not-an-ip'), 1)).toBe('10.0.0.5');
+  });
+});
+
+describe('addressGroup', () => {
+  it('is an IPv4 address itself, and an IPv6 address\'s /64 however it is written', () => {
+    expect(addressGroup('192.0.2.1')).toBe('192.0.2.1');
+    for (const address of ['2001:db8:0:1::5', '2001:0db8:0000:0001:ffff:ffff:ffff:ffff', '2001:db8::1:0:0:0:7', '2001:db8:0:1:0:0:1.2.3.4', '2001:db8:0:1:0::1%eth0']) {
+      expect(addressGroup(address)).toBe('2001:db8:0:1::/64');
+    }
+    expect(addressGroup('2001:db8:0:2::5')).toBe('2001:db8:0:2::/64');
+    expect(addressGroup('::1')).toBe('0:0:0:0::/64');
+    expect(addressGroup('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(addressGroup('unknown')).toBe('unknown');
   });
 });

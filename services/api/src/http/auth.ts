@@ -1,7 +1,7 @@
 import { ROLES } from '@matchcast/auth';
 import type { TokenVerifier } from '@matchcast/auth';
 import { ID_PATTERN, ProtocolError } from '@matchcast/protocol';
-import { clientAddress } from '@matchcast/runtime';
+import { addressGroup, clientAddress } from '@matchcast/runtime';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ANONYMOUS, type Viewer } from '../store/leagues';
 import type { CallerSlots } from './caller-slots';
@@ -37,14 +37,14 @@ export function authenticate(verifier: TokenVerifier, slots: CallerSlots): Reque
 
 /**
  * For public reads: no Authorization header is an anonymous caller (nothing on res.locals),
- * whose slots are its address's (as the trusted proxies saw it); a header present is verified
- * exactly as `authenticate` does (a bad token is still 401), so a route can later narrow what a
+ * whose slots are its address's (as the trusted proxies saw it; an IPv6 address's /64); a
+ * header present is verified exactly as `authenticate` does (a bad token is still 401), so a route can later narrow what a
  * signed-in caller may see (e.g. private competitions).
  */
 export function optionallyAuthenticate(verifier: TokenVerifier, slots: CallerSlots, trustedProxyHops: number): RequestHandler {
   const required = authenticate(verifier, slots);
   return (req: Request, res: Response, next: NextFunction): void => {
-    if (req.get('authorization') === undefined) return slots.admit(`address:${clientAddress(req, trustedProxyHops)}`, res, next);
+    if (req.get('authorization') === undefined) return slots.admit(`address:${addressGroup(clientAddress(req, trustedProxyHops))}`, res, next);
     required(req, res, next);
   };
 }
