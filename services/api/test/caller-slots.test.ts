@@ -74,4 +74,30 @@ describe('requests of one caller', () => {
       await api.close();
     }
   });
+
+  it('a request whose client left keeps its slot until it is answered: leaving at once and asking again runs no more at a time', async () => {
+    const api = await startTestApi(apiUrl, { PG_POOL_MAX: '10' });
+    const lock = await admin.connect();
+    try {
+      await lock.query(`SELECT pg_advisory_lock(hashtextextended('matchcast.follow:' || $1, 0))`, ['mallory']);
+      const mallory = await token('mallory');
+      // Four rounds of 5 requests, each given up 100 ms after it was sent (its query goes on waiting on the lock).
+      for (let round = 0; round < 4; round++) {
+        await Promise.all(
+          Array.from({ length: 5 }, (_, i) =>
+            fetch(`${api.url}/api/me/follows/team/t${round * 5 + i}`, { method: 'PUT', headers: { authorization: `Bearer ${mallory}` }, signal: AbortSignal.timeout(100) }).catch(() => undefined),
+          ),
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const before = Date.now();
+      expect((await call(api.url, 'GET', '/api/notifications/unread-count', { token: await token('alice') })).status).toBe(200);
+      // Released when the client left, each slot went to the next request: all 10 connections were mallory's.
+      expect(Date.now() - before).toBeLessThan(1000);
+    } finally {
+      await lock.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
+      lock.release();
+      await api.close();
+    }
+  });
 });

@@ -24,14 +24,24 @@ export class CallerSlots {
     private readonly maxWaitMs: number,
   ) {}
 
-  /** Calls next() once `key` has a free slot, which the response gives back when it closes (answered or abandoned). */
+  /** Calls next() once `key` has a free slot, which the response gives back once it is answered (res.end). */
   admit(key: string, res: Response, next: NextFunction): void {
     let caller = this.callers.get(key);
     if (!caller) this.callers.set(key, (caller = { running: 0, waiting: [] }));
     const run = caller;
     const start = () => {
       run.running++;
-      res.once('close', () => this.release(key, run));
+      // Given back when the answer is written, not when the client leaves: the request's query
+      // goes on without it, and a caller that left at once and asked again ran as many as it liked.
+      const end = res.end;
+      let released = false;
+      res.end = ((...args: Parameters<Response['end']>) => {
+        if (!released) {
+          released = true;
+          this.release(key, run);
+        }
+        return end.apply(res, args);
+      }) as Response['end'];
       next();
     };
     if (run.running < this.perCaller) return start();

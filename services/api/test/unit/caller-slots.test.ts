@@ -3,11 +3,15 @@ import { ProtocolError } from '@matchcast/protocol';
 import type { Response } from 'express';
 import { CallerSlots } from '../../src/http/caller-slots';
 
-/** A response as CallerSlots sees one: it closes once answered or abandoned. */
-const response = () => new EventEmitter() as EventEmitter & Response;
+/** A response as CallerSlots sees one: end() answers it (and closes it); a client that leaves closes it unanswered. */
+const response = () => {
+  const res = new EventEmitter() as EventEmitter & Response;
+  res.end = (() => res.emit('close') && res) as Response['end'];
+  return res;
+};
 
 describe('CallerSlots', () => {
-  it('runs a caller\'s requests `perCaller` at a time, the next in arrival order as each closes; other callers are not held', () => {
+  it('runs a caller\'s requests `perCaller` at a time, the next in arrival order as each is answered; other callers are not held', () => {
     const slots = new CallerSlots(2, 5000);
     const started: string[] = [];
     const responses = ['a1', 'a2', 'a3', 'a4'].map((name) => {
@@ -17,14 +21,17 @@ describe('CallerSlots', () => {
     });
     slots.admit('user:b', response(), () => started.push('b1'));
     expect(started).toEqual(['a1', 'a2', 'b1']);
-    responses[0]!.emit('close');
+    responses[0]!.end();
     expect(started).toEqual(['a1', 'a2', 'b1', 'a3']);
-    // A waiting request whose client left is never started.
+    // A waiting request whose client left is never started; a running one's slot is held until it is answered.
     responses[3]!.emit('close');
     responses[1]!.emit('close');
-    responses[2]!.emit('close');
+    slots.admit('user:a', response(), () => started.push('a5'));
     expect(started).toEqual(['a1', 'a2', 'b1', 'a3']);
-    expect(slots.size).toBe(1); // b's request is still running; a is forgotten
+    responses[1]!.end();
+    expect(started).toEqual(['a1', 'a2', 'b1', 'a3', 'a5']);
+    responses[2]!.end();
+    expect(slots.size).toBe(2); // b's request and a5 are still running
   });
 
   it('refuses a request that waited maxWaitMs with RATE_LIMITED, and forgets the caller once nothing of it runs or waits', async () => {
@@ -34,7 +41,7 @@ describe('CallerSlots', () => {
     const refused = await new Promise<unknown>((resolve) => slots.admit('address:10.0.0.1', response(), resolve));
     expect(refused).toBeInstanceOf(ProtocolError);
     expect(refused).toMatchObject({ code: 'RATE_LIMITED' });
-    running.emit('close');
+    running.end();
     expect(slots.size).toBe(0);
   });
 
@@ -46,7 +53,7 @@ describe('CallerSlots', () => {
       return res;
     });
     expect(slots.size).toBe(5000);
-    for (const res of open) res.emit('close');
+    for (const res of open) res.end();
     expect(slots.size).toBe(0);
   });
 });
