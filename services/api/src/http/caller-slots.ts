@@ -36,11 +36,15 @@ export class CallerSlots {
       const end = res.end;
       let released = false;
       res.end = ((...args: Parameters<Response['end']>) => {
-        if (!released) {
-          released = true;
-          this.release(key, run);
+        try {
+          return end.apply(res, args);
+        } finally {
+          // After the answer is on its way: the next request starts once this one is written.
+          if (!released) {
+            released = true;
+            this.release(key, run);
+          }
         }
-        return end.apply(res, args);
       }) as Response['end'];
       next();
     };
@@ -69,7 +73,7 @@ export class CallerSlots {
     res.once('close', gone);
   }
 
-  /** Callers with requests running or waiting (for tests and metrics). */
+  /** Callers with requests running or waiting (what it holds in memory). */
   get size(): number {
     return this.callers.size;
   }
