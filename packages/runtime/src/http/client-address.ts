@@ -25,16 +25,30 @@ const normalize = (address: string): string => (address.startsWith('::ffff:') ? 
 /**
  * The addresses one client holds, as one key for per-client limits: an IPv4 address itself, an
  * IPv6 address's /64 (`2001:db8:0:1::/64`), which is what one subscriber or host is given: keyed by
- * the whole address, one host with a /64 was 2^64 clients, each with limits of its own.
+ * the whole address, one host with a /64 was 2^64 clients, each with limits of its own. An IPv4
+ * host translated into IPv6 (64:ff9b::/96, as an IPv6-only edge sees IPv4 clients) stays itself:
+ * its /64 would be every IPv4 client at once.
  */
 export function addressGroup(address: string): string {
   if (isIP(address) !== 6) return address;
-  const bare = address.split('%')[0]!;
-  const [head = '', tail] = bare.split('::');
-  const groupsIn = (part: string) => (part === '' ? [] : part.split(':'));
-  const left = groupsIn(head);
-  // Only the first four groups matter; an embedded IPv4 tail (two groups) sits in the last two.
-  const right = tail === undefined ? [] : groupsIn(tail).flatMap((group) => (group.includes('.') ? ['0', '0'] : [group]));
-  const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
-  return `${groups.slice(0, 4).map((group) => parseInt(group, 16).toString(16)).join(':')}::/64`;
+  const groups = ipv6Groups(address.split('%')[0]!); // a zone id (fe80::1%eth0) is no part of the address
+  if (groups[0] === 0x64 && groups[1] === 0xff9b && groups.slice(2, 6).every((group) => group === 0)) return address;
+  return `${groups.slice(0, 4).map((group) => group.toString(16)).join(':')}::/64`;
+}
+
+/** A valid IPv6 address's eight groups, with `::` expanded and an embedded IPv4 tail as two groups. */
+function ipv6Groups(address: string): number[] {
+  const [head = '', tail] = address.split('::');
+  const parse = (part: string): number[] =>
+    part === ''
+      ? []
+      : part.split(':').flatMap((group) => {
+          if (!group.includes('.')) return [parseInt(group, 16)];
+          const [a, b, c, d] = group.split('.').map(Number) as [number, number, number, number];
+          return [(a << 8) | b, (c << 8) | d];
+        });
+  const left = parse(head);
+  if (tail === undefined) return left;
+  const right = parse(tail);
+  return [...left, ...Array<number>(8 - left.length - right.length).fill(0), ...right];
 }
