@@ -208,6 +208,16 @@ describeWithHelm('API and notifier: optional parts and credentials', () => {
     expect(Object.keys(urls).filter((k) => /^(API|NOTIFIER)_/.test(k))).toEqual([]);
   });
 
+  it('TRUSTED_PROXY_HOPS left empty is 1 behind the chart\'s Ingress (which appends X-Forwarded-For) and 0 without it; a value given stays', () => {
+    const hops = (args: string[]) => {
+      const manifests = helmTemplate(args);
+      return ['matchcast-gateway', 'matchcast-api'].map((name) => (find(manifests, 'ConfigMap', name).data as Record<string, string>).TRUSTED_PROXY_HOPS);
+    };
+    expect(hops([])).toEqual(['0', '0']);
+    expect(hops(['--set', 'ingress.enabled=true'])).toEqual(['1', '1']);
+    expect(hops(['--set', 'ingress.enabled=true', '--set-string', 'gateway.config.TRUSTED_PROXY_HOPS=2', '--set-string', 'api.config.TRUSTED_PROXY_HOPS=0'])).toEqual(['2', '0']);
+  });
+
   it('the SSE position key: in the Secret, generated (32+ characters) or given; too short a given key is refused', () => {
     const secret = (args: string[] = []) => find(helmTemplate(args), 'Secret', 'matchcast').stringData as Record<string, string>;
     expect(secret().SSE_POSITION_KEY).toMatch(/^[A-Za-z0-9]{32,}$/);

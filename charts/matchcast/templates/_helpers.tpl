@@ -294,6 +294,19 @@ every value a string; empty values are left out so the service's own default app
 {{- end }}
 {{- end -}}
 
+{{/*
+A client-facing component's config data: TRUSTED_PROXY_HOPS left empty is 1 with the chart's
+Ingress (it appends X-Forwarded-For; at 0 every client was the ingress controller's one address to
+the per-address limits) and 0 without it. Call with (dict "config" … "context" .).
+*/}}
+{{- define "matchcast.edgeConfigData" -}}
+{{- $config := deepCopy .config -}}
+{{- if eq (toString (index $config "TRUSTED_PROXY_HOPS")) "" -}}
+{{- $_ := set $config "TRUSTED_PROXY_HOPS" (ternary "1" "0" (eq (toString .context.Values.ingress.enabled) "true")) -}}
+{{- end -}}
+{{- include "matchcast.configData" $config -}}
+{{- end -}}
+
 {{/* Pod-level checksum annotations: a changed ConfigMap or Secret rolls the pods. */}}
 {{- define "matchcast.checksumAnnotations" -}}
 checksum/config: {{ include (print .context.Template.BasePath "/" .component "-configmap.yaml") .context | sha256sum }}
