@@ -13,26 +13,25 @@ export interface AnnouncementOptions {
 
 /**
  * One round: publishes the scheduled announcements whose start has come and expires the
- * published ones whose expiry has, through matchcast_run_announcements (one transaction: the
- * state change and its event on the target's stream commit together, so a crash or a second
- * leader cannot publish twice); then notifies one batch of `limit` followers of a published
- * urgent announcement (matchcast_run_announcement_fanout, migration 020: queued by whoever
- * published it, API or this loop, so a league's tens of thousands of followers are never one
- * transaction). Returns whether the round was full (more may be due).
+ * published ones whose expiry has, and notifies one batch of `limit`
+ * followers of a published urgent announcement, through matchcast_run_announcements (one
+ * transaction: the state change and its event on the target's stream commit together, so a
+ * crash or a second leader cannot publish twice; the fan-out, migration 020, is queued by
+ * whoever published it, API or this loop, so a league's tens of thousands of followers are never
+ * one transaction; migration 021 runs it in the round, which the notifier of the release before
+ * calls too). Returns whether the round was full (more may be due).
  */
 export async function runAnnouncementRound(options: AnnouncementOptions): Promise<boolean> {
   const { pool, logger, metrics, limit } = options;
   try {
-    const { rows } = await pool.query<{ published: number; expired: number }>(
-      'SELECT published, expired FROM matchcast_run_announcements($1)',
+    const { rows } = await pool.query<{ published: number; expired: number; notified: number; more: boolean }>(
+      'SELECT published, expired, notified, more FROM matchcast_run_announcements($1)',
       [limit],
     );
-    const { published, expired } = rows[0]!;
+    const { published, expired, notified, more } = rows[0]!;
     metrics.announcements.inc({ change: 'published' }, published);
     metrics.announcements.inc({ change: 'expired' }, expired);
     if (published + expired > 0) logger.info({ published, expired }, 'announcements published / expired on time');
-    const fanout = await pool.query<{ notified: number; more: boolean }>('SELECT notified, more FROM matchcast_run_announcement_fanout($1)', [limit]);
-    const { notified, more } = fanout.rows[0]!;
     metrics.notifications.inc(notified);
     return published >= limit || expired >= limit || more;
   } catch (error) {

@@ -90,6 +90,28 @@ describe('announcement rounds', () => {
     expect((await admin.query(`SELECT count(*)::int AS n FROM announcement_fanout`)).rows[0].n).toBe(0);
   });
 
+  // Before (021): the release before's notifier runs matchcast_run_announcements alone; beside
+  // 020 the fan-out stayed queued and no follower was notified (through a rolling upgrade, and
+  // for good after a rollback, which keeps the schema).
+  it("the release before's round (the same query, as the notifier role) notifies the followers too", async () => {
+    for (const notifier of running.splice(0)) await notifier.close();
+    await admin.query(`INSERT INTO follow (user_id, kind, target_id) SELECT 'old' || lpad(g::text, 2, '0'), 'team', 'ars' FROM generate_series(1, 15) g`);
+    const { rows } = await admin.query(
+      `SELECT outcome, announcement->>'id' AS id FROM matchcast_create_announcement('Kick-off moved', 'Now 16:00.', 'schedule_change', 'urgent', 'team', 'ars', NULL, NULL, 'root')`,
+    );
+    expect(rows[0].outcome).toBe('created');
+    const asNotifier = new pg.Client({ connectionString: notifierUrl(server) });
+    await asNotifier.connect();
+    try {
+      for (let round = 0; round < 2; round++) await asNotifier.query('SELECT published, expired FROM matchcast_run_announcements(10)');
+    } finally {
+      await asNotifier.end();
+    }
+    const { n } = (await admin.query(`SELECT count(DISTINCT user_id)::int AS n FROM notification WHERE source_key = $1 AND user_id LIKE 'old%'`, [`announcement:${rows[0].id}`])).rows[0];
+    expect(n).toBe(15);
+    expect((await admin.query(`SELECT count(*)::int AS n FROM announcement_fanout`)).rows[0].n).toBe(0);
+  });
+
   it('the notifier role runs rounds only: it cannot create, edit or withdraw announcements, nor write the table', async () => {
     const asNotifier = new pg.Client({ connectionString: notifierUrl(server) });
     await asNotifier.connect();
