@@ -42,6 +42,8 @@ describeWithHelm('gateway ops port', () => {
     expect(() => helmTemplate(['--set', 'api.containerPorts.ops=8090'])).toThrow(/api.containerPorts.ops \(8090\) must differ from api.containerPorts.http/);
     // A standalone listener has its own pod.
     expect(() => helmTemplate(['--set', 'notifyListener.placement=standalone', '--set', 'notifyListener.containerPorts.http=8083'])).not.toThrow();
+    // Nor does a listener that does not run (disabled, or no Redis): its port binds nothing (before: refused).
+    expect(() => helmTemplate(['--set', 'notifyListener.enabled=false', '--set', 'notifyListener.containerPorts.http=8083'])).not.toThrow();
   });
 
   it('a moved ops port moves everything with it', () => {

@@ -447,11 +447,12 @@ environment (\getenv), never its command line. External databases: see docs/depl
 {{/*
 Fails the render when two ports of one pod (one network namespace) are the same number: the
 second process to bind it dies with EADDRINUSE and the pod crash-loops. The gateway pod holds the
-client and ops ports, and the listener's unless it runs standalone; the API pod its two.
+client and ops ports, and the listener's when it runs there (not standalone, not disabled, not
+without Redis); the API pod its two.
 */}}
 {{- define "matchcast.validatePorts" -}}
 {{- $ports := list (list "gateway.containerPorts.http" .Values.gateway.containerPorts.http) (list "gateway.containerPorts.ops" .Values.gateway.containerPorts.ops) -}}
-{{- if ne .Values.notifyListener.placement "standalone" -}}
+{{- if include "matchcast.listenerInGatewayPod" . -}}
 {{- $ports = append $ports (list "notifyListener.containerPorts.http" .Values.notifyListener.containerPorts.http) -}}
 {{- end -}}
 {{- include "matchcast.distinctPorts" $ports -}}
