@@ -112,6 +112,33 @@ describe('announcement rounds', () => {
     expect((await admin.query(`SELECT count(*)::int AS n FROM announcement_fanout`)).rows[0].n).toBe(0);
   });
 
+  // Before (021): the queue was worked oldest first to the end, so the second announcement's
+  // followers waited for every batch of the first (a million followers: minutes).
+  it('announcements queued at once take turns, a batch each', async () => {
+    for (const notifier of running.splice(0)) await notifier.close();
+    const create = async (target: string, targetId: string) =>
+      (await admin.query(
+        `SELECT announcement->>'id' AS id FROM matchcast_create_announcement('Turns', 'A batch each.', 'emergency', 'urgent', $1, $2, NULL, NULL, 'root')`,
+        [target, targetId],
+      )).rows[0].id as string;
+    await admin.query(
+      `INSERT INTO follow (user_id, kind, target_id) SELECT 'turn-big' || g, 'league', 'liga' FROM generate_series(1, 25) g
+       UNION ALL SELECT 'turn-small' || g, 'team', 'ars' FROM generate_series(1, 15) g ON CONFLICT DO NOTHING`,
+    );
+    const big = await create('league', 'liga');
+    const small = await create('team', 'ars');
+    const asNotifier = new pg.Client({ connectionString: notifierUrl(server) });
+    await asNotifier.connect();
+    try {
+      for (let round = 0; round < 2; round++) await asNotifier.query('SELECT notified, more FROM matchcast_run_announcement_fanout(10)');
+    } finally {
+      await asNotifier.end();
+    }
+    const count = async (id: string) => (await admin.query(`SELECT count(*)::int AS n FROM notification WHERE source_key = $1`, [`announcement:${id}`])).rows[0].n;
+    expect({ big: await count(big), small: await count(small) }).toEqual({ big: 10, small: 10 });
+    await admin.query(`DELETE FROM announcement_fanout`);
+  });
+
   it('the notifier role runs rounds only: it cannot create, edit or withdraw announcements, nor write the table', async () => {
     const asNotifier = new pg.Client({ connectionString: notifierUrl(server) });
     await asNotifier.connect();
