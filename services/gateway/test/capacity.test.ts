@@ -5,6 +5,7 @@
  * kernel reports it (`ss`: Send-Q of a listening socket).
  */
 import { execFileSync } from 'node:child_process';
+import { connect } from 'node:net';
 import { migrate } from '@matchcast/db';
 import { EnvReader, createLogger } from '@matchcast/runtime';
 import { PostgresServer } from '@matchcast/testkit';
@@ -73,6 +74,50 @@ describe('gateway capacity settings', () => {
       expect(small.registry.size).toBe(5);
       const refused = burst.find((res) => res.status === 503)!;
       expect(await refused.json()).toMatchObject({ error: 'SERVER_FULL' });
+    } finally {
+      for (const res of streams) await res.body?.cancel();
+      await small.close();
+    }
+  });
+
+  it('WS_MAX_CONNECTIONS: a connection refused or abandoned between the door and its open stream gives its place back', async () => {
+    const small = await startGateway(
+      loadConfig(new EnvReader({ DATABASE_URL: postgres.url, PORT: '0', OPS_PORT: '0', HOST: '127.0.0.1', WS_MAX_CONNECTIONS: '2', CANARY_INTERVAL_MS: '0', OUTBOX_PRUNE_INTERVAL_MS: '0' })),
+      createLogger('gateway', 'silent'),
+    );
+    const base = `http://127.0.0.1:${small.port}`;
+    const raw = (request: string, waitMs: number) =>
+      new Promise<void>((resolve) => {
+        const socket = connect(small.port, '127.0.0.1', () => socket.write(request));
+        socket.on('data', () => undefined);
+        socket.on('error', () => resolve());
+        socket.on('close', () => resolve());
+        setTimeout(() => (socket.destroy(), resolve()), waitMs);
+      });
+    const streams: Response[] = [];
+    try {
+      for (let round = 0; round < 3; round++) {
+        // Refused after admission: another user's channel, a repeated parameter, a bad resume.
+        expect((await fetch(`${base}/sse?channels=user:someone`)).status).toBe(403);
+        expect((await fetch(`${base}/sse?channels=m1&since=a&since=b`)).status).toBe(400);
+        expect((await fetch(`${base}/sse?channels=match:m1&resume=[1]`)).status).toBe(400);
+        expect((await fetch(`${base}/sse?channels=match:m1`, { method: 'HEAD' })).status).toBe(200);
+        // Left while its channels were read; a WebSocket handshake refused, one abandoned.
+        const leaving = new AbortController();
+        const left = fetch(`${base}/sse?channels=match:gone-${round}`, { signal: leaving.signal }).catch(() => undefined);
+        leaving.abort();
+        await left;
+        await raw('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n', 2000);
+        await raw('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n', 50);
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      expect(small.registry.size).toBe(0);
+      for (let i = 0; i < 2; i++) {
+        const res = await fetch(`${base}/sse?channels=match:m1`);
+        streams.push(res);
+        expect(res.status).toBe(200);
+      }
+      expect((await fetch(`${base}/sse?channels=match:m1`)).status).toBe(503);
     } finally {
       for (const res of streams) await res.body?.cancel();
       await small.close();
