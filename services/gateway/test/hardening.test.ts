@@ -456,6 +456,21 @@ describe('a gateway under hostile input', () => {
     cycler.ws.close();
   });
 
+  it("a subscribe of one's own purchase channel costs one from the read budget, not two: 10 at once, as documented", async () => {
+    const { rows } = await db.query<{ id: string }>(
+      `INSERT INTO purchase (user_id, match_id, quantity) SELECT 'ticket-buyer', 'm1', 1 FROM generate_series(1, 10) RETURNING id::text`,
+    );
+    const buyer = new TestClient(`${url}?token=${await token('ticket-buyer')}`);
+    await buyer.opened();
+    // One message each (a page subscribing purchases as they are made); their buyers are not cached yet.
+    for (const { id } of rows) buyer.send({ action: 'subscribe', channels: [`purchase:${id}`] });
+    buyer.send({ action: 'ping' });
+    await buyer.next((m) => m.type === 'pong');
+    expect(buyer.messages.filter((m) => m.type === 'error')).toEqual([]);
+    expect(buyer.messages.filter((m) => m.type === 'subscribed')).toHaveLength(10);
+    buyer.ws.close();
+  });
+
   it('reads the Authorization scheme in any case on the upgrade and SSE, as REST does: a user token sent as "bearer" is not taken for no token', async () => {
     const headers = { authorization: `bearer ${await token('lower')}` };
     const client = await subscribed(['user:lower'], {}, '');

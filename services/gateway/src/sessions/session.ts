@@ -106,16 +106,17 @@ export class Sessions {
    * league states (none for an admin), read together (one query each) for those not cached;
    * synchronous when nothing is read, so a subscribe of cached channels stays within its turn.
    * For a `client`, a read that finds an id missing takes from its read budget, and none starts
-   * when that is spent.
+   * when that is spent — unless the request already took its one (`paid`): a subscribe adding
+   * its own purchase channel was charged twice, and refused at the budget's last read.
    */
-  private lookUps(identity: Identity, names: string[], client?: Client): KnownOwners | undefined | Promise<KnownOwners | undefined> {
+  private lookUps(identity: Identity, names: string[], client?: Client, paid = false): KnownOwners | undefined | Promise<KnownOwners | undefined> {
     const { purchaseOwners, leagueAccess } = this;
     const ids = purchaseOwners ? ownersNeeded(identity, names) : [];
     const cached = ids.length > 0 ? purchaseOwners!.known(ids) : undefined;
     const readOwners = ids.length > 0 && cached === undefined;
     const readLeagues = leagueAccess !== undefined && !identity.roles.has('admin') && leagueAccess.missing(names) !== undefined;
     if (!readOwners && !readLeagues) return cached;
-    if (client && this.readBudgets.get(client)?.available() === false) throw new ProtocolError('RATE_LIMITED', READ_BUDGET_MESSAGE);
+    if (client && !paid && this.readBudgets.get(client)?.available() === false) throw new ProtocolError('RATE_LIMITED', READ_BUDGET_MESSAGE);
     return Promise.all([readOwners ? purchaseOwners!.load(ids) : cached, readLeagues ? leagueAccess!.load(names) : undefined]).then(([owners]) => {
       const missed = (readOwners && purchaseOwners!.known(ids) === undefined) || (readLeagues && leagueAccess!.missing(names) !== undefined);
       if (missed && client) this.spend(client);
@@ -245,7 +246,7 @@ export class Sessions {
   async subscribe(client: Client, request: SubscribeRequest): Promise<void> {
     const reads = request.since !== undefined || request.resume.size > 0 || request.channels.some((name) => isPrivateStream(name) && !client.channels.has(name));
     if (reads && !this.spend(client)) throw new ProtocolError('RATE_LIMITED', READ_BUDGET_MESSAGE);
-    const looked = this.lookUps(client.identity, [...request.channels, ...request.resume.keys()], client);
+    const looked = this.lookUps(client.identity, [...request.channels, ...request.resume.keys()], client, reads);
     const owners = looked instanceof Promise ? await looked : looked;
     if (!this.registry.has(client)) return;
     const added = this.check(client.identity, client.channels, request, owners);
