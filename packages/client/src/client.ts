@@ -31,8 +31,13 @@ const STABLE_LIVE_MS = 5000;
 export const RESET_TIMEOUT_MS = 30_000;
 /** Channel changes on SSE are gathered this long into one reopen of the stream. */
 const REOPEN_DEBOUNCE_MS = 50;
-/** Errors that refuse a whole subscribe message (it is all-or-nothing). */
+/** Errors that refuse a whole subscribe message (it is all-or-nothing) for what it asks. */
 const SUBSCRIBE_REFUSALS = new Set<string>(['INVALID_CHANNEL', 'UNKNOWN_CHANNEL', 'FORBIDDEN_CHANNEL', 'TOO_MANY_CHANNELS', 'BAD_RESUME']);
+/**
+ * A subscribe refused for now (RATE_LIMITED: the connection's budget for subscribes that read,
+ * one a second past a burst) is sent again after this, plus as much again at random.
+ */
+const SUBSCRIBE_RETRY_MS = 1000;
 
 /**
  * A matchcast client over WebSocket, or Server-Sent Events where WebSockets cannot connect: subscriptions with per-channel handlers, exactly-once and
@@ -580,6 +585,13 @@ export class MatchcastClient {
       error.channels = [message.channel];
       return this.report(error);
     }
+    if (message.channels !== undefined && !SUBSCRIBE_REFUSALS.has(message.code)) {
+      // A subscribe refused for another reason than what it asks (the server names it): out of
+      // the queue, so the next answer meets its own request. Its channels stay: a rate-limited
+      // one is asked for again, an UNAVAILABLE one with everything on the reconnect below.
+      const request = this.pendingSubscribes.shift();
+      if (message.code === 'RATE_LIMITED' && request) return this.subscribeLater(request);
+    }
     if (SUBSCRIBE_REFUSALS.has(message.code) && this.pendingSubscribes.length > 0) {
       const request = this.pendingSubscribes.shift()!;
       error.channels = request.channels;
@@ -688,6 +700,17 @@ export class MatchcastClient {
   }
 
   // ---- helpers ----
+
+  /** Sends a rate-limited subscribe again (what of it is still wanted), unless a new connection asks for every channel anyway. */
+  private subscribeLater(request: { channels: string[]; initial: boolean }): void {
+    const connection = this.connection;
+    const timer = setTimeout(() => {
+      if (connection !== this.connection || !this.isOpen()) return;
+      const wanted = request.channels.filter((channel) => this.handlers.has(channel));
+      if (wanted.length > 0) this.sendSubscribe(wanted, request.initial);
+    }, SUBSCRIBE_RETRY_MS * (1 + Math.random()));
+    (timer as { unref?: () => void }).unref?.();
+  }
 
   private sendSubscribe(channels: string[], initial: boolean): void {
     // On (re)connect: every subscribed stream's last seq, and `since` for the rest. A channel

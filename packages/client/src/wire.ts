@@ -112,7 +112,8 @@ export type ControlMessage =
   | { type: 'unsubscribed'; channels: string[] }
   | { type: 'pong'; timestamp: string }
   | { type: 'refreshed'; expires_at: string | null }
-  | { type: 'error'; code: ErrorCode; message: string; channel?: string; stream?: string };
+  /** `channels`: the subscribe message's, when the error refuses that message whole (answering it instead of `subscribed`). */
+  | { type: 'error'; code: ErrorCode; message: string; channel?: string; stream?: string; channels?: string[] };
 
 export type ServerMessage = DeliveredMessage | ControlMessage;
 

@@ -83,4 +83,40 @@ describe('MatchcastClient API misuse against a real gateway', () => {
     expect(client.state).toBe('live');
     client.close();
   });
+
+  it('subscribes refused for now (RATE_LIMITED past the read budget) are asked for again: every channel gets its events, and later answers stay in step', async () => {
+    const { client } = recordingClient({ url: gateway.wsUrl, pingIntervalMs: 0 });
+    const errors: MatchcastError[] = [];
+    client.on('error', (e) => errors.push(e));
+    client.subscribe('all', () => undefined);
+    client.connect();
+    await waitForState(client, 'live');
+
+    // Matches the database does not have yet (a fixture list ahead of the crawler): a subscribe
+    // naming one reads, and a connection may send 10 such at once, then one a second.
+    const ids = Array.from({ length: 13 }, (_, i) => `late-m${i + 1}`);
+    const got = new Set<string>();
+    for (const id of ids) {
+      client.subscribe(`match:${id}`, () => got.add(id));
+      await sleep(5); // a task each: one subscribe message each
+    }
+    expect(await seedMatches(infra.db, 'late', ids.length)).toEqual(ids);
+    // The matches go on: a goal on each that has not reached its channel yet, every half second.
+    await waitFor(
+      'an event on every match channel',
+      async () => {
+        for (const id of ids) if (!got.has(id)) await goal(infra.db, id);
+        return got.size === ids.length ? true : undefined;
+      },
+      15_000,
+      500,
+    );
+    expect(errors.map((e) => e.code)).toEqual([]);
+    // Still in step: the next refusal names its own subscribe.
+    client.subscribe('user:bob', () => undefined);
+    await waitFor('the refusal', async () => (errors.length > 0 ? true : undefined), 10_000);
+    expect(errors.map((e) => [e.code, e.channels])).toEqual([['FORBIDDEN_CHANNEL', ['user:bob']]]);
+    expect(client.state).toBe('live');
+    client.close();
+  });
 });

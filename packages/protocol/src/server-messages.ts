@@ -10,7 +10,8 @@ export type ServerMessage =
   | { type: 'refreshed'; expires_at: string | null }
   /** After a subscribe with `resume` or `since`: every replay it started is done (later events are live). */
   | { type: 'resumed'; channels: string[] }
-  | { type: 'error'; code: ErrorCode; message: string; channel?: string; stream?: string };
+  /** `channels`: the subscribe message's, when the error refuses that message whole (answering it instead of `subscribed`). */
+  | { type: 'error'; code: ErrorCode; message: string; channel?: string; stream?: string; channels?: string[] };
 
 /** The delivered form of an event on one channel, in the field order clients know (docs/protocol.md). */
 export function eventMessage(event: OutboxEvent, channel: string): DeliveredMessage {

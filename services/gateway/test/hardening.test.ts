@@ -387,7 +387,11 @@ describe('a gateway under hostile input', () => {
     // The budget: 10 at once, then one a second (the flood takes well under one).
     expect(subscribed).toBeGreaterThanOrEqual(10);
     expect(subscribed).toBeLessThanOrEqual(11);
-    expect(flooder.messages.filter((m) => m.code === 'RATE_LIMITED')).toHaveLength(30 - subscribed);
+    const limited = flooder.messages.filter((m) => m.code === 'RATE_LIMITED');
+    expect(limited).toHaveLength(30 - subscribed);
+    // Each refusal answers one subscribe, and names its channels (a client asks for them again later).
+    const answered = flooder.messages.filter((m) => m.type === 'subscribed' || m.code === 'RATE_LIMITED').flatMap((m) => m.channels as string[]);
+    expect(answered).toEqual(Array.from({ length: 30 }, (_, i) => `match:made-up-${i}`));
     expect((await reads()) - readsBefore).toBe(subscribed);
     flooder.ws.close();
     // Matches that exist cost nothing from the budget, however many are named one by one.

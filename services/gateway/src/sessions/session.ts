@@ -197,7 +197,12 @@ export class Sessions {
   async handle(client: Client, message: ClientMessage): Promise<void> {
     switch (message.action) {
       case 'subscribe':
-        return this.subscribe(client, message);
+        try {
+          return await this.subscribe(client, message);
+        } catch (error) {
+          // Refused whole: the error answers this message in place of `subscribed`, and says so.
+          return this.reject(client, error, message.channels);
+        }
       case 'unsubscribe':
         for (const channel of message.channels) this.registry.unsubscribe(client, channel);
         client.send({ type: 'unsubscribed', channels: message.channels });
@@ -210,8 +215,8 @@ export class Sessions {
     }
   }
 
-  /** Sends an error message with its stable code; the connection lives on. */
-  reject(client: Client, error: unknown): void {
+  /** Sends an error message with its stable code (and the channels of the subscribe it refuses); the connection lives on. */
+  reject(client: Client, error: unknown, refusedChannels?: string[]): void {
     const failure = ProtocolError.from(unavailable(error) ?? error);
     if (failure.code === 'INTERNAL') this.logger.error({ err: error, client_id: client.id }, 'request failed');
     this.metrics.clientErrors.inc({ code: failure.code });
@@ -221,6 +226,7 @@ export class Sessions {
       message: failure.message,
       ...(failure.stream ? { stream: failure.stream } : {}),
       ...(failure.channel ? { channel: failure.channel } : {}),
+      ...(refusedChannels ? { channels: refusedChannels } : {}),
     });
   }
 
