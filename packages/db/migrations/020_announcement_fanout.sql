@@ -7,9 +7,14 @@
 -- Publishing now only queues the fan-out (announcement_fanout, in the same transaction); the
 -- notifier's leader notifies the followers from there in batches (matchcast_run_announcement_fanout,
 -- by user id, one transaction per batch, as it does for match events), within about
--- ANNOUNCEMENT_INTERVAL_MS. Unchanged: who is notified (the target's followers; a match's: the
--- match, both teams and the league; a private league's members only), once each (source key
--- announcement:<id>), with the same notification.
+-- ANNOUNCEMENT_INTERVAL_MS. The batches run inside matchcast_run_announcements, the round the
+-- release before calls too (two more columns, which it does not select): beside a migrated
+-- database — a rolling upgrade, or for good after `helm rollback`, which keeps the schema — its
+-- notifier works the queue as well. Queued announcements take turns, a batch each: one queued
+-- behind a big league's (a million followers: minutes) does not wait for all of it.
+-- Unchanged: who is notified (the target's followers; a match's: the match, both teams and the
+-- league; a private league's members only), once each (source key announcement:<id>), with the
+-- same notification.
 
 CREATE TABLE announcement_fanout (
   announcement_id  bigint PRIMARY KEY REFERENCES announcement (id) ON DELETE CASCADE,
@@ -29,10 +34,10 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION matchcast_announcement_notify(announcement) FROM PUBLIC;
 
--- The notifier leader's: notifies the next p_limit followers of the oldest queued announcement,
--- in user id order, and moves its place on (or ends it: the last batch, or the announcement is
--- no longer published and urgent). notified: notifications created (a follower who has it
--- already is not counted); more: whether fan-out work is left (call again at once).
+-- Notifies the next p_limit followers of the announcement longest in the queue, in user id order,
+-- and moves its place on and it to the back of the queue (or ends it: the last batch, or the
+-- announcement is no longer published and urgent). notified: notifications created (a follower
+-- who has it already is not counted); more: whether fan-out work is left (call again at once).
 CREATE FUNCTION matchcast_run_announcement_fanout(p_limit integer, OUT notified integer, OUT more boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -79,7 +84,8 @@ BEGIN
       'urgent', v_a.expires_at, 'announcement:' || v_a.id);
   END IF;
   IF cardinality(v_users) = v_limit THEN
-    UPDATE announcement_fanout SET after_user = v_users[v_limit] WHERE announcement_id = v_queued.announcement_id;
+    -- To the back of the queue: the next batch is the next announcement's.
+    UPDATE announcement_fanout SET after_user = v_users[v_limit], queued_at = clock_timestamp() WHERE announcement_id = v_queued.announcement_id;
     more := true;
   ELSE
     DELETE FROM announcement_fanout WHERE announcement_id = v_queued.announcement_id;
@@ -93,3 +99,39 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION matchcast_run_announcement_fanout(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION matchcast_run_announcement_fanout(integer) TO matchcast_notifier;
+
+DROP FUNCTION matchcast_run_announcements(integer);
+
+-- 007's function, then one batch of the fan-out queue.
+CREATE FUNCTION matchcast_run_announcements(p_limit integer, OUT published integer, OUT expired integer,
+  OUT notified integer, OUT more boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_row announcement;
+  v_now timestamptz := clock_timestamp();
+BEGIN
+  published := 0;
+  expired := 0;
+  FOR v_row IN SELECT * FROM announcement a WHERE a.state = 'scheduled' AND a.starts_at <= v_now
+                ORDER BY a.starts_at, a.id LIMIT p_limit FOR UPDATE SKIP LOCKED LOOP
+    IF v_row.expires_at IS NOT NULL AND v_row.expires_at <= v_now THEN
+      PERFORM matchcast_expire_announcement_row(v_row);
+    ELSE
+      PERFORM matchcast_publish_announcement(v_row);
+      published := published + 1;
+    END IF;
+  END LOOP;
+  FOR v_row IN SELECT * FROM announcement a WHERE a.state = 'published' AND a.expires_at <= v_now
+                ORDER BY a.expires_at, a.id LIMIT p_limit FOR UPDATE SKIP LOCKED LOOP
+    PERFORM matchcast_expire_announcement_row(v_row);
+    expired := expired + 1;
+  END LOOP;
+  SELECT f.notified, f.more INTO notified, more FROM matchcast_run_announcement_fanout(p_limit) f;
+END $$;
+
+DO $$
+BEGIN
+  EXECUTE format('ALTER FUNCTION matchcast_run_announcements(integer) SECURITY DEFINER SET search_path = %I, pg_temp', current_schema());
+END $$;
+REVOKE ALL ON FUNCTION matchcast_run_announcements(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION matchcast_run_announcements(integer) TO matchcast_notifier;

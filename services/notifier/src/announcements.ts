@@ -18,8 +18,7 @@ export interface AnnouncementOptions {
  * transaction: the state change and its event on the target's stream commit together, so a
  * crash or a second leader cannot publish twice; the fan-out, migration 020, is queued by
  * whoever published it, API or this loop, so a league's tens of thousands of followers are never
- * one transaction; migration 021 runs it in the round, which the notifier of the release before
- * calls too). Returns whether the round was full (more may be due).
+ * one transaction; it runs in the round, which the notifier of the release before calls too). Returns whether the round was full (more may be due).
  */
 export async function runAnnouncementRound(options: AnnouncementOptions): Promise<boolean> {
   const { pool, logger, metrics, limit } = options;

@@ -90,8 +90,8 @@ describe('announcement rounds', () => {
     expect((await admin.query(`SELECT count(*)::int AS n FROM announcement_fanout`)).rows[0].n).toBe(0);
   });
 
-  // Before (021): the release before's notifier runs matchcast_run_announcements alone; beside
-  // 020 the fan-out stayed queued and no follower was notified (through a rolling upgrade, and
+  // Had the fan-out run outside matchcast_run_announcements: the release before's notifier runs
+  // that round alone, so beside 020 the fan-out stayed queued and no follower was notified (through a rolling upgrade, and
   // for good after a rollback, which keeps the schema).
   it("the release before's round (the same query, as the notifier role) notifies the followers too", async () => {
     for (const notifier of running.splice(0)) await notifier.close();
@@ -112,7 +112,7 @@ describe('announcement rounds', () => {
     expect((await admin.query(`SELECT count(*)::int AS n FROM announcement_fanout`)).rows[0].n).toBe(0);
   });
 
-  // Before (021): the queue was worked oldest first to the end, so the second announcement's
+  // Worked oldest first to the end instead, so the second announcement's
   // followers waited for every batch of the first (a million followers: minutes).
   it('announcements queued at once take turns, a batch each', async () => {
     for (const notifier of running.splice(0)) await notifier.close();
