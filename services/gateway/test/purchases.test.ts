@@ -141,7 +141,7 @@ describe('purchase channels on a gateway', () => {
     const other = await refusedAs(bob, { channels: [`purchase:${id}`] });
     expect(other).toMatchObject({ type: 'error', code: 'FORBIDDEN_CHANNEL' });
     const missing = await refusedAs(bob, { channels: ['purchase:987654321'] });
-    expect(missing).toEqual({ ...other, message: other.message.replace(id, '987654321') });
+    expect(missing).toEqual({ ...other, message: other.message.replace(id, '987654321'), channels: ['purchase:987654321'] });
     // Nothing of it: not as a resume key on another channel, not with a service token, not anonymous.
     expect(await refusedAs(bob, { channels: ['all'], resume: { [`purchase:${id}`]: 0 } })).toMatchObject({ type: 'error', code: 'FORBIDDEN_CHANNEL' });
     const service = await connect('payments', ['service']);
