@@ -7,6 +7,7 @@ export { abortableSleep, asError, backoffMs, exponentialMs, sleep } from './back
 export { listenOps, type OpsServer } from './ops-server';
 export { throttledWarn } from './throttled-log';
 export { addressGroup, clientAddress } from './http/client-address';
+export { singleQuery } from './http/query';
 export { OriginPolicy, parseAllowedOrigins, type CorsOptions } from './http/origins';
 export { endSocket, errorResponder, notFound, onClientError, requestFailure } from './http/http-errors';
 export { BusSignature } from './bus-signature';

@@ -12,13 +12,13 @@ export interface AnnouncementOptions {
 }
 
 /**
- * One round: publishes the scheduled announcements whose start has come and expires the
- * published ones whose expiry has, and notifies one batch of `limit`
- * followers of a published urgent announcement, through matchcast_run_announcements (one
- * transaction: the state change and its event on the target's stream commit together, so a
- * crash or a second leader cannot publish twice; the fan-out, migration 020, is queued by
- * whoever published it, API or this loop, so a league's tens of thousands of followers are never
- * one transaction; it runs in the round, which the notifier of the release before calls too). Returns whether the round was full (more may be due).
+ * One round, through matchcast_run_announcements: publishes the scheduled announcements whose
+ * start has come and expires the published ones whose expiry has (one transaction: the state
+ * change and its event on the target's stream commit together, so a crash or a second leader
+ * cannot publish twice), then notifies one batch of `limit` followers of a queued urgent
+ * announcement (migration 020: publishing only queues them, so a league's tens of thousands of
+ * followers are never one transaction; the round runs the batch, so the release before's
+ * notifier does too). Returns whether the round was full (more may be due).
  */
 export async function runAnnouncementRound(options: AnnouncementOptions): Promise<boolean> {
   const { pool, logger, metrics, limit } = options;

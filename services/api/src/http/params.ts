@@ -1,15 +1,9 @@
 import { ID_PATTERN, ProtocolError, parseIsoTime } from '@matchcast/protocol';
+import { singleQuery } from '@matchcast/runtime';
 import type { Request } from 'express';
 
 const MAX_BIGINT = 9_223_372_036_854_775_807n;
 
-/** A query parameter given once as a string, or undefined; repeated or nested parameters are refused. */
-export function singleQuery(req: Request, name: string): string | undefined {
-  const value = req.query[name];
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw new ProtocolError('BAD_REQUEST', `"${name}" must be given once`);
-  return value;
-}
 
 export function intQuery(req: Request, name: string, range: { min: number; max: number; fallback: number }): number {
   const value = singleQuery(req, name);

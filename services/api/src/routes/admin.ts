@@ -2,7 +2,8 @@ import { ROLES } from '@matchcast/auth';
 import { ProtocolError, type ChannelKind } from '@matchcast/protocol';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { requireRole } from '../http/auth';
-import { intQuery, pathId, singleQuery } from '../http/params';
+import { singleQuery } from '@matchcast/runtime';
+import { intQuery, pathId } from '../http/params';
 import type { PresenceStore } from '../store/presence';
 
 /** Channels one answer lists at most (the busiest first); the default. */

@@ -2,7 +2,8 @@ import { ROLES } from '@matchcast/auth';
 import { ID_PATTERN, ProtocolError } from '@matchcast/protocol';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { callerOf, requireRole, viewerOf, type Caller } from '../http/auth';
-import { announcementId, intQuery, singleQuery } from '../http/params';
+import { singleQuery } from '@matchcast/runtime';
+import { announcementId, intQuery } from '../http/params';
 import type { AnnouncementStore } from '../store/announcements';
 import { ANNOUNCEMENT_TARGETS, parseAnnouncementInput, parseAnnouncementPatch, type AnnouncementTarget } from '../validate/announcement-input';
 

@@ -3,7 +3,8 @@ import { ProtocolError, type MatchStatus } from '@matchcast/protocol';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { callerOf, requireRole, viewerOf } from '../http/auth';
 import { decodeKeyCursor, encodeKeyCursor } from '../http/cursor';
-import { intQuery, listQuery, pathId, singleQuery, timeQuery } from '../http/params';
+import { singleQuery } from '@matchcast/runtime';
+import { intQuery, listQuery, pathId, timeQuery } from '../http/params';
 import type { LeagueStore } from '../store/leagues';
 import { parseLeaguePatch } from '../validate/league-input';
 

@@ -3,7 +3,8 @@ import { ProtocolError } from '@matchcast/protocol';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { callerOf, requireRole } from '../http/auth';
 import { decodeCursor, encodeCursor } from '../http/cursor';
-import { intQuery, purchaseId, singleQuery } from '../http/params';
+import { singleQuery } from '@matchcast/runtime';
+import { intQuery, purchaseId } from '../http/params';
 import type { PurchaseStore } from '../store/purchases';
 import { parsePurchaseInput, parseStatusInput } from '../validate/purchase-input';
 

@@ -1,21 +1,14 @@
 import type { TokenVerifier } from '@matchcast/auth';
 import { readMatches, unavailable, MATCH_STATUSES, type MatchViewer } from '@matchcast/db';
 import { ProtocolError } from '@matchcast/protocol';
+import { singleQuery } from '@matchcast/runtime';
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import type { ClientReads } from '../transport/notification-stream';
 
 const MAX_LIMIT = 500;
 
-/** A query parameter given once as a string, or undefined; repeated or nested parameters are refused. */
-function single(req: Request, name: string): string | undefined {
-  const value = req.query[name];
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw new ProtocolError('BAD_REQUEST', `"${name}" must be given once`);
-  return value;
-}
-
 function limitOf(req: Request): number {
-  const value = single(req, 'limit');
+  const value = singleQuery(req, 'limit');
   if (value === undefined) return 100;
   if (!/^\d{1,4}$/.test(value) || Number(value) < 1 || Number(value) > MAX_LIMIT) {
     throw new ProtocolError('BAD_REQUEST', `"limit" must be an integer from 1 to ${MAX_LIMIT}`);
@@ -24,7 +17,7 @@ function limitOf(req: Request): number {
 }
 
 function statusesOf(req: Request): string[] | null {
-  const value = single(req, 'status');
+  const value = singleQuery(req, 'status');
   if (value === undefined) return null;
   const statuses = value.split(',');
   const unknown = statuses.find((status) => !MATCH_STATUSES.includes(status));

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { ErrorCodes, ProtocolError, baseChannel, isPrivateStream, isPrivateStreamKind, parseChannel, parseClientMessage, type ErrorCode, type OutboxEvent, type ServerMessage } from '@matchcast/protocol';
-import type { Logger } from '@matchcast/runtime';
+import { singleQuery, type Logger } from '@matchcast/runtime';
 import type { Request, Response } from 'express';
 import type { Identity } from '@matchcast/auth';
 import type { GatewayMetrics } from '../metrics';
@@ -184,7 +184,7 @@ export interface SseRequest {
  * WebSocket subscribe.
  */
 function requestFrom(req: Request, maxChannels: number, tokens: PositionTokens): SseRequest {
-  const query = (name: string) => queryParameter(req, name);
+  const query = (name: string) => singleQuery(req, name);
   // No prototype: a key named __proto__ (the query's or Last-Event-ID's) is a key, refused by the parser, not a setter that drops it.
   const resume: Record<string, unknown> = Object.create(null);
   let since = query('since');
@@ -215,17 +215,6 @@ function requestFrom(req: Request, maxChannels: number, tokens: PositionTokens):
   const parsed = parseClientMessage(JSON.stringify(message), { maxChannelsPerMessage: maxChannels });
   if (parsed.action !== 'subscribe') throw new ProtocolError('BAD_MESSAGE');
   return { subscribe: parsed, token };
-}
-
-/**
- * A query parameter given once, or undefined; given twice (`?since=a&since=b`) it is refused, as
- * REST refuses it: read as absent, a repeated `token` opened an anonymous stream, a repeated
- * `resume` or `since` a stream that did not resume, without a word.
- */
-function queryParameter(req: Request, name: string): string | undefined {
-  const value = req.query[name];
-  if (value === undefined || typeof value === 'string') return value;
-  throw new ProtocolError('BAD_REQUEST', `"${name}" must be given once`);
 }
 
 /** Channels that are one stream each (match:<id> and its topics, user:<id>, purchase:<id>); the others (league, team, live, all) need `since` in the token. */
@@ -303,7 +292,7 @@ export function sseEndpoint(
     let identity: Identity;
     let prepared: PreparedStream;
     try {
-      ({ release, identity, opened: admitted } = await admit(rules, req, queryParameter(req, 'token') ?? null));
+      ({ release, identity, opened: admitted } = await admit(rules, req, singleQuery(req, 'token') ?? null));
       prepared = await prepare(req, identity);
     } catch (error) {
       release?.();
