@@ -6,7 +6,7 @@ export { onShutdown, fatal, runService } from './shutdown';
 export { abortableSleep, asError, backoffMs, exponentialMs, sleep } from './backoff';
 export { listenOps, type OpsServer } from './ops-server';
 export { throttledWarn } from './throttled-log';
-export { addressGroup, clientAddress } from './http/client-address';
+export { addressGroup, clientAddress, clientGroup } from './http/client-address';
 export { singleQuery } from './http/query';
 export { OriginPolicy, parseAllowedOrigins, type CorsOptions } from './http/origins';
 export { endSocket, errorResponder, notFound, onClientError, requestFailure } from './http/http-errors';

@@ -22,7 +22,7 @@ import { restRoutes } from './http/rest';
 import { createGatewayMetrics, memoryHistoryGauge, trackedStreamsGauge } from './metrics';
 import { startRetention } from './retention';
 import { TokenVerifier } from '@matchcast/auth';
-import { Replayer } from './sessions/replay';
+import { Replayer, type Caller } from './sessions/replay';
 import { LeagueAccess, leagueAccessReader } from './sessions/league-access';
 import { PurchaseOwners, purchaseOwnerReader } from './sessions/purchase-owners';
 import { Sessions, type Client } from './sessions/session';
@@ -34,6 +34,9 @@ import { SSE_PATH, sseHandler } from './transport/sse';
 import { PositionTokens } from './transport/sse-positions';
 import { NOTIFICATION_STREAM_PATH, notificationStreamHandler } from './transport/notification-stream';
 import { WsServer } from './transport/ws-server';
+
+/** The gateway's own authorization reads (purchase owners, league access): one group of its own in the client pool's turns. */
+const GATEWAY_READS: Caller = { group: 'gateway', alive: () => true };
 
 export interface Gateway {
   readonly server: Server;
@@ -107,9 +110,9 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   const verifier = new TokenVerifier(config.auth);
   const replayer = new Replayer({ databaseUrl: config.databaseUrl, ...config.replay }, logger, history, metrics);
   // Purchase channels are authorized by their buyer: read on the pool for client work.
-  const purchaseOwners = new PurchaseOwners(purchaseOwnerReader((work) => replayer.run(() => true, work)), undefined, metrics.purchaseOwnerReads);
+  const purchaseOwners = new PurchaseOwners(purchaseOwnerReader((work) => replayer.run(GATEWAY_READS, work)), undefined, metrics.purchaseOwnerReads);
   // Private leagues: match and team leagues, privacy and members, kept current from league_access events.
-  const leagueAccess = new LeagueAccess(leagueAccessReader((work) => replayer.run(() => true, work)), metrics.leagueAccessReads);
+  const leagueAccess = new LeagueAccess(leagueAccessReader((work) => replayer.run(GATEWAY_READS, work)), metrics.leagueAccessReads);
   const sessions = new Sessions(
     registry,
     sequencer,
@@ -151,9 +154,9 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   // The one /api route the gateway serves (the API service has the rest): a user's notifications as named SSE events.
   app.get(
     NOTIFICATION_STREAM_PATH,
-    notificationStreamHandler(config.ws, admission, sessions, positionSources, (alive, work) => replayer.run(alive, work), metrics, logger),
+    notificationStreamHandler(config.ws, admission, sessions, positionSources, (caller, work) => replayer.run(caller, work), metrics, logger),
   );
-  app.use(restRoutes((alive, work) => replayer.run(alive, work), verifier));
+  app.use(restRoutes((caller, work) => replayer.run(caller, work), verifier, config.edge.trustedProxyHops));
   app.use(express.static(join(__dirname, '..', 'public'), { setHeaders: setPageHeaders }));
   // Anything else (a GET of /ws without its Upgrade, as from a proxy that drops it, included) is
   // a coded JSON answer, as the API's, not express's HTML page.

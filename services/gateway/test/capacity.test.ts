@@ -124,6 +124,44 @@ describe('gateway capacity settings', () => {
     }
   });
 
+  it('REPLAY_CONCURRENCY: waiting reads take turns by client address, so a flood from one address does not hold another\'s read behind it', async () => {
+    const fair = await startGateway(
+      loadConfig(
+        new EnvReader({
+          DATABASE_URL: postgres.url,
+          PORT: '0',
+          OPS_PORT: '0',
+          HOST: '127.0.0.1',
+          REPLAY_CONCURRENCY: '1',
+          TRUSTED_PROXY_HOPS: '1',
+          CANARY_INTERVAL_MS: '0',
+          OUTBOX_PRUNE_INTERVAL_MS: '0',
+        }),
+      ),
+      createLogger('gateway', 'silent'),
+    );
+    const lock = new pg.Client(postgres.url);
+    await lock.connect();
+    try {
+      const matches = (address: string) => fetch(`http://127.0.0.1:${fair.port}/api/matches`, { headers: { 'x-forwarded-for': address } });
+      const answered: string[] = [];
+      // The match table locked: the first read waits on the lock in the one slot, the rest queue for it.
+      await lock.query('BEGIN; LOCK TABLE match IN ACCESS EXCLUSIVE MODE');
+      const flood = Array.from({ length: 150 }, () => matches('198.51.100.7').then((res) => (answered.push('flood'), res)));
+      await new Promise((r) => setTimeout(r, 500));
+      const bystander = matches('203.0.113.9').then((res) => (answered.push('bystander'), res));
+      await new Promise((r) => setTimeout(r, 300));
+      await lock.query('COMMIT');
+      const statuses = (await Promise.all([...flood, bystander])).map((res) => res.status);
+      expect(statuses.filter((status) => status !== 200)).toEqual([]);
+      // In a queue of arrival it was answered last; in turns, within the first few.
+      expect(answered.indexOf('bystander')).toBeLessThan(5);
+    } finally {
+      await lock.end();
+      await fair.close();
+    }
+  });
+
   it('LISTEN_BACKLOG: the client port listens with that accept queue', () => {
     const line = execFileSync('ss', ['-ltnH', `sport = :${gateway.port}`], { encoding: 'utf8' }).trim();
     // State Recv-Q Send-Q Local:Port Peer:Port; for a listening socket Send-Q is the backlog.

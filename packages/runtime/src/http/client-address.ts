@@ -20,6 +20,11 @@ export function clientAddress(req: IncomingMessage, trustedHops: number): string
   return claimed !== undefined && isIP(claimed) ? normalize(claimed) : direct;
 }
 
+/** The address group (addressGroup) of the request's client (clientAddress): the key of per-client limits and turns. */
+export function clientGroup(req: IncomingMessage, trustedHops: number): string {
+  return addressGroup(clientAddress(req, trustedHops));
+}
+
 const normalize = (address: string): string => (address.startsWith('::ffff:') ? address.slice(7) : address);
 
 /**

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { addressGroup, clientAddress } from '../../src/http/client-address';
+import { addressGroup, clientAddress, clientGroup } from '../../src/http/client-address';
 
 const request = (remoteAddress: string, forwardedFor?: string | string[]) =>
   ({ socket: { remoteAddress }, headers: forwardedFor === undefined ? {} : { 'x-forwarded-for': forwardedFor } }) as unknown as IncomingMessage;
@@ -20,6 +20,13 @@ describe('clientAddress', () => {
     expect(clientAddress(request('10.0.0.5'), 1)).toBe('10.0.0.5');
     expect(clientAddress(request('10.0.0.5', '6.6.6.6'), 2)).toBe('10.0.0.5');
     expect(clientAddress(request('10.0.0.5', 'not-an-ip'), 1)).toBe('10.0.0.5');
+  });
+});
+
+describe('clientGroup', () => {
+  it('is the address group of the client address', () => {
+    expect(clientGroup(request('10.0.0.5', '2001:db8:0:1::5'), 1)).toBe('2001:db8:0:1::/64');
+    expect(clientGroup(request('::ffff:192.0.2.1'), 0)).toBe('192.0.2.1');
   });
 });
 

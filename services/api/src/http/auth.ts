@@ -1,7 +1,7 @@
 import { ROLES } from '@matchcast/auth';
 import type { TokenVerifier } from '@matchcast/auth';
 import { ID_PATTERN, ProtocolError } from '@matchcast/protocol';
-import { addressGroup, clientAddress } from '@matchcast/runtime';
+import { clientGroup } from '@matchcast/runtime';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ANONYMOUS, type Viewer } from '../store/leagues';
 import type { CallerSlots } from './caller-slots';
@@ -44,7 +44,7 @@ export function authenticate(verifier: TokenVerifier, slots: CallerSlots): Reque
 export function optionallyAuthenticate(verifier: TokenVerifier, slots: CallerSlots, trustedProxyHops: number): RequestHandler {
   const required = authenticate(verifier, slots);
   return (req: Request, res: Response, next: NextFunction): void => {
-    if (req.get('authorization') === undefined) return slots.admit(`address:${addressGroup(clientAddress(req, trustedProxyHops))}`, res, next);
+    if (req.get('authorization') === undefined) return slots.admit(`address:${clientGroup(req, trustedProxyHops)}`, res, next);
     required(req, res, next);
   };
 }

@@ -1,7 +1,7 @@
 import type { TokenVerifier } from '@matchcast/auth';
 import { readMatches, unavailable, MATCH_STATUSES, type MatchViewer } from '@matchcast/db';
 import { ProtocolError } from '@matchcast/protocol';
-import { singleQuery } from '@matchcast/runtime';
+import { clientGroup, singleQuery } from '@matchcast/runtime';
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import type { ClientReads } from '../transport/notification-stream';
 
@@ -45,18 +45,19 @@ async function viewerOf(req: Request, verifier: TokenVerifier): Promise<MatchVie
  * Current state for a page's first paint: each match's snapshot and its stream's seq, which
  * the page then passes as `resume` when it subscribes, so no update falls between the two.
  * Bad parameters get 400 with a code, never a database error; a database that cannot answer, 503.
- * Read on the pool for client work (`reads`, with its statement timeout), never on the
+ * Read on the pool for client work (`reads`, with its statement timeout, in the client address's turn), never on the
  * sequencer's: a flood of these held every connection of it, and live delivery that needs the
  * outbox (a user stream's head, a new match's first event, a catch-up) waited seconds behind them.
  */
-export function restRoutes(reads: ClientReads, verifier: TokenVerifier): Router {
+export function restRoutes(reads: ClientReads, verifier: TokenVerifier, trustedProxyHops: number): Router {
   const router = Router();
   router.get('/api/matches', async (req: Request, res: Response, next: NextFunction) => {
     try {
       const statuses = statusesOf(req);
       const limit = limitOf(req);
       const viewer = await viewerOf(req, verifier);
-      const matches = await reads(() => !req.socket.destroyed, (db) => readMatches(db, statuses, limit, viewer));
+      const caller = { group: clientGroup(req, trustedProxyHops), alive: () => !req.socket.destroyed };
+      const matches = await reads(caller, (db) => readMatches(db, statuses, limit, viewer));
       if (matches === undefined) return; // the client left while the request waited for a connection
       res.json({ matches });
     } catch (error) {

@@ -3,7 +3,14 @@ import { ProtocolError, type OutboxEvent } from '@matchcast/protocol';
 import type { Logger } from '@matchcast/runtime';
 import pg from 'pg';
 import type { MemoryHistory } from '../delivery/history';
+import { FairSlots } from './fair-slots';
 import { SharedReads } from './shared-reads';
+
+/** Who a client-driven read is for: whether they are still there, and the address group whose turn it takes. */
+export interface Caller {
+  readonly group: string;
+  alive(): boolean;
+}
 
 export interface ReplayOptions {
   databaseUrl: string;
@@ -25,13 +32,15 @@ export interface ReplayMetrics {
  * What clients can ask for when they resume — replays and `since` look-ups — answered from the
  * gateway's memory of recent events (MemoryHistory) where it reaches back far enough, and
  * otherwise from the outbox, on a pool of its own so that no number of resuming clients can
- * starve the sequencer's gap fills and catch-ups. The pool's size is the concurrency limit
- * (others wait their turn), every statement has a timeout, reads of the same stream range
+ * starve the sequencer's gap fills and catch-ups. The pool's size is the concurrency limit;
+ * others wait their turn, taken by client address group in rounds (FairSlots), so one address
+ * cannot queue everyone else out. Every statement has a timeout, reads of the same stream range
  * are coalesced (SharedReads), and work for a client that has left is dropped before it
  * reaches the database.
  */
 export class Replayer {
   private readonly pool: pg.Pool;
+  private readonly slots: FairSlots;
   private readonly reads: SharedReads;
 
   constructor(
@@ -40,12 +49,13 @@ export class Replayer {
     private readonly memory?: MemoryHistory,
     private readonly metrics?: ReplayMetrics,
   ) {
-    this.reads = new SharedReads((stream, afterSeq, uptoSeq, alive) => {
-      return this.run(alive, (db) => {
+    this.reads = new SharedReads((stream, afterSeq, uptoSeq, caller) => {
+      return this.run(caller, (db) => {
         this.metrics?.outboxReads.inc({ query: 'stream' });
         return readStream(db, stream, afterSeq, uptoSeq, options.pageSize);
       });
     }, options.pageSize);
+    this.slots = new FairSlots(options.concurrency);
     this.pool = new pg.Pool({
       connectionString: options.databaseUrl,
       max: options.concurrency,
@@ -59,15 +69,15 @@ export class Replayer {
    * Hands every event of `stream` in (afterSeq, head] to `deliver`, in order: what memory holds
    * from there on at once, the rest from the outbox page by page (only the part memory does not
    * hold). The rows must be contiguous from afterSeq + 1: a missing row was pruned, and the
-   * client gets RESUME_TOO_OLD instead of a silent gap. Stops early when `alive` turns false or
+   * client gets RESUME_TOO_OLD instead of a silent gap. Stops early when the caller has left or
    * `deliver` returns false.
    */
-  async replay(stream: string, afterSeq: number, head: number, alive: () => boolean, deliver: (event: OutboxEvent) => boolean): Promise<void> {
+  async replay(stream: string, afterSeq: number, head: number, caller: Caller, deliver: (event: OutboxEvent) => boolean): Promise<void> {
     let next = afterSeq + 1;
     let source: 'memory' | 'outbox' = 'memory';
     try {
       while (next <= head) {
-        if (!alive()) return;
+        if (!caller.alive()) return;
         // Memory first: it may hold from `next` on (its oldest events may go meanwhile, so ask each time).
         const held = this.memory?.read(stream, next - 1, head) ?? [];
         for (const event of held) {
@@ -79,7 +89,7 @@ export class Replayer {
         // Read up to where memory begins, when it begins within the range.
         const oldest = this.memory?.oldestSeq(stream);
         const upto = oldest !== undefined && oldest > next && oldest <= head ? oldest - 1 : head;
-        const page = await this.reads.get(stream, next - 1, upto, alive);
+        const page = await this.reads.get(stream, next - 1, upto, caller);
         if (page === undefined) return;
         for (const event of page) {
           if (event.seq !== next) break;
@@ -96,8 +106,8 @@ export class Replayer {
   }
 
   /** The committed heads of these streams (stream_counter), for checking what a client claims to have. */
-  committedHeads(streams: readonly string[], alive: () => boolean): Promise<Map<string, number> | undefined> {
-    return this.run(alive, (db) => {
+  committedHeads(streams: readonly string[], caller: Caller): Promise<Map<string, number> | undefined> {
+    return this.run(caller, (db) => {
       this.metrics?.outboxReads.inc({ query: 'heads' });
       return streamHeadsOf(db, streams);
     });
@@ -107,20 +117,21 @@ export class Replayer {
    * The streams in scope with events created after `since` - `marginMs`, and the seq to
    * replay each after: from memory when it can tell for every stream in scope, else the outbox.
    */
-  async changedSince(since: string, marginMs: number, scope: Parameters<typeof streamsChangedSince>[3], alive: () => boolean): Promise<ChangedStream[] | undefined> {
+  async changedSince(since: string, marginMs: number, scope: Parameters<typeof streamsChangedSince>[3], caller: Caller): Promise<ChangedStream[] | undefined> {
     const fromMemory = this.memory?.changedSince(Date.parse(since) - marginMs, scope);
     this.metrics?.resumeSource.inc({ request: 'since', source: fromMemory ? 'memory' : 'outbox' });
     if (fromMemory) return fromMemory;
-    return this.run(alive, (db) => {
+    return this.run(caller, (db) => {
       this.metrics?.outboxReads.inc({ query: 'changed_since' });
       return streamsChangedSince(db, since, marginMs, scope);
     });
   }
 
-  /** Runs `work` on a pooled connection, unless the client left while it waited for one (any client-driven read, e.g. a stream start's snapshot). */
-  async run<T>(alive: () => boolean, work: (db: pg.PoolClient) => Promise<T>): Promise<T | undefined> {
-    if (!alive()) return undefined;
-    return withClient(this.pool, async (db) => (alive() ? work(db) : undefined));
+  /** Runs `work` on a pooled connection in the caller's turn, unless the caller left while it waited (any client-driven read, e.g. a stream start's snapshot). */
+  async run<T>(caller: Caller, work: (db: pg.PoolClient) => Promise<T>): Promise<T | undefined> {
+    if (!caller.alive()) return undefined;
+    // The slots are as many as the pool's connections, so a turn never waits for one.
+    return this.slots.run(caller.group, async () => (caller.alive() ? withClient(this.pool, work) : undefined));
   }
 
   close(): Promise<void> {

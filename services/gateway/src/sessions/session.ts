@@ -9,7 +9,7 @@ import type { Identity, TokenVerifier } from '@matchcast/auth';
 import { authorizeChannel, mayAccess, ownersNeeded, type KnownOwners } from './authorize';
 import { ALL_PUBLIC, type LeagueAccess, type Revocation } from './league-access';
 import type { PurchaseOwners } from './purchase-owners';
-import type { Replayer } from './replay';
+import type { Caller, Replayer } from './replay';
 
 /** The outbox reads sessions need (the Replayer, or a fake in unit tests). */
 export type History = Pick<Replayer, 'replay' | 'changedSince' | 'committedHeads'>;
@@ -55,6 +55,8 @@ export interface Client extends Subscriber {
   readonly transport: PresenceTransport;
   /** When the connection opened (unix ms). */
   readonly connectedAt: number;
+  /** The address group it connected from (addressGroup): whose turn its reads take. */
+  readonly addressGroup: string;
 }
 
 /** What sessions report; the gateway's metrics fit it. */
@@ -319,6 +321,11 @@ export class Sessions {
     }
   }
 
+  /** The client as its reads' caller: there while the registry has it. */
+  private caller(client: Client): Caller {
+    return { group: client.addressGroup, alive: () => this.registry.has(client) };
+  }
+
   /** Takes one from the client's read budget; false when it is spent. */
   private spend(client: Client): boolean {
     let budget = this.readBudgets.get(client);
@@ -357,7 +364,7 @@ export class Sessions {
    * seq is reached, so it is refused with RESUME_TOO_OLD — the client reloads state.
    */
   private async refuseClaimsBeyondHead(client: Client, resume: Map<string, number>, streams: string[], refused: ProtocolError[]): Promise<void> {
-    const heads = await this.replayer.committedHeads(streams, () => this.registry.has(client));
+    const heads = await this.replayer.committedHeads(streams, this.caller(client));
     if (heads === undefined) return;
     for (const stream of streams) {
       const head = heads.get(stream) ?? 0;
@@ -370,7 +377,7 @@ export class Sessions {
 
   /** Adds to `resume` the streams that changed since `since` and reach the client. */
   private async expandSince(client: Client, channels: ReadonlySet<string>, resume: Map<string, number>, since: string): Promise<void> {
-    const changed = await this.replayer.changedSince(this.clampSince(since), SINCE_MARGIN_MS, sinceScope(channels, resume), () => this.registry.has(client));
+    const changed = await this.replayer.changedSince(this.clampSince(since), SINCE_MARGIN_MS, sinceScope(channels, resume), this.caller(client));
     for (const { stream, afterSeq, routing } of changed ?? []) {
       // A channel the client holds was authorized when subscribed (private streams are only those).
       if ((channels.has(stream) || mayAccess(client.identity, stream, undefined, this.leagues)) && reaches(routing, channels)) resume.set(stream, afterSeq);
@@ -388,7 +395,7 @@ export class Sessions {
     let first = true;
     this.metrics.replays.inc();
     try {
-      await this.replayer.replay(stream, afterSeq, head, () => this.registry.has(client), (event: OutboxEvent) => {
+      await this.replayer.replay(stream, afterSeq, head, this.caller(client), (event: OutboxEvent) => {
         if (first && !reaches(event, client.channels)) return false;
         first = false;
         const admits = this.audience(event);

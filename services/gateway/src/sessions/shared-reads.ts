@@ -1,11 +1,12 @@
 import type { OutboxEvent } from '@matchcast/protocol';
+import type { Caller } from './replay';
 
 /** One outbox read of a stream's seqs in (afterSeq, endSeq], and who waits for it. */
 interface Read {
   afterSeq: number;
   /** The highest seq the read can return (its upper bound, or where its row limit ends). */
   endSeq: number;
-  waiters: (() => boolean)[];
+  waiters: Caller[];
   rows: Promise<OutboxEvent[] | undefined>;
 }
 
@@ -13,29 +14,29 @@ interface Read {
  * Coalesces reads of stream ranges: a read asked for while another of the same stream is
  * queued or running, and that one's range covers it, waits for that one instead of sending a
  * query of its own — a thousand clients resuming the same stream cost one query. A shared read
- * goes on while any of its waiters is alive.
+ * goes on while any of its waiters is there, in the turn of the one that asked first.
  */
 export class SharedReads {
   private readonly running = new Map<string, Read[]>();
 
   constructor(
-    /** Reads (afterSeq, uptoSeq] of a stream, at most `limit` rows, unless `alive` turned false first. */
-    private readonly read: (stream: string, afterSeq: number, uptoSeq: number, alive: () => boolean) => Promise<OutboxEvent[] | undefined>,
+    /** Reads (afterSeq, uptoSeq] of a stream, at most `limit` rows, unless the caller left first. */
+    private readonly read: (stream: string, afterSeq: number, uptoSeq: number, caller: Caller) => Promise<OutboxEvent[] | undefined>,
     private readonly limit: number,
   ) {}
 
   /** The rows of (afterSeq, uptoSeq] (at most `limit` of them, in seq order), or undefined when the client left. */
-  async get(stream: string, afterSeq: number, uptoSeq: number, alive: () => boolean): Promise<OutboxEvent[] | undefined> {
+  async get(stream: string, afterSeq: number, uptoSeq: number, caller: Caller): Promise<OutboxEvent[] | undefined> {
     const endSeq = Math.min(uptoSeq, afterSeq + this.limit);
     const reads = this.running.get(stream);
     const joined = reads?.find((read) => read.afterSeq <= afterSeq && read.endSeq >= endSeq);
     if (joined) {
-      joined.waiters.push(alive);
+      joined.waiters.push(caller);
       const rows = await joined.rows;
       return rows?.filter((row) => row.seq > afterSeq && row.seq <= endSeq);
     }
-    const read: Read = { afterSeq, endSeq, waiters: [alive], rows: Promise.resolve(undefined) };
-    read.rows = this.read(stream, afterSeq, endSeq, () => read.waiters.some((waiter) => waiter()));
+    const read: Read = { afterSeq, endSeq, waiters: [caller], rows: Promise.resolve(undefined) };
+    read.rows = this.read(stream, afterSeq, endSeq, { group: caller.group, alive: () => read.waiters.some((waiter) => waiter.alive()) });
     this.running.set(stream, [...(reads ?? []), read]);
     try {
       return await read.rows;

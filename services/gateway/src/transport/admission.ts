@@ -1,9 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import { unavailable } from '@matchcast/db';
 import { ProtocolError } from '@matchcast/protocol';
-import type { Logger } from '@matchcast/runtime';
 import type { Identity, TokenVerifier } from '@matchcast/auth';
-import { clientAddress } from './client-address';
+import { clientGroup, type Logger } from '@matchcast/runtime';
 import type { ConnectionLimits } from './connection-limits';
 import type { GatewayMetrics } from '../metrics';
 import type { OriginPolicy } from './origins';
@@ -24,6 +23,8 @@ export interface AdmissionRules {
 
 export interface Admitted {
   identity: Identity;
+  /** The client's address group (clientGroup): what the per-address caps count, and whose turn its reads take. */
+  addressGroup: string;
   /** Frees the connection's per-address slot (and its place among those admitting); call when it closes (safe twice). */
   release: () => void;
   /** The stream is open and the registry counts it: its place among those admitting is freed (safe twice). */
@@ -64,7 +65,8 @@ export async function admit(rules: AdmissionRules, req: IncomingMessage, queryTo
   if (rules.isDraining()) throw new ProtocolError('SERVER_DRAINING');
   if (rules.connectionCount() + rules.admitting.size >= rules.maxConnections) throw new ProtocolError('SERVER_FULL');
   rules.origins.check(req.headers.origin);
-  const releaseSlot = rules.limits.admit(clientAddress(req, rules.trustedProxyHops));
+  const addressGroup = clientGroup(req, rules.trustedProxyHops);
+  const releaseSlot = rules.limits.admit(addressGroup);
   const opened = rules.admitting.begin();
   const release = () => {
     opened();
@@ -72,7 +74,7 @@ export async function admit(rules: AdmissionRules, req: IncomingMessage, queryTo
   };
   try {
     const identity = await rules.verifier.authenticate(req.headers.authorization, queryToken);
-    return { identity, release, opened };
+    return { identity, addressGroup, release, opened };
   } catch (error) {
     release();
     throw error;

@@ -1,5 +1,5 @@
 import { ProtocolError } from '@matchcast/protocol';
-import { TokenBucket, addressGroup } from '@matchcast/runtime';
+import { TokenBucket } from '@matchcast/runtime';
 
 export interface ConnectionLimitOptions {
   /** Open connections per address; 0 = no limit. */
@@ -22,9 +22,8 @@ export class ConnectionLimits {
 
   constructor(private readonly options: ConnectionLimitOptions) {}
 
-  /** Counts a new connection from `client` (its address), or throws; the returned release is safe to call twice. */
-  admit(client: string): () => void {
-    const address = addressGroup(client);
+  /** Counts a new connection from an address group (clientGroup), or throws; the returned release is safe to call twice. */
+  admit(address: string): () => void {
     const now = Date.now();
     if (now - this.lastSweep > SWEEP_INTERVAL_MS) this.sweep(now);
     const { maxPerAddress, perAddressPerSecond } = this.options;

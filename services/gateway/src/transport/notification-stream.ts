@@ -4,6 +4,7 @@ import type { Logger } from '@matchcast/runtime';
 import type { Request } from 'express';
 import type pg from 'pg';
 import type { GatewayMetrics } from '../metrics';
+import type { Caller } from '../sessions/replay';
 import type { Sessions, SubscribeRequest } from '../sessions/session';
 import type { AdmissionRules } from './admission';
 import { ConnectionPositions } from './sse-positions';
@@ -47,10 +48,10 @@ interface Snapshot {
 }
 
 /** The database reads a stream start needs: on the gateway's pool for client work (the Replayer's). */
-export type ClientReads = <T>(alive: () => boolean, work: (db: pg.PoolClient) => Promise<T>) => Promise<T | undefined>;
+export type ClientReads = <T>(caller: Caller, work: (db: pg.PoolClient) => Promise<T>) => Promise<T | undefined>;
 
-async function snapshot(reads: ClientReads, alive: () => boolean, userId: string, stream: string): Promise<Snapshot> {
-  const result = await reads(alive, (db) =>
+async function snapshot(reads: ClientReads, caller: Caller, userId: string, stream: string): Promise<Snapshot> {
+  const result = await reads(caller, (db) =>
     db.query<{ unread_count: number; seq: number }>(
       `SELECT matchcast_unread_count($1)::int AS unread_count,
               coalesce((SELECT last_seq FROM stream_counter WHERE stream = $2), 0)::int AS seq`,
@@ -78,7 +79,7 @@ export function notificationStreamHandler(
   metrics: GatewayMetrics,
   logger: Logger,
 ) {
-  return sseEndpoint(rules, sessions, metrics, logger, async (req: Request, identity) => {
+  return sseEndpoint(rules, sessions, metrics, logger, async (req: Request, identity, addressGroup) => {
     const userId = identity.userId;
     if (userId === undefined) throw new ProtocolError('UNAUTHORIZED', 'a user token is required (Authorization: Bearer <token>, or ?token=)');
     const stream = `user:${userId}`;
@@ -89,14 +90,14 @@ export function notificationStreamHandler(
     // Every position in the token is authorized like a `resume` key: another user's is refused.
     const subscribe: SubscribeRequest = { action: 'subscribe', channels: [stream], resume };
     await sessions.authorize(identity, new Set(), subscribe);
-    const at = await snapshot(reads, () => !req.socket.destroyed, userId, stream);
+    const at = await snapshot(reads, { group: addressGroup, alive: () => !req.socket.destroyed }, userId, stream);
     if (!resume.has(stream)) resume.set(stream, at.seq);
     return {
       subscribe,
       client: (res, identity) => {
         const positions = new ConnectionPositions(sources.tokens, false);
         positions.set(stream, token?.items.get(stream) ?? sources.tokens.item(stream, resume.get(stream)!));
-        return new SseClient(randomUUID(), identity, res, {
+        return new SseClient(randomUUID(), identity, addressGroup, res, {
           maxBufferedBytes: options.maxBufferedBytes,
           onSlow: () => metrics.slowConsumers.inc(),
           ...sources,

@@ -75,6 +75,7 @@ export class SseClient extends SubscriberState implements Client {
   constructor(
     readonly id: string,
     public identity: Identity,
+    readonly addressGroup: string,
     private readonly res: Response,
     private readonly options: SseClientOptions,
   ) {
@@ -284,7 +285,8 @@ export function sseEndpoint(
   sessions: Sessions,
   metrics: GatewayMetrics,
   logger: Logger,
-  prepare: (req: Request, identity: Identity) => Promise<PreparedStream> | PreparedStream,
+  /** Prepares the stream of an admitted request; `addressGroup` is the client's (Admitted). */
+  prepare: (req: Request, identity: Identity, addressGroup: string) => Promise<PreparedStream> | PreparedStream,
 ) {
   return async (req: Request, res: Response): Promise<void> => {
     let release: (() => void) | undefined;
@@ -292,8 +294,9 @@ export function sseEndpoint(
     let identity: Identity;
     let prepared: PreparedStream;
     try {
-      ({ release, identity, opened: admitted } = await admit(rules, req, singleQuery(req, 'token') ?? null));
-      prepared = await prepare(req, identity);
+      let addressGroup: string;
+      ({ release, identity, addressGroup, opened: admitted } = await admit(rules, req, singleQuery(req, 'token') ?? null));
+      prepared = await prepare(req, identity, addressGroup);
     } catch (error) {
       release?.();
       const failure = refusal(error, metrics.connectionsRejected, logger);
@@ -327,14 +330,14 @@ export function sseEndpoint(
 
 /** GET /sse: the subscribe is the query (and the Last-Event-ID); the same JSON messages as WebSocket. */
 export function sseHandler(options: SseOptions, rules: AdmissionRules, sessions: Sessions, sources: SsePositionSources, metrics: GatewayMetrics, logger: Logger) {
-  return sseEndpoint(rules, sessions, metrics, logger, async (req, identity) => {
+  return sseEndpoint(rules, sessions, metrics, logger, async (req, identity, addressGroup) => {
     const request = requestFrom(req, options.maxChannels, sources.tokens);
     await sessions.authorize(identity, new Set(), request.subscribe);
     return {
       subscribe: request.subscribe,
       client: (res, identity) => {
         const subscribedAtMs = Date.now();
-        return new SseClient(randomUUID(), identity, res, {
+        return new SseClient(randomUUID(), identity, addressGroup, res, {
           maxBufferedBytes: options.maxBufferedBytes,
           onSlow: () => metrics.slowConsumers.inc(),
           ...sources,

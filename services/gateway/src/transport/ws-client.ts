@@ -37,6 +37,7 @@ export class WsClient extends SubscriberState implements Client {
   constructor(
     readonly id: string,
     public identity: Identity,
+    readonly addressGroup: string,
     private readonly ws: WebSocket,
     private readonly maxBufferedBytes: number,
     private readonly onSlow: (client: WsClient) => void,

@@ -5,11 +5,13 @@ import { Fanout } from '../../src/delivery/fanout';
 import { SubscriptionRegistry } from '../../src/delivery/registry';
 import { ANONYMOUS, TokenVerifier } from '@matchcast/auth';
 import { LeagueAccess } from '../../src/sessions/league-access';
+import type { Caller } from '../../src/sessions/replay';
 import { Sessions, type Client, type History, type SubscribeRequest } from '../../src/sessions/session';
 import { FakeSubscriber, fakeMetrics, matchEvent, rethrow } from './fakes';
 
 class FakeClient extends FakeSubscriber implements Client {
   identity = ANONYMOUS;
+  readonly addressGroup = '192.0.2.1';
 }
 
 /** A history whose `since` look-up answers only when the test says so. */
@@ -37,9 +39,9 @@ class ControlledHistory implements History {
   fail(): void {
     this.failure!(new Error('statement timeout'));
   }
-  async replay(stream: string, afterSeq: number, head: number, alive: () => boolean, deliver: (e: OutboxEvent) => boolean): Promise<void> {
+  async replay(stream: string, afterSeq: number, head: number, caller: Caller, deliver: (e: OutboxEvent) => boolean): Promise<void> {
     for (const event of this.rows.filter((e) => e.stream === stream && e.seq > afterSeq && e.seq <= head)) {
-      if (!alive() || !deliver(event)) return;
+      if (!caller.alive() || !deliver(event)) return;
     }
   }
 }

@@ -5,6 +5,7 @@ import { TokenVerifier, type Identity } from '@matchcast/auth';
 import { Fanout } from '../../src/delivery/fanout';
 import { SubscriptionRegistry } from '../../src/delivery/registry';
 import { Sequencer } from '../../src/delivery/sequencer';
+import type { Caller } from '../../src/sessions/replay';
 import { Sessions, type Client, type History } from '../../src/sessions/session';
 import { FakeOutbox, FakeSubscriber, fakeMetrics, userEvent, rethrow } from './fakes';
 
@@ -12,15 +13,16 @@ const logger = createLogger('test', 'silent');
 
 class UserClient extends FakeSubscriber implements Client {
   identity: Identity = { userId: 'u1', roles: new Set(), expiresAtMs: undefined };
+  readonly addressGroup = '192.0.2.1';
 }
 
 /** Replays from the fake outbox; `since` finds what the test says. */
 class OutboxHistory implements History {
   changed: ChangedStream[] = [];
   constructor(private readonly outbox: FakeOutbox) {}
-  async replay(stream: string, afterSeq: number, head: number, alive: () => boolean, deliver: (e: OutboxEvent) => boolean): Promise<void> {
+  async replay(stream: string, afterSeq: number, head: number, caller: Caller, deliver: (e: OutboxEvent) => boolean): Promise<void> {
     for (const event of await this.outbox.readStream(stream, afterSeq, head)) {
-      if (!alive() || !deliver(event)) return;
+      if (!caller.alive() || !deliver(event)) return;
     }
   }
   async changedSince(): Promise<ChangedStream[]> {
