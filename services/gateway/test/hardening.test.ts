@@ -351,6 +351,25 @@ describe('a gateway under hostile input', () => {
     bystander.ws.close();
   });
 
+  it('answers frames past the message rate with RATE_LIMITED, naming a subscribe\'s channels as every refused subscribe does; the connection lives on', async () => {
+    const eager = await subscribed(['all']);
+    // The burst is twice WS_MESSAGES_PER_SECOND (40): the rest of these come too fast.
+    for (let i = 0; i < 50; i++) eager.ws.send(i === 45 ? 'not json' : JSON.stringify({ action: 'subscribe', channels: [`match:m${1 + (i % 2)}`] }));
+    // Every frame is answered, in order: the first subscribe's answer came before these.
+    const answers = () => eager.messages.filter((m) => m.type === 'subscribed' || m.type === 'error').length - 1;
+    await eager.next(() => answers() === 50);
+    const limited = eager.messages.filter((m) => m.code === 'RATE_LIMITED');
+    expect(limited.length).toBeGreaterThanOrEqual(5);
+    // Each refused subscribe says which; the frame that is no subscribe is refused without channels.
+    const named = limited.filter((m) => m.channels !== undefined);
+    expect(named.length).toBe(limited.length - 1);
+    for (const refusal of named) expect(refusal.channels).toEqual([expect.stringMatching(/^match:m[12]$/)]);
+    const subscribes = eager.messages.filter((m) => m.type === 'subscribed').length - 1;
+    expect(subscribes + named.length).toBe(49);
+    expect(eager.ws.readyState).toBe(WebSocket.OPEN);
+    eager.ws.close();
+  });
+
   it('answers a flood of resuming subscribes past the budget with RATE_LIMITED at once, without reading the outbox for them', async () => {
     const readsBefore = await metric('matchcast_gateway_outbox_reads_total', 'changed_since');
     const flooder = await subscribed(['all']);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ServerResponse, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { ProtocolError, parseClientMessage } from '@matchcast/protocol';
+import { ProtocolError, parseClientMessage, type ClientMessage } from '@matchcast/protocol';
 import type { Logger } from '@matchcast/runtime';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Identity } from '@matchcast/auth';
@@ -111,13 +111,27 @@ export class WsServer {
     if (client.queued >= this.options.messagesPerSecond * MAX_QUEUED_SECONDS) return client.close('RATE_LIMITED');
     if (!client.limiter.take()) {
       if (client.limiter.abusive()) return client.close('RATE_LIMITED');
-      return client.enqueue(() => this.sessions.reject(client, new ProtocolError('RATE_LIMITED')), this.rejectFailed);
+      // A refused subscribe is named by its channels, as every refused subscribe is: the client's
+      // queue of subscribes waiting for an answer stays in step, and it can ask again later.
+      return client.enqueue(() => this.sessions.reject(client, new ProtocolError('RATE_LIMITED'), this.subscribedIn(data, isBinary)), this.rejectFailed);
     }
-    client.enqueue(() => {
-      if (isBinary) throw new ProtocolError('BINARY_NOT_SUPPORTED');
-      const text = Array.isArray(data) ? Buffer.concat(data).toString() : data.toString();
-      return this.sessions.handle(client, parseClientMessage(text, { maxChannelsPerMessage: this.options.maxChannels }));
-    }, this.rejectFailed);
+    client.enqueue(() => this.sessions.handle(client, this.parse(data, isBinary)), this.rejectFailed);
+  }
+
+  private parse(data: RawData, isBinary: boolean): ClientMessage {
+    if (isBinary) throw new ProtocolError('BINARY_NOT_SUPPORTED');
+    const text = Array.isArray(data) ? Buffer.concat(data).toString() : data.toString();
+    return parseClientMessage(text, { maxChannelsPerMessage: this.options.maxChannels });
+  }
+
+  /** The channels of a frame that is a valid subscribe, else undefined. */
+  private subscribedIn(data: RawData, isBinary: boolean): string[] | undefined {
+    try {
+      const message = this.parse(data, isBinary);
+      return message.action === 'subscribe' ? message.channels : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   private readonly rejectFailed = (client: WsClient, error: unknown): Promise<void> | void => this.sessions.reject(client, error);
