@@ -8,3 +8,4 @@ export * from './server-messages';
 export * from './bus';
 export * from './presence';
 export * from './storable';
+export * from './nesting';

@@ -52,6 +52,11 @@ export function createGatewayMetrics(registry: Registry) {
       help: 'Events that could not be read from the outbox (pruned) and were skipped',
       registers,
     }),
+    undeliverable: new Counter({
+      name: 'matchcast_gateway_events_undeliverable_total',
+      help: 'Events whose data nests too deep to serialize (a database login wrote the row past the crawler): skipped',
+      registers,
+    }),
     outboxPrunedAt: new Gauge({
       name: 'matchcast_gateway_outbox_last_prune_timestamp_seconds',
       help: 'Unix time this gateway last finished an outbox prune round (holding the prune lock); 0 = never',

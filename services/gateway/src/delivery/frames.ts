@@ -1,9 +1,12 @@
-import { deliveryChannels, eventMessage, type OutboxEvent, type ServerMessage } from '@matchcast/protocol';
+import { MAX_EVENT_DATA_DEPTH, deliveryChannels, eventMessage, nestsDeeperThan, type OutboxEvent, type ServerMessage } from '@matchcast/protocol';
 import { WebSocket } from 'ws';
 
 /** ws exports its Sender at runtime; @types/ws does not declare it. */
 type FrameOptions = { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean };
 const Sender = (WebSocket as unknown as { Sender: { frame(data: Buffer, options: FrameOptions): Buffer[] } }).Sender;
+
+/** An event whose data JSON.stringify cannot serialize (it overflows the stack), nor should a client parse: never framed, skipped instead (Sequencer.emit). */
+export const undeliverable = (event: OutboxEvent): boolean => nestsDeeperThan(event.data, MAX_EVENT_DATA_DEPTH);
 
 /**
  * Builds a complete, unmasked WebSocket text frame (header + payload in one buffer) so that

@@ -1,6 +1,7 @@
 import type { OutboxReader } from '@matchcast/db';
-import { isPrivateStream, isRef, type OutboxEvent, type OutboxRef } from '@matchcast/protocol';
+import { MAX_EVENT_DATA_DEPTH, isPrivateStream, isRef, type OutboxEvent, type OutboxRef } from '@matchcast/protocol';
 import { backoffMs, sleep, throttledWarn, type Logger } from '@matchcast/runtime';
+import { undeliverable } from './frames';
 import type { MemoryHistory } from './history';
 
 /** Waits before re-reading a head that is below a claimed seq (see headFor). */
@@ -16,6 +17,7 @@ export interface SequencerMetrics {
   duplicates: Count;
   gapsFilled: Count;
   skipped: Count;
+  undeliverable: Count;
   claimsBeyondHead: Count;
   untracked: Count;
 }
@@ -81,6 +83,7 @@ export class Sequencer {
   private initialized = false;
   private closed = false;
   private readonly warnBeyondHead: ReturnType<typeof throttledWarn>;
+  private readonly warnUndeliverable: ReturnType<typeof throttledWarn>;
 
   constructor(
     private readonly outbox: OutboxReader,
@@ -91,6 +94,7 @@ export class Sequencer {
     private readonly history?: Pick<MemoryHistory, 'start' | 'follow' | 'forget' | 'record'>,
   ) {
     this.warnBeyondHead = throttledWarn(logger);
+    this.warnUndeliverable = throttledWarn(logger);
   }
 
   get ready(): boolean {
@@ -273,6 +277,15 @@ export class Sequencer {
 
   private emit(event: OutboxEvent): void {
     this.last.set(event.stream, event.seq);
+    // A committed row no client can be sent (a login with INSERT on a domain table wrote data
+    // nested thousands deep: serializing it overflows the stack in the history and for every
+    // subscriber, who was closed): its seq is passed over, as a pruned row's is; the history
+    // restarts at the next one, so a resume across it reads the outbox (replay skips it too).
+    if (undeliverable(event)) {
+      this.metrics.undeliverable.inc();
+      this.warnUndeliverable({ stream: event.stream, seq: event.seq, reason: 'DATA_TOO_DEEP' }, `event data nests deeper than ${MAX_EVENT_DATA_DEPTH} levels; skipped`);
+      return;
+    }
     this.history?.record(event);
     this.deliver(event);
   }

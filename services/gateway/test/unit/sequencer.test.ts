@@ -11,7 +11,7 @@ async function setup(committed: OutboxEvent[] = []) {
   const outbox = new FakeOutbox();
   outbox.commit(...committed);
   const delivered: string[] = [];
-  const metrics = fakeMetrics('received', 'duplicates', 'gapsFilled', 'skipped', 'claimsBeyondHead', 'untracked');
+  const metrics = fakeMetrics('received', 'duplicates', 'gapsFilled', 'skipped', 'undeliverable', 'claimsBeyondHead', 'untracked');
   const sequencer = new Sequencer(outbox, (e) => delivered.push(`${e.stream}@${e.seq}`), metrics, logger);
   await sequencer.init();
   return { outbox, delivered, metrics, sequencer };

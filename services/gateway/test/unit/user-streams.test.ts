@@ -39,7 +39,7 @@ async function setup() {
   const headReads = outbox.holdHeadReads();
   const registry = new SubscriptionRegistry({ track: (c) => sequencer.track(c), untrack: (c) => sequencer.untrack(c) });
   const fanout = new Fanout(registry, fakeMetrics('delivered', 'commitToSendSeconds'), rethrow);
-  const sequencer = new Sequencer(outbox, (e) => fanout.deliver(e), fakeMetrics('received', 'duplicates', 'gapsFilled', 'skipped', 'claimsBeyondHead', 'untracked'), logger);
+  const sequencer = new Sequencer(outbox, (e) => fanout.deliver(e), fakeMetrics('received', 'duplicates', 'gapsFilled', 'skipped', 'undeliverable', 'claimsBeyondHead', 'untracked'), logger);
   await sequencer.init();
   const history = new OutboxHistory(outbox);
   const sessions = new Sessions(

@@ -1,0 +1,97 @@
+/**
+ * Outbox rows that a database login with the crawler's rights wrote past the crawler's own
+ * checks (its provider's values are checked; its login is not): a football_event whose `detail`
+ * nests thousands of levels deep is a valid jsonb value (Postgres takes 10,000), and is signed and
+ * delivered like any event, but JSON.stringify overflows the stack on it. Against real gateways
+ * on Postgres LISTEN, with and without their memory of recent events.
+ */
+import { migrate } from '@matchcast/db';
+import { EnvReader, createLogger } from '@matchcast/runtime';
+import { PostgresServer, waitFor } from '@matchcast/testkit';
+import pg from 'pg';
+import { loadConfig } from '../src/config';
+import { startGateway, type Gateway } from '../src/gateway';
+import { TEST_SECRET, TestClient, metricValue } from './support';
+
+const DEPTH = 8000;
+
+describe('an outbox event whose data nests too deep to serialize', () => {
+  let postgres: PostgresServer;
+  let db: pg.Pool;
+  let crawlerRole: pg.Client;
+  /** With the memory of recent events (the default), and without it. */
+  const gateways: Gateway[] = [];
+  let head: number;
+
+  const ops = (gateway: Gateway) => `http://127.0.0.1:${gateway.opsPort}`;
+  const headOf = async () => Number((await db.query<{ last_seq: string }>(`SELECT last_seq FROM stream_counter WHERE stream = 'match:m1'`)).rows[0]!.last_seq);
+
+  beforeAll(async () => {
+    postgres = await new PostgresServer().start();
+    db = new pg.Pool({ connectionString: postgres.url, max: 2 });
+    await migrate(db);
+    await db.query(`INSERT INTO league VALUES ('l', 'League');
+      INSERT INTO team (id, league_id, name) VALUES ('a', 'l', 'A'), ('b', 'l', 'B');
+      INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at) VALUES ('m1', 'l', 'a', 'b', now());
+      INSERT INTO scoreboard (match_id) VALUES ('m1');
+      CREATE ROLE forger LOGIN IN ROLE matchcast_crawler`);
+    const url = new URL(postgres.url);
+    url.username = 'forger';
+    url.password = '';
+    crawlerRole = new pg.Client(url.toString());
+    await crawlerRole.connect();
+    for (const history of ['1000', '0']) {
+      const env = { DATABASE_URL: postgres.url, PORT: '0', OPS_PORT: '0', HOST: '127.0.0.1', AUTH_JWT_SECRET: TEST_SECRET, CANARY_INTERVAL_MS: '0', MEMORY_HISTORY_EVENTS_PER_STREAM: history };
+      const gateway = await startGateway(loadConfig(new EnvReader(env)), createLogger('gateway', 'silent'));
+      gateways.push(gateway);
+      await waitFor('the gateway on Postgres', async () => ((await metricValue(ops(gateway), 'matchcast_gateway_broker_mode', 'mode="postgres"')) === 1 ? true : undefined), 20_000);
+    }
+  });
+
+  afterAll(async () => {
+    await Promise.all(gateways.map((gateway) => gateway.close()));
+    await crawlerRole?.end();
+    await db?.end();
+    await postgres?.destroy();
+  });
+
+  it('is skipped and counted; every subscriber keeps its connection and gets the events after it', async () => {
+    const clients = await Promise.all(
+      gateways.map(async (gateway) => {
+        const client = new TestClient(`ws://127.0.0.1:${gateway.port}/ws`);
+        await client.opened();
+        client.send({ action: 'subscribe', channels: ['match:m1'] });
+        await client.next((m) => m.type === 'subscribed');
+        return client;
+      }),
+    );
+    head = await headOf();
+    const deep = `{"x":${'['.repeat(DEPTH)}${']'.repeat(DEPTH)}}`;
+    await crawlerRole.query(`INSERT INTO football_event (match_id, minute, type, team, detail) VALUES ('m1', 50, 'var', 'home', $1::jsonb)`, [deep]);
+    await crawlerRole.query(`UPDATE scoreboard SET home_score = 1 WHERE match_id = 'm1'`);
+    expect(await headOf()).toBe(head + 2);
+
+    for (const [index, client] of clients.entries()) {
+      const next = await client.next((m) => m.stream === 'match:m1' && m.seq === head + 2);
+      expect(next.data.score).toEqual({ home: 1, away: 0 });
+      expect(client.ws.readyState).toBe(client.ws.OPEN);
+      expect(client.messages.filter((m) => m.type === 'error' || m.seq === head + 1)).toEqual([]);
+      expect(await metricValue(ops(gateways[index]!), 'matchcast_gateway_events_undeliverable_total')).toBe(1);
+      client.ws.close();
+    }
+  });
+
+  it('is left out of a resume across it, which goes on to every event after it, with no error', async () => {
+    for (const gateway of gateways) {
+      const client = new TestClient(`ws://127.0.0.1:${gateway.port}/ws`);
+      await client.opened();
+      client.send({ action: 'subscribe', channels: ['match:m1'], resume: { 'match:m1': head } });
+      await client.next((m) => m.type === 'resumed');
+      await client.next((m) => m.stream === 'match:m1' && m.seq === head + 2);
+      expect(client.messages.filter((m) => m.type === 'error' || m.seq === head + 1)).toEqual([]);
+      // Counted once, when it came live, not again per resume.
+      expect(await metricValue(ops(gateway), 'matchcast_gateway_events_undeliverable_total')).toBe(1);
+      client.ws.close();
+    }
+  });
+});
