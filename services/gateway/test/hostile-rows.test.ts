@@ -2,8 +2,9 @@
  * Outbox rows that a database login with the crawler's rights wrote past the crawler's own
  * checks (its provider's values are checked; its login is not): a football_event whose `detail`
  * nests thousands of levels deep is a valid jsonb value (Postgres takes 10,000), and is signed and
- * delivered like any event, but JSON.stringify overflows the stack on it. Against real gateways
- * on Postgres LISTEN, with and without their memory of recent events.
+ * delivered like any event, but JSON.stringify overflows the stack on it; one with a player name
+ * of megabytes became an event of that size. Against real gateways on Postgres LISTEN, with and
+ * without their memory of recent events.
  */
 import { migrate } from '@matchcast/db';
 import { EnvReader, createLogger } from '@matchcast/runtime';
@@ -93,5 +94,35 @@ describe('an outbox event whose data nests too deep to serialize', () => {
       expect(await metricValue(ops(gateway), 'matchcast_gateway_events_undeliverable_total')).toBe(1);
       client.ws.close();
     }
+  });
+
+  it('is refused at write when its JSON is past 64 KiB on a match stream (022_domain_row_limits): the row is not written, and subscribers go on', async () => {
+    const client = new TestClient(`ws://127.0.0.1:${gateways[0]!.port}/ws`);
+    await client.opened();
+    client.send({ action: 'subscribe', channels: ['match:m1'] });
+    await client.next((m) => m.type === 'subscribed');
+    const before = await headOf();
+    const goal = (player: string) =>
+      crawlerRole.query(`INSERT INTO football_event (match_id, minute, type, team, player) VALUES ('m1', 60, 'goal', 'home', $1)`, [player]);
+    await expect(goal('P'.repeat(2_000_000))).rejects.toMatchObject({ code: '54000', message: expect.stringMatching(/^event too large: match:m1 match_event is \d+ bytes of JSON \(at most 65536\)$/) });
+    expect(await headOf()).toBe(before);
+    expect((await db.query(`SELECT count(*)::int AS n FROM football_event WHERE length(player) > 1000000`)).rows[0].n).toBe(0);
+    // Far larger than any real event, and within the limit: written and delivered as a reference.
+    await goal('P'.repeat(60_000));
+    const next = await client.next((m) => m.stream === 'match:m1' && m.seq === before + 1);
+    expect(next.data.event.player).toHaveLength(60_000);
+    client.ws.close();
+  });
+
+  it('cannot be made on a stream no channel names: league, team and match ids are refused unless a channel could name them (022_domain_row_limits)', async () => {
+    const refused = { code: '23514' };
+    await expect(crawlerRole.query(`INSERT INTO league VALUES ('bad league', 'L')`)).rejects.toMatchObject({ ...refused, constraint: 'league_id_format' });
+    await expect(crawlerRole.query(`INSERT INTO team (id, league_id, name) VALUES ('t:1', 'l', 'T')`)).rejects.toMatchObject({ ...refused, constraint: 'team_id_format' });
+    for (const id of ['bad id', 'm/1', 'x'.repeat(65), '']) {
+      await expect(crawlerRole.query(`INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at) VALUES ($1, 'l', 'a', 'b', now())`, [id])).rejects.toMatchObject({ ...refused, constraint: 'match_id_format' });
+      await expect(crawlerRole.query(`UPDATE match SET id = $1 WHERE id = 'm1'`, [id])).rejects.toMatchObject(refused);
+    }
+    expect((await db.query(`SELECT count(*)::int AS n FROM stream_counter WHERE stream !~ '^[a-z]+:[A-Za-z0-9_.-]{1,64}$'`)).rows[0].n).toBe(0);
+    await crawlerRole.query(`INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at) VALUES ('m-2.x_Y', 'l', 'a', 'b', now())`);
   });
 });
