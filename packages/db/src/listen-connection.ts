@@ -67,6 +67,8 @@ export interface ListenConnectionOptions {
 
 /** A closing leader NOTIFYs this channel (payload: its lock key) right after releasing the lock. */
 export const LEADER_HANDOVER_CHANNEL = 'matchcast_leader_handover';
+/** The shortest time between a standby's lock retries (or standbyPollMs, when shorter). */
+const HANDOVER_RETRY_MS = 100;
 
 export type ListenState = 'idle' | 'connecting' | 'standby' | 'listening' | 'closed';
 
@@ -338,7 +340,15 @@ export class ListenConnection extends EventEmitter<ListenConnectionEvents> {
 
     if (lockKey !== undefined) {
       await this.timedQuery(session, `LISTEN ${LEADER_HANDOVER_CHANNEL}`);
+      // Any login may NOTIFY the handover channel: lock retries are at least HANDOVER_RETRY_MS
+      // apart however many wake-ups come (a flood of forged ones had every standby send a lock
+      // query per NOTIFY, 4,000 a second each); a real handover in a flood waits that long at most.
+      const retryGapMs = Math.min(HANDOVER_RETRY_MS, this.standbyPollMs);
+      let triedAt = 0;
       for (;;) {
+        const early = triedAt + retryGapMs - Date.now();
+        if (early > 0) await session.sleep(early);
+        triedAt = Date.now();
         handedOver = false;
         const { rows } = await this.timedQuery(session, 'SELECT pg_try_advisory_lock($1) AS locked', [lockKey]);
         if ((rows[0] as { locked?: boolean } | undefined)?.locked) break;

@@ -246,6 +246,48 @@ describe('ListenConnection', () => {
     await otherHolder.end();
   });
 
+  test('a flood of forged handover NOTIFYs (any login may send one) costs a standby a lock query per 100 ms, and a real handover is still taken at once', async () => {
+    const key = 545454;
+    const leader = connection({ leaderLockKey: key, applicationName: 'lc-flood-leader', standbyPollMs: 30_000 });
+    const standby = connection({ leaderLockKey: key, applicationName: 'lc-flood-standby', standbyPollMs: 30_000 });
+    const leading = nextEvent(leader, 'listening', 5000);
+    leader.start();
+    await leading;
+    const standing = nextEvent(standby, 'standby', 5000);
+    standby.start();
+    await standing;
+
+    const lockQueries = jest.spyOn(pg.Client.prototype, 'query');
+    const locks = () => lockQueries.mock.calls.filter(([text]) => typeof text === 'string' && text.includes('pg_try_advisory_lock')).length;
+    const forger = await adminClient();
+    let flooding = true;
+    let forged = 0;
+    const flood = (async () => {
+      while (flooding) {
+        await forger.query('SELECT pg_notify($1, $2)', ['matchcast_leader_handover', String(key)]);
+        forged++;
+      }
+    })();
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const during = locks();
+      expect(forged).toBeGreaterThan(200);
+      expect(during).toBeLessThanOrEqual(12);
+      expect(standby.state).toBe('standby');
+
+      const takeover = nextEvent(standby, 'listening', 3000);
+      const closedAt = Date.now();
+      await leader.close();
+      await takeover;
+      expect(Date.now() - closedAt).toBeLessThan(500);
+    } finally {
+      flooding = false;
+      await flood;
+      lockQueries.mockRestore();
+      await forger.end();
+    }
+  });
+
   test('a frozen server (SIGSTOP) is detected by the timed check query within interval + timeout', async () => {
     const conn = connection({ healthCheckIntervalMs: 1000, healthCheckTimeoutMs: 500, connectTimeoutMs: 500, applicationName: 'lc-frozen' });
     const listening = nextEvent(conn, 'listening', 5000);
