@@ -77,7 +77,8 @@ export class ReplayFrames {
     let entry = this.byEvent.get(event);
     if (!entry) {
       if (this.byEvent.size >= this.maxEvents) this.byEvent.delete(this.byEvent.keys().next().value!);
-      this.byEvent.set(event, (entry = { channels: deliveryChannels(event), frames: [] }));
+      // One the sequencer skipped live (and counted) is never framed: on no channel.
+      this.byEvent.set(event, (entry = { channels: undeliverable(event) ? [] : deliveryChannels(event), frames: [] }));
     }
     return entry;
   }

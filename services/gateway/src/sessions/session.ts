@@ -2,7 +2,7 @@ import { ProtocolError, baseChannel, type PresenceTransport, isOwnChannelStream,
 import { unavailable } from '@matchcast/db';
 import { TokenBucket, type Logger } from '@matchcast/runtime';
 import { handOver } from '../delivery/fanout';
-import { ReplayFrames, undeliverable, type EventFrames } from '../delivery/frames';
+import { ReplayFrames, type EventFrames } from '../delivery/frames';
 import type { SubscriptionRegistry } from '../delivery/registry';
 import type { Subscriber } from '../delivery/subscriber';
 import type { Identity, TokenVerifier } from '@matchcast/auth';
@@ -398,7 +398,6 @@ export class Sessions {
       await this.replayer.replay(stream, afterSeq, head, this.caller(client), (event: OutboxEvent) => {
         if (first && !reaches(event, client.channels)) return false;
         first = false;
-        if (undeliverable(event)) return true; // skipped live too, and counted there (Sequencer.emit)
         const admits = this.audience(event);
         const frames = this.replayFrames.forClient(event, client.channels, admits && ((channel) => admits(channel, client)));
         if (frames) client.deliver(frames);
