@@ -276,6 +276,30 @@ describe('private leagues on a gateway', () => {
     expect(await answer(mallory, { channels: ['match:c1'] })).toMatchObject({ code: 'FORBIDDEN_CHANNEL' });
   });
 
+  it("a team channel subscribed before its team existed ends when the team turns out to be a private league's, before its announcements", async () => {
+    const carol = await connect('carol');
+    const alice = await connect('alice');
+    await db.query(`INSERT INTO league (id, name) VALUES ('vip2', 'VIP Two'), ('vip3', 'VIP Three')`);
+    await db.query(`SELECT matchcast_add_league_member(l, 'alice', 'root'), matchcast_set_league_private(l, true) FROM unnest(ARRAY['vip2', 'vip3']) l`);
+    // nt3 joins vip3, whose privacy this gateway knows (alice asked); nt2 vip2, which no client here has asked about.
+    expect(await answer(alice, { channels: ['league:vip3'] })).toMatchObject({ type: 'subscribed' });
+    for (const client of [carol, alice]) {
+      expect(await answer(client, { channels: ['team:nt3', 'team:nt3/announcements', 'team:nt2/announcements'] })).toMatchObject({ type: 'subscribed' });
+    }
+    await db.query(`INSERT INTO team (id, league_id, name) VALUES ('nt3', 'vip3', 'New Three'), ('nt2', 'vip2', 'New Two')`);
+    const ended = () => carol.messages.filter((m) => m.type === 'error' && m.code === 'FORBIDDEN_CHANNEL').map((m) => m.channel).sort();
+    await waitFor('carol loses every channel of the new private teams', async () => (ended().length === 3 ? true : undefined), SLOW_MS);
+    expect(ended()).toEqual(['team:nt2/announcements', 'team:nt3', 'team:nt3/announcements']);
+    for (const team of ['nt3', 'nt2']) {
+      await db.query(`SELECT matchcast_create_announcement('members only', 'm', 'general', 'normal', 'team', $1, NULL, NULL, 'root')`, [team]);
+    }
+    const announced = (client: TestClient) => client.messages.filter((m) => m.type === 'announcement').map((m) => m.stream).sort();
+    await waitFor('alice, a member, gets both announcements', async () => (announced(alice).length === 2 ? true : undefined), SLOW_MS);
+    expect(announced(alice)).toEqual(['team:nt2', 'team:nt3']);
+    expect(alice.messages.filter((m) => m.type === 'error')).toEqual([]);
+    expect(announced(carol)).toEqual([]);
+  });
+
   it("keeps a private league's match off a public team's channel for non-members (a club in a private cup)", async () => {
     const carol = await connect('carol');
     const alice = await connect('alice');

@@ -207,6 +207,32 @@ export class LeagueAccess implements LeagueVisibility {
     return { league, membersKnown: state !== undefined, unread: names };
   }
 
+  /**
+   * The team channels (`team:<id>`) a league's table names whose league no read here has told:
+   * a team created after a client subscribed to its channel. A team's creation has no event of
+   * its own (its announcements would then reach anyone subscribed before it existed), but it
+   * gives its league's table a row, so the caller reads these and decides their subscriptions
+   * again. Reads under way read again (they may predate the team). Undefined when none.
+   */
+  unreadTeams(event: Pick<OutboxEvent, 'type' | 'stream' | 'data'>): string[] | undefined {
+    if (event.type !== 'league_table' || !event.stream.startsWith('league:')) return undefined;
+    const rows = (event.data as { rows?: unknown }).rows;
+    if (!Array.isArray(rows)) return undefined;
+    const names: string[] = [];
+    for (const row of rows) {
+      const id = (row as { team?: { id?: unknown } } | null)?.team?.id;
+      if (typeof id === 'string' && ID_PATTERN.test(id) && !this.teamLeague.has(id)) names.push(`team:${id}`);
+    }
+    if (names.length === 0) return undefined;
+    this.epoch++;
+    return names;
+  }
+
+  /** Whether this league is cached here as private. */
+  isPrivate(league: string): boolean {
+    return this.leagues.get(league)?.private === true;
+  }
+
   private applyAccess(stream: string, data: LeagueAccessData): Revocation | undefined {
     if (!data || typeof data.league_id !== 'string' || stream !== `league:${data.league_id}`) return undefined;
     const league = data.league_id;

@@ -136,7 +136,7 @@ export class Sessions {
    */
   observe(event: OutboxEvent): void {
     const revocation = this.leagueAccess?.observe(event);
-    if (!revocation) return;
+    if (!revocation) return this.checkNewTeams(event);
     this.revoke(revocation);
     const unread = revocation.user === undefined ? revocation.unread : undefined;
     if (unread === undefined) return;
@@ -146,6 +146,28 @@ export class Sessions {
     this.leagueAccess!.load(unread).then(
       () => this.revoke({ league, membersKnown: true }),
       (error: unknown) => this.logger.warn({ err: error, league }, 'reading a league for a re-check failed'),
+    );
+  }
+
+  /**
+   * A subscription to a team that did not exist yet was granted as public (nothing to decide
+   * it by). When the team appears in its league's table (league_table: a team's creation has no
+   * event of its own), the subscribed ones among the teams no read here has told are read, and
+   * every non-admin subscription to them that the team's league does not grant ends; where the
+   * league is known here as private, its non-members' end at once, before the read.
+   */
+  private checkNewTeams(event: OutboxEvent): void {
+    const access = this.leagueAccess;
+    const teams = access?.unreadTeams(event)?.filter((name) => (this.registry.subscribers(name)?.size ?? 0) > 0 || this.registry.hasTopicSubscribers(name));
+    if (!access || !teams?.length) return;
+    const league = event.stream.slice('league:'.length);
+    if (access.isPrivate(league)) this.revoke({ league, membersKnown: true, unread: teams });
+    access.load(teams).then(
+      () => {
+        const leagues = new Set(teams.map((name) => access.leagueOf({ kind: 'team', id: name.slice('team:'.length) })));
+        for (const owner of leagues) if (owner !== undefined) this.revoke({ league: owner, membersKnown: true });
+      },
+      (error: unknown) => this.logger.warn({ err: error, league }, 'reading new teams for a re-check failed'),
     );
   }
 
