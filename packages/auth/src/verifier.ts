@@ -106,6 +106,15 @@ export class TokenVerifier {
     return this.verify(token);
   }
 
+  /**
+   * How long past its `exp` a token is still accepted (AUTH_CLOCK_TOLERANCE_MS, in the whole
+   * seconds jose counts): an open connection lives as long, so one the door let in is not
+   * closed for an expired token the moment it opens.
+   */
+  get clockToleranceMs(): number {
+    return Math.round(this.config.clockToleranceMs / 1000) * 1000;
+  }
+
   async verify(token: string): Promise<Identity> {
     if (!this.getKey) throw new ProtocolError('UNAUTHORIZED', 'this server does not accept tokens');
     let payload: JWTPayload;
@@ -113,7 +122,7 @@ export class TokenVerifier {
       ({ payload } = await jwtVerify(token, this.getKey, {
         algorithms: ALGORITHMS,
         requiredClaims: ['exp', 'sub'],
-        clockTolerance: Math.round(this.config.clockToleranceMs / 1000),
+        clockTolerance: this.clockToleranceMs / 1000,
         ...(this.config.issuer ? { issuer: this.config.issuer } : {}),
         ...(this.config.audience ? { audience: this.config.audience } : {}),
       }));

@@ -201,4 +201,17 @@ describe('user streams on a gateway', () => {
     expect(client.messages.filter((m) => m.stream && m.stream !== 'user:u1')).toEqual([]);
     await closed(client);
   });
+
+  it("lives as long as the door accepts its token: one past its exp but within the clock tolerance (5 s) gets its notifications until exp + tolerance, then 4001", async () => {
+    // Let in at the door (jose's tolerance), this connection was closed the moment it opened.
+    const late = new TestClient(`${url}?token=${await token('tolerated', -2)}`);
+    await late.opened();
+    late.send({ action: 'subscribe', channels: ['user:tolerated'] });
+    await late.next((m) => m.type === 'subscribed');
+    await notify(['tolerated']);
+    await late.next((m) => m.type === 'notification' && m.stream === 'user:tolerated');
+    const at = Date.now();
+    expect(await late.closed).toEqual({ code: 4001, reason: 'TOKEN_EXPIRED' });
+    expect(Date.now() - at).toBeGreaterThan(500);
+  });
 });

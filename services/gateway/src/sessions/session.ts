@@ -456,12 +456,15 @@ export class Sessions {
     client.send({ type: 'refreshed', expires_at: identity.expiresAtMs === undefined ? null : new Date(identity.expiresAtMs).toISOString() });
   }
 
-  /** Closes the connection when its token expires (TOKEN_EXPIRED), unless a refresh moved the expiry. */
+  /**
+   * Closes the connection when its token expires (TOKEN_EXPIRED), unless a refresh moved the
+   * expiry: past its `exp` and the clock tolerance, as long as the door and `refresh` accept it.
+   */
   private watchExpiry(client: Client): void {
     clearTimeout(this.expiries.get(client));
     this.expiries.delete(client);
-    const expiresAt = client.identity.expiresAtMs;
-    if (expiresAt === undefined) return;
+    if (client.identity.expiresAtMs === undefined) return;
+    const expiresAt = client.identity.expiresAtMs + this.verifier.clockToleranceMs;
     const timer = setTimeout(() => {
       this.expiries.delete(client);
       if (Date.now() < expiresAt) return this.watchExpiry(client);
