@@ -63,6 +63,9 @@ describe('GET /api/notifications/stream', () => {
       [{}, '?token=garbage', 'UNAUTHORIZED'],
       [{ Authorization: `Bearer ${await mintToken('another-secret-that-is-long-enough-0123', { subject: 'u1' })}` }, '', 'UNAUTHORIZED'],
       [{}, `?token=${expired}`, 'TOKEN_EXPIRED'],
+      // Valid tokens whose subject names no user's stream: 401 as the API answers them, not an error about a channel.
+      [{ Authorization: `Bearer ${await token('a:b')}` }, '', 'UNAUTHORIZED'],
+      [{ Authorization: `Bearer ${await token('x/announcements')}` }, '', 'UNAUTHORIZED'],
     ];
     for (const [headers, query, code] of cases) {
       const stream = open(headers, query);

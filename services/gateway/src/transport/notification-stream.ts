@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ProtocolError, parseChannel, type OutboxEvent, type ServerMessage } from '@matchcast/protocol';
+import { ID_PATTERN, ProtocolError, type OutboxEvent, type ServerMessage } from '@matchcast/protocol';
 import type { Logger } from '@matchcast/runtime';
 import type { Request } from 'express';
 import type pg from 'pg';
@@ -82,8 +82,10 @@ export function notificationStreamHandler(
   return sseEndpoint(rules, sessions, metrics, logger, async (req: Request, identity, addressGroup) => {
     const userId = identity.userId;
     if (userId === undefined) throw new ProtocolError('UNAUTHORIZED', 'a user token is required (Authorization: Bearer <token>, or ?token=)');
+    // As the API answers it: a subject that names no user's stream (`a:b`, `x/announcements`) was
+    // 400 INVALID_CHANNEL or 404 UNKNOWN_CHANNEL about a channel the client never named.
+    if (!ID_PATTERN.test(userId)) throw new ProtocolError('UNAUTHORIZED', `token subject must be a user id matching ${ID_PATTERN.source}`);
     const stream = `user:${userId}`;
-    parseChannel(stream);
     const lastEventId = req.get('last-event-id');
     const token = lastEventId ? sources.tokens.decode(lastEventId) : undefined;
     const resume = new Map(token?.positions ?? []);
