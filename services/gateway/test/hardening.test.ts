@@ -511,6 +511,13 @@ describe('a gateway under hostile input', () => {
     expect((await fetch(`${base}/api/matches`, { headers })).status).toBe(200);
   });
 
+  it('takes ?token= once on the upgrade, as the SSE endpoints do: two are 400 BAD_REQUEST, not the first taken silently', async () => {
+    const [bob, alice] = [await token('bob'), await token('alice')];
+    expect(await refusal(`${url}?token=${bob}&token=${alice}`)).toMatchObject({ status: 400, body: { error: 'BAD_REQUEST', message: '"token" must be given once' } });
+    expect((await fetch(`${base}/sse?channels=all&token=${bob}&token=${alice}`)).status).toBe(400);
+    expect(await attempt(`${url}?token=${alice}`)).toBe(101);
+  });
+
   it('reads GET /api/matches on the pool for client work: a flood of them held up does not hold up the sequencer (a user stream head read)', async () => {
     // Every REST read of the matches waits for this lock; the head of a user stream does not.
     await db.query('BEGIN');

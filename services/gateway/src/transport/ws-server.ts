@@ -80,7 +80,7 @@ export class WsServer {
   private async upgrade(server: Server, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const url = req.headers.upgrade?.toLowerCase() === 'websocket' ? parseTarget(req.url) : undefined;
     if (url?.pathname !== WS_PATH) return answerAsHttp(server, req, socket);
-    const { identity, addressGroup, release, opened: admitted } = await admit(this.rules, req, url.searchParams.get('token'));
+    const { identity, addressGroup, release, opened: admitted } = await admit(this.rules, req, queryToken(url.searchParams));
     // The slot is held for as long as the socket lives, whether or not the handshake completes.
     socket.once('close', release);
     if (socket.destroyed) return release();
@@ -148,6 +148,16 @@ export class WsServer {
   async close(): Promise<void> {
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
+}
+
+/**
+ * `?token=` given once, as the SSE endpoints require it (singleQuery): with two, the first one
+ * was taken silently, where a proxy or filter in front may have judged the last.
+ */
+function queryToken(params: URLSearchParams): string | null {
+  const tokens = params.getAll('token');
+  if (tokens.length > 1) throw new ProtocolError('BAD_REQUEST', '"token" must be given once');
+  return tokens[0] ?? null;
 }
 
 /**
