@@ -212,7 +212,7 @@ export class LeagueAccess implements LeagueVisibility {
    * a team created after a client subscribed to its channel. A team's creation has no event of
    * its own (its announcements would then reach anyone subscribed before it existed), but it
    * gives its league's table a row, so the caller reads these and decides their subscriptions
-   * again. Reads under way read again (they may predate the team). Undefined when none.
+   * again. Reads of them under way read again (they may predate the team). Undefined when none.
    */
   unreadTeams(event: Pick<OutboxEvent, 'type' | 'stream' | 'data'>): string[] | undefined {
     if (event.type !== 'league_table' || !event.stream.startsWith('league:')) return undefined;
@@ -224,7 +224,7 @@ export class LeagueAccess implements LeagueVisibility {
       if (typeof id === 'string' && ID_PATTERN.test(id) && !this.teamLeague.has(id)) names.push(`team:${id}`);
     }
     if (names.length === 0) return undefined;
-    this.epoch++;
+    if (names.some((name) => this.reading.has(name))) this.epoch++;
     return names;
   }
 
