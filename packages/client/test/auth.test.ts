@@ -53,7 +53,8 @@ describe('MatchcastClient token refresh against a real gateway', () => {
     client.subscribe('user:bob', () => undefined);
     client.connect();
     await waitForState(client, 'live');
-    await waitForState(client, 'offline', 10_000);
+    // Closed at exp plus the gateway's clock tolerance (AUTH_CLOCK_TOLERANCE_MS, 5 s): about 8 s from here.
+    await waitForState(client, 'offline', 15_000);
     expect(errors.at(-1)).toMatchObject({ code: 'TOKEN_EXPIRED', closeCode: 4001, fatal: true });
     expect(client.diagnostics.connects).toBe(1);
     const calls = provider.mock.calls.length;
