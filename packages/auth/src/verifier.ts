@@ -1,5 +1,6 @@
 import { ProtocolError, isStorableText } from '@matchcast/protocol';
 import { ConfigError } from '@matchcast/runtime';
+import { ROLES } from './roles';
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
@@ -145,8 +146,15 @@ export class TokenVerifier {
 /** The latest time a JavaScript Date holds. */
 const MAX_DATE_MS = 8.64e15;
 
-/** A roles claim is an array of strings or one space-separated string (OAuth `scope` style). */
+const KNOWN_ROLES: ReadonlySet<string> = new Set(Object.values(ROLES));
+
+/**
+ * A roles claim is an array of strings or one space-separated string (OAuth `scope` style).
+ * What a connection keeps of it is capped, but not the roles matchcast acts on: an identity
+ * provider's token listing `admin` after 32 of the app's own roles was refused as no admin.
+ */
 function rolesOf(claim: unknown): ReadonlySet<string> {
   const list = typeof claim === 'string' ? claim.split(' ') : Array.isArray(claim) ? claim : [];
-  return new Set(list.filter((role): role is string => typeof role === 'string' && role.length > 0 && role.length <= 64).slice(0, MAX_ROLES));
+  const roles = list.filter((role): role is string => typeof role === 'string' && role.length > 0 && role.length <= 64);
+  return new Set([...roles.slice(0, MAX_ROLES), ...roles.filter((role) => KNOWN_ROLES.has(role))]);
 }

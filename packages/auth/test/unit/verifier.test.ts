@@ -41,6 +41,16 @@ describe('TokenVerifier', () => {
     expect([...identity.roles].sort()).toEqual(['admin', 'service']);
   });
 
+  it('keeps the roles it acts on wherever the claim lists them: admin after 40 of the app\'s own roles is still admin', async () => {
+    const own = Array.from({ length: 40 }, (_, i) => `app:perm${i}`);
+    const verifier = new TokenVerifier(config());
+    for (const roles of [[...own, 'admin', 'service'], [...own, 'admin', 'service'].join(' ')]) {
+      const identity = await verifier.verify(await hs256({ sub: 'u1', exp: now() + 60, roles }));
+      expect(identity.roles.has('admin') && identity.roles.has('service')).toBe(true);
+      expect(identity.roles.size).toBe(34); // the others stay capped at 32
+    }
+  });
+
   it.each([
     ['a wrong signature', () => hs256({ sub: 'u1', exp: now() + 60 }, 'another-secret-that-is-32-bytes-long!!')],
     ['no exp', () => hs256({ sub: 'u1' })],
