@@ -56,6 +56,18 @@ describe('api', () => {
       expect(answer.body.error).toBe('UNAUTHORIZED');
     });
 
+    it('refuses two Authorization headers with 400 BAD_REQUEST, on routes that need a token and on public ones: the first was taken silently', async () => {
+      const ops = await token('ops', ['admin']);
+      for (const path of ['/api/admin/channels', '/api/me', '/api/announcements?target=everyone']) {
+        for (const [first, second] of [[`Bearer ${alice}`, `Bearer ${ops}`], [`Bearer ${ops}`, 'Bearer not-a-jwt']]) {
+          const answer = await rawRequest(api.port, `GET ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: ${first}\r\nauthorization: ${second}\r\nConnection: close\r\n\r\n`);
+          expect({ path, status: answer.split('\r\n')[0] }).toEqual({ path, status: 'HTTP/1.1 400 Bad Request' });
+          expect(answer).toContain('"error":"BAD_REQUEST"');
+        }
+      }
+      expect(await call(api.url, 'GET', '/api/me', { token: alice })).toMatchObject({ status: 200 });
+    });
+
     it('refuses an expired token with 401 TOKEN_EXPIRED, and a query-string token as missing', async () => {
       const expired = handMadeToken({ sub: 'alice', exp: Math.floor(Date.now() / 1000) - 3600 });
       expect(await call(api.url, 'GET', '/api/me/follows', { token: expired })).toMatchObject({ status: 401, body: { error: 'TOKEN_EXPIRED' } });

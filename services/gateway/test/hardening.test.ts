@@ -518,6 +518,20 @@ describe('a gateway under hostile input', () => {
     expect(await attempt(`${url}?token=${alice}`)).toBe(101);
   });
 
+  it('refuses two Authorization headers with 400 BAD_REQUEST on the upgrade, SSE and REST: the first was taken silently', async () => {
+    const [bob, alice] = [await token('bob'), await token('alice')];
+    const headers = `Authorization: Bearer ${bob}\r\nauthorization: Bearer ${alice}\r\nConnection: close`;
+    const upgrade = 'Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==';
+    for (const request of [`GET /ws HTTP/1.1\r\nHost: x\r\n${upgrade}\r\n${headers.replace('Connection: close', 'Connection: Upgrade')}`, `GET /sse?channels=user:bob HTTP/1.1\r\nHost: x\r\n${headers}`, `GET /api/notifications/stream HTTP/1.1\r\nHost: x\r\n${headers}`, `GET /api/matches HTTP/1.1\r\nHost: x\r\n${headers}`]) {
+      const answer = await rawRequest(gateway.port, `${request}\r\n\r\n`);
+      expect({ request: request.split(' ')[1], status: answer.split(' ')[1] }).toEqual({ request: request.split(' ')[1], status: '400' });
+      expect(answer).toContain('"error":"BAD_REQUEST"');
+    }
+    const one = new TestClient(url, { headers: { authorization: `Bearer ${bob}` } });
+    await one.opened();
+    one.ws.close();
+  });
+
   it('reads GET /api/matches on the pool for client work: a flood of them held up does not hold up the sequencer (a user stream head read)', async () => {
     // Every REST read of the matches waits for this lock; the head of a user stream does not.
     await db.query('BEGIN');

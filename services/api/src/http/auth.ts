@@ -1,7 +1,7 @@
 import { ROLES } from '@matchcast/auth';
 import type { TokenVerifier } from '@matchcast/auth';
 import { ID_PATTERN, ProtocolError } from '@matchcast/protocol';
-import { clientGroup } from '@matchcast/runtime';
+import { authorizationHeader, clientGroup } from '@matchcast/runtime';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ANONYMOUS, type Viewer } from '../store/leagues';
 import type { CallerSlots } from './caller-slots';
@@ -19,7 +19,7 @@ export interface Caller {
  */
 export function authenticate(verifier: TokenVerifier, slots: CallerSlots): RequestHandler {
   return (req: Request, res: Response, next: NextFunction): void => {
-    const header = req.get('authorization');
+    const header = authorizationHeader(req);
     const match = header === undefined ? null : /^Bearer +([^\s]+) *$/i.exec(header);
     if (!match) return next(new ProtocolError('UNAUTHORIZED', 'send Authorization: Bearer <token>'));
     verifier.verify(match[1]!).then(
@@ -44,7 +44,7 @@ export function authenticate(verifier: TokenVerifier, slots: CallerSlots): Reque
 export function optionallyAuthenticate(verifier: TokenVerifier, slots: CallerSlots, trustedProxyHops: number): RequestHandler {
   const required = authenticate(verifier, slots);
   return (req: Request, res: Response, next: NextFunction): void => {
-    if (req.get('authorization') === undefined) return slots.admit(`address:${clientGroup(req, trustedProxyHops)}`, res, next);
+    if (authorizationHeader(req) === undefined) return slots.admit(`address:${clientGroup(req, trustedProxyHops)}`, res, next);
     required(req, res, next);
   };
 }

@@ -1,7 +1,7 @@
 import type { TokenVerifier } from '@matchcast/auth';
 import { readMatches, unavailable, MATCH_STATUSES, type MatchViewer } from '@matchcast/db';
 import { ProtocolError } from '@matchcast/protocol';
-import { clientGroup, singleQuery } from '@matchcast/runtime';
+import { authorizationHeader, clientGroup, singleQuery } from '@matchcast/runtime';
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import type { ClientReads } from '../transport/notification-stream';
 
@@ -33,7 +33,7 @@ function statusesOf(req: Request): string[] | null {
  * admin all of them.
  */
 async function viewerOf(req: Request, verifier: TokenVerifier): Promise<MatchViewer> {
-  const header = req.get('authorization');
+  const header = authorizationHeader(req);
   if (header === undefined) return { userId: null, admin: false };
   const match = /^Bearer +([^\s]+) *$/i.exec(header);
   if (!match) throw new ProtocolError('UNAUTHORIZED', 'send Authorization: Bearer <token>');

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { unavailable } from '@matchcast/db';
 import { ProtocolError } from '@matchcast/protocol';
 import type { Identity, TokenVerifier } from '@matchcast/auth';
-import { clientGroup, type Logger } from '@matchcast/runtime';
+import { authorizationHeader, clientGroup, type Logger } from '@matchcast/runtime';
 import type { ConnectionLimits } from './connection-limits';
 import type { GatewayMetrics } from '../metrics';
 import type { OriginPolicy } from './origins';
@@ -73,7 +73,7 @@ export async function admit(rules: AdmissionRules, req: IncomingMessage, queryTo
     releaseSlot();
   };
   try {
-    const identity = await rules.verifier.authenticate(req.headers.authorization, queryToken);
+    const identity = await rules.verifier.authenticate(authorizationHeader(req), queryToken);
     return { identity, addressGroup, release, opened };
   } catch (error) {
     release();
