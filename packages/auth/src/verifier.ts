@@ -107,6 +107,11 @@ export class TokenVerifier {
     return this.verify(token);
   }
 
+  /** AUTH_REQUIRED: no anonymous client, on any route or connection. */
+  get requiresToken(): boolean {
+    return this.config.requireToken;
+  }
+
   /**
    * How long past its `exp` a token is still accepted (AUTH_CLOCK_TOLERANCE_MS, in the whole
    * seconds jose counts): an open connection lives as long, so one the door let in is not

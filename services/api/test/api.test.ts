@@ -56,6 +56,18 @@ describe('api', () => {
       expect(answer.body.error).toBe('UNAUTHORIZED');
     });
 
+    it('AUTH_REQUIRED=true leaves no anonymous caller: the public reads answer 401 without a token (they were 200), and as before with one', async () => {
+      const required = await startTestApi(apiUrl, { AUTH_REQUIRED: 'true' });
+      try {
+        for (const path of ['/api/announcements?target=everyone', '/api/leagues/nope/table', '/api/leagues/nope/schedule', '/api/announcements/1']) {
+          expect({ path, ...(await call(required.url, 'GET', path)) }).toMatchObject({ path, status: 401, body: { error: 'UNAUTHORIZED' } });
+          expect({ path, status: (await call(required.url, 'GET', path, { token: alice })).status }).toEqual({ path, status: path.endsWith('everyone') ? 200 : 404 });
+        }
+      } finally {
+        await required.close();
+      }
+    });
+
     it('refuses two Authorization headers with 400 BAD_REQUEST, on routes that need a token and on public ones: the first was taken silently', async () => {
       const ops = await token('ops', ['admin']);
       for (const path of ['/api/admin/channels', '/api/me', '/api/announcements?target=everyone']) {

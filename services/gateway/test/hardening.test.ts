@@ -518,6 +518,21 @@ describe('a gateway under hostile input', () => {
     expect(await attempt(`${url}?token=${alice}`)).toBe(101);
   });
 
+  it('AUTH_REQUIRED=true leaves no anonymous reader: GET /api/matches is 401 without a token (it listed the matches) as the upgrade and SSE are', async () => {
+    const required = await start({ AUTH_REQUIRED: 'true' });
+    try {
+      const at = `127.0.0.1:${required.port}`;
+      for (const path of ['/api/matches', '/sse?channels=all']) {
+        const res = await fetch(`http://${at}${path}`);
+        expect({ path, status: res.status, body: await res.json() }).toMatchObject({ path, status: 401, body: { error: 'UNAUTHORIZED' } });
+      }
+      expect(await attempt(`ws://${at}/ws`)).toBe(401);
+      expect((await fetch(`http://${at}/api/matches`, { headers: { authorization: `Bearer ${await token('alice')}` } })).status).toBe(200);
+    } finally {
+      await required.close();
+    }
+  });
+
   it('refuses two Authorization headers with 400 BAD_REQUEST on the upgrade, SSE and REST: the first was taken silently', async () => {
     const [bob, alice] = [await token('bob'), await token('alice')];
     const headers = `Authorization: Bearer ${bob}\r\nauthorization: Bearer ${alice}\r\nConnection: close`;

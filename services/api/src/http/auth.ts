@@ -39,12 +39,13 @@ export function authenticate(verifier: TokenVerifier, slots: CallerSlots): Reque
  * For public reads: no Authorization header is an anonymous caller (nothing on res.locals),
  * whose slots are its address's (as the trusted proxies saw it; an IPv6 address's /64); a
  * header present is verified exactly as `authenticate` does (a bad token is still 401), so a route can later narrow what a
- * signed-in caller may see (e.g. private competitions).
+ * signed-in caller may see (e.g. private competitions). With AUTH_REQUIRED there is no anonymous
+ * caller: no header is 401, as on every other route and connection.
  */
 export function optionallyAuthenticate(verifier: TokenVerifier, slots: CallerSlots, trustedProxyHops: number): RequestHandler {
   const required = authenticate(verifier, slots);
   return (req: Request, res: Response, next: NextFunction): void => {
-    if (authorizationHeader(req) === undefined) return slots.admit(`address:${clientGroup(req, trustedProxyHops)}`, res, next);
+    if (authorizationHeader(req) === undefined && !verifier.requiresToken) return slots.admit(`address:${clientGroup(req, trustedProxyHops)}`, res, next);
     required(req, res, next);
   };
 }

@@ -28,13 +28,17 @@ function statusesOf(req: Request): string[] | null {
 }
 
 /**
- * Who asks: no Authorization header is anonymous (public leagues only); a header sent must be a
+ * Who asks: no Authorization header is anonymous (public leagues only; 401 with AUTH_REQUIRED); a header sent must be a
  * valid token (401 otherwise), whose user sees the private leagues they are a member of, and an
  * admin all of them.
  */
 async function viewerOf(req: Request, verifier: TokenVerifier): Promise<MatchViewer> {
   const header = authorizationHeader(req);
-  if (header === undefined) return { userId: null, admin: false };
+  if (header === undefined) {
+    // AUTH_REQUIRED: no anonymous reads here either, as on the WebSocket and SSE endpoints.
+    if (verifier.requiresToken) throw new ProtocolError('UNAUTHORIZED', 'a token is required');
+    return { userId: null, admin: false };
+  }
   const match = /^Bearer +([^\s]+) *$/i.exec(header);
   if (!match) throw new ProtocolError('UNAUTHORIZED', 'send Authorization: Bearer <token>');
   const identity = await verifier.verify(match[1]!);
