@@ -150,9 +150,11 @@ describe('private leagues on a gateway', () => {
     expect(fan.streamEvents.filter((e: any) => e.stream === 'match:c1')).toEqual([]);
   });
 
-  it('GET /api/matches lists a private league only for its members and admins', async () => {
+  it('GET /api/matches lists a private league only for its members and admins, in answers no cache keeps', async () => {
     const list = async (auth?: string) => {
       const res = await fetch(`${base}/api/matches`, { headers: auth ? { authorization: `Bearer ${auth}` } : {} });
+      // A shared cache in front must not hand a member's list (or anyone's) to another caller.
+      expect(res.headers.get('cache-control')).toBe('no-store');
       return { status: res.status, ids: ((await res.json()) as any).matches?.map((m: any) => m.match.match_id).sort() };
     };
     expect((await list()).ids).toEqual(['k1m', 'm1']);

@@ -56,6 +56,8 @@ async function viewerOf(req: Request, verifier: TokenVerifier): Promise<MatchVie
 export function restRoutes(reads: ClientReads, verifier: TokenVerifier, trustedProxyHops: number): Router {
   const router = Router();
   router.get('/api/matches', async (req: Request, res: Response, next: NextFunction) => {
+    // The answer depends on the caller's token (private leagues): no shared cache may keep it, as none keeps the API's.
+    res.setHeader('Cache-Control', 'no-store');
     try {
       const statuses = statusesOf(req);
       const limit = limitOf(req);
