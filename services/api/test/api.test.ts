@@ -374,6 +374,32 @@ describe('api', () => {
       expect((await call(api.url, 'GET', '/api/me', { token: alice })).status).toBe(200);
     });
 
+    it('a chunked body that goes on past API_MAX_BODY_BYTES is answered 413 as soon as it passes it, and the connection is closed', async () => {
+      const socket = connect(api.port, '127.0.0.1');
+      let answer = '';
+      socket.on('data', (chunk) => (answer += chunk.toString()));
+      const closed = new Promise<number>((resolve) => socket.on('close', () => resolve(Date.now())));
+      socket.on('error', () => undefined);
+      const started = Date.now();
+      socket.write('POST /api/dev/sign-in HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n');
+      // An endless body, 1 KiB every 50 ms: past the 2 KiB limit after the third chunk.
+      const chunk = ' '.repeat(1024);
+      const trickle = setInterval(() => socket.writable && socket.write(`400\r\n${chunk}\r\n`), 50);
+      try {
+        await waitFor('an answer', async () => (answer.includes('\r\n\r\n') ? true : undefined), 3000, 10);
+        expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+        expect(answer).toMatch(/connection: close/i);
+        expect(answer).toContain('"error":"PAYLOAD_TOO_LARGE"');
+        expect((await closed) - started).toBeLessThan(5000);
+      } finally {
+        clearInterval(trickle);
+        socket.destroy();
+      }
+      // A chunked body within the limit is read as before.
+      const small = await rawRequest(api.port, 'POST /api/dev/sign-in HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\ne\r\n{"user":"bob"}\r\n0\r\n\r\n');
+      expect(small).toMatch(/^HTTP\/1\.1 200 /);
+    });
+
     it('a compressed body is measured inflated (no gzip bomb); an unknown encoding is 415', async () => {
       const bomb = gzipSync(Buffer.from(`{"user":"bob","pad":"${' '.repeat(1_000_000)}"}`));
       expect(bomb.length).toBeLessThan(2048);
