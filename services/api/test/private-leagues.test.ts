@@ -134,7 +134,7 @@ describe('api: private leagues', () => {
     const refused = await call(api.url, 'POST', '/api/purchases', { token: outsider, json: { match_id: 'c1', quantity: 1 } });
     expect(refused.status).toBe(404);
     expect(refused.body.error).toBe('NOT_FOUND');
-    expect((await call(api.url, 'POST', '/api/purchases', { token: member, json: { match_id: 'c1', quantity: 1 } })).status).toBe(201);
+    expect((await call(api.url, 'POST', '/api/purchases', { token: member, json: { match_id: 'c1', quantity: 1, idempotency_key: 'cup-checkout' } })).status).toBe(201);
   });
 
   it('removing a member takes effect at once (404), with one member_removed event; removing again is 404', async () => {
@@ -147,6 +147,19 @@ describe('api: private leagues', () => {
     const events = await access();
     expect(events.length).toBe(before + 1);
     expect(events[events.length - 1].data).toEqual({ league_id: 'cup', change: 'member_removed', private: true, user_id: 'member' });
+  });
+
+  it("a removed member's retry of the purchase they made answers it (200), as any replay of its key; a new one is 404", async () => {
+    const [purchase] = (await admin.query(`SELECT id::text FROM purchase WHERE user_id = 'member' AND match_id = 'c1'`)).rows;
+    const retry = await call(api.url, 'POST', '/api/purchases', { token: member, json: { match_id: 'c1', quantity: 1, idempotency_key: 'cup-checkout' } });
+    expect(retry).toMatchObject({ status: 200, body: { id: purchase.id, match_id: 'c1' } });
+    const reused = await call(api.url, 'POST', '/api/purchases', { token: member, json: { match_id: 'c1', quantity: 2, idempotency_key: 'cup-checkout' } });
+    expect(reused).toMatchObject({ status: 409, body: { error: 'IDEMPOTENCY_KEY_REUSED' } });
+    for (const key of [undefined, 'cup-another']) {
+      const refused = await call(api.url, 'POST', '/api/purchases', { token: member, json: { match_id: 'c1', quantity: 1, idempotency_key: key } });
+      expect(refused).toMatchObject({ status: 404, body: { error: 'NOT_FOUND' } });
+    }
+    expect((await admin.query(`SELECT count(*)::int AS n FROM purchase WHERE user_id = 'member'`)).rows[0].n).toBe(1);
   });
 
   it("a removed member still hears of the purchase they made: cancelled by the payment side, it is on the buyer's own stream", async () => {

@@ -90,6 +90,18 @@ describe('purchases', () => {
       expect(reused).toMatchObject({ status: 409, body: { error: 'IDEMPOTENCY_KEY_REUSED' } });
     });
 
+    it("answers a retry of a key with its purchase (200) also once the match's row is deleted; a new purchase of it is 404", async () => {
+      await admin.query(`INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at) VALUES ('gone', 'epl', 'ars', 'che', now())`);
+      const first = await buy({ match_id: 'gone', quantity: 2, idempotency_key: 'before-delete' });
+      expect(first.status).toBe(201);
+      await admin.query(`DELETE FROM match WHERE id = 'gone'`);
+      expect(await buy({ match_id: 'gone', quantity: 2, idempotency_key: 'before-delete' })).toMatchObject({ status: 200, body: first.body });
+      expect(await buy({ match_id: 'gone', quantity: 3, idempotency_key: 'before-delete' })).toMatchObject({ status: 409, body: { error: 'IDEMPOTENCY_KEY_REUSED' } });
+      expect(await buy({ match_id: 'gone', quantity: 2, idempotency_key: 'after-delete' })).toMatchObject({ status: 404, body: { error: 'NOT_FOUND' } });
+      expect(await buy({ match_id: 'gone', quantity: 2 })).toMatchObject({ status: 404, body: { error: 'NOT_FOUND' } });
+      expect(await stream(first.body.id)).toHaveLength(1);
+    });
+
     it('creates one purchase for concurrent requests with one key', async () => {
       const answers = await Promise.all(Array.from({ length: 6 }, () => buy({ match_id: 'm1', quantity: 4, idempotency_key: 'race' })));
       expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 200, 200, 201]);

@@ -16,12 +16,8 @@ export class PurchaseStore {
   constructor(private readonly db: Pool) {}
 
   async create(userId: string, matchId: string, quantity: number, idempotencyKey: string | null): Promise<{ outcome: CreateOutcome; purchase: PurchaseJson | null }> {
-    // A private league's match is for its members only: anyone else is told there is no such match.
-    const visible = await this.db.query<{ visible: boolean }>(
-      'SELECT matchcast_league_visible((SELECT league_id FROM match WHERE id = $1), $2, false) AS visible',
-      [matchId, userId],
-    );
-    if (!visible.rows[0]!.visible) return { outcome: 'no_match', purchase: null };
+    // The function answers a replayed key first, then refuses a match the buyer cannot see (a
+    // private league's, for its members only) as no_match, as one that does not exist (023).
     const { rows } = await this.db.query<{ outcome: CreateOutcome; purchase: PurchaseJson | null }>(
       'SELECT outcome, purchase FROM matchcast_create_purchase($1, $2, $3, $4)',
       [userId, matchId, quantity, idempotencyKey],
