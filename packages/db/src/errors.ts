@@ -58,6 +58,16 @@ export function isTransientDbError(error: unknown): boolean {
 }
 
 /**
+ * True when the transaction lost a race and was rolled back whole: a deadlock's victim (40P01)
+ * or a serialization failure (40001). Running the same transaction again can succeed, for the
+ * one it collided with has gone on meanwhile.
+ */
+export function isLostRace(error: unknown): boolean {
+  const code = codeOf(error);
+  return code === '40P01' || code === '40001';
+}
+
+/**
  * The answer to a request the database could not serve now — unreachable or connection lost,
  * out of resources (class 53), shutting down or a statement cancelled by its timeout (class
  * 57): 503 UNAVAILABLE, retryable, for the request was not at fault; undefined for any other error.

@@ -6,6 +6,7 @@ import { createApp } from './app';
 import type { Config } from './config';
 import { createApiMetrics } from './metrics';
 import { PresenceStore } from './store/presence';
+import { retryLostRaces } from './store/retry-lost-races';
 
 /** How often readiness re-checks the database, and how long one check may take. */
 const DB_CHECK_INTERVAL_MS = 2000;
@@ -32,13 +33,13 @@ export interface RunningApi {
 
 /** Wires the API: database pool, metrics, the express app, the ops server, the readiness check. */
 export async function startApi(config: Config, logger: Logger): Promise<RunningApi> {
-  const db = new pg.Pool({
+  const db = retryLostRaces(new pg.Pool({
     connectionString: config.databaseUrl,
     max: config.pgPoolMax,
     application_name: 'matchcast-api',
     statement_timeout: STATEMENT_TIMEOUT_MS,
     connectionTimeoutMillis: POOL_WAIT_MS,
-  });
+  }));
   db.on('error', (error) => logger.warn({ err: error }, 'idle database connection failed'));
   const registry = createRegistry('api');
   const metrics = createApiMetrics(registry, db);

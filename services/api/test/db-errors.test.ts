@@ -1,7 +1,8 @@
 /**
  * The safety net under the API's validation, against a real Postgres: a value the database
  * refuses as a data exception (SQLSTATE class 22) is a 400 BAD_REQUEST with a warning, never a
- * 500 INTERNAL with an error stack, whatever route lets such a value through in future.
+ * 500 INTERNAL with an error stack, whatever route lets such a value through in future. A
+ * transaction that lost a race (deadlock, serialization failure) is a 503 UNAVAILABLE.
  */
 import type { AddressInfo } from 'node:net';
 import { createLogger, errorResponder } from '@matchcast/runtime';
@@ -38,6 +39,34 @@ describe('database errors: data exceptions (SQLSTATE class 22)', () => {
     const error = (await refusal(sql, value)) as { code: string };
     expect(error.code).toMatch(/^22/);
     expect(classifyDatabaseError(error)).toMatchObject({ code: 'BAD_REQUEST', httpStatus: 400 });
+  });
+
+  it("a deadlock's victim and a serialization failure (lost on every retry) are 503 UNAVAILABLE, retryable", async () => {
+    await pool.query('CREATE TABLE IF NOT EXISTS race (id int PRIMARY KEY, n int); INSERT INTO race VALUES (1, 0), (2, 0) ON CONFLICT DO NOTHING');
+    const [a, b] = [await pool.connect(), await pool.connect()];
+    try {
+      await a.query('BEGIN');
+      await b.query('BEGIN');
+      await a.query('UPDATE race SET n = n + 1 WHERE id = 1');
+      await b.query('UPDATE race SET n = n + 1 WHERE id = 2');
+      const settled = (query: Promise<unknown>) => query.then(() => undefined, (error: unknown) => error);
+      const [fromA, fromB] = await Promise.all([settled(a.query('UPDATE race SET n = n + 1 WHERE id = 2')), settled(b.query('UPDATE race SET n = n + 1 WHERE id = 1'))]);
+      const deadlock = (fromA ?? fromB) as { code: string };
+      expect(deadlock.code).toBe('40P01');
+      expect(classifyDatabaseError(deadlock)).toMatchObject({ code: 'UNAVAILABLE', httpStatus: 503 });
+      await Promise.all([a.query('ROLLBACK'), b.query('ROLLBACK')]);
+
+      await a.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await a.query('SELECT n FROM race WHERE id = 1');
+      await b.query('UPDATE race SET n = n + 1 WHERE id = 1');
+      const serialization = (await settled(a.query('UPDATE race SET n = n + 1 WHERE id = 1'))) as { code: string };
+      expect(serialization.code).toBe('40001');
+      expect(classifyDatabaseError(serialization)).toMatchObject({ code: 'UNAVAILABLE', httpStatus: 503 });
+      await a.query('ROLLBACK');
+    } finally {
+      a.release();
+      b.release();
+    }
   });
 
   it('answers 400 over HTTP and logs a warning, not an error', async () => {

@@ -1,11 +1,12 @@
-import { unavailable } from '@matchcast/db';
+import { isLostRace, unavailable } from '@matchcast/db';
 import { ProtocolError } from '@matchcast/protocol';
 import { throttledWarn, type Logger } from '@matchcast/runtime';
 import type { ErrorRequestHandler, NextFunction, Request, Response } from 'express';
 
 /**
  * What a database error means for the client. Unavailability (connection lost, pool exhausted,
- * statement timeout, server shutting down) is 503 UNAVAILABLE: retryable. A constraint the
+ * statement timeout, server shutting down, a deadlock or serialization failure lost on every
+ * try) is 503 UNAVAILABLE: retryable. A constraint the
  * API's validation should have caught is still the client's fault: VALIDATION_FAILED naming
  * the column. So is a data exception (SQLSTATE class 22: a time or number out of range, text
  * Postgres cannot store): BAD_REQUEST, since which field is not known. Anything else stays INTERNAL.
@@ -14,6 +15,8 @@ export function classifyDatabaseError(error: unknown): ProtocolError | undefined
   const { code, constraint } = (error ?? {}) as { code?: unknown; constraint?: unknown };
   const busy = unavailable(error);
   if (busy) return busy;
+  // Lost a race again after the store's retries (retry-lost-races.ts): retryable, as busy is.
+  if (isLostRace(error)) return new ProtocolError('UNAVAILABLE', 'the request collided with concurrent changes; retry', { cause: error });
   if (code === '23514' && typeof constraint === 'string') {
     // notification_<column>_check: the column is the field of the request body.
     const field = /^notification_(.+)_check$/.exec(constraint)?.[1] ?? 'body';
