@@ -105,6 +105,29 @@ describe('a gateway under hostile input', () => {
     bystander.ws.close();
   });
 
+  it('closes the connection after answering a request with a body (it reads none), rather than read an endless chunked one until the request timeout', async () => {
+    for (const target of ['/api/matches', '/nope']) {
+      const socket = connect(gateway.port, '127.0.0.1');
+      let answer = '';
+      socket.on('data', (chunk) => (answer += chunk.toString()));
+      socket.on('error', () => undefined);
+      const closed = new Promise<boolean>((resolve) => socket.on('close', () => resolve(true)));
+      socket.write(`POST ${target} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`);
+      const chunk = ' '.repeat(1024);
+      const trickle = setInterval(() => socket.writable && socket.write(`400\r\n${chunk}\r\n`), 20);
+      try {
+        const closedSoon = await Promise.race([closed, sleep(5000).then(() => false)]);
+        expect([target, answer.split('\r\n')[0], closedSoon]).toEqual([target, 'HTTP/1.1 404 Not Found', true]);
+        expect(answer).toMatch(/connection: close/i);
+      } finally {
+        clearInterval(trickle);
+        socket.destroy();
+      }
+    }
+    // A request without a body keeps its connection, as before.
+    expect((await fetch(`${base}/api/matches`)).headers.get('connection')).not.toBe('close');
+  });
+
   describe('requests with an Upgrade header', () => {
     const key = 'dGhlIHNhbXBsZSBub25jZQ==';
     const websocket = `Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n`;

@@ -1,4 +1,5 @@
 import { ProtocolError } from '@matchcast/protocol';
+import { hasRequestBody } from '@matchcast/runtime';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 
 /**
@@ -19,13 +20,12 @@ const LINGER_MS = 2000;
 export function jsonBody(limitBytes: number): RequestHandler {
   const parse = express.json({ limit: limitBytes, strict: true, type: () => true });
   return (req: Request, res: Response, next: NextFunction): void => {
-    const length = req.headers['content-length'];
-    const hasBody = req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-    if (!hasBody) return next();
+    if (!hasRequestBody(req)) return next();
     if (!req.is(['application/json', 'application/*+json'])) {
       return next(new ProtocolError('UNSUPPORTED_MEDIA_TYPE', 'request body must be Content-Type: application/json'));
     }
     // Node has checked Content-Length is digits. A larger one is answered now, not after the body.
+    const length = req.headers['content-length'];
     if (length !== undefined && Number(length) > limitBytes) return refuseTooLarge(req, res, next);
     if (length !== undefined) return parse(req, res, next);
     // A chunked body's size is known only as it arrives: count it beside body-parser, and answer
