@@ -3,9 +3,9 @@
  * matchcast_api: identity and tokens, the development sign-in, follows, and hostile HTTP
  * (every bad input a 4xx with a code, never a 500 or a crash). Notifications: notifications.test.ts.
  */
-import { Agent, get } from 'node:http';
+import { Agent, get, request } from 'node:http';
 import { connect } from 'node:net';
-import { gzipSync } from 'node:zlib';
+import { createGzip, gzipSync } from 'node:zlib';
 import { bareConnections, waitFor } from '@matchcast/testkit';
 import type pg from 'pg';
 import { MAX_FOLLOWS_PER_USER } from '../src/app';
@@ -398,6 +398,47 @@ describe('api', () => {
       // A chunked body within the limit is read as before.
       const small = await rawRequest(api.port, 'POST /api/dev/sign-in HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\ne\r\n{"user":"bob"}\r\n0\r\n\r\n');
       expect(small).toMatch(/^HTTP\/1\.1 200 /);
+    });
+
+    it('a compressed chunked body is answered 413 as soon as its inflated size passes API_MAX_BODY_BYTES, though few bytes were sent', async () => {
+      const socket = connect(api.port, '127.0.0.1');
+      let answer = '';
+      socket.on('data', (chunk) => (answer += chunk.toString()));
+      const closed = new Promise<boolean>((resolve) => socket.on('close', () => resolve(true)));
+      socket.on('error', () => undefined);
+      socket.write('POST /api/dev/sign-in HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n');
+      // An endless gzip stream, flushed every 50 ms: 1 KiB of spaces each time, a few bytes sent.
+      const gzip = createGzip();
+      let sent = 0;
+      gzip.on('data', (chunk: Buffer) => {
+        sent += chunk.length;
+        if (socket.writable) socket.write(Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]));
+      });
+      gzip.write('{"user":"bob","pad":"');
+      const trickle = setInterval(() => gzip.write(' '.repeat(1024), () => gzip.flush()), 50);
+      try {
+        await waitFor('an answer', async () => (answer.includes('\r\n\r\n') ? true : undefined), 3000, 10);
+        expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+        expect(answer).toContain('"error":"PAYLOAD_TOO_LARGE"');
+        expect(sent).toBeLessThan(2048);
+        expect(await Promise.race([closed, new Promise((resolve) => setTimeout(() => resolve(false), 5000))])).toBe(true);
+      } finally {
+        clearInterval(trickle);
+        gzip.destroy();
+        socket.destroy();
+      }
+      // A small one, chunked, is read as before.
+      const small = gzipSync(Buffer.from('{"user":"bob"}'));
+      const status = await new Promise<number | undefined>((resolve, reject) => {
+        const upload = request(`${api.url}/api/dev/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } }, (res) => {
+          res.resume();
+          resolve(res.statusCode);
+        });
+        upload.on('error', reject);
+        upload.write(small); // written before end(): sent chunked
+        upload.end();
+      });
+      expect(status).toBe(200);
     });
 
     it('a compressed body is measured inflated (no gzip bomb); an unknown encoding is 415', async () => {
