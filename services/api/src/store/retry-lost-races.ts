@@ -23,7 +23,8 @@ export function retryLostRaces(pool: Pool): Pool {
       }
     }
   };
-  // The callback form (unused here) goes through untouched.
-  pool.query = ((...args: unknown[]) => (typeof args[args.length - 1] === 'function' ? query(...args) : run(args))) as Pool['query'];
+  // The callback form and submittables (a cursor, a stream; unused here) go through untouched.
+  const plain = (args: unknown[]) => typeof args[args.length - 1] !== 'function' && typeof (args[0] as { submit?: unknown } | null)?.submit !== 'function';
+  pool.query = ((...args: unknown[]) => (plain(args) ? run(args) : query(...args))) as Pool['query'];
   return pool;
 }
