@@ -216,6 +216,28 @@ describe('announcements', () => {
     }
   });
 
+  describe('idempotency_key', () => {
+    it('a retry with the key, also many at once, answers the announcement it made (200): one announcement, one event', async () => {
+      const body = { ...base, priority: 'urgent', target: 'league', target_id: 'epl', idempotency_key: 'storm-1' };
+      const answers = await Promise.all(Array.from({ length: 6 }, () => create(body)));
+      expect(answers.map((answer) => answer.status).sort()).toEqual([200, 200, 200, 200, 200, 201]);
+      const id = answers[0]!.body.id;
+      expect(answers.every((answer) => answer.body.id === id)).toBe(true);
+      expect((await admin.query(`SELECT count(*)::int AS n FROM announcement WHERE idempotency_key = 'storm-1'`)).rows[0].n).toBe(1);
+      expect((await stream('league:epl')).filter((e) => e.data.id === id)).toHaveLength(1);
+      expect((await admin.query(`SELECT count(*)::int AS n FROM announcement_fanout WHERE announcement_id = $1`, [id])).rows[0].n).toBe(1);
+      // After an edit and a withdrawal, a late retry still answers it as it is now, and publishes nothing again.
+      expect((await remove(id)).status).toBe(200);
+      expect(await create(body)).toMatchObject({ status: 200, body: { id, state: 'expired' } });
+      // The key for another target is refused; another admin's same key is another announcement.
+      expect(await create({ ...body, target: 'team', target_id: 'ars' })).toMatchObject({ status: 409, body: { error: 'IDEMPOTENCY_KEY_REUSED' } });
+      const other = await create(body, await token('root2', ['admin']));
+      expect(other.status).toBe(201);
+      expect(other.body.id).not.toBe(id);
+      expect((await create({ ...base, target: 'everyone', idempotency_key: '' })).body.fields).toEqual({ idempotency_key: expect.any(String) });
+    });
+  });
+
   describe('urgent notifications', () => {
     it("notify the target's followers once (a match's: the match, both teams and the league), again on no edit", async () => {
       await admin.query(`INSERT INTO follow (user_id, kind, target_id) VALUES

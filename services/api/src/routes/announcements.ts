@@ -28,7 +28,9 @@ export function announcementRoutes(authenticated: RequestHandler, optionallyAuth
     const input = parseAnnouncementInput(req.body);
     const { outcome, announcement } = await store.create(input, callerOf(res).userId);
     if (outcome === 'no_target') throw new ProtocolError('NOT_FOUND', `no ${input.target} "${input.targetId}"`);
-    res.status(201).json(announcement);
+    if (outcome === 'key_reused') throw new ProtocolError('IDEMPOTENCY_KEY_REUSED', 'this idempotency_key was used for an announcement to another target');
+    // A retry with the same idempotency key: the announcement it made, 200.
+    res.status(outcome === 'created' ? 201 : 200).json(announcement);
   });
 
   router.get('/api/announcements', optionallyAuthenticated, async (req: Request, res: Response) => {

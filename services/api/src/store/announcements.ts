@@ -5,7 +5,7 @@ import type { AnnouncementInput, AnnouncementTarget } from '../validate/announce
 /** An announcement as the API and its stream carry it (matchcast_announcement_json). */
 export type AnnouncementJson = Record<string, unknown> & { id: string; state: string };
 
-export type CreateOutcome = 'created' | 'no_target';
+export type CreateOutcome = 'created' | 'existing' | 'key_reused' | 'no_target';
 export type UpdateOutcome = 'updated' | 'unchanged' | 'started' | 'bad_window' | 'expired' | 'not_found';
 export type ExpireOutcome = 'expired' | 'already_expired' | 'not_found';
 
@@ -18,8 +18,8 @@ export class AnnouncementStore {
 
   async create(input: AnnouncementInput, createdBy: string): Promise<{ outcome: CreateOutcome; announcement: AnnouncementJson | null }> {
     const { rows } = await this.db.query<{ outcome: CreateOutcome; announcement: AnnouncementJson | null }>(
-      'SELECT outcome, announcement FROM matchcast_create_announcement($1, $2, $3, $4, $5, $6, $7, $8, $9)',
-      [input.title, input.message, input.type, input.priority, input.target, input.targetId, input.startsAt, input.expiresAt, createdBy],
+      'SELECT outcome, announcement FROM matchcast_create_announcement($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
+      [input.title, input.message, input.type, input.priority, input.target, input.targetId, input.startsAt, input.expiresAt, createdBy, input.idempotencyKey],
     );
     return rows[0]!;
   }

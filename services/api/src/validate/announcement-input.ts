@@ -1,6 +1,6 @@
 import { ID_PATTERN } from '@matchcast/protocol';
 import { FieldErrors, objectBody, rejectUnknownFields } from './fields';
-import { futureTime, MAX_MESSAGE, MAX_TITLE, oneOf, PRIORITIES, text, timeField } from './notification-input';
+import { futureTime, idempotencyKeyField, MAX_MESSAGE, MAX_TITLE, oneOf, PRIORITIES, text, timeField } from './notification-input';
 
 /** 007_announcements.sql's vocabularies. */
 export const ANNOUNCEMENT_TYPES = ['general', 'schedule_change', 'result_update', 'weather_alert', 'emergency'] as const;
@@ -17,6 +17,8 @@ export interface AnnouncementInput {
   readonly targetId: string | null;
   readonly startsAt: Date | null;
   readonly expiresAt: Date | null;
+  /** The creator's key: a retry with it answers the announcement it made. */
+  readonly idempotencyKey: string | null;
 }
 
 const EDITABLE = ['title', 'message', 'type', 'priority', 'starts_at', 'expires_at'];
@@ -24,7 +26,7 @@ const EDITABLE = ['title', 'message', 'type', 'priority', 'starts_at', 'expires_
 export function parseAnnouncementInput(raw: unknown, nowMs = Date.now()): AnnouncementInput {
   const body = objectBody(raw);
   const errors = new FieldErrors();
-  rejectUnknownFields(body, [...EDITABLE, 'target', 'target_id'], errors);
+  rejectUnknownFields(body, [...EDITABLE, 'target', 'target_id', 'idempotency_key'], errors);
   const title = text(body, 'title', { min: 1, max: MAX_TITLE, required: true }, errors);
   const message = text(body, 'message', { min: 1, max: MAX_MESSAGE, required: true }, errors);
   const type = required(body, 'type', errors) && oneOf(body, 'type', ANNOUNCEMENT_TYPES, errors);
@@ -38,6 +40,7 @@ export function parseAnnouncementInput(raw: unknown, nowMs = Date.now()): Announ
   const startsAt = timeField(body, 'starts_at', errors);
   const expiresAt = futureTime(body, 'expires_at', nowMs, errors);
   if (startsAt && expiresAt && expiresAt <= startsAt) errors.add('expires_at', 'must be after starts_at');
+  const idempotencyKey = idempotencyKeyField(body, errors);
   errors.throwIfAny();
   return {
     title: title!,
@@ -48,6 +51,7 @@ export function parseAnnouncementInput(raw: unknown, nowMs = Date.now()): Announ
     targetId: target === 'everyone' ? null : (targetId as string),
     startsAt,
     expiresAt,
+    idempotencyKey,
   };
 }
 

@@ -170,11 +170,17 @@ export function futureTime(body: Record<string, unknown>, field: string, nowMs: 
   return at;
 }
 
-function idempotencyKey(body: Record<string, unknown>, errors: FieldErrors): string | null {
+/** The body's `idempotency_key` as sent (1 to MAX_IDEMPOTENCY_KEY printable ASCII characters), or null. */
+export function idempotencyKeyField(body: Record<string, unknown>, errors: FieldErrors): string | null {
   const value = body.idempotency_key;
   if (absent(value)) return null;
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_IDEMPOTENCY_KEY || !KEY_PATTERN.test(value)) {
     return errors.reject('idempotency_key', `must be 1 to ${MAX_IDEMPOTENCY_KEY} printable ASCII characters`);
   }
-  return IDEMPOTENCY_PREFIX + value;
+  return value;
+}
+
+function idempotencyKey(body: Record<string, unknown>, errors: FieldErrors): string | null {
+  const key = idempotencyKeyField(body, errors);
+  return key === null ? null : IDEMPOTENCY_PREFIX + key;
 }
