@@ -400,6 +400,29 @@ describe('api', () => {
       expect(small).toMatch(/^HTTP\/1\.1 200 /);
     });
 
+    it.each([['text/plain'], ['application/json; charset=koi8-r']])(
+      'a chunked body of type %s is answered 415 at once and the connection closed, not read on to the request timeout',
+      async (type) => {
+        const socket = connect(api.port, '127.0.0.1');
+        let answer = '';
+        socket.on('data', (chunk) => (answer += chunk.toString()));
+        const closed = new Promise<boolean>((resolve) => socket.on('close', () => resolve(true)));
+        socket.on('error', () => undefined);
+        socket.write(`POST /api/dev/sign-in HTTP/1.1\r\nHost: x\r\nContent-Type: ${type}\r\nTransfer-Encoding: chunked\r\n\r\n`);
+        const chunk = ' '.repeat(1024);
+        const trickle = setInterval(() => socket.writable && socket.write(`400\r\n${chunk}\r\n`), 20);
+        try {
+          expect(await Promise.race([closed, new Promise((resolve) => setTimeout(() => resolve(false), 5000))])).toBe(true);
+          expect(answer).toMatch(/^HTTP\/1\.1 415 /);
+          expect(answer).toMatch(/connection: close/i);
+          expect(answer).toContain('"error":"UNSUPPORTED_MEDIA_TYPE"');
+        } finally {
+          clearInterval(trickle);
+          socket.destroy();
+        }
+      },
+    );
+
     it('a compressed chunked body is answered 413 as soon as its inflated size passes API_MAX_BODY_BYTES, though few bytes were sent', async () => {
       const socket = connect(api.port, '127.0.0.1');
       let answer = '';
