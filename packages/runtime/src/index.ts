@@ -9,7 +9,7 @@ export { throttledWarn } from './throttled-log';
 export { addressGroup, clientAddress, clientGroup } from './http/client-address';
 export { singleQuery } from './http/query';
 export { authorizationHeader } from './http/authorization';
-export { hasRequestBody } from './http/request-body';
+export { closeUnreadBodies, hasRequestBody } from './http/request-body';
 export { OriginPolicy, parseAllowedOrigins, type CorsOptions } from './http/origins';
 export { endSocket, errorResponder, notFound, onClientError, requestFailure } from './http/http-errors';
 export { BusSignature } from './bus-signature';

@@ -1,5 +1,5 @@
 import { TokenVerifier } from '@matchcast/auth';
-import { OriginPolicy, errorResponder, notFound, requestFailure, type Logger } from '@matchcast/runtime';
+import { OriginPolicy, closeUnreadBodies, errorResponder, notFound, requestFailure, type Logger } from '@matchcast/runtime';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Pool } from 'pg';
 import type { Config } from './config';
@@ -46,6 +46,7 @@ export function createApp({ config, db, metrics, logger, presence }: AppDeps): E
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('query parser', 'simple');
+  app.use(closeUnreadBodies);
   app.use(requestMetrics(metrics));
   app.use(
     '/api',

@@ -400,22 +400,26 @@ describe('api', () => {
       expect(small).toMatch(/^HTTP\/1\.1 200 /);
     });
 
-    it.each([['text/plain'], ['application/json; charset=koi8-r']])(
-      'a chunked body of type %s is answered 415 at once and the connection closed, not read on to the request timeout',
-      async (type) => {
-        const socket = connect(api.port, '127.0.0.1');
+    it.each([
+      ['of type text/plain', 'text/plain', '', 415, 'UNSUPPORTED_MEDIA_TYPE'],
+      ['in another charset', 'application/json; charset=koi8-r', '', 415, 'UNSUPPORTED_MEDIA_TYPE'],
+      ['from an origin not allowed', 'application/json', 'Origin: https://evil.example\r\n', 403, 'ORIGIN_NOT_ALLOWED'],
+    ])(
+      'a chunked body %s is answered at once and the connection closed, not read on to the request timeout',
+      async (_what, type, origin, status, code) => {
+        const socket = connect((origin ? closedApi : api).port, '127.0.0.1');
         let answer = '';
         socket.on('data', (chunk) => (answer += chunk.toString()));
         const closed = new Promise<boolean>((resolve) => socket.on('close', () => resolve(true)));
         socket.on('error', () => undefined);
-        socket.write(`POST /api/dev/sign-in HTTP/1.1\r\nHost: x\r\nContent-Type: ${type}\r\nTransfer-Encoding: chunked\r\n\r\n`);
+        socket.write(`POST /api/dev/sign-in HTTP/1.1\r\nHost: x\r\n${origin}Content-Type: ${type}\r\nTransfer-Encoding: chunked\r\n\r\n`);
         const chunk = ' '.repeat(1024);
         const trickle = setInterval(() => socket.writable && socket.write(`400\r\n${chunk}\r\n`), 20);
         try {
           expect(await Promise.race([closed, new Promise((resolve) => setTimeout(() => resolve(false), 5000))])).toBe(true);
-          expect(answer).toMatch(/^HTTP\/1\.1 415 /);
+          expect(answer).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
           expect(answer).toMatch(/connection: close/i);
-          expect(answer).toContain('"error":"UNSUPPORTED_MEDIA_TYPE"');
+          expect(answer).toContain(`"error":"${code}"`);
         } finally {
           clearInterval(trickle);
           socket.destroy();

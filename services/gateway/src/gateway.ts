@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { outboxReader } from '@matchcast/db';
-import { capConnections, createHttpServer, createRegistry, hasRequestBody, listen, listenOps, opsRoutes, sleep, type Logger, type OpsServer } from '@matchcast/runtime';
+import { capConnections, createHttpServer, closeUnreadBodies, createRegistry, listen, listenOps, opsRoutes, sleep, type Logger, type OpsServer } from '@matchcast/runtime';
 import express from 'express';
 import pg from 'pg';
 import { PgBroker } from './brokers/pg-broker';
@@ -144,12 +144,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 
   const app = express();
   app.disable('x-powered-by');
-  // The gateway reads no request body: after the answer Node would read one to its end (an endless
-  // chunked one for the 30 s request timeout) to keep the connection; it is closed instead.
-  app.use((req, res, next) => {
-    if (hasRequestBody(req)) res.set('Connection', 'close');
-    next();
-  });
+  // The gateway reads no request body: a connection that sent one is closed after the answer.
+  app.use(closeUnreadBodies);
   app.use([SSE_PATH, '/api'], origins.middleware());
   if (!config.sse.positionKey) {
     logger.warn('SSE_POSITION_KEY is not set: SSE position tokens are signed with a random key and do not survive a move to another gateway or a restart');

@@ -23,25 +23,18 @@ export function jsonBody(limitBytes: number): RequestHandler {
   const parse = express.json({ limit: limitBytes, strict: true, type: () => true });
   return (req: Request, res: Response, next: NextFunction): void => {
     if (!hasRequestBody(req)) return next();
-    // A refusal answered before the body has arrived (a type or charset refused) closes the
-    // connection: to keep it, Node would read the rest first (an endless chunked one until the
-    // request timeout).
-    const done: NextFunction = (error?: unknown) => {
-      if (error !== undefined && !req.complete) res.set('Connection', 'close');
-      next(error);
-    };
     if (!req.is(['application/json', 'application/*+json'])) {
-      return done(new ProtocolError('UNSUPPORTED_MEDIA_TYPE', 'request body must be Content-Type: application/json'));
+      return next(new ProtocolError('UNSUPPORTED_MEDIA_TYPE', 'request body must be Content-Type: application/json'));
     }
     // Node has checked Content-Length is digits. A larger one is answered now, not after the body.
     const length = req.headers['content-length'];
-    if (length !== undefined && Number(length) > limitBytes) return refuseTooLarge(req, res, done);
+    if (length !== undefined && Number(length) > limitBytes) return refuseTooLarge(req, res, next);
     // body-parser answers a body past the limit only once the request has ended (an endless
     // chunked one: at the request timeout). Its size as sent, and inflated when compressed (a few
     // bytes of gzip can pass the limit), is counted as it arrives beside body-parser, and past
     // the limit answered at once; body-parser's own answer, coming later, is dropped.
     const inflated = inflater(req.headers['content-encoding']);
-    if (length !== undefined && !inflated) return parse(req, res, done); // within the limit, as announced
+    if (length !== undefined && !inflated) return parse(req, res, next); // within the limit, as announced
     let answered = false;
     const once: NextFunction = (error?: unknown) => {
       if (answered) return;
@@ -51,7 +44,7 @@ export function jsonBody(limitBytes: number): RequestHandler {
         req.unpipe(inflated);
         inflated.destroy();
       }
-      done(error);
+      next(error);
     };
     const counter = () => {
       let received = 0;
