@@ -68,6 +68,7 @@ export class MatchcastClient {
   private readonly maxResume: number;
   private readonly pingIntervalMs: number;
   private readonly connectTimeoutMs: number;
+  private readonly framesPerSecond: number | undefined;
   private readonly refreshTimer: RefreshTimer;
 
   /** What the transports report back; stale connections are ignored. */
@@ -90,6 +91,8 @@ export class MatchcastClient {
   /** Consecutive WebSocket attempts that failed before `open`. */
   private wsFailures = 0;
   private reopenTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Sends the gathered channel changes once the frames before them have gone (see flushChanges). */
+  private changesTimer: ReturnType<typeof setTimeout> | undefined;
   /** Abandons an attempt that is not live within connectTimeoutMs. */
   private liveTimer: ReturnType<typeof setTimeout> | undefined;
   /** The token of the current (or last) connection; `refreshing` the one sent in a refresh. */
@@ -135,6 +138,8 @@ export class MatchcastClient {
     this.maxResume = options.maxResume ?? 100;
     this.pingIntervalMs = options.pingIntervalMs ?? 25_000;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+    this.framesPerSecond = options.framesPerSecond;
+    if (this.framesPerSecond !== undefined && !(this.framesPerSecond > 0)) throw new TypeError('MatchcastClient: `framesPerSecond` must be above 0');
     this.refreshTimer = new RefreshTimer(options.refreshLeadMs ?? 30_000, () => void this.refresh());
     if (options.onReset) this.resetHandlers.add(options.onReset);
     if (options.onState) this.on('state', options.onState);
@@ -237,16 +242,28 @@ export class MatchcastClient {
   private queueChanges(): { subscribe: Set<string>; unsubscribe: Set<string> } {
     if (this.changes) return this.changes;
     const changes = (this.changes = { subscribe: new Set<string>(), unsubscribe: new Set<string>() });
-    queueMicrotask(() => {
-      if (this.changes !== changes) return; // the connection ended: the next one subscribes what is left
-      this.changes = undefined;
-      const unsubscribe = [...changes.unsubscribe];
-      if (unsubscribe.length > 0 && this.send({ action: 'unsubscribe', channels: unsubscribe })) {
-        for (const channel of unsubscribe) this.unsubscribing.set(channel, (this.unsubscribing.get(channel) ?? 0) + 1);
-      }
-      if (changes.subscribe.size > 0) this.sendSubscribe([...changes.subscribe], false);
-    });
+    queueMicrotask(() => this.flushChanges(changes));
     return changes;
+  }
+
+  /**
+   * Sends the gathered changes; while frames sent before still wait for the connection's
+   * budget (the app changing channels task after task), they go on gathering instead, so that
+   * what waits stays a few frames however many changes the app makes.
+   */
+  private flushChanges(changes: { subscribe: Set<string>; unsubscribe: Set<string> }): void {
+    if (this.changes !== changes) return; // the connection ended: the next one subscribes what is left
+    if ((this.connection?.queued ?? 0) > 0) {
+      this.changesTimer = setTimeout(() => this.flushChanges(changes), 50);
+      return;
+    }
+    this.changesTimer = undefined;
+    this.changes = undefined;
+    const unsubscribe = [...changes.unsubscribe];
+    if (unsubscribe.length > 0 && this.send({ action: 'unsubscribe', channels: unsubscribe })) {
+      for (const channel of unsubscribe) this.unsubscribing.set(channel, (this.unsubscribing.get(channel) ?? 0) + 1);
+    }
+    if (changes.subscribe.size > 0) this.sendSubscribe([...changes.subscribe], false);
   }
 
   /** Stops everything: the connection, timers and retries. Safe to call more than once. */
@@ -276,7 +293,7 @@ export class MatchcastClient {
     this.connOpened = false;
     this.transport = nextTransport(this.transports, this.wsFailures, this.fallbackAfter);
     if (this.transport === 'sse') return this.openSse(token);
-    const connection = new WebSocketTransport(this.WebSocketImpl!, this.pingIntervalMs, this.events);
+    const connection = new WebSocketTransport(this.WebSocketImpl!, this.pingIntervalMs, this.events, this.framesPerSecond);
     try {
       connection.open({ url: this.urls[this.urlIndex % this.urls.length]!, token });
     } catch (cause) {
@@ -494,6 +511,8 @@ export class MatchcastClient {
     this.sseIdle = false;
     clearTimeout(this.reopenTimer);
     this.reopenTimer = undefined;
+    clearTimeout(this.changesTimer);
+    this.changesTimer = undefined;
     this.clearDeadline();
     this.refreshTimer.cancel();
     this.pendingSubscribes = [];

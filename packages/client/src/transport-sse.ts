@@ -117,6 +117,7 @@ export class SseTransport implements Connection {
   readonly kind = 'sse';
   /** SSE has no upstream: subscription changes and token refreshes reopen the stream. */
   readonly writable = false;
+  readonly queued = 0;
   private source: EventSourceLike | undefined;
   /** The close code the stream's final `error` event named (e.g. 1012 for SERVER_DRAINING). */
   private streamEnd: number | undefined;

@@ -1,7 +1,7 @@
 /**
  * The WebSocket transport: the socket and its URL (with `?token=`), the HTTP status of a
- * refused upgrade, keep-alive pings with the silence check, and the pong that says a
- * subscribe's replay is complete.
+ * refused upgrade, keep-alive pings with the silence check, the pong that says a
+ * subscribe's replay is complete, and the pace of what it sends.
  */
 import { decodeMessage } from './decode.js';
 import { NOOP, type Connection, type TransportHandlers, type TransportRequest } from './transport.js';
@@ -9,6 +9,15 @@ import type { WebSocketConstructor, WebSocketLike } from './types.js';
 import { CloseCodes, isEvent, type ClientMessage } from './wire.js';
 
 const OPEN = 1;
+
+/**
+ * Frames sent a second, after a burst of twice as many: half the gateway's default
+ * WS_MESSAGES_PER_SECOND (20, burst 2×). The server answers a frame past its rate with a
+ * RATE_LIMITED that names nothing — a subscribe so refused left its channels silently dead and
+ * the client's queue of subscribes awaiting an answer out of step — so frames past this budget
+ * wait their turn here, in order.
+ */
+export const FRAMES_PER_SECOND = 10;
 
 export class WebSocketTransport implements Connection {
   readonly kind = 'websocket';
@@ -22,13 +31,24 @@ export class WebSocketTransport implements Connection {
   private pongs = 0;
   /** The pong that says a resume's replay is complete (0: none awaited). */
   private catchUpPong = 0;
+  /** Frames waiting for the budget, oldest first; the budget's tokens and when they were counted. */
+  private readonly waiting: string[] = [];
+  private tokens: number;
+  private countedAt = Date.now();
+  private paceTimer: ReturnType<typeof setTimeout> | undefined;
 
-  /** `pingIntervalMs`: ping this often; a connection that heard nothing for two intervals is dropped (0 = off). */
+  /**
+   * `pingIntervalMs`: ping this often; a connection that heard nothing for two intervals is dropped (0 = off).
+   * `framesPerSecond`: the pace of sending (see FRAMES_PER_SECOND).
+   */
   constructor(
     private readonly WebSocketImpl: WebSocketConstructor,
     private readonly pingIntervalMs: number,
     private readonly handlers: TransportHandlers,
-  ) {}
+    private readonly framesPerSecond = FRAMES_PER_SECOND,
+  ) {
+    this.tokens = 2 * framesPerSecond;
+  }
 
   open(request: TransportRequest): void {
     const socket = new this.WebSocketImpl(withToken(request.url, request.token));
@@ -47,10 +67,31 @@ export class WebSocketTransport implements Connection {
     return !this.detached && this.socket !== undefined && this.socket.readyState === OPEN;
   }
 
+  /** Sends at once within the budget; past it the frame waits (sent in order as the budget allows). */
   send(message: ClientMessage): boolean {
     if (!this.writable) return false;
-    this.socket!.send(JSON.stringify(message));
+    this.waiting.push(JSON.stringify(message));
+    this.sendWaiting();
     return true;
+  }
+
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  private sendWaiting(): void {
+    const now = Date.now();
+    this.tokens = Math.min(2 * this.framesPerSecond, this.tokens + ((now - this.countedAt) * this.framesPerSecond) / 1000);
+    this.countedAt = now;
+    while (this.waiting.length > 0 && this.tokens >= 1 && this.writable) {
+      this.tokens--;
+      this.socket!.send(this.waiting.shift()!);
+    }
+    if (this.waiting.length === 0 || this.paceTimer !== undefined || !this.writable) return;
+    this.paceTimer = setTimeout(() => {
+      this.paceTimer = undefined;
+      this.sendWaiting();
+    }, Math.ceil(((1 - this.tokens) * 1000) / this.framesPerSecond));
   }
 
   /**
@@ -69,6 +110,9 @@ export class WebSocketTransport implements Connection {
     this.pings = 0;
     this.pongs = 0;
     this.catchUpPong = 0;
+    clearTimeout(this.paceTimer);
+    this.paceTimer = undefined;
+    this.waiting.length = 0;
     const socket = this.socket;
     if (socket) {
       socket.onopen = NOOP;

@@ -44,8 +44,10 @@ export interface Connection {
   open(request: TransportRequest): void;
   /** Whether send() can deliver now (an open WebSocket; never SSE, which has no upstream). */
   readonly writable: boolean;
-  /** Sends a message if writable; false if not sent. */
+  /** Sends a message if writable (WebSocket: at the pace of its budget, in order); false if not sent. */
   send(message: ClientMessage): boolean;
+  /** Messages accepted by send() that still wait for the budget (always 0 on SSE). */
+  readonly queued: number;
   /** After a subscribe with resume or since: arranges for `replayed` once its replay is complete. */
   markReplayEnd(): void;
   /** Goes quiet: no handler is called again, timers stop; the underlying connection is left as it is. */

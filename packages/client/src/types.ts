@@ -87,6 +87,11 @@ export interface MatchcastClientOptions {
   connectTimeoutMs?: number;
   /** Send a ping this often while idle; a connection silent for twice this long is dropped. 0 = off. Default 25 s. */
   pingIntervalMs?: number;
+  /**
+   * Most messages a WebSocket connection sends a second, after a burst of twice as many; more
+   * wait their turn. Keep it under the server's WS_MESSAGES_PER_SECOND. Default 10 (half the server's default).
+   */
+  framesPerSecond?: number;
 }
 
 export type EventHandler = (event: DeliveredMessage) => void;

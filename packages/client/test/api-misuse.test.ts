@@ -2,7 +2,8 @@
  * The client's API used the way apps do, against a real gateway (PG-LISTEN mode): many
  * subscribes in a row while connected (a follow list of 60 matches), then unsubscribes.
  * Each channel must be subscribed on the server (its events reach its handler), without the
- * client tripping the gateway's per-connection message rate (WS_MESSAGES_PER_SECOND, burst 2×).
+ * client tripping the gateway's per-connection message rate (WS_MESSAGES_PER_SECOND, burst 2×),
+ * whether the app makes its changes in one task or in many.
  */
 import type { MatchcastError } from '../src/types';
 import type { DeliveredMessage } from '../src/wire';
@@ -57,6 +58,34 @@ describe('MatchcastClient API misuse against a real gateway', () => {
     await waitFor('the events on `all` again', async () => (onAll.length >= 5 ? true : undefined), 15_000);
     expect(errors.map((e) => e.code)).toEqual([]);
     expect(client.channels).toEqual(['all']);
+    expect(client.state).toBe('live');
+    client.close();
+  });
+
+  it('60 subscribes each in a task of its own (a list rendered item by item) keep within the message rate: every channel gets its events, and later answers stay in step', async () => {
+    const matches = await seedMatches(infra.db, 'tsk', 60);
+    const { client } = recordingClient({ url: gateway.wsUrl, pingIntervalMs: 0 });
+    const errors: MatchcastError[] = [];
+    client.on('error', (e) => errors.push(e));
+    client.subscribe('all', () => undefined);
+    client.connect();
+    await waitForState(client, 'live');
+
+    let before: bigint | undefined;
+    const got = new Set<string>();
+    for (const id of matches) {
+      client.subscribe(`match:${id}`, (e) => before !== undefined && BigInt(e.id) > before && got.add(id));
+      await new Promise((resolve) => setTimeout(resolve, 0)); // one frame each: past the server's burst, it refused frames with RATE_LIMITED naming nothing
+    }
+    await sleep(1500);
+    before = BigInt(await maxOutboxId(infra.db));
+    for (const id of matches) await goal(infra.db, id);
+    await waitFor('an event on every match channel', async () => (got.size === matches.length ? true : undefined), 15_000);
+    expect(errors.map((e) => e.code)).toEqual([]);
+    // Still in step: the next refusal names its own subscribe.
+    client.subscribe('user:bob', () => undefined);
+    await waitFor('the refusal', async () => (errors.length > 0 ? true : undefined), 10_000);
+    expect(errors.map((e) => [e.code, e.channels])).toEqual([['FORBIDDEN_CHANNEL', ['user:bob']]]);
     expect(client.state).toBe('live');
     client.close();
   });
