@@ -69,6 +69,7 @@ export class MatchcastClient {
   private readonly pingIntervalMs: number;
   private readonly connectTimeoutMs: number;
   private readonly framesPerSecond: number | undefined;
+  private readonly maxFrameBytes: number;
   private readonly refreshTimer: RefreshTimer;
 
   /** What the transports report back; stale connections are ignored. */
@@ -139,6 +140,7 @@ export class MatchcastClient {
     this.pingIntervalMs = options.pingIntervalMs ?? 25_000;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     this.framesPerSecond = options.framesPerSecond;
+    this.maxFrameBytes = options.maxFrameBytes ?? 4096;
     if (this.framesPerSecond !== undefined && !(this.framesPerSecond > 0)) throw new TypeError('MatchcastClient: `framesPerSecond` must be above 0');
     this.refreshTimer = new RefreshTimer(options.refreshLeadMs ?? 30_000, () => void this.refresh());
     if (options.onReset) this.resetHandlers.add(options.onReset);
@@ -259,11 +261,28 @@ export class MatchcastClient {
     }
     this.changesTimer = undefined;
     this.changes = undefined;
-    const unsubscribe = [...changes.unsubscribe];
-    if (unsubscribe.length > 0 && this.send({ action: 'unsubscribe', channels: unsubscribe })) {
-      for (const channel of unsubscribe) this.unsubscribing.set(channel, (this.unsubscribing.get(channel) ?? 0) + 1);
-    }
+    if (changes.unsubscribe.size > 0) this.sendUnsubscribe([...changes.unsubscribe]);
     if (changes.subscribe.size > 0) this.sendSubscribe([...changes.subscribe], false);
+  }
+
+  private sendUnsubscribe(channels: string[]): void {
+    const message: ClientMessage = { action: 'unsubscribe', channels };
+    if (channels.length > 1 && !this.fits(message)) {
+      const half = Math.ceil(channels.length / 2);
+      this.sendUnsubscribe(channels.slice(0, half));
+      this.sendUnsubscribe(channels.slice(half));
+      return;
+    }
+    if (!this.send(message)) return;
+    for (const channel of channels) this.unsubscribing.set(channel, (this.unsubscribing.get(channel) ?? 0) + 1);
+  }
+
+  /**
+   * Whether a message is within the server's frame size (maxFrameBytes): a larger one ends the
+   * connection (1009), and a reconnect subscription too large would end every attempt.
+   */
+  private fits(message: ClientMessage): boolean {
+    return new TextEncoder().encode(JSON.stringify(message)).length <= this.maxFrameBytes;
   }
 
   /** Stops everything: the connection, timers and retries. Safe to call more than once. */
@@ -737,8 +756,19 @@ export class MatchcastClient {
     const resume = initial ? this.positions.resume(new Set(channels), this.maxResume) : this.positions.unattached(this.maxResume);
     const since = initial ? this.positions.since : undefined;
     const message: ClientMessage = { action: 'subscribe', channels };
-    if (Object.keys(resume).length > 0) message.resume = resume;
     if (since !== undefined) message.since = since;
+    if (channels.length > 1 && !this.fits(message)) {
+      // Too many channels for one frame: several subscribes, each with its own channels' resume.
+      const half = Math.ceil(channels.length / 2);
+      this.sendSubscribe(channels.slice(0, half), initial);
+      this.sendSubscribe(channels.slice(half), initial);
+      return;
+    }
+    message.resume = resume;
+    // Streams left out, the least recently active first, are covered by `since` (as beyond maxResume).
+    const streams = Object.keys(resume);
+    while (streams.length > 0 && !this.fits(message)) delete resume[streams.pop()!];
+    if (streams.length === 0) delete message.resume;
     if (!this.send(message)) return;
     this.pendingSubscribes.push({ channels, initial });
     if (message.resume !== undefined || message.since !== undefined || this.positions.isHolding) {

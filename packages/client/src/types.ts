@@ -92,6 +92,12 @@ export interface MatchcastClientOptions {
    * wait their turn. Keep it under the server's WS_MESSAGES_PER_SECOND. Default 10 (half the server's default).
    */
   framesPerSecond?: number;
+  /**
+   * The largest message the server takes (its WS_MAX_PAYLOAD_BYTES; default 4096): a larger
+   * subscribe is split by channels, and its `resume` cut, the least recently active streams
+   * first (`since` covers them), so that it fits.
+   */
+  maxFrameBytes?: number;
 }
 
 export type EventHandler = (event: DeliveredMessage) => void;

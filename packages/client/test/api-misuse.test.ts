@@ -148,4 +148,33 @@ describe('MatchcastClient API misuse against a real gateway', () => {
     expect(client.state).toBe('live');
     client.close();
   });
+
+  // Last: it restarts the gateway.
+  it('100 streams with long ids to resume (a snapshot of matches with UUID ids) fit the server\'s frame size: the reconnect is not refused with 1009 for ever', async () => {
+    const matches = await seedMatches(infra.db, '0f8fad5b-d9cb-469f-a165-70867728950e', 100);
+    const { client } = recordingClient({ url: gateway.wsUrl, pingIntervalMs: 0, connectTimeoutMs: 3000 });
+    const errors: MatchcastError[] = [];
+    client.on('error', (e) => errors.push(e));
+    let before: bigint | undefined;
+    const got = new Set<string>();
+    client.subscribe('all', (e) => before !== undefined && BigInt(e.id) > before && got.add(e.match_id!));
+    client.connect();
+    await waitForState(client, 'live');
+    await sleep(500);
+    before = BigInt(await maxOutboxId(infra.db));
+    for (const id of matches) await goal(infra.db, id);
+    await waitFor('an event of every match', async () => (got.size === matches.length ? true : undefined), 15_000);
+    // Every stream's position is now one to resume (about 55 bytes each in the subscribe).
+    expect(matches.every((id) => client.position(`match:${id}`) !== undefined)).toBe(true);
+
+    await gateway.stop();
+    processes.push(gateway.start());
+    await gateway.ready();
+    got.clear();
+    before = BigInt(await maxOutboxId(infra.db));
+    await goal(infra.db, matches[0]!);
+    await waitFor('live again, with the goal after the restart', async () => (client.state === 'live' && got.size === 1 ? true : undefined), 15_000);
+    expect(errors.filter((e) => e.fatal)).toEqual([]);
+    client.close();
+  });
 });

@@ -171,6 +171,40 @@ it('caps resume at maxResume, most recently active streams first', async () => {
   client.close();
 });
 
+it('keeps every message within maxFrameBytes (the server closes a larger one with 1009): channels split, resume cut least recently active first', async () => {
+  const { client } = makeClient({ maxFrameBytes: 1000 });
+  const long = (i: number) => `match:${'x'.repeat(50)}-${i}`;
+  client.subscribe('all', () => undefined);
+  client.connect();
+  await flush();
+  last().open();
+  for (let i = 0; i < 40; i++) last().message(event(long(i), 1));
+  last().drop(1011);
+  await jest.advanceTimersByTimeAsync(100);
+  last().open();
+  const [resubscribe] = last().subscribes();
+  expect(JSON.stringify(resubscribe).length).toBeLessThanOrEqual(1000);
+  const kept = Object.keys(resubscribe.resume);
+  expect(kept.length).toBeGreaterThan(5);
+  expect(kept).toEqual(Array.from({ length: kept.length }, (_, i) => long(39 - i)));
+  expect(resubscribe.since).toBeDefined();
+
+  const channels = Array.from({ length: 40 }, (_, i) => long(i));
+  for (const channel of channels) client.subscribe(channel, () => undefined);
+  await flush();
+  const added = last().subscribes().slice(1);
+  expect(added.length).toBeGreaterThan(1);
+  for (const message of added) expect(JSON.stringify(message).length).toBeLessThanOrEqual(1000);
+  expect(added.flatMap((m: { channels: string[] }) => m.channels)).toEqual(channels);
+  for (const channel of channels) client.unsubscribe(channel);
+  await flush();
+  const unsubscribes = last().sent.filter((m: { action: string }) => m.action === 'unsubscribe');
+  expect(unsubscribes.length).toBeGreaterThan(1);
+  for (const message of unsubscribes) expect(JSON.stringify(message).length).toBeLessThanOrEqual(1000);
+  expect(unsubscribes.flatMap((m: { channels: string[] }) => m.channels)).toEqual(channels);
+  client.close();
+});
+
 it('reconnects at once (under 1 s) after 1012, however many attempts failed before', async () => {
   const { client } = makeClient({ backoff: { baseMs: 10_000, maxMs: 60_000, drainJitterMs: 1000 } });
   client.subscribe('all', () => undefined);
