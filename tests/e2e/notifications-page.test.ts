@@ -166,4 +166,23 @@ describe('notification bell across tabs', () => {
     expect(await bellCount(bob)).toBe('0');
     expect(await items(bob)).toEqual([]);
   });
+
+  it('a burst of notifications (a service sending 40 at once) shows a few toasts, not one stacked per notification; the bell counts them all', async () => {
+    const { token } = (await (
+      await fetch(`${origin}/api/dev/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'svc', roles: ['admin'] }) })
+    ).json()) as { token: string };
+    await bob.bringToFront();
+    const statuses = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        fetch(`${origin}/api/notifications`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: JSON.stringify({ user_id: 'bob', title: `Burst ${i}`, message: 'one of many', type: 'news' }),
+        }).then((response) => response.status),
+      ),
+    );
+    expect(new Set(statuses)).toEqual(new Set([201]));
+    await waitForBell(bob, 40);
+    expect(await bob.locator('.toast').count()).toBeLessThanOrEqual(3);
+  });
 });

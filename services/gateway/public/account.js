@@ -139,11 +139,17 @@
         </div>`).join('');
   }
 
+  // Toasts on screen at once: a burst of notifications (a service's broadcast, a matchday's
+  // goals for many follows) stacked one per notification over the page; the bell counts them all.
+  const MAX_TOASTS = 3;
+
   function toast(notification) {
     const el = document.createElement('div');
     el.className = 'toast';
     el.innerHTML = `<strong>${esc(notification.title)}</strong><div>${esc(notification.message)}</div>`;
-    $('toasts').appendChild(el);
+    const toasts = $('toasts');
+    toasts.appendChild(el);
+    while (toasts.children.length > MAX_TOASTS) toasts.firstElementChild.remove();
     setTimeout(() => el.remove(), 6000);
   }
 
