@@ -43,13 +43,28 @@ export interface SseRequest {
   token?: string | undefined;
 }
 
+/**
+ * The longest stream URL asked for: the request line a proxy takes by default (nginx's
+ * large_client_header_buffers, 8 KB; Node's own limit, 16 KB, is for every header together).
+ * A longer one is refused (414, 431) on every attempt, so `resume` is cut to fit, the least
+ * recently active streams first (`since` covers them).
+ */
+export const MAX_SSE_URL_LENGTH = 8000;
+
 /** The stream's URL: the same subscribe as a WebSocket's, as query parameters. */
 export function sseRequestUrl(sseUrl: string, request: SseRequest): string {
   const url = new URL(sseUrl, (globalThis as { location?: { href: string } }).location?.href);
   url.searchParams.set('channels', request.channels.join(','));
-  if (Object.keys(request.resume).length > 0) url.searchParams.set('resume', JSON.stringify(request.resume));
   if (request.since !== undefined) url.searchParams.set('since', request.since);
   if (request.token !== undefined) url.searchParams.set('token', request.token);
+  const resume = { ...request.resume };
+  const streams = Object.keys(resume);
+  while (streams.length > 0) {
+    url.searchParams.set('resume', JSON.stringify(resume));
+    if (url.toString().length <= MAX_SSE_URL_LENGTH) break;
+    delete resume[streams.pop()!];
+  }
+  if (streams.length === 0) url.searchParams.delete('resume');
   return url.toString();
 }
 

@@ -149,6 +149,29 @@ describe('MatchcastClient API misuse against a real gateway', () => {
     client.close();
   });
 
+  it('over SSE, 100 channels and 99 streams to resume with 64-character ids fit one URL: the stream opens (it was refused with 431 on every attempt, unreported)', async () => {
+    const prefix = 'p'.repeat(60);
+    const matches = await seedMatches(infra.db, prefix, 99);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const EventSource = require('eventsource');
+    const { client } = recordingClient({ url: gateway.wsUrl, EventSource, transports: ['sse'], connectTimeoutMs: 3000 });
+    const errors: MatchcastError[] = [];
+    client.on('error', (e) => errors.push(e));
+    const { rows } = await infra.db.query<{ stream: string; seq: string }>(`SELECT stream, max(seq)::text AS seq FROM outbox WHERE stream LIKE $1 GROUP BY stream`, [`match:${prefix}%`]);
+    const seqs = new Map(rows.map((row) => [row.stream, Number(row.seq)]));
+    client.seed(Object.fromEntries(matches.map((id) => [`match:${id}`, seqs.get(`match:${id}`) ?? 0])));
+    const got = new Set<string>();
+    // Topic channels (an app showing each match's announcements), and one match's own channel for its goal.
+    for (const id of matches) client.subscribe(`match:${id}/announcements`, () => undefined);
+    client.subscribe(`match:${matches[0]}`, () => got.add(matches[0]!));
+    client.connect();
+    await waitForState(client, 'live');
+    await goal(infra.db, matches[0]!);
+    await waitFor('the goal', async () => (got.has(matches[0]!) ? true : undefined), 10_000);
+    expect(errors).toEqual([]);
+    client.close();
+  });
+
   // Last: it restarts the gateway.
   it('100 streams with long ids to resume (a snapshot of matches with UUID ids) fit the server\'s frame size: the reconnect is not refused with 1009 for ever', async () => {
     const matches = await seedMatches(infra.db, '0f8fad5b-d9cb-469f-a165-70867728950e', 100);

@@ -1,5 +1,5 @@
 /** The SSE transport's pure parts: URL derivation, the request URL, the fallback decision. */
-import { closeCodeForStreamEnd, nextTransport, sseRequestUrl, sseUrlFor } from '../../src/transport-sse';
+import { MAX_SSE_URL_LENGTH, closeCodeForStreamEnd, nextTransport, sseRequestUrl, sseUrlFor } from '../../src/transport-sse';
 
 it('derives the SSE endpoint from the WebSocket URL', () => {
   expect(sseUrlFor('ws://gw:8080/ws')).toBe('http://gw:8080/sse');
@@ -36,4 +36,14 @@ it('maps the error that ends a stream to the WebSocket close code of the same me
   expect(closeCodeForStreamEnd('TOKEN_EXPIRED')).toBe(4001);
   expect(closeCodeForStreamEnd('SLOW_CONSUMER')).toBe(4008);
   expect(closeCodeForStreamEnd(undefined)).toBe(1006);
+});
+
+it(`keeps the URL within MAX_SSE_URL_LENGTH (${MAX_SSE_URL_LENGTH}): resume cut, the least recently active streams (listed last) first`, () => {
+  const resume = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`match:${'x'.repeat(60)}-${i}`, 1000 + i]));
+  const url = sseRequestUrl('http://gw/sse', { channels: ['all'], resume, since: '2026-01-01T00:00:00.000Z', token: 't' });
+  expect(url.length).toBeLessThanOrEqual(MAX_SSE_URL_LENGTH);
+  const kept = Object.keys(JSON.parse(new URL(url).searchParams.get('resume')!));
+  expect(kept.length).toBeGreaterThan(40);
+  expect(kept).toEqual(Object.keys(resume).slice(0, kept.length));
+  expect(new URL(url).searchParams.get('since')).toBe('2026-01-01T00:00:00.000Z');
 });
