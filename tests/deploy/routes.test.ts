@@ -5,7 +5,7 @@
  * appended.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -105,13 +105,15 @@ describe('the compose edge (nginx with deploy/compose/edge.conf)', () => {
     const conf = readFileSync(join(REPO, 'deploy', 'compose', 'edge.conf'), 'utf8')
       .replace('server gateway:8080;', `server 127.0.0.1:${(gateway.address() as AddressInfo).port};`)
       .replace('server api:8090;', `server 127.0.0.1:${(api.address() as AddressInfo).port};`)
-      .replace(/listen 8080;/, `listen 127.0.0.1:${port};`);
+      .replace(/listen 8080;/, `listen 127.0.0.1:${port};`)
+      .replace('access_log /var/log/nginx/access.log', `access_log ${dir}/edge-access.log`);
     expect(conf).not.toMatch(/server (gateway|api):/);
     writeFileSync(join(dir, 'edge.conf'), conf);
     writeFileSync(join(dir, 'nginx.conf'), [
       'daemon off;', 'worker_processes 1;', `pid ${dir}/nginx.pid;`, `error_log ${dir}/error.log warn;`,
       'events { worker_connections 64; }',
-      'http {', '  access_log off;',
+      // The image's own default (nginx:alpine logs "$request", query and all, to stdout).
+      'http {', `  access_log ${dir}/access.log combined;`,
       ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${dir}/${t};`),
       `  include ${dir}/edge.conf;`, '}', '',
     ].join('\n'));
@@ -147,6 +149,24 @@ describe('the compose edge (nginx with deploy/compose/edge.conf)', () => {
     });
     socket.close();
     expect(first).toEqual({ backend: 'gateway', path: '/ws?token=t', forwardedFor: '127.0.0.1' });
+  });
+
+  it('logs requests without their query: no ?token= of a WebSocket or SSE client in any log', async () => {
+    const token = 'eyJhbGciOiJIUzI1NiJ9.c2VjcmV0LXRva2Vu.c2lnbmF0dXJl';
+    const socket = new WebSocket(`${base.replace('http', 'ws')}/ws?token=${token}`);
+    await new Promise((resolve, reject) => {
+      socket.once('message', resolve);
+      socket.once('error', reject);
+    });
+    socket.close();
+    const controller = new AbortController();
+    const response = await fetch(`${base}/sse?channels=all&token=${token}`, { signal: controller.signal });
+    await response.body!.getReader().read();
+    controller.abort();
+    await fetch(`${base}/api/notifications?token=${token}`);
+    const logs = () => readdirSync(dir).filter((name) => name.endsWith('.log')).map((name) => readFileSync(join(dir, name), 'utf8')).join('\n');
+    await waitFor('the requests logged', async () => (['/ws', '/sse', '/api/notifications'].every((path) => logs().includes(` ${path}`)) ? true : undefined), 5_000, 100);
+    expect(logs()).not.toContain(token);
   });
 
   it('turns proxy buffering off and allows long idle reads on every SSE location', () => {
