@@ -12,6 +12,8 @@ type Fields = Record<string, unknown>;
 
 const isString = (value: unknown): value is string => typeof value === 'string';
 const isStringList = (value: unknown): value is string[] => Array.isArray(value) && value.every(isString);
+/** A timer's interval in ms that setInterval takes as it is (past 2^31 − 1 it would fire at once, and again). */
+const isInterval = (value: unknown): boolean => Number.isInteger(value) && (value as number) > 0 && (value as number) < 2 ** 30;
 const optional = (value: unknown, check: (value: unknown) => boolean) => value === undefined || check(value);
 
 /** What a delivered event must carry: a channel and stream the server could name, a seq a `resume` can send back. */
@@ -36,7 +38,7 @@ function isDelivered(m: Fields): boolean {
 function isControl(m: Fields): boolean {
   switch (m.type) {
     case 'connection_status':
-      return isString(m.server_time);
+      return isString(m.server_time) && optional(m.keep_alive_ms, isInterval);
     case 'subscribed':
     case 'resumed':
     case 'unsubscribed':

@@ -18,6 +18,8 @@ export interface EventSourceLike {
   onopen: Listener<unknown>;
   onmessage: Listener<{ data: unknown }>;
   onerror: Listener<unknown>;
+  /** For the server's `ping` events (keep-alive), which `onmessage` does not see. */
+  addEventListener(type: 'ping', listener: Listener<unknown>): void;
 }
 
 export type EventSourceConstructor = new (url: string) => EventSourceLike;
@@ -140,6 +142,9 @@ export class SseTransport implements Connection {
   /** The browser's failed reconnects in a row (streams that did not open, or ended within SHORT_STREAM_MS). */
   private retries = 0;
   private openedAt: number | undefined;
+  /** When the stream last said anything (an event, a control message, a keep-alive `ping`). */
+  private lastHeard = 0;
+  private silenceTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
     private readonly EventSourceImpl: EventSourceConstructor,
@@ -153,11 +158,14 @@ export class SseTransport implements Connection {
     this.streamEnd = undefined;
     source.onopen = () => {
       this.everOpened = true;
-      this.openedAt = Date.now();
+      this.openedAt = this.lastHeard = Date.now();
       this.streamEnd = undefined;
       this.handlers.open(this);
     };
     source.onmessage = (event) => this.received(event.data);
+    source.addEventListener('ping', () => {
+      if (this.source === source) this.lastHeard = Date.now();
+    });
     source.onerror = (event) => {
       if (this.openedAt !== undefined && Date.now() - this.openedAt >= SHORT_STREAM_MS) this.retries = 0;
       this.openedAt = undefined;
@@ -184,6 +192,8 @@ export class SseTransport implements Connection {
   markReplayEnd(): void {}
 
   detach(): void {
+    clearInterval(this.silenceTimer);
+    this.silenceTimer = undefined;
     this.streamEnd = undefined;
     const source = this.source;
     if (source) {
@@ -199,9 +209,11 @@ export class SseTransport implements Connection {
   }
 
   private received(data: unknown): void {
+    this.lastHeard = Date.now();
     const message = decodeMessage(data);
     if (message === undefined) return;
     if (!isEvent(message)) {
+      if (message.type === 'connection_status' && message.keep_alive_ms !== undefined) this.watchSilence(message.keep_alive_ms);
       // Replays run stream after stream: `resumed` says they are all done.
       if (message.type === 'resumed') return this.handlers.replayed(this);
       if (message.type === 'error' && STREAM_END_CODES.has(message.code)) {
@@ -211,5 +223,21 @@ export class SseTransport implements Connection {
       }
     }
     this.handlers.message(this, message);
+  }
+
+  /**
+   * The server says something at least every `keepAliveMs`: a stream silent for two of those is
+   * dead however open it looks (a frozen gateway, a connection a network dropped without a FIN;
+   * the browser would wait for ever), and ends as a lost WebSocket would, to be reconnected.
+   */
+  private watchSilence(keepAliveMs: number): void {
+    if (!(keepAliveMs > 0) || this.silenceTimer !== undefined) return;
+    this.silenceTimer = setInterval(() => {
+      if (Date.now() - this.lastHeard < 2 * keepAliveMs) return;
+      const source = this.source;
+      this.detach();
+      source?.close();
+      this.handlers.close(this, CloseCodes.ABNORMAL, undefined);
+    }, keepAliveMs);
   }
 }

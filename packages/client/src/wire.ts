@@ -106,7 +106,8 @@ export interface DeliveredMessage {
 
 /** Server → client control messages. */
 export type ControlMessage =
-  | { type: 'connection_status'; status: 'connected'; connection_id: string; server_time: string }
+  /** `keep_alive_ms` (SSE): the stream says something — an event or a `ping` — at least this often. */
+  | { type: 'connection_status'; status: 'connected'; connection_id: string; server_time: string; keep_alive_ms?: number }
   | { type: 'subscribed'; channels: string[] }
   | { type: 'resumed'; channels: string[] }
   | { type: 'unsubscribed'; channels: string[] }

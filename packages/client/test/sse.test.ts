@@ -113,6 +113,43 @@ describe('MatchcastClient over Server-Sent Events against a real gateway', () =>
     expect(run.errors).toEqual([]);
   });
 
+  it('notices a frozen gateway by its silence (no keep-alive for two intervals), reconnects when it thaws, and delivers exactly once', async () => {
+    const frozen = new GatewayProcess(await freePort(), await freePort(), { DATABASE_URL: infra.postgres.url, REDIS_URL: infra.redis.url, WS_PING_INTERVAL_MS: '1000' }, 'client-sse-frozen');
+    processes.push(frozen.start());
+    await frozen.ready();
+    const [match] = await seedMatches(infra.db, 'cz', 1);
+    const stream = `match:${match}`;
+    const before = await maxOutboxId(infra.db);
+    const { client, received, recordAfter } = recordingClient({ url: frozen.wsUrl, transports: ['sse'], EventSource: EventSource as never });
+    client.subscribe(stream, recordAfter(before));
+    client.connect();
+    try {
+      await waitForState(client, 'live');
+      // Quiet, but alive: the keep-alive pings hold the stream past two intervals.
+      await sleep(3500);
+      expect(client.state).toBe('live');
+      expect(client.diagnostics.connects).toBe(1);
+      await goal(infra.db, match!);
+      await waitFor('the first goal', async () => ((received.get(stream)?.length ?? 0) >= 1 ? true : undefined));
+      frozen.child!.signal('SIGSTOP');
+      try {
+        const stoppedAt = Date.now();
+        for (let i = 0; i < 3; i++) await goal(infra.db, match!);
+        // The TCP connection stays open; only the silence tells. Without the check it stayed live for ever.
+        await waitForState(client, 'reconnecting', 6000);
+        expect(Date.now() - stoppedAt).toBeLessThan(4000);
+      } finally {
+        frozen.child!.signal('SIGCONT');
+      }
+      await waitForState(client, 'live', 20_000);
+      const committed = (await outboxSeqs(infra.db, before, [stream])).get(stream);
+      await waitFor('every goal', async () => ((received.get(stream)?.length ?? 0) >= committed!.length ? true : undefined));
+      expect(received.get(stream)).toEqual(committed);
+    } finally {
+      client.close();
+    }
+  });
+
   it('subscribing and unsubscribing while on SSE reopens the stream with no event lost or doubled', async () => {
     const matches = await seedMatches(infra.db, 'cu', 2);
     const [one, two] = matches.map((id) => `match:${id}`) as [string, string];

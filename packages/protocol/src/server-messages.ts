@@ -3,7 +3,8 @@ import type { ClientEventType, DeliveredMessage, OutboxEvent } from './messages'
 
 /** Server → client control messages. Event messages are built by `eventMessage`. */
 export type ServerMessage =
-  | { type: 'connection_status'; status: 'connected'; connection_id: string; server_time: string }
+  /** `keep_alive_ms` (SSE): the stream says something — an event or a `ping` — at least this often. */
+  | { type: 'connection_status'; status: 'connected'; connection_id: string; server_time: string; keep_alive_ms?: number }
   | { type: 'subscribed'; channels: string[] }
   | { type: 'unsubscribed'; channels: string[] }
   | { type: 'pong'; timestamp: string }

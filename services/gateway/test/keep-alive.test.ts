@@ -5,7 +5,7 @@
  */
 import { migrate } from '@matchcast/db';
 import { EnvReader, createLogger } from '@matchcast/runtime';
-import { PostgresServer } from '@matchcast/testkit';
+import { PostgresServer, waitFor } from '@matchcast/testkit';
 import pg from 'pg';
 import { loadConfig } from '../src/config';
 import { startGateway, type Gateway } from '../src/gateway';
@@ -43,7 +43,9 @@ describe('WebSocket keep-alive', () => {
     });
     const dropped = await silent.closed;
     expect(dropped.code).toBe(1006); // terminated: no closing handshake with a dead peer
-    expect(pings).toBeGreaterThanOrEqual(2);
+    // Pinged again each interval, and kept. (Not counted at the drop itself: a sweep that comes
+    // late on a loaded machine may drop the silent one at its first ping of the other.)
+    await waitFor('a second ping', async () => (pings >= 2 ? true : undefined), 5000);
     answering.send({ action: 'ping' });
     await answering.next((m) => m.type === 'pong');
     answering.ws.close();

@@ -15,8 +15,12 @@ class FakeSource {
   onopen: ((e: unknown) => void) | null = null;
   onmessage: ((e: { data: unknown }) => void) | null = null;
   onerror: ((e: unknown) => void) | null = null;
+  private readonly pingListeners: ((e: unknown) => void)[] = [];
   constructor(readonly url: string) {
     FakeSource.all.push(this);
+  }
+  addEventListener(type: string, listener: (e: unknown) => void): void {
+    if (type === 'ping') this.pingListeners.push(listener);
   }
   close(): void {
     this.closed = true;
@@ -27,11 +31,15 @@ class FakeSource {
     return { channels: params.get('channels'), resume: params.has('resume') ? JSON.parse(params.get('resume')!) : undefined, since: params.get('since') ?? undefined, token: params.get('token') ?? undefined };
   }
   // server side
-  open(serverTime = '2026-01-01T00:00:00.000Z'): void {
+  open(serverTime = '2026-01-01T00:00:00.000Z', keepAliveMs?: number): void {
     this.readyState = 1;
     this.onopen?.({});
-    this.message({ type: 'connection_status', status: 'connected', connection_id: 'c', server_time: serverTime });
+    this.message({ type: 'connection_status', status: 'connected', connection_id: 'c', server_time: serverTime, keep_alive_ms: keepAliveMs });
     this.message({ type: 'subscribed', channels: this.query.channels!.split(',') });
+  }
+  /** The keep-alive: a `ping` event, which `onmessage` does not see. */
+  ping(): void {
+    for (const listener of this.pingListeners) listener({ data: '{}' });
   }
   message(m: unknown): void {
     this.onmessage?.({ data: JSON.stringify(m) });
@@ -167,6 +175,45 @@ it('lets the EventSource reconnect by itself (its Last-Event-ID resumes every st
   expect(client.diagnostics.connects).toBe(2);
   client.close();
   expect(source.closed).toBe(true);
+});
+
+it('ends a stream silent for two of the keep-alive intervals the server announced, and reconnects resuming; pings and events keep it', async () => {
+  const { client, states } = makeClient();
+  client.subscribe('all', () => undefined);
+  client.connect();
+  await flush();
+  const source = last();
+  source.open(undefined, 1000);
+  source.message(event('match:a', 3, at(3)));
+  for (let i = 0; i < 5; i++) {
+    await jest.advanceTimersByTimeAsync(1000);
+    source.ping();
+  }
+  await jest.advanceTimersByTimeAsync(1500);
+  source.message(event('match:a', 4, at(4)));
+  await jest.advanceTimersByTimeAsync(1500);
+  expect(FakeSource.all).toHaveLength(1);
+  expect(client.state).toBe('live');
+  // A frozen server or a connection dropped without a FIN: nothing more comes, and the browser waits for ever.
+  await jest.advanceTimersByTimeAsync(3000);
+  expect(source.closed).toBe(true);
+  await jest.advanceTimersByTimeAsync(1000);
+  expect(FakeSource.all).toHaveLength(2);
+  expect(last().query.resume).toEqual({ 'match:a': 4 });
+  expect(states).toEqual(['connecting', 'live', 'reconnecting']);
+  client.close();
+});
+
+it('never ends a quiet stream whose server announced no keep-alive (an older gateway)', async () => {
+  const { client } = makeClient();
+  client.subscribe('all', () => undefined);
+  client.connect();
+  await flush();
+  last().open();
+  await jest.advanceTimersByTimeAsync(600_000);
+  expect(FakeSource.all).toHaveLength(1);
+  expect(last().closed).toBe(false);
+  client.close();
 });
 
 it('takes over with a fresh URL when the browser gives up, or after its retries keep failing', async () => {

@@ -16,7 +16,12 @@ export const SSE_PATH = '/sse';
 
 /** Ends a block that has only an `id:` line: the browser takes the id, no event is dispatched. */
 const ID_ONLY_END = Buffer.from('\n');
-const KEEP_ALIVE = Buffer.from(': keep-alive\n\n');
+/**
+ * A named event, not a comment: EventSource hands comments to no one, so a client could not tell
+ * a quiet stream from a dead one (a frozen gateway, a half-open connection); `onmessage` handlers
+ * do not see it either. Without an `id:`, it moves no position.
+ */
+const KEEP_ALIVE = Buffer.from('event: ping\ndata: {}\n\n');
 /** While live, `since` (for streams a token leaves out) moves up to the newest event at most this often. */
 const SINCE_STEP_MS = 60_000;
 
@@ -30,7 +35,7 @@ export interface SseFormat {
   keepAlive(): Buffer;
 }
 
-/** /sse: every message as `data: <the WebSocket JSON>`, a comment line as keep-alive. */
+/** /sse: every message as `data: <the WebSocket JSON>`, a `ping` event as keep-alive. */
 export const MESSAGE_FORMAT: SseFormat = {
   event: (frames) => frames.sseFrame(),
   control: (message) => sseChunk(controlText(message)),
@@ -254,6 +259,8 @@ export function startingPositions(tokens: PositionTokens, heads: StreamPositions
 export interface SseOptions {
   maxBufferedBytes: number;
   maxChannels: number;
+  /** The keep-alive's interval: `connection_status` tells it (keep_alive_ms), so clients can tell silence from quiet. */
+  pingIntervalMs: number;
 }
 
 /** What the SSE endpoint needs besides sessions: the delivered heads (the sequencer) and the token key. */
@@ -348,7 +355,13 @@ export function sseHandler(options: SseOptions, rules: AdmissionRules, sessions:
         });
       },
       greet: (client) =>
-        client.send({ type: 'connection_status', status: 'connected', connection_id: client.id, server_time: new Date().toISOString() }),
+        client.send({
+          type: 'connection_status',
+          status: 'connected',
+          connection_id: client.id,
+          server_time: new Date().toISOString(),
+          keep_alive_ms: options.pingIntervalMs,
+        }),
     };
   });
 }
