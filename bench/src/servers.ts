@@ -47,6 +47,7 @@ export async function startGateway(infra: Infra, mode: BrokerMode, logDir: strin
     WS_MAX_CONNECTIONS: String(start.maxConnections),
     // The load clients come from a handful of loopback addresses: per-address caps off.
     WS_MAX_CONNECTIONS_PER_IP: '0',
+    WS_MAX_CONNECTIONS_PER_USER: '0',
     WS_CONNECTIONS_PER_IP_PER_SECOND: '0',
     ...diagnosticEnv,
   };

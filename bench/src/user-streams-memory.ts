@@ -205,6 +205,7 @@ async function main(): Promise<void> {
       DRAIN_DELAY_MS: '0',
       WS_MAX_CONNECTIONS: String(options.clients + 100),
       WS_MAX_CONNECTIONS_PER_IP: '0',
+      WS_MAX_CONNECTIONS_PER_USER: '0',
       WS_CONNECTIONS_PER_IP_PER_SECOND: '0',
     },
     logDir,

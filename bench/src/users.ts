@@ -291,6 +291,7 @@ async function main(): Promise<void> {
     WS_MAX_PAYLOAD_BYTES: '65536',
     WS_MAX_BUFFERED_BYTES: String(64 * 1024 * 1024),
     WS_MAX_CONNECTIONS_PER_IP: '0',
+    WS_MAX_CONNECTIONS_PER_USER: '0',
     WS_CONNECTIONS_PER_IP_PER_SECOND: '0',
   }, logDir).start();
   const apiPort = await freePort();

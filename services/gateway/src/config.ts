@@ -55,6 +55,8 @@ export interface Config {
     maxConnectionsPerIp: number;
     /** New connections per second per client address, burst twice that (0 = no limit). */
     connectionsPerIpPerSecond: number;
+    /** Open connections per user (a token's `sub`), whatever their addresses (0 = no limit). */
+    maxConnectionsPerUser: number;
   };
   replay: { concurrency: number; statementTimeoutMs: number; pageSize: number };
   /** Recent events kept in memory to answer resumes without the outbox (0 events: off). */
@@ -134,6 +136,7 @@ export function loadConfig(env = new EnvReader()): Config {
       trustedProxyHops: env.int('TRUSTED_PROXY_HOPS', 0, { max: 10 }),
       maxConnectionsPerIp: env.int('WS_MAX_CONNECTIONS_PER_IP', 1000),
       connectionsPerIpPerSecond: env.int('WS_CONNECTIONS_PER_IP_PER_SECOND', 100),
+      maxConnectionsPerUser: env.int('WS_MAX_CONNECTIONS_PER_USER', 100),
     },
     replay: {
       concurrency: env.int('REPLAY_CONCURRENCY', 4, { min: 1, max: 64 }),

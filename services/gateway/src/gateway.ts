@@ -136,6 +136,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     limits: new ConnectionLimits({
       maxPerAddress: config.edge.maxConnectionsPerIp,
       perAddressPerSecond: config.edge.connectionsPerIpPerSecond,
+      maxPerUser: config.edge.maxConnectionsPerUser,
     }),
     verifier,
   };

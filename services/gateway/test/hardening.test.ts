@@ -666,6 +666,37 @@ describe('a gateway under hostile input', () => {
       await Promise.all([...clients, neighbour].map((c) => c.closed));
     });
 
+    it('caps open connections per user from any number of addresses (WebSocket and the notification stream), and frees the slot on close', async () => {
+      const userCapped = await start({ WS_MAX_CONNECTIONS_PER_USER: '3', TRUSTED_PROXY_HOPS: '2' });
+      try {
+        const wsUrl = `ws://127.0.0.1:${userCapped.port}/ws`;
+        const [one, other] = [await token('sharer'), await token('bystander')];
+        const as = (bearer: string, address: string) => ({ headers: { authorization: `Bearer ${bearer}`, 'x-forwarded-for': `${address}, 10.0.0.1` } });
+        const clients = [new TestClient(wsUrl, as(one, '198.51.100.21')), new TestClient(wsUrl, as(one, '198.51.100.22'))];
+        await Promise.all(clients.map((c) => c.opened()));
+        const stream = new AbortController();
+        const notifications = await fetch(`http://127.0.0.1:${userCapped.port}/api/notifications/stream`, { ...as(one, '198.51.100.23'), signal: stream.signal });
+        expect(notifications.status).toBe(200);
+        // A fourth from yet another address: refused, on either transport, before any read.
+        const refused = await refusal(wsUrl, as(one, '198.51.100.24'));
+        expect(refused).toMatchObject({ status: 429, body: { error: 'TOO_MANY_CONNECTIONS', message: expect.stringContaining('per user') } });
+        const sse = await fetch(`http://127.0.0.1:${userCapped.port}/api/notifications/stream`, as(one, '198.51.100.25'));
+        expect([sse.status, ((await sse.json()) as { error: string }).error]).toEqual([429, 'TOO_MANY_CONNECTIONS']);
+        // Another user, and anonymous clients, are not affected.
+        const bystander = new TestClient(wsUrl, as(other, '198.51.100.21'));
+        const anonymous = [1, 2, 3, 4].map((i) => new TestClient(wsUrl, { headers: { 'x-forwarded-for': `198.51.100.3${i}, 10.0.0.1` } }));
+        await Promise.all([bystander, ...anonymous].map((c) => c.opened()));
+        // A closed connection (WebSocket or SSE) frees its slot.
+        stream.abort();
+        clients[0]!.ws.close();
+        await clients[0]!.closed;
+        await waitFor('a freed per-user slot', async () => ((await attempt(wsUrl, as(one, '198.51.100.26'))) === 101 ? true : undefined), 5000, 100);
+        for (const c of [...clients, bystander, ...anonymous]) c.ws.close();
+      } finally {
+        await userCapped.close();
+      }
+    });
+
     it('caps the rate of new connections per address', async () => {
       const results: number[] = [];
       for (let i = 0; i < 6; i++) results.push(await attempt(cappedUrl, from('203.0.113.9')));

@@ -25,7 +25,7 @@ export interface Admitted {
   identity: Identity;
   /** The client's address group (clientGroup): what the per-address caps count, and whose turn its reads take. */
   addressGroup: string;
-  /** Frees the connection's per-address slot (and its place among those admitting); call when it closes (safe twice). */
+  /** Frees the connection's per-address and per-user slots (and its place among those admitting); call when it closes (safe twice). */
   release: () => void;
   /** The stream is open and the registry counts it: its place among those admitting is freed (safe twice). */
   opened: () => void;
@@ -59,7 +59,8 @@ export class Admitting {
 /**
  * The door for every long-lived connection, WebSocket or SSE, in one order: draining, the
  * process-wide cap, Origin, the per-address caps (before any token work, so a flood of bad
- * tokens is throttled too), then the token. Throws a ProtocolError with the refusal's code.
+ * tokens is throttled too), the token, then the per-user cap. Throws a ProtocolError with the
+ * refusal's code.
  */
 export async function admit(rules: AdmissionRules, req: IncomingMessage, queryToken: string | null): Promise<Admitted> {
   if (rules.isDraining()) throw new ProtocolError('SERVER_DRAINING');
@@ -68,12 +69,15 @@ export async function admit(rules: AdmissionRules, req: IncomingMessage, queryTo
   const addressGroup = clientGroup(req, rules.trustedProxyHops);
   const releaseSlot = rules.limits.admit(addressGroup);
   const opened = rules.admitting.begin();
+  let releaseUserSlot = () => {};
   const release = () => {
     opened();
     releaseSlot();
+    releaseUserSlot();
   };
   try {
     const identity = await rules.verifier.authenticate(authorizationHeader(req), queryToken);
+    releaseUserSlot = rules.limits.admitUser(identity.userId);
     return { identity, addressGroup, release, opened };
   } catch (error) {
     release();

@@ -6,45 +6,79 @@ export interface ConnectionLimitOptions {
   maxPerAddress: number;
   /** New connections per second per address (burst twice that); 0 = no limit. */
   perAddressPerSecond: number;
+  /** Open connections per user (a token's `sub`, from any number of addresses); 0 = no limit. */
+  maxPerUser: number;
 }
 
 const SWEEP_INTERVAL_MS = 10_000;
+
+/** Open connections by key, at most `max` each (0 = no limit); a key with none open leaves nothing behind. */
+class OpenCounts {
+  private readonly open = new Map<string, number>();
+
+  constructor(
+    private readonly max: number,
+    private readonly refusal: () => ProtocolError,
+  ) {}
+
+  /** Throws the refusal when the key is at its cap. */
+  check(key: string): void {
+    if (this.max > 0 && (this.open.get(key) ?? 0) >= this.max) throw this.refusal();
+  }
+
+  /** Counts one more for the key; the returned release is safe to call twice. */
+  take(key: string): () => void {
+    this.open.set(key, (this.open.get(key) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.open.get(key) ?? 1) - 1;
+      if (left > 0) this.open.set(key, left);
+      else this.open.delete(key);
+    };
+  }
+}
 
 /**
  * Per-address caps on open connections and on the rate of new ones, for WebSocket and SSE
  * alike; an IPv6 address counts as its /64 (addressGroup). State exists only for addresses with
  * open connections or a recently used rate bucket, so an address that goes away leaves nothing behind.
+ * And a per-user cap, counted once the token names the user: one token used from many addresses
+ * passed every per-address cap and could take the whole process (SERVER_FULL for everyone else),
+ * each SSE notification stream a database read at its start.
  */
 export class ConnectionLimits {
-  private readonly open = new Map<string, number>();
+  private readonly addresses: OpenCounts;
+  private readonly users: OpenCounts;
   private readonly rates = new Map<string, TokenBucket>();
   private lastSweep = Date.now();
 
-  constructor(private readonly options: ConnectionLimitOptions) {}
+  constructor(private readonly options: ConnectionLimitOptions) {
+    const { maxPerAddress, maxPerUser } = options;
+    this.addresses = new OpenCounts(maxPerAddress, () => new ProtocolError('TOO_MANY_CONNECTIONS', `at most ${maxPerAddress} connections per address`));
+    this.users = new OpenCounts(maxPerUser, () => new ProtocolError('TOO_MANY_CONNECTIONS', `at most ${maxPerUser} connections per user; close another tab or device first`));
+  }
 
   /** Counts a new connection from an address group (clientGroup), or throws; the returned release is safe to call twice. */
   admit(address: string): () => void {
     const now = Date.now();
     if (now - this.lastSweep > SWEEP_INTERVAL_MS) this.sweep(now);
-    const { maxPerAddress, perAddressPerSecond } = this.options;
-    const count = this.open.get(address) ?? 0;
-    if (maxPerAddress > 0 && count >= maxPerAddress) {
-      throw new ProtocolError('TOO_MANY_CONNECTIONS', `at most ${maxPerAddress} connections per address`);
-    }
+    this.addresses.check(address);
+    const { perAddressPerSecond } = this.options;
     if (perAddressPerSecond > 0) {
       let bucket = this.rates.get(address);
       if (!bucket) this.rates.set(address, (bucket = new TokenBucket(perAddressPerSecond)));
       if (!bucket.take(now)) throw new ProtocolError('RATE_LIMITED', 'too many new connections from your address; retry later');
     }
-    this.open.set(address, count + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const left = (this.open.get(address) ?? 1) - 1;
-      if (left > 0) this.open.set(address, left);
-      else this.open.delete(address);
-    };
+    return this.addresses.take(address);
+  }
+
+  /** Counts a new connection of a user, or throws; anonymous connections are not counted. The release is safe to call twice. */
+  admitUser(userId: string | undefined): () => void {
+    if (userId === undefined) return () => {};
+    this.users.check(userId);
+    return this.users.take(userId);
   }
 
   private sweep(now: number): void {
