@@ -16,23 +16,34 @@ export interface CleanupOptions {
 
 /**
  * One cleanup round (the leader runs one per NOTIFICATION_CLEANUP_INTERVAL_MS): deletes
- * expired notifications, those past the retention, and each user's oldest beyond the cap,
- * chunk by chunk through matchcast_prune_notifications, until a chunk comes back short or
- * `term` ends. Returns how many it deleted.
+ * expired notifications and those past the retention, then each user's oldest beyond the cap,
+ * chunk by chunk (at most maxChunks statements a round) until a chunk comes back short or `term`
+ * ends. Who is over the cap is asked once a round (a scan of every notification); each of them is
+ * then trimmed through their own index range (024_notification_trim.sql): a scan per chunk made
+ * one user far over the cap cost a full scan per 1,000 rows deleted. Returns how many it deleted.
  */
 export async function pruneNotifications(options: CleanupOptions, term: AbortSignal): Promise<number> {
   const { pool, logger, metrics, retentionMs, maxPerUser, chunkSize, maxChunks = 100 } = options;
   let total = 0;
-  try {
-    for (let chunk = 0; chunk < maxChunks && !term.aborted; chunk += 1) {
-      const { rows } = await pool.query<{ pruned: number }>(
-        `SELECT matchcast_prune_notifications(make_interval(secs => $1::double precision / 1000), $2, $3) AS pruned`,
-        [retentionMs, maxPerUser, chunkSize],
-      );
+  let statements = 0;
+  const more = () => statements < maxChunks && !term.aborted;
+  /** Runs a chunk's statement until one deletes fewer than a chunk, within the round's budget. */
+  const chunks = async (sql: string, params: unknown[]) => {
+    while (more()) {
+      statements += 1;
+      const { rows } = await pool.query<{ pruned: number }>(sql, params);
       const pruned = (rows[0] as { pruned: number }).pruned;
       total += pruned;
       metrics.pruned.inc(pruned);
-      if (pruned < chunkSize) break;
+      if (pruned < chunkSize) return;
+    }
+  };
+  try {
+    await chunks(`SELECT matchcast_prune_expired_notifications(make_interval(secs => $1::double precision / 1000), $2) AS pruned`, [retentionMs, chunkSize]);
+    if (more()) {
+      statements += 1;
+      const { rows: users } = await pool.query<{ user_id: string }>(`SELECT matchcast_notification_users_over($1, $2) AS user_id`, [maxPerUser, maxChunks]);
+      for (const { user_id } of users) await chunks(`SELECT matchcast_trim_user_notifications($1, $2, $3) AS pruned`, [user_id, maxPerUser, chunkSize]);
     }
   } catch (error) {
     metrics.errors.inc({ kind: 'transient' });

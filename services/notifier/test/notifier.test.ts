@@ -345,4 +345,39 @@ describe('notifier', () => {
     // At least those 5 (other tests' users with more than 5 are trimmed too).
     expect(Number(/matchcast_notifier_pruned_total\{[^}]*\} (\d+)/.exec(pruned ?? '')?.[1])).toBeGreaterThanOrEqual(5);
   });
+
+  it('cleanup trims a user far over the cap through their own rows, not with a scan of every notification per chunk', async () => {
+    await stop();
+    const { rows: [{ n: earlier }] } = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM notification');
+    // 300 users at the cap (100 each) and one 10,000 over it: 20 chunks of 500 to delete.
+    await admin.query(`INSERT INTO notification (user_id, title, message, type, source_key)
+                       SELECT 'd-' || (i % 300), 'T', 'M', 'test', 'd' || i FROM generate_series(1, 30000) i`);
+    await admin.query(`INSERT INTO notification (user_id, title, message, type, source_key)
+                       SELECT 'd-heavy', 'T', 'M', 'test', 'h' || i FROM generate_series(1, 10100) i`);
+    await admin.query('VACUUM ANALYZE notification');
+    const tableRows = earlier + 40_100;
+    // Rows the notification table's indexes and sequential scans handed out, as Postgres counts them
+    // (a backend's counts are reported when it goes idle, at most once a second, and when it exits).
+    const rowsRead = async () => {
+      await delay(1500);
+      const { rows } = await admin.query<{ n: string }>(
+        `SELECT (SELECT COALESCE(sum(idx_tup_read), 0) FROM pg_stat_user_indexes WHERE relname = 'notification')
+              + (SELECT COALESCE(seq_tup_read, 0) FROM pg_stat_user_tables WHERE relname = 'notification') AS n`,
+      );
+      return Number(rows[0]!.n);
+    };
+    const before = await rowsRead();
+    await start({ NOTIFICATION_MAX_PER_USER: '100', NOTIFIER_BATCH_SIZE: '500', NOTIFICATION_CLEANUP_INTERVAL_MS: '600000' });
+    const pruned = async () => Number(/matchcast_notifier_pruned_total\{[^}]*\} (\d+)/.exec((await notifier?.registry.getSingleMetricAsString('matchcast_notifier_pruned_total')) ?? '')?.[1] ?? 0);
+    await waitFor('the trim', async () => ((await pruned()) >= 10_000 ? true : undefined), 60_000);
+    await stop(); // its connections end, and report what they read
+    const read = (await rowsRead()) - before;
+    const { rows: left } = await admin.query<{ user_id: string; n: number }>(
+      `SELECT user_id, count(*)::int AS n FROM notification WHERE user_id LIKE 'd-%' GROUP BY 1 HAVING count(*) <> 100`,
+    );
+    expect(left).toEqual([]);
+    // One scan to find who is over the cap, then the heavy user's own rows (about twice the table
+    // in all); a scan per chunk read the table 20 times over.
+    expect(read).toBeLessThan(4 * tableRows);
+  });
 });
