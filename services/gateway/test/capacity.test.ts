@@ -12,6 +12,7 @@ import { PostgresServer } from '@matchcast/testkit';
 import pg from 'pg';
 import { loadConfig } from '../src/config';
 import { startGateway, type Gateway } from '../src/gateway';
+import { TestClient } from './support';
 
 describe('gateway capacity settings', () => {
   let postgres: PostgresServer;
@@ -157,6 +158,77 @@ describe('gateway capacity settings', () => {
       // In a queue of arrival it was answered last; in turns, within the first few.
       expect(answered.indexOf('bystander')).toBeLessThan(5);
     } finally {
+      await lock.end();
+      await fair.close();
+    }
+  });
+
+  it('REPLAY_CONCURRENCY: a replay read shared with another address\'s client runs in that address\'s turn too, not only in the turns of the address that queued it', async () => {
+    const fair = await startGateway(
+      loadConfig(
+        new EnvReader({
+          DATABASE_URL: postgres.url,
+          PORT: '0',
+          OPS_PORT: '0',
+          HOST: '127.0.0.1',
+          REPLAY_CONCURRENCY: '1',
+          TRUSTED_PROXY_HOPS: '1',
+          // Replays read the outbox (memory would answer them without a slot).
+          MEMORY_HISTORY_EVENTS_PER_STREAM: '0',
+          CANARY_INTERVAL_MS: '0',
+          OUTBOX_PRUNE_INTERVAL_MS: '0',
+        }),
+      ),
+      createLogger('gateway', 'silent'),
+    );
+    const wsUrl = `ws://127.0.0.1:${fair.port}/ws`;
+    const from = (address: string) => ({ headers: { 'x-forwarded-for': address } });
+    const lock = new pg.Client(postgres.url);
+    await lock.connect();
+    const clients: TestClient[] = [];
+    const subscriber = async (address: string, resume?: Record<string, number>) => {
+      const client = new TestClient(wsUrl, from(address));
+      clients.push(client);
+      await client.opened();
+      client.send({ action: 'subscribe', channels: ['match:shared'], ...(resume ? { resume } : {}) });
+      return client;
+    };
+    try {
+      await db.query(`INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at) VALUES ('shared', 'l', 'a', 'b', now())`);
+      // The stream has events this gateway delivered (so a resume replays them from the outbox).
+      const watcher = await subscriber('192.0.2.50');
+      await watcher.next((m) => m.type === 'subscribed');
+      for (const home of [1, 2, 3]) await db.query(`INSERT INTO scoreboard (match_id, home_score) VALUES ('shared', $1) ON CONFLICT (match_id) DO UPDATE SET home_score = EXCLUDED.home_score`, [home]);
+      const last = await watcher.next((m) => m.type === 'match_update' && m.data.score.home === 3);
+      const resume = { 'match:shared': last.seq - 3 };
+      const matches = (address: string) => fetch(`http://127.0.0.1:${fair.port}/api/matches`, from(address));
+      const answered: string[] = [];
+      // The match table locked: the first read waits on the lock in the one slot, the rest queue for it.
+      await lock.query('BEGIN; LOCK TABLE match IN ACCESS EXCLUSIVE MODE');
+      const flood = [matches('198.51.100.7')];
+      await new Promise((r) => setTimeout(r, 300));
+      flood.push(...Array.from({ length: 100 }, () => matches('198.51.100.7')));
+      for (const request of flood) void request.then(() => answered.push('flood'));
+      await new Promise((r) => setTimeout(r, 500));
+      // The flooding address queues the stream's read behind its own requests, and a client of another address joins it.
+      await subscriber('198.51.100.7', resume);
+      await new Promise((r) => setTimeout(r, 300));
+      const bystander = await subscriber('203.0.113.9', resume);
+      const replayed = new Promise<void>((resolve) =>
+        bystander.ws.on('message', (data) => {
+          if (JSON.parse(String(data)).type !== 'match_update' || answered.includes('bystander')) return;
+          answered.push('bystander');
+          resolve();
+        }),
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      await lock.query('COMMIT');
+      await replayed;
+      expect((await Promise.all(flood)).map((res) => res.status).filter((status) => status !== 200)).toEqual([]);
+      // In the turns of the flooding address it came after its hundred requests; in its own, within the first few.
+      expect(answered.indexOf('bystander')).toBeLessThan(5);
+    } finally {
+      for (const client of clients) client.ws.close();
       await lock.end();
       await fair.close();
     }

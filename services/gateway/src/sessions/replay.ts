@@ -3,13 +3,15 @@ import { ProtocolError, type OutboxEvent } from '@matchcast/protocol';
 import type { Logger } from '@matchcast/runtime';
 import pg from 'pg';
 import type { MemoryHistory } from '../delivery/history';
-import { FairSlots } from './fair-slots';
+import { FairSlots, type Turn } from './fair-slots';
 import { SharedReads } from './shared-reads';
 
 /** Who a client-driven read is for: whether they are still there, and the address group whose turn it takes. */
 export interface Caller {
   readonly group: string;
   alive(): boolean;
+  /** When the read has to wait for a slot: its Turn, which the callers sharing it join (SharedReads). */
+  queued?(turn: Turn): void;
 }
 
 export interface ReplayOptions {
@@ -131,7 +133,7 @@ export class Replayer {
   async run<T>(caller: Caller, work: (db: pg.PoolClient) => Promise<T>): Promise<T | undefined> {
     if (!caller.alive()) return undefined;
     // The slots are as many as the pool's connections, so a turn never waits for one.
-    return this.slots.run(caller.group, async () => (caller.alive() ? withClient(this.pool, work) : undefined));
+    return this.slots.run(caller.group, async () => (caller.alive() ? withClient(this.pool, work) : undefined), caller.queued);
   }
 
   close(): Promise<void> {

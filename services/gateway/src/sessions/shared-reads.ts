@@ -1,4 +1,5 @@
 import type { OutboxEvent } from '@matchcast/protocol';
+import type { Turn } from './fair-slots';
 import type { Caller } from './replay';
 
 /** One outbox read of a stream's seqs in (afterSeq, endSeq], and who waits for it. */
@@ -8,13 +9,17 @@ interface Read {
   endSeq: number;
   waiters: Caller[];
   rows: Promise<OutboxEvent[] | undefined>;
+  /** While it waits for a slot: its place in the round, which each waiter's group joins. */
+  turn?: Turn;
 }
 
 /**
  * Coalesces reads of stream ranges: a read asked for while another of the same stream is
  * queued or running, and that one's range covers it, waits for that one instead of sending a
  * query of its own — a thousand clients resuming the same stream cost one query. A shared read
- * goes on while any of its waiters is there, in the turn of the one that asked first.
+ * goes on while any of its waiters is there, in the first turn of any of their groups: in the
+ * turn of the one that asked first only, a client joining a read that one address queued behind
+ * a hundred of its own waited for all of them.
  */
 export class SharedReads {
   private readonly running = new Map<string, Read[]>();
@@ -32,11 +37,16 @@ export class SharedReads {
     const joined = reads?.find((read) => read.afterSeq <= afterSeq && read.endSeq >= endSeq);
     if (joined) {
       joined.waiters.push(caller);
+      joined.turn?.join(caller.group);
       const rows = await joined.rows;
       return rows?.filter((row) => row.seq > afterSeq && row.seq <= endSeq);
     }
     const read: Read = { afterSeq, endSeq, waiters: [caller], rows: Promise.resolve(undefined) };
-    read.rows = this.read(stream, afterSeq, endSeq, { group: caller.group, alive: () => read.waiters.some((waiter) => waiter.alive()) });
+    read.rows = this.read(stream, afterSeq, endSeq, {
+      group: caller.group,
+      alive: () => read.waiters.some((waiter) => waiter.alive()),
+      queued: (turn) => (read.turn = turn),
+    });
     this.running.set(stream, [...(reads ?? []), read]);
     try {
       return await read.rows;
