@@ -113,6 +113,11 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   const purchaseOwners = new PurchaseOwners(purchaseOwnerReader((work) => replayer.run(GATEWAY_READS, work)), undefined, metrics.purchaseOwnerReads);
   // Private leagues: match and team leagues, privacy and members, kept current from league_access events.
   const leagueAccess = new LeagueAccess(leagueAccessReader((work) => replayer.run(GATEWAY_READS, work)), metrics.leagueAccessReads);
+  const limits = new ConnectionLimits({
+    maxPerAddress: config.edge.maxConnectionsPerIp,
+    perAddressPerSecond: config.edge.connectionsPerIpPerSecond,
+    maxPerUser: config.edge.maxConnectionsPerUser,
+  });
   const sessions = new Sessions(
     registry,
     sequencer,
@@ -123,6 +128,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     logger,
     purchaseOwners,
     leagueAccess,
+    limits,
   );
   let draining = false;
   const origins = new OriginPolicy(config.edge.allowedOrigins);
@@ -133,11 +139,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     maxConnections: config.ws.maxConnections,
     trustedProxyHops: config.edge.trustedProxyHops,
     origins,
-    limits: new ConnectionLimits({
-      maxPerAddress: config.edge.maxConnectionsPerIp,
-      perAddressPerSecond: config.edge.connectionsPerIpPerSecond,
-      maxPerUser: config.edge.maxConnectionsPerUser,
-    }),
+    limits,
     verifier,
   };
   if (!config.edge.allowedOrigins) logger.warn('ALLOWED_ORIGINS is not set: browsers on any origin may connect');

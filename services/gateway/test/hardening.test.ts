@@ -697,6 +697,41 @@ describe('a gateway under hostile input', () => {
       }
     });
 
+    it('counts an anonymous connection that a refresh makes a user\'s against that user\'s cap, and frees it on close', async () => {
+      const userCapped = await start({ WS_MAX_CONNECTIONS_PER_USER: '2', TRUSTED_PROXY_HOPS: '2' });
+      try {
+        const wsUrl = `ws://127.0.0.1:${userCapped.port}/ws`;
+        const sharer = await token('refresher');
+        const anonymous = [1, 2, 3].map((i) => new TestClient(wsUrl, from(`198.51.100.4${i}`)));
+        await Promise.all(anonymous.map((c) => c.opened()));
+        const answers: string[] = [];
+        for (const client of anonymous) {
+          client.send({ action: 'refresh', token: sharer });
+          const answer = await client.next((m) => m.type === 'refreshed' || m.type === 'error');
+          answers.push(answer.type === 'error' ? answer.code : answer.type);
+        }
+        // Two refreshed: the user is at the cap, so the third stays anonymous, and so does the door.
+        expect(answers).toEqual(['refreshed', 'refreshed', 'TOO_MANY_CONNECTIONS']);
+        expect(await refusal(wsUrl, { headers: { authorization: `Bearer ${sharer}`, 'x-forwarded-for': '198.51.100.49, 10.0.0.1' } })).toMatchObject({
+          status: 429,
+          body: { error: 'TOO_MANY_CONNECTIONS' },
+        });
+        expect(anonymous[2]!.ws.readyState).toBe(WebSocket.OPEN);
+        // A refreshed connection closed frees its slot: the third may now refresh.
+        anonymous[0]!.ws.close();
+        await anonymous[0]!.closed;
+        await waitFor('a freed per-user slot', async () => {
+          anonymous[2]!.messages.length = 0;
+          anonymous[2]!.send({ action: 'refresh', token: sharer });
+          const answer = await anonymous[2]!.next((m) => m.type === 'refreshed' || m.type === 'error');
+          return answer.type === 'refreshed' ? true : undefined;
+        }, 5000, 100);
+        for (const c of anonymous) c.ws.close();
+      } finally {
+        await userCapped.close();
+      }
+    });
+
     it('caps the rate of new connections per address', async () => {
       const results: number[] = [];
       for (let i = 0; i < 6; i++) results.push(await attempt(cappedUrl, from('203.0.113.9')));

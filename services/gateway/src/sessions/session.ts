@@ -79,6 +79,8 @@ export interface StreamPositions {
  */
 export class Sessions {
   private readonly expiries = new Map<Client, NodeJS.Timeout>();
+  /** The per-user slots taken by a `refresh` of an anonymous connection (the door counted it as no one's). */
+  private readonly userSlotReleases = new Map<Client, () => void>();
   /** Made at a connection's first subscribe that may cost one (see READ_BURST); goes with the client. */
   private readonly readBudgets = new WeakMap<Client, TokenBucket>();
   /** Replayed events' frames, built once for all clients replaying the same event. */
@@ -96,6 +98,8 @@ export class Sessions {
     private readonly purchaseOwners?: Pick<PurchaseOwners, 'known' | 'load'>,
     /** Private leagues: the league of match and team channels, each league's privacy and members. */
     private readonly leagueAccess?: LeagueAccess,
+    /** The per-user connection cap (ConnectionLimits), for an anonymous connection that a `refresh` makes a user's. */
+    private readonly userSlots?: { admitUser(userId: string | undefined): () => void },
   ) {}
 
   /** What decisions about league, team and match channels are made with (every league public without it). */
@@ -216,6 +220,8 @@ export class Sessions {
     this.registry.remove(client);
     clearTimeout(this.expiries.get(client));
     this.expiries.delete(client);
+    this.userSlotReleases.get(client)?.();
+    this.userSlotReleases.delete(client);
   }
 
   async handle(client: Client, message: ClientMessage): Promise<void> {
@@ -448,6 +454,12 @@ export class Sessions {
     const looked = this.lookUps(identity, [...client.channels], client);
     const owners = looked instanceof Promise ? await looked : looked;
     if (!this.registry.has(client)) return;
+    // An anonymous connection becoming a user's counts against that user's cap from now on, as
+    // at the door (TOO_MANY_CONNECTIONS past it; the connection stays anonymous): else any number
+    // of anonymous connections, from any addresses, refreshed to one token passed the cap.
+    if (current === undefined && identity.userId !== undefined && this.userSlots) {
+      this.userSlotReleases.set(client, this.userSlots.admitUser(identity.userId));
+    }
     client.identity = identity;
     const lost = [...client.channels].filter((name) => !mayAccess(identity, name, owners, this.leagues));
     for (const name of lost) this.registry.unsubscribe(client, name);
