@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startChild, waitFor, type ManagedChild } from '@matchcast/testkit';
@@ -74,6 +75,8 @@ function stub(backend: Backend): Promise<Server> {
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = req.url ?? '';
     const seen: Seen = { backend, path, forwardedFor: req.headers['x-forwarded-for'] as string | undefined };
+    // A gateway that goes away mid-request (a restart): the edge answers 502 and logs an error.
+    if (path.includes('drop=1')) return void req.socket.destroy();
     if (backend === 'gateway' && SSE_PATHS.includes(path.split('?')[0]!)) {
       // No X-Accel-Buffering header: what streams it is the edge's own configuration.
       res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
@@ -84,6 +87,9 @@ function stub(backend: Backend): Promise<Server> {
     res.end(JSON.stringify(seen));
   });
   if (backend === 'gateway') {
+    server.prependListener('upgrade', (req: IncomingMessage, socket: Duplex) => {
+      if (req.url?.includes('drop=1')) socket.destroy();
+    });
     const wss = new WebSocketServer({ server, path: '/ws' });
     wss.on('connection', (socket, req) => socket.send(JSON.stringify({ backend, path: req.url, forwardedFor: req.headers['x-forwarded-for'] })));
   }
@@ -106,7 +112,8 @@ describe('the compose edge (nginx with deploy/compose/edge.conf)', () => {
       .replace('server gateway:8080;', `server 127.0.0.1:${(gateway.address() as AddressInfo).port};`)
       .replace('server api:8090;', `server 127.0.0.1:${(api.address() as AddressInfo).port};`)
       .replace(/listen 8080;/, `listen 127.0.0.1:${port};`)
-      .replace('access_log /var/log/nginx/access.log', `access_log ${dir}/edge-access.log`);
+      .replace('access_log /var/log/nginx/access.log', `access_log ${dir}/edge-access.log`)
+      .replaceAll('error_log /var/log/nginx/error.log', `error_log ${dir}/edge-error.log`);
     expect(conf).not.toMatch(/server (gateway|api):/);
     writeFileSync(join(dir, 'edge.conf'), conf);
     writeFileSync(join(dir, 'nginx.conf'), [
@@ -166,6 +173,20 @@ describe('the compose edge (nginx with deploy/compose/edge.conf)', () => {
     await fetch(`${base}/api/notifications?token=${token}`);
     const logs = () => readdirSync(dir).filter((name) => name.endsWith('.log')).map((name) => readFileSync(join(dir, name), 'utf8')).join('\n');
     await waitFor('the requests logged', async () => (['/ws', '/sse', '/api/notifications'].every((path) => logs().includes(` ${path}`)) ? true : undefined), 5_000, 100);
+    expect(logs()).not.toContain(token);
+  });
+
+  it('logs no ?token= of a WebSocket or SSE client when the gateway fails it (the error log names the request line)', async () => {
+    const token = 'eyJhbGciOiJIUzI1NiJ9.ZHJvcHBlZC10b2tlbg.c2lnbmF0dXJl';
+    for (const path of ['/sse', '/api/notifications/stream']) expect((await fetch(`${base}${path}?channels=all&drop=1&token=${token}`)).status).toBe(502);
+    const refused = await new Promise<number>((resolve) => {
+      const socket = new WebSocket(`${base.replace('http', 'ws')}/ws?drop=1&token=${token}`);
+      socket.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      socket.once('error', () => resolve(0));
+    });
+    expect(refused).toBe(502);
+    const logs = () => readdirSync(dir).filter((name) => name.endsWith('.log')).map((name) => readFileSync(join(dir, name), 'utf8')).join('\n');
+    await waitFor('the failures logged', async () => ((logs().match(/" 502 /g) ?? []).length >= 3 ? true : undefined), 5_000, 100);
     expect(logs()).not.toContain(token);
   });
 
