@@ -125,8 +125,9 @@ describe('gateway capacity settings', () => {
     }
   });
 
-  it('REPLAY_CONCURRENCY: waiting reads take turns by client address, so a flood from one address does not hold another\'s read behind it', async () => {
-    const fair = await startGateway(
+  /** A gateway with one slot for client reads, behind one trusted proxy (X-Forwarded-For names the client): what waits for it waits in turns. */
+  const oneSlotGateway = (env: Record<string, string> = {}) =>
+    startGateway(
       loadConfig(
         new EnvReader({
           DATABASE_URL: postgres.url,
@@ -137,10 +138,14 @@ describe('gateway capacity settings', () => {
           TRUSTED_PROXY_HOPS: '1',
           CANARY_INTERVAL_MS: '0',
           OUTBOX_PRUNE_INTERVAL_MS: '0',
+          ...env,
         }),
       ),
       createLogger('gateway', 'silent'),
     );
+
+  it('REPLAY_CONCURRENCY: waiting reads take turns by client address, so a flood from one address does not hold another\'s read behind it', async () => {
+    const fair = await oneSlotGateway();
     const lock = new pg.Client(postgres.url);
     await lock.connect();
     try {
@@ -164,23 +169,8 @@ describe('gateway capacity settings', () => {
   });
 
   it('REPLAY_CONCURRENCY: a replay read shared with another address\'s client runs in that address\'s turn too, not only in the turns of the address that queued it', async () => {
-    const fair = await startGateway(
-      loadConfig(
-        new EnvReader({
-          DATABASE_URL: postgres.url,
-          PORT: '0',
-          OPS_PORT: '0',
-          HOST: '127.0.0.1',
-          REPLAY_CONCURRENCY: '1',
-          TRUSTED_PROXY_HOPS: '1',
-          // Replays read the outbox (memory would answer them without a slot).
-          MEMORY_HISTORY_EVENTS_PER_STREAM: '0',
-          CANARY_INTERVAL_MS: '0',
-          OUTBOX_PRUNE_INTERVAL_MS: '0',
-        }),
-      ),
-      createLogger('gateway', 'silent'),
-    );
+    // Replays read the outbox (memory would answer them without a slot).
+    const fair = await oneSlotGateway({ MEMORY_HISTORY_EVENTS_PER_STREAM: '0' });
     const wsUrl = `ws://127.0.0.1:${fair.port}/ws`;
     const from = (address: string) => ({ headers: { 'x-forwarded-for': address } });
     const lock = new pg.Client(postgres.url);
