@@ -5,15 +5,15 @@
  * event, reference or league_access reaches no client and starts no read; the genuine event
  * with the same seq is delivered once.
  */
-import { migrate } from '@matchcast/db';
 import { EnvReader, createLogger } from '@matchcast/runtime';
 import { PostgresServer, waitFor } from '@matchcast/testkit';
 import pg from 'pg';
 import { loadConfig } from '../src/config';
 import { startGateway, type Gateway } from '../src/gateway';
-import { TEST_SECRET, TestClient, metricValue } from './support';
+import { TEST_SECRET, TestClient, databaseWithCrawlerLogin, metricValue } from './support';
 
 describe('a NOTIFY from another database role (Postgres path)', () => {
+  let database: Awaited<ReturnType<typeof databaseWithCrawlerLogin>>;
   let postgres: PostgresServer;
   let db: pg.Pool;
   let crawlerRole: pg.Client;
@@ -21,19 +21,8 @@ describe('a NOTIFY from another database role (Postgres path)', () => {
   let ops: string;
 
   beforeAll(async () => {
-    postgres = await new PostgresServer().start();
-    db = new pg.Pool({ connectionString: postgres.url, max: 2 });
-    await migrate(db);
-    await db.query(`INSERT INTO league VALUES ('l', 'League');
-      INSERT INTO team (id, league_id, name) VALUES ('a', 'l', 'A'), ('b', 'l', 'B');
-      INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at) VALUES ('m1', 'l', 'a', 'b', now());
-      INSERT INTO scoreboard (match_id) VALUES ('m1');
-      CREATE ROLE forger LOGIN IN ROLE matchcast_crawler`);
-    const url = new URL(postgres.url);
-    url.username = 'forger';
-    url.password = '';
-    crawlerRole = new pg.Client(url.toString());
-    await crawlerRole.connect();
+    database = await databaseWithCrawlerLogin();
+    ({ postgres, db, crawlerRole } = database);
     gateway = await startGateway(
       loadConfig(new EnvReader({ DATABASE_URL: postgres.url, PORT: '0', OPS_PORT: '0', HOST: '127.0.0.1', AUTH_JWT_SECRET: TEST_SECRET, CANARY_INTERVAL_MS: '0' })),
       createLogger('gateway', 'silent'),
@@ -44,9 +33,7 @@ describe('a NOTIFY from another database role (Postgres path)', () => {
 
   afterAll(async () => {
     await gateway?.close();
-    await crawlerRole?.end();
-    await db?.end();
-    await postgres?.destroy();
+    await database?.end();
   });
 
   it('drops forged events, references and league_access unread, and delivers the genuine event with that seq once', async () => {

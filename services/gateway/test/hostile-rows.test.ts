@@ -6,17 +6,17 @@
  * of megabytes became an event of that size. Against real gateways on Postgres LISTEN, with and
  * without their memory of recent events.
  */
-import { migrate } from '@matchcast/db';
 import { EnvReader, createLogger } from '@matchcast/runtime';
 import { PostgresServer, waitFor } from '@matchcast/testkit';
 import pg from 'pg';
 import { loadConfig } from '../src/config';
 import { startGateway, type Gateway } from '../src/gateway';
-import { TEST_SECRET, TestClient, metricValue } from './support';
+import { TEST_SECRET, TestClient, databaseWithCrawlerLogin, metricValue } from './support';
 
 const DEPTH = 8000;
 
 describe('an outbox event whose data nests too deep to serialize', () => {
+  let database: Awaited<ReturnType<typeof databaseWithCrawlerLogin>>;
   let postgres: PostgresServer;
   let db: pg.Pool;
   let crawlerRole: pg.Client;
@@ -28,19 +28,8 @@ describe('an outbox event whose data nests too deep to serialize', () => {
   const headOf = async () => Number((await db.query<{ last_seq: string }>(`SELECT last_seq FROM stream_counter WHERE stream = 'match:m1'`)).rows[0]!.last_seq);
 
   beforeAll(async () => {
-    postgres = await new PostgresServer().start();
-    db = new pg.Pool({ connectionString: postgres.url, max: 2 });
-    await migrate(db);
-    await db.query(`INSERT INTO league VALUES ('l', 'League');
-      INSERT INTO team (id, league_id, name) VALUES ('a', 'l', 'A'), ('b', 'l', 'B');
-      INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at) VALUES ('m1', 'l', 'a', 'b', now());
-      INSERT INTO scoreboard (match_id) VALUES ('m1');
-      CREATE ROLE forger LOGIN IN ROLE matchcast_crawler`);
-    const url = new URL(postgres.url);
-    url.username = 'forger';
-    url.password = '';
-    crawlerRole = new pg.Client(url.toString());
-    await crawlerRole.connect();
+    database = await databaseWithCrawlerLogin();
+    ({ postgres, db, crawlerRole } = database);
     for (const history of ['1000', '0']) {
       const env = { DATABASE_URL: postgres.url, PORT: '0', OPS_PORT: '0', HOST: '127.0.0.1', AUTH_JWT_SECRET: TEST_SECRET, CANARY_INTERVAL_MS: '0', MEMORY_HISTORY_EVENTS_PER_STREAM: history };
       const gateway = await startGateway(loadConfig(new EnvReader(env)), createLogger('gateway', 'silent'));
@@ -51,9 +40,7 @@ describe('an outbox event whose data nests too deep to serialize', () => {
 
   afterAll(async () => {
     await Promise.all(gateways.map((gateway) => gateway.close()));
-    await crawlerRole?.end();
-    await db?.end();
-    await postgres?.destroy();
+    await database?.end();
   });
 
   it('is skipped and counted; every subscriber keeps its connection and gets the events after it', async () => {

@@ -1,6 +1,9 @@
 import { createHmac } from 'node:crypto';
 import { connect } from 'node:net';
+import { migrate } from '@matchcast/db';
+import { PostgresServer } from '@matchcast/testkit';
 import { SignJWT } from 'jose';
+import pg from 'pg';
 import WebSocket from 'ws';
 
 /** Collects every message a WebSocket client receives, and how it closed. */
@@ -98,4 +101,30 @@ export async function metricValue(base: string, name: string, label = ''): Promi
   const text = await (await fetch(`${base}/metrics`)).text();
   const line = text.split('\n').find((l) => (l.startsWith(name + ' ') || l.startsWith(name + '{')) && l.includes(label));
   return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+}
+
+/**
+ * A migrated database with match m1 (league l, teams a and b, its scoreboard row), and a login
+ * with the crawler's rights (`forger`): what any neighbour with those rights may write or NOTIFY.
+ */
+export async function databaseWithCrawlerLogin(): Promise<{ postgres: PostgresServer; db: pg.Pool; crawlerRole: pg.Client; end(): Promise<void> }> {
+  const postgres = await new PostgresServer().start();
+  const db = new pg.Pool({ connectionString: postgres.url, max: 2 });
+  await migrate(db);
+  await db.query(`INSERT INTO league VALUES ('l', 'League');
+    INSERT INTO team (id, league_id, name) VALUES ('a', 'l', 'A'), ('b', 'l', 'B');
+    INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at) VALUES ('m1', 'l', 'a', 'b', now());
+    INSERT INTO scoreboard (match_id) VALUES ('m1');
+    CREATE ROLE forger LOGIN IN ROLE matchcast_crawler`);
+  const url = new URL(postgres.url);
+  url.username = 'forger';
+  url.password = '';
+  const crawlerRole = new pg.Client(url.toString());
+  await crawlerRole.connect();
+  const end = async () => {
+    await crawlerRole.end();
+    await db.end();
+    await postgres.destroy();
+  };
+  return { postgres, db, crawlerRole, end };
 }
