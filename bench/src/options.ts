@@ -33,6 +33,7 @@ export interface Options {
   /**
    * Each fan-out round serves the gateway's and every peer's clients at the same time, from the
    * same events, instead of in turn: their figures then come from the same seconds of the machine.
+   * Every second round starts the servers in the reverse order (the first started costs more).
    */
   sideBySide: boolean;
   /**
@@ -63,7 +64,8 @@ const HELP = `usage: node bench/dist/run.js [options]   (or make bench BENCH_ARG
   --rounds N          run the fan-out scenario N times, gateway and peers in turn, and report the
                       median of each round's gateway-to-peer CPU ratio (default 1)
   --side-by-side      in the fan-out scenario, run the gateway and the peers at the same time, each with
-                      --clients clients of its own, instead of in turn (needs the cores for both)
+                      --clients clients of its own, instead of in turn (needs the cores for both);
+                      every second round starts them in the reverse order: use an even --rounds
   --idle-seconds N    connected clients and no events for N s before each scenario's events, to measure
                       each server's CPU when nothing happens (default 2)
   --no-load           skip the load scenario (gateway only)

@@ -37,42 +37,61 @@ export function scenarioTable(results: ScenarioResult[]): string {
 export interface FanoutRound {
   round: number;
   gatewayUs: number;
+  /** The gateway's place in a side-by-side round (1 = started first; ScenarioResult.startOrder). */
+  gatewayStartOrder: number;
   /** Per peer: its CPU µs per delivery, and the gateway's as a multiple of it. */
-  peers: { server: string; us: number; ratio: number }[];
+  peers: { server: string; us: number; ratio: number; startOrder: number }[];
 }
 
 /** The fan-out results, split into rounds: each gateway run and the peers run after it (--rounds). */
 export function fanoutRounds(results: ScenarioResult[]): FanoutRound[] {
   const rounds: FanoutRound[] = [];
   for (const r of results.filter((result) => result.label === 'fanout')) {
-    if (r.server.startsWith('gateway')) rounds.push({ round: rounds.length + 1, gatewayUs: r.cpuPerDeliveryUs, peers: [] });
-    else rounds.at(-1)?.peers.push({ server: r.server, us: r.cpuPerDeliveryUs, ratio: rounds.at(-1)!.gatewayUs / r.cpuPerDeliveryUs });
+    if (r.server.startsWith('gateway')) rounds.push({ round: rounds.length + 1, gatewayUs: r.cpuPerDeliveryUs, gatewayStartOrder: r.startOrder, peers: [] });
+    else rounds.at(-1)?.peers.push({ server: r.server, us: r.cpuPerDeliveryUs, ratio: rounds.at(-1)!.gatewayUs / r.cpuPerDeliveryUs, startOrder: r.startOrder });
   }
   return rounds;
 }
 
-/** Each round's gateway-to-peer ratio, and their median: one round's spread (±10 %) is as large as the differences sought. */
+/**
+ * Each round's gateway-to-peer ratio, and their median: one round's spread (±10 %) is as large as
+ * the differences sought. Side by side, the server started first costs more (startOrder), so when
+ * rounds ran in both orders the medians of each order are shown too, and their geometric mean as
+ * the comparison with that bias cancelled.
+ */
 export function roundsTable(results: ScenarioResult[]): string {
   const rounds = fanoutRounds(results);
   const peers = rounds[0]?.peers.map((p) => p.server) ?? [];
   const percent = (ratio: number) => `${ratio >= 1 ? '+' : ''}${((ratio - 1) * 100).toFixed(1)} %`;
+  // In turn, every server runs alone (startOrder 1 for all).
+  const place = (r: FanoutRound) => (r.peers.every((p) => p.startOrder === 1) && r.gatewayStartOrder === 1 ? 'alone' : r.gatewayStartOrder === 1 ? 'first' : 'after');
   const rows = rounds.map((r) => [
     String(r.round),
+    place(r),
     fixed(r.gatewayUs, 2),
     ...peers.flatMap((name) => {
       const peer = r.peers.find((p) => p.server === name);
       return peer ? [fixed(peer.us, 2), percent(peer.ratio)] : ['–', '–'];
     }),
   ]);
-  rows.push([
-    'median',
-    fixed(median(rounds.map((r) => r.gatewayUs)), 2),
+  const medianRow = (label: string, of: FanoutRound[]) => [
+    label,
+    '',
+    fixed(median(of.map((r) => r.gatewayUs)), 2),
     ...peers.flatMap((name) => {
-      const of = rounds.flatMap((r) => r.peers.filter((p) => p.server === name));
-      return [fixed(median(of.map((p) => p.us)), 2), percent(median(of.map((p) => p.ratio)))];
+      const runs = of.flatMap((r) => r.peers.filter((p) => p.server === name));
+      return [fixed(median(runs.map((p) => p.us)), 2), percent(median(runs.map((p) => p.ratio)))];
     }),
-  ]);
-  return table(['round', 'gateway µs/deliv', ...peers.flatMap((name) => [`${name} µs/deliv`, 'gateway vs it'])], rows);
+  ];
+  rows.push(medianRow('median', rounds));
+  const first = rounds.filter((r) => place(r) === 'first');
+  const after = rounds.filter((r) => place(r) === 'after');
+  if (first.length && after.length) {
+    rows.push(medianRow('median, gateway first', first), medianRow('median, gateway after', after));
+    const ratioMedian = (of: FanoutRound[], name: string) => median(of.flatMap((r) => r.peers.filter((p) => p.server === name).map((p) => p.ratio)));
+    rows.push(['both orders (geometric mean)', '', '', ...peers.flatMap((name) => ['', percent(Math.sqrt(ratioMedian(first, name) * ratioMedian(after, name)))])]);
+  }
+  return table(['round', 'gateway started', 'gateway µs/deliv', ...peers.flatMap((name) => [`${name} µs/deliv`, 'gateway vs it'])], rows);
 }
 
 /** Cores each component used while events flowed: who saturates the machine first. */

@@ -83,7 +83,10 @@ async function main(): Promise<void> {
   /** One scenario on one server, or on several at once (--side-by-side). */
   const measure = async (spec: ScenarioSpec, ...targets: Target[]) => {
     log(`\n▶ ${spec.label} ${targets.length === 1 ? 'on' : 'side by side:'} ${targets.map((t) => t.name).join(', ')}: ${spec.clients} clients${targets.length === 1 ? '' : ' each'}`);
-    for (const result of await runSideBySide(spec, targets, writer, components, log)) {
+    // The gateway's result first, whatever order the servers ran in (the rounds table reads it so).
+    const ran = await runSideBySide(spec, targets, writer, components, log);
+    const gatewayFirst = [...ran.filter((r) => r.server.startsWith('gateway')), ...ran.filter((r) => !r.server.startsWith('gateway'))];
+    for (const result of gatewayFirst) {
       results.push(result);
       const redis = result.commitToRedisMs ? ` (commit→Redis p50 ${result.commitToRedisMs.p50.toFixed(2)}, p99 ${result.commitToRedisMs.p99.toFixed(2)})` : '';
       log(`  ${result.server}: p50 ${result.latencyMs?.p50.toFixed(2)} ms, p99 ${result.latencyMs?.p99.toFixed(2)} ms${redis}, ${(result.deliveredRatio * 100).toFixed(2)}% delivered, ${result.cpuPerDeliveryUs.toFixed(2)} µs CPU/delivery`);
@@ -128,10 +131,17 @@ async function main(): Promise<void> {
     await measure(fanout, target);
     await target.service.stop();
   };
-  /** A fan-out round with the gateway and every peer serving their clients at the same time. */
-  const sideBySideFanout = async () => {
-    const targets: Target[] = options.modes.includes('redis') ? [(await redisGateway()).target] : [];
-    for (const peer of options.peers) targets.push(await startPeerTarget(peer));
+  /**
+   * A fan-out round with the gateway and every peer serving their clients at the same time. The
+   * server started first costs more (ScenarioResult.startOrder), so every second round starts
+   * them in the reverse order.
+   */
+  const sideBySideFanout = async (round: number) => {
+    const starts: (() => Promise<Target>)[] = options.peers.map((peer) => () => startPeerTarget(peer));
+    if (options.modes.includes('redis')) starts.unshift(async () => (await redisGateway()).target);
+    if (round % 2 === 0) starts.reverse();
+    const targets: Target[] = [];
+    for (const start of starts) targets.push(await start());
     await measure(fanout, ...targets);
     for (const target of targets) await target.service.stop();
   };
@@ -147,7 +157,7 @@ async function main(): Promise<void> {
   for (let round = 1; options.fanout && round <= options.rounds; round++) {
     if (options.rounds > 1) log(`\n— fan-out round ${round} of ${options.rounds}`);
     if (options.sideBySide) {
-      await sideBySideFanout();
+      await sideBySideFanout(round);
       continue;
     }
     if (round > 1 && options.modes.includes('redis')) {

@@ -69,6 +69,13 @@ export interface ScenarioResult {
   /** The server's syscalls, page faults and context switches per delivery, over the same window as serverCpu. */
   kernelPerDelivery: KernelCounters;
   cpuPerDeliveryUs: number;
+  /**
+   * This server's place in a side-by-side round (1 = first): the order its process was started,
+   * subscribed to the events and had its clients connected. Redis hands each event to its
+   * subscribers in that order, and the first server's writes wake the clients: with the same
+   * server in both places (--peers prebuilt,prebuilt) the first costs several percent more.
+   */
+  startOrder: number;
   /** The server's CPU (ms per second) with its clients connected and no events (ScenarioSpec.idleSeconds). */
   idleCpuMsPerS: number;
   upstreamCpuPerEventUs: number | undefined;
@@ -221,6 +228,7 @@ export async function runSideBySide(
         drainTimedOut,
         serverCpu: { ...cpu, utilization: cpu.totalS / windowS },
         cpuPerDeliveryUs: uniqueTotal > 0 ? (cpu.totalS * 1e6) / uniqueTotal : NaN,
+        startOrder: i + 1,
         kernelPerDelivery: kernelCountersPer(before.kernel, after.kernel, uniqueTotal),
         idleCpuMsPerS: (idleCpu[i]!.totalS * 1000) / spec.idleSeconds,
         upstreamCpuPerEventUs: upstream ? (upstream.totalS * 1e6) / write.committed : undefined,

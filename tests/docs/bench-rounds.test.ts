@@ -7,7 +7,7 @@ import { fanoutRounds, roundsTable } from '../../bench/src/report';
 import type { ScenarioResult } from '../../bench/src/scenario';
 
 const FLOOR = 'peer: ws, frame once, raw write (floor)';
-const result = (label: string, server: string, cpuPerDeliveryUs: number) => ({ label, server, cpuPerDeliveryUs }) as ScenarioResult;
+const result = (label: string, server: string, cpuPerDeliveryUs: number, startOrder = 1) => ({ label, server, cpuPerDeliveryUs, startOrder }) as ScenarioResult;
 
 describe('bench fan-out rounds', () => {
   const results = [
@@ -29,9 +29,30 @@ describe('bench fan-out rounds', () => {
   it('prints every round and the medians', () => {
     const lines = roundsTable(results).split('\n');
     expect(lines).toHaveLength(2 + 3 + 1);
-    expect(lines[2]).toMatch(/^1\s+11\.00\s+10\.00\s+\+10\.0 %$/);
-    expect(lines[4]).toMatch(/^3\s+9\.00\s+10\.00\s+-10\.0 %$/);
+    expect(lines[2]).toMatch(/^1\s+alone\s+11\.00\s+10\.00\s+\+10\.0 %$/);
+    expect(lines[4]).toMatch(/^3\s+alone\s+9\.00\s+10\.00\s+-10\.0 %$/);
     expect(lines.at(-1)).toMatch(/^median\s+11\.00\s+10\.00\s+\+10\.0 %$/);
+  });
+
+  it('side by side in both orders, shows the median of each order and their geometric mean', () => {
+    // Gateway first: +21 % and +19 %; gateway after: −1 % and +1 %. The first started costs more.
+    const sideBySide = [
+      result('fanout', 'gateway (redis)', 12.1, 1),
+      result('fanout', FLOOR, 10, 2),
+      result('fanout', 'gateway (redis)', 9.9, 2),
+      result('fanout', FLOOR, 10, 1),
+      result('fanout', 'gateway (redis)', 11.9, 1),
+      result('fanout', FLOOR, 10, 2),
+      result('fanout', 'gateway (redis)', 10.1, 2),
+      result('fanout', FLOOR, 10, 1),
+    ];
+    const lines = roundsTable(sideBySide).split('\n');
+    expect(lines[2]).toMatch(/^1\s+first\s+12\.10\s+10\.00\s+\+21\.0 %$/);
+    expect(lines[3]).toMatch(/^2\s+after\s+9\.90\s+10\.00\s+-1\.0 %$/);
+    expect(lines.at(-3)).toMatch(/^median, gateway first\s+12\.00\s+10\.00\s+\+20\.0 %$/);
+    expect(lines.at(-2)).toMatch(/^median, gateway after\s+10\.00\s+10\.00\s+\+0\.0 %$/);
+    // sqrt(1.20 × 1.00) = 1.0954
+    expect(lines.at(-1)).toMatch(/^both orders \(geometric mean\)\s+\+9\.5 %$/);
   });
 
   it('takes --rounds from 1 to 20, 1 by default', () => {
