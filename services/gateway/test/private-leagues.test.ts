@@ -5,6 +5,8 @@
  * never on all / live:all; GET /api/matches lists its matches only for them; removing a member or
  * making a league private ends open subscriptions with FORBIDDEN_CHANNEL naming the channel,
  * while other members keep receiving; and decisions are cached (no read per delivered message).
+ * A public club playing a private cup keeps its followers (the cup's events are filtered per
+ * event); a match or team moved into a private league ends its non-members' subscriptions.
  */
 import { migrate } from '@matchcast/db';
 import { EnvReader, createLogger } from '@matchcast/runtime';
@@ -314,5 +316,60 @@ describe('private leagues on a gateway', () => {
     await waitFor('alice, a member, gets the cup match on the team channel', async () => (of(alice, 'match:cx').some((m) => m.data.score.home === 1) ? true : undefined), SLOW_MS);
     await waitFor('carol gets the public match', async () => (of(carol, 'match:m1').some((m) => m.data.score.home === 9) ? true : undefined), SLOW_MS);
     expect(carol.messages.filter((m) => m.stream === 'match:cx')).toEqual([]);
+  });
+
+  it("a public club's followers keep team:<id> when it plays a private cup, also while its own league's state is being read again, and get only its public events", async () => {
+    const carol = await connect('carol');
+    const alice = await connect('alice');
+    expect(await answer(carol, { channels: ['team:ars'] })).toMatchObject({ type: 'subscribed' });
+    expect(await answer(alice, { channels: ['team:ars'] })).toMatchObject({ type: 'subscribed' });
+    // A member added to the public league: its cached state is only stale (read again at the next decision).
+    await db.query(`SELECT matchcast_add_league_member('epl', 'dave', 'root')`);
+    await db.query(`INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at, status) VALUES ('ca', 'cup', 'ars', 't2', now(), 'live')`);
+    await goal('ca', 1);
+    await waitFor('alice, a member, gets the cup match on the team channel', async () => (of(alice, 'match:ca').some((m) => m.data.score.home === 1) ? true : undefined), SLOW_MS);
+    await goal('m1', 11);
+    await waitFor("carol gets Arsenal's public match", async () => (of(carol, 'match:m1').some((m) => m.data.score.home === 11) ? true : undefined), SLOW_MS);
+    expect(carol.messages.filter((m) => m.type === 'error')).toEqual([]);
+    expect(carol.messages.filter((m) => m.stream === 'match:ca')).toEqual([]);
+  });
+
+  it("a public club that first appears in a private cup's table (created in the same commit) keeps its followers; the cup's events stay the members'", async () => {
+    const carol = await connect('carol');
+    expect(await answer(carol, { channels: ['team:nv', 'team:nv/announcements'] })).toMatchObject({ type: 'subscribed' });
+    await db.query(`BEGIN;
+      INSERT INTO team (id, league_id, name) VALUES ('nv', 'epl', 'New Visitor');
+      INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at, status) VALUES ('cv', 'cup', 'nv', 't1', now(), 'finished');
+      COMMIT`);
+    await db.query(`SELECT matchcast_create_announcement('for followers', 'm', 'general', 'normal', 'team', 'nv', NULL, NULL, 'root')`);
+    await waitFor('carol gets the public club\'s announcement', async () => (carol.messages.some((m) => m.type === 'announcement' && m.stream === 'team:nv') ? true : undefined), SLOW_MS);
+    expect(carol.messages.filter((m) => m.type === 'error')).toEqual([]);
+    expect(carol.messages.filter((m) => m.stream === 'match:cv' || m.stream === 'league:cup')).toEqual([]);
+  });
+
+  it("a match moved into a private league ends its non-members' match channel before any of its private events", async () => {
+    const carol = await connect('carol');
+    const alice = await connect('alice');
+    expect(await answer(carol, { channels: ['match:mv', 'match:m1'] })).toMatchObject({ type: 'subscribed' });
+    await db.query(`INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at, status) VALUES ('mv', 'epl', 'ars', 'che', now(), 'live')`);
+    await goal('mv', 1);
+    await waitFor('carol gets the public goal', async () => (of(carol, 'match:mv').some((m) => m.data.score.home === 1) ? true : undefined), SLOW_MS);
+    await db.query(`UPDATE match SET league_id = 'cup' WHERE id = 'mv'`);
+    expect(await answer(alice, { channels: ['match:mv'] })).toMatchObject({ type: 'subscribed' });
+    await goal('mv', 2);
+    await waitFor('alice, a member, gets the private goal', async () => (of(alice, 'match:mv').some((m) => m.data.score.home === 2) ? true : undefined), SLOW_MS);
+    await goal('m1', 12);
+    await waitFor('carol keeps her public match', async () => (of(carol, 'match:m1').some((m) => m.data.score.home === 12) ? true : undefined), SLOW_MS);
+    expect(of(carol, 'match:mv').some((m) => m.data.score.home === 2)).toBe(false);
+    expect(carol.messages.filter((m) => m.type === 'error')).toMatchObject([{ code: 'FORBIDDEN_CHANNEL', channel: 'match:mv' }]);
+  });
+
+  it("a team moved into a private league ends its non-members' team channels (its table names it) before its announcements", async () => {
+    const carol = await connect('carol');
+    expect(await answer(carol, { channels: ['team:k2', 'team:k2/announcements'] })).toMatchObject({ type: 'subscribed' });
+    await db.query(`UPDATE team SET league_id = 'cup' WHERE id = 'k2'`);
+    const ended = () => carol.messages.filter((m) => m.type === 'error' && m.code === 'FORBIDDEN_CHANNEL').map((m) => m.channel).sort();
+    await waitFor('carol loses both channels of the moved team', async () => (ended().length === 2 ? true : undefined), SLOW_MS);
+    expect(ended()).toEqual(['team:k2', 'team:k2/announcements']);
   });
 });

@@ -29,7 +29,7 @@ export class Fanout {
     private readonly onFault: (client: Subscriber, error: unknown) => void,
     /**
      * Which subscribers may have this event on which channel, when not all (undefined): a
-     * private league's match on a team channel whose team is another league's (sessions.ts
+     * private league's match, on any channel, only its members and admins (sessions.ts
      * `audience`). Asked once per event; costs a public event's clients nothing.
      */
     private readonly audience: (event: OutboxEvent) => ((channel: string, client: Subscriber) => boolean) | undefined = () => undefined,

@@ -40,7 +40,7 @@ export type Revocation =
       league: string;
       user?: undefined;
       membersKnown: boolean;
-      /** Channels (by base name) whose league no read here has told yet: a private league's event names them. */
+      /** Match channels (by base name) whose league no read here has told as this one: a private league's event names them. */
       unread?: readonly string[];
     };
 
@@ -66,12 +66,13 @@ const MAX_READS = 3;
  * authorizing match, team and league channels: read once when a client subscribes or resumes
  * a channel not known yet (one query for all of them), never per delivered message.
  *
- * A match's or team's league never changes, so those entries need no invalidation; a league's
- * state is kept current from its own stream: every privacy or membership change is a
+ * A match's or team's league rarely changes (an operator may move one), so those entries are read
+ * again only when an event says another league's (below); a league's state is kept current from its own stream: every privacy or membership change is a
  * `league_access` event on league:<id>, which every gateway receives, and observe() applies
  * what it takes away to the cached state (no query) before the event is fanned out; what it
- * grants is read again. A private league's event about a match or team whose league was not
- * read here (a channel subscribed before its match existed) ends the subscriptions to it first.
+ * grants is read again. A private league's event about a match whose league was not read here
+ * as that one (a channel subscribed before its match existed, or the match moved into the
+ * league since) ends the subscriptions to it first.
  */
 export class LeagueAccess implements LeagueVisibility {
   private readonly matchLeague = new Map<string, string>();
@@ -81,11 +82,22 @@ export class LeagueAccess implements LeagueVisibility {
   private epoch = 0;
   /** Reads under way, by the ids they fetch (`match:<id>`, `team:<id>`, `league:<id>`). */
   private readonly reading = new Map<string, Promise<void>>();
+  /** Told the leagues a read found a match or team in that this cache did not have it in (onPlaced). */
+  private placed: (leagues: ReadonlySet<string>) => void = () => undefined;
 
   constructor(
     private readonly read: AccessReader,
     private readonly reads: { inc(): void } = { inc: () => undefined },
   ) {}
+
+  /**
+   * Calls `listener` after each read that found matches or teams in leagues this cache did not
+   * have them in (not read before, or moved since), with those leagues: subscriptions to them
+   * were granted without that knowledge (by another read, or as unknown ids) and are decided again.
+   */
+  onPlaced(listener: (leagues: ReadonlySet<string>) => void): void {
+    this.placed = listener;
+  }
 
   stateOf(channel: Channel): LeagueState | undefined {
     const league = this.leagueOf(channel);
@@ -106,13 +118,16 @@ export class LeagueAccess implements LeagueVisibility {
     }
   }
 
-  /** The ids among these channel names whose league (or league state) is not cached; undefined when none. */
-  missing(names: Iterable<string>): { matches: string[]; teams: string[]; leagues: string[] } | undefined {
+  /**
+   * The ids among these channel names whose league (or league state) is not cached — all of them
+   * with `again` (what an event says may have changed since it was cached); undefined when none.
+   */
+  missing(names: Iterable<string>, again = false): { matches: string[]; teams: string[]; leagues: string[] } | undefined {
     const wanted = { match: new Set<string>(), team: new Set<string>(), league: new Set<string>() };
     for (const name of names) {
       const channel = parseBase(baseChannel(name));
       // A malformed id is not read: the decision refuses it with its own code.
-      if (!channel || !ID_PATTERN.test(channel.id) || this.known(this.leagueOf(channel))) continue;
+      if (!channel || !ID_PATTERN.test(channel.id) || (!again && this.known(this.leagueOf(channel)))) continue;
       wanted[channel.kind].add(channel.id);
     }
     if (wanted.match.size + wanted.team.size + wanted.league.size === 0) return undefined;
@@ -129,10 +144,10 @@ export class LeagueAccess implements LeagueVisibility {
    * Reads what these names need (one query); ids that do not exist stay unknown (they may be
    * created later). Ids a read under way already fetches are waited for, not read again: a
    * thousand clients resuming the same matches at once (a gateway's clients moving to this one)
-   * cost one query, not a thousand.
+   * cost one query, not a thousand. With `again`, cached ones are read too (a re-check).
    */
-  async load(names: Iterable<string>): Promise<void> {
-    const wanted = this.missing(names);
+  async load(names: Iterable<string>, again = false): Promise<void> {
+    const wanted = this.missing(names, again);
     if (!wanted) return;
     const waits = new Set<Promise<void>>();
     const own: typeof wanted = { matches: [], teams: [], leagues: [] };
@@ -155,12 +170,17 @@ export class LeagueAccess implements LeagueVisibility {
   }
 
   private async readAndCache(wanted: { matches: string[]; teams: string[]; leagues: string[] }): Promise<void> {
+    const placed = new Set<string>();
     for (let attempt = 1; ; attempt++) {
       const epoch = this.epoch;
       this.reads.inc();
       const rows = await this.read(wanted);
-      for (const [id, league] of rows.matches) this.matchLeague.set(id, league);
-      for (const [id, league] of rows.teams) this.teamLeague.set(id, league);
+      for (const [known, found] of [[this.matchLeague, rows.matches], [this.teamLeague, rows.teams]] as const) {
+        for (const [id, league] of found) {
+          if (known.get(id) !== league) placed.add(league);
+          known.set(id, league);
+        }
+      }
       // A change applied while the read ran may be missing from it: read again rather than cache the older state.
       if (epoch === this.epoch || attempt === MAX_READS) {
         // Still overlapped after the last read: its states decide this once (stale), and the next decision reads again.
@@ -168,6 +188,7 @@ export class LeagueAccess implements LeagueVisibility {
           if (epoch === this.epoch) this.leagues.set(id, state);
           else if (!this.leagues.has(id)) this.leagues.set(id, { ...state, stale: true });
         }
+        if (placed.size > 0) this.placed(placed);
         return;
       }
     }
@@ -176,15 +197,18 @@ export class LeagueAccess implements LeagueVisibility {
   /**
    * Applies what an event says about league access, before it is fanned out, and returns whose
    * subscriptions it ends (the caller ends them at once), else undefined. Cheap for every other
-   * event: a type comparison, and for a private league's match three map look-ups.
+   * event: a type comparison, and for a private league's match two map look-ups.
    *
    * The bus is not trusted to grant: an event can only take access away. What it says about a
    * league (`league_access`, on that league's own stream only) is applied when it withdraws (a
    * member removed, the league made private); when it grants, the cached state only turns stale
    * and the next decision reads it. Which league a match or team belongs to is only ever taken
-   * from a read, never from an event: a private league's event about a match or team not read
-   * here ends the subscriptions to it that its league's members do not hold, and makes reads
-   * under way read again (they may predate the match).
+   * from a read, never from an event: a private league's event about a match not read here as
+   * that league's (not read at all, or read as another's: moved since) ends the subscriptions to
+   * it that the league's members do not hold, and makes reads under way read again (they may
+   * predate the match). Its teams are not judged by it: they may be other leagues' (a club in a
+   * private cup), whose followers keep their channel (the event itself reaches only members:
+   * Sessions.audience); unreadTeams names those to read.
    */
   observe(event: Pick<OutboxEvent, 'type' | 'stream' | 'match_id' | 'data'>): Revocation | undefined {
     if (event.type === 'league_access') return this.applyAccess(event.stream, event.data as unknown as LeagueAccessData);
@@ -196,41 +220,30 @@ export class LeagueAccess implements LeagueVisibility {
       state.private = true;
       return { league, membersKnown: true };
     }
-    const unread = [`match:${event.match_id}`];
-    for (const team of [event.data.home_team, event.data.away_team]) {
-      const id = (team as { id?: unknown } | undefined)?.id;
-      if (typeof id === 'string') unread.push(`team:${id}`);
-    }
-    const names = unread.filter((name) => !this.known(this.leagueOf(parseBase(name)!)));
-    if (names.length === 0) return undefined;
+    if (this.matchLeague.get(event.match_id) === league && this.known(league)) return undefined;
     this.epoch++;
-    return { league, membersKnown: state !== undefined, unread: names };
+    return { league, membersKnown: state !== undefined, unread: [`match:${event.match_id}`] };
   }
 
   /**
-   * The team channels (`team:<id>`) a league's table names whose league no read here has told:
-   * a team created after a client subscribed to its channel. A team's creation has no event of
-   * its own (its announcements would then reach anyone subscribed before it existed), but it
-   * gives its league's table a row, so the caller reads these and decides their subscriptions
-   * again. Reads of them under way read again (they may predate the team). Undefined when none.
+   * The team channels (`team:<id>`) an event names whose league a read here has not told as it:
+   * - a league's table (league_table), for every team it lists not read here as that league's: a
+   *   team created after a client subscribed to its channel (a team's creation has no event of
+   *   its own, but it gives its league's table a row), a team moved into the league (its table
+   *   changes too), or a visiting club (read again: its own league decides);
+   * - a private league's match event, for its teams not read here at all.
+   * The caller reads these again and decides their subscriptions by each team's own league.
+   * Reads of them under way read again (they may predate the change). Undefined when none.
    */
   unreadTeams(event: Pick<OutboxEvent, 'type' | 'stream' | 'data'>): string[] | undefined {
-    if (event.type !== 'league_table' || !event.stream.startsWith('league:')) return undefined;
-    const rows = (event.data as { rows?: unknown }).rows;
-    if (!Array.isArray(rows)) return undefined;
-    const names: string[] = [];
-    for (const row of rows) {
-      const id = (row as { team?: { id?: unknown } } | null)?.team?.id;
-      if (typeof id === 'string' && ID_PATTERN.test(id) && !this.teamLeague.has(id)) names.push(`team:${id}`);
-    }
+    const table = tableLeague(event);
+    const teams = table !== undefined ? tableTeams(event.data) : privateLeagueOf(event) !== undefined ? matchTeams(event.data) : [];
+    const names = teams
+      .filter((id) => ID_PATTERN.test(id) && (table !== undefined ? this.teamLeague.get(id) !== table : !this.teamLeague.has(id)))
+      .map((id) => `team:${id}`);
     if (names.length === 0) return undefined;
     if (names.some((name) => this.reading.has(name))) this.epoch++;
     return names;
-  }
-
-  /** Whether this league is cached here as private. */
-  isPrivate(league: string): boolean {
-    return this.leagues.get(league)?.private === true;
   }
 
   private applyAccess(stream: string, data: LeagueAccessData): Revocation | undefined {
@@ -262,10 +275,32 @@ export class LeagueAccess implements LeagueVisibility {
     return channel.kind === 'league' ? channel.id === league : this.leagueOf(channel) === league;
   }
 
+  /** Whether this league is cached here as private. */
+  isPrivate(league: string): boolean {
+    return this.leagues.get(league)?.private === true;
+  }
+
   /** Whether this league's state is cached (a decision about it needs no read). */
   has(league: string): boolean {
     return this.leagues.has(league);
   }
+}
+
+/** The league whose table a `league_table` event on its own stream is, else undefined. */
+function tableLeague(event: Pick<OutboxEvent, 'type' | 'stream'>): string | undefined {
+  return event.type === 'league_table' && event.stream.startsWith('league:') ? event.stream.slice('league:'.length) : undefined;
+}
+
+/** The team ids a league table's rows name. */
+function tableTeams(data: OutboxEvent['data']): string[] {
+  const rows = (data as { rows?: unknown }).rows;
+  if (!Array.isArray(rows)) return [];
+  return rows.map((row) => (row as { team?: { id?: unknown } } | null)?.team?.id).filter((id): id is string => typeof id === 'string');
+}
+
+/** The team ids a match snapshot names. */
+function matchTeams(data: OutboxEvent['data']): string[] {
+  return [data.home_team, data.away_team].map((team) => (team as { id?: unknown } | undefined)?.id).filter((id): id is string => typeof id === 'string');
 }
 
 /** The reader on a connection from `run` (the gateway's pool for client-driven reads): one statement. */

@@ -100,7 +100,13 @@ export class Sessions {
     private readonly leagueAccess?: LeagueAccess,
     /** The per-user connection cap (ConnectionLimits), for an anonymous connection that a `refresh` makes a user's. */
     private readonly userSlots?: { admitUser(userId: string | undefined): () => void },
-  ) {}
+  ) {
+    // A match or team first read here (or read in another league than before: moved) may have
+    // subscribers granted without knowing its league (an id not existing yet): decided again.
+    leagueAccess?.onPlaced((leagues) => {
+      for (const league of leagues) if (leagueAccess.isPrivate(league)) this.revoke({ league, membersKnown: true });
+    });
+  }
 
   /** What decisions about league, team and match channels are made with (every league public without it). */
   private get leagues() {
@@ -132,46 +138,50 @@ export class Sessions {
 
   /**
    * Applies an event's news about league access (observe) before it is fanned out: when a member
-   * was removed, a league turned private or a private league's match was first seen, every open
-   * subscription to that league's channels that is no longer granted ends at once, each with
-   * FORBIDDEN_CHANNEL naming the channel, and the client gets nothing more of it. Where the
-   * league's members are not known here, every non-admin's ends: a member subscribes again and
-   * is granted after one read. Costs nothing for other events beyond observe's look-ups.
+   * was removed, a league turned private or a private league's match was first seen (or seen in
+   * another league than read here), every open subscription to that league's channels that is no
+   * longer granted ends at once, each with FORBIDDEN_CHANNEL naming the channel, and the client
+   * gets nothing more of it. Where the league's members are not known here, every non-admin's
+   * ends: a member subscribes again and is granted after one read. Teams the event names whose
+   * league is not read here as it says are read and decided again (recheckTeams). Costs nothing
+   * for other events beyond observe's look-ups.
    */
   observe(event: OutboxEvent): void {
-    const revocation = this.leagueAccess?.observe(event);
-    if (!revocation) return this.checkNewTeams(event);
-    this.revoke(revocation);
-    const unread = revocation.user === undefined ? revocation.unread : undefined;
-    if (unread === undefined) return;
-    // What a client subscribed while its read was under way was decided without this match:
-    // once read, every subscription to these channels is decided again.
-    const { league } = revocation;
-    this.leagueAccess!.load(unread).then(
-      () => this.revoke({ league, membersKnown: true }),
-      (error: unknown) => this.logger.warn({ err: error, league }, 'reading a league for a re-check failed'),
-    );
+    const access = this.leagueAccess;
+    if (!access) return;
+    const revocation = access.observe(event);
+    if (revocation) this.revoke(revocation);
+    const unread = revocation?.user === undefined ? revocation?.unread : undefined;
+    if (revocation && unread) {
+      // What a client subscribed while its read was under way was decided without this match:
+      // once read (again: it may have moved league), every subscription to it is decided again.
+      const { league } = revocation;
+      access.load(unread, true).then(
+        () => this.revoke({ league, membersKnown: true }),
+        (error: unknown) => this.logger.warn({ err: error, league }, 'reading a league for a re-check failed'),
+      );
+    }
+    this.recheckTeams(event);
   }
 
   /**
-   * A subscription to a team that did not exist yet was granted as public (nothing to decide
-   * it by). When the team appears in its league's table (league_table: a team's creation has no
-   * event of its own), the subscribed ones among the teams no read here has told are read, and
-   * every non-admin subscription to them that the team's league does not grant ends; where the
-   * league is known here as private, its non-members' end at once, before the read.
+   * A subscription to a team is decided by the team's own league, as read here. When an event
+   * says a team may be another league's than read (unreadTeams: a team created after the
+   * subscription, moved league, or a visiting club in a league's table), the subscribed ones are
+   * read again and every non-admin subscription to them that the team's league does not grant
+   * ends. Nothing ends before the read: a club of a public league playing a private cup keeps
+   * its followers (the cup's events reach only its members: audience).
    */
-  private checkNewTeams(event: OutboxEvent): void {
-    const access = this.leagueAccess;
-    const teams = access?.unreadTeams(event)?.filter((name) => (this.registry.subscribers(name)?.size ?? 0) > 0 || this.registry.hasTopicSubscribers(name));
-    if (!access || !teams?.length) return;
-    const league = event.stream.slice('league:'.length);
-    if (access.isPrivate(league)) this.revoke({ league, membersKnown: true, unread: teams });
-    access.load(teams).then(
+  private recheckTeams(event: OutboxEvent): void {
+    const access = this.leagueAccess!;
+    const teams = access.unreadTeams(event)?.filter((name) => (this.registry.subscribers(name)?.size ?? 0) > 0 || this.registry.hasTopicSubscribers(name));
+    if (!teams?.length) return;
+    access.load(teams, true).then(
       () => {
         const leagues = new Set(teams.map((name) => access.leagueOf({ kind: 'team', id: name.slice('team:'.length) })));
         for (const owner of leagues) if (owner !== undefined) this.revoke({ league: owner, membersKnown: true });
       },
-      (error: unknown) => this.logger.warn({ err: error, league }, 'reading new teams for a re-check failed'),
+      (error: unknown) => this.logger.warn({ err: error, stream: event.stream }, 'reading teams for a re-check failed'),
     );
   }
 
@@ -196,16 +206,17 @@ export class Sessions {
   }
 
   /**
-   * Who may have a private league's match event on a team channel: its members and admins. A
-   * team may be another, public league's (a club in a private cup), and then its channel's grant
-   * says nothing about this league. Undefined (every subscriber, on every channel) for any other event.
+   * Who may have a private league's match event, on every channel it is routed to (match, team,
+   * league): its members and admins — decided per event, not by the subscription, which another
+   * league may have granted: a team's own (a club of a public league in a private cup keeps its
+   * followers, who get only its public events), or the league a match was read in before it
+   * moved into this one. Undefined (every subscriber, on every channel) for any other event.
    */
   audience(event: OutboxEvent): ((channel: string, subscriber: Subscriber) => boolean) | undefined {
     const access = this.leagueAccess;
     const league = access && privateLeagueOf(event);
     if (!access || league === undefined) return undefined;
-    return (channel, subscriber) => {
-      if (!channel.startsWith('team:')) return true;
+    return (_channel, subscriber) => {
       const { identity } = subscriber as Client;
       return identity.roles.has('admin') || access.isMember(league, identity.userId);
     };

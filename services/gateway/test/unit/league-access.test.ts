@@ -92,25 +92,54 @@ describe('LeagueAccess and the decision on private leagues', () => {
     expect(mayAccess(user('carol'), 'league:cup', undefined, cache)).toBe(false);
   });
 
-  it("never takes a match's or team's league from an event; a private league's event about ones not read here names them", async () => {
+  it("never takes a match's or team's league from an event; a private league's event about a match not read here as its names it, its unread teams only for a re-check", async () => {
     const { cache } = access();
     const match = (id: string, league: Record<string, unknown>, stream = `match:${id}`) => ({
       type: 'match_update' as const, stream, match_id: id,
-      data: { league, home_team: { id: 'h' }, away_team: { id: 'a' } },
+      data: { league, home_team: { id: 'h' }, away_team: { id: 'ars' } },
     });
     expect(cache.observe(match('x1', { id: 'epl', name: 'E' }))).toBeUndefined();
+    expect(cache.unreadTeams(match('x1', { id: 'epl', name: 'E' }))).toBeUndefined();
     expect(cache.belongsTo('match:x1', 'epl')).toBe(false);
-    expect(cache.observe(match('x2', { id: 'cup', name: 'C', private: true }))).toEqual({ league: 'cup', membersKnown: false, unread: ['match:x2', 'team:h', 'team:a'] });
+    expect(cache.observe(match('x2', { id: 'cup', name: 'C', private: true }))).toEqual({ league: 'cup', membersKnown: false, unread: ['match:x2'] });
+    expect(cache.unreadTeams(match('x2', { id: 'cup', name: 'C', private: true }))).toEqual(['team:h', 'team:ars']);
     expect(cache.missing(['match:x2'])).toEqual({ matches: ['x2'], teams: [], leagues: [] });
-    await cache.load(['league:cup']);
-    expect(cache.observe(match('x3', { id: 'cup', name: 'C', private: true }))).toEqual({ league: 'cup', membersKnown: true, unread: ['match:x3', 'team:h', 'team:a'] });
+    await cache.load(['league:cup', 'team:ars']);
+    expect(cache.observe(match('x3', { id: 'cup', name: 'C', private: true }))).toEqual({ league: 'cup', membersKnown: true, unread: ['match:x3'] });
+    // A visiting club read here as its own league's is not re-checked per match event.
+    expect(cache.unreadTeams(match('x3', { id: 'cup', name: 'C', private: true }))).toEqual(['team:h']);
     // Read here: the event says nothing new.
     await cache.load(['match:c1']);
     expect(cache.observe({ ...match('c1', { id: 'cup', private: true }), data: { league: { id: 'cup', private: true } } })).toBeUndefined();
+    // Read here as another league's: the match moved into the private one (or the event is forged): it ends and is read again.
+    await cache.load(['match:m1']);
+    expect(cache.observe(match('m1', { id: 'cup', name: 'C', private: true }))).toEqual({ league: 'cup', membersKnown: true, unread: ['match:m1'] });
     // A forged event putting a private match in a public league changes nothing.
     await cache.load(['league:epl']);
     expect(cache.observe(match('c1', { id: 'epl', name: 'E' }, 'all'))).toBeUndefined();
     expect(mayAccess(user('carol'), 'match:c1', undefined, cache)).toBe(false);
+  });
+
+  it("names a league table's teams not read here as that league's (new, moved or visiting) for a re-check, and reports where a read placed them", async () => {
+    const { cache } = access();
+    const placed: string[][] = [];
+    cache.onPlaced((leagues) => placed.push([...leagues]));
+    await cache.load(['team:t1', 'team:ars']);
+    expect(placed).toEqual([['cup', 'epl']]);
+    const table = (league: string, teams: string[]) => ({ type: 'league_table' as const, stream: `league:${league}`, data: { rows: teams.map((id) => ({ team: { id } })) } });
+    expect(cache.unreadTeams(table('cup', ['t1', 'ars', 'nt', 'bad id']))).toEqual(['team:ars', 'team:nt']);
+    expect(cache.unreadTeams(table('epl', ['ars']))).toBeUndefined();
+    // Read again, a team in the league it was in places nothing new; a moved one does.
+    await cache.load(['team:ars'], true);
+    expect(placed).toHaveLength(1);
+    DB.teams.ars = 'cup';
+    try {
+      await cache.load(['team:ars'], true);
+    } finally {
+      DB.teams.ars = 'epl';
+    }
+    expect(placed).toEqual([['cup', 'epl'], ['cup']]);
+    expect(mayAccess(user('carol'), 'team:ars', undefined, cache)).toBe(false);
   });
 
   it("applies a league's turn to private from its match's snapshot when that comes before the league's own event", async () => {
