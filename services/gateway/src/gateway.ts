@@ -25,7 +25,8 @@ import { TokenVerifier } from '@matchcast/auth';
 import { Replayer, type Caller } from './sessions/replay';
 import { LeagueAccess, leagueAccessReader } from './sessions/league-access';
 import { PurchaseOwners, purchaseOwnerReader } from './sessions/purchase-owners';
-import { Sessions, type Client } from './sessions/session';
+import { Sessions, type Client, type StreamPositions } from './sessions/session';
+import { StreamGate } from './sessions/stream-gate';
 import { Admitting, type AdmissionRules } from './transport/admission';
 import { ConnectionLimits } from './transport/connection-limits';
 import { errorResponder, notFound, onClientError } from './transport/http-errors';
@@ -76,18 +77,29 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   // What the sequencer delivers is kept for a while, so that resumes need not read the outbox.
   const history = new MemoryHistory(config.memoryHistory);
   memoryHistoryGauge(metricsRegistry, () => history.size());
+  // A team's or league's own events wait for one read where it is not known here (StreamGate).
+  const placement = new StreamGate(
+    (event) => sessions.needsPlacement(event),
+    (stream) => sessions.readPlacement(stream),
+    (event) => fanout.deliver(event),
+  );
   // League access changes are applied (and open subscriptions re-checked) before an event goes out.
   const sequencer = new Sequencer(
     outboxReader(db),
     (event) => {
       sessions.observe(event);
-      fanout.deliver(event);
+      placement.push(event);
     },
     metrics,
     logger,
     history,
   );
   trackedStreamsGauge(metricsRegistry, () => sequencer.trackedStreams());
+  // Where a resume's replay ends and live delivery begins: before what the gate still holds.
+  const positions: StreamPositions = {
+    lastSeq: (stream) => placement.deliveredSeq(stream) ?? sequencer.lastSeq(stream),
+    known: (streams) => sequencer.known(streams),
+  };
   await sequencer.init();
   // The broker is chosen by configuration (as an engine is): Redis with Postgres LISTEN as its
   // fallback, or Postgres LISTEN alone.
@@ -120,7 +132,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   });
   const sessions = new Sessions(
     registry,
-    sequencer,
+    positions,
     replayer,
     verifier,
     { maxChannels: config.ws.maxChannels, maxReplayEvents: config.history.maxReplayEvents, historyRetentionMs: config.history.retentionMs },
@@ -154,7 +166,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     logger.warn('SSE_POSITION_KEY is not set: SSE position tokens are signed with a random key and do not survive a move to another gateway or a restart');
   }
   const tokens = new PositionTokens(config.sse.positionKey ?? randomBytes(32), { maxLength: config.sse.maxTokenLength, maxItems: config.ws.maxChannels });
-  const positionSources = { heads: sequencer, tokens };
+  const positionSources = { heads: positions, tokens };
   app.get(SSE_PATH, sseHandler(config.ws, admission, sessions, positionSources, metrics, logger));
   // The one /api route the gateway serves (the API service has the rest): a user's notifications as named SSE events.
   app.get(

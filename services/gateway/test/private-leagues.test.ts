@@ -372,4 +372,29 @@ describe('private leagues on a gateway', () => {
     await waitFor('carol loses both channels of the moved team', async () => (ended().length === 2 ? true : undefined), SLOW_MS);
     expect(ended()).toEqual(['team:k2', 'team:k2/announcements']);
   });
+
+  it("a team or league subscribed before it existed gets none of its own events (announcements, table) once it turns out to be a private league's, also those in the commit that created it", async () => {
+    const carol = await connect('carol');
+    const alice = await connect('alice');
+    const channels = ['team:nt5', 'team:nt5/announcements', 'league:vip6'];
+    for (const client of [carol, alice]) expect(await answer(client, { channels })).toMatchObject({ type: 'subscribed' });
+    await db.query(`INSERT INTO league (id, name) VALUES ('vip5', 'VIP Five')`);
+    await db.query(`SELECT matchcast_add_league_member('vip5', 'alice', 'root'), matchcast_set_league_private('vip5', true)`);
+    // One commit: the team, and an announcement for it before its league's table is written (at commit).
+    await db.query(`BEGIN;
+      INSERT INTO team (id, league_id, name) VALUES ('nt5', 'vip5', 'New Five');
+      SELECT matchcast_create_announcement('members only', 'm', 'general', 'normal', 'team', 'nt5', NULL, NULL, 'root');
+      COMMIT`);
+    // A league created private by hand (no league_access event), with a team and an announcement.
+    await db.query(`BEGIN;
+      INSERT INTO league (id, name, private) VALUES ('vip6', 'VIP Six', true);
+      INSERT INTO league_member (league_id, user_id, added_by) VALUES ('vip6', 'alice', 'root');
+      SELECT matchcast_create_announcement('members only', 'm', 'general', 'normal', 'league', 'vip6', NULL, NULL, 'root');
+      INSERT INTO team (id, league_id, name) VALUES ('nt6', 'vip6', 'New Six');
+      COMMIT`);
+    const ended = () => carol.messages.filter((m) => m.type === 'error' && m.code === 'FORBIDDEN_CHANNEL').map((m) => m.channel).sort();
+    await waitFor('carol loses every channel', async () => (ended().length === 3 ? true : undefined), SLOW_MS);
+    expect(ended()).toEqual(['league:vip6', 'team:nt5', 'team:nt5/announcements']);
+    expect(carol.messages.filter((m) => m.type !== 'error' && m.type !== 'subscribed')).toEqual([]);
+  });
 });

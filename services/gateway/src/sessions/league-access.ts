@@ -82,7 +82,7 @@ export class LeagueAccess implements LeagueVisibility {
   private epoch = 0;
   /** Reads under way, by the ids they fetch (`match:<id>`, `team:<id>`, `league:<id>`). */
   private readonly reading = new Map<string, Promise<void>>();
-  /** Told the leagues a read found a match or team in that this cache did not have it in (onPlaced). */
+  /** Told the leagues first read here, or that a read found a match or team in that this cache did not have it in (onPlaced). */
   private placed: (leagues: ReadonlySet<string>) => void = () => undefined;
 
   constructor(
@@ -92,8 +92,9 @@ export class LeagueAccess implements LeagueVisibility {
 
   /**
    * Calls `listener` after each read that found matches or teams in leagues this cache did not
-   * have them in (not read before, or moved since), with those leagues: subscriptions to them
-   * were granted without that knowledge (by another read, or as unknown ids) and are decided again.
+   * have them in (not read before, or moved since), or leagues not read before, with those
+   * leagues: subscriptions to them were granted without that knowledge (by another read, or as
+   * unknown ids) and are decided again.
    */
   onPlaced(listener: (leagues: ReadonlySet<string>) => void): void {
     this.placed = listener;
@@ -185,6 +186,8 @@ export class LeagueAccess implements LeagueVisibility {
       if (epoch === this.epoch || attempt === MAX_READS) {
         // Still overlapped after the last read: its states decide this once (stale), and the next decision reads again.
         for (const [id, state] of rows.leagues) {
+          // A league first read here may have subscribers granted as an unknown id (public).
+          if (!this.leagues.has(id)) placed.add(id);
           if (epoch === this.epoch) this.leagues.set(id, state);
           else if (!this.leagues.has(id)) this.leagues.set(id, { ...state, stale: true });
         }

@@ -165,6 +165,29 @@ export class Sessions {
   }
 
   /**
+   * Whether an event of a team's or league's own stream (announcements, the league's table and
+   * access changes) would go to subscribers here while that team's league, or that league's
+   * state, is not read here (or stale): they were granted it before it existed, as public. Its
+   * delivery waits for readPlacement (StreamGate), which ends their subscriptions where the
+   * team or league turns out to be a private one's they are not members of.
+   */
+  needsPlacement(event: OutboxEvent): boolean {
+    const access = this.leagueAccess;
+    if (!access || !(event.stream.startsWith('team:') || event.stream.startsWith('league:'))) return false;
+    if (access.missing([event.stream]) === undefined) return false;
+    return (this.registry.subscribers(event.stream)?.size ?? 0) > 0 || this.registry.hasTopicSubscribers(event.stream);
+  }
+
+  /**
+   * Reads a team's or league's placement for needsPlacement (onPlaced decides the subscriptions
+   * again). A failed read is logged and the events go on as they would have before (the ids
+   * stay public until read, as when subscribed).
+   */
+  readPlacement(stream: string): Promise<void> {
+    return this.leagueAccess!.load([stream]).catch((error: unknown) => this.logger.warn({ err: error, stream }, 'reading a stream\'s league before its events failed'));
+  }
+
+  /**
    * A subscription to a team is decided by the team's own league, as read here. When an event
    * says a team may be another league's than read (unreadTeams: a team created after the
    * subscription, moved league, or a visiting club in a league's table), the subscribed ones are
