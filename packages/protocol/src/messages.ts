@@ -134,9 +134,6 @@ export const NOTIFY_CHANNELS = [
   'canary_change',
 ] as const;
 
-/** A NOTIFY channel name as NOTIFY_CHANNELS may give it: an unquoted lower-case Postgres identifier. */
-export const NOTIFY_CHANNEL_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
-
 /** Redis channels (the events channel keeps its established name). */
 export const REDIS_EVENTS_CHANNEL = 'pg_notify:events';
 export const REDIS_HEARTBEAT_CHANNEL = 'pg_notify:heartbeat';

@@ -29,6 +29,8 @@ export interface ListOptions {
   pattern?: RegExp;
   /** At least one entry (an empty value or only commas is refused, not taken as an empty list). */
   nonEmpty?: boolean;
+  /** Every entry must be one of these (a well-formed name that nothing uses is a typo). */
+  allowed?: readonly string[];
 }
 
 export class EnvReader {
@@ -108,13 +110,15 @@ export class EnvReader {
     return value;
   }
 
-  list(name: string, fallback: readonly string[], { pattern, nonEmpty = false }: ListOptions = {}): string[] {
+  list(name: string, fallback: readonly string[], { pattern, nonEmpty = false, allowed }: ListOptions = {}): string[] {
     const value = this.raw(name, fallback);
     if (value === undefined) return [...fallback];
     const list = value.split(',').map((part) => part.trim()).filter(Boolean);
     if (nonEmpty && list.length === 0) throw new ConfigError(name, `must name at least one entry, got "${value}"`);
     const bad = pattern && list.find((entry) => !pattern.test(entry));
     if (bad !== undefined) throw new ConfigError(name, `has an entry that does not match ${pattern!.source}: "${bad}"`);
+    const unknown = allowed && list.find((entry) => !allowed.includes(entry));
+    if (unknown !== undefined) throw new ConfigError(name, `has an entry that is not one of ${allowed!.join(', ')}: "${unknown}"`);
     return list;
   }
 

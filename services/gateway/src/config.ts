@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { ID_PATTERN, NOTIFY_CHANNELS, NOTIFY_CHANNEL_PATTERN } from '@matchcast/protocol';
+import { ID_PATTERN, NOTIFY_CHANNELS } from '@matchcast/protocol';
 import { BusSignature, EnvReader, ConfigError, distinctPorts, POSTGRES_PROTOCOLS, REDIS_PROTOCOLS, LOG_LEVELS, parseAllowedOrigins } from '@matchcast/runtime';
 import { readAuthConfig, type AuthConfig } from '@matchcast/auth';
 
@@ -104,7 +104,7 @@ export function loadConfig(env = new EnvReader()): Config {
     databaseUrl: env.requiredUrl('DATABASE_URL', POSTGRES_PROTOCOLS),
     pgPoolMax: env.int('PG_POOL_MAX', 8, { min: 1, max: 200 }),
     redisUrl: useRedis ? redisUrl : undefined,
-    notifyChannels: env.list('NOTIFY_CHANNELS', NOTIFY_CHANNELS, { pattern: NOTIFY_CHANNEL_PATTERN, nonEmpty: true }),
+    notifyChannels: env.list('NOTIFY_CHANNELS', NOTIFY_CHANNELS, { allowed: NOTIFY_CHANNELS, nonEmpty: true }),
     ws: {
       maxConnections,
       maxSockets: maxConnections + Math.max(1000, Math.ceil(maxConnections / 2)),

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { BusSignature, ConfigError, EnvReader, POSTGRES_PROTOCOLS, REDIS_PROTOCOLS, LOG_LEVELS } from '@matchcast/runtime';
-import { LISTENER_ID_MAX_LENGTH, NOTIFY_CHANNELS, NOTIFY_CHANNEL_PATTERN } from '@matchcast/protocol';
+import { LISTENER_ID_MAX_LENGTH, NOTIFY_CHANNELS } from '@matchcast/protocol';
 
 
 export interface Config {
@@ -32,7 +32,7 @@ export interface Config {
 
 /** Reads the listener's configuration once; a bad value fails with the variable's name. */
 export function loadConfig(env = new EnvReader()): Config {
-  const notifyChannels = env.list('NOTIFY_CHANNELS', NOTIFY_CHANNELS, { pattern: NOTIFY_CHANNEL_PATTERN, nonEmpty: true });
+  const notifyChannels = env.list('NOTIFY_CHANNELS', NOTIFY_CHANNELS, { allowed: NOTIFY_CHANNELS, nonEmpty: true });
   const listenerId = env.string('LISTENER_ID', `${hostname()}-${process.pid}`);
   // Every gateway drops a heartbeat with a longer id, so it would fall back to Postgres LISTEN for good.
   if (listenerId.length > LISTENER_ID_MAX_LENGTH) {

@@ -59,6 +59,13 @@ describe('config', () => {
     expect(() => loadConfig(new EnvReader({ ...base, NOTIFY_CHANNELS: 'ok_change,bad;drop' }))).toThrow(/NOTIFY_CHANNELS/);
   });
 
+  // Before: taken, and the leader LISTENed on a channel no trigger NOTIFYs: that table's events never reached Redis.
+  test('NOTIFY_CHANNELS naming a channel nothing notifies fails with its name', () => {
+    expect(() => loadConfig(new EnvReader({ ...base, NOTIFY_CHANNELS: 'match_change,scoreboard_chnage' }))).toThrow(
+      /NOTIFY_CHANNELS has an entry that is not one of .*: "scoreboard_chnage"/,
+    );
+  });
+
   // Before: taken, and every gateway dropped each heartbeat (listener_id is malformed) and stayed on Postgres LISTEN for good.
   test('a LISTENER_ID longer than a heartbeat may carry is refused', () => {
     expect(() => loadConfig(new EnvReader({ ...base, LISTENER_ID: 'l'.repeat(201) }))).toThrow('invalid configuration: LISTENER_ID must be at most 200 characters (heartbeats carry it), got 201');

@@ -83,6 +83,12 @@ describe('gateway config', () => {
     expect(refusal({ NOTIFY_CHANNELS: value })).toMatch(/^invalid configuration: NOTIFY_CHANNELS /);
   });
 
+  // Before: a well-formed name no trigger NOTIFYs (a typo) was taken, and a gateway in
+  // Postgres LISTEN mode started, said it was listening, and delivered none of that table's events.
+  it.each(['match_chnage', 'match_change,scoreboard_chnage', 'abc'])('refuses NOTIFY_CHANNELS=%j: a channel nothing notifies', (value) => {
+    expect(refusal({ NOTIFY_CHANNELS: value })).toMatch(/^invalid configuration: NOTIFY_CHANNELS has an entry that is not one of matchdata_change, match_change, .+, canary_change: "/);
+  });
+
   it('takes a valid NOTIFY_CHANNELS list', () => {
     expect(load({ NOTIFY_CHANNELS: 'match_change, canary_change' }).notifyChannels).toEqual(['match_change', 'canary_change']);
   });
