@@ -4,7 +4,7 @@ export { createRegistry } from './metrics';
 export { opsRoutes, type Probe } from './ops-routes';
 export { onShutdown, fatal, runService } from './shutdown';
 export { abortableSleep, asError, backoffMs, exponentialMs, sleep } from './backoff';
-export { listenOps, type OpsServer } from './ops-server';
+export { OPS_MAX_CONNECTIONS_PER_ADDRESS, listenOps, type OpsServer } from './ops-server';
 export { throttledWarn } from './throttled-log';
 export { addressGroup, clientAddress, clientGroup } from './http/client-address';
 export { singleQuery } from './http/query';

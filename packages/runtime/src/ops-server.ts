@@ -2,6 +2,10 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Router } from 'express';
 import { createHttpServer, listen } from './http/server';
+import { capConnectionsPerAddress } from './http/per-address-cap';
+
+/** TCP connections one address may hold on an ops port (a kubelet's probes, a Prometheus scrape, a curl need a few). */
+export const OPS_MAX_CONNECTIONS_PER_ADDRESS = 32;
 
 export interface OpsServer {
   readonly server: Server;
@@ -20,6 +24,7 @@ export async function listenOps(router: Router, port: number, host = '0.0.0.0'):
   app.disable('x-powered-by');
   app.use(router);
   const server = createHttpServer(app);
+  capConnectionsPerAddress(server, OPS_MAX_CONNECTIONS_PER_ADDRESS);
   await listen(server, port, host);
   let closing: Promise<void> | undefined;
   return {
