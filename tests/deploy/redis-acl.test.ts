@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { RedisServer, waitFor } from '@matchcast/testkit';
 import { PRESENCE_GATEWAYS_KEY, presenceKeys } from '@matchcast/protocol';
 import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from '@matchcast/runtime';
+import { ClusterUserCount, userConnectionsKey } from '../../services/gateway/src/transport/cluster-user-count';
 import { CHART } from './support/manifests';
 
 const TEMPLATE = join(CHART, 'files', 'redis-users.acl');
@@ -196,6 +198,28 @@ describe('Redis ACL (charts/matchcast/files/redis-users.acl)', () => {
       await expect(writer.set('other', 'x')).rejects.toThrow(/NOPERM/);
       await expect(writer.hgetall(keys.channels)).rejects.toThrow(/NOPERM/);
       await writer.multi().del(keys.meta, keys.channels, keys.users).zrem(PRESENCE_GATEWAYS_KEY, 'gw-acl').exec();
+    });
+
+    it('counts users\' connections as the gateway does (its take and renew scripts, ZREM), on those keys only', async () => {
+      const logger = { warn: jest.fn(), info: jest.fn(), error: jest.fn(), debug: jest.fn() } as unknown as Logger;
+      const fallbacks = { inc: jest.fn() };
+      const count = new ClusterUserCount({ redisUrl: gatewayUrl, gatewayId: 'gw-acl', maxPerUser: 2, leaseMs: 10_000, timeoutMs: 1000 }, { fallbacks }, logger);
+      count.start();
+      try {
+        await waitFor('the count connected', () => (count.ready ? true : undefined), 5000, 20);
+        // Taken in Redis, not on this process's count alone: the third is refused there.
+        expect(await count.take('acl-user')).toEqual(expect.any(Function));
+        expect(await count.take('acl-user')).toEqual(expect.any(Function));
+        expect(await count.take('acl-user')).toBeUndefined();
+        expect(await count.renew()).toBe(true);
+        expect([fallbacks.inc.mock.calls.length, (logger.warn as jest.Mock).mock.calls]).toEqual([0, []]);
+        const peer = connect(gatewayUrl, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+        await peer.connect();
+        expect(await peer.zcard(userConnectionsKey('acl-user'))).toBe(2);
+        await expect(peer.zcard('other')).rejects.toThrow(/NOPERM/);
+      } finally {
+        await count.close();
+      }
     });
 
     it('cannot publish, subscribe outside pg_notify:*, touch other keys or administer the server', async () => {

@@ -57,6 +57,10 @@ export interface Config {
     connectionsPerIpPerSecond: number;
     /** Open connections per user (a token's `sub`), whatever their addresses (0 = no limit). */
     maxConnectionsPerUser: number;
+    /** With Redis: how long a connection's place in the cluster-wide per-user count lasts unrenewed (renewed every third of it). */
+    userCapLeaseMs: number;
+    /** With Redis: how long admission waits for the cluster-wide count before deciding on this process's alone. */
+    userCapRedisTimeoutMs: number;
   };
   replay: { concurrency: number; statementTimeoutMs: number; pageSize: number };
   /** Recent events kept in memory to answer resumes without the outbox (0 events: off). */
@@ -137,6 +141,8 @@ export function loadConfig(env = new EnvReader()): Config {
       maxConnectionsPerIp: env.int('WS_MAX_CONNECTIONS_PER_IP', 1000),
       connectionsPerIpPerSecond: env.int('WS_CONNECTIONS_PER_IP_PER_SECOND', 100),
       maxConnectionsPerUser: env.int('WS_MAX_CONNECTIONS_PER_USER', 100),
+      userCapLeaseMs: env.durationMs('USER_CAP_LEASE_MS', 30_000, { min: 1000, max: 3_600_000 }),
+      userCapRedisTimeoutMs: env.durationMs('USER_CAP_REDIS_TIMEOUT_MS', 50, { min: 5, max: 1000 }),
     },
     replay: {
       concurrency: env.int('REPLAY_CONCURRENCY', 4, { min: 1, max: 64 }),

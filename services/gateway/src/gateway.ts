@@ -28,6 +28,7 @@ import { PurchaseOwners, purchaseOwnerReader } from './sessions/purchase-owners'
 import { Sessions, type Client, type StreamPositions } from './sessions/session';
 import { StreamGate } from './sessions/stream-gate';
 import { Admitting, type AdmissionRules } from './transport/admission';
+import { createClusterUserCount } from './transport/cluster-user-count';
 import { ConnectionLimits } from './transport/connection-limits';
 import { errorResponder, notFound, onClientError } from './transport/http-errors';
 import { OriginPolicy } from './transport/origins';
@@ -125,11 +126,15 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   const purchaseOwners = new PurchaseOwners(purchaseOwnerReader((work) => replayer.run(GATEWAY_READS, work)), undefined, metrics.purchaseOwnerReads);
   // Private leagues: match and team leagues, privacy and members, kept current from league_access events.
   const leagueAccess = new LeagueAccess(leagueAccessReader((work) => replayer.run(GATEWAY_READS, work)), metrics.leagueAccessReads);
-  const limits = new ConnectionLimits({
-    maxPerAddress: config.edge.maxConnectionsPerIp,
-    perAddressPerSecond: config.edge.connectionsPerIpPerSecond,
-    maxPerUser: config.edge.maxConnectionsPerUser,
-  });
+  const clusterUserCount = createClusterUserCount(config, metrics.userCapFallbacks, logger);
+  const limits = new ConnectionLimits(
+    {
+      maxPerAddress: config.edge.maxConnectionsPerIp,
+      perAddressPerSecond: config.edge.connectionsPerIpPerSecond,
+      maxPerUser: config.edge.maxConnectionsPerUser,
+    },
+    clusterUserCount,
+  );
   const sessions = new Sessions(
     registry,
     positions,
@@ -140,7 +145,6 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     logger,
     purchaseOwners,
     leagueAccess,
-    limits,
   );
   let draining = false;
   const origins = new OriginPolicy(config.edge.allowedOrigins);
@@ -186,6 +190,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   wsServer.attach(server);
   supervisor.start();
   canary?.start();
+  clusterUserCount?.start();
   const presence = createPresence(config, () => registry.clients(), logger);
   presence?.start();
   const stopKeepAlive = startKeepAlive(registry, config.ws.pingIntervalMs, config.ws.pingTimeoutMs, logger);
@@ -230,7 +235,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     await wsServer.close();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    await Promise.all([db.end(), replayer.close(), ops.close()]);
+    await Promise.all([db.end(), replayer.close(), ops.close(), clusterUserCount?.close()]);
   };
 
   const drain = async () => {

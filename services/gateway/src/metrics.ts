@@ -21,6 +21,11 @@ export function createGatewayMetrics(registry: Registry) {
       labelNames: ['code'] as const,
       registers,
     }),
+    userCapFallbacks: new Counter({
+      name: 'matchcast_gateway_user_cap_fallbacks_total',
+      help: 'Per-user cap checks decided on this gateway\'s own count because Redis was down, slow (USER_CAP_REDIS_TIMEOUT_MS) or refused',
+      registers,
+    }),
     socketsDropped: new Counter({
       name: 'matchcast_gateway_sockets_dropped_total',
       help: 'TCP connections closed at accept because the client port held its most (WS_MAX_CONNECTIONS and half again, at least 1,000 more)',

@@ -10,6 +10,7 @@ import { authorizeChannel, mayAccess, ownersNeeded, type KnownOwners } from './a
 import { ALL_PUBLIC, type LeagueAccess, type Revocation } from './league-access';
 import type { PurchaseOwners } from './purchase-owners';
 import type { Caller, Replayer } from './replay';
+import type { UserSlot } from '../transport/user-slot';
 
 /** The outbox reads sessions need (the Replayer, or a fake in unit tests). */
 export type History = Pick<Replayer, 'replay' | 'changedSince' | 'committedHeads'>;
@@ -57,6 +58,8 @@ export interface Client extends Subscriber {
   readonly connectedAt: number;
   /** The address group it connected from (addressGroup): whose turn its reads take. */
   readonly addressGroup: string;
+  /** Its place under the per-user cap (admission's), for a `refresh` that makes an anonymous connection a user's. */
+  readonly userSlot?: UserSlot;
 }
 
 /** What sessions report; the gateway's metrics fit it. */
@@ -79,8 +82,6 @@ export interface StreamPositions {
  */
 export class Sessions {
   private readonly expiries = new Map<Client, NodeJS.Timeout>();
-  /** The per-user slots taken by a `refresh` of an anonymous connection (the door counted it as no one's). */
-  private readonly userSlotReleases = new Map<Client, () => void>();
   /** Made at a connection's first subscribe that may cost one (see READ_BURST); goes with the client. */
   private readonly readBudgets = new WeakMap<Client, TokenBucket>();
   /** Replayed events' frames, built once for all clients replaying the same event. */
@@ -98,8 +99,6 @@ export class Sessions {
     private readonly purchaseOwners?: Pick<PurchaseOwners, 'known' | 'load'>,
     /** Private leagues: the league of match and team channels, each league's privacy and members. */
     private readonly leagueAccess?: LeagueAccess,
-    /** The per-user connection cap (ConnectionLimits), for an anonymous connection that a `refresh` makes a user's. */
-    private readonly userSlots?: { admitUser(userId: string | undefined): () => void },
   ) {
     // A match or team first read here (or read in another league than before: moved) may have
     // subscribers granted without knowing its league (an id not existing yet): decided again.
@@ -254,8 +253,6 @@ export class Sessions {
     this.registry.remove(client);
     clearTimeout(this.expiries.get(client));
     this.expiries.delete(client);
-    this.userSlotReleases.get(client)?.();
-    this.userSlotReleases.delete(client);
   }
 
   async handle(client: Client, message: ClientMessage): Promise<void> {
@@ -490,9 +487,11 @@ export class Sessions {
     if (!this.registry.has(client)) return;
     // An anonymous connection becoming a user's counts against that user's cap from now on, as
     // at the door (TOO_MANY_CONNECTIONS past it; the connection stays anonymous): else any number
-    // of anonymous connections, from any addresses, refreshed to one token passed the cap.
-    if (current === undefined && identity.userId !== undefined && this.userSlots) {
-      this.userSlotReleases.set(client, this.userSlots.admitUser(identity.userId));
+    // of anonymous connections, from any addresses, refreshed to one token passed the cap. The
+    // place is the connection's own slot, freed with it.
+    if (current === undefined) {
+      await client.userSlot?.claim(identity.userId);
+      if (!this.registry.has(client)) return;
     }
     client.identity = identity;
     const lost = [...client.channels].filter((name) => !mayAccess(identity, name, owners, this.leagues));

@@ -6,6 +6,7 @@ import { authorizationHeader, clientGroup, type Logger } from '@matchcast/runtim
 import type { ConnectionLimits } from './connection-limits';
 import type { GatewayMetrics } from '../metrics';
 import type { OriginPolicy } from './origins';
+import { UserSlot } from './user-slot';
 import { noteArrival } from './write-batch';
 
 export interface AdmissionRules {
@@ -25,6 +26,8 @@ export interface Admitted {
   identity: Identity;
   /** The client's address group (clientGroup): what the per-address caps count, and whose turn its reads take. */
   addressGroup: string;
+  /** The connection's place under the per-user cap: taken for the token's user, or by a later `refresh`; freed by release. */
+  userSlot: UserSlot;
   /** Frees the connection's per-address and per-user slots (and its place among those admitting); call when it closes (safe twice). */
   release: () => void;
   /** The stream is open and the registry counts it: its place among those admitting is freed (safe twice). */
@@ -69,16 +72,16 @@ export async function admit(rules: AdmissionRules, req: IncomingMessage, queryTo
   const addressGroup = clientGroup(req, rules.trustedProxyHops);
   const releaseSlot = rules.limits.admit(addressGroup);
   const opened = rules.admitting.begin();
-  let releaseUserSlot = () => {};
+  const userSlot = new UserSlot(rules.limits);
   const release = () => {
     opened();
     releaseSlot();
-    releaseUserSlot();
+    userSlot.free();
   };
   try {
     const identity = await rules.verifier.authenticate(authorizationHeader(req), queryToken);
-    releaseUserSlot = rules.limits.admitUser(identity.userId);
-    return { identity, addressGroup, release, opened };
+    await userSlot.claim(identity.userId);
+    return { identity, addressGroup, userSlot, release, opened };
   } catch (error) {
     release();
     throw error;

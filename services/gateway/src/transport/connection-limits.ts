@@ -1,5 +1,7 @@
 import { ProtocolError } from '@matchcast/protocol';
 import { TokenBucket } from '@matchcast/runtime';
+import type { ClusterUserCount } from './cluster-user-count';
+import type { UserCap } from './user-slot';
 
 export interface ConnectionLimitOptions {
   /** Open connections per address; 0 = no limit. */
@@ -46,18 +48,27 @@ class OpenCounts {
  * open connections or a recently used rate bucket, so an address that goes away leaves nothing behind.
  * And a per-user cap, counted once the token names the user: one token used from many addresses
  * passed every per-address cap and could take the whole process (SERVER_FULL for everyone else),
- * each SSE notification stream a database read at its start.
+ * each SSE notification stream a database read at its start. With a ClusterUserCount the per-user
+ * cap holds across every gateway; this process's count is always kept too, and decides alone
+ * while Redis does not answer.
  */
-export class ConnectionLimits {
+export class ConnectionLimits implements UserCap {
   private readonly addresses: OpenCounts;
   private readonly users: OpenCounts;
   private readonly rates = new Map<string, TokenBucket>();
   private lastSweep = Date.now();
 
-  constructor(private readonly options: ConnectionLimitOptions) {
+  private readonly userRefusal: () => ProtocolError;
+
+  constructor(
+    private readonly options: ConnectionLimitOptions,
+    /** Counts users' connections across the cluster (Redis); undefined: per process only. */
+    private readonly cluster?: Pick<ClusterUserCount, 'take'>,
+  ) {
     const { maxPerAddress, maxPerUser } = options;
     this.addresses = new OpenCounts(maxPerAddress, () => new ProtocolError('TOO_MANY_CONNECTIONS', `at most ${maxPerAddress} connections per address`));
-    this.users = new OpenCounts(maxPerUser, () => new ProtocolError('TOO_MANY_CONNECTIONS', `at most ${maxPerUser} connections per user; close another tab or device first`));
+    this.userRefusal = () => new ProtocolError('TOO_MANY_CONNECTIONS', `at most ${maxPerUser} connections per user; close another tab or device first`);
+    this.users = new OpenCounts(maxPerUser, this.userRefusal);
   }
 
   /** Counts a new connection from an address group (clientGroup), or throws; the returned release is safe to call twice. */
@@ -74,11 +85,27 @@ export class ConnectionLimits {
     return this.addresses.take(address);
   }
 
-  /** Counts a new connection of a user, or throws; anonymous connections are not counted. The release is safe to call twice. */
-  admitUser(userId: string | undefined): () => void {
-    if (userId === undefined) return () => {};
+  /**
+   * Counts one more connection of the user, here and across the cluster, or throws
+   * TOO_MANY_CONNECTIONS; the release is safe to call twice. This process's place is taken
+   * before Redis answers, so admissions waiting on Redis together cannot pass the cap here.
+   */
+  async takeUser(userId: string): Promise<() => void> {
     this.users.check(userId);
-    return this.users.take(userId);
+    const releaseHere = this.users.take(userId);
+    if (!this.cluster || this.options.maxPerUser === 0) return releaseHere;
+    const releaseThere = await this.cluster.take(userId).catch((error: unknown) => {
+      releaseHere();
+      throw error;
+    });
+    if (releaseThere === undefined) {
+      releaseHere();
+      throw this.userRefusal();
+    }
+    return () => {
+      releaseHere();
+      releaseThere();
+    };
   }
 
   private sweep(now: number): void {

@@ -6,6 +6,7 @@ import { SubscriberState } from '../delivery/subscriber';
 import type { Client } from '../sessions/session';
 import { controlText, wsTextFrame, type EventFrames } from '../delivery/frames';
 import { RateLimiter } from './rate-limiter';
+import type { UserSlot } from './user-slot';
 import { batchedWrite, holdWrites } from './write-batch';
 
 /**
@@ -42,6 +43,8 @@ export class WsClient extends SubscriberState implements Client {
     private readonly maxBufferedBytes: number,
     private readonly onSlow: (client: WsClient) => void,
     messagesPerSecond: number,
+    /** Its place under the per-user cap, which a `refresh` of an anonymous connection claims. */
+    readonly userSlot?: UserSlot,
   ) {
     super();
     this.socket = (ws as unknown as { _socket: Socket })._socket;

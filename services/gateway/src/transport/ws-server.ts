@@ -10,6 +10,7 @@ import type { GatewayMetrics } from '../metrics';
 import type { Sessions } from '../sessions/session';
 import { admit, opened, refusal, type AdmissionRules } from './admission';
 import { endSocket, parseTarget } from './http-errors';
+import type { UserSlot } from './user-slot';
 import { WsClient } from './ws-client';
 import { holdWrites } from './write-batch';
 
@@ -80,20 +81,20 @@ export class WsServer {
   private async upgrade(server: Server, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const url = req.headers.upgrade?.toLowerCase() === 'websocket' ? parseTarget(req.url) : undefined;
     if (url?.pathname !== WS_PATH) return answerAsHttp(server, req, socket);
-    const { identity, addressGroup, release, opened: admitted } = await admit(this.rules, req, queryToken(url.searchParams));
+    const { identity, addressGroup, userSlot, release, opened: admitted } = await admit(this.rules, req, queryToken(url.searchParams));
     // The slot is held for as long as the socket lives, whether or not the handshake completes.
     socket.once('close', release);
     if (socket.destroyed) return release();
     // The 101 response and connection_status leave in one write (a syscall and a wake-up of the peer per connection less in a storm).
     holdWrites(socket as Socket);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      this.connected(ws, identity, addressGroup);
+      this.connected(ws, identity, addressGroup, userSlot);
       admitted();
     });
   }
 
-  private connected(ws: WebSocket, identity: Identity, addressGroup: string): void {
-    const client = new WsClient(randomUUID(), identity, addressGroup, ws, this.options.maxBufferedBytes, this.onSlow, this.options.messagesPerSecond);
+  private connected(ws: WebSocket, identity: Identity, addressGroup: string, userSlot: UserSlot): void {
+    const client = new WsClient(randomUUID(), identity, addressGroup, ws, this.options.maxBufferedBytes, this.onSlow, this.options.messagesPerSecond, userSlot);
     this.sessions.open(client);
     opened(this.metrics, 'ws');
     ws.on('error', this.listeners.error);

@@ -27,7 +27,17 @@ describe('gateway config', () => {
       canary: { intervalMs: 5000, timeoutMs: 2000 },
       presenceIntervalMs: 5000,
       shutdownTimeoutMs: 25_000,
+      edge: { maxConnectionsPerUser: 100, userCapLeaseMs: 30_000, userCapRedisTimeoutMs: 50 },
     });
+  });
+
+  // The cluster-wide per-user count: a lease shorter than a second is renewed in a busy loop, and
+  // a Redis wait longer than a second would hold every upgrade of a reconnect storm.
+  it('bounds the per-user cap lease and Redis wait', () => {
+    expect(refusal({ USER_CAP_LEASE_MS: '999' })).toMatch(/^invalid configuration: USER_CAP_LEASE_MS must be .*between 1000 and 3600000, got 999$/);
+    expect(refusal({ USER_CAP_REDIS_TIMEOUT_MS: '4' })).toMatch(/^invalid configuration: USER_CAP_REDIS_TIMEOUT_MS must be .*between 5 and 1000, got 4$/);
+    expect(refusal({ USER_CAP_REDIS_TIMEOUT_MS: '1001' })).toMatch(/USER_CAP_REDIS_TIMEOUT_MS must be .*between 5 and 1000/);
+    expect(load({ USER_CAP_LEASE_MS: '1000', USER_CAP_REDIS_TIMEOUT_MS: '5' }).edge).toMatchObject({ userCapLeaseMs: 1000, userCapRedisTimeoutMs: 5 });
   });
 
   // Before: taken, and the ops server's listen() died with EADDRINUSE, naming no variable.

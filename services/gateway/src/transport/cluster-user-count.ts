@@ -1,0 +1,261 @@
+import { randomBytes } from 'node:crypto';
+import { throttledWarn, type Logger } from '@matchcast/runtime';
+import { Redis } from 'ioredis';
+import type { Config } from '../config';
+
+/**
+ * One sorted set per user: member = one open connection (`<gateway>:<process>:<n>`), score = when
+ * its lease ends (Redis clock, unix ms). The Redis user of the gateway may touch these keys (ACL).
+ */
+export const USER_CONNECTIONS_KEY_PREFIX = 'matchcast:user-connections:';
+
+export function userConnectionsKey(userId: string): string {
+  return USER_CONNECTIONS_KEY_PREFIX + userId;
+}
+
+/** Lease ends are read from Redis' own clock (TIME), so gateways with skewed clocks agree. */
+const NOW = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+/** The key lives as long as its longest lease, whichever gateway's USER_CAP_LEASE_MS set it. */
+const keepKey = (key: string) => `if redis.call('PTTL', ${key}) < lease then redis.call('PEXPIRE', ${key}, lease) end`;
+
+/**
+ * Check and take in one step, for a batch of connections (those of one turn): per connection,
+ * expired leases dropped, 0 at the cap, else its member added and 1. KEYS: each connection's
+ * user key (repeats allowed); ARGV: max, lease ms, then each connection's member.
+ */
+const TAKE = `${NOW}
+local max = tonumber(ARGV[1])
+local lease = tonumber(ARGV[2])
+local swept = {}
+local taken = {}
+for i, key in ipairs(KEYS) do
+  if not swept[key] then
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+    swept[key] = true
+  end
+  if redis.call('ZCARD', key) >= max then
+    taken[i] = 0
+  else
+    redis.call('ZADD', key, now + lease, ARGV[i + 2])
+    ${keepKey('key')}
+    taken[i] = 1
+  end
+end
+return taken`;
+
+/** Connections per TAKE call: a storm's turn is a few calls, none holding Redis long. */
+const TAKE_BATCH = 200;
+
+/** Renews (or re-registers, after Redis lost them) open connections, whatever the cap: they are open. ARGV: lease ms, members. */
+const RENEW = `${NOW}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local lease = tonumber(ARGV[1])
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], now + lease, ARGV[i]) end
+${keepKey('KEYS[1]')}
+return #ARGV - 1`;
+
+/** Members per RENEW call: a user with thousands of connections on one gateway is renewed in a few calls. */
+const RENEW_CHUNK = 500;
+
+interface SlotCommands {
+  /** numberOfKeys, the keys, max, lease ms, the members. */
+  takeUserSlots(...args: (string | number)[]): Promise<number[]>;
+  renewUserSlots(key: string, leaseMs: number, ...members: string[]): Promise<number>;
+}
+
+export interface ClusterUserCountOptions {
+  redisUrl: string;
+  gatewayId: string;
+  /** WS_MAX_CONNECTIONS_PER_USER (> 0). */
+  maxPerUser: number;
+  /** How long a connection counts without its gateway renewing it; renewed every third of it. */
+  leaseMs: number;
+  /** How long admission waits for Redis before it decides on this process's count alone. */
+  timeoutMs: number;
+}
+
+export interface ClusterUserCountMetrics {
+  /** Admissions decided on this process's count alone (Redis down, slow or refusing). */
+  fallbacks: { inc(): void };
+}
+
+/**
+ * The per-user cap counted across every gateway, in Redis: an accelerator, never a single point
+ * of failure. Each connection takes its place atomically (TAKE) within `timeoutMs`; Redis down,
+ * slow or refusing, the caller's per-process count decides alone and the connection is
+ * registered when Redis is back. Places are leases the owning gateway renews: a gateway killed
+ * without closing frees its users' places when the lease ends. The takes of one turn go in one
+ * script call, and other commands of a turn in one write (auto-pipelining): a reconnect storm is
+ * a few round trips, not one per connection.
+ */
+export class ClusterUserCount {
+  private readonly redis: Redis & SlotCommands;
+  /** This process's open connections that hold a place, member → user: what renewals re-register. */
+  private readonly live = new Map<string, string>();
+  private readonly memberPrefix: string;
+  private next = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private renewing = false;
+  /** Takes asked for in this turn, sent together when it ends. */
+  private batch: { key: string; member: string; done: (taken: boolean) => void; failed: (error: unknown) => void }[] = [];
+  private readonly warn: ReturnType<typeof throttledWarn>;
+
+  constructor(
+    private readonly options: ClusterUserCountOptions,
+    private readonly metrics: ClusterUserCountMetrics,
+    logger: Logger,
+  ) {
+    this.memberPrefix = `${options.gatewayId}:${randomBytes(6).toString('hex')}:`;
+    this.warn = throttledWarn(logger);
+    this.redis = new Redis(options.redisUrl, {
+      lazyConnect: true,
+      enableOfflineQueue: false, // down: fail at once, the per-process count decides
+      enableAutoPipelining: true,
+      maxRetriesPerRequest: 0,
+      connectTimeout: Math.max(1000, options.timeoutMs * 2),
+      connectionName: `matchcast-gateway-user-cap-${options.gatewayId}`,
+      retryStrategy: (times) => Math.min(250 * times, 2000),
+    }) as Redis & SlotCommands;
+    this.redis.defineCommand('takeUserSlots', { lua: TAKE });
+    this.redis.defineCommand('renewUserSlots', { numberOfKeys: 1, lua: RENEW });
+    this.redis.on('error', () => undefined); // a failed command says it; the connection retries on its own
+    // Back (or first) connected: this gateway's open connections count again at once.
+    this.redis.on('ready', () => void this.renew());
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.redis.connect().catch(() => undefined);
+    this.timer = setInterval(() => void this.renew(), Math.max(1, Math.floor(this.options.leaseMs / 3)));
+    this.timer.unref();
+  }
+
+  /**
+   * Takes a place for one more connection of the user: the release (safe twice), or undefined
+   * when the user is at the cap across the cluster. Without an answer from Redis in time the
+   * place is taken here only (and registered by the next renewal).
+   */
+  async take(userId: string): Promise<(() => void) | undefined> {
+    const member = this.memberPrefix + (this.next++).toString(36);
+    this.live.set(member, userId);
+    const release = () => this.release(member);
+    if (this.redis.status !== 'ready') return this.fellBack(release);
+    const { timeoutMs } = this.options;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(resolve, timeoutMs, 'timeout')));
+    try {
+      const answer = await Promise.race([this.batched(userConnectionsKey(userId), member), timedOut]);
+      if (answer === 'timeout') {
+        this.warn({ timeout_ms: timeoutMs }, 'Redis did not answer the per-user cap in time; admitted on this gateway\'s count');
+        return this.fellBack(release);
+      }
+      if (!answer) {
+        this.live.delete(member);
+        return undefined;
+      }
+      return release;
+    } catch (error) {
+      this.warn({ err: error }, 'per-user cap not checked in Redis; admitted on this gateway\'s count');
+      return this.fellBack(release);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Connected to Redis: admissions are counted cluster-wide (else on this process's count alone). */
+  get ready(): boolean {
+    return this.redis.status === 'ready';
+  }
+
+  /** Renews every lease this process holds, re-registering those Redis lost (restarted, or never told). */
+  async renew(): Promise<boolean> {
+    if (this.renewing || this.redis.status !== 'ready' || this.live.size === 0) return false;
+    this.renewing = true;
+    try {
+      const byUser = new Map<string, string[]>();
+      for (const [member, userId] of this.live) {
+        let members = byUser.get(userId);
+        if (!members) byUser.set(userId, (members = []));
+        members.push(member);
+      }
+      const pipeline = this.redis.pipeline() as ReturnType<Redis['pipeline']> & { renewUserSlots(key: string, leaseMs: number, ...members: string[]): unknown };
+      for (const [userId, members] of byUser) {
+        for (let i = 0; i < members.length; i += RENEW_CHUNK) pipeline.renewUserSlots(userConnectionsKey(userId), this.options.leaseMs, ...members.slice(i, i + RENEW_CHUNK));
+      }
+      const results = (await pipeline.exec()) ?? [];
+      const failed = results.find(([error]) => error);
+      if (failed) throw failed[0];
+      return true;
+    } catch (error) {
+      this.warn({ err: error }, 'per-user cap leases not renewed in Redis; retrying next interval');
+      return false;
+    } finally {
+      this.renewing = false;
+    }
+  }
+
+  /** Stops renewing and frees this process's places at once (a drained gateway holds none). */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    const members = [...this.live];
+    this.live.clear();
+    try {
+      if (this.redis.status === 'ready' && members.length > 0) {
+        const pipeline = this.redis.pipeline();
+        for (const [member, userId] of members) pipeline.zrem(userConnectionsKey(userId), member);
+        await pipeline.exec();
+      }
+    } catch {
+      // Redis away: the leases end by themselves.
+    }
+    this.redis.disconnect();
+  }
+
+  /** One take, sent with the others of this turn (a reconnect storm's upgrades arrive many a turn): true when taken. */
+  private batched(key: string, member: string): Promise<boolean> {
+    return new Promise((done, failed) => {
+      this.batch.push({ key, member, done, failed });
+      if (this.batch.length === 1) setImmediate(() => this.sendBatch());
+    });
+  }
+
+  private sendBatch(): void {
+    const { maxPerUser, leaseMs } = this.options;
+    const batch = this.batch;
+    this.batch = [];
+    for (let i = 0; i < batch.length; i += TAKE_BATCH) {
+      const part = batch.slice(i, i + TAKE_BATCH);
+      this.redis.takeUserSlots(part.length, ...part.map((take) => take.key), maxPerUser, leaseMs, ...part.map((take) => take.member)).then(
+        (answers) => part.forEach((take, j) => take.done(answers[j] === 1)),
+        (error: unknown) => part.forEach((take) => take.failed(error)),
+      );
+    }
+  }
+
+  private fellBack(release: () => void): () => void {
+    this.metrics.fallbacks.inc();
+    return release;
+  }
+
+  /** Redis away: the place stays until its lease ends (this process no longer renews it). */
+  private release(member: string): void {
+    const userId = this.live.get(member);
+    if (userId === undefined || !this.live.delete(member)) return;
+    if (this.redis.status === 'ready') this.redis.zrem(userConnectionsKey(userId), member).catch(() => undefined);
+  }
+}
+
+/** The cluster-wide per-user count as configured: undefined without Redis or without a per-user cap. Not started. */
+export function createClusterUserCount(config: Config, fallbacks: ClusterUserCountMetrics['fallbacks'], logger: Logger): ClusterUserCount | undefined {
+  const { maxConnectionsPerUser, userCapLeaseMs, userCapRedisTimeoutMs } = config.edge;
+  if (!config.redisUrl || maxConnectionsPerUser === 0) return undefined;
+  const options = {
+    redisUrl: config.redisUrl,
+    gatewayId: config.gatewayId,
+    maxPerUser: maxConnectionsPerUser,
+    leaseMs: userCapLeaseMs,
+    timeoutMs: userCapRedisTimeoutMs,
+  };
+  return new ClusterUserCount(options, { fallbacks }, logger);
+}
