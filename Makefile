@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PNPM  := $(shell command -v pnpm 2>/dev/null)
 
-.PHONY: deps test-tools build demo test bench bench-users bench-user-streams bench-bus bench-memory bench-storm bench-ceiling migrate token clean test-compose
+.PHONY: deps test-tools build demo test bench bench-users bench-user-streams bench-bus bench-memory bench-storm bench-user-cap bench-ceiling migrate token clean test-compose
 
 # Installs pnpm (through npm) when missing, then the workspace's locked dependencies.
 deps:
@@ -58,6 +58,10 @@ bench-bus: build
 # (docs/benchmarks.md, "Reconnect storm"); e.g. BENCH_ARGS="--clients 5000".
 bench-storm: build
 	@node bench/dist/storm.js $(BENCH_ARGS)
+
+# What WS_MAX_CONNECTIONS_PER_USER adds to an upgrade: none, per process, across the gateways in Redis, Redis unreachable.
+bench-user-cap: build
+	@node bench/dist/user-cap.js $(BENCH_ARGS)
 
 # The highest commit rate the NOTIFY path sustains at p99 <= 50 ms, and the outbox trigger's
 # Postgres CPU per commit (docs/benchmarks.md, "NOTIFY path ceiling").

@@ -105,6 +105,30 @@ describe('the per-user cap across gateways (Redis)', () => {
     expect(Date.now() - killedAt).toBeLessThan(LEASE_MS * 3);
   }, 30_000);
 
+  it('Redis frozen (SIGSTOP): admitted within USER_CAP_REDIS_TIMEOUT_MS on the gateway\'s own count, then counted again once it thaws', async () => {
+    const [a, b] = gateways as [GatewayProcess, GatewayProcess];
+    await connect(a, 'gina');
+    infra.redis.signal('SIGSTOP');
+    try {
+      const started = Date.now();
+      const onB = await connect(b, 'gina');
+      await connect(b, 'gina');
+      // Two upgrades, each waiting at most the 50 ms timeout (a loaded machine adds its own delay).
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(await refused(b, 'gina')).toBe('TOO_MANY_CONNECTIONS');
+      infra.redis.signal('SIGCONT');
+      // The takes that waited in the frozen Redis ran when it thawed (the second refused there, gina
+      // being at the cap by then, and registered all the same: it is open): all three count.
+      await waitFor('gina\'s three open connections counted after the thaw', async () => ((await held('gina')) === 3 ? true : undefined), 10_000, 20);
+      // Only the cluster-wide count refuses now: b has one of gina's left.
+      await close(onB);
+      await waitFor('gina\'s place on b released', async () => ((await held('gina')) === 2 ? true : undefined), 5000, 20);
+      expect(await refused(b, 'gina')).toBe('TOO_MANY_CONNECTIONS');
+    } finally {
+      infra.redis.signal('SIGCONT');
+    }
+  }, 30_000);
+
   it('Redis killed: admitted at once under each gateway\'s own cap, subscriptions still answered; Redis back: the open connections count again', async () => {
     const [a, b] = gateways as [GatewayProcess, GatewayProcess];
     await connect(a, 'erin');

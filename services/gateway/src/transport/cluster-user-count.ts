@@ -145,9 +145,13 @@ export class ClusterUserCount {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(resolve, timeoutMs, 'timeout')));
     try {
-      const answer = await Promise.race([this.batched(userConnectionsKey(userId), member), timedOut]);
+      const key = userConnectionsKey(userId);
+      const asked = this.batched(key, member);
+      const answer = await Promise.race([asked, timedOut]);
       if (answer === 'timeout') {
         this.warn({ timeout_ms: timeoutMs }, 'Redis did not answer the per-user cap in time; admitted on this gateway\'s count');
+        // Admitted all the same: a late refusal (the user at the cap meanwhile) still counts the open connection.
+        asked.then((taken) => taken || this.register(key, member), () => undefined);
         return this.fellBack(release);
       }
       if (!answer) {
@@ -236,6 +240,11 @@ export class ClusterUserCount {
   private fellBack(release: () => void): () => void {
     this.metrics.fallbacks.inc();
     return release;
+  }
+
+  /** Counts an open connection whatever the cap (renewed from then on with the others), unless it closed meanwhile. */
+  private register(key: string, member: string): void {
+    if (this.live.has(member)) this.redis.renewUserSlots(key, this.options.leaseMs, member).catch(() => undefined);
   }
 
   /** Redis away: the place stays until its lease ends (this process no longer renews it). */
