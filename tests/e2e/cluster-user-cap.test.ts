@@ -6,6 +6,7 @@
  * process's own cap, at once, and nothing else breaks; Redis back, every gateway registers its
  * open connections again and the cluster-wide count holds again.
  */
+import { statSync } from 'node:fs';
 import { mintToken } from '@matchcast/auth';
 import { Redis } from 'ioredis';
 import { TestClient, attempt, refusal } from '../../services/gateway/test/support';
@@ -105,9 +106,10 @@ describe('the per-user cap across gateways (Redis)', () => {
     expect(Date.now() - killedAt).toBeLessThan(LEASE_MS * 3);
   }, 30_000);
 
-  it('Redis frozen (SIGSTOP): admitted within USER_CAP_REDIS_TIMEOUT_MS on the gateway\'s own count, then counted again once it thaws', async () => {
+  it('Redis frozen (SIGSTOP): admitted within USER_CAP_REDIS_TIMEOUT_MS on the gateway\'s own count, reconnected past a renewal, counted again once it thaws', async () => {
     const [a, b] = gateways as [GatewayProcess, GatewayProcess];
     await connect(a, 'gina');
+    const logFrom = statSync(b.logFile).size;
     infra.redis.signal('SIGSTOP');
     try {
       const started = Date.now();
@@ -116,6 +118,12 @@ describe('the per-user cap across gateways (Redis)', () => {
       // Two upgrades, each waiting at most the 50 ms timeout (a loaded machine adds its own delay).
       expect(Date.now() - started).toBeLessThan(1000);
       expect(await refused(b, 'gina')).toBe('TOO_MANY_CONNECTIONS');
+      // Frozen past a renewal: b drops its Redis connection (what waits on it would pile up) and
+      // decides at once from then on.
+      await waitFor('b to give up on the frozen Redis', async () => (b.logLines(logFrom).some((line) => line.includes('reconnecting')) ? true : undefined), 10_000, 50);
+      const quick = Date.now();
+      await close(await connect(b, 'hank'));
+      expect(Date.now() - quick).toBeLessThan(1000);
       infra.redis.signal('SIGCONT');
       // The takes that waited in the frozen Redis ran when it thawed (the second refused there, gina
       // being at the cap by then, and registered all the same: it is open): all three count.

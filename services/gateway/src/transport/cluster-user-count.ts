@@ -55,6 +55,18 @@ for i = 2, #ARGV do redis.call('ZADD', KEYS[1], now + lease, ARGV[i]) end
 ${keepKey('KEYS[1]')}
 return #ARGV - 1`;
 
+const TIMED_OUT = Symbol('timed out');
+
+/** The work's result, or TIMED_OUT after `ms` (the work goes on). */
+async function within<T>(work: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([work, new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(resolve, ms, TIMED_OUT)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Members per RENEW call: a user with thousands of connections on one gateway is renewed in a few calls. */
 const RENEW_CHUNK = 500;
 
@@ -99,15 +111,18 @@ export class ClusterUserCount {
   private renewing = false;
   /** Takes asked for in this turn, sent together when it ends. */
   private batch: { key: string; member: string; done: (taken: boolean) => void; failed: (error: unknown) => void }[] = [];
-  private readonly warn: ReturnType<typeof throttledWarn>;
+  /** Throttled apart: a storm of slow takes must not hide that renewals fail. */
+  private readonly warnTake: ReturnType<typeof throttledWarn>;
+  private readonly warnRenew: ReturnType<typeof throttledWarn>;
 
   constructor(
     private readonly options: ClusterUserCountOptions,
     private readonly metrics: ClusterUserCountMetrics,
-    logger: Logger,
+    private readonly logger: Logger,
   ) {
     this.memberPrefix = `${options.gatewayId}:${randomBytes(6).toString('hex')}:`;
-    this.warn = throttledWarn(logger);
+    this.warnTake = throttledWarn(logger);
+    this.warnRenew = throttledWarn(logger);
     this.redis = new Redis(options.redisUrl, {
       lazyConnect: true,
       enableOfflineQueue: false, // down: fail at once, the per-process count decides
@@ -127,7 +142,7 @@ export class ClusterUserCount {
   start(): void {
     if (this.timer) return;
     this.redis.connect().catch(() => undefined);
-    this.timer = setInterval(() => void this.renew(), Math.max(1, Math.floor(this.options.leaseMs / 3)));
+    this.timer = setInterval(() => void this.renew(), this.renewIntervalMs);
     this.timer.unref();
   }
 
@@ -142,14 +157,12 @@ export class ClusterUserCount {
     const release = () => this.release(member);
     if (this.redis.status !== 'ready') return this.fellBack(release);
     const { timeoutMs } = this.options;
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(resolve, timeoutMs, 'timeout')));
     try {
       const key = userConnectionsKey(userId);
       const asked = this.batched(key, member);
-      const answer = await Promise.race([asked, timedOut]);
-      if (answer === 'timeout') {
-        this.warn({ timeout_ms: timeoutMs }, 'Redis did not answer the per-user cap in time; admitted on this gateway\'s count');
+      const answer = await within(asked, timeoutMs);
+      if (answer === TIMED_OUT) {
+        this.warnTake({ timeout_ms: timeoutMs }, 'Redis did not answer the per-user cap in time; admitted on this gateway\'s count');
         // Admitted all the same: a late refusal (the user at the cap meanwhile) still counts the open connection.
         asked.then((taken) => taken || this.register(key, member), () => undefined);
         return this.fellBack(release);
@@ -160,11 +173,14 @@ export class ClusterUserCount {
       }
       return release;
     } catch (error) {
-      this.warn({ err: error }, 'per-user cap not checked in Redis; admitted on this gateway\'s count');
+      this.warnTake({ err: error }, 'per-user cap not checked in Redis; admitted on this gateway\'s count');
       return this.fellBack(release);
-    } finally {
-      clearTimeout(timer);
     }
+  }
+
+  /** Every third of the lease: a lease outlives two renewals missed. */
+  private get renewIntervalMs(): number {
+    return Math.max(1, Math.floor(this.options.leaseMs / 3));
   }
 
   /** Connected to Redis: admissions are counted cluster-wide (else on this process's count alone). */
@@ -187,12 +203,19 @@ export class ClusterUserCount {
       for (const [userId, members] of byUser) {
         for (let i = 0; i < members.length; i += RENEW_CHUNK) pipeline.renewUserSlots(userConnectionsKey(userId), this.options.leaseMs, ...members.slice(i, i + RENEW_CHUNK));
       }
-      const results = (await pipeline.exec()) ?? [];
-      const failed = results.find(([error]) => error);
+      const results = await within(pipeline.exec(), this.renewIntervalMs);
+      if (results === TIMED_OUT) {
+        // A frozen or black-holed Redis: what waits on it would pile up (each admission's take), so
+        // the connection is dropped and made again; until then admissions decide here at once.
+        this.logger.warn({ timeout_ms: this.renewIntervalMs }, 'Redis did not answer the per-user cap renewals in time; reconnecting');
+        this.redis.disconnect(true);
+        return false;
+      }
+      const failed = (results ?? []).find(([error]) => error);
       if (failed) throw failed[0];
       return true;
     } catch (error) {
-      this.warn({ err: error }, 'per-user cap leases not renewed in Redis; retrying next interval');
+      this.warnRenew({ err: error }, 'per-user cap leases not renewed in Redis; retrying next interval');
       return false;
     } finally {
       this.renewing = false;
