@@ -94,6 +94,7 @@ describe('the per-user cap across gateways (Redis)', () => {
   it('frees a SIGKILLed gateway\'s places when their lease ends, and no sooner than its renewals stop', async () => {
     const [a] = gateways as [GatewayProcess];
     const doomed = await startGateway('gw-doomed');
+    gateways.push(doomed); // stopped after the suite even if this test fails before the kill
     await connect(doomed, 'dave');
     await connect(doomed, 'dave');
     // Held past a lease: the live gateway renews its places.
