@@ -1,6 +1,7 @@
 /**
  * The live scoreboard page in a real browser (Debian's Chromium driven by playwright-core):
- * a goal committed in Postgres changes the score on the page without a reload.
+ * a goal committed in Postgres changes the score on the page without a reload; left open, the
+ * page's rows stay within the scoreboard's bounds.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -50,5 +51,41 @@ describe('scoreboard page', () => {
     const dir = join(__dirname, '..', '..', '.tmp');
     mkdirSync(dir, { recursive: true });
     await page.screenshot({ path: join(dir, 'scoreboard.png') });
+  });
+
+  it('keeps its rows within the scoreboard bounds: ended matches leave, at most maxMatches stay, a match that left comes back with its state', async () => {
+    const ids = ['b1', 'b2', 'b3', 'b4', 'b5', 'b6'];
+    await infra.db.query(`INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at, status)
+      SELECT id, 'epl', 'ars', 'che', now() - interval '1 minute' * ord, 'live' FROM unnest($1::text[]) WITH ORDINALITY AS t(id, ord)`, [ids]);
+    await infra.db.query(`INSERT INTO scoreboard (match_id) SELECT unnest($1::text[])`, [ids]);
+    const page = await browser.newPage();
+    await page.addInitScript(() => {
+      (window as unknown as { matchcastScoreboardOptions: object }).matchcastScoreboardOptions = { maxMatches: 3, endedTtlMs: 1000 };
+      // The most rows the page ever showed, counted after each change (a MutationObserver sees a task's end state).
+      addEventListener('DOMContentLoaded', () => {
+        const list = document.getElementById('matches')!;
+        const record = () => ((window as unknown as { maxRows: number }).maxRows = Math.max((window as unknown as { maxRows?: number }).maxRows ?? 0, list.children.length));
+        new MutationObserver(record).observe(list, { childList: true });
+      });
+    });
+    await page.goto(`http://127.0.0.1:${gateway.port}/`);
+    await page.locator('#status[data-state=live]').waitFor();
+    const rows = () => page.evaluate(() => [...document.querySelectorAll('#matches .match')].map((el) => (el as HTMLElement).dataset.match!));
+    await page.waitForFunction(() => document.querySelectorAll('#matches .match').length === 3);
+
+    // One shown finishes: its row goes once its time is up (1 s here).
+    const finished = (await rows())[0]!;
+    await infra.db.query(`UPDATE match SET status = 'finished' WHERE id = $1`, [finished]);
+    await page.waitForFunction((id) => document.getElementById('m-' + id) === null, finished, { timeout: 10_000 });
+
+    // One that left for the size scores: it is back, with its whole state, in the free place.
+    const shown = await rows();
+    const back = ids.find((id) => id !== finished && !shown.includes(id))!;
+    await infra.db.query(`UPDATE scoreboard SET home_score = 2 WHERE match_id = $1`, [back]);
+    await page.waitForFunction((id) => document.querySelector(`#m-${id} [data-testid=home-score]`)?.textContent === '2', back, { timeout: 5000 });
+    expect(await page.locator(`#m-${back} .team`).first().textContent()).toContain('Arsenal');
+    expect((await rows()).length).toBe(3);
+    expect(await page.evaluate(() => (window as unknown as { maxRows: number }).maxRows)).toBe(3);
+    await page.close();
   });
 });

@@ -10,6 +10,10 @@
 // shown, as a banner above the scores, each store loaded from GET /api/announcements?target=…
 // and then kept live by its stream's announcement events (with resume); the organiser (the
 // demo's admin) gets a form that publishes one and an Expire button on each banner.
+// Left open for days the page stays bounded: the scoreboard lets ended matches go after a few
+// hours and holds at most so many (its defaults; a script that sets
+// `window.matchcastScoreboardOptions = { endedTtlMs, maxMatches }` before this one changes them),
+// and a match that leaves takes its row and what the page kept for it along.
 const { MatchcastClient, createScoreboard, createLeagueTable, createAnnouncements, httpSnapshot } = window.Matchcast;
 const account = window.MatchcastAccount;
 const statusEl = document.getElementById('status');
@@ -142,7 +146,8 @@ function showAnnouncements(target, attempt = 0) {
   store.ready.catch((error) => {
     store.close();
     if (error.status === 404) return announcements.delete(stream);
-    setTimeout(() => showAnnouncements(target, attempt + 1), Math.min(30000, 1000 * 2 ** attempt) * (0.5 + Math.random() / 2));
+    // Not if the page has let it go meanwhile (its match left the board).
+    setTimeout(() => announcements.get(stream) === store && showAnnouncements(target, attempt + 1), Math.min(30000, 1000 * 2 ** attempt) * (0.5 + Math.random() / 2));
   });
 }
 
@@ -202,16 +207,22 @@ account.start(client);
 if (account.isAdmin) mountAnnounceForm();
 
 const shown = new Map(); // match_id -> "home:away" as rendered, to flash the card on a goal
-function onChange({ match, event }) {
-  if (event?.type === 'schedule_update') {
-    if (event.data.change === 'deleted') {
-      scheduleChanges.delete(match.match_id);
-      shown.delete(match.match_id);
-      document.getElementById('m-' + match.match_id)?.remove();
-      return;
-    }
-    scheduleChanges.set(match.match_id, event.data);
+/** A match left the board (deleted, ended long ago, or past the board's size): its row and all kept for it go. */
+function forget(matchId) {
+  scheduleChanges.delete(matchId);
+  shown.delete(matchId);
+  document.getElementById('m-' + matchId)?.remove();
+  const store = announcements.get('match:' + matchId);
+  if (store) {
+    store.close();
+    announcements.delete('match:' + matchId);
+    renderAnnouncements();
   }
+}
+
+function onChange({ match, event, removed }) {
+  if (removed) return forget(match.match_id);
+  if (event?.type === 'schedule_update') scheduleChanges.set(match.match_id, event.data);
   if (match.league?.id && scoreboard) showLeague(match.league.id);
   if (scoreboard) showMatchAnnouncements(match);
   const score = `${match.score?.home ?? 0}:${match.score?.away ?? 0}`;
@@ -224,7 +235,7 @@ function onChange({ match, event }) {
 // The snapshot first (so the first subscribe carries its positions), then the connection.
 // If the snapshot cannot be loaded (the gateway is down), try again with a growing delay.
 async function start(attempt = 0) {
-  scoreboard = createScoreboard(client, { fetchSnapshot: httpSnapshot(location.origin, 'limit=60'), channel: 'all' });
+  scoreboard = createScoreboard(client, { ...window.matchcastScoreboardOptions, fetchSnapshot: httpSnapshot(location.origin, 'limit=60'), channel: 'all' });
   scoreboard.on('change', onChange);
   showAnnouncements({ target: 'everyone' });
   try {
