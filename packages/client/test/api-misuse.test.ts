@@ -26,15 +26,21 @@ describe('MatchcastClient API misuse against a real gateway', () => {
     await infra.destroy();
   });
 
-  it('60 subscribes in a row while live: every channel is subscribed, none rate-limited; 60 unsubscribes leave only `all`', async () => {
-    const matches = await seedMatches(infra.db, 'mis', 60);
-    const { client } = recordingClient({ url: gateway.wsUrl, pingIntervalMs: 0 });
+  /** A client on the gateway that records its errors, subscribed to `all` (events to `onAll`) and live. */
+  async function liveOnAll(onAll: (event: DeliveredMessage) => unknown = () => undefined, options: { connectTimeoutMs?: number } = {}) {
+    const { client } = recordingClient({ url: gateway.wsUrl, pingIntervalMs: 0, ...options });
     const errors: MatchcastError[] = [];
     client.on('error', (e) => errors.push(e));
-    const onAll: DeliveredMessage[] = [];
-    client.subscribe('all', (e) => onAll.push(e));
+    client.subscribe('all', (e) => void onAll(e));
     client.connect();
     await waitForState(client, 'live');
+    return { client, errors };
+  }
+
+  it('60 subscribes in a row while live: every channel is subscribed, none rate-limited; 60 unsubscribes leave only `all`', async () => {
+    const matches = await seedMatches(infra.db, 'mis', 60);
+    const onAll: DeliveredMessage[] = [];
+    const { client, errors } = await liveOnAll((e) => onAll.push(e));
 
     let before: bigint | undefined;
     const ours = (e: DeliveredMessage) => before !== undefined && BigInt(e.id) > before;
@@ -64,12 +70,7 @@ describe('MatchcastClient API misuse against a real gateway', () => {
 
   it('60 subscribes each in a task of its own (a list rendered item by item) keep within the message rate: every channel gets its events, and later answers stay in step', async () => {
     const matches = await seedMatches(infra.db, 'tsk', 60);
-    const { client } = recordingClient({ url: gateway.wsUrl, pingIntervalMs: 0 });
-    const errors: MatchcastError[] = [];
-    client.on('error', (e) => errors.push(e));
-    client.subscribe('all', () => undefined);
-    client.connect();
-    await waitForState(client, 'live');
+    const { client, errors } = await liveOnAll();
 
     let before: bigint | undefined;
     const got = new Set<string>();
@@ -92,12 +93,7 @@ describe('MatchcastClient API misuse against a real gateway', () => {
 
   it('one channel it may not see among many subscribed in one task costs only that channel', async () => {
     const matches = await seedMatches(infra.db, 'mix', 6);
-    const { client } = recordingClient({ url: gateway.wsUrl, pingIntervalMs: 0 });
-    const errors: MatchcastError[] = [];
-    client.on('error', (e) => errors.push(e));
-    client.subscribe('all', () => undefined);
-    client.connect();
-    await waitForState(client, 'live');
+    const { client, errors } = await liveOnAll();
 
     const got = new Set<string>();
     for (const id of matches.slice(0, 3)) client.subscribe(`match:${id}`, () => got.add(id));
@@ -114,12 +110,7 @@ describe('MatchcastClient API misuse against a real gateway', () => {
   });
 
   it('subscribes refused for now (RATE_LIMITED past the read budget) are asked for again: every channel gets its events, and later answers stay in step', async () => {
-    const { client } = recordingClient({ url: gateway.wsUrl, pingIntervalMs: 0 });
-    const errors: MatchcastError[] = [];
-    client.on('error', (e) => errors.push(e));
-    client.subscribe('all', () => undefined);
-    client.connect();
-    await waitForState(client, 'live');
+    const { client, errors } = await liveOnAll();
 
     // Matches the database does not have yet (a fixture list ahead of the crawler): a subscribe
     // naming one reads, and a connection may send 10 such at once, then one a second.
@@ -175,14 +166,9 @@ describe('MatchcastClient API misuse against a real gateway', () => {
   // Last: it restarts the gateway.
   it('100 streams with long ids to resume (a snapshot of matches with UUID ids) fit the server\'s frame size: the reconnect is not refused with 1009 for ever', async () => {
     const matches = await seedMatches(infra.db, '0f8fad5b-d9cb-469f-a165-70867728950e', 100);
-    const { client } = recordingClient({ url: gateway.wsUrl, pingIntervalMs: 0, connectTimeoutMs: 3000 });
-    const errors: MatchcastError[] = [];
-    client.on('error', (e) => errors.push(e));
     let before: bigint | undefined;
     const got = new Set<string>();
-    client.subscribe('all', (e) => before !== undefined && BigInt(e.id) > before && got.add(e.match_id!));
-    client.connect();
-    await waitForState(client, 'live');
+    const { client, errors } = await liveOnAll((e) => before !== undefined && BigInt(e.id) > before && got.add(e.match_id!), { connectTimeoutMs: 3000 });
     await sleep(500);
     before = BigInt(await maxOutboxId(infra.db));
     for (const id of matches) await goal(infra.db, id);

@@ -367,53 +367,42 @@ describe('api', () => {
     });
 
     it('a Content-Length over API_MAX_BODY_BYTES is answered 413 at once, before the body, and the connection is closed soon after', async () => {
-      const socket = connect(api.port, '127.0.0.1');
-      let answer = '';
-      let answeredAt = 0;
-      socket.on('data', (chunk) => {
-        answer += chunk.toString();
-        answeredAt ||= Date.now();
-      });
-      const closed = new Promise<number>((resolve) => socket.on('close', () => resolve(Date.now())));
-      socket.on('error', () => undefined);
-      const started = Date.now();
-      socket.write('POST /api/dev/sign-in HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n{"user":');
       // A client that goes on sending the body it announced, slowly.
-      const trickle = setInterval(() => socket.writable && socket.write('x'.repeat(1024)), 50);
+      const upload = trickledRequest(
+        api.port,
+        'POST /api/dev/sign-in HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n{"user":',
+        () => 'x'.repeat(1024),
+        50,
+      );
       try {
-        await waitFor('an answer', async () => (answer.includes('\r\n\r\n') ? true : undefined), 2000, 10);
-        expect(answeredAt - started).toBeLessThan(1000);
-        expect(answer).toMatch(/^HTTP\/1\.1 413 /);
-        expect(answer).toMatch(/connection: close/i);
-        expect(answer).toContain('"error":"PAYLOAD_TOO_LARGE"');
-        expect((await closed) - started).toBeLessThan(5000);
+        await waitFor('an answer', async () => (upload.answer.includes('\r\n\r\n') ? true : undefined), 2000, 10);
+        expect(upload.answeredAt - upload.started).toBeLessThan(1000);
+        expect(upload.answer).toMatch(/^HTTP\/1\.1 413 /);
+        expect(upload.answer).toMatch(/connection: close/i);
+        expect(upload.answer).toContain('"error":"PAYLOAD_TOO_LARGE"');
+        expect((await upload.closed) - upload.started).toBeLessThan(5000);
       } finally {
-        clearInterval(trickle);
-        socket.destroy();
+        upload.stop();
       }
       expect((await call(api.url, 'GET', '/api/me', { token: alice })).status).toBe(200);
     });
 
     it('a chunked body that goes on past API_MAX_BODY_BYTES is answered 413 as soon as it passes it, and the connection is closed', async () => {
-      const socket = connect(api.port, '127.0.0.1');
-      let answer = '';
-      socket.on('data', (chunk) => (answer += chunk.toString()));
-      const closed = new Promise<number>((resolve) => socket.on('close', () => resolve(Date.now())));
-      socket.on('error', () => undefined);
-      const started = Date.now();
-      socket.write('POST /api/dev/sign-in HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n');
       // An endless body, 1 KiB every 50 ms: past the 2 KiB limit after the third chunk.
-      const chunk = ' '.repeat(1024);
-      const trickle = setInterval(() => socket.writable && socket.write(`400\r\n${chunk}\r\n`), 50);
+      const upload = trickledRequest(
+        api.port,
+        'POST /api/dev/sign-in HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n',
+        kibChunk,
+        50,
+      );
       try {
-        await waitFor('an answer', async () => (answer.includes('\r\n\r\n') ? true : undefined), 3000, 10);
-        expect(answer).toMatch(/^HTTP\/1\.1 413 /);
-        expect(answer).toMatch(/connection: close/i);
-        expect(answer).toContain('"error":"PAYLOAD_TOO_LARGE"');
-        expect((await closed) - started).toBeLessThan(5000);
+        await waitFor('an answer', async () => (upload.answer.includes('\r\n\r\n') ? true : undefined), 3000, 10);
+        expect(upload.answer).toMatch(/^HTTP\/1\.1 413 /);
+        expect(upload.answer).toMatch(/connection: close/i);
+        expect(upload.answer).toContain('"error":"PAYLOAD_TOO_LARGE"');
+        expect((await upload.closed) - upload.started).toBeLessThan(5000);
       } finally {
-        clearInterval(trickle);
-        socket.destroy();
+        upload.stop();
       }
       // A chunked body within the limit is read as before.
       const small = await rawRequest(api.port, 'POST /api/dev/sign-in HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\ne\r\n{"user":"bob"}\r\n0\r\n\r\n');
@@ -427,22 +416,19 @@ describe('api', () => {
     ])(
       'a chunked body %s is answered at once and the connection closed, not read on to the request timeout',
       async (_what, type, origin, status, code) => {
-        const socket = connect((origin ? closedApi : api).port, '127.0.0.1');
-        let answer = '';
-        socket.on('data', (chunk) => (answer += chunk.toString()));
-        const closed = new Promise<boolean>((resolve) => socket.on('close', () => resolve(true)));
-        socket.on('error', () => undefined);
-        socket.write(`POST /api/dev/sign-in HTTP/1.1\r\nHost: x\r\n${origin}Content-Type: ${type}\r\nTransfer-Encoding: chunked\r\n\r\n`);
-        const chunk = ' '.repeat(1024);
-        const trickle = setInterval(() => socket.writable && socket.write(`400\r\n${chunk}\r\n`), 20);
+        const upload = trickledRequest(
+          (origin ? closedApi : api).port,
+          `POST /api/dev/sign-in HTTP/1.1\r\nHost: x\r\n${origin}Content-Type: ${type}\r\nTransfer-Encoding: chunked\r\n\r\n`,
+          kibChunk,
+          20,
+        );
         try {
-          expect(await Promise.race([closed, new Promise((resolve) => setTimeout(() => resolve(false), 5000))])).toBe(true);
-          expect(answer).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
-          expect(answer).toMatch(/connection: close/i);
-          expect(answer).toContain(`"error":"${code}"`);
+          expect(await Promise.race([upload.closed.then(() => true), new Promise((resolve) => setTimeout(() => resolve(false), 5000))])).toBe(true);
+          expect(upload.answer).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+          expect(upload.answer).toMatch(/connection: close/i);
+          expect(upload.answer).toContain(`"error":"${code}"`);
         } finally {
-          clearInterval(trickle);
-          socket.destroy();
+          upload.stop();
         }
       },
     );
@@ -580,3 +566,40 @@ describe('api', () => {
     });
   });
 });
+
+/** One chunk of a chunked body: 1 KiB of spaces. */
+const kibChunk = () => `400\r\n${' '.repeat(1024)}\r\n`;
+
+/**
+ * A raw request whose body goes on for ever: `head`, then `piece()` every `everyMs` while the
+ * socket takes it. `answer` is what the server said so far, `answeredAt` when it began to;
+ * `closed` resolves with when the server closed the connection; `stop()` ends the trickle and the socket.
+ */
+function trickledRequest(port: number, head: string, piece: () => string, everyMs: number) {
+  const socket = connect(port, '127.0.0.1');
+  let answer = '';
+  let answeredAt = 0;
+  socket.on('data', (chunk) => {
+    answer += chunk.toString();
+    answeredAt ||= Date.now();
+  });
+  const closed = new Promise<number>((resolve) => socket.on('close', () => resolve(Date.now())));
+  socket.on('error', () => undefined);
+  const started = Date.now();
+  socket.write(head);
+  const trickle = setInterval(() => socket.writable && socket.write(piece()), everyMs);
+  return {
+    started,
+    closed,
+    get answer() {
+      return answer;
+    },
+    get answeredAt() {
+      return answeredAt;
+    },
+    stop() {
+      clearInterval(trickle);
+      socket.destroy();
+    },
+  };
+}
