@@ -5,6 +5,7 @@
  * client tripping the gateway's per-connection message rate (WS_MESSAGES_PER_SECOND, burst 2×),
  * whether the app makes its changes in one task or in many.
  */
+import type { MatchcastClient } from '../src/client';
 import type { MatchcastError } from '../src/types';
 import type { DeliveredMessage } from '../src/wire';
 import { GatewayProcess, Infra, ServiceProcess, freePort, goal, maxOutboxId, recordingClient, seedMatches, sleep, waitFor, waitForState } from './support';
@@ -35,6 +36,14 @@ describe('MatchcastClient API misuse against a real gateway', () => {
     client.connect();
     await waitForState(client, 'live');
     return { client, errors };
+  }
+
+  /** Still in step after what went before: the next refusal (a channel it may not see) names its own subscribe. */
+  async function expectStillInStep(client: MatchcastClient, errors: MatchcastError[]) {
+    client.subscribe('user:bob', () => undefined);
+    await waitFor('the refusal', async () => (errors.length > 0 ? true : undefined), 10_000);
+    expect(errors.map((e) => [e.code, e.channels])).toEqual([['FORBIDDEN_CHANNEL', ['user:bob']]]);
+    expect(client.state).toBe('live');
   }
 
   it('60 subscribes in a row while live: every channel is subscribed, none rate-limited; 60 unsubscribes leave only `all`', async () => {
@@ -83,11 +92,7 @@ describe('MatchcastClient API misuse against a real gateway', () => {
     for (const id of matches) await goal(infra.db, id);
     await waitFor('an event on every match channel', async () => (got.size === matches.length ? true : undefined), 15_000);
     expect(errors.map((e) => e.code)).toEqual([]);
-    // Still in step: the next refusal names its own subscribe.
-    client.subscribe('user:bob', () => undefined);
-    await waitFor('the refusal', async () => (errors.length > 0 ? true : undefined), 10_000);
-    expect(errors.map((e) => [e.code, e.channels])).toEqual([['FORBIDDEN_CHANNEL', ['user:bob']]]);
-    expect(client.state).toBe('live');
+    await expectStillInStep(client, errors);
     client.close();
   });
 
@@ -132,11 +137,7 @@ describe('MatchcastClient API misuse against a real gateway', () => {
       500,
     );
     expect(errors.map((e) => e.code)).toEqual([]);
-    // Still in step: the next refusal names its own subscribe.
-    client.subscribe('user:bob', () => undefined);
-    await waitFor('the refusal', async () => (errors.length > 0 ? true : undefined), 10_000);
-    expect(errors.map((e) => [e.code, e.channels])).toEqual([['FORBIDDEN_CHANNEL', ['user:bob']]]);
-    expect(client.state).toBe('live');
+    await expectStillInStep(client, errors);
     client.close();
   });
 

@@ -375,12 +375,8 @@ describe('api', () => {
         50,
       );
       try {
-        await waitFor('an answer', async () => (upload.answer.includes('\r\n\r\n') ? true : undefined), 2000, 10);
+        await expectCutWith413(upload, 2000);
         expect(upload.answeredAt - upload.started).toBeLessThan(1000);
-        expect(upload.answer).toMatch(/^HTTP\/1\.1 413 /);
-        expect(upload.answer).toMatch(/connection: close/i);
-        expect(upload.answer).toContain('"error":"PAYLOAD_TOO_LARGE"');
-        expect((await upload.closed) - upload.started).toBeLessThan(5000);
       } finally {
         upload.stop();
       }
@@ -396,11 +392,7 @@ describe('api', () => {
         50,
       );
       try {
-        await waitFor('an answer', async () => (upload.answer.includes('\r\n\r\n') ? true : undefined), 3000, 10);
-        expect(upload.answer).toMatch(/^HTTP\/1\.1 413 /);
-        expect(upload.answer).toMatch(/connection: close/i);
-        expect(upload.answer).toContain('"error":"PAYLOAD_TOO_LARGE"');
-        expect((await upload.closed) - upload.started).toBeLessThan(5000);
+        await expectCutWith413(upload, 3000);
       } finally {
         upload.stop();
       }
@@ -602,4 +594,13 @@ function trickledRequest(port: number, head: string, piece: () => string, everyM
       socket.destroy();
     },
   };
+}
+
+/** A trickled upload answered within `answerMs` with 413 PAYLOAD_TOO_LARGE and `Connection: close`, and closed within 5 s of its start. */
+async function expectCutWith413(upload: ReturnType<typeof trickledRequest>, answerMs: number): Promise<void> {
+  await waitFor('an answer', async () => (upload.answer.includes('\r\n\r\n') ? true : undefined), answerMs, 10);
+  expect(upload.answer).toMatch(/^HTTP\/1\.1 413 /);
+  expect(upload.answer).toMatch(/connection: close/i);
+  expect(upload.answer).toContain('"error":"PAYLOAD_TOO_LARGE"');
+  expect((await upload.closed) - upload.started).toBeLessThan(5000);
 }
