@@ -17,8 +17,16 @@ export type AnnouncementsOptions = AnnouncementTarget & {
    * the scores takes them there instead of moving the match's events onto `match:<id>`.
    */
   channel?: string;
+  /**
+   * The most held, the most urgent then newest (as the API lists them): 1 to 100, default 100,
+   * the API's most. Live announcements beyond it push the least urgent, oldest out.
+   */
+  limit?: number;
   fetch?: typeof fetch;
 };
+
+/** The most active announcements `GET /api/announcements` lists (and its default). */
+export const MAX_ANNOUNCEMENTS = 100;
 
 export type AnnouncementsChange = StoreChange;
 
@@ -64,7 +72,11 @@ function byUrgency(a: AnnouncementData, b: AnnouncementData): number {
  * On RESUME_TOO_OLD the list is reloaded. Announcements past `expires_at` are dropped locally too.
  */
 export function createAnnouncements(client: MatchcastClient, options: AnnouncementsOptions): Announcements {
-  const query = options.target === 'everyone' ? 'target=everyone' : `target=${options.target}&target_id=${encodeURIComponent(options.targetId)}`;
+  const limit = options.limit ?? MAX_ANNOUNCEMENTS;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_ANNOUNCEMENTS) throw new TypeError(`createAnnouncements: \`limit\` must be an integer from 1 to ${MAX_ANNOUNCEMENTS}`);
+  const query =
+    (options.target === 'everyone' ? 'target=everyone' : `target=${options.target}&target_id=${encodeURIComponent(options.targetId)}`) +
+    (options.limit === undefined ? '' : `&limit=${limit}`);
   const url = `${options.baseUrl.replace(/\/$/, '')}/api/announcements?${query}`;
   const stream = options.target === 'everyone' ? 'all' : `${options.target}:${options.targetId}`;
   const channel = options.channel ?? stream;
@@ -77,11 +89,16 @@ export function createAnnouncements(client: MatchcastClient, options: Announceme
   let expiryTimer: ReturnType<typeof setTimeout> | undefined;
   let closed = false;
 
-  /** Drops what has expired and arms a timer for the next expiry (the server's event normally comes first). */
+  /**
+   * Drops what has expired and what is past `limit` (as a reload would list them: a page left
+   * open does not gather every announcement published without an expiry), and arms a timer for
+   * the next expiry (the server's event normally comes first).
+   */
   const refresh = (): void => {
     const now = Date.now();
     for (const [id, item] of items) if (item.expires_at !== null && Date.parse(item.expires_at) <= now) items.delete(id);
     sorted = [...items.values()].sort(byUrgency);
+    for (const item of sorted.splice(limit)) items.delete(item.id);
     if (expiryTimer !== undefined) clearTimeout(expiryTimer);
     const next = Math.min(...sorted.map((item) => (item.expires_at === null ? Infinity : Date.parse(item.expires_at))));
     expiryTimer = Number.isFinite(next) && !closed ? setTimeout(() => (refresh(), emitter.emit('change', { cause: 'event' })), Math.min(2 ** 31 - 1, next - now + 50)) : undefined;

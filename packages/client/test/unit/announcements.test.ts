@@ -138,3 +138,26 @@ it('ignores an announcement event whose data is not an announcement: the store k
   expect(thrown).toEqual([]);
   expect(shown(store)).toBe('2u:t2 1n:t1');
 });
+
+it('holds at most `limit` (default 100, as the API lists at most): live announcements past it push the least urgent, oldest out', async () => {
+  store = createAnnouncements(client, { baseUrl: 'http://app.test', target: 'league', targetId: 'epl', fetch: fetchImpl });
+  await store.ready;
+  await connect([STREAM]);
+  for (let seq = 4; seq < 4 + 150; seq++) last().message(event('announcement', seq, announcement(String(seq), 'low', { created_at: `2026-01-02T00:00:00.${String(seq).padStart(3, '0')}Z` })));
+  expect(store.items).toHaveLength(100);
+  expect(store.items[0]!.id).toBe('1'); // normal before low
+  expect(store.items.at(-1)!.id).toBe('55'); // the 99 newest low ones
+  last().message(event('announcement', 200, announcement('99x', 'urgent')));
+  expect(store.items).toHaveLength(100);
+  expect([store.items[0]!.id, store.items.at(-1)!.id]).toEqual(['99x', '56']);
+});
+
+it('`limit` is sent as the list size, and must be 1 to 100', async () => {
+  store = createAnnouncements(client, { baseUrl: 'http://app.test', target: 'league', targetId: 'epl', limit: 1, fetch: fetchImpl });
+  await store.ready;
+  await connect([STREAM]);
+  expect(requests).toEqual(['http://app.test/api/announcements?target=league&target_id=epl&limit=1']);
+  last().message(event('announcement', 4, announcement('2', 'urgent')));
+  expect(shown(store)).toBe('2u:t2');
+  for (const limit of [0, 101, 1.5, NaN]) expect(() => createAnnouncements(client, { baseUrl: 'http://app.test', target: 'everyone', limit, fetch: fetchImpl })).toThrow(/`limit` must be an integer from 1 to 100/);
+});
