@@ -129,7 +129,17 @@ export function createAnnouncements(client: MatchcastClient, options: Announceme
 
   const load = async (): Promise<number> => {
     buffer = unsubscribe ? [] : undefined;
-    const body = await fetchList();
+    let body: ListResponse;
+    try {
+      body = await fetchList();
+    } catch (error) {
+      // No list (a reload the API refused): what arrived meanwhile applies to what is held, and
+      // the store goes on applying events (it held every later one in `buffer` for ever).
+      const pending = buffer ?? [];
+      buffer = undefined;
+      for (const event of pending) onEvent(event);
+      throw error;
+    }
     const pending = buffer ?? [];
     buffer = undefined;
     if (closed) return body.stream_seq;

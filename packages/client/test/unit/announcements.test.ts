@@ -161,3 +161,21 @@ it('`limit` is sent as the list size, and must be 1 to 100', async () => {
   expect(shown(store)).toBe('2u:t2');
   for (const limit of [0, 101, 1.5, NaN]) expect(() => createAnnouncements(client, { baseUrl: 'http://app.test', target: 'everyone', limit, fetch: fetchImpl })).toThrow(/`limit` must be an integer from 1 to 100/);
 });
+
+it('a reload that fails (RESUME_TOO_OLD, the API answering 503) leaves the store applying events: those that came meanwhile, and every later one', async () => {
+  let answer: (response: Response) => void = () => undefined;
+  let calls = 0;
+  const flaky = async (): Promise<Response> => (++calls === 1 ? new Response(JSON.stringify(lists[0]), { status: 200 }) : new Promise<Response>((resolve) => (answer = resolve)));
+  store = createAnnouncements(client, { baseUrl: 'http://app.test', target: 'league', targetId: 'epl', fetch: flaky });
+  await store.ready;
+  await connect([STREAM]);
+  last().message({ type: 'error', code: 'RESUME_TOO_OLD', message: 'gone', stream: STREAM });
+  await flush();
+  last().message(event('announcement', 4, announcement('2', 'high'))); // while the reload runs: held by the client
+  answer(new Response(JSON.stringify({ error: 'UNAVAILABLE' }), { status: 503 }));
+  await flush();
+  await flush();
+  expect(shown(store)).toBe('2h:t2 1n:t1');
+  last().message(event('announcement', 5, announcement('3', 'urgent')));
+  expect([shown(store), store.seq]).toEqual(['3u:t3 2h:t2 1n:t1', 5]);
+});
