@@ -1,5 +1,6 @@
 import type { MatchcastClient } from './client.js';
 import { Emitter } from './emitter.js';
+import { timedFetch } from './timed-fetch.js';
 import { MatchcastApiError } from './notifications.js';
 import type { AnnouncementData, DeliveredMessage } from './wire.js';
 import type { StoreChange } from './store-change.js';
@@ -22,6 +23,8 @@ export type AnnouncementsOptions = AnnouncementTarget & {
    * the API's most. Live announcements beyond it push the least urgent, oldest out.
    */
   limit?: number;
+  /** A request not answered within this many ms fails (the store's `ready` rejects, a reload is given up). Default 20000. */
+  timeoutMs?: number;
   fetch?: typeof fetch;
 };
 
@@ -80,7 +83,7 @@ export function createAnnouncements(client: MatchcastClient, options: Announceme
   const url = `${options.baseUrl.replace(/\/$/, '')}/api/announcements?${query}`;
   const stream = options.target === 'everyone' ? 'all' : `${options.target}:${options.targetId}`;
   const channel = options.channel ?? stream;
-  const fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  const fetchImpl = timedFetch('createAnnouncements', options.fetch, options.timeoutMs);
   const emitter = new Emitter<{ change: [AnnouncementsChange] }>();
   const items = new Map<string, AnnouncementData>();
   let sorted: AnnouncementData[] = [];

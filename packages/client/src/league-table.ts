@@ -1,5 +1,6 @@
 import type { MatchcastClient } from './client.js';
 import { Emitter } from './emitter.js';
+import { timedFetch } from './timed-fetch.js';
 import { MatchcastApiError } from './notifications.js';
 import type { StreamPositions } from './types.js';
 import type { DeliveredMessage, LeagueTableData, Ref, StandingRow } from './wire.js';
@@ -11,6 +12,8 @@ export interface LeagueTableOptions {
   leagueId: string;
   /** A token provider, sent as `Authorization: Bearer` when given (the table is public). */
   token?: () => string | Promise<string>;
+  /** A request not answered within this many ms fails (the store's `ready` rejects, a reload is given up). Default 20000. */
+  timeoutMs?: number;
   /** A fetch implementation; default the global one. */
   fetch?: typeof fetch;
 }
@@ -45,7 +48,7 @@ interface TableResponse extends LeagueTableData {
 export function createLeagueTable(client: MatchcastClient, options: LeagueTableOptions): LeagueTable {
   const url = `${options.baseUrl.replace(/\/$/, '')}/api/leagues/${encodeURIComponent(options.leagueId)}/table`;
   const stream = `league:${options.leagueId}`;
-  const fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  const fetchImpl = timedFetch('createLeagueTable', options.fetch, options.timeoutMs);
   const emitter = new Emitter<{ change: [LeagueTableChange] }>();
   let league: Ref | undefined;
   let rows: StandingRow[] = [];

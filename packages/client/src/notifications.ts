@@ -1,5 +1,6 @@
 import type { MatchcastClient } from './client.js';
 import { Emitter } from './emitter.js';
+import { timedFetch } from './timed-fetch.js';
 import { tokenSubject } from './token.js';
 import type { StreamPositions } from './types.js';
 import type { DeliveredMessage, Notification, NotificationsResponse, UserEventData } from './wire.js';
@@ -14,6 +15,8 @@ export interface NotificationsOptions {
   userId?: string;
   /** How many of the newest notifications the snapshot loads. Default 50. */
   limit?: number;
+  /** A request not answered within this many ms fails (the store's `ready` rejects, a reload is given up). Default 20000. */
+  timeoutMs?: number;
   /** A fetch implementation; default the global one. */
   fetch?: typeof fetch;
 }
@@ -71,7 +74,7 @@ type StoreEvents = { change: [NotificationsChange]; notification: [Notification]
 export function createNotifications(client: MatchcastClient, options: NotificationsOptions): NotificationStore {
   const base = `${options.baseUrl.replace(/\/$/, '')}/api/notifications`;
   const limit = options.limit ?? 50;
-  const fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  const fetchImpl = timedFetch('createNotifications', options.fetch, options.timeoutMs);
   const emitter = new Emitter<StoreEvents>();
   let items: Notification[] = [];
   let unreadCount = 0;
