@@ -69,9 +69,11 @@ export function createScoreboard(client: MatchcastClient, options: ScoreboardOpt
   const retention = new MatchRetention({ endedTtlMs: options.endedTtlMs ?? DEFAULT_ENDED_TTL_MS, maxMatches: options.maxMatches ?? DEFAULT_MAX_MATCHES });
   /**
    * Matches dropped for a bound → their stream's seq then: a reload whose snapshot of one is no
-   * newer must not bring it back. At most `maxMatches` remembered (the oldest forgotten first).
+   * newer must not bring it back. At most `maxMatches` remembered (500 when that is Infinity; the
+   * oldest forgotten first: one forgotten only comes back with a reload, and leaves again).
    */
   const dropped = new Map<string, number>();
+  const rememberedMax = Number.isFinite(retention.limits.maxMatches) ? retention.limits.maxMatches : DEFAULT_MAX_MATCHES;
   let unsubscribe: (() => void) | undefined;
   const followed = new Map<string, () => void>();
   let expiryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -100,7 +102,7 @@ export function createScoreboard(client: MatchcastClient, options: ScoreboardOpt
   const remember = (matchId: string, seq: number): void => {
     dropped.delete(matchId);
     dropped.set(matchId, seq);
-    if (dropped.size > retention.limits.maxMatches) dropped.delete(dropped.keys().next().value!);
+    if (dropped.size > rememberedMax) dropped.delete(dropped.keys().next().value!);
   };
   const armExpiry = (): void => {
     if (expiryTimer !== undefined || closed) return;
