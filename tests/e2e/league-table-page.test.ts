@@ -167,4 +167,21 @@ describe('league tables on the page', () => {
     await page.screenshot({ path: shot, fullPage: true });
     console.log(`page screenshot: ${shot}`);
   });
+
+  it("lets a league go when its last match leaves the board: the table, and the league's channel", async () => {
+    // After the test above La Liga's one match (m5) is cancelled: here it leaves 6 s after the page loaded it.
+    const later = await browser.newPage();
+    later.on('pageerror', (error) => pageErrors.push(error.message));
+    await later.addInitScript(() => ((window as any).matchcastScoreboardOptions = { endedTtlMs: 6000 }));
+    await later.goto(origin);
+    await later.locator('#t-lla').waitFor();
+    await later.waitForFunction(() => (window as any).__matchcast.client.channels.includes('league:lla'));
+    await later.waitForFunction(() => document.getElementById('m-m5') === null && document.getElementById('t-lla') === null, undefined, { timeout: 15_000 });
+    await later.waitForFunction(() => !(window as any).__matchcast.client.channels.includes('league:lla'));
+    expect(await later.evaluate(() => (window as any).__matchcast.tables.has('lla'))).toBe(false);
+    // The Premier League, with matches still on the board, stays.
+    expect(await later.locator('#t-epl').count()).toBe(1);
+    expect(pageErrors).toEqual([]);
+    await later.close();
+  });
 });

@@ -13,7 +13,8 @@
 // Left open for days the page stays bounded: the scoreboard lets ended matches go after a few
 // hours and holds at most so many (its defaults; a script that sets
 // `window.matchcastScoreboardOptions = { endedTtlMs, maxMatches }` before this one changes them),
-// and a match that leaves takes its row and what the page kept for it along.
+// and a match that leaves takes its row and what the page kept for it along (its league's table
+// and channel too when it was the league's last match on the board).
 const { MatchcastClient, createScoreboard, createLeagueTable, createAnnouncements, httpSnapshot } = window.Matchcast;
 const account = window.MatchcastAccount;
 const statusEl = document.getElementById('status');
@@ -74,6 +75,7 @@ function scheduleNote(m) {
 // ---- league tables ----
 
 const tables = new Map(); // league id -> the createLeagueTable store
+const leagueFollows = new Map(); // league id -> stops the scoreboard following `league:<id>`
 function renderTable(store, moved) {
   const league = store.league;
   if (!league) return;
@@ -107,13 +109,14 @@ function showLeague(leagueId, attempt = 0) {
     renderTable(store, moved);
   });
   store.ready.then(() => {
-    scoreboard.follow('league:' + leagueId);
+    if (tables.get(leagueId) !== store) return; // let go meanwhile (no match of it left on the board)
+    leagueFollows.set(leagueId, scoreboard.follow('league:' + leagueId));
     showAnnouncements({ target: 'league', targetId: leagueId });
     for (const match of scoreboard.matches.values()) if (match.league?.id === leagueId) showMatchAnnouncements(match);
   }, (error) => {
     store.close();
     if (error.status === 404) return console.warn(`no table for league ${leagueId}`, error.message);
-    setTimeout(() => showLeague(leagueId, attempt + 1), Math.min(30000, 1000 * 2 ** attempt) * (0.5 + Math.random() / 2));
+    setTimeout(() => tables.get(leagueId) === store && showLeague(leagueId, attempt + 1), Math.min(30000, 1000 * 2 ** attempt) * (0.5 + Math.random() / 2));
   });
 }
 
@@ -207,21 +210,42 @@ account.start(client);
 if (account.isAdmin) mountAnnounceForm();
 
 const shown = new Map(); // match_id -> "home:away" as rendered, to flash the card on a goal
+/** Closes a target's announcements store, if shown, and takes its banners down. */
+function dropAnnouncements(stream) {
+  const store = announcements.get(stream);
+  if (!store) return;
+  store.close();
+  announcements.delete(stream);
+  renderAnnouncements();
+}
+
 /** A match left the board (deleted, ended long ago, or past the board's size): its row and all kept for it go. */
-function forget(matchId) {
-  scheduleChanges.delete(matchId);
-  shown.delete(matchId);
-  document.getElementById('m-' + matchId)?.remove();
-  const store = announcements.get('match:' + matchId);
-  if (store) {
-    store.close();
-    announcements.delete('match:' + matchId);
-    renderAnnouncements();
-  }
+function forget(match) {
+  scheduleChanges.delete(match.match_id);
+  shown.delete(match.match_id);
+  document.getElementById('m-' + match.match_id)?.remove();
+  dropAnnouncements('match:' + match.match_id);
+  forgetLeagueIfEmpty(match.league?.id);
+}
+
+/**
+ * The last of a league's matches left the board: its table, its channel and its announcements go
+ * too (over days a page would otherwise follow every league it ever showed, up to the server's
+ * channel limit). A match of it that comes back shows the league again.
+ */
+function forgetLeagueIfEmpty(leagueId) {
+  if (!tables.has(leagueId)) return;
+  for (const match of scoreboard.matches.values()) if (match.league?.id === leagueId) return;
+  tables.get(leagueId).close();
+  tables.delete(leagueId);
+  leagueFollows.get(leagueId)?.();
+  leagueFollows.delete(leagueId);
+  document.getElementById('t-' + leagueId)?.remove();
+  dropAnnouncements('league:' + leagueId);
 }
 
 function onChange({ match, event, removed }) {
-  if (removed) return forget(match.match_id);
+  if (removed) return forget(match);
   if (event?.type === 'schedule_update') scheduleChanges.set(match.match_id, event.data);
   if (match.league?.id && scoreboard) showLeague(match.league.id);
   if (scoreboard) showMatchAnnouncements(match);
