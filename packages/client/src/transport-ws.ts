@@ -13,9 +13,10 @@ const OPEN = 1;
 /**
  * Frames sent a second, after a burst of twice as many: half the gateway's default
  * WS_MESSAGES_PER_SECOND (20, burst 2×). The server refuses a frame past its rate with
- * RATE_LIMITED: a subscribe so refused is named and asked for again later, but an unsubscribe
- * or a ping is lost (and a gateway before this release named nothing, leaving the channels
- * silently dead), so frames past this budget wait their turn here, in order.
+ * RATE_LIMITED: a subscribe so refused is named and asked for again later (an unsubscribe or a
+ * ping is applied past the rate all the same; older gateways lost them, and named no refused
+ * subscribe's channels), and a flood past it closes the connection, so frames past this budget
+ * wait their turn here, in order.
  */
 export const FRAMES_PER_SECOND = 10;
 

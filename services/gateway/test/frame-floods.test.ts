@@ -92,4 +92,32 @@ describe('gateway: frame floods', () => {
     await client.next((m) => m.channel === 'match:m1' && m.type === 'match_status');
     client.ws.close();
   }, 60_000);
+
+  it('applies an unsubscribe and answers a ping past the message rate (in order, with no RATE_LIMITED); a flood of them is still cut off', async () => {
+    const client = new TestClient(`ws://127.0.0.1:${gateway.port}/ws`);
+    await client.opened();
+    client.send({ action: 'subscribe', channels: ['match:m1'] });
+    await client.next((m) => m.type === 'subscribed');
+    const watcher = new TestClient(`ws://127.0.0.1:${gateway.port}/ws`);
+    await watcher.opened();
+    watcher.send({ action: 'subscribe', channels: ['match:m1'] });
+    await watcher.next((m) => m.type === 'subscribed');
+    // The burst is twice WS_MESSAGES_PER_SECOND (40): the last of these come past the rate.
+    const frames = [...Array.from({ length: 45 }, () => ({ action: 'ping' })), { action: 'unsubscribe', channels: ['match:m1'] }, { action: 'ping' }];
+    for (const frame of frames) client.send(frame);
+    const answers = () => client.messages.filter((m) => m.type === 'pong' || m.type === 'unsubscribed' || m.type === 'error').map((m) => m.code ?? m.type);
+    await client.next(() => answers().length >= frames.length);
+    expect(answers()).toEqual([...Array(45).fill('pong'), 'unsubscribed', 'pong']);
+    // Unsubscribed for real: the next event of m1 reaches the watcher, not the client.
+    await db.query(`INSERT INTO football_event (match_id, minute, type, team) VALUES ('m1', 10, 'goal', 'home')`);
+    const event = await watcher.next((m) => m.channel === 'match:m1' && m.type === 'match_event');
+    client.send({ action: 'ping' });
+    await client.next(() => client.messages.filter((m) => m.type === 'pong').length === 47);
+    expect(client.messages.filter((m) => m.seq === event.seq)).toEqual([]);
+    // Still counted against the rate: past it for long, pings and unsubscribes close the connection.
+    for (let i = 0; i < 400; i++) client.ws.send(JSON.stringify(i % 2 ? { action: 'ping' } : { action: 'unsubscribe', channels: ['match:m1'] }));
+    expect(await within(client.closed, 5000)).toEqual({ code: 1008, reason: 'RATE_LIMITED' });
+    expect(watcher.ws.readyState).toBe(watcher.ws.OPEN);
+    watcher.ws.close();
+  }, 30_000);
 });

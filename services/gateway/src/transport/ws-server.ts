@@ -112,9 +112,18 @@ export class WsServer {
     if (client.queued >= this.options.messagesPerSecond * MAX_QUEUED_SECONDS) return client.close('RATE_LIMITED');
     if (!client.limiter.take()) {
       if (client.limiter.abusive()) return client.close('RATE_LIMITED');
+      const message = this.tryParse(data, isBinary);
+      // Refused past the rate (yet counted: a flood of them is cut off above), except what only
+      // frees or costs next to nothing, and whose loss the client cannot see: an unsubscribe
+      // (it would keep receiving what it believes it left) and a ping (its pong marks where a
+      // replay ends; one missing puts every later pong one behind).
+      if (message?.action === 'unsubscribe' || message?.action === 'ping') {
+        return client.enqueue(() => this.sessions.handle(client, message), this.rejectFailed);
+      }
       // A refused subscribe is named by its channels, as every refused subscribe is: the client's
       // queue of subscribes waiting for an answer stays in step, and it can ask again later.
-      return client.enqueue(() => this.sessions.reject(client, new ProtocolError('RATE_LIMITED'), this.subscribedIn(data, isBinary)), this.rejectFailed);
+      const channels = message?.action === 'subscribe' ? message.channels : undefined;
+      return client.enqueue(() => this.sessions.reject(client, new ProtocolError('RATE_LIMITED'), channels), this.rejectFailed);
     }
     client.enqueue(() => this.sessions.handle(client, this.parse(data, isBinary)), this.rejectFailed);
   }
@@ -125,11 +134,10 @@ export class WsServer {
     return parseClientMessage(text, { maxChannelsPerMessage: this.options.maxChannels });
   }
 
-  /** The channels of a frame that is a valid subscribe, else undefined. */
-  private subscribedIn(data: RawData, isBinary: boolean): string[] | undefined {
+  /** The frame's message, or undefined when it is not a valid one. */
+  private tryParse(data: RawData, isBinary: boolean): ClientMessage | undefined {
     try {
-      const message = this.parse(data, isBinary);
-      return message.action === 'subscribe' ? message.channels : undefined;
+      return this.parse(data, isBinary);
     } catch {
       return undefined;
     }
