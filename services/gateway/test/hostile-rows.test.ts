@@ -101,6 +101,27 @@ describe('an outbox event whose data nests too deep to serialize', () => {
     client.ws.close();
   });
 
+  it('is refused at write when a league table event is past 64 KiB (025_league_event_limit): the write is rolled back, and subscribers go on', async () => {
+    const client = new TestClient(`ws://127.0.0.1:${gateways[0]!.port}/ws`);
+    await client.opened();
+    client.send({ action: 'subscribe', channels: ['league:l'] });
+    await client.next((m) => m.type === 'subscribed');
+    const leagueHead = async () => Number((await db.query(`SELECT last_seq FROM stream_counter WHERE stream = 'league:l'`)).rows[0]?.last_seq ?? 0);
+    const before = await leagueHead();
+    const team = (id: string, name: string) => crawlerRole.query(`INSERT INTO team (id, league_id, name) VALUES ($1, 'l', $2)`, [id, name]);
+    // The table names every team: one name of megabytes made an event of that size for every subscriber of the league.
+    await expect(team('huge', 'T'.repeat(2_000_000))).rejects.toMatchObject({ code: '54000', message: expect.stringMatching(/^event too large: league:l league_table is \d+ bytes of JSON \(at most 65536\)$/) });
+    expect(await leagueHead()).toBe(before);
+    expect((await db.query(`SELECT count(*)::int AS n FROM team WHERE id = 'huge'`)).rows[0].n).toBe(0);
+    // Within the limit: written, and delivered (as a reference to its row).
+    await team('long', 'T'.repeat(60_000));
+    const table = await client.next((m) => m.stream === 'league:l' && m.seq === before + 1);
+    expect(table.data.rows.map((row: any) => row.team.id)).toContain('long');
+    expect(client.messages.filter((m) => m.type === 'error')).toEqual([]);
+    expect(client.ws.readyState).toBe(client.ws.OPEN);
+    client.ws.close();
+  });
+
   it('cannot be made on a stream no channel names: league, team and match ids are refused unless a channel could name them (022_domain_row_limits)', async () => {
     const refused = { code: '23514' };
     await expect(crawlerRole.query(`INSERT INTO league VALUES ('bad league', 'L')`)).rejects.toMatchObject({ ...refused, constraint: 'league_id_format' });
