@@ -36,27 +36,42 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
 
+/**
+ * Why an event — a notification's, or a row read from the outbox — is not one to deliver, or
+ * undefined when it is. The one check of both paths: a row the live path drops (a stream no
+ * channel names, a match_id routing cannot trust) must not reach clients by a gap fill or a
+ * catch-up either (rows written before 022_domain_row_limits, whose id CHECKs are NOT VALID).
+ */
+export function eventFault(v: Record<string, unknown>): string | undefined {
+  const fault = positionFault(v);
+  if (fault !== undefined) return fault;
+  if (typeof v.type !== 'string' || !EVENT_TYPE.test(v.type)) return 'type is malformed';
+  if (typeof v.timestamp !== 'string' || !Number.isFinite(Date.parse(v.timestamp))) return 'timestamp is not a date';
+  if (!isPlainObject(v.data)) return 'data is not an object';
+  // Routing trusts match_id: a match stream's events carry that match's id, others a valid id or null.
+  const stream = v.stream as string;
+  const matchOk = stream.startsWith('match:')
+    ? v.match_id === stream.slice('match:'.length)
+    : v.match_id === null || (typeof v.match_id === 'string' && ID_PATTERN.test(v.match_id));
+  return matchOk ? undefined : 'match_id does not fit the stream';
+}
+
+/** What a reference to a row must have right too: its outbox id, stream and seq. */
+function positionFault(v: Record<string, unknown>): string | undefined {
+  if (typeof v.id !== 'string' || !OUTBOX_ID.test(v.id)) return 'id is not an outbox id';
+  // A canary stream is no client's, but it travels the same path (it proves that path).
+  if (typeof v.stream !== 'string' || !(isStreamName(v.stream) || isCanaryStreamName(v.stream))) return 'stream is not a stream name';
+  if (!Number.isSafeInteger(v.seq) || (v.seq as number) < 1) return 'seq is not an integer ≥ 1';
+  return undefined;
+}
+
 /** Decodes a NOTIFY payload written by the outbox trigger: the event, or a reference to its row. */
 export function decodeNotification(payload: unknown): OutboxEvent | OutboxRef {
   const v = parseObject(payload, 'notification payload');
-  if (typeof v.id !== 'string' || !OUTBOX_ID.test(v.id)) throw new InvalidBusMessage('id is not an outbox id');
-  // A canary stream is no client's, but it travels the same path (it proves that path).
-  if (typeof v.stream !== 'string' || !(isStreamName(v.stream) || isCanaryStreamName(v.stream))) {
-    throw new InvalidBusMessage('stream is not a stream name');
-  }
-  if (!Number.isSafeInteger(v.seq) || (v.seq as number) < 1) throw new InvalidBusMessage('seq is not an integer ≥ 1');
-  if (v.ref === true) return { ref: true, id: v.id, stream: v.stream, seq: v.seq as number };
-  if (typeof v.type !== 'string' || !EVENT_TYPE.test(v.type)) throw new InvalidBusMessage('type is malformed');
-  if (typeof v.timestamp !== 'string' || !Number.isFinite(Date.parse(v.timestamp))) {
-    throw new InvalidBusMessage('timestamp is not a date');
-  }
-  if (!isPlainObject(v.data)) throw new InvalidBusMessage('data is not an object');
-  // Routing trusts match_id: a match stream's events carry that match's id, others a valid id or null.
-  const matchOk = v.stream.startsWith('match:')
-    ? v.match_id === v.stream.slice('match:'.length)
-    : v.match_id === null || (typeof v.match_id === 'string' && ID_PATTERN.test(v.match_id));
-  if (!matchOk) throw new InvalidBusMessage('match_id does not fit the stream');
-  return v as unknown as OutboxEvent;
+  const ref = v.ref === true;
+  const fault = ref ? positionFault(v) : eventFault(v);
+  if (fault !== undefined) throw new InvalidBusMessage(fault);
+  return ref ? { ref: true, id: v.id as string, stream: v.stream as string, seq: v.seq as number } : (v as unknown as OutboxEvent);
 }
 
 /** Decodes the listener's envelope on REDIS_EVENTS_CHANNEL and the notification inside it. */

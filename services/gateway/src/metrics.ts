@@ -59,7 +59,7 @@ export function createGatewayMetrics(registry: Registry) {
     }),
     undeliverable: new Counter({
       name: 'matchcast_gateway_events_undeliverable_total',
-      help: 'Events whose data nests too deep to serialize (a database login wrote the row past the crawler): skipped',
+      help: 'Committed events skipped, never sent: data nested too deep to serialize, or a row the bus decoder refuses read by a gap fill or catch-up (a stream no channel names)',
       registers,
     }),
     outboxPrunedAt: new Gauge({

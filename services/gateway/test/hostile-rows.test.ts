@@ -133,4 +133,32 @@ describe('an outbox event whose data nests too deep to serialize', () => {
     expect((await db.query(`SELECT count(*)::int AS n FROM stream_counter WHERE stream !~ '^[a-z]+:[A-Za-z0-9_.-]{1,64}$'`)).rows[0].n).toBe(0);
     await crawlerRole.query(`INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at) VALUES ('m-2.x_Y', 'l', 'a', 'b', now())`);
   });
+
+  it('is passed over by a catch-up as live, when written before 022 on a stream no channel names: counted, and the gateway goes on', async () => {
+    const gateway = gateways[0]!;
+    const client = new TestClient(`ws://127.0.0.1:${gateway.port}/ws`);
+    await client.opened();
+    client.send({ action: 'subscribe', channels: ['all', 'league:l'] });
+    await client.next((m) => m.type === 'subscribed');
+    const counted = () => metricValue(ops(gateway), 'matchcast_gateway_events_undeliverable_total');
+    const catchUps = () => metricValue(ops(gateway), 'matchcast_gateway_catch_up_duration_seconds_count');
+    const [undeliverableBefore, catchUpsBefore] = [await counted(), await catchUps()];
+    // 022's id CHECKs are NOT VALID: a match written before it keeps its id, and its stream gets events.
+    await db.query(`ALTER TABLE match DROP CONSTRAINT match_id_format`);
+    await db.query(`INSERT INTO match (id, league_id, home_team_id, away_team_id, kickoff_at) VALUES ('old id', 'l', 'a', 'b', now())`);
+    await db.query(`UPDATE match SET status = 'live' WHERE id = 'old id'`);
+    await db.query(`ALTER TABLE match ADD CONSTRAINT match_id_format CHECK (id ~ '^[A-Za-z0-9_.-]{1,64}$') NOT VALID`);
+    // Its match's other rows are written as ever (no CHECK there).
+    await crawlerRole.query(`INSERT INTO football_event (match_id, minute, type, team) VALUES ('old id', 5, 'goal', 'home')`);
+    const rows = Number((await db.query(`SELECT count(*) AS n FROM outbox WHERE stream = 'match:old id'`)).rows[0].n);
+    expect(rows).toBeGreaterThanOrEqual(3);
+    // The live path dropped their notifications; a LISTEN connection lost and back catches up from the outbox.
+    await db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'matchcast-gateway-fallback'`);
+    await waitFor('a catch-up', async () => ((await catchUps()) > catchUpsBefore ? true : undefined), 20_000);
+    await db.query(`UPDATE scoreboard SET away_score = away_score + 1 WHERE match_id = 'm1'`);
+    await client.next((m) => m.stream === 'match:m1' && m.data?.score?.away === 1, 10_000);
+    expect(client.messages.filter((m) => m.stream === 'match:old id' || m.type === 'error')).toEqual([]);
+    expect((await counted()) - undeliverableBefore).toBe(rows);
+    client.ws.close();
+  });
 });

@@ -1,12 +1,27 @@
-import { MAX_EVENT_DATA_DEPTH, deliveryChannels, eventMessage, nestsDeeperThan, type OutboxEvent, type ServerMessage } from '@matchcast/protocol';
+import { MAX_EVENT_DATA_DEPTH, deliveryChannels, eventFault, eventMessage, nestsDeeperThan, type OutboxEvent, type ServerMessage } from '@matchcast/protocol';
 import { WebSocket } from 'ws';
 
 /** ws exports its Sender at runtime; @types/ws does not declare it. */
 type FrameOptions = { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean };
 const Sender = (WebSocket as unknown as { Sender: { frame(data: Buffer, options: FrameOptions): Buffer[] } }).Sender;
 
-/** An event whose data JSON.stringify cannot serialize (it overflows the stack), nor should a client parse: never framed, skipped instead (Sequencer.emit). */
-export const undeliverable = (event: OutboxEvent): boolean => nestsDeeperThan(event.data, MAX_EVENT_DATA_DEPTH);
+/** Why a committed event is never framed (Sequencer.emit passes over its seq), or undefined when it goes out. */
+export interface Undeliverable {
+  reason: 'INVALID_EVENT' | 'DATA_TOO_DEEP';
+  detail: string;
+}
+
+/**
+ * An event the live path would have dropped on the bus (eventFault: the same check, for rows a
+ * gap fill or catch-up reads from the outbox), or whose data JSON.stringify cannot serialize
+ * (it overflows the stack), nor should a client parse.
+ */
+export function undeliverable(event: OutboxEvent): Undeliverable | undefined {
+  const fault = eventFault(event as unknown as Record<string, unknown>);
+  if (fault !== undefined) return { reason: 'INVALID_EVENT', detail: `event is one the bus decoder refuses (${fault})` };
+  if (nestsDeeperThan(event.data, MAX_EVENT_DATA_DEPTH)) return { reason: 'DATA_TOO_DEEP', detail: `event data nests deeper than ${MAX_EVENT_DATA_DEPTH} levels` };
+  return undefined;
+}
 
 /**
  * Builds a complete, unmasked WebSocket text frame (header + payload in one buffer) so that

@@ -1,5 +1,5 @@
 import type { OutboxReader } from '@matchcast/db';
-import { MAX_EVENT_DATA_DEPTH, isPrivateStream, isRef, type OutboxEvent, type OutboxRef } from '@matchcast/protocol';
+import { isPrivateStream, isRef, type OutboxEvent, type OutboxRef } from '@matchcast/protocol';
 import { backoffMs, sleep, throttledWarn, type Logger } from '@matchcast/runtime';
 import { undeliverable } from './frames';
 import type { MemoryHistory } from './history';
@@ -279,11 +279,14 @@ export class Sequencer {
     this.last.set(event.stream, event.seq);
     // A committed row no client can be sent (a login with INSERT on a domain table wrote data
     // nested thousands deep: serializing it overflows the stack in the history and for every
-    // subscriber, who was closed): its seq is passed over, as a pruned row's is; the history
+    // subscriber, who was closed; or a row the bus decoder drops live, read by a fill or a
+    // catch-up: a stream written before 022 with an id no channel names): its seq is passed
+    // over, as a pruned row's is, so what follows goes on without a gap or a stall; the history
     // restarts at the next one, so a resume across it reads the outbox (replay skips it too).
-    if (undeliverable(event)) {
+    const skipped = undeliverable(event);
+    if (skipped) {
       this.metrics.undeliverable.inc();
-      this.warnUndeliverable({ stream: event.stream, seq: event.seq, reason: 'DATA_TOO_DEEP' }, `event data nests deeper than ${MAX_EVENT_DATA_DEPTH} levels; skipped`);
+      this.warnUndeliverable({ stream: event.stream, seq: event.seq, reason: skipped.reason }, `${skipped.detail}; skipped`);
       return;
     }
     this.history?.record(event);
