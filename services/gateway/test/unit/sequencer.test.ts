@@ -69,6 +69,18 @@ describe('Sequencer', () => {
     expect(delivered).toEqual(['match:m@1']);
   });
 
+  it('passes over a row read from the outbox that the bus decoder refuses (as live), counting it; the stream goes on with no gap fill for it again', async () => {
+    const { outbox, delivered, metrics, sequencer } = await setup([matchEvent('m', 1)]);
+    // Written before 022: rows of a stream no channel names, and one whose match_id routing cannot trust.
+    outbox.commit(matchEvent('old id', 1), matchEvent('old id', 2), { ...matchEvent('m', 2), match_id: 'other' }, matchEvent('m', 3));
+    await sequencer.catchUp();
+    expect(delivered).toEqual(['match:m@3']);
+    expect(metrics.undeliverable.total).toBe(3);
+    expect([sequencer.lastSeq('match:old id'), sequencer.lastSeq('match:m')]).toEqual([2, 3]);
+    await sequencer.catchUp();
+    expect(metrics.undeliverable.total).toBe(3);
+  });
+
   it('skips rows pruned past the history window, counting them, instead of stalling', async () => {
     const { outbox, delivered, metrics, sequencer } = await setup([matchEvent('m', 1)]);
     outbox.commit(matchEvent('m', 4), matchEvent('m', 5)); // 2 and 3 are gone
