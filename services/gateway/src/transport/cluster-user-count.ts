@@ -153,9 +153,10 @@ export class ClusterUserCount {
    */
   async take(userId: string): Promise<(() => void) | undefined> {
     const member = this.memberPrefix + (this.next++).toString(36);
-    this.live.set(member, userId);
-    const release = () => this.release(member);
-    if (this.redis.status !== 'ready') return this.fellBack(release);
+    // Renewals re-register what `live` holds, whatever the cap: a take joins it once decided, else
+    // a renewal sent before the take would add its place first (counted against itself, and left behind when refused).
+    const held = () => (this.live.set(member, userId), () => this.release(member));
+    if (this.redis.status !== 'ready') return this.fellBack(held());
     const { timeoutMs } = this.options;
     try {
       const key = userConnectionsKey(userId);
@@ -163,18 +164,15 @@ export class ClusterUserCount {
       const answer = await within(asked, timeoutMs);
       if (answer === TIMED_OUT) {
         this.warnTake({ timeout_ms: timeoutMs }, 'Redis did not answer the per-user cap in time; admitted on this gateway\'s count');
+        const release = held();
         // Admitted all the same: a late refusal (the user at the cap meanwhile) still counts the open connection.
         asked.then((taken) => taken || this.register(key, member), () => undefined);
         return this.fellBack(release);
       }
-      if (!answer) {
-        this.live.delete(member);
-        return undefined;
-      }
-      return release;
+      return answer ? held() : undefined;
     } catch (error) {
       this.warnTake({ err: error }, 'per-user cap not checked in Redis; admitted on this gateway\'s count');
-      return this.fellBack(release);
+      return this.fellBack(held());
     }
   }
 

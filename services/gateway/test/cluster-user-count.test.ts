@@ -1,0 +1,53 @@
+/**
+ * ClusterUserCount against a real Redis: what a renewal does to a take still under way.
+ */
+import { RedisServer, waitFor } from '@matchcast/testkit';
+import { Redis } from 'ioredis';
+import { ClusterUserCount, userConnectionsKey } from '../src/transport/cluster-user-count';
+
+const silent = { warn: () => undefined, info: () => undefined, error: () => undefined, debug: () => undefined } as never;
+
+describe('ClusterUserCount', () => {
+  let server: RedisServer;
+  let redis: Redis;
+  let count: ClusterUserCount;
+
+  beforeAll(async () => {
+    server = await new RedisServer().start();
+    redis = new Redis(server.url);
+  }, 30_000);
+
+  afterAll(async () => {
+    redis?.disconnect();
+    await server?.stop();
+  });
+
+  beforeEach(async () => {
+    await redis.flushall();
+    count = new ClusterUserCount({ redisUrl: server.url, gatewayId: 'gw-t', maxPerUser: 2, leaseMs: 60_000, timeoutMs: 2000 }, { fallbacks: { inc: () => undefined } }, silent);
+    count.start();
+    await waitFor('the count connected to Redis', async () => (count.ready ? true : undefined));
+  });
+
+  afterEach(async () => {
+    await count.close();
+  });
+
+  it('a renewal sent while a take waits for its turn neither counts that take nor refuses a user under the cap', async () => {
+    await expect(count.take('carol')).resolves.toBeDefined();
+    // The second take waits for the turn's end (its batch); a renewal goes out before it.
+    const second = count.take('carol');
+    await count.renew();
+    await expect(second).resolves.toBeDefined();
+    expect(await redis.zcard(userConnectionsKey('carol'))).toBe(2);
+  });
+
+  it('a take refused at the cap leaves no place behind, even with a renewal sent before it', async () => {
+    await count.take('dave');
+    await count.take('dave');
+    const third = count.take('dave');
+    await count.renew();
+    await expect(third).resolves.toBeUndefined();
+    expect(await redis.zcard(userConnectionsKey('dave'))).toBe(2);
+  });
+});
