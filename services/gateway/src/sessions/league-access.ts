@@ -245,8 +245,23 @@ export class LeagueAccess implements LeagueVisibility {
       .filter((id) => ID_PATTERN.test(id) && (table !== undefined ? this.teamLeague.get(id) !== table : !this.teamLeague.has(id)))
       .map((id) => `team:${id}`);
     if (names.length === 0) return undefined;
-    if (names.some((name) => this.reading.has(name))) this.epoch++;
+    this.outdateReads(names);
     return names;
+  }
+
+  /**
+   * Reads a stream's placement for an event on it (StreamGate): the event says its team or
+   * league exists now, so a read of it already under way (a look-up that may have run before it
+   * was created, and found nothing) reads again rather than be taken as the answer.
+   */
+  loadForEvent(stream: string): Promise<void> {
+    this.outdateReads([stream]);
+    return this.load([stream]);
+  }
+
+  /** Reads under way of any of these names (`team:<id>`) read again: what they found may predate an event. */
+  private outdateReads(names: readonly string[]): void {
+    if (names.some((name) => this.reading.has(name))) this.epoch++;
   }
 
   private applyAccess(stream: string, data: LeagueAccessData): Revocation | undefined {

@@ -183,7 +183,7 @@ export class Sessions {
    * stay public until read, as when subscribed).
    */
   readPlacement(stream: string): Promise<void> {
-    return this.leagueAccess!.load([stream]).catch((error: unknown) => this.logger.warn({ err: error, stream }, 'reading a stream\'s league before its events failed'));
+    return this.leagueAccess!.loadForEvent(stream).catch((error: unknown) => this.logger.warn({ err: error, stream }, 'reading a stream\'s league before its events failed'));
   }
 
   /**

@@ -6,6 +6,7 @@ import { SubscriptionRegistry } from '../../src/delivery/registry';
 import { ANONYMOUS, TokenVerifier } from '@matchcast/auth';
 import { LeagueAccess } from '../../src/sessions/league-access';
 import type { Caller } from '../../src/sessions/replay';
+import { StreamGate } from '../../src/sessions/stream-gate';
 import { Sessions, type Client, type History, type SubscribeRequest } from '../../src/sessions/session';
 import { FakeSubscriber, fakeMetrics, matchEvent, rethrow } from './fakes';
 
@@ -206,5 +207,43 @@ describe('Sessions: access taken away while a subscribe looks things up', () => 
     expect(registry.subscribers('match:c1')).toBeUndefined();
     live(matchEvent('c1', 3, cup));
     expect(client.log).toEqual(['match:m1 match:m1@1']);
+  });
+});
+
+describe('a team stream waiting for its read (StreamGate)', () => {
+  it("does not take the answer of a read that was under way before the team existed: its announcement reaches no non-member of its private league", async () => {
+    // The database as each read sees it when it runs; answers are let go when the test says.
+    const teams = new Map<string, string>();
+    const held: Array<() => void> = [];
+    let holding = false;
+    const leagues = new LeagueAccess(async (ids) => {
+      const rows = {
+        matches: new Map<string, string>(),
+        teams: new Map(ids.teams.filter((id) => teams.has(id)).map((id) => [id, teams.get(id)!] as [string, string])),
+        leagues: new Map([...(ids.teams.some((id) => teams.has(id)) ? [['cup', { private: true, members: new Set<string>() }] as const] : [])]),
+      };
+      if (holding) await new Promise<void>((resolve) => held.push(resolve));
+      return rows;
+    });
+    const { registry, sessions, client } = setup(leagues);
+    const fanout = new Fanout(registry, fakeMetrics('delivered', 'commitToSendSeconds'), rethrow);
+    const gate = new StreamGate((e) => sessions.needsPlacement(e), (stream) => sessions.readPlacement(stream), (e) => fanout.deliver(e));
+    // Subscribed before the team existed: granted as an unknown id.
+    await sessions.subscribe(client, { action: 'subscribe', channels: ['team:new'], resume: new Map() });
+    expect([...client.channels]).toEqual(['team:new']);
+    // Another client's look-up of team:new runs now and finds nothing; its answer comes late.
+    holding = true;
+    const earlier = leagues.load(['team:new']);
+    for (let i = 0; i < 5 && held.length === 0; i++) await tick();
+    holding = false;
+    // The team is created in the private cup, with an announcement on its stream.
+    teams.set('new', 'cup');
+    gate.push({ stream: 'team:new', seq: 1, type: 'announcement', match_id: null, data: { id: 'a1' }, timestamp: new Date().toISOString() } as unknown as OutboxEvent);
+    held.shift()!();
+    await earlier;
+    for (let i = 0; i < 10 && gate.deliveredSeq('team:new') !== undefined; i++) await tick();
+    expect(gate.deliveredSeq('team:new')).toBeUndefined();
+    expect(client.log).toEqual([]);
+    expect(client.sent.map((m) => (m.type === 'error' ? `${m.code} ${m.channel}` : m.type))).toEqual(['subscribed', 'FORBIDDEN_CHANNEL team:new']);
   });
 });
