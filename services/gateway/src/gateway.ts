@@ -83,6 +83,11 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     (event) => sessions.needsPlacement(event),
     (stream) => sessions.readPlacement(stream),
     (event) => fanout.deliver(event),
+    // A read taking longer than two statements may is not answered (a frozen database): the events go on as after a failed one.
+    {
+      maxWaitMs: 2 * config.replay.statementTimeoutMs,
+      gaveUp: (stream) => logger.warn({ stream }, 'reading a stream\'s league before its events got no answer in time; its events go on'),
+    },
   );
   // League access changes are applied (and open subscriptions re-checked) before an event goes out.
   const sequencer = new Sequencer(

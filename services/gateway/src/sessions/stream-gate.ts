@@ -19,6 +19,11 @@ export class StreamGate {
     /** The read; once it settles the stream's held events go on, in order. */
     private readonly read: (stream: string) => Promise<void>,
     private readonly deliver: (event: OutboxEvent) => void,
+    /**
+     * The longest a stream waits: a read without an answer (a frozen database, a link that
+     * drops everything) lets its events go on then, as a failed one does; `gaveUp` is told.
+     */
+    private readonly limit: { maxWaitMs: number; gaveUp(stream: string): void } = { maxWaitMs: Infinity, gaveUp: () => undefined },
   ) {}
 
   /** The seq delivered on a stream that waits (before its first held event), else undefined. */
@@ -33,9 +38,17 @@ export class StreamGate {
     if (!this.needsRead(event)) return this.deliver(event);
     const queue = [event];
     this.waiting.set(event.stream, queue);
-    void this.read(event.stream).finally(() => {
+    let timer: NodeJS.Timeout | undefined;
+    const release = () => {
+      clearTimeout(timer);
+      if (this.waiting.get(event.stream) !== queue) return; // let go already (the read was given up)
       this.waiting.delete(event.stream);
       for (const waited of queue) this.deliver(waited);
-    });
+    };
+    if (Number.isFinite(this.limit.maxWaitMs)) {
+      timer = setTimeout(() => (this.limit.gaveUp(event.stream), release()), this.limit.maxWaitMs);
+      timer.unref();
+    }
+    void this.read(event.stream).finally(release);
   }
 }

@@ -31,4 +31,27 @@ describe('StreamGate', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(delivered.at(-1)).toBe('league:x#4');
   });
+
+  it('lets a stream\'s events go once it waited maxWaitMs for a read that does not settle (in order, once; the late answer delivers nothing again)', async () => {
+    const delivered: number[] = [];
+    const gaveUp: string[] = [];
+    let answer = () => undefined as void;
+    const gate = new StreamGate(
+      (e) => e.seq === 1,
+      () => new Promise<void>((done) => (answer = done)),
+      (e) => delivered.push(e.seq),
+      { maxWaitMs: 20, gaveUp: (stream) => gaveUp.push(stream) },
+    );
+    gate.push(event('team:t', 1));
+    gate.push(event('team:t', 2));
+    expect(delivered).toEqual([]);
+    for (let i = 0; i < 100 && delivered.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(delivered).toEqual([1, 2]);
+    expect(gaveUp).toEqual(['team:t']);
+    expect(gate.deliveredSeq('team:t')).toBeUndefined();
+    answer();
+    await new Promise((resolve) => setImmediate(resolve));
+    gate.push(event('team:t', 3));
+    expect(delivered).toEqual([1, 2, 3]);
+  });
 });
