@@ -126,6 +126,8 @@ export function createScoreboard(client: MatchcastClient, options: ScoreboardOpt
       // A snapshot older than what was already applied must not roll the match back.
       const known = client.position(stream);
       if (known !== undefined && known > seq) continue;
+      // Nor count as a change (an ended match's time starting again) when it has none: the same seq.
+      if (known === seq && matches.has(match.match_id)) continue;
       // Nor bring back a match that left for a bound and has not changed since.
       const left = dropped.get(match.match_id);
       if (left !== undefined && seq <= left) continue;

@@ -159,4 +159,15 @@ describe('scoreboard bounds: a match that left comes back', () => {
     expect(board.get('m')).toEqual(match('m', 'finished', 2));
     board.close();
   });
+
+  it('a reload that finds a match unchanged (same seq) does not start its time again', async () => {
+    const snapshot = [{ match: match('m', 'finished', 1), stream: 'match:m', seq: 5 }];
+    const { board, reload } = await boardOver(() => snapshot, { endedTtlMs: HOUR });
+    jest.advanceTimersByTime(HOUR / 2);
+    await reload();
+    expect(board.get('m')).toEqual(match('m', 'finished', 1));
+    jest.advanceTimersByTime(HOUR / 2);
+    expect(board.get('m')).toBeUndefined();
+    board.close();
+  });
 });
