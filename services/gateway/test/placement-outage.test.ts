@@ -2,12 +2,10 @@
  * A team's own events wait for one read of its league where it is not known here (StreamGate):
  * a database that stops answering (frozen, a link black-holed) must not hold them for as long.
  */
-import { REDIS_EVENTS_CHANNEL } from '@matchcast/protocol';
 import { migrate } from '@matchcast/db';
-import { BusSignature, EnvReader, createLogger } from '@matchcast/runtime';
+import { EnvReader, createLogger } from '@matchcast/runtime';
 import { PostgresServer, RedisServer, waitFor } from '@matchcast/testkit';
 import { readFileSync } from 'node:fs';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { loadConfig as loadListenerConfig } from '../../notify-listener/src/config';
 import { startListener, type RunningListener } from '../../notify-listener/src/listener';
@@ -15,7 +13,6 @@ import { loadConfig } from '../src/config';
 import { startGateway, type Gateway } from '../src/gateway';
 import { TEST_SECRET, TestClient, metricValue } from './support';
 
-const KEY = 'placement-outage-signing-key-0123456789';
 const STATEMENT_TIMEOUT_MS = 500;
 
 describe("a team's events waiting for its read while the database does not answer", () => {
@@ -24,7 +21,6 @@ describe("a team's events waiting for its read while the database does not answe
   let db: pg.Pool;
   let listener: RunningListener;
   let gateway: Gateway;
-  let publisher: Redis;
   const frozen: number[] = [];
 
   beforeAll(async () => {
@@ -32,20 +28,18 @@ describe("a team's events waiting for its read while the database does not answe
     db = new pg.Pool({ connectionString: postgres.url, max: 2 });
     await migrate(db);
     await db.query(`INSERT INTO league VALUES ('l', 'League')`);
-    const env = { DATABASE_URL: postgres.url, REDIS_URL: redis.url, PORT: '0', OPS_PORT: '0', LISTENER_PORT: '0', HOST: '127.0.0.1', LISTENER_HOST: '127.0.0.1', BUS_SIGNING_KEYS: KEY };
+    const env = { DATABASE_URL: postgres.url, REDIS_URL: redis.url, PORT: '0', OPS_PORT: '0', LISTENER_PORT: '0', HOST: '127.0.0.1', LISTENER_HOST: '127.0.0.1' };
     listener = await startListener(loadListenerConfig(new EnvReader({ ...env, LISTENER_HEARTBEAT_INTERVAL_MS: '100' })), createLogger('listener', 'silent'));
     gateway = await startGateway(
       loadConfig(new EnvReader({ ...env, AUTH_JWT_SECRET: TEST_SECRET, CANARY_INTERVAL_MS: '0', REPLAY_STATEMENT_TIMEOUT_MS: String(STATEMENT_TIMEOUT_MS) })),
       createLogger('gateway', 'silent'),
     );
-    publisher = new Redis(redis.url);
     const ops = `http://127.0.0.1:${gateway.opsPort}`;
     await waitFor('the gateway on Redis', async () => ((await metricValue(ops, 'matchcast_gateway_broker_mode', 'mode="redis"')) === 1 ? true : undefined), 20_000);
   }, 60_000);
 
   afterAll(async () => {
     for (const pid of frozen) process.kill(pid, 'SIGCONT');
-    publisher?.disconnect();
     await gateway?.close();
     await listener?.close();
     await db?.end();
