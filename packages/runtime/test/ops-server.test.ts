@@ -14,18 +14,20 @@ function healthzFrom(port: number, localAddress: string): Promise<number> {
 }
 
 describe('ops server', () => {
-  let ops: OpsServer;
+  const servers: OpsServer[] = [];
 
-  beforeAll(async () => {
-    ops = await listenOps(opsRoutes(new Registry(), () => ({ ok: true }), () => ({ ok: true })), 0, '127.0.0.1');
-  });
-
-  afterAll(() => ops.close());
+  afterAll(() => Promise.all(servers.map((ops) => ops.close())));
 
   // Before: the ops ports took any number of connections (held 10 s each by the headers
   // timeout): one host held 9,000 of the gateway's descriptors through its ops port, the same
   // process's descriptors its clients need.
-  it('closes a connection past OPS_MAX_CONNECTIONS_PER_ADDRESS from one address at once; another address is answered', async () => {
+  it.each([
+    ['an IPv4 listener', '127.0.0.1'],
+    // Dual stack (HOST=::): IPv4 callers come as ::ffff:<address>, each still its own address.
+    ['a dual-stack listener', '::'],
+  ])('closes a connection past OPS_MAX_CONNECTIONS_PER_ADDRESS from one address at once; another address is answered (%s)', async (_kind, host) => {
+    const ops = await listenOps(opsRoutes(new Registry(), () => ({ ok: true }), () => ({ ok: true })), 0, host);
+    servers.push(ops);
     const extra = 8;
     const flood = await bareConnections(ops.port, OPS_MAX_CONNECTIONS_PER_ADDRESS + extra);
     try {

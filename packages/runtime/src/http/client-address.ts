@@ -34,7 +34,9 @@ const normalize = (address: string): string => (address.startsWith('::ffff:') ? 
  * host translated into IPv6 (64:ff9b::/96, as an IPv6-only edge sees IPv4 clients) stays itself:
  * its /64 would be every IPv4 client at once.
  */
-export function addressGroup(address: string): string {
+export function addressGroup(raw: string): string {
+  // An IPv4 client of a dual-stack socket (::ffff:a.b.c.d) is that IPv4 address: its /64 would be every IPv4 client at once.
+  const address = normalize(raw);
   if (isIP(address) !== 6) return address;
   const groups = ipv6Groups(address.split('%')[0]!); // a zone id (fe80::1%eth0) is no part of the address
   if (groups[0] === 0x64 && groups[1] === 0xff9b && groups.slice(2, 6).every((group) => group === 0)) return address;

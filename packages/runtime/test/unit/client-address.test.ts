@@ -40,6 +40,8 @@ describe('addressGroup', () => {
     expect(addressGroup('::1')).toBe('0:0:0:0::/64');
     expect(addressGroup('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
     expect(addressGroup('unknown')).toBe('unknown');
+    // An IPv4 client of a dual-stack socket is its IPv4 address, not the /64 of every IPv4 client.
+    expect(addressGroup('::ffff:192.0.2.1')).toBe('192.0.2.1');
     // IPv4 hosts translated into IPv6 are each their own client, however the address is written.
     for (const address of ['64:ff9b::192.0.2.1', '64:ff9b::c000:201', '64:ff9b:0:0:0:0:c000:202']) expect(addressGroup(address)).toBe(address);
   });
