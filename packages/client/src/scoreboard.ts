@@ -1,6 +1,7 @@
 import type { MatchcastClient } from './client.js';
 import { Emitter } from './emitter.js';
 import { DEFAULT_ENDED_TTL_MS, DEFAULT_MAX_MATCHES, MatchRetention, type DropReason } from './match-retention.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, timedFetch } from './timed-fetch.js';
 import type { StreamPositions } from './types.js';
 import type { DeliveredMessage, MatchSnapshot, MatchesResponse } from './wire.js';
 
@@ -263,9 +264,10 @@ function coalesced<T>(run: () => Promise<T>): () => Promise<T> {
  * A `fetchSnapshot` for `createScoreboard` using the global fetch: GET `<baseUrl>/api/matches`.
  * A request not answered within `timeoutMs` fails (a hung one would hold every later reload).
  */
-export function httpSnapshot(baseUrl: string, query = '', timeoutMs = 20_000): () => Promise<MatchesResponse> {
+export function httpSnapshot(baseUrl: string, query = '', timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): () => Promise<MatchesResponse> {
+  const fetchTimed = timedFetch('httpSnapshot', undefined, timeoutMs);
   return async () => {
-    const response = await fetch(`${baseUrl.replace(/\/$/, '')}/api/matches${query ? `?${query}` : ''}`, { signal: AbortSignal.timeout(timeoutMs) });
+    const response = await fetchTimed(`${baseUrl.replace(/\/$/, '')}/api/matches${query ? `?${query}` : ''}`);
     if (!response.ok) throw new Error(`GET /api/matches answered ${response.status}`);
     return (await response.json()) as MatchesResponse;
   };

@@ -1,4 +1,4 @@
-/** How long a store's REST request may take by default (as `httpSnapshot`'s). */
+/** How long a store's REST request (and `httpSnapshot`'s) may take by default. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 20_000;
 
 /**
