@@ -50,4 +50,14 @@ describe('ClusterUserCount', () => {
     await expect(third).resolves.toBeUndefined();
     expect(await redis.zcard(userConnectionsKey('dave'))).toBe(2);
   });
+
+  it('decides the takes of one turn in order, for the same user too, with expired leases no longer counted, and keeps the key as long as its leases', async () => {
+    await redis.zadd(userConnectionsKey('erin'), Date.now() - 1000, 'gone-gateway:x:0');
+    const answers = await Promise.all([count.take('erin'), count.take('erin'), count.take('erin'), count.take('frank')]);
+    expect(answers.map((release) => release !== undefined)).toEqual([true, true, false, true]);
+    expect(await redis.zcard(userConnectionsKey('erin'))).toBe(2);
+    expect(await redis.pttl(userConnectionsKey('erin'))).toBeGreaterThan(50_000);
+    answers[0]!();
+    await waitFor('the released place gone', async () => ((await redis.zcard(userConnectionsKey('erin'))) === 1 ? true : undefined));
+  });
 });
