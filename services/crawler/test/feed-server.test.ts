@@ -13,7 +13,8 @@ afterAll(() => server?.close());
 
 describe('demo feed server', () => {
   it('plays a whole match that the HTTP source follows, goals and all', async () => {
-    const feed = new DemoFeed({ matchMinuteMs: 15, halfTimeMs: 200, firstKickoffMs: 300, kickoffSpacingMs: 60_000, startedAt: Date.now() });
+    // Half time lasts long enough that a poll every 40 ms sees it on a loaded machine too (200 ms was missed under CI load).
+    const feed = new DemoFeed({ matchMinuteMs: 15, halfTimeMs: 2000, firstKickoffMs: 300, kickoffSpacingMs: 60_000, startedAt: Date.now() });
     server = await startFeedServer(feed, 0);
     const source = new HttpSource({
       adapter: ADAPTERS['football-data'],
