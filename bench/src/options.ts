@@ -33,7 +33,7 @@ export interface Options {
   /**
    * Each fan-out round serves the gateway's and every peer's clients at the same time, from the
    * same events, instead of in turn: their figures then come from the same seconds of the machine.
-   * Every second round starts the servers in the reverse order (the first started costs more).
+   * Every second round starts the servers in the reverse order (the start order biases the figures).
    */
   sideBySide: boolean;
   /**

@@ -55,7 +55,7 @@ export function fanoutRounds(results: ScenarioResult[]): FanoutRound[] {
 
 /**
  * Each round's gateway-to-peer ratio, and their median: one round's spread (±10 %) is as large as
- * the differences sought. Side by side, the server started first costs more (startOrder), so when
+ * the differences sought. Side by side, the start order biases the figures (startOrder), so when
  * rounds ran in both orders the medians of each order are shown too, and their geometric mean as
  * the comparison with that bias cancelled.
  */

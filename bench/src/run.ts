@@ -133,8 +133,8 @@ async function main(): Promise<void> {
   };
   /**
    * A fan-out round with the gateway and every peer serving their clients at the same time. The
-   * server started first costs more (ScenarioResult.startOrder), so every second round starts
-   * them in the reverse order.
+   * place a server starts in biases its figure (ScenarioResult.startOrder), so every second round
+   * starts them in the reverse order.
    */
   const sideBySideFanout = async (round: number) => {
     const starts: (() => Promise<Target>)[] = options.peers.map((peer) => () => startPeerTarget(peer));

@@ -73,7 +73,8 @@ export interface ScenarioResult {
    * This server's place in a side-by-side round (1 = first): the order its process was started,
    * subscribed to the events and had its clients connected. Redis hands each event to its
    * subscribers in that order, and the first server's writes wake the clients: with the same
-   * server in both places (--peers prebuilt,prebuilt) the first costs several percent more.
+   * server in both places (--peers prebuilt,prebuilt) the two differ by up to ±3 % at light load
+   * and the first costs 7-9 % more on a busy machine (docs/benchmarks.md).
    */
   startOrder: number;
   /** The server's CPU (ms per second) with its clients connected and no events (ScenarioSpec.idleSeconds). */

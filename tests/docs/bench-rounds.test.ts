@@ -35,7 +35,7 @@ describe('bench fan-out rounds', () => {
   });
 
   it('side by side in both orders, shows the median of each order and their geometric mean', () => {
-    // Gateway first: +21 % and +19 %; gateway after: −1 % and +1 %. The first started costs more.
+    // Gateway first: +21 % and +19 %; gateway after: −1 % and +1 % (a start-order bias, made large here).
     const sideBySide = [
       result('fanout', 'gateway (redis)', 12.1, 1),
       result('fanout', FLOOR, 10, 2),
