@@ -106,7 +106,7 @@ export class EnvReader {
   /** A listen address: an IP address or a host name (checked as such here; that it resolves, at listen). */
   host(name: string, fallback: string): string {
     const value = this.string(name, fallback);
-    if (isIP(value) === 0 && !HOST_NAME.test(value)) throw new ConfigError(name, `must be an IP address or a host name, got "${value}"`);
+    if (isIP(value) === 0 && !isHostName(value)) throw new ConfigError(name, `must be an IP address or a host name, got "${value}"`);
     return value;
   }
 
@@ -163,6 +163,16 @@ export function distinctPorts(ports: Record<string, number>): void {
 
 /** RFC 1123 host names: dot-separated labels of letters, digits and inner hyphens. */
 const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+/**
+ * A host name whose last label is not a number (RFC 3696 §2: no top-level label is all
+ * digits). The resolver reads '99999', '127.1' or '0x7f.1' as IPv4 numbers (0.1.134.159,
+ * 127.0.0.1...), so they listened somewhere unintended, and '1e3' failed only at listen().
+ */
+function isHostName(value: string): boolean {
+  const lastLabel = value.slice(value.lastIndexOf('.') + 1);
+  return HOST_NAME.test(value) && !Number.isFinite(Number(lastLabel));
+}
 
 export const POSTGRES_PROTOCOLS = ['postgres:', 'postgresql:'] as const;
 export const REDIS_PROTOCOLS = ['redis:', 'rediss:'] as const;

@@ -47,7 +47,7 @@ export function loadConfig(env = new EnvReader()): Config {
     allowedOrigins: parseAllowedOrigins(env.list('ALLOWED_ORIGINS', [])),
     trustedProxyHops: env.int('TRUSTED_PROXY_HOPS', 0, { max: 10 }),
     maxBodyBytes: env.int('API_MAX_BODY_BYTES', 262_144, { min: 1024, max: 16_777_216 }),
-    maxConnections: env.int('API_MAX_CONNECTIONS', 5000, { min: 1 }),
+    maxConnections: env.int('API_MAX_CONNECTIONS', 5000, { min: 1, max: 100_000 }),
     logLevel: env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     shutdownTimeoutMs: env.durationMs('SHUTDOWN_TIMEOUT_MS', 10_000, { min: 100 }),
   });

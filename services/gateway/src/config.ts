@@ -87,7 +87,7 @@ export function loadConfig(env = new EnvReader()): Config {
   const redisUrl = env.url('REDIS_URL', REDIS_PROTOCOLS);
   const useRedis = env.bool('USE_REDIS_NOTIFIER', redisUrl !== undefined);
   if (useRedis && !redisUrl) throw new ConfigError('REDIS_URL', 'is required when USE_REDIS_NOTIFIER=true');
-  const maxConnections = env.int('WS_MAX_CONNECTIONS', 10_000, { min: 1 });
+  const maxConnections = env.int('WS_MAX_CONNECTIONS', 10_000, { min: 1, max: 100_000 });
   const readyRatio = env.number('READY_MAX_CONNECTIONS_RATIO', 0.9, { min: 0.01, max: 1 });
   const pingIntervalMs = env.durationMs('WS_PING_INTERVAL_MS', 25_000, { min: 1000, secondsAlias: 'WS_PING_INTERVAL' });
   const shutdownTimeoutMs = env.durationMs('SHUTDOWN_TIMEOUT_MS', 25_000, { min: 1000 });
@@ -116,9 +116,9 @@ export function loadConfig(env = new EnvReader()): Config {
       pingIntervalMs,
       pingTimeoutMs: env.durationMs('WS_PING_TIMEOUT_MS', 60_000, { min: 1000, secondsAlias: 'WS_PING_TIMEOUT' }),
       maxPayloadBytes: env.int('WS_MAX_PAYLOAD_BYTES', 4096, { min: 128, max: 1_048_576 }),
-      maxBufferedBytes: env.int('WS_MAX_BUFFERED_BYTES', 1_048_576, { min: 16_384 }),
+      maxBufferedBytes: env.int('WS_MAX_BUFFERED_BYTES', 1_048_576, { min: 16_384, max: 67_108_864 }),
       maxChannels: env.int('WS_MAX_CHANNELS', 100, { min: 1, max: 10_000 }),
-      messagesPerSecond: env.int('WS_MESSAGES_PER_SECOND', 20, { min: 1 }),
+      messagesPerSecond: env.int('WS_MESSAGES_PER_SECOND', 20, { min: 1, max: 1000 }),
     },
     broker: {
       heartbeatTimeoutMs: env.durationMs('HEARTBEAT_TIMEOUT_MS', 1000, { min: 100 }),
@@ -130,7 +130,7 @@ export function loadConfig(env = new EnvReader()): Config {
     history: {
       // The resume window: rows younger than retention OR among a stream's last
       // maxReplayEvents are kept; a client further behind gets RESUME_TOO_OLD.
-      maxReplayEvents: env.int('HISTORY_MAX_EVENTS_PER_STREAM', 10_000, { min: 1 }),
+      maxReplayEvents: env.int('HISTORY_MAX_EVENTS_PER_STREAM', 10_000, { min: 1, max: 1_000_000 }),
       retentionMs: env.durationMs('HISTORY_RETENTION_MS', 3_600_000, { min: 60_000, max: 30 * 86_400_000 }),
       pruneIntervalMs: env.durationMs('OUTBOX_PRUNE_INTERVAL_MS', 60_000, { min: 1000, zeroIsOff: true }),
     },
@@ -138,9 +138,9 @@ export function loadConfig(env = new EnvReader()): Config {
     edge: {
       allowedOrigins: parseAllowedOrigins(env.list('ALLOWED_ORIGINS', [])),
       trustedProxyHops: env.int('TRUSTED_PROXY_HOPS', 0, { max: 10 }),
-      maxConnectionsPerIp: env.int('WS_MAX_CONNECTIONS_PER_IP', 1000),
-      connectionsPerIpPerSecond: env.int('WS_CONNECTIONS_PER_IP_PER_SECOND', 100),
-      maxConnectionsPerUser: env.int('WS_MAX_CONNECTIONS_PER_USER', 100),
+      maxConnectionsPerIp: env.int('WS_MAX_CONNECTIONS_PER_IP', 1000, { min: 1, max: 100_000, zeroIsOff: true }),
+      connectionsPerIpPerSecond: env.int('WS_CONNECTIONS_PER_IP_PER_SECOND', 100, { min: 1, max: 10_000, zeroIsOff: true }),
+      maxConnectionsPerUser: env.int('WS_MAX_CONNECTIONS_PER_USER', 100, { min: 1, max: 100_000, zeroIsOff: true }),
       userCapLeaseMs: env.durationMs('USER_CAP_LEASE_MS', 30_000, { min: 1000, max: 3_600_000 }),
       userCapRedisTimeoutMs: env.durationMs('USER_CAP_REDIS_TIMEOUT_MS', 50, { min: 5, max: 1000 }),
     },
@@ -150,10 +150,10 @@ export function loadConfig(env = new EnvReader()): Config {
       pageSize: env.int('REPLAY_PAGE_SIZE', 1000, { min: 10, max: 10_000 }),
     },
     memoryHistory: {
-      eventsPerStream: env.int('MEMORY_HISTORY_EVENTS_PER_STREAM', 1000, { min: 0 }),
-      bytesPerStream: env.int('MEMORY_HISTORY_BYTES_PER_STREAM', 1_048_576, { min: 0 }),
-      totalEvents: env.int('MEMORY_HISTORY_MAX_EVENTS', 200_000, { min: 0 }),
-      totalBytes: env.int('MEMORY_HISTORY_MAX_BYTES', 67_108_864, { min: 0 }),
+      eventsPerStream: env.int('MEMORY_HISTORY_EVENTS_PER_STREAM', 1000, { min: 1, max: 100_000, zeroIsOff: true }),
+      bytesPerStream: env.int('MEMORY_HISTORY_BYTES_PER_STREAM', 1_048_576, { max: 67_108_864 }),
+      totalEvents: env.int('MEMORY_HISTORY_MAX_EVENTS', 200_000, { min: 1, max: 1_000_000, zeroIsOff: true }),
+      totalBytes: env.int('MEMORY_HISTORY_MAX_BYTES', 67_108_864, { max: 1_073_741_824 }),
     },
     sse: {
       positionKey: positionKey(env.optionalString('SSE_POSITION_KEY')),
@@ -161,7 +161,7 @@ export function loadConfig(env = new EnvReader()): Config {
     },
     drain: {
       delayMs: drainDelayMs,
-      batchSize: env.int('DRAIN_BATCH_SIZE', 500, { min: 1 }),
+      batchSize: env.int('DRAIN_BATCH_SIZE', 500, { min: 1, max: 100_000 }),
       batchIntervalMs: env.durationMs('DRAIN_BATCH_INTERVAL_MS', 100),
     },
     canary: {

@@ -8,7 +8,14 @@ describe('EnvReader', () => {
     expect(() => reader({ HOST: value }).host('HOST', '0.0.0.0')).toThrow(`invalid configuration: HOST must be an IP address or a host name, got "${value}"`);
   });
 
-  it.each(['0.0.0.0', '127.0.0.1', '::', '::1', 'localhost', 'gateway.matchcast.svc.cluster.local'])('host takes %j', (value) => {
+  // Before: taken as host names. The resolver reads '99999', '127.1', '0x7f.1' as IPv4 numbers
+  // (0.1.134.159: EADDRNOTAVAIL at listen; 127.0.0.1: not what was meant) and '1e3' failed at
+  // listen() with getaddrinfo ENOTFOUND, naming the value but not HOST.
+  it.each(['99999', '0', '1e3', '127.1', '0x7f.1', '10.0.0.256', 'gateway.123'])('host refuses %j, a number where a name ends', (value) => {
+    expect(() => reader({ HOST: value }).host('HOST', '0.0.0.0')).toThrow(`invalid configuration: HOST must be an IP address or a host name, got "${value}"`);
+  });
+
+  it.each(['0.0.0.0', '127.0.0.1', '::', '::1', 'localhost', 'gateway.matchcast.svc.cluster.local', 'db1', '1db', 'node-1.example'])('host takes %j', (value) => {
     expect(reader({ HOST: value }).host('HOST', '0.0.0.0')).toBe(value);
   });
 

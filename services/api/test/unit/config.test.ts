@@ -51,8 +51,15 @@ describe('api config', () => {
     [{ API_MAX_BODY_BYTES: '10' }, 'API_MAX_BODY_BYTES'],
     [{ AUTH_JWT_SECRET: 'short' }, 'AUTH_JWT_SECRET'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ HOST: '99999' }, 'HOST'],
   ])('refuses %j naming %s', (env, variable) => {
     expect(() => load(env)).toThrow(new RegExp(`invalid configuration: ${variable} `));
+  });
+
+  // Before: taken up to 2^53 - 1, a cap no pod reaches (the file limit and memory go first).
+  it('bounds API_MAX_CONNECTIONS at 100000, naming it and the range', () => {
+    expect(load({ API_MAX_CONNECTIONS: '100000' }).maxConnections).toBe(100_000);
+    expect(() => load({ API_MAX_CONNECTIONS: '100001' })).toThrow('invalid configuration: API_MAX_CONNECTIONS must be between 1 and 100000, got 100001');
   });
 
   // Before: taken, and the second listen() died with EADDRINUSE, naming no variable.

@@ -115,4 +115,27 @@ describe('gateway config', () => {
   ])('refuses %s=%j with its name', (name, value) => {
     expect(refusal({ [name]: value })).toMatch(new RegExp(`^invalid configuration: ${name} `));
   });
+
+  // Before: taken up to 2^53 - 1, so a huge value switched the protection off (a per-connection
+  // rate of a million messages a second, a send buffer of petabytes, a cap no pod can reach).
+  it.each([
+    ['WS_MAX_CONNECTIONS', '1', '100000', 'between 1 and 100000'],
+    ['WS_MAX_BUFFERED_BYTES', '16384', '67108864', 'between 16384 and 67108864'],
+    ['WS_MESSAGES_PER_SECOND', '1', '1000', 'between 1 and 1000'],
+    ['HISTORY_MAX_EVENTS_PER_STREAM', '1', '1000000', 'between 1 and 1000000'],
+    ['WS_MAX_CONNECTIONS_PER_IP', '0', '100000', '0 (off) or between 1 and 100000'],
+    ['WS_CONNECTIONS_PER_IP_PER_SECOND', '0', '10000', '0 (off) or between 1 and 10000'],
+    ['WS_MAX_CONNECTIONS_PER_USER', '0', '100000', '0 (off) or between 1 and 100000'],
+    ['MEMORY_HISTORY_EVENTS_PER_STREAM', '0', '100000', '0 (off) or between 1 and 100000'],
+    ['MEMORY_HISTORY_BYTES_PER_STREAM', '0', '67108864', 'between 0 and 67108864'],
+    ['MEMORY_HISTORY_MAX_EVENTS', '0', '1000000', '0 (off) or between 1 and 1000000'],
+    ['MEMORY_HISTORY_MAX_BYTES', '0', '1073741824', 'between 0 and 1073741824'],
+    ['DRAIN_BATCH_SIZE', '1', '100000', 'between 1 and 100000'],
+  ])('bounds %s: takes %s to %s, refuses more naming the variable and its range', (name, lowest, highest, range) => {
+    expect(refusal({ [name]: lowest })).toBeUndefined();
+    expect(refusal({ [name]: highest })).toBeUndefined();
+    for (const over of [String(Number(highest) + 1), '9007199254740991']) {
+      expect(refusal({ [name]: over })).toBe(`invalid configuration: ${name} must be ${range}, got ${over}`);
+    }
+  });
 });
