@@ -30,7 +30,7 @@ describe('gateway start-up on a port already taken', () => {
   beforeAll(() => infra.start(true), 60_000);
   afterAll(() => infra.destroy());
 
-  it.each(['PORT', 'OPS_PORT'])('%s taken: exit 1 with an EADDRINUSE fatal line naming the port', async (taken) => {
+  it.each(['PORT', 'OPS_PORT'])('%s taken: exit 1 with an EADDRINUSE fatal line naming the variable and the port', async (taken) => {
     const ports = { PORT: await freePort(), OPS_PORT: await freePort() };
     const blocker = createServer().listen(ports[taken as keyof typeof ports], '127.0.0.1');
     try {
@@ -38,7 +38,8 @@ describe('gateway start-up on a port already taken', () => {
       expect(await gateway.child!.exited).toBe(1);
       const lines = readFileSync(gateway.logFile, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { level: string; code?: string; msg: string });
       expect(lines.at(-1)).toMatchObject({ level: 'fatal', code: 'EADDRINUSE' });
-      expect(lines.at(-1)!.msg).toContain(String(ports[taken as keyof typeof ports]));
+      // Before: Node's "listen EADDRINUSE: address already in use 127.0.0.1:<port>", naming no variable.
+      expect(lines.at(-1)!.msg).toContain(`${taken}=${ports[taken as keyof typeof ports]} is already in use`);
     } finally {
       blocker.close();
     }

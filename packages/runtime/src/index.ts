@@ -14,6 +14,7 @@ export { OriginPolicy, parseAllowedOrigins, type CorsOptions } from './http/orig
 export { endSocket, errorResponder, notFound, onClientError, requestFailure } from './http/http-errors';
 export { BusSignature } from './bus-signature';
 export { HTTP_SERVER_TIMEOUTS, createHttpServer, listen } from './http/server';
+export { ListenError, type ListenAddress } from './http/listen-address';
 export { capConnections } from './http/connection-cap';
 export { MAX_PIPELINED_REQUESTS, limitPipelining } from './http/pipelining';
 export { TokenBucket } from './token-bucket';

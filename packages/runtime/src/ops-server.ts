@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Router } from 'express';
 import { createHttpServer, listen } from './http/server';
+import type { ListenAddress } from './http/listen-address';
 import { capConnectionsPerAddress } from './http/per-address-cap';
 
 /** TCP connections one address may hold on an ops port (a kubelet's probes, a Prometheus scrape, a curl need a few). */
@@ -19,13 +20,13 @@ export interface OpsServer {
  * A standalone HTTP server for a worker that has no HTTP API of its own (the crawler):
  * serves the opsRoutes router (/healthz /readyz /metrics) and nothing else.
  */
-export async function listenOps(router: Router, port: number, host = '0.0.0.0'): Promise<OpsServer> {
+export async function listenOps(router: Router, address: ListenAddress): Promise<OpsServer> {
   const app = express();
   app.disable('x-powered-by');
   app.use(router);
   const server = createHttpServer(app);
   capConnectionsPerAddress(server, OPS_MAX_CONNECTIONS_PER_ADDRESS);
-  await listen(server, port, host);
+  await listen(server, address);
   let closing: Promise<void> | undefined;
   return {
     server,

@@ -26,7 +26,7 @@ describe('ops server', () => {
     // Dual stack (HOST=::): IPv4 callers come as ::ffff:<address>, each still its own address.
     ['a dual-stack listener', '::'],
   ])('closes a connection past OPS_MAX_CONNECTIONS_PER_ADDRESS from one address at once; another address is answered (%s)', async (_kind, host) => {
-    const ops = await listenOps(opsRoutes(new Registry(), () => ({ ok: true }), () => ({ ok: true })), 0, host);
+    const ops = await listenOps(opsRoutes(new Registry(), () => ({ ok: true }), () => ({ ok: true })), { port: 0, host });
     servers.push(ops);
     const extra = 8;
     const flood = await bareConnections(ops.port, OPS_MAX_CONNECTIONS_PER_ADDRESS + extra);

@@ -93,7 +93,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     });
   }
   try {
-    await listen(server, config.port, config.host);
+    await listen(server, { port: config.port, host: config.host, portVariable: 'PORT', hostVariable: 'HOST' });
   } catch (error) {
     clearInterval(dbTimer);
     await Promise.all([db.end(), presence?.close()]);
@@ -106,8 +106,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
       () => ({ ok: true }),
       () => ({ ok: dbUp && !closing, detail: { database: dbUp ? 'up' : 'down', closing } }),
     ),
-    config.opsPort,
-    config.host,
+    { port: config.opsPort, host: config.host, portVariable: 'OPS_PORT', hostVariable: 'HOST' },
   );
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;

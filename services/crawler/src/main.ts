@@ -89,7 +89,7 @@ export async function start(config: Config, logger: Logger, startedAt = Date.now
       () => ({ ok: crawler.healthy }),
       () => ({ ok: crawler.ready, detail: { ...crawler.snapshot(), leader: leadership?.isLeader ?? true } }),
     ),
-    config.port,
+    { port: config.port, portVariable: 'CRAWLER_PORT' },
   );
   logger.info(
     {

@@ -106,7 +106,7 @@ export async function startNotifier(config: Config, logger: Logger): Promise<Run
       () => ({ ok: true }),
       () => ({ ok: leadership.connected, detail: { ...status() } }),
     ),
-    config.port,
+    { port: config.port, portVariable: 'OPS_PORT' },
   );
   logger.info(
     {

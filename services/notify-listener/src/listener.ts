@@ -130,8 +130,7 @@ export async function startListener(config: Config, logger: Logger): Promise<Run
       () => ({ ok: true }),
       () => ({ ok: pgConnected() && publisher.up, detail: { ...status() } }),
     ),
-    config.port,
-    config.host,
+    { port: config.port, host: config.host, portVariable: 'LISTENER_PORT', hostVariable: 'LISTENER_HOST' },
   );
 
   logger.info(

@@ -1,5 +1,6 @@
 import { createServer, type RequestListener, type Server, type ServerOptions } from 'node:http';
 import type { Server as NetServer } from 'node:net';
+import { DEFAULT_LISTEN_HOST, ListenError, type ListenAddress } from './listen-address';
 import { limitPipelining } from './pipelining';
 
 /**
@@ -26,15 +27,17 @@ export function createHttpServer(listener: RequestListener, options: ServerOptio
 }
 
 /**
- * Starts listening; rejects when the port cannot be had (EADDRINUSE, EACCES, EADDRNOTAVAIL),
- * so the service ends with a fatal log line naming it: an unhandled 'error' event was a crash
- * dump. `backlog` undefined is Node's default.
+ * Starts listening; rejects when the address cannot be had (EADDRINUSE, EACCES, ENOTFOUND,
+ * EADDRNOTAVAIL) with a ListenError naming the setting at fault, so the service ends with a
+ * fatal log line that says what to change: an unhandled 'error' event was a crash dump.
+ * `backlog` undefined is Node's default.
  */
-export function listen(server: NetServer, port: number, host: string, backlog?: number): Promise<void> {
+export function listen(server: NetServer, address: ListenAddress, backlog?: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, backlog, () => {
-      server.off('error', reject);
+    const fail = (error: NodeJS.ErrnoException) => reject(new ListenError(address, error));
+    server.once('error', fail);
+    server.listen(address.port, address.host ?? DEFAULT_LISTEN_HOST, backlog, () => {
+      server.off('error', fail);
       resolve();
     });
   });

@@ -44,7 +44,7 @@ export async function startFeedServer(feed: DemoFeed, port: number, host = '127.
     if (req.headers['if-none-match'] === etag) return void res.writeHead(304, { etag, ...quota }).end();
     res.writeHead(200, { 'content-type': 'application/json', etag, ...quota }).end(text);
   });
-  await listen(server, port, host);
+  await listen(server, { port, host });
   return {
     port: (server.address() as AddressInfo).port,
     close: () =>
