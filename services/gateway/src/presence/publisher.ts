@@ -21,6 +21,8 @@ export class PresencePublisher {
   private readonly keys: ReturnType<typeof presenceKeys>;
   private readonly ttlMs: number;
   private timer: NodeJS.Timeout | undefined;
+  private started = false;
+  private closed = false;
   private writing = false;
   private readonly warn: ReturnType<typeof throttledWarn>;
 
@@ -45,12 +47,24 @@ export class PresencePublisher {
   }
 
   start(): void {
-    if (this.timer) return;
-    // The first snapshot once connected: written at once, it failed (no offline queue) and
-    // logged a warning with a stack at every start.
-    this.redis.connect().then(() => void this.write(), () => undefined);
-    this.timer = setInterval(() => void this.write(), this.options.intervalMs);
-    this.timer.unref();
+    if (this.started) return;
+    this.started = true;
+    // The first snapshot once connected, and the interval from then on (or from a failed first
+    // connect, Redis being down): written at once, the first failed (no offline queue) and
+    // logged a warning with a stack at every start; so did an interval that fired before a slow
+    // first connect was done.
+    const every = () => {
+      if (this.closed) return;
+      this.timer = setInterval(() => void this.write(), this.options.intervalMs);
+      this.timer.unref();
+    };
+    this.redis.connect().then(
+      () => {
+        if (!this.closed) void this.write();
+        every();
+      },
+      every,
+    );
   }
 
   /** Writes one snapshot now (the interval calls it; tests too). Resolves false when Redis refused. */
@@ -81,6 +95,7 @@ export class PresencePublisher {
 
   /** Stops writing and takes this gateway's snapshot out at once (a drained gateway has no clients). */
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.timer);
     try {
       if (this.redis.status === 'ready') {
