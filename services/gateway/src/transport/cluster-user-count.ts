@@ -105,6 +105,13 @@ export class ClusterUserCount {
   private readonly redis: Redis & SlotCommands;
   /** This process's open connections that hold a place, member → user: what renewals re-register. */
   private readonly live = new Map<string, string>();
+  /**
+   * Places closed while Redis was away (or whose removal failed), member → user and when: removed
+   * with the next renewal, so a blip does not hold them a whole lease. In closing order; those
+   * closed a lease ago have ended by themselves and are forgotten, so this holds at most what
+   * this process had open over one lease.
+   */
+  private readonly unreleased = new Map<string, { userId: string; at: number }>();
   private readonly memberPrefix: string;
   private next = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -186,11 +193,16 @@ export class ClusterUserCount {
     return this.redis.status === 'ready';
   }
 
-  /** Renews every lease this process holds, re-registering those Redis lost (restarted, or never told). */
+  /**
+   * Renews every lease this process holds, re-registering those Redis lost (restarted, or never
+   * told), and first removes the places closed while Redis was away.
+   */
   async renew(): Promise<boolean> {
-    if (this.renewing || this.redis.status !== 'ready' || this.live.size === 0) return false;
+    this.forgetEnded();
+    if (this.renewing || this.redis.status !== 'ready' || (this.live.size === 0 && this.unreleased.size === 0)) return false;
     this.renewing = true;
     try {
+      const removals = [...this.unreleased];
       const byUser = new Map<string, string[]>();
       for (const [member, userId] of this.live) {
         let members = byUser.get(userId);
@@ -198,6 +210,7 @@ export class ClusterUserCount {
         members.push(member);
       }
       const pipeline = this.redis.pipeline() as ReturnType<Redis['pipeline']> & { renewUserSlots(key: string, leaseMs: number, ...members: string[]): unknown };
+      for (const [member, { userId }] of removals) pipeline.zrem(userConnectionsKey(userId), member);
       for (const [userId, members] of byUser) {
         for (let i = 0; i < members.length; i += RENEW_CHUNK) pipeline.renewUserSlots(userConnectionsKey(userId), this.options.leaseMs, ...members.slice(i, i + RENEW_CHUNK));
       }
@@ -209,6 +222,10 @@ export class ClusterUserCount {
         this.redis.disconnect(true);
         return false;
       }
+      // Removals done are forgotten (not one closed again since: members are never reused).
+      removals.forEach(([member, removal], i) => {
+        if (!results?.[i]?.[0] && this.unreleased.get(member) === removal) this.unreleased.delete(member);
+      });
       const failed = (results ?? []).find(([error]) => error);
       if (failed) throw failed[0];
       return true;
@@ -223,8 +240,9 @@ export class ClusterUserCount {
   /** Stops renewing and frees this process's places at once (a drained gateway holds none). */
   async close(): Promise<void> {
     clearInterval(this.timer);
-    const members = [...this.live];
+    const members = [...this.live, ...[...this.unreleased].map(([member, { userId }]) => [member, userId] as const)];
     this.live.clear();
+    this.unreleased.clear();
     try {
       if (this.redis.status === 'ready' && members.length > 0) {
         const pipeline = this.redis.pipeline();
@@ -268,11 +286,22 @@ export class ClusterUserCount {
     if (this.live.has(member)) this.redis.renewUserSlots(key, this.options.leaseMs, member).catch(() => undefined);
   }
 
-  /** Redis away: the place stays until its lease ends (this process no longer renews it). */
+  /** Frees the place now, or (Redis away, or the removal failed) with the next renewal. */
   private release(member: string): void {
     const userId = this.live.get(member);
     if (userId === undefined || !this.live.delete(member)) return;
-    if (this.redis.status === 'ready') this.redis.zrem(userConnectionsKey(userId), member).catch(() => undefined);
+    const later = () => void this.unreleased.set(member, { userId, at: Date.now() });
+    if (this.redis.status === 'ready') this.redis.zrem(userConnectionsKey(userId), member).catch(later);
+    else later();
+  }
+
+  /** Places closed a lease ago or more: no longer renewed since, their lease has ended in Redis. */
+  private forgetEnded(): void {
+    const ended = Date.now() - this.options.leaseMs;
+    for (const [member, { at }] of this.unreleased) {
+      if (at > ended) break;
+      this.unreleased.delete(member);
+    }
   }
 }
 
