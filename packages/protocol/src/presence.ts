@@ -39,6 +39,9 @@ export interface PresenceMeta {
 export type UserConnection = [connectionId: string, transport: PresenceTransport, since: number, channels: number];
 
 const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
+/** The latest time a Date holds (ms): a count past it made `toISOString()` throw, and one forged entry turned the whole view into 503. */
+const MAX_DATE_MS = 8.64e15;
+const isTime = (value: unknown): value is number => isCount(value) && value <= MAX_DATE_MS;
 const CONNECTION_ID = /^[A-Za-z0-9-]{1,64}$/;
 
 function parse(text: unknown): unknown {
@@ -58,7 +61,7 @@ function decodeCounts(value: unknown): TransportCounts | undefined {
 
 export function decodePresenceMeta(text: unknown): PresenceMeta | undefined {
   const value = parse(text) as Record<string, unknown> | undefined;
-  if (typeof value !== 'object' || value === null || !isCount(value.at) || !isCount(value.channels)) return undefined;
+  if (typeof value !== 'object' || value === null || !isTime(value.at) || !isCount(value.channels)) return undefined;
   const connections = decodeCounts(value.connections);
   return connections ? { at: value.at, connections, channels: value.channels } : undefined;
 }
@@ -86,7 +89,7 @@ export function decodeUserConnections(text: unknown): UserConnection[] {
       typeof entry[0] === 'string' &&
       CONNECTION_ID.test(entry[0]) &&
       PRESENCE_TRANSPORTS.includes(entry[1]) &&
-      isCount(entry[2]) &&
+      isTime(entry[2]) &&
       isCount(entry[3]),
   );
 }
