@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { mintToken } from '@matchcast/auth';
-import { PRESENCE_GATEWAYS_KEY, presenceKeys } from '@matchcast/protocol';
+import { PRESENCE_GATEWAYS_KEY, PRESENCE_MAX_CHANNELS, presenceKeys } from '@matchcast/protocol';
 import { Redis } from 'ioredis';
 import { SseStream } from '../../services/gateway/test/sse-support';
 import { TestClient } from '../../services/gateway/test/support';
@@ -180,6 +180,27 @@ describe('admin: who is listening', () => {
     const alice = await get('/api/admin/users/alice/connections');
     expect(alice.body.connections.filter((c: any) => c.gateway === 'forged').map((c: any) => c.connection_id)).toEqual(['c2']);
     await redis.multi().zrem(PRESENCE_GATEWAYS_KEY, 'forged', '../../x').del(forged.meta, forged.channels, forged.users).exec();
+  });
+
+  it('reads no more of a snapshot than a gateway writes: a larger forged hash is skipped unread, a key of another type is absent', async () => {
+    // A forged hash of 2,000,000 fields cost the API 3.7 s and 370 MB per admin request (HGETALL returns it all).
+    const huge = presenceKeys('huge');
+    const fields = new Map(Array.from({ length: PRESENCE_MAX_CHANNELS + 1 }, (_, i) => [`match:big${i}`, '[1,0]']));
+    await redis
+      .multi()
+      .zadd(PRESENCE_GATEWAYS_KEY, Date.now() + 60_000, 'huge')
+      .set(huge.meta, JSON.stringify({ at: Date.now(), connections: { ws: 1, sse: 0 }, channels: 1 }))
+      .hset(huge.channels, fields)
+      .set(huge.users, 'a string, not a hash')
+      .exec();
+    const { status, body } = await get('/api/admin/channels?limit=1000');
+    expect(status).toBe(200);
+    expect(body.gateways.map((g: any) => g.id)).toContain('huge');
+    expect(channel(body, 'match:big0')).toBeUndefined();
+    const alice = await get('/api/admin/users/alice/connections');
+    expect(alice.status).toBe(200);
+    expect(alice.body.connections.filter((c: any) => c.gateway === 'huge')).toEqual([]);
+    await redis.multi().zrem(PRESENCE_GATEWAYS_KEY, 'huge').del(huge.meta, huge.channels, huge.users).exec();
   });
 
   it('a gateway that stops leaves the view at once; Redis away is 503 UNAVAILABLE until it returns', async () => {

@@ -35,6 +35,9 @@ export interface PresenceMeta {
   channels: number;
 }
 
+/** Longest value of a snapshot (meta, or a user's connections) that is read at all: far above what a gateway writes. */
+export const PRESENCE_MAX_VALUE_LENGTH = 65_536;
+
 /** One open connection of a user: [connection id, transport, connected since (unix ms), channels subscribed]. */
 export type UserConnection = [connectionId: string, transport: PresenceTransport, since: number, channels: number];
 
@@ -45,7 +48,7 @@ const isTime = (value: unknown): value is number => isCount(value) && value <= M
 const CONNECTION_ID = /^[A-Za-z0-9-]{1,64}$/;
 
 function parse(text: unknown): unknown {
-  if (typeof text !== 'string' || text.length > 65_536) return undefined;
+  if (typeof text !== 'string' || text.length > PRESENCE_MAX_VALUE_LENGTH) return undefined;
   try {
     return JSON.parse(text);
   } catch {

@@ -1,6 +1,7 @@
 import {
   PRESENCE_GATEWAYS_KEY,
   PRESENCE_MAX_CHANNELS,
+  PRESENCE_MAX_VALUE_LENGTH,
   ProtocolError,
   decodeChannelCounts,
   decodePresenceMeta,
@@ -11,7 +12,7 @@ import {
   type PresenceTransport,
   type TransportCounts,
 } from '@matchcast/protocol';
-import { Redis } from 'ioredis';
+import { Redis, ReplyError, type ChainableCommander } from 'ioredis';
 
 /** Gateways read per request: far more than a cluster runs; a bound on the work whatever Redis holds. */
 export const MAX_GATEWAYS = 200;
@@ -52,7 +53,7 @@ export interface ConnectionPresence {
 /**
  * Reads the gateways' presence snapshots (protocol/presence.ts) from Redis and merges them.
  * Only live snapshots count (listed in the gateways set with an expiry ahead); what does not
- * decode is skipped. Redis unreachable → UNAVAILABLE (503): presence has no other copy.
+ * decode, or is larger than a gateway ever writes (its size is asked first), is skipped. Redis unreachable → UNAVAILABLE (503): presence has no other copy.
  */
 export class PresenceStore {
   private readonly redis: Redis;
@@ -77,19 +78,24 @@ export class PresenceStore {
   async channels(limit: number, matches: (channel: string) => boolean): Promise<ChannelsView> {
     return this.read(async () => {
       const gateways = await this.liveGateways();
-      const pipeline = this.redis.pipeline();
-      for (const id of gateways) pipeline.get(presenceKeys(id).meta).hgetall(presenceKeys(id).channels);
-      const replies = (await pipeline.exec()) ?? [];
+      // Sizes first: HGETALL and GET return whatever Redis holds, and one forged hash of millions
+      // of fields cost the API seconds and hundreds of MB per request. A gateway writes far less.
+      const sizes = await run(this.redis.pipeline(), gateways, (p, id) => p.strlen(presenceKeys(id).meta).hlen(presenceKeys(id).channels));
+      const metaFits = (i: number) => fits(sizes[2 * i], PRESENCE_MAX_VALUE_LENGTH);
+      const channelsFit = (i: number) => fits(sizes[2 * i + 1], PRESENCE_MAX_CHANNELS);
+      const replies = await run(this.redis.pipeline(), gateways, (p, id, i) =>
+        p.get(metaFits(i) ? presenceKeys(id).meta : NO_KEY).hgetall(channelsFit(i) ? presenceKeys(id).channels : NO_KEY),
+      );
       const views: GatewayPresence[] = [];
       const connections = { ws: 0, sse: 0, total: 0 };
       const merged = new Map<string, TransportCounts>();
       gateways.forEach((id, i) => {
-        const meta = decodePresenceMeta(replies[2 * i]?.[1]);
-        if (!meta) return; // expired between the two reads, or malformed
+        const meta = decodePresenceMeta(replies[2 * i]);
+        if (!meta) return; // expired between the reads, too large, or malformed
         views.push(gatewayView(id, meta));
         connections.ws += meta.connections.ws;
         connections.sse += meta.connections.sse;
-        const hash = (replies[2 * i + 1]?.[1] ?? {}) as Record<string, string>;
+        const hash = (replies[2 * i + 1] ?? {}) as Record<string, string>;
         for (const [channel, text] of Object.entries(hash)) {
           if (!matches(channel)) continue;
           const counts = decodeChannelCounts(channel, text);
@@ -118,11 +124,13 @@ export class PresenceStore {
   async userConnections(userId: string, limit: number): Promise<{ connections: ConnectionPresence[]; truncated: boolean }> {
     return this.read(async () => {
       const gateways = await this.liveGateways();
-      const pipeline = this.redis.pipeline();
-      for (const id of gateways) pipeline.hget(presenceKeys(id).users, userId);
-      const replies = (await pipeline.exec()) ?? [];
+      const users = (id: string) => presenceKeys(id).users;
+      const sizes = await run(this.redis.pipeline(), gateways, (p, id) => p.hstrlen(users(id), userId));
+      const replies = await run(this.redis.pipeline(), gateways, (p, id, i) =>
+        p.hget(fits(sizes[i], PRESENCE_MAX_VALUE_LENGTH) ? users(id) : NO_KEY, userId),
+      );
       const all = gateways.flatMap((gateway, i) =>
-        decodeUserConnections(replies[i]?.[1]).map(([connectionId, transport, since, channels]) => ({
+        decodeUserConnections(replies[i]).map(([connectionId, transport, since, channels]) => ({
           gateway,
           connection_id: connectionId,
           transport,
@@ -153,6 +161,28 @@ export class PresenceStore {
       throw unavailable(error);
     }
   }
+}
+
+/**
+ * A key read in place of one too large to read: in the presence prefix (the API's Redis user may
+ * read nothing else) and never written, so it answers nil or {} at no cost.
+ */
+const NO_KEY = 'matchcast:presence:none';
+
+const fits = (size: unknown, max: number): boolean => typeof size === 'number' && size <= max;
+
+/**
+ * One pipeline of `queue`'s commands for every gateway; the replies in order. Redis refusing a
+ * command (a key of another type: WRONGTYPE) is a malformed entry, answered as absent; any other
+ * failure (a timeout) fails the request, 503 — it was answered as a gateway that is not there.
+ */
+async function run(pipeline: ChainableCommander, gateways: string[], queue: (pipeline: ChainableCommander, id: string, index: number) => void): Promise<unknown[]> {
+  gateways.forEach((id, i) => queue(pipeline, id, i));
+  const replies = (await pipeline.exec()) ?? [];
+  return replies.map(([error, value]) => {
+    if (error && !(error instanceof ReplyError)) throw error;
+    return error ? undefined : value;
+  });
 }
 
 function gatewayView(id: string, meta: PresenceMeta): GatewayPresence {
