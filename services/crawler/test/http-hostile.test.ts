@@ -166,11 +166,17 @@ describe('HTTP source into Postgres: hostile provider data', () => {
     );
     expect(rejected).toBe(0);
     expect(await score('fd-9')).toEqual({ home: 1, away: 0 });
-    // Every problem counted; per answer at most 5 logged and one line summing up the rest.
+    // Every problem of every answer read counted; per answer at most 5 logged and one line
+    // summing up the rest. The last answer served may not have been read when the crawler
+    // stopped (it was once, under CI load), so the answers read are one fewer at most.
     const polls = server.requests.filter((r) => r.status === 200).length;
-    expect(await providerInvalid(metrics)).toBe(1001 * polls);
+    const invalid = await providerInvalid(metrics);
+    expect(invalid % 1001).toBe(0);
+    const read = invalid / 1001;
+    expect(read).toBeGreaterThanOrEqual(Math.max(1, polls - 1));
+    expect(read).toBeLessThanOrEqual(polls);
     const problemLines = lines.filter((line) => /provider (match rejected|event dropped|answer had more problems)/.test(line));
-    expect(problemLines.length).toBe(6 * polls);
+    expect(problemLines.length).toBe(6 * read);
     expect(lines.filter((line) => line.includes('feed source failed'))).toEqual([]);
 
     // A problem that quotes the provider (the generic mapping's unknown field, a 500 KB key) is cut in the log.

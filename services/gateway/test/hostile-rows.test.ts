@@ -101,7 +101,7 @@ describe('an outbox event whose data nests too deep to serialize', () => {
     client.ws.close();
   });
 
-  it('is refused at write when a league table event is past 64 KiB (025_league_event_limit): the write is rolled back, and subscribers go on', async () => {
+  it('is refused at write when a league table event is past 1 MiB (025_league_event_limit): the write is rolled back, and subscribers go on', async () => {
     const client = new TestClient(`ws://127.0.0.1:${gateways[0]!.port}/ws`);
     await client.opened();
     client.send({ action: 'subscribe', channels: ['league:l'] });
@@ -110,7 +110,7 @@ describe('an outbox event whose data nests too deep to serialize', () => {
     const before = await leagueHead();
     const team = (id: string, name: string) => crawlerRole.query(`INSERT INTO team (id, league_id, name) VALUES ($1, 'l', $2)`, [id, name]);
     // The table names every team: one name of megabytes made an event of that size for every subscriber of the league.
-    await expect(team('huge', 'T'.repeat(2_000_000))).rejects.toMatchObject({ code: '54000', message: expect.stringMatching(/^event too large: league:l league_table is \d+ bytes of JSON \(at most 65536\)$/) });
+    await expect(team('huge', 'T'.repeat(2_000_000))).rejects.toMatchObject({ code: '54000', message: expect.stringMatching(/^event too large: league:l league_table is \d+ bytes of JSON \(at most 1048576\)$/) });
     expect(await leagueHead()).toBe(before);
     expect((await db.query(`SELECT count(*)::int AS n FROM team WHERE id = 'huge'`)).rows[0].n).toBe(0);
     // Within the limit: written, and delivered (as a reference to its row).
