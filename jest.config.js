@@ -48,5 +48,8 @@ const projects = [
 module.exports = {
   projects: process.env.MATCHCAST_TIER ? projects.filter((project) => project.displayName === process.env.MATCHCAST_TIER) : projects,
   testTimeout: 60_000,
-  maxWorkers: 2,
+  // One test file at a time: most start their own Postgres, Redis and service processes, and two
+  // at once on a 2-core machine (a chaos test beside a browser test) took one to 74 s where it
+  // takes 11-22 s alone, and timing-bound tests then failed one run in two or three.
+  maxWorkers: 1,
 };
