@@ -41,6 +41,8 @@ export interface Config {
     redisProbeIntervalMs: number;
     redisCommandTimeoutMs: number;
     catchUpMarginMs: number;
+    /** How often the heads of the streams that moved are compared with what was delivered here (0 = off). */
+    positionCheckIntervalMs: number;
     /** Checks the signature of everything on Redis (BUS_SIGNING_KEYS, the listener's keys); undefined: unsigned. */
     busSignature: BusSignature | undefined;
   };
@@ -125,6 +127,7 @@ export function loadConfig(env = new EnvReader()): Config {
       redisProbeIntervalMs: env.durationMs('REDIS_PROBE_INTERVAL_MS', 2000, { min: 100 }),
       redisCommandTimeoutMs: env.durationMs('REDIS_COMMAND_TIMEOUT_MS', 500, { min: 50 }),
       catchUpMarginMs: env.durationMs('CATCH_UP_MARGIN_MS', 60_000, { min: 1000 }),
+      positionCheckIntervalMs: env.durationMs('POSITION_CHECK_INTERVAL_MS', 15_000, { min: 1000, zeroIsOff: true }),
       busSignature: BusSignature.fromEnv(env),
     },
     history: {

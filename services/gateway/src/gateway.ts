@@ -15,6 +15,7 @@ import { Fanout } from './delivery/fanout';
 import { MemoryHistory } from './delivery/history';
 import { startKeepAlive } from './delivery/keep-alive';
 import { SubscriptionRegistry } from './delivery/registry';
+import { PositionCheck } from './delivery/position-check';
 import { Sequencer } from './delivery/sequencer';
 import { readinessProbe } from './http/readiness';
 import { setPageHeaders } from './http/page-headers';
@@ -194,6 +195,17 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   capConnections(server, config.ws.maxSockets, metrics.socketsDropped, logger);
   wsServer.attach(server);
   supervisor.start();
+  const positionCheck =
+    config.broker.positionCheckIntervalMs > 0
+      ? new PositionCheck(
+          sequencer,
+          { intervalMs: config.broker.positionCheckIntervalMs, marginMs: config.broker.catchUpMarginMs },
+          () => supervisor.delivering(),
+          metrics.positionCheckRecoveries,
+          logger,
+        )
+      : undefined;
+  positionCheck?.start();
   canary?.start();
   clusterUserCount?.start();
   const presence = createPresence(config, () => registry.clients(), logger);
@@ -232,6 +244,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
     closed = true;
     stopKeepAlive();
     stopRetention();
+    positionCheck?.close();
     canary?.close();
     await presence?.close();
     for (const client of registry.clients()) client.close('SERVER_DRAINING');

@@ -73,6 +73,11 @@ export function createGatewayMetrics(registry: Registry) {
       labelNames: ['source'] as const,
       registers,
     }),
+    positionCheckRecoveries: new Counter({
+      name: 'matchcast_gateway_position_check_recoveries_total',
+      help: 'Streams the periodic position check found behind their committed head with no fill under way, and read from the outbox (events no path delivered)',
+      registers,
+    }),
     claimsBeyondHead: new Counter({
       name: 'matchcast_gateway_seq_claims_beyond_head_total',
       help: 'Notifications whose seq was beyond the stream head in the database (forged or corrupt); ignored',

@@ -190,26 +190,51 @@ export class Sequencer {
 
   /** Reads and delivers every event of the followed streams that moved within the window. */
   async catchUp(windowMs?: number): Promise<number> {
+    const behind = await this.behind(windowMs);
+    await this.recover(behind);
+    return behind.size;
+  }
+
+  /** The followed streams whose committed head (among those that moved within the window) is past what was delivered here. */
+  async behind(windowMs?: number): Promise<Map<string, number>> {
     const heads = await this.outbox.streamHeads(windowMs, [...this.refs.keys()]);
     const behind = new Map<string, number>();
     for (const [stream, head] of heads) {
       if (isUserStream(stream) && !this.following(stream, head)) continue;
-      if (head > this.lastSeq(stream)) {
-        behind.set(stream, head);
-        this.fill(stream, head);
-      }
+      if (head > this.lastSeq(stream)) behind.set(stream, head);
     }
-    const count = behind.size;
-    // Done when these streams reach the heads read (or stop being filled: forgotten), not when
-    // every fill is: claims on other streams, forged ones in a flood, would hold it (and every
-    // catch-up queued behind it) for as long as they kept coming.
+    return behind;
+  }
+
+  /**
+   * Fills each of these streams up to its head. Done when they reach those heads (or stop being
+   * filled: forgotten), not when every fill is: claims on other streams, forged ones in a flood,
+   * would hold it (and every catch-up queued behind it) for as long as they kept coming.
+   * Streams no longer followed (a user stream whose last subscriber left) or no longer behind are
+   * left out. Resolves with the streams it started a fill for (a stream whose fill was running
+   * already was on its way).
+   */
+  async recover(heads: ReadonlyMap<string, number>): Promise<string[]> {
+    const behind = new Map<string, number>();
+    const started: string[] = [];
+    for (const [stream, head] of heads) {
+      if (!this.followed(stream) || head <= this.lastSeq(stream)) continue;
+      behind.set(stream, head);
+      if (!this.filling.has(stream)) started.push(stream);
+      this.fill(stream, head);
+    }
     while (behind.size > 0 && !this.closed) {
       for (const [stream, head] of behind) {
         if (this.lastSeq(stream) >= head || !this.filling.has(stream)) behind.delete(stream);
       }
       if (behind.size > 0) await sleep(5);
     }
-    return count;
+    return started;
+  }
+
+  /** Whether delivery of this stream goes on here: always for a match stream; a user stream while tracked and its head known. */
+  private followed(stream: string): boolean {
+    return !isUserStream(stream) || (this.refs.has(stream) && !this.learning.has(stream));
   }
 
   /** Resolves when no fill and no head read is in flight. */
