@@ -100,8 +100,13 @@ export class BrokerSupervisor implements BrokerListener {
     this.warnInvalid({ source, reason: error instanceof Error ? error.message : String(error) }, 'invalid message on the bus; dropped');
   }
 
+  /**
+   * The active path (re)connected, or its heartbeat says the listener missed publishes: catch up.
+   * Also while switching back: news then (publishes dropped after the switch's catch-up read the
+   * heads) needs a catch-up of its own, as the extra LISTEN that carried them is closing.
+   */
   ready(mode: BrokerMode): void {
-    if (mode !== this.current || this.switching || this.closed) return;
+    if (mode !== this.current || this.closed) return;
     void this.catchUp(mode).then(() => {
       if (mode === 'postgres' && this.brokers.redis) {
         this.logger.info('Fallback to PostgreSQL direct LISTEN successful - realtime features recovered');

@@ -147,6 +147,30 @@ describe('BrokerSupervisor', () => {
     await supervisor.close();
   });
 
+  it('catches up once more when the Redis path asks during the switch back (publishes the listener dropped meanwhile)', async () => {
+    const running: (() => void)[] = [];
+    const { redis, postgres, catchUps, supervisor } = setup(true, () => new Promise((resolve) => running.push(() => resolve(0))));
+    supervisor.start();
+    redis!.listener!.down('redis', new Error('gone'));
+    postgres[0]!.listener!.ready('postgres');
+    await jest.advanceTimersByTimeAsync(0);
+    running.shift()!();
+    await jest.advanceTimersByTimeAsync(0);
+    redis!.live = true;
+    await jest.advanceTimersByTimeAsync(OPTIONS.redisProbeIntervalMs);
+    expect(supervisor.mode).toBe('redis');
+    const before = catchUps.length; // the switch's own catch-up is running
+    // A heartbeat says the listener dropped publishes after that catch-up read the heads.
+    redis!.listener!.ready('redis');
+    running.shift()!();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(catchUps).toHaveLength(before + 1);
+    running.shift()!();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(postgres[0]!.closes).toBe(1);
+    await supervisor.close();
+  });
+
   it('ignores reports from a path that is not the active one', async () => {
     const { redis, postgres, catchUps, supervisor } = setup();
     supervisor.start();
