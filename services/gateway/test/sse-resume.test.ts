@@ -122,6 +122,36 @@ describe('SSE position tokens on a running gateway', () => {
     expect(got).toEqual(Array.from({ length: got.length }, (_, i) => got[0]! + i));
   });
 
+  it('never puts a `since` past the subscribe in the token: a future one would skip what a reconnect missed', async () => {
+    const startD = await head('match:d');
+    const before = Date.now();
+    const first = open(`channels=league:epl&since=${encodeURIComponent('2099-01-01T00:00:00Z')}`);
+    await first.next((e) => e.json?.type === 'resumed');
+    const sinceMs = new PositionTokens(Buffer.from(KEY), { maxLength: 4096, maxItems: 100 }).decode(first.lastEventId).sinceMs!;
+    expect(sinceMs).toBeGreaterThanOrEqual(before);
+    expect(sinceMs).toBeLessThanOrEqual(Date.now());
+    first.close();
+    await score('d');
+    // Longer than the `since` margin (5 s): a token still saying 2099 resumed from the reconnect less 5 s, past this event.
+    await new Promise((resolve) => setTimeout(resolve, 6000));
+    const second = open('channels=league:epl', first.lastEventId);
+    await second.next((e) => e.json?.type === 'resumed');
+    expect(seqs(second, 'match:d')).toEqual(await outbox('match:d', startD));
+  });
+
+  it('takes the older `<stream>@<seq>` id with a decimal seq only (an empty one replayed the stream from its start)', async () => {
+    for (const lastEventId of ['match:a@', 'match:a@0x1', 'match:a@1e0', 'match:a@+1', 'match:a@1.0']) {
+      // (A stream opened by mistake would never end: the time limit makes it a failure.)
+      const res = await fetch(`${base}/sse?channels=match:a`, { headers: { 'Last-Event-ID': lastEventId }, signal: AbortSignal.timeout(5000) });
+      expect([lastEventId, res.status, ((await res.json()) as { error: string }).error]).toEqual([lastEventId, 400, 'BAD_RESUME']);
+    }
+    const at = await head('match:a');
+    await score('a');
+    const resumed = open('channels=match:a', `match:a@${at}`);
+    await resumed.next((e) => e.json?.type === 'resumed');
+    expect(seqs(resumed, 'match:a')).toEqual(await outbox('match:a', at));
+  });
+
   it('holds no more streams than a token carries after seeing many, and resumes those it holds with no gap', async () => {
     const ids = Array.from({ length: 150 }, (_, i) => `big${i}`);
     await db.query(`INSERT INTO league VALUES ('big', 'Big League'); INSERT INTO team (id, league_id, name) VALUES ('b1', 'big', 'B1'), ('b2', 'big', 'B2')`);

@@ -209,7 +209,7 @@ function requestFrom(req: Request, maxChannels: number, tokens: PositionTokens):
   let token: DecodedToken | undefined;
   if (lastEventId?.includes('@')) {
     const at = lastEventId.lastIndexOf('@');
-    resume[lastEventId.slice(0, at)] = Number(lastEventId.slice(at + 1));
+    resume[lastEventId.slice(0, at)] = legacySeq(lastEventId.slice(at + 1));
   } else if (lastEventId) {
     // The token is newer than the URL the browser reconnects with: it replaces its resume and since.
     token = tokens.decode(lastEventId);
@@ -221,6 +221,15 @@ function requestFrom(req: Request, maxChannels: number, tokens: PositionTokens):
   const parsed = parseClientMessage(JSON.stringify(message), { maxChannelsPerMessage: maxChannels });
   if (parsed.action !== 'subscribe') throw new ProtocolError('BAD_MESSAGE');
   return { subscribe: parsed, token };
+}
+
+/**
+ * The seq of the older `<stream>@<seq>` id: decimal digits only. Number() read an empty seq
+ * (`match:a@`) as 0, which replayed the stream from its start, and `0x10`, ` 1e1` as numbers.
+ */
+function legacySeq(text: string): number {
+  if (!/^[0-9]{1,16}$/.test(text)) throw new ProtocolError('BAD_RESUME', 'Last-Event-ID <stream>@<seq> needs the seq in decimal digits');
+  return Number(text);
 }
 
 /** Channels that are one stream each (match:<id> and its topics, user:<id>, purchase:<id>); the others (league, team, live, all) need `since` in the token. */
@@ -242,7 +251,10 @@ export function startingPositions(tokens: PositionTokens, heads: StreamPositions
   const { subscribe, token } = request;
   const needsSince = !subscribe.channels.every(isStreamChannel);
   const positions = new ConnectionPositions(tokens, needsSince);
-  positions.setSince(subscribe.since === undefined ? subscribedAtMs : Date.parse(subscribe.since));
+  // Never past the subscribe: a `since` in the future (a client's or a gateway's clock ahead) is
+  // now for the subscribe, and kept as it was it stayed in every token (it moves up only to newer
+  // events), so a reconnect resumed the streams the token leaves out from the reconnect, not the drop.
+  positions.setSince(subscribe.since === undefined ? subscribedAtMs : Math.min(subscribedAtMs, Date.parse(subscribe.since)));
   const unplaced: string[] = [];
   for (const name of subscribe.channels) {
     // A match's topic channel (match:<id>/live) is placed on its stream, match:<id>.
