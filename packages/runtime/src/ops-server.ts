@@ -1,6 +1,8 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Router } from 'express';
+import type { Logger } from 'pino';
+import { errorResponder, notFound, onClientError } from './http/http-errors';
 import { createHttpServer, listen } from './http/server';
 import type { ListenAddress } from './http/listen-address';
 import { capConnectionsPerAddress } from './http/per-address-cap';
@@ -20,11 +22,16 @@ export interface OpsServer {
  * A standalone HTTP server for a worker that has no HTTP API of its own (the crawler):
  * serves the opsRoutes router (/healthz /readyz /metrics) and nothing else.
  */
-export async function listenOps(router: Router, address: ListenAddress): Promise<OpsServer> {
+export async function listenOps(router: Router, address: ListenAddress, logger: Logger): Promise<OpsServer> {
   const app = express();
   app.disable('x-powered-by');
   app.use(router);
+  // As on the client ports: an unknown path, a failed /metrics and a request Node cannot parse
+  // get the coded JSON body, not express's HTML page or Node's bare 400 (a timeout: 408).
+  app.use(notFound);
+  app.use(errorResponder(logger));
   const server = createHttpServer(app);
+  server.on('clientError', onClientError);
   capConnectionsPerAddress(server, OPS_MAX_CONNECTIONS_PER_ADDRESS);
   await listen(server, address);
   let closing: Promise<void> | undefined;

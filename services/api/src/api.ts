@@ -107,6 +107,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
       () => ({ ok: dbUp && !closing, detail: { database: dbUp ? 'up' : 'down', closing } }),
     ),
     { port: config.opsPort, host: config.host, portVariable: 'OPS_PORT', hostVariable: 'HOST' },
+    logger,
   );
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;

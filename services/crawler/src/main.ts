@@ -90,6 +90,7 @@ export async function start(config: Config, logger: Logger, startedAt = Date.now
       () => ({ ok: crawler.ready, detail: { ...crawler.snapshot(), leader: leadership?.isLeader ?? true } }),
     ),
     { port: config.port, portVariable: 'CRAWLER_PORT' },
+    logger,
   );
   logger.info(
     {

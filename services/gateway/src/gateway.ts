@@ -233,7 +233,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   );
   await listen(server, { port: config.port, host: config.host, portVariable: 'PORT', hostVariable: 'HOST' }, config.listenBacklog);
   // Only now: a ready answer on the ops port means the client port is listening.
-  const ops = await listenOps(opsRoutes(metricsRegistry, () => ({ ok: true }), ready), { port: config.opsPort, host: config.host, portVariable: 'OPS_PORT', hostVariable: 'HOST' });
+  const ops = await listenOps(opsRoutes(metricsRegistry, () => ({ ok: true }), ready), { port: config.opsPort, host: config.host, portVariable: 'OPS_PORT', hostVariable: 'HOST' }, logger);
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   logger.info({ port, ops_port: ops.port, mode: supervisor.mode }, 'gateway listening');

@@ -107,6 +107,7 @@ export async function startNotifier(config: Config, logger: Logger): Promise<Run
       () => ({ ok: leadership.connected, detail: { ...status() } }),
     ),
     { port: config.port, portVariable: 'OPS_PORT' },
+    logger,
   );
   logger.info(
     {

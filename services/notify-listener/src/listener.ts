@@ -131,6 +131,7 @@ export async function startListener(config: Config, logger: Logger): Promise<Run
       () => ({ ok: pgConnected() && publisher.up, detail: { ...status() } }),
     ),
     { port: config.port, host: config.host, portVariable: 'LISTENER_PORT', hostVariable: 'LISTENER_HOST' },
+    logger,
   );
 
   logger.info(
