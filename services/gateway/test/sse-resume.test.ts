@@ -152,6 +152,20 @@ describe('SSE position tokens on a running gateway', () => {
     expect(seqs(resumed, 'match:a')).toEqual(await outbox('match:a', at));
   });
 
+  it('after a refused resume position (RESUME_TOO_OLD), the token holds where the stream went on live: a reconnect gets what it missed', async () => {
+    const at = await head('match:a');
+    const claim = encodeURIComponent(JSON.stringify({ 'match:a': at + 1000 })); // from another history: ahead of the head
+    const first = open(`channels=match:a&resume=${claim}`);
+    expect((await first.next((e) => e.json?.type === 'error')).json).toMatchObject({ code: 'RESUME_TOO_OLD', stream: 'match:a' });
+    await first.next((e) => e.json?.type === 'resumed');
+    first.close();
+    await score('a'); // while it is away, before any event of the stream reached it
+    const second = open('channels=match:a', first.lastEventId);
+    await second.next((e) => e.json?.type === 'resumed');
+    expect(second.events.filter((e) => e.json?.type === 'error')).toEqual([]);
+    expect(seqs(second, 'match:a')).toEqual(await outbox('match:a', at));
+  });
+
   it('holds no more streams than a token carries after seeing many, and resumes those it holds with no gap', async () => {
     const ids = Array.from({ length: 150 }, (_, i) => `big${i}`);
     await db.query(`INSERT INTO league VALUES ('big', 'Big League'); INSERT INTO team (id, league_id, name) VALUES ('b1', 'big', 'B1'), ('b2', 'big', 'B2')`);

@@ -115,8 +115,10 @@ export class SseClient extends SubscriberState implements Client {
       this.caughtUp = true;
       this.positions.setSince(Math.max(this.positions.sinceAt ?? 0, this.options.subscribedAtMs));
     }
+    const refusedAt = message.type === 'error' && message.code === 'RESUME_TOO_OLD' ? message.stream : undefined;
+    if (refusedAt !== undefined) this.goneOnLive(refusedAt);
     const chunk = this.options.format.control(message);
-    if (message.type === 'subscribed' || message.type === 'resumed') this.write(this.positions.idLine(), chunk ?? ID_ONLY_END);
+    if (message.type === 'subscribed' || message.type === 'resumed' || refusedAt !== undefined) this.write(this.positions.idLine(), chunk ?? ID_ONLY_END);
     else if (chunk) this.write(undefined, chunk);
     if (message.type === 'subscribed' && this.options.start.unplaced.length > 0) process.nextTick(() => this.placeUnplaced());
   }
@@ -138,6 +140,17 @@ export class SseClient extends SubscriberState implements Client {
     for (const stream of start.unplaced) if (!this.positions.has(stream)) this.positions.set(stream, tokens.item(stream, heads.lastSeq(stream)));
     this.positions.withSince = start.needsSince;
     this.write(this.positions.idLine(), ID_ONLY_END);
+  }
+
+  /**
+   * A resume position refused (RESUME_TOO_OLD: ahead of the stream's head, too far behind, rows
+   * pruned): the stream goes on live from the gateway's delivered head, everything before it
+   * delivered or refused, so that is its position now. Kept as it was, the refused position
+   * stayed in the token until the stream's next event, and a reconnect in between was refused
+   * again and missed what came while it was away.
+   */
+  private goneOnLive(stream: string): void {
+    this.positions.set(stream, this.options.tokens.item(stream, this.options.heads.lastSeq(stream)));
   }
 
   keepAlive(): void {
