@@ -370,7 +370,13 @@ export class Sessions {
       try {
         await this.replay(client, stream, afterSeq, head);
       } catch (error) {
-        if (alive()) this.reject(client, error);
+        if (!alive()) return;
+        this.reject(client, error);
+        // Cut short by the database (not by its history being gone): the stream's later events
+        // lie past a gap, and delivered they would move the client's position (its seq, an SSE
+        // token) past it, so the resume it is asked to retry would skip the gap. The connection
+        // ends instead; its reconnect resumes from what it had.
+        if (!historyGone(error)) return client.close(ProtocolError.from(unavailable(error) ?? error).code);
       }
     }
     // Replays run stream after stream: until this, a newer event of one stream says nothing
@@ -452,6 +458,7 @@ export class Sessions {
    */
   private async replay(client: Client, stream: string, afterSeq: number, head: number): Promise<void> {
     let first = true;
+    let cutShort = false;
     this.metrics.replays.inc();
     try {
       await this.replayer.replay(stream, afterSeq, head, this.caller(client), (event: OutboxEvent) => {
@@ -462,11 +469,15 @@ export class Sessions {
         if (frames) client.deliver(frames);
         return true;
       });
+    } catch (error) {
+      cutShort = !historyGone(error);
+      throw error;
     } finally {
       const waiting = client.resuming?.get(stream) ?? [];
       client.resuming?.delete(stream);
       if (client.resuming?.size === 0) client.resuming = undefined;
-      for (const frames of waiting) if (client.channels.has(frames.channel)) client.deliver(frames);
+      // Cut short, what waited lies past a gap: never delivered (the connection ends, see subscribe).
+      if (!cutShort) for (const frames of waiting) if (client.channels.has(frames.channel)) client.deliver(frames);
     }
   }
 
@@ -527,6 +538,9 @@ export class Sessions {
     return new Date(at).toISOString();
   }
 }
+
+/** A replay that ended on RESUME_TOO_OLD: the client reloads the stream, and may have what comes after. */
+const historyGone = (error: unknown): boolean => error instanceof ProtocolError && error.code === 'RESUME_TOO_OLD';
 
 /**
  * Whether a stream's events can be routed to any of these channels, judged by name alone:
