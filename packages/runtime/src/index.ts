@@ -7,7 +7,7 @@ export { abortableSleep, asError, backoffMs, exponentialMs, sleep } from './back
 export { OPS_MAX_CONNECTIONS_PER_ADDRESS, listenOps, type OpsServer } from './ops-server';
 export { throttledWarn } from './throttled-log';
 export { addressGroup, clientAddress, clientGroup } from './http/client-address';
-export { singleQuery } from './http/query';
+export { parseQuery, singleQuery } from './http/query';
 export { authorizationHeader } from './http/authorization';
 export { closeUnreadBodies, hasRequestBody } from './http/request-body';
 export { OriginPolicy, parseAllowedOrigins, type CorsOptions } from './http/origins';

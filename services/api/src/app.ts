@@ -1,5 +1,5 @@
 import { TokenVerifier } from '@matchcast/auth';
-import { OriginPolicy, closeUnreadBodies, errorResponder, notFound, requestFailure, type Logger } from '@matchcast/runtime';
+import { OriginPolicy, closeUnreadBodies, errorResponder, notFound, parseQuery, requestFailure, type Logger } from '@matchcast/runtime';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Pool } from 'pg';
 import type { Config } from './config';
@@ -45,7 +45,7 @@ export function createApp({ config, db, metrics, logger, presence }: AppDeps): E
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
-  app.set('query parser', 'simple');
+  app.set('query parser', parseQuery);
   app.use(closeUnreadBodies);
   app.use(requestMetrics(metrics));
   app.use(

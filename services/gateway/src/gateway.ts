@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { outboxReader } from '@matchcast/db';
-import { capConnections, createHttpServer, closeUnreadBodies, createRegistry, listen, listenOps, opsRoutes, sleep, type Logger, type OpsServer } from '@matchcast/runtime';
+import { capConnections, createHttpServer, closeUnreadBodies, createRegistry, listen, listenOps, opsRoutes, parseQuery, sleep, type Logger, type OpsServer } from '@matchcast/runtime';
 import express from 'express';
 import pg from 'pg';
 import { PgBroker } from './brokers/pg-broker';
@@ -169,6 +169,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 
   const app = express();
   app.disable('x-powered-by');
+  app.set('query parser', parseQuery);
   // The gateway reads no request body: a connection that sent one is closed after the answer.
   app.use(closeUnreadBodies);
   app.use([SSE_PATH, '/api'], origins.middleware());

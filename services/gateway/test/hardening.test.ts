@@ -288,6 +288,9 @@ describe('a gateway under hostile input', () => {
       [`channels=user:alice&token=${alice}&token=${alice}`, 400, 'BAD_REQUEST'],
       [`channels=all&since=${encodeURIComponent(new Date().toISOString())}&since=x`, 400, 'BAD_REQUEST'],
       [`channels=all&resume=${encodeURIComponent('{"match:m1":0}')}&resume=%7B%7D`, 400, 'BAD_REQUEST'],
+      // Past the thousandth parameter one was dropped without a word (a resume or token after 999 others).
+      [`channels=all&${Array.from({ length: 999 }, (_, i) => `p${i}=1`).join('&')}&since=yesterday`, 400, 'BAD_RESUME'],
+      [`channels=all&${Array.from({ length: 999 }, (_, i) => `p${i}=1`).join('&')}&since=x&since=y`, 400, 'BAD_REQUEST'],
     ] as const) {
       // (A stream opened by mistake would never end: the time limit makes it a failure.)
       const res = await fetch(`${base}/sse?${query}`, { signal: AbortSignal.timeout(5000) });
@@ -591,7 +594,8 @@ describe('a gateway under hostile input', () => {
   });
 
   it('answers bad REST parameters with 400 and a code, never 500', async () => {
-    for (const query of ['limit=-1', 'limit=1.5', 'limit=abc', 'limit=0', 'limit=501', 'limit=1e999', 'status=%00', 'status=live,bogus', 'limit=1&limit=2', 'status=live&status=half_time']) {
+    const padding = Array.from({ length: 1000 }, (_, i) => `p${i}=1`).join('&');
+    for (const query of ['limit=-1', 'limit=1.5', 'limit=abc', 'limit=0', 'limit=501', 'limit=1e999', 'status=%00', 'status=live,bogus', 'limit=1&limit=2', 'status=live&status=half_time', `${padding}&limit=0`]) {
       const res = await fetch(`${base}/api/matches?${query}`);
       expect([query, res.status]).toEqual([query, 400]);
       expect(await res.json()).toMatchObject({ error: 'BAD_REQUEST' });
