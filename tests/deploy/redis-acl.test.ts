@@ -191,8 +191,12 @@ describe('Redis ACL (charts/matchcast/files/redis-users.acl)', () => {
       const replies = await reader.pipeline().get(keys.meta).hgetall(keys.channels).hget(keys.users, 'alice').exec();
       expect(replies!.map(([error, value]) => [error, value])).toEqual([[null, '{}'], [null, { 'match:m1': '[1,0]' }], [null, '[["c1","ws",1,1]]']]);
       // Sizes first: the API reads no more than a gateway writes.
-      const sizes = await reader.pipeline().strlen(keys.meta).hlen(keys.channels).hstrlen(keys.users, 'alice').exec();
-      expect(sizes!.map(([error, value]) => [error, value])).toEqual([[null, 2], [null, 1], [null, 17]]);
+      const sizes = await reader.pipeline().strlen(keys.meta).hlen(keys.channels).hstrlen(keys.users, 'alice').zcard(PRESENCE_GATEWAYS_KEY).exec();
+      expect(sizes!.map(([error, value]) => [error, value])).toEqual([[null, 2], [null, 1], [null, 17], [null, 1]]);
+      const bytes = await reader.pipeline().memory('USAGE', keys.channels, 'SAMPLES', 0).memory('USAGE', PRESENCE_GATEWAYS_KEY, 'SAMPLES', 0).exec();
+      expect(bytes!.map(([error, value]) => [error, value])).toEqual([[null, expect.any(Number)], [null, expect.any(Number)]]);
+      await expect(reader.memory('USAGE', 'other')).rejects.toThrow(/NOPERM/);
+      await expect(reader.memory('STATS')).rejects.toThrow(/NOPERM/);
       // The API may only read presence; the gateway may write nothing else.
       await expect(reader.set(keys.meta, 'x')).rejects.toThrow(/NOPERM/);
       await expect(reader.del(keys.meta)).rejects.toThrow(/NOPERM/);

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { mintToken } from '@matchcast/auth';
-import { PRESENCE_GATEWAYS_KEY, PRESENCE_MAX_CHANNELS, presenceKeys } from '@matchcast/protocol';
+import { PRESENCE_GATEWAYS_KEY, PRESENCE_MAX_CHANNELS, PRESENCE_MAX_CHANNELS_BYTES, PRESENCE_MAX_GATEWAYS_BYTES, presenceKeys } from '@matchcast/protocol';
 import { Redis } from 'ioredis';
 import { SseStream } from '../../services/gateway/test/sse-support';
 import { TestClient } from '../../services/gateway/test/support';
@@ -201,6 +201,32 @@ describe('admin: who is listening', () => {
     expect(alice.status).toBe(200);
     expect(alice.body.connections.filter((c: any) => c.gateway === 'huge')).toEqual([]);
     await redis.multi().zrem(PRESENCE_GATEWAYS_KEY, 'huge').del(huge.meta, huge.channels, huge.users).exec();
+  });
+
+  it('reads no hash larger in bytes than a gateway writes, and no gateways set larger than gateways keep', async () => {
+    // A field count bounds nothing: five forged fields of 40 MB each made one admin request cost
+    // 480 MB, and four 60 MB gateway ids in the set 0.7 s and 200 MB a request.
+    const fat = presenceKeys('fat');
+    await redis
+      .multi()
+      .zadd(PRESENCE_GATEWAYS_KEY, Date.now() + 60_000, 'fat')
+      .set(fat.meta, JSON.stringify({ at: Date.now(), connections: { ws: 1, sse: 0 }, channels: 1 }))
+      .hset(fat.channels, { 'match:fat': '[7,0]', 'match:filler': 'x'.repeat(PRESENCE_MAX_CHANNELS_BYTES) })
+      .exec();
+    const { status, body } = await get('/api/admin/channels?limit=1000');
+    expect(status).toBe(200);
+    expect(body.gateways.map((g: any) => g.id)).toContain('fat');
+    expect(channel(body, 'match:fat')).toBeUndefined();
+    await redis.multi().zrem(PRESENCE_GATEWAYS_KEY, 'fat').del(fat.meta, fat.channels).exec();
+
+    const longId = 'g'.repeat(PRESENCE_MAX_GATEWAYS_BYTES);
+    await redis.zadd(PRESENCE_GATEWAYS_KEY, Date.now() + 60_000, longId);
+    for (const path of ['/api/admin/channels', '/api/admin/users/alice/connections']) {
+      const { status: refused, body: error } = await get(path);
+      expect([refused, error.error, error.message]).toEqual([503, 'UNAVAILABLE', expect.stringContaining('larger than gateways write')]);
+    }
+    await redis.zrem(PRESENCE_GATEWAYS_KEY, longId);
+    expect((await get('/api/admin/channels')).status).toBe(200);
   });
 
   it('a gateway that stops leaves the view at once; Redis away is 503 UNAVAILABLE until it returns', async () => {

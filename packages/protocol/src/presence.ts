@@ -37,6 +37,19 @@ export interface PresenceMeta {
 
 /** Longest value of a snapshot (meta, or a user's connections) that is read at all: far above what a gateway writes. */
 export const PRESENCE_MAX_VALUE_LENGTH = 65_536;
+/**
+ * Most bytes a channels hash may hold in Redis (MEMORY USAGE) to be read at all: a full one
+ * (PRESENCE_MAX_CHANNELS of the longest channel names and counts) takes about 1.1 MB. A field
+ * count alone bounds nothing: five forged fields of 40 MB each made one admin request cost 480 MB.
+ */
+export const PRESENCE_MAX_CHANNELS_BYTES = 4 * 1024 * 1024;
+/**
+ * Most entries, and bytes in Redis, of the gateways set that is read at all. Gateways drop
+ * expired entries at every write, so it holds about the live ones (1000 of the longest ids take
+ * about 170 kB); a member may otherwise be any size: four of 60 MB cost 0.7 s and 200 MB a request.
+ */
+export const PRESENCE_MAX_GATEWAY_ENTRIES = 1000;
+export const PRESENCE_MAX_GATEWAYS_BYTES = 1024 * 1024;
 
 /** One open connection of a user: [connection id, transport, connected since (unix ms), channels subscribed]. */
 export type UserConnection = [connectionId: string, transport: PresenceTransport, since: number, channels: number];

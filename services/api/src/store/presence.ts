@@ -1,6 +1,9 @@
 import {
   PRESENCE_GATEWAYS_KEY,
   PRESENCE_MAX_CHANNELS,
+  PRESENCE_MAX_CHANNELS_BYTES,
+  PRESENCE_MAX_GATEWAY_ENTRIES,
+  PRESENCE_MAX_GATEWAYS_BYTES,
   PRESENCE_MAX_VALUE_LENGTH,
   ProtocolError,
   decodeChannelCounts,
@@ -80,9 +83,13 @@ export class PresenceStore {
       const gateways = await this.liveGateways();
       // Sizes first: HGETALL and GET return whatever Redis holds, and one forged hash of millions
       // of fields cost the API seconds and hundreds of MB per request. A gateway writes far less.
+      // A hash's bytes are asked only once its field count fits: MEMORY USAGE visits every field.
       const sizes = await run(this.redis.pipeline(), gateways, (p, id) => p.strlen(presenceKeys(id).meta).hlen(presenceKeys(id).channels));
       const metaFits = (i: number) => fits(sizes[2 * i], PRESENCE_MAX_VALUE_LENGTH);
-      const channelsFit = (i: number) => fits(sizes[2 * i + 1], PRESENCE_MAX_CHANNELS);
+      const bytes = await run(this.redis.pipeline(), gateways, (p, id, i) =>
+        p.memory('USAGE', fits(sizes[2 * i + 1], PRESENCE_MAX_CHANNELS) ? presenceKeys(id).channels : NO_KEY, 'SAMPLES', 0),
+      );
+      const channelsFit = (i: number) => fits(bytes[i], PRESENCE_MAX_CHANNELS_BYTES);
       const replies = await run(this.redis.pipeline(), gateways, (p, id, i) =>
         p.get(metaFits(i) ? presenceKeys(id).meta : NO_KEY).hgetall(channelsFit(i) ? presenceKeys(id).channels : NO_KEY),
       );
@@ -147,8 +154,17 @@ export class PresenceStore {
     this.redis.disconnect();
   }
 
-  /** Gateways whose snapshot has not expired, at most MAX_GATEWAYS. */
+  /**
+   * Gateways whose snapshot has not expired, at most MAX_GATEWAYS. The set is sized first, as the
+   * entries are (its members are returned whole, whatever their length): a larger one than the
+   * gateways keep is UNAVAILABLE, since which gateways are live cannot be told without it.
+   */
   private async liveGateways(): Promise<string[]> {
+    const entries = await this.redis.zcard(PRESENCE_GATEWAYS_KEY);
+    const bytes = entries <= PRESENCE_MAX_GATEWAY_ENTRIES ? await this.redis.memory('USAGE', PRESENCE_GATEWAYS_KEY, 'SAMPLES', 0) : undefined;
+    if (entries > 0 && !fits(bytes, PRESENCE_MAX_GATEWAYS_BYTES)) {
+      throw new ProtocolError('UNAVAILABLE', `the gateways set in Redis (${entries} entries${bytes ? `, ${bytes} bytes` : ''}) is larger than gateways write: not read`);
+    }
     const ids = await this.redis.zrangebyscore(PRESENCE_GATEWAYS_KEY, Date.now(), '+inf', 'LIMIT', 0, MAX_GATEWAYS);
     return ids.filter(isPresenceGatewayId);
   }
@@ -158,7 +174,7 @@ export class PresenceStore {
     try {
       return await work();
     } catch (error) {
-      throw unavailable(error);
+      throw error instanceof ProtocolError ? error : unavailable(error);
     }
   }
 }

@@ -11,10 +11,10 @@ function fakeRedis(reply: [Error | null, unknown]) {
   const pipeline = () => {
     let queued = 0;
     const chain: Record<string, unknown> = { exec: async () => Array.from({ length: queued }, () => reply) };
-    for (const command of ['get', 'hgetall', 'hget', 'strlen', 'hlen', 'hstrlen']) chain[command] = () => (queued++, chain);
+    for (const command of ['get', 'hgetall', 'hget', 'strlen', 'hlen', 'hstrlen', 'memory']) chain[command] = () => (queued++, chain);
     return chain;
   };
-  return { status: 'ready', zrangebyscore: async () => ['gw-1'], pipeline, disconnect: () => undefined };
+  return { status: 'ready', zcard: async () => 1, memory: async () => 100, zrangebyscore: async () => ['gw-1'], pipeline, disconnect: () => undefined };
 }
 
 function storeWith(redis: unknown): PresenceStore {
