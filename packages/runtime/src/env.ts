@@ -165,13 +165,19 @@ export function distinctPorts(ports: Record<string, number>): void {
 const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 /**
+ * A last label that reads as a number: digits, 0x/0b/0o forms, or an exponent (1e3). A regular
+ * expression, not Number(): the chart's values.schema.json refuses the same set with the same
+ * pattern (tests/deploy/config-schema.test.ts cross-checks), and Number('1e999') is Infinity.
+ */
+const NUMERIC_LAST_LABEL = /(^|\.)([0-9]+([eE]-?[0-9]+)?|0[xX][0-9a-fA-F]+|0[bB][01]+|0[oO][0-7]+)$/;
+
+/**
  * A host name whose last label is not a number (RFC 3696 §2: no top-level label is all
  * digits). The resolver reads '99999', '127.1' or '0x7f.1' as IPv4 numbers (0.1.134.159,
  * 127.0.0.1...), so they listened somewhere unintended, and '1e3' failed only at listen().
  */
 function isHostName(value: string): boolean {
-  const lastLabel = value.slice(value.lastIndexOf('.') + 1);
-  return HOST_NAME.test(value) && !Number.isFinite(Number(lastLabel));
+  return HOST_NAME.test(value) && !NUMERIC_LAST_LABEL.test(value);
 }
 
 export const POSTGRES_PROTOCOLS = ['postgres:', 'postgresql:'] as const;

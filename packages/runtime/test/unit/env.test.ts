@@ -15,6 +15,12 @@ describe('EnvReader', () => {
     expect(() => reader({ HOST: value }).host('HOST', '0.0.0.0')).toThrow(`invalid configuration: HOST must be an IP address or a host name, got "${value}"`);
   });
 
+  // Before: taken, Number('1e999') being Infinity, not a finite number; the chart's schema refuses
+  // it with the same pattern.
+  it.each(['a.1e999', 'host.1E-3', 'host.0b101', 'host.0o17'])('host refuses %j, a number in another form', (value) => {
+    expect(() => reader({ HOST: value }).host('HOST', '0.0.0.0')).toThrow(`invalid configuration: HOST must be an IP address or a host name, got "${value}"`);
+  });
+
   it.each(['0.0.0.0', '127.0.0.1', '::', '::1', 'localhost', 'gateway.matchcast.svc.cluster.local', 'db1', '1db', 'node-1.example'])('host takes %j', (value) => {
     expect(reader({ HOST: value }).host('HOST', '0.0.0.0')).toBe(value);
   });
