@@ -128,7 +128,7 @@ function jsonObject(body: Record<string, unknown>, field: string, errors: FieldE
 
 /**
  * Why Postgres would refuse this value as the notification's `data`, if it would: too deep,
- * text it cannot store, or larger than MAX_DATA_BYTES as jsonb prints it (JSON plus a space
+ * text it cannot store, a number that overflowed (stored as null), or larger than MAX_DATA_BYTES as jsonb prints it (JSON plus a space
  * after every `:` and `,`). Iterative, so hostile nesting cannot exhaust the stack.
  */
 export function storedJsonProblem(root: unknown): string | undefined {
@@ -140,6 +140,8 @@ export function storedJsonProblem(root: unknown): string | undefined {
       if (!isStorableText(value)) return 'must not contain NUL or unpaired surrogate characters';
       continue;
     }
+    // A literal past a double's range (1e400) parses as Infinity, which would be stored as null.
+    if (typeof value === 'number' && !Number.isFinite(value)) return 'must hold finite numbers only (a number this large is stored as null)';
     if (value === null || typeof value !== 'object') continue;
     if (depth > MAX_DATA_DEPTH) return `must not nest deeper than ${MAX_DATA_DEPTH} levels`;
     const children = Array.isArray(value) ? value : Object.values(value);

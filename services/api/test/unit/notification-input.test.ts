@@ -85,4 +85,13 @@ describe('storedJsonProblem', () => {
     expect(storedJsonProblem({ a: ['\udc00'] })).toMatch(/NUL/);
     expect(storedJsonProblem({ a: '😀' })).toBeUndefined();
   });
+
+  // Before: 1e400 parses as Infinity, which JSON.stringify writes as null: 201, and the stored
+  // data said {"k": null}, not what was sent.
+  it('refuses a number that overflows to infinity as the body is parsed', () => {
+    for (const literal of ['1e400', '-1e400', '[1, 2e999]']) {
+      expect([literal, storedJsonProblem(JSON.parse(`{"k": ${literal}}`))]).toEqual([literal, expect.stringMatching(/finite/)]);
+    }
+    expect(storedJsonProblem(JSON.parse('{"k": 1.7976931348623157e308, "z": -0}'))).toBeUndefined();
+  });
 });
