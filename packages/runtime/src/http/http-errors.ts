@@ -27,6 +27,10 @@ function clientFault(error: unknown): { code: ErrorCode; message?: string } | un
   if (type === 'entity.parse.failed') return { code: 'BAD_JSON', message: 'request body is not valid JSON' };
   if (status === 404) return { code: 'NOT_FOUND' };
   if (status === 413) return { code: 'PAYLOAD_TOO_LARGE', message: 'request body exceeds the maximum size' };
+  // body-parser's 415s are about the encoding or charset of a JSON body: saying "must be
+  // application/json" to a client that sent exactly that sent it looking for the wrong fault.
+  if (type === 'encoding.unsupported') return { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Content-Encoding must be gzip, deflate, br or absent' };
+  if (type === 'charset.unsupported') return { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'request body charset must be UTF-8' };
   if (status === 415) return { code: 'UNSUPPORTED_MEDIA_TYPE' };
   return { code: 'BAD_REQUEST' };
 }
