@@ -485,6 +485,16 @@ describe('api', () => {
       }
     });
 
+    // Before: no answer at all, the socket closed (Node's default without a 'connect' listener).
+    it('CONNECT: 404 NOT_FOUND with the coded body, and the server carries on', async () => {
+      for (const target of ['127.0.0.1:80', '/api/me']) {
+        const answer = await rawRequest(api.port, `CONNECT ${target} HTTP/1.1\r\nHost: x\r\n\r\n`);
+        expect([target, answer.split('\r\n')[0]]).toEqual([target, 'HTTP/1.1 404 NOT_FOUND']);
+        expect(answer).toContain('"error":"NOT_FOUND"');
+      }
+      expect((await call(api.url, 'GET', '/api/me', { token: alice })).status).toBe(200);
+    });
+
     it('a request Node cannot parse: 400 with the coded body, and the server carries on', async () => {
       const answer = await rawRequest(api.port, 'GET /api/me HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n');
       expect(answer).toMatch(/^HTTP\/1.1 400/);

@@ -1,5 +1,8 @@
-import { createServer, type RequestListener, type Server, type ServerOptions } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerOptions } from 'node:http';
 import type { Server as NetServer } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { ProtocolError } from '@matchcast/protocol';
+import { endSocket } from './http-errors';
 import { DEFAULT_LISTEN_HOST, ListenError, type ListenAddress } from './listen-address';
 import { limitPipelining } from './pipelining';
 
@@ -23,7 +26,19 @@ export const HTTP_SERVER_TIMEOUTS: Readonly<Pick<ServerOptions, 'headersTimeout'
  * keepAliveTimeout) and no more than MAX_PIPELINED_REQUESTS requests in flight per connection.
  */
 export function createHttpServer(listener: RequestListener, options: ServerOptions = {}): Server {
-  return createServer({ ...HTTP_SERVER_TIMEOUTS, ...options }, limitPipelining(listener));
+  const server = createServer({ ...HTTP_SERVER_TIMEOUTS, ...options }, limitPipelining(listener));
+  server.on('connect', refuseTunnel);
+  return server;
+}
+
+/**
+ * CONNECT (a proxy's tunnel) never reaches the request listener: without a 'connect' listener
+ * Node closed the socket without a word, the one method answered with silence. No service is a
+ * proxy: 404 NOT_FOUND with the coded body, as for any method or path not served.
+ */
+function refuseTunnel(_req: IncomingMessage, socket: Duplex): void {
+  socket.on('error', () => socket.destroy());
+  endSocket(socket, new ProtocolError('NOT_FOUND', 'CONNECT is not served: this is not a proxy'));
 }
 
 /**
