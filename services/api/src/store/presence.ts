@@ -205,5 +205,13 @@ function gatewayView(id: string, meta: PresenceMeta): GatewayPresence {
   return { id, at: new Date(meta.at).toISOString(), connections: meta.connections, truncated: meta.channels > PRESENCE_MAX_CHANNELS };
 }
 
-const unavailable = (cause?: unknown) =>
-  new ProtocolError('UNAVAILABLE', 'presence is read from Redis, which is not reachable; retry', cause === undefined ? undefined : { cause });
+const unavailable = (cause?: unknown) => {
+  // A Redis user without a command the read needs (an ACL older than this API's) is not a Redis that is away.
+  const message = cause instanceof ReplyError ? String((cause as Error).message) : '';
+  const refused = message.startsWith('NOPERM') ? message.slice(0, 200) : undefined;
+  return new ProtocolError(
+    'UNAVAILABLE',
+    refused ? `Redis refused a command presence needs (${refused}): give the API's Redis user the ACL of docs/deploy.md` : 'presence is read from Redis, which is not reachable; retry',
+    cause === undefined ? undefined : { cause },
+  );
+};

@@ -35,4 +35,11 @@ describe('PresenceStore reading a snapshot that fails part-way', () => {
     await expect(store.channels(10, () => true)).resolves.toMatchObject({ gateways: [], channels: [] });
     await expect(store.userConnections('alice', 10)).resolves.toEqual({ connections: [], truncated: false });
   });
+
+  // An ACL from before the sizes were asked (no ZCARD, MEMORY USAGE): it said Redis was not reachable.
+  it('names a command the Redis user may not run, not "not reachable"', async () => {
+    const refused = new ReplyError("NOPERM this user has no permissions to run the 'zcard' command");
+    const store = storeWith({ ...fakeRedis([null, null]), zcard: async () => Promise.reject(refused) });
+    await expect(store.channels(10, () => true)).rejects.toMatchObject({ code: 'UNAVAILABLE', message: expect.stringMatching(/refused a command presence needs \(NOPERM .*zcard.*ACL/) });
+  });
 });
