@@ -122,6 +122,90 @@ describe('notifications', () => {
       expect((await userStream(admin, 'lea')).map((e) => e.data.title)).toEqual(['Goal!']);
     });
 
+    describe('a key outlives the notification its recipient deleted, for 24 hours from its creation (026)', () => {
+      const remove = async (user: string, id: string) =>
+        expect((await call(api.url, 'DELETE', `/api/notifications/${id}`, { token: await token(user) })).status).toBe(204);
+
+      it('a retry after the recipient deleted it creates nothing (200, counted as a duplicate) and adds no stream event', async () => {
+        const body = { ...base, user_ids: ['pia', 'quin'], data: { minute: 3 }, idempotency_key: 'deleted-then-retried' };
+        const first = await notify(body);
+        expect(first).toMatchObject({ status: 201, body: { created: 2 } });
+        await remove('pia', first.body.notifications[0].id);
+        const events = (await userStream(admin, 'pia')).length;
+        // The same request again, data keys in another order as before: the retry of a timeout.
+        expect(await notify({ ...body, data: { minute: 3 } })).toMatchObject({ status: 200, body: { created: 0, duplicates: 2, skipped: 0, notifications: [] } });
+        expect((await userStream(admin, 'pia')).length).toBe(events);
+        expect((await list('', await token('pia'))).body.total).toBe(0);
+        // A wider retry reaches only the new recipient.
+        expect((await notify({ ...body, user_ids: ['pia', 'quin', 'rey'] })).body).toMatchObject({ created: 1, duplicates: 2, notifications: [{ user_id: 'rey' }] });
+        expect((await admin.query(`SELECT count(*)::int AS n FROM notification WHERE user_id = 'pia'`)).rows[0].n).toBe(0);
+      });
+
+      it('another notification under the key of a deleted one is 409 IDEMPOTENCY_KEY_REUSED, for any field, and writes nothing', async () => {
+        const body = { ...base, user_ids: ['sam'], priority: 'high', data: { a: 1, b: [2] }, expires_at: FUTURE, idempotency_key: 'deleted-then-reused' };
+        const first = await notify(body);
+        await remove('sam', first.body.notifications[0].id);
+        // The same one, data keys in another order and the time in another zone's notation: still a replay.
+        expect(await notify({ ...body, data: { b: [2], a: 1 }, expires_at: FUTURE.replace('Z', '+00:00') })).toMatchObject({ status: 200, body: { duplicates: 1 } });
+        const changes = [{ title: 'Kick-off!' }, { message: 'other' }, { type: 'kickoff' }, { priority: 'normal' }, { team_id: 'ars' }, { data: { a: 1, b: [3] } }, { expires_at: null },
+          { expires_at: new Date(Date.parse(FUTURE) + 1).toISOString() }];
+        for (const changed of changes) {
+          const answer = await notify({ ...body, ...changed, user_ids: ['sam', 'tia'] });
+          expect([changed, answer.status, answer.body.error]).toEqual([changed, 409, 'IDEMPOTENCY_KEY_REUSED']);
+        }
+        expect(await userStream(admin, 'tia')).toEqual([]);
+        expect((await admin.query(`SELECT count(*)::int AS n FROM notification WHERE user_id = 'sam'`)).rows[0].n).toBe(0);
+      });
+
+      it("a deleted notification's fingerprint does not depend on the session's time zone or date style", async () => {
+        const fingerprint = `SELECT encode(matchcast_notification_fingerprint('T', 'M', 'goal', 'normal', NULL, NULL, NULL, '{"b": 1, "a": [1.5]}', '2026-12-05T10:00:00.123456Z'), 'hex') AS f`;
+        const client = await admin.connect();
+        try {
+          const first = (await client.query(fingerprint)).rows[0].f;
+          await client.query(`SET TimeZone = 'Asia/Kathmandu'; SET DateStyle = 'SQL, DMY'; SET extra_float_digits = -15`);
+          expect((await client.query(fingerprint)).rows[0].f).toBe(first);
+          await client.query('RESET ALL');
+        } finally {
+          client.release();
+        }
+      });
+
+      it('a notification the cleanup removed keeps its key too', async () => {
+        const body = { ...base, user_id: 'uma', idempotency_key: 'trimmed-then-retried' };
+        await notify(body);
+        // As the notifier's cleanup deletes: no stream lock, no event.
+        await admin.query(`SELECT matchcast_trim_user_notifications('uma', 0, 10)`);
+        expect(await notify(body)).toMatchObject({ status: 200, body: { created: 0, duplicates: 1 } });
+        expect((await notify({ ...body, title: 'Other' })).status).toBe(409);
+      });
+
+      it('after its 24 hours the key is forgotten: the request creates it again, and the notifier prunes the key', async () => {
+        const body = { ...base, user_id: 'vic', idempotency_key: 'deleted-long-ago' };
+        const first = await notify(body);
+        await remove('vic', first.body.notifications[0].id);
+        await admin.query(`UPDATE notification_key SET created_at = now() - interval '24 hours 1 second' WHERE user_id = 'vic'`);
+        const again = await notify({ ...body, title: 'Another one may use it now' });
+        expect(again).toMatchObject({ status: 201, body: { created: 1 } });
+        // Deleted while not yet pruned: remembered anew, from the new one's creation.
+        await remove('vic', again.body.notifications[0].id);
+        expect((await admin.query(`SELECT created_at > now() - interval '1 minute' AS fresh FROM notification_key WHERE user_id = 'vic'`)).rows).toEqual([{ fresh: true }]);
+        expect((await notify(body)).status).toBe(409);
+        // A notification deleted more than 24 hours after its creation leaves no key at all.
+        const late = await notify({ ...body, user_id: 'wes' });
+        await admin.query(`UPDATE notification SET created_at = now() - interval '25 hours' WHERE user_id = 'wes'`);
+        await remove('wes', late.body.notifications[0].id);
+        expect((await admin.query(`SELECT count(*)::int AS n FROM notification_key WHERE user_id = 'wes'`)).rows[0].n).toBe(0);
+        expect((await notify({ ...body, user_id: 'wes' })).status).toBe(201);
+        // Pruning: only keys past their 24 hours.
+        const recent = await notify({ ...body, user_id: 'xan' });
+        await remove('xan', recent.body.notifications[0].id);
+        await admin.query(`UPDATE notification_key SET created_at = now() - interval '25 hours' WHERE user_id = 'vic'`);
+        const { rows } = await admin.query(`SELECT matchcast_prune_notification_keys(1000) AS pruned`);
+        expect(rows[0].pruned).toBeGreaterThanOrEqual(1);
+        expect((await admin.query(`SELECT user_id FROM notification_key WHERE user_id IN ('vic', 'xan') OR created_at <= now() - interval '24 hours'`)).rows).toEqual([{ user_id: 'xan' }]);
+      });
+    });
+
     it('concurrent requests with one key and different notifications: one is created, the others are 409', async () => {
       const answers = await Promise.all(
         Array.from({ length: 6 }, (_, i) => notify({ ...base, title: `Goal ${i}`, user_id: 'ola', idempotency_key: 'race-bodies' })),

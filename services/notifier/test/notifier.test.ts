@@ -264,6 +264,45 @@ describe('notifier', () => {
     expect((await notificationsFor(admin, match, 'r-')).map((row) => row.data.minute)).toEqual([1, 2]);
   });
 
+  it("an event notified again (its cursor rewound, as after a crash before the cursor moved) does not bring back a follower's deleted notification", async () => {
+    const match = await createMatch(admin, 'ars', 'che', 'epl');
+    await admin.query(`INSERT INTO follow (user_id, kind, target_id) VALUES ('del-1', 'match', $1), ('del-2', 'match', $1)`, [match]);
+    await start();
+    await scoreGoal(admin, match, 'home', 9);
+    await caughtUp();
+    const [deleted] = await notificationsFor(admin, match, 'del-1');
+    expect((await admin.query(`SELECT matchcast_delete_notification('del-1', $1) AS ok`, [deleted!.id])).rows).toEqual([{ ok: true }]);
+    await stop();
+    const { rows: [goal] } = await admin.query<{ id: string; txid: string }>(
+      `SELECT id::text, txid::text FROM outbox WHERE stream = $1 AND type = 'match_event' ORDER BY id DESC LIMIT 1`,
+      [`match:${match}`],
+    );
+    await admin.query(`UPDATE notifier_cursor SET horizon = $1::xid8, event_id = $2::bigint - 1, after_user = ''`, [goal!.txid, goal!.id]);
+    const events = async () => (await admin.query(`SELECT count(*)::int AS n FROM outbox WHERE stream = 'user:del-1'`)).rows[0].n;
+    const before = await events();
+    await start();
+    await caughtUp();
+    expect((await notificationsFor(admin, match, 'del-')).map((row) => row.user_id)).toEqual(['del-2']);
+    expect(await events()).toBe(before);
+  });
+
+  it('cleanup prunes the keys of deleted notifications once their 24 hours have passed, and only those', async () => {
+    const notify = (user: string, key: string) =>
+      admin.query(`SELECT id FROM matchcast_notify_users(ARRAY[$1], 'T', 'M', 'test', NULL, NULL, NULL, '{}', 'normal', NULL, $2)`, [user, key]);
+    for (const user of ['k-recent', 'k-old']) {
+      const { rows: [row] } = await notify(user, 'k1');
+      await admin.query(`SELECT matchcast_delete_notification($1, $2)`, [user, row.id]);
+    }
+    await admin.query(`UPDATE notification_key SET created_at = now() - interval '25 hours' WHERE user_id = 'k-old'`);
+    await start({ NOTIFICATION_CLEANUP_INTERVAL_MS: '200' });
+    await waitFor('the key to be pruned', async () =>
+      (await admin.query(`SELECT 1 FROM notification_key WHERE user_id = 'k-old'`)).rowCount === 0 ? true : undefined,
+    );
+    expect((await admin.query(`SELECT user_id FROM notification_key WHERE user_id LIKE 'k-%'`)).rows).toEqual([{ user_id: 'k-recent' }]);
+    expect((await notify('k-recent', 'k1')).rowCount).toBe(0);
+    expect((await notify('k-old', 'k1')).rowCount).toBe(1);
+  });
+
   it('wakes only for notifications the outbox code signed: a flood of forged ones makes it read nothing', async () => {
     const match = await createMatch(admin, 'rma', 'fcb', 'liga');
     const leadership = new Leadership({ connectionString: notifierUrl(server), logger: testLogger(), notifierId: 'wake-test' });

@@ -80,13 +80,15 @@ export class NotificationStore {
   }
 
   /**
-   * Creates one per recipient in one transaction. Not created: recipients who already have this
-   * source key (`duplicates`), and those matchcast_notify_users leaves out (not members of the
-   * private league the notification is about). A recipient's existing notification under the
-   * key must be this very one (a replay): one that differs in any field means the key was
-   * reused for another notification, and IDEMPOTENCY_KEY_REUSED rolls back the whole request.
-   * The check runs after matchcast_notify_users has taken the recipients' stream locks, so a
-   * concurrent request with the key has committed by then and is seen.
+   * Creates one per recipient in one transaction. Not created: recipients who have or had this
+   * source key (`duplicates`: a notification with it, or one with it that they deleted or the
+   * cleanup removed, for 24 hours after it was created: 026_notification_keys_outlive_rows.sql),
+   * and those matchcast_notify_users leaves out (not members of the private league the
+   * notification is about). What the recipient has or had under the key must be this very
+   * notification (a replay): one that differs in any field — for a deleted one, its fingerprint —
+   * means the key was reused for another notification, and IDEMPOTENCY_KEY_REUSED rolls back the
+   * whole request. The check runs after matchcast_notify_users has taken the recipients' stream
+   * locks, so a concurrent request with the key (or a deletion) has committed by then and is seen.
    */
   async create(input: NotificationInput): Promise<{ created: Array<{ id: string; user_id: string }>; duplicates: number }> {
     const data = input.data === null ? null : JSON.stringify(input.data);
@@ -98,11 +100,18 @@ export class NotificationStore {
       );
       if (input.sourceKey === null || created.length === input.userIds.length) return { created, duplicates: 0 };
       const { rows: [existing] } = await client.query<{ duplicates: number; reused: boolean }>(
-        `SELECT count(*)::int AS duplicates, COALESCE(bool_or(
-                  (n.title, n.message, n.type, n.priority, n.match_id, n.team_id, n.league_id, n.data, n.expires_at)
-                  IS DISTINCT FROM ($4, $5, $6, COALESCE($7, 'normal'), $8, $9, $10, COALESCE($11::jsonb, '{}'), $12::timestamptz)), false) AS reused
-           FROM notification n
-          WHERE n.user_id = ANY($1::text[]) AND n.source_key = $2 AND n.id <> ALL($3::bigint[])`,
+        `WITH request (title, message, type, priority, match_id, team_id, league_id, data, expires_at) AS (
+           SELECT $4::text, $5::text, $6::text, COALESCE($7, 'normal'), $8::text, $9::text, $10::text, COALESCE($11::jsonb, '{}'), $12::timestamptz
+         ), held (differs) AS (
+           SELECT (n.title, n.message, n.type, n.priority, n.match_id, n.team_id, n.league_id, n.data, n.expires_at) IS DISTINCT FROM r
+             FROM notification n, request r
+            WHERE n.user_id = ANY($1::text[]) AND n.source_key = $2 AND n.id <> ALL($3::bigint[])
+           UNION ALL
+           SELECT k.fingerprint <> matchcast_notification_fingerprint(r.title, r.message, r.type, r.priority, r.match_id, r.team_id,
+                                                                      r.league_id, r.data, r.expires_at)
+             FROM matchcast_held_notification_keys($1::text[], $2) k, request r
+         )
+         SELECT count(*)::int AS duplicates, COALESCE(bool_or(differs), false) AS reused FROM held`,
         [input.userIds, input.sourceKey, created.map((row) => row.id), input.title, input.message, input.type, input.priority, input.matchId, input.teamId, input.leagueId, data, input.expiresAt],
       );
       if (existing!.reused) {
