@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PNPM  := $(shell command -v pnpm 2>/dev/null)
 
-.PHONY: deps test-tools build demo test bench bench-users bench-user-streams bench-bus bench-memory bench-storm bench-user-cap bench-ceiling migrate token clean test-compose
+.PHONY: deps test-tools build demo test bench bench-users bench-user-streams bench-bus bench-memory bench-storm bench-user-cap bench-ceiling bench-notification-keys migrate token clean test-compose
 
 # Installs pnpm (through npm) when missing, then the workspace's locked dependencies.
 deps:
@@ -67,6 +67,11 @@ bench-user-cap: build
 # Postgres CPU per commit (docs/benchmarks.md, "NOTIFY path ceiling").
 bench-ceiling: build
 	@node bench/dist/ceiling.js $(BENCH_ARGS)
+
+# What keeping a deleted notification's idempotency key (026) costs the notification writes
+# (docs/benchmarks.md, "Notification keys").
+bench-notification-keys: build
+	@node bench/dist/notification-keys.js $(BENCH_ARGS)
 
 migrate: build
 	@node packages/db/dist/cli.js
