@@ -37,6 +37,7 @@ import { SSE_PATH, sseHandler } from './transport/sse';
 import { PositionTokens } from './transport/sse-positions';
 import { NOTIFICATION_STREAM_PATH, notificationStreamHandler } from './transport/notification-stream';
 import { WsServer } from './transport/ws-server';
+import { noteConnection } from './transport/write-batch';
 
 /** The gateway's own authorization reads (purchase owners, league access): one group of its own in the client pool's turns. */
 const GATEWAY_READS: Caller = { group: 'gateway', alive: () => true };
@@ -194,6 +195,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
   const server = createHttpServer(app);
   server.on('clientError', onClientError);
   capConnections(server, config.ws.maxSockets, metrics.socketsDropped, logger);
+  // While connections arrive, the write batch flushes in short turns, so the loop keeps accepting.
+  server.on('connection', noteConnection);
   wsServer.attach(server);
   supervisor.start();
   const positionCheck =

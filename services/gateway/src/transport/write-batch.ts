@@ -13,9 +13,10 @@ import type { Socket } from 'node:net';
  * libuv/libuv#3696), so one unbroken flush per event left a storm's connections waiting in the
  * accept queue, or dropped when it overflowed. A socket waiting for its slice keeps collecting
  * frames: under load, more frames share each syscall, and the CPU that saves goes to the
- * connections being accepted. Otherwise a turn flushes for about CALM_TURN_MS: each extra turn
- * costs a poll, and 8-socket slices at light load (5,000 clients × 5 events/s) cost 40–50 % more
- * CPU per delivery than one flush per turn.
+ * connections being accepted. Otherwise a turn flushes for about CALM_TURN_MS while TCP
+ * connections are being accepted (noteConnection), and for QUIET_TURN_MS when none was for
+ * ARRIVAL_WINDOW_MS: each extra turn costs a poll, and 8-socket slices at light load (5,000
+ * clients × 5 events/s) cost 40–50 % more CPU per delivery than one flush per turn.
  */
 /**
  * A socket held here carries HELD, and the sockets to flush are listed in the order they were
@@ -51,22 +52,37 @@ const FLUSH_BYTES = 64 * 1024;
  */
 export const STORM_SLICE = 4;
 /**
- * Otherwise a turn's flush stops after about this long (checked every CALM_CHECK_EVERY
- * sockets): a flush to 5,000 clients takes a few such turns, not hundreds, and the loop still
- * accepts often enough for a storm's first arrivals to be counted.
+ * Otherwise, while connections are being accepted, a turn's flush stops after about this long
+ * (checked every CALM_CHECK_EVERY sockets): the loop accepts often enough for a storm's first
+ * arrivals to be counted.
  */
 const CALM_TURN_MS = 0.5;
+/**
+ * With no connection accepted for ARRIVAL_WINDOW_MS, a turn's flush stops after about this long
+ * instead: a flush to 2,500 clients then takes ~8 turns, not ~60, each of them a poll, an
+ * immediate's callback scope and its async-hook bookkeeping (at 5,000 clients × 5 events/s, 43 %
+ * fewer epoll_pwait per delivery and ~0.6 % less CPU: docs/benchmarks.md, "Where the gap is").
+ * What waits for the end of such a turn (a read, a storm's first connection) waits at most this
+ * long, once: the first connection accepted shortens the turns that follow to CALM_TURN_MS.
+ */
+const QUIET_TURN_MS = 4;
 const CALM_CHECK_EVERY = 64;
 /**
  * A storm: STORM_ARRIVALS streams opened within one ARRIVAL_WINDOW_MS window; it lasts until
  * ARRIVAL_WINDOW_MS after the last arrival that kept the count there.
  */
-const ARRIVAL_WINDOW_MS = 100;
+export const ARRIVAL_WINDOW_MS = 100;
 export const STORM_ARRIVALS = 10;
 
 let arrivals = 0;
 let windowStartMs = -Infinity;
 let stormUntilMs = -Infinity;
+let lastConnectionMs = -Infinity;
+
+/** Notes a TCP connection accepted on the client port (any, before admission): flush turns are short for ARRIVAL_WINDOW_MS. */
+export function noteConnection(): void {
+  lastConnectionMs = performance.now();
+}
 
 /** Counts a stream opened (WebSocket or SSE, past every check: admission.ts `opened`); true when it starts a storm. */
 export function noteArrival(): boolean {
@@ -84,7 +100,7 @@ export function noteArrival(): boolean {
 function flushSlice(): void {
   const now = performance.now();
   const storm = now < stormUntilMs;
-  const deadline = now + CALM_TURN_MS;
+  const deadline = now + (now - lastConnectionMs < ARRIVAL_WINDOW_MS ? CALM_TURN_MS : QUIET_TURN_MS);
   let count = 0;
   while (next < held.length) {
     const socket = held[next++]!;

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import net from 'node:net';
-import { STORM_ARRIVALS, STORM_SLICE, batchedWrite, holdWrites, noteArrival } from '../../src/transport/write-batch';
+import { ARRIVAL_WINDOW_MS, STORM_ARRIVALS, STORM_SLICE, batchedWrite, holdWrites, noteArrival, noteConnection } from '../../src/transport/write-batch';
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -108,5 +108,54 @@ describe('batchedWrite', () => {
       expect(received[count - 1]).toBe('abc');
       expect(received.slice(1, count - 1).every((text) => text === 'ab')).toBe(true);
     });
+  });
+});
+
+describe('the length of a flush turn', () => {
+  /**
+   * A clock that moves only when a socket is written to, by `writeMs` per write (a kernel write's
+   * cost): how many sockets a turn flushes then depends on the batch's turn length alone, not on
+   * how busy the machine is.
+   */
+  async function firstTurn(count: number, writeMs: number, before: () => void): Promise<{ first: number; all: number }> {
+    let clock = performance.now() + 10 * ARRIVAL_WINDOW_MS; // past any storm or arrival an earlier test left
+    const now = jest.spyOn(performance, 'now').mockImplementation(() => clock);
+    try {
+      let written = 0;
+      let first = 0;
+      await withPairs(count, async (writers, received) => {
+        for (const socket of writers) {
+          const write = socket.write.bind(socket) as (chunk: Buffer) => boolean;
+          jest.spyOn(socket, 'write').mockImplementation(((chunk: Buffer) => {
+            clock += writeMs;
+            written++;
+            return write(chunk);
+          }) as typeof socket.write);
+        }
+        before();
+        for (const socket of writers) batchedWrite(socket, Buffer.from('a'));
+        await turn();
+        first = written;
+        while (written < count) await turn();
+        while (received.join('').length < count) await turn();
+      });
+      return { first, all: written };
+    } finally {
+      now.mockRestore();
+    }
+  }
+
+  it('flushes for up to QUIET_TURN_MS (4 ms) per turn when no connection was accepted lately: fewer turns, each a poll', async () => {
+    // 128 writes of 12 µs: 1.5 ms, past the 0.5 ms of a turn while connections arrive.
+    expect(await firstTurn(128, 0.012, () => undefined)).toEqual({ first: 128, all: 128 });
+  });
+
+  it('still yields to the loop within a quiet flush that takes longer than QUIET_TURN_MS', async () => {
+    // 128 writes of 0.1 ms: checked every 64 sockets, the first 64 took 6.4 ms.
+    expect(await firstTurn(128, 0.1, () => undefined)).toEqual({ first: 64, all: 128 });
+  });
+
+  it('flushes in turns of about CALM_TURN_MS (0.5 ms) for ARRIVAL_WINDOW_MS after a connection was accepted, so the loop keeps accepting', async () => {
+    expect(await firstTurn(128, 0.012, noteConnection)).toEqual({ first: 64, all: 128 });
   });
 });
