@@ -12,16 +12,27 @@ export interface StartedServer {
 /**
  * Diagnostics only, for every gateway a bench starts: BENCH_GATEWAY_NODE_ARGS adds node flags
  * (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"), BENCH_GATEWAY_ENV sets variables (e.g.
- * "WS_PING_INTERVAL_MS=3600000", to see what the keep-alive costs).
+ * "WS_PING_INTERVAL_MS=3600000", to see what the keep-alive costs). BENCH_PEER_NODE_ARGS and
+ * BENCH_PEER_ENV do the same for every peer (e.g. "--trace-gc" on both, to compare them).
  */
-const diagnosticArgs = process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-const diagnosticEnv = Object.fromEntries(
-  (process.env.BENCH_GATEWAY_ENV?.split(' ').filter(Boolean) ?? []).map((pair) => {
-    const equals = pair.indexOf('=');
-    if (equals < 1) throw new Error(`BENCH_GATEWAY_ENV: "${pair}" is not NAME=value`);
-    return [pair.slice(0, equals), pair.slice(equals + 1)];
-  }),
-);
+const diagnosticArgs = nodeArgsFrom('BENCH_GATEWAY_NODE_ARGS');
+const diagnosticEnv = envFrom('BENCH_GATEWAY_ENV');
+const peerDiagnosticArgs = nodeArgsFrom('BENCH_PEER_NODE_ARGS');
+const peerDiagnosticEnv = envFrom('BENCH_PEER_ENV');
+
+function nodeArgsFrom(name: string): string[] {
+  return process.env[name]?.split(' ').filter(Boolean) ?? [];
+}
+
+function envFrom(name: string): Record<string, string> {
+  return Object.fromEntries(
+    (process.env[name]?.split(' ').filter(Boolean) ?? []).map((pair) => {
+      const equals = pair.indexOf('=');
+      if (equals < 1) throw new Error(`${name}: "${pair}" is not NAME=value`);
+      return [pair.slice(0, equals), pair.slice(equals + 1)];
+    }),
+  );
+}
 
 export interface GatewayStart {
   maxConnections: number;
@@ -60,8 +71,8 @@ export async function startGateway(infra: Infra, mode: BrokerMode, logDir: strin
 /** A peer server (bench/src/peers) fed from the bench's Redis, ready to serve. */
 export async function startPeer(infra: Infra, peer: Peer, logDir: string, nodeArgs: string[] = []): Promise<StartedServer> {
   const port = await freePort();
-  const env = { PORT: String(port), REDIS_URL: infra.redis.url, PEER_FRAMING: peer === 'ws' ? 'naive' : peer };
-  const service = new Service(`peer-${peer}`, peerScript(peer === 'socketio' ? 'socketio' : 'naive-ws'), env, logDir, nodeArgs).start();
+  const env = { PORT: String(port), REDIS_URL: infra.redis.url, PEER_FRAMING: peer === 'ws' ? 'naive' : peer, ...peerDiagnosticEnv };
+  const service = new Service(`peer-${peer}`, peerScript(peer === 'socketio' ? 'socketio' : 'naive-ws'), env, logDir, [...peerDiagnosticArgs, ...nodeArgs]).start();
   await service.ready(port, '/readyz');
   return { service, port, opsPort: port };
 }
