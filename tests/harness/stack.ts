@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { migrate } from '@matchcast/db';
-import { PostgresServer, RedisServer, freePort, startChild, waitFor, type ManagedChild } from '@matchcast/testkit';
+import { PostgresServer, RedisServer, deliveringThrough, freePort, startChild, waitFor, type ManagedChild } from '@matchcast/testkit';
 import pg from 'pg';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -79,6 +79,11 @@ export class GatewayProcess extends ServiceProcess {
     } catch {
       return undefined;
     }
+  }
+
+  /** Ready and delivering through `mode`: bus traffic a test injects from now on is seen (see deliveringThrough). */
+  deliveringThrough(mode: 'redis' | 'postgres', timeoutMs = 20_000): Promise<void> {
+    return deliveringThrough(`http://127.0.0.1:${this.opsPort}`, mode, timeoutMs);
   }
 
   /** Fails at once, with the log's tail, if the process exits first (a port taken, bad config). */

@@ -1,4 +1,5 @@
 export { freePort, waitFor } from './ports';
+export { deliveringThrough } from './delivering';
 export { startChild, type ManagedChild } from './child';
 export { PostgresServer, type PostgresServerOptions } from './postgres-server';
 export { RedisServer, type RedisServerOptions } from './redis-server';

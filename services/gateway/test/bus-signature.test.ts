@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { REDIS_EVENTS_CHANNEL, REDIS_HEARTBEAT_CHANNEL } from '@matchcast/protocol';
 import { migrate } from '@matchcast/db';
 import { BusSignature, ConfigError, EnvReader, createLogger } from '@matchcast/runtime';
-import { PostgresServer, RedisServer, waitFor } from '@matchcast/testkit';
+import { PostgresServer, RedisServer, deliveringThrough, waitFor } from '@matchcast/testkit';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { loadConfig as loadListenerConfig } from '../../notify-listener/src/config';
@@ -39,7 +39,8 @@ describe('signed bus messages', () => {
     );
   };
   const metric = (name: string, label = '') => metricValue(ops, name, label);
-  const onRedis = () => waitFor('the gateway on Redis', async () => ((await metric('matchcast_gateway_broker_mode', 'mode="redis"')) === 1 ? true : undefined), 20_000);
+  /** Subscribed and taking heartbeats: what is published from now on is seen (the mode gauge says redis before that). */
+  const onRedis = () => deliveringThrough(ops, 'redis');
   const goal = (home: number) =>
     db.query(`INSERT INTO scoreboard (match_id, home_score) VALUES ('m1', $1) ON CONFLICT (match_id) DO UPDATE SET home_score = EXCLUDED.home_score`, [home]);
   const head = async () => Number((await db.query<{ last_seq: string }>(`SELECT last_seq FROM stream_counter WHERE stream = 'match:m1'`)).rows[0]?.last_seq ?? 0);

@@ -7,7 +7,7 @@
  * without their memory of recent events.
  */
 import { EnvReader, createLogger } from '@matchcast/runtime';
-import { PostgresServer, waitFor } from '@matchcast/testkit';
+import { PostgresServer, deliveringThrough, waitFor } from '@matchcast/testkit';
 import pg from 'pg';
 import { loadConfig } from '../src/config';
 import { startGateway, type Gateway } from '../src/gateway';
@@ -34,7 +34,7 @@ describe('an outbox event whose data nests too deep to serialize', () => {
       const env = { DATABASE_URL: postgres.url, PORT: '0', OPS_PORT: '0', HOST: '127.0.0.1', AUTH_JWT_SECRET: TEST_SECRET, CANARY_INTERVAL_MS: '0', MEMORY_HISTORY_EVENTS_PER_STREAM: history };
       const gateway = await startGateway(loadConfig(new EnvReader(env)), createLogger('gateway', 'silent'));
       gateways.push(gateway);
-      await waitFor('the gateway on Postgres', async () => ((await metricValue(ops(gateway), 'matchcast_gateway_broker_mode', 'mode="postgres"')) === 1 ? true : undefined), 20_000);
+      await deliveringThrough(ops(gateway), 'postgres');
     }
   });
 

@@ -4,7 +4,7 @@
  */
 import { migrate } from '@matchcast/db';
 import { EnvReader, createLogger } from '@matchcast/runtime';
-import { PostgresServer, RedisServer, waitFor } from '@matchcast/testkit';
+import { PostgresServer, RedisServer, deliveringThrough, waitFor } from '@matchcast/testkit';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { loadConfig as loadListenerConfig } from '../../notify-listener/src/config';
@@ -35,7 +35,7 @@ describe("a team's events waiting for its read while the database does not answe
       createLogger('gateway', 'silent'),
     );
     const ops = `http://127.0.0.1:${gateway.opsPort}`;
-    await waitFor('the gateway on Redis', async () => ((await metricValue(ops, 'matchcast_gateway_broker_mode', 'mode="redis"')) === 1 ? true : undefined), 20_000);
+    await deliveringThrough(ops, 'redis');
   }, 60_000);
 
   afterAll(async () => {

@@ -6,7 +6,7 @@
  */
 import { migrate } from '@matchcast/db';
 import { EnvReader, createLogger } from '@matchcast/runtime';
-import { PostgresServer, RedisServer, waitFor } from '@matchcast/testkit';
+import { PostgresServer, RedisServer, deliveringThrough, waitFor } from '@matchcast/testkit';
 import pg from 'pg';
 import { loadConfig as loadListenerConfig } from '../../notify-listener/src/config';
 import { startListener, type RunningListener } from '../../notify-listener/src/listener';
@@ -72,7 +72,7 @@ describe('topic channels on a gateway fed through Redis', () => {
   };
 
   it('delivers only the topic’s messages on a topic channel, once to a client on a channel and its topic', async () => {
-    await waitFor('the gateway on Redis', async () => ((await metric('matchcast_gateway_broker_mode', 'mode="redis"')) === 1 ? true : undefined), SLOW_MS);
+    await deliveringThrough(`http://127.0.0.1:${gateway.opsPort}`, 'redis', SLOW_MS);
     const schedule = await connect(['league:l/schedule']);
     const live = await connect(['match:m1/live']);
     const results = await connect(['league:l/results', 'team:a/results']);

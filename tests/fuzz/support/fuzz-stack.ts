@@ -76,7 +76,8 @@ export class FuzzStack extends ProcessUnderFuzz {
     }, 'fuzz-gateway');
     this.gateway.start();
     await this.gateway.ready(30_000);
-    await waitFor('gateway in redis mode', async () => ((await this.gateway.mode()) === 'redis' ? true : undefined), 15_000);
+    // Its bus messages are published from the start: it must be subscribed (a heartbeat in), not only say redis.
+    await this.gateway.deliveringThrough('redis', 15_000);
     this.redis = new Redis(this.infra.redis.url, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: true });
     await this.redis.connect();
   }
@@ -118,8 +119,7 @@ export class FuzzStack extends ProcessUnderFuzz {
     this.gateway.start();
     this.restarts.push({ at: new Date().toISOString(), reason, pid: this.pid });
     await this.gateway.ready(30_000);
-    await waitFor('gateway in redis mode', async () => ((await this.gateway.mode()) === 'redis' ? true : undefined), 15_000)
-      .catch(() => undefined);
+    await this.gateway.deliveringThrough('redis', 15_000).catch(() => undefined);
     await sleep(300);
     this.recordBaseline();
   }
