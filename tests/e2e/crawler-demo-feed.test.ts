@@ -7,9 +7,8 @@
 import { mkdtempSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startChild, waitFor, type ManagedChild } from '@matchcast/testkit';
+import { freePortRange, startChild, waitFor, type ManagedChild } from '@matchcast/testkit';
 import { TestClient } from '../../services/gateway/test/support';
-import { freePortRange } from '../harness/port-range';
 import { LOG_DIR } from '../harness/stack';
 
 const ROOT = resolve(__dirname, '..', '..');

@@ -8,9 +8,8 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startChild, waitFor, type ManagedChild } from '@matchcast/testkit';
+import { freePortRange, startChild, waitFor, type ManagedChild } from '@matchcast/testkit';
 import WebSocket from 'ws';
-import { freePortRange } from '../harness/port-range';
 import { LOG_DIR } from '../harness/stack';
 
 const ROOT = resolve(__dirname, '..', '..');

@@ -1,4 +1,4 @@
-export { freePort, waitFor } from './ports';
+export { freePort, freePortRange, waitFor } from './ports';
 export { deliveringThrough } from './delivering';
 export { startChild, type ManagedChild } from './child';
 export { PostgresServer, type PostgresServerOptions } from './postgres-server';

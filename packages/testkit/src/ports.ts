@@ -5,6 +5,8 @@ import { createServer } from 'node:net';
 const FIRST_PORT = 10_000;
 /** Slices of the range, one per jest worker (jest.config.js runs far fewer). */
 const SLICES = 16;
+/** The top of each slice, kept for freePortRange: freePort never walks it (see freePortRange). */
+const RANGE_AREA = 200;
 
 /**
  * A free TCP port on loopback, from this process's own slice of the range below the kernel's
@@ -24,30 +26,89 @@ export async function freePort(): Promise<number> {
   throw new Error(`no free port in ${slice.first}..${slice.first + slice.size - 1}`);
 }
 
-/** Undefined where the kernel's ephemeral range cannot be read or leaves too little below it. */
-function ownSlice(): { first: number; size: number; next: number } | undefined {
-  let ephemeralLow: number;
+/**
+ * The first of `span` consecutive free ports on loopback, below the kernel's ephemeral range
+ * (the demo takes PORT, PORT+1, …, binding them one by one as its services start). A base
+ * picked inside the ephemeral range (the default 32768–60999) can lose one of its ports to any
+ * outgoing connection between the check and the bind. Ranges come from the top of this worker's
+ * slice, which freePort never hands out: a child that inherits JEST_WORKER_ID (the demo, for its
+ * embedded Postgres) walks the same slice with freePort, and must not take a port of the range
+ * that a later service of the demo is to bind.
+ */
+export async function freePortRange(span: number): Promise<number> {
+  if (!Number.isInteger(span) || span < 1 || span > RANGE_AREA) throw new RangeError(`span must be 1..${RANGE_AREA}, not ${span}`);
+  const area = rangeArea;
+  if (!area) return anyRangeBelowEphemeral(span);
+  const bases = area.size - span + 1;
+  for (let tried = 0; tried < bases; tried++) {
+    const base = area.first + (area.next % bases);
+    const free = await Promise.all(Array.from({ length: span }, (_, i) => canListenEverywhere(base + i)));
+    if (free.every(Boolean)) {
+      area.next += span; // the next range starts past this one
+      return base;
+    }
+    area.next++;
+  }
+  throw new Error(`no ${span} consecutive free ports in ${area.first}..${area.first + area.size - 1}`);
+}
+
+interface Walk {
+  first: number;
+  size: number;
+  next: number;
+}
+
+function ephemeralLow(): number | undefined {
   try {
-    ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
   } catch {
     return undefined;
   }
-  const size = Math.floor((ephemeralLow - FIRST_PORT) / SLICES);
-  if (!(size >= 100)) return undefined;
-  const worker = Number(process.env.JEST_WORKER_ID ?? 0) % SLICES;
-  // A random start: a worker restarted with the same id does not walk its predecessor's ports first.
-  return { first: FIRST_PORT + worker * size, size, next: Math.floor(Math.random() * size) };
 }
 
-const portSlice = ownSlice();
+/** This worker's slice for freePort, and the area at its top for freePortRange. Undefined where
+ * the kernel's ephemeral range cannot be read or leaves too little below it. */
+function ownSlice(): { ports: Walk; ranges: Walk } | undefined {
+  const low = ephemeralLow();
+  if (low === undefined) return undefined;
+  const size = Math.floor((low - FIRST_PORT) / SLICES);
+  if (!(size >= 100 + RANGE_AREA)) return undefined;
+  const worker = Number(process.env.JEST_WORKER_ID ?? 0) % SLICES;
+  const first = FIRST_PORT + worker * size;
+  const portsSize = size - RANGE_AREA;
+  // Random starts: a worker restarted with the same id does not walk its predecessor's ports first.
+  return {
+    ports: { first, size: portsSize, next: Math.floor(Math.random() * portsSize) },
+    ranges: { first: first + portsSize, size: RANGE_AREA, next: Math.floor(Math.random() * RANGE_AREA) },
+  };
+}
 
-function canListen(port: number): Promise<boolean> {
+const slices = ownSlice();
+const portSlice = slices?.ports;
+const rangeArea = slices?.ranges;
+
+/** Without /proc: a random base below 32768, under both Linux's and IANA's (49152) ephemeral ranges. */
+async function anyRangeBelowEphemeral(span: number): Promise<number> {
+  for (let tried = 0; tried < 1000; tried++) {
+    const base = FIRST_PORT + Math.floor(Math.random() * (32_768 - FIRST_PORT - span));
+    const free = await Promise.all(Array.from({ length: span }, (_, i) => canListenEverywhere(base + i)));
+    if (free.every(Boolean)) return base;
+  }
+  throw new Error(`no ${span} consecutive free ports found below 32768`);
+}
+
+function canListen(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
     server.unref();
     server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    server.listen(port, host, () => server.close(() => resolve(true)));
   });
+}
+
+/** The demo's edge listens on every address, its services on loopback: free on both. */
+async function canListenEverywhere(port: number): Promise<boolean> {
+  return (await canListen(port, '0.0.0.0')) && (await canListen(port));
 }
 
 /** Asks the kernel for a free port (an ephemeral one). */
