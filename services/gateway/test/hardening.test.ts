@@ -354,28 +354,41 @@ describe('a gateway under hostile input', () => {
   });
 
   it('closes a connection whose frames, each within the rate, pile up behind a read the database does not answer; others live on', async () => {
-    const bystander = await subscribed(['match:m1']);
-    const flooder = new TestClient(url);
-    await flooder.opened();
-    // The league-access read of a match not known here waits for this lock.
-    await db.query('BEGIN');
-    await db.query('LOCK TABLE league IN ACCESS EXCLUSIVE MODE');
+    // The stalled read must outlast the 60 frames that pile up behind it: 4 s at 15 a second, within
+    // the default 5 s statement timeout only where timers run on time. On a loaded machine they ran
+    // 4× late, the read timed out first, the queue drained, and the connection stayed open. Here
+    // its reads wait a minute, however slowly the frames go.
+    const patient = await start({ REPLAY_STATEMENT_TIMEOUT_MS: '60000' });
     try {
-      flooder.send({ action: 'subscribe', channels: ['match:stalled'] });
-      for (let i = 0; i < 75 && flooder.ws.readyState === WebSocket.OPEN; i++) {
-        flooder.send({ action: 'ping' });
-        await new Promise((r) => setTimeout(r, 66)); // ~15 a second: under WS_MESSAGES_PER_SECOND (20)
+      const patientUrl = `ws://127.0.0.1:${patient.port}/ws`;
+      const bystander = new TestClient(patientUrl);
+      await bystander.opened();
+      bystander.send({ action: 'subscribe', channels: ['match:m1'] });
+      await bystander.next((m) => m.type === 'subscribed');
+      const flooder = new TestClient(patientUrl);
+      await flooder.opened();
+      // The league-access read of a match not known here waits for this lock.
+      await db.query('BEGIN');
+      await db.query('LOCK TABLE league IN ACCESS EXCLUSIVE MODE');
+      try {
+        flooder.send({ action: 'subscribe', channels: ['match:stalled'] });
+        for (let i = 0; i < 75 && flooder.ws.readyState === WebSocket.OPEN; i++) {
+          flooder.send({ action: 'ping' });
+          await new Promise((r) => setTimeout(r, 66)); // ~15 a second: under WS_MESSAGES_PER_SECOND (20)
+        }
+        const closed = await Promise.race([flooder.closed, new Promise((r) => setTimeout(() => r('still open'), 5000))]);
+        expect(closed).toEqual({ code: 1008, reason: 'RATE_LIMITED' });
+      } finally {
+        await db.query('ROLLBACK');
       }
-      const closed = await Promise.race([flooder.closed, new Promise((r) => setTimeout(() => r('still open'), 5000))]);
-      expect(closed).toEqual({ code: 1008, reason: 'RATE_LIMITED' });
+      expect(bystander.ws.readyState).toBe(WebSocket.OPEN);
+      bystander.send({ action: 'ping' });
+      await bystander.next((m) => m.type === 'pong', 10_000);
+      bystander.ws.close();
     } finally {
-      await db.query('ROLLBACK');
+      await patient.close();
     }
-    expect(bystander.ws.readyState).toBe(WebSocket.OPEN);
-    bystander.send({ action: 'ping' });
-    await bystander.next((m) => m.type === 'pong', 10_000);
-    bystander.ws.close();
-  });
+  }, 120_000);
 
   it('answers frames past the message rate with RATE_LIMITED, naming a subscribe\'s channels as every refused subscribe does; the connection lives on', async () => {
     const eager = await subscribed(['all']);
