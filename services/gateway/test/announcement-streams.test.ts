@@ -56,7 +56,8 @@ describe('announcement streams on a gateway', () => {
     const ids = [await announce('league', 'l', 'L'), await announce('team', 'a', 'T'), await announce('everyone', null, 'E')];
     // A result on the same league: a league_table (results topic) that must not reach the announcements topic.
     await db.query(`BEGIN; INSERT INTO scoreboard (match_id, home_score, away_score) VALUES ('m1', 1, 0); UPDATE match SET status = 'finished' WHERE id = 'm1'; COMMIT`);
-    await client.next((m) => m.type === 'announcement' && m.data.id === ids[2], SLOW_MS);
+    // Order holds within a stream, not across: wait for each of the three, then for anything extra.
+    for (const id of ids) await client.next((m) => m.type === 'announcement' && m.data.id === id, SLOW_MS);
     await new Promise((r) => setTimeout(r, 300));
     // Three streams: order holds within each, not across them.
     expect(client.messages.filter((m) => m.seq !== undefined).map((m) => [m.type, m.channel, m.data.id]).sort()).toEqual([

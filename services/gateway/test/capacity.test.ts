@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { migrate } from '@matchcast/db';
 import { EnvReader, createLogger } from '@matchcast/runtime';
-import { PostgresServer } from '@matchcast/testkit';
+import { PostgresServer, waitFor } from '@matchcast/testkit';
 import pg from 'pg';
 import { loadConfig } from '../src/config';
 import { startGateway, type Gateway } from '../src/gateway';
@@ -111,7 +111,7 @@ describe('gateway capacity settings', () => {
         await raw('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n', 2000);
         await raw('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n', 50);
       }
-      await new Promise((r) => setTimeout(r, 300));
+      await waitFor('every refused or abandoned request gone', async () => (small.registry.size === 0 ? true : undefined), 10_000, 50).catch(() => undefined);
       expect(small.registry.size).toBe(0);
       for (let i = 0; i < 2; i++) {
         const res = await fetch(`${base}/sse?channels=match:m1`);

@@ -119,7 +119,8 @@ describe('gateway (Postgres LISTEN mode)', () => {
 
   it('streams the same messages over SSE and resumes from Last-Event-ID', async () => {
     const controller = new AbortController();
-    const read = async (headers: Record<string, string>, count: number) => {
+    /** The first `count` events of a stream; `onSubscribed` is called when its `subscribed` comes. */
+    const read = async (headers: Record<string, string>, count: number, onSubscribed: () => void = () => undefined) => {
       const res = await fetch(`http://127.0.0.1:${gateway.port}/sse?channels=match:m1`, { headers, signal: controller.signal });
       expect(res.headers.get('content-type')).toContain('text/event-stream');
       const reader = res.body!.getReader();
@@ -135,13 +136,17 @@ describe('gateway (Postgres LISTEN mode)', () => {
           const id = /^id: (.*)$/m.exec(block)?.[1];
           const data = /^data: (.*)$/m.exec(block)?.[1];
           if (data) events.push({ id, data: JSON.parse(data) });
+          if (data && events.at(-1)!.data.type === 'subscribed') onSubscribed();
         }
       }
       await reader.cancel();
       return events.filter((e) => e.data.stream);
     };
-    const first = read({}, 1);
-    await new Promise((r) => setTimeout(r, 100));
+    // The goal only once the stream is subscribed (not after a fixed 100 ms): before, it is no live event of this stream.
+    let subscribed!: () => void;
+    const isSubscribed = new Promise<void>((resolve) => (subscribed = resolve));
+    const first = read({}, 1, subscribed);
+    await isSubscribed;
     await db.query(`UPDATE scoreboard SET away_score = away_score + 1 WHERE match_id = 'm1'`);
     const [live] = await first;
     expect(live!.id).toMatch(/^1:[A-Za-z0-9_-]{22}:/); // a position token (sse-resume.test.ts)

@@ -224,7 +224,11 @@ describe('a gateway under hostile input', () => {
     }
     // Well-formed but claiming a seq far beyond what the database ever committed.
     await publisher.publish(REDIS_EVENTS_CHANNEL, JSON.stringify({ channel: 'x', payload: JSON.stringify({ ref: true, id: '999', stream: 'match:m1', seq: 2 ** 40 }) }));
-    await new Promise((r) => setTimeout(r, 300));
+    // Counted once read (and the claim once its head is read): waited for, then checked exactly.
+    await waitFor('the garbage counted', async () =>
+      (await metric('matchcast_gateway_invalid_messages_total', 'source="redis"')) >= events.length &&
+      (await metric('matchcast_gateway_invalid_messages_total', 'source="heartbeat"')) >= 3 &&
+      (await metric('matchcast_gateway_seq_claims_beyond_head_total')) >= 1 ? true : undefined, 10_000).catch(() => undefined);
     expect(await metric('matchcast_gateway_invalid_messages_total', 'source="redis"')).toBe(events.length);
     expect(await metric('matchcast_gateway_invalid_messages_total', 'source="heartbeat"')).toBe(3);
     expect(await metric('matchcast_gateway_seq_claims_beyond_head_total')).toBe(1);
@@ -346,7 +350,8 @@ describe('a gateway under hostile input', () => {
       ws.send(JSON.stringify({ action: 'subscribe', channels: ['all', 'match:m1'], since: new Date(Date.now() - 60_000).toISOString(), resume: { 'match:m2': 1 } }));
       ws.terminate();
     }
-    await new Promise((r) => setTimeout(r, 1000));
+    // A leak stays for good; cleaning up after 100 closes may take a loaded machine more than a second.
+    await waitFor('the terminated clients gone', async () => (gateway.registry.size === 0 ? true : undefined), 10_000, 50).catch(() => undefined);
     expect(gateway.registry.size).toBe(0);
     expect(gateway.registry.subscribers('all')?.size ?? 0).toBe(0);
     expect(gateway.registry.subscribers('match:m1')?.size ?? 0).toBe(0);
@@ -768,9 +773,14 @@ describe('a gateway under hostile input', () => {
       await client.next((m) => m.type === 'subscribed');
       const flood = await bareConnections(small.port, 1100);
       await waitFor('the sockets past the cap closed', async () => (flood.closedByServer() >= 89 ? true : undefined), 5000, 20);
-      await sleep(200);
-      const text = await (await fetch(`http://127.0.0.1:${small.opsPort}/metrics`)).text();
-      const dropped = Number(/^matchcast_gateway_sockets_dropped_total(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1]);
+      // The gateway counts a socket before the client sees it closed: wait until the two agree
+      // (not a fixed 200 ms: a loaded machine may take longer), then the count is checked exactly.
+      const droppedNow = async () => {
+        const text = await (await fetch(`http://127.0.0.1:${small.opsPort}/metrics`)).text();
+        return Number(/^matchcast_gateway_sockets_dropped_total(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1]);
+      };
+      await waitFor('every dropped socket seen closed', async () => ((await droppedNow()) === flood.closedByServer() ? true : undefined), 10_000, 50).catch(() => undefined);
+      const dropped = await droppedNow();
       expect(dropped).toBe(flood.closedByServer());
       expect(flood.closedByServer()).toBeGreaterThanOrEqual(89);
       expect(flood.closedByServer()).toBeLessThanOrEqual(92);
