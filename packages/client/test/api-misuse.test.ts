@@ -29,13 +29,16 @@ describe('MatchcastClient API misuse against a real gateway', () => {
 
   /** A client on the gateway that records its errors, subscribed to `all` (events to `onAll`) and live. */
   async function liveOnAll(onAll: (event: DeliveredMessage) => unknown = () => undefined, options: { connectTimeoutMs?: number } = {}) {
-    const { client } = recordingClient({ url: gateway.wsUrl, pingIntervalMs: 0, ...options });
+    const { client, serverSubscribed } = recordingClient({ url: gateway.wsUrl, pingIntervalMs: 0, ...options });
     const errors: MatchcastError[] = [];
     client.on('error', (e) => errors.push(e));
     client.subscribe('all', (e) => void onAll(e));
     client.connect();
     await waitForState(client, 'live');
-    return { client, errors };
+    /** Until the server has answered `subscribed` for every one of `matches`' channels (not a fixed time: a loaded machine is slower). */
+    const subscribedOnServer = (matches: string[]) =>
+      waitFor('every match channel subscribed on the server', async () => (matches.every((id) => serverSubscribed.has(`match:${id}`)) ? true : undefined), 15_000);
+    return { client, errors, subscribedOnServer };
   }
 
   /** Still in step after what went before: the next refusal (a channel it may not see) names its own subscribe. */
@@ -49,13 +52,14 @@ describe('MatchcastClient API misuse against a real gateway', () => {
   it('60 subscribes in a row while live: every channel is subscribed, none rate-limited; 60 unsubscribes leave only `all`', async () => {
     const matches = await seedMatches(infra.db, 'mis', 60);
     const onAll: DeliveredMessage[] = [];
-    const { client, errors } = await liveOnAll((e) => onAll.push(e));
+    const { client, errors, subscribedOnServer } = await liveOnAll((e) => onAll.push(e));
 
     let before: bigint | undefined;
     const ours = (e: DeliveredMessage) => before !== undefined && BigInt(e.id) > before;
     const perChannel = new Map<string, number>();
     const stops = matches.map((id) => client.subscribe(`match:${id}`, (e) => ours(e) && perChannel.set(id, (perChannel.get(id) ?? 0) + 1)));
-    await sleep(500);
+    // A goal before its channel is subscribed goes to `all`, and the test would fail for the machine's speed.
+    await subscribedOnServer(matches);
     // Only the goals count: the seeding's own events may still be arriving on `all`.
     before = BigInt(await maxOutboxId(infra.db));
     for (const id of matches) await goal(infra.db, id);
@@ -79,7 +83,7 @@ describe('MatchcastClient API misuse against a real gateway', () => {
 
   it('60 subscribes each in a task of its own (a list rendered item by item) keep within the message rate: every channel gets its events, and later answers stay in step', async () => {
     const matches = await seedMatches(infra.db, 'tsk', 60);
-    const { client, errors } = await liveOnAll();
+    const { client, errors, subscribedOnServer } = await liveOnAll();
 
     let before: bigint | undefined;
     const got = new Set<string>();
@@ -87,7 +91,7 @@ describe('MatchcastClient API misuse against a real gateway', () => {
       client.subscribe(`match:${id}`, (e) => before !== undefined && BigInt(e.id) > before && got.add(id));
       await new Promise((resolve) => setTimeout(resolve, 0)); // one frame each: past the server's burst, it refused frames with RATE_LIMITED naming nothing
     }
-    await sleep(1500);
+    await subscribedOnServer(matches);
     before = BigInt(await maxOutboxId(infra.db));
     for (const id of matches) await goal(infra.db, id);
     await waitFor('an event on every match channel', async () => (got.size === matches.length ? true : undefined), 15_000);

@@ -66,11 +66,32 @@ export async function outboxSeqs(db: pg.Client, afterId: string, streams: string
   return seqs;
 }
 
-/** A client over `ws` that records every event it delivers, per stream, and its states. */
+/**
+ * A client over `ws` that records every event it delivers, per stream, and its states; and,
+ * read off the wire, the channels the server holds subscribed for it (`subscribed` answers less
+ * `unsubscribed` ones): what a test waits for before writing events that must arrive on them.
+ */
 export function recordingClient(options: Omit<MatchcastClientOptions, 'WebSocket'>) {
   const received = new Map<string, number[]>();
   const states: ConnectionState[] = [];
-  const client = new MatchcastClient({ WebSocket: WebSocket as never, backoff: { baseMs: 100, maxMs: 1000, lostJitterMs: 100 }, ...options });
+  const serverSubscribed = new Set<string>();
+  class TappedWebSocket extends WebSocket {
+    constructor(...args: ConstructorParameters<typeof WebSocket>) {
+      super(...args);
+      this.on('message', (data) => {
+        let message: { type?: unknown; channels?: unknown };
+        try {
+          message = JSON.parse(String(data)) as typeof message;
+        } catch {
+          return;
+        }
+        const channels = Array.isArray(message.channels) ? (message.channels as string[]) : [];
+        if (message.type === 'subscribed') for (const channel of channels) serverSubscribed.add(channel);
+        if (message.type === 'unsubscribed') for (const channel of channels) serverSubscribed.delete(channel);
+      });
+    }
+  }
+  const client = new MatchcastClient({ WebSocket: TappedWebSocket as never, backoff: { baseMs: 100, maxMs: 1000, lostJitterMs: 100 }, ...options });
   client.on('state', (state) => states.push(state));
   const record = (event: DeliveredMessage) => {
     const list = received.get(event.stream) ?? [];
@@ -85,7 +106,7 @@ export function recordingClient(options: Omit<MatchcastClientOptions, 'WebSocket
   const recordAfter = (afterId: string) => (event: DeliveredMessage) => {
     if (BigInt(event.id) > BigInt(afterId)) record(event);
   };
-  return { client, received, states, record, recordAfter };
+  return { client, received, states, record, recordAfter, serverSubscribed };
 }
 
 export function waitForState(client: MatchcastClient, state: ConnectionState, timeoutMs = 15_000): Promise<void> {
