@@ -7,6 +7,13 @@
 import type pg from 'pg';
 import { call, startDatabase, startTestApi, token, type PostgresServer } from './support';
 
+/**
+ * "At once": well under the API's 5 s wait for a pool connection, after which a request that got
+ * none is 503 (what a starved bystander got before). A few ms on a quiet machine; the margin is for
+ * a loaded one.
+ */
+const AT_ONCE_MS = 3000;
+
 let server: PostgresServer;
 let admin: pg.Pool;
 let apiUrl: string;
@@ -35,11 +42,12 @@ describe('requests of one caller', () => {
       const bystander = await call(api.url, 'GET', '/api/notifications/unread-count', { token: await token('alice') });
       expect(bystander).toMatchObject({ status: 200, body: { unread_count: 0 } });
       // Before: all 10 connections were mallory's, and alice waited for one until the lock went.
-      expect(Date.now() - before).toBeLessThan(1000);
+      expect(Date.now() - before).toBeLessThan(AT_ONCE_MS);
       // Anonymous public reads too.
       const anonymous = call(api.url, 'GET', '/api/announcements?target=everyone');
+      const anonymousAsked = Date.now();
       expect((await anonymous).status).toBe(200);
-      expect(Date.now() - before).toBeLessThan(2000);
+      expect(Date.now() - anonymousAsked).toBeLessThan(AT_ONCE_MS);
 
       // The lock goes: mallory's 5 running and 7 waiting requests are all served, in turn.
       await lock.query('SELECT pg_advisory_unlock_all()');
@@ -65,7 +73,7 @@ describe('requests of one caller', () => {
       const before = Date.now();
       expect((await call(api.url, 'GET', '/api/notifications/unread-count', { token: await token('alice') })).status).toBe(200);
       // Before: 12 callers of their own, 10 running: alice waited for the lock to go.
-      expect(Date.now() - before).toBeLessThan(1000);
+      expect(Date.now() - before).toBeLessThan(AT_ONCE_MS);
       await lock.query('COMMIT');
       expect((await Promise.all(flood)).map((answer) => answer.status)).toEqual(Array(12).fill(200));
     } finally {
@@ -93,7 +101,7 @@ describe('requests of one caller', () => {
       const before = Date.now();
       expect((await call(api.url, 'GET', '/api/notifications/unread-count', { token: await token('alice') })).status).toBe(200);
       // Released when the client left, each slot went to the next request: all 10 connections were mallory's.
-      expect(Date.now() - before).toBeLessThan(1000);
+      expect(Date.now() - before).toBeLessThan(AT_ONCE_MS);
     } finally {
       await lock.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
       lock.release();
