@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Socket } from 'node:net';
 import type { OutboxEvent } from '@matchcast/protocol';
 import { WebSocket, WebSocketServer } from 'ws';
-import { EventFrames, ReplayFrames, wsTextFrame } from '../../src/delivery/frames';
+import { EventFrames, REPLAY_FRAMES_LIMITS, ReplayFrames, wsTextFrame } from '../../src/delivery/frames';
 
 /** An ASCII text of exactly `length` bytes whose bytes vary, so an offset error shows. */
 const text = (length: number): string =>
@@ -153,7 +153,7 @@ describe('ReplayFrames', () => {
   const replayed = (seq: number): OutboxEvent => ({ id: String(seq), stream: 'match:m1', seq, type: 'match_update', match_id: 'm1', data: {}, timestamp: new Date(0).toISOString() });
 
   it('gives every client replaying the same event on the same channel the same frames, and keeps a bounded number of events', () => {
-    const frames = new ReplayFrames(2);
+    const frames = new ReplayFrames({ maxEvents: 2, maxBytes: Infinity });
     const [first, second, third] = [replayed(1), replayed(2), replayed(3)];
     const on = (event: OutboxEvent, channel: string) => frames.forClient(event, new Set([channel]))!;
     const shared = on(first, 'all');
@@ -163,6 +163,34 @@ describe('ReplayFrames', () => {
     on(second, 'all');
     on(third, 'all'); // the third event pushes the first out
     expect(on(first, 'all')).not.toBe(shared);
+  });
+
+  it('keeps at most its bytes: the earliest large events go, the one in use stays whatever its size', () => {
+    const frames = new ReplayFrames({ maxEvents: 100, maxBytes: 50_000 });
+    const large = (seq: number): OutboxEvent => ({ ...replayed(seq), data: { note: text(10_000) } });
+    const events = Array.from({ length: 10 }, (_, i) => large(i + 1));
+    const first = frames.forClient(events[0]!, new Set(['all']))!;
+    for (const event of events.slice(1)) frames.forClient(event, new Set(['all', 'match:m1']));
+    // Each entry counts ~30 KB (the event once, its text and a frame): the newest alone fits.
+    expect(frames.forClient(events[0]!, new Set(['all']))).not.toBe(first);
+    expect(frames.size).toEqual({ events: 1, bytes: expect.any(Number) });
+    expect(frames.size.bytes).toBeLessThanOrEqual(50_000);
+    const huge: OutboxEvent = { ...replayed(99), data: { note: text(100_000) } };
+    const hugeFrames = frames.forClient(huge, new Set(['all']));
+    expect(frames.size.events).toBe(1); // the one in use stays, alone, past the budget
+    expect(frames.forClient(huge, new Set(['all']))).toBe(hugeFrames);
+  });
+
+  it('holds no more than its default byte budget after a long replay of large events (a league of big tables resumed from its start)', () => {
+    const frames = new ReplayFrames();
+    const table = { rows: Array.from({ length: 300 }, (_, i) => ({ position: i + 1, team: { id: `t${i}`, name: text(200) }, points: 3 * i })) };
+    for (let seq = 1; seq <= 400; seq++) {
+      const event: OutboxEvent = { id: String(seq), stream: 'league:l', seq, type: 'league_table', match_id: null, data: table, timestamp: new Date(0).toISOString() };
+      frames.forClient(event, new Set(['league:l']))!.wsFrame();
+    }
+    // 400 tables of ~75 KB: bounded by events alone, all 400 stayed (~90 MB); now what fits in the budget.
+    expect(frames.size.bytes).toBeLessThanOrEqual(REPLAY_FRAMES_LIMITS.maxBytes);
+    expect(frames.size.events).toBeLessThan(400);
   });
 
   it("gives a client the frames of the most specific delivery channel it holds, shared with every client that resolves to it, or none", () => {
