@@ -63,6 +63,20 @@ describe('outbox', () => {
     await listener.end();
   });
 
+  it('ends a page at its byte bound (never below one row); reading on from its last seq gives the whole stream', async () => {
+    const all = await readStream(pool, 'match:m', 0);
+    expect(all.length).toBeGreaterThan(2);
+    expect((await readStream(pool, 'match:m', 0, undefined, 10_000, 1)).map((e) => e.seq)).toEqual([all[0]!.seq]);
+    const firstTwo = all.slice(0, 2).reduce((sum, e) => sum + Buffer.byteLength(JSON.stringify(e.data)), 0);
+    // Postgres writes jsonb's text with a space after each ':' and ',': larger than JSON.stringify's.
+    expect((await readStream(pool, 'match:m', 0, undefined, 10_000, firstTwo)).length).toBe(2);
+    const paged: typeof all = [];
+    for (let page = await readStream(pool, 'match:m', 0, undefined, 10_000, 1); page.length > 0; page = await readStream(pool, 'match:m', paged.at(-1)!.seq, undefined, 10_000, 1)) {
+      paged.push(...page);
+    }
+    expect(paged).toEqual(all);
+  });
+
   it('prunes only rows outside the resume window (older than retention AND beyond the per-stream keep)', async () => {
     await pool.query(`UPDATE outbox SET created_at = now() - interval '2 hours' WHERE stream = 'match:m'`);
     const before = (await readStream(pool, 'match:m', 0)).length;

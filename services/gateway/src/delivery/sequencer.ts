@@ -416,8 +416,9 @@ export class Sequencer {
           this.emit(event);
         }
         const reached = this.lastSeq(stream);
-        // Done, or a later seq was claimed while this read was out: read on up to it.
-        if (reached >= upto) {
+        // Done, or a later seq was claimed while this read was out, or the page ended at its
+        // byte bound with every row in order: read on.
+        if (reached >= upto || (events.length > 0 && events[events.length - 1]!.seq === reached)) {
           attempt = 0;
           continue;
         }

@@ -30,7 +30,7 @@ export class SharedReads {
     private readonly limit: number,
   ) {}
 
-  /** The rows of (afterSeq, uptoSeq] (at most `limit` of them, in seq order), or undefined when the client left. */
+  /** The rows of (afterSeq, uptoSeq] (at most `limit` of them, fewer when a page reaches its byte bound, in seq order), or undefined when the client left. */
   async get(stream: string, afterSeq: number, uptoSeq: number, caller: Caller): Promise<OutboxEvent[] | undefined> {
     const endSeq = Math.min(uptoSeq, afterSeq + this.limit);
     const reads = this.running.get(stream);
@@ -39,7 +39,12 @@ export class SharedReads {
       joined.waiters.push(caller);
       joined.turn?.join(caller.group);
       const rows = await joined.rows;
-      return rows?.filter((row) => row.seq > afterSeq && row.seq <= endSeq);
+      if (rows === undefined) return undefined;
+      // A page ends early at its byte bound: when it ended before this caller's range begins,
+      // it says nothing of that range (an empty answer would read as history gone).
+      const reached = rows.length > 0 ? rows[rows.length - 1]!.seq : joined.afterSeq;
+      if (reached < joined.endSeq && reached <= afterSeq) return this.get(stream, afterSeq, uptoSeq, caller);
+      return rows.filter((row) => row.seq > afterSeq && row.seq <= endSeq);
     }
     const read: Read = { afterSeq, endSeq, waiters: [caller], rows: Promise.resolve(undefined) };
     read.rows = this.read(stream, afterSeq, endSeq, {

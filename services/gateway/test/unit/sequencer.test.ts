@@ -61,6 +61,21 @@ describe('Sequencer', () => {
     expect(delivered).toHaveLength(4);
   });
 
+  it('reads on from a page its byte bound cut short, with no retry, skip or warning', async () => {
+    const { outbox, delivered, sequencer, metrics } = await setup([matchEvent('m', 1)]);
+    outbox.commit(...[2, 3, 4, 5, 6, 7].map((seq) => matchEvent('m', seq)));
+    const read = outbox.readStream.bind(outbox);
+    outbox.readStream = async (...args) => (await read(...args)).slice(0, 2); // 2 rows a page
+    const warn = jest.spyOn(logger, 'warn');
+    sequencer.accept(matchEvent('m', 7), 'redis');
+    await sequencer.idle();
+    expect(warn).not.toHaveBeenCalled();
+    warn.mockRestore();
+    expect(delivered).toEqual(['match:m@2', 'match:m@3', 'match:m@4', 'match:m@5', 'match:m@6', 'match:m@7']);
+    expect(outbox.reads).toBe(3);
+    expect(metrics.skipped.total).toBe(0);
+  });
+
   it('reads the row of a reference (a payload too large for NOTIFY)', async () => {
     const { outbox, delivered, sequencer } = await setup();
     outbox.commit(matchEvent('m', 1, { big: 'x'.repeat(9000) }));

@@ -34,6 +34,21 @@ describe('SharedReads', () => {
     expect(db.groups).toEqual(['192.0.2.1']); // in the turn of the one that asked first
   });
 
+  it('a page cut short by its byte bound before a joiner\'s range begins: the joiner reads on its own instead of seeing no rows', async () => {
+    const db = controlledRead((after, upto) => rows(after, Math.min(upto, after + 3))); // each page holds 3 rows
+    const reads = new SharedReads(db.read, 100);
+    const first = reads.get('match:m1', 10, 20, present);
+    const inner = reads.get('match:m1', 12, 20, present); // covered by the range asked, partly by the rows
+    const past = reads.get('match:m1', 15, 20, present); // past where the page will end
+    db.release();
+    expect(seqs(await first)).toEqual([11, 12, 13]);
+    expect(seqs(await inner)).toEqual([13]);
+    await new Promise((resolve) => setImmediate(resolve));
+    db.release();
+    expect(seqs(await past)).toEqual([16, 17, 18]);
+    expect(db.asked).toEqual([[10, 20], [15, 20]]);
+  });
+
   it('reads again for a range not covered, another stream, or once the shared read is over', async () => {
     const db = controlledRead(rows);
     const reads = new SharedReads(db.read, 100);
